@@ -1,0 +1,3 @@
+"""symbi-cron: a production-grade cron scheduler for AI agents."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from symbi_cron.cli import main
+
+main()

@@ -1,0 +1,69 @@
+"""The ``symbi`` command. Commands parse options, call one service and render the result; nothing else.
+
+Every :class:`~symbi_cron.errors.SymbiError` is caught here, once, printed as ``error: ...`` on stderr and mapped
+to its exit code (SPEC §11). ``SYMBI_DEBUG=1`` shows the traceback of unexpected errors.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from .. import __version__
+from .lazy import LazyGroup
+
+# Top-level commands and the `cron` group's commands, imported on use. A new command adds one line here.
+ROOT_COMMANDS = {
+    "cron": "symbi_cron.cli.cron:cron",
+    "agent": "symbi_cron.cli.agent:agent",
+    "config": "symbi_cron.cli.config_cmd:config",
+    "run": "symbi_cron.cli.run_cmd:run_agent",
+}
+
+
+@click.group(cls=LazyGroup, lazy_commands=ROOT_COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="symbi", message="%(prog)s %(version)s")
+def cli() -> None:
+    """symbi: schedule AI agents with cron, reliably.
+
+    Jobs live in a SQLite store (SYMBI_HOME overrides its place); `symbi cron daemon` runs them.
+    Exit codes: 0 ok, 1 failure, 2 usage or invalid input, 3 not found, 4 conflict or invalid state,
+    5 daemon not running.
+    """
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the console script."""
+    from ..errors import SymbiError
+
+    try:
+        cli.main(args=argv, prog_name="symbi", standalone_mode=False)
+    except SymbiError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        # `symbi cron list | head`: the reader went away; say nothing.
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        sys.exit(0)
+    except Exception as exc:  # a bug: one line unless debugging
+        if os.environ.get("SYMBI_DEBUG"):
+            raise
+        click.echo(f"error: internal error: {type(exc).__name__}: {exc} (set SYMBI_DEBUG=1 for details)", err=True)
+        sys.exit(1)
+    sys.exit(0)

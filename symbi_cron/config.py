@@ -1,0 +1,256 @@
+"""Configuration: ``config.toml`` plus environment overrides -> :class:`Settings` (SPEC §15).
+
+Precedence, lowest first: built-in defaults, ``config.toml``, environment variables (``SYMBI_*``). ``${VAR}``
+in a string value is expanded from the environment when the value is *used* (``Settings.secret``), so a secret's
+value never needs to be written anywhere. Unknown keys and wrong types are errors naming the key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ConfigError
+
+_REF_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def expand_env(value: str, env: dict[str, str] | None = None, *, strict: bool = False) -> str:
+    """Replace ``${VAR}`` references with their values (missing -> empty, or an error when ``strict``)."""
+    env = os.environ if env is None else env
+
+    def sub(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name not in env:
+            if strict:
+                raise ConfigError(f"environment variable {name} is not set", field=f"${{{name}}}")
+            return ""
+        return env[name]
+
+    return _REF_RE.sub(sub, value)
+
+
+def has_env_ref(value: Any) -> bool:
+    return isinstance(value, str) and bool(_REF_RE.search(value))
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DeliverySettings(_Section):
+    webhook_timeout_seconds: float = Field(default=30, gt=0)
+    webhook_retry_attempts: int = Field(default=3, ge=0, le=20)
+    webhook_retry_backoff_seconds: float = Field(default=1.0, ge=0)
+    webhook_auth_header: Optional[str] = None
+    slack_webhook_url: Optional[str] = None
+    slack_api_token: Optional[str] = None
+    slack_default_channel: Optional[str] = None
+    slack_api_base_url: str = "https://slack.com/api"
+    smtp_host: Optional[str] = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: Optional[str] = None
+    smtp_password: Optional[str] = None
+    smtp_starttls: bool = True
+    smtp_ssl: bool = False
+    smtp_timeout_seconds: float = Field(default=30, gt=0)
+    email_from: Optional[str] = None
+
+
+class SchedulerSettings(_Section):
+    tick_interval_seconds: float = Field(default=1, gt=0, le=3600)
+    max_jitter_seconds: int = Field(default=0, ge=0, le=86_400)
+    max_concurrent_jobs: int = Field(default=10, ge=1, le=10_000)
+    enable_metrics: bool = True
+    default_max_retries: int = Field(default=3, ge=0, le=1000)
+    shutdown_timeout_seconds: float = Field(default=30, ge=0, le=86_400)
+    default_timezone: Optional[str] = None
+    output_cap_bytes: int = Field(default=65_536, ge=1024)
+    kill_grace_seconds: float = Field(default=5, ge=0, le=600)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+
+
+class ApiSettings(_Section):
+    enabled: bool = True
+    bind: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    key: Optional[str] = None
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+
+
+class AgentPinSettings(_Section):
+    domain: Optional[str] = None
+    discovery_dir: Optional[str] = None
+    trust_bundle: Optional[str] = None
+    cache_ttl_seconds: int = Field(default=3600, ge=0)
+    clock_skew_seconds: int = Field(default=60, ge=0, le=3600)
+    required: bool = False
+
+
+class ModelSettings(_Section):
+    provider: Optional[str] = None  # "anthropic" | "openai"; None: chosen by model name
+    base_url: Optional[str] = None
+    api_key: Optional[str] = None
+    timeout_seconds: float = Field(default=120, gt=0)
+
+
+class Settings(_Section):
+    environment: Optional[str] = None
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    agentpin: AgentPinSettings = Field(default_factory=AgentPinSettings)
+    models: ModelSettings = Field(default_factory=ModelSettings)
+    custom_channels: dict[str, str] = Field(default_factory=dict)
+    policies: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    def secret(self, value: Optional[str], env: dict[str, str] | None = None) -> Optional[str]:
+        """A configured value with ``${VAR}`` references expanded: call at the point of use, never store it."""
+        if value is None:
+            return None
+        return expand_env(value, env)
+
+    @property
+    def timezone_name(self) -> str:
+        """The default zone for jobs that name none."""
+        if self.scheduler.default_timezone:
+            return self.scheduler.default_timezone
+        from .timeutil import local_zone_name
+
+        return local_zone_name()
+
+
+#: Environment overrides: variable -> (dotted key, type). SPEC §15.
+ENV_OVERRIDES: dict[str, tuple[str, type]] = {
+    "SYMBI_SCHEDULER_MAX_JITTER": ("scheduler.max_jitter_seconds", int),
+    "SYMBI_SCHEDULER_MAX_CONCURRENT": ("scheduler.max_concurrent_jobs", int),
+    "SYMBI_SCHEDULER_TICK_INTERVAL": ("scheduler.tick_interval_seconds", float),
+    "SYMBI_DEFAULT_TIMEZONE": ("scheduler.default_timezone", str),
+    "SYMBI_SLACK_TOKEN": ("scheduler.delivery.slack_api_token", str),
+    "SYMBI_SLACK_WEBHOOK_URL": ("scheduler.delivery.slack_webhook_url", str),
+    "SYMBI_WEBHOOK_AUTH_HEADER": ("scheduler.delivery.webhook_auth_header", str),
+    "SYMBI_AGENTPIN_REQUIRED": ("agentpin.required", bool),
+    "SYMBI_AGENTPIN_DOMAIN": ("agentpin.domain", str),
+    "SYMBI_API_KEY": ("api.key", str),
+    "SYMBI_API_PORT": ("api.port", int),
+    "SYMBI_API_BIND": ("api.bind", str),
+    "SYMBI_ENV": ("environment", str),
+    "SYMBI_MODEL_BASE_URL": ("models.base_url", str),
+}
+
+#: Keys whose values are secrets: masked by ``config show``.
+SECRET_KEYS = frozenset(
+    {
+        "scheduler.delivery.slack_api_token",
+        "scheduler.delivery.slack_webhook_url",
+        "scheduler.delivery.smtp_password",
+        "scheduler.delivery.webhook_auth_header",
+        "api.key",
+        "models.api_key",
+    }
+)
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _coerce(var: str, raw: str, typ: type) -> Any:
+    if typ is bool:
+        low = raw.strip().lower()
+        if low in _TRUE:
+            return True
+        if low in _FALSE:
+            return False
+        raise ConfigError(f"expected true or false, got {raw!r}", field=var)
+    if typ in (int, float):
+        try:
+            return typ(raw)
+        except ValueError:
+            raise ConfigError(f"expected a number, got {raw!r}", field=var) from None
+    return raw
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    cur = data
+    for p in parts[:-1]:
+        nxt = cur.get(p)
+        if not isinstance(nxt, dict):
+            nxt = {}
+            cur[p] = nxt
+        cur = nxt
+    cur[parts[-1]] = value
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        import tomllib  # type: ignore[import-not-found]
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def _config_error(exc: ValidationError, source: str) -> ConfigError:
+    err = exc.errors()[0]
+    key = ".".join(str(p) for p in err.get("loc", ()))
+    msg = err.get("msg", "invalid").removeprefix("Value error, ")
+    if err.get("type") == "extra_forbidden":
+        msg = "unknown key"
+    more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    return ConfigError(f"{source}: {key}: {msg}{more}", details={"key": key, "problems": exc.errors(include_url=False, include_context=False, include_input=False)})
+
+
+def load_settings(config_file: Path | None = None, env: dict[str, str] | None = None) -> Settings:
+    """Read ``config_file`` (missing is fine) and apply environment overrides."""
+    env = dict(os.environ) if env is None else env
+    if config_file is None:
+        from .paths import resolve
+
+        config_file = resolve(env).config_file
+    data = _read_toml(config_file)
+    try:
+        Settings.model_validate(data)
+    except ValidationError as exc:
+        raise _config_error(exc, str(config_file)) from None
+    for var, (dotted, typ) in ENV_OVERRIDES.items():
+        if var in env:
+            _set_dotted(data, dotted, _coerce(var, env[var], typ))
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise _config_error(exc, "environment") from None
+    if settings.scheduler.default_timezone:
+        from .timeutil import load_zone
+
+        try:
+            load_zone(settings.scheduler.default_timezone)
+        except Exception as exc:
+            raise ConfigError(f"{config_file}: scheduler.default_timezone: {getattr(exc, 'message', exc)}") from None
+    return settings
+
+
+def masked_dict(settings: Settings) -> dict[str, Any]:
+    """The effective settings as a dict, secrets masked (``${VAR}`` references are shown as written)."""
+    data = settings.model_dump(mode="json")
+
+    def walk(node: dict[str, Any], prefix: str) -> None:
+        for k, v in node.items():
+            dotted = f"{prefix}{k}"
+            if isinstance(v, dict) and dotted != "custom_channels":
+                walk(v, dotted + ".")
+            elif v is not None and dotted in SECRET_KEYS and not has_env_ref(v):
+                node[k] = "********"
+
+    walk(data, "")
+    return data

@@ -1,0 +1,335 @@
+"""The data model shared by the CLI, the DSL, the store and the HTTP API (SPEC §4–§6).
+
+Field names here are the public interface: JSON bodies, ``--format json`` output and DSL keys (after the DSL's
+``agent`` -> ``agent_id`` and ``cron`` -> ``cron_expr`` renames) all use them.
+
+``JobSpec`` is what a user writes; ``Job`` adds what the scheduler keeps (id, status, counters, times). Inputs
+forbid unknown fields so a typo is an error, never a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import Enum
+from typing import Any, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class SessionMode(str, Enum):
+    ephemeral_with_summary = "ephemeral_with_summary"
+    shared_persistent = "shared_persistent"
+    fully_ephemeral = "fully_ephemeral"
+
+
+class JobStatus(str, Enum):
+    active = "active"
+    paused = "paused"
+    completed = "completed"
+    failed = "failed"
+    dead_letter = "dead_letter"
+
+
+class RunStatus(str, Enum):
+    queued = "queued"
+    pending_approval = "pending_approval"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    timed_out = "timed_out"
+    denied = "denied"
+    skipped = "skipped"
+    missed = "missed"
+    interrupted = "interrupted"
+    cancelled = "cancelled"
+
+
+#: Run statuses after which nothing more happens to the run.
+FINAL_RUN_STATUSES = frozenset(
+    {"succeeded", "failed", "timed_out", "denied", "skipped", "missed", "interrupted", "cancelled"}
+)
+#: Run statuses that count as a failure of the job (SPEC §5).
+FAILURE_RUN_STATUSES = frozenset({"failed", "timed_out", "interrupted"})
+
+
+class Trigger(str, Enum):
+    schedule = "schedule"
+    manual = "manual"
+    retry = "retry"
+    catchup = "catchup"
+
+
+class Catchup(str, Enum):
+    once = "once"
+    skip = "skip"
+
+
+_DURATION_RE = re.compile(r"^\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?!s))?\s*(?:(\d+)\s*s)?\s*$", re.IGNORECASE)
+
+
+def parse_duration(value: Any, *, field: str = "duration") -> int:
+    """Seconds from ``90``, ``"90s"``, ``"5m"``, ``"1h30m"``; raises ValueError naming the problem."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration such as \"5m\", got {value!r}")
+    if isinstance(value, int):
+        if value <= 0:
+            raise ValueError("must be a positive number of seconds")
+        return value
+    if isinstance(value, str):
+        s = value.strip()
+        if s.isdigit():
+            return parse_duration(int(s), field=field)
+        m = _DURATION_RE.match(s)
+        if m and any(m.groups()):
+            h, mi, se = (int(g) if g else 0 for g in m.groups())
+            total = h * 3600 + mi * 60 + se
+            if total > 0:
+                return total
+    raise ValueError(f"expected a duration such as \"30s\", \"5m\" or \"1h30m\", got {value!r}")
+
+
+def format_duration(seconds: int | None) -> str | None:
+    """The shortest ``1h30m``-style text for a number of seconds."""
+    if seconds is None:
+        return None
+    h, rest = divmod(int(seconds), 3600)
+    m, s = divmod(rest, 60)
+    parts = [f"{h}h" if h else "", f"{m}m" if m else "", f"{s}s" if s else ""]
+    return "".join(parts) or "0s"
+
+
+_HHMM_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, use_enum_values=True)
+
+
+class AllowedHours(Strict):
+    """A daily UTC window ``start``..``end`` (``HH:MM``); ``end`` < ``start`` wraps midnight."""
+
+    start: str
+    end: str
+
+    @field_validator("start", "end")
+    @classmethod
+    def _hhmm(cls, v: str) -> str:
+        if not isinstance(v, str) or not _HHMM_RE.match(v):
+            raise ValueError(f"expected HH:MM (00:00 to 23:59), got {v!r}")
+        return v
+
+
+class Policy(Strict):
+    """Checks made before every run (SPEC §9)."""
+
+    require_approval: bool = False
+    approvers: list[str] = Field(default_factory=list)
+    max_runtime: Optional[int] = Field(default=None, description="seconds; written as \"30m\", \"1h\" or seconds")
+    require_capabilities: list[str] = Field(default_factory=list)
+    allowed_hours: Optional[AllowedHours] = None
+    allowed_environments: list[str] = Field(default_factory=list)
+    require_agent_pin: Optional[bool] = Field(
+        default=None, description="None means the configured default (SYMBI_AGENTPIN_REQUIRED)"
+    )
+
+    @field_validator("max_runtime", mode="before")
+    @classmethod
+    def _duration(cls, v: Any) -> Any:
+        if v is None:
+            return None
+        return parse_duration(v, field="max_runtime")
+
+
+class Heartbeat(Strict):
+    """The evaluate-act-sleep loop (SPEC §7)."""
+
+    enabled: bool = False
+    context_mode: SessionMode = SessionMode.ephemeral_with_summary
+    max_iterations: int = Field(default=10, ge=1, le=100_000)
+
+
+#: Channels built in; anything else must be ``custom:NAME``.
+BUILTIN_CHANNELS = ("stdout", "log_file", "webhook", "slack", "email")
+
+
+class JobSpec(Strict):
+    """What a user declares for a job. ``cron_expr`` or ``at``, exactly one."""
+
+    name: str = Field(min_length=1, max_length=200)
+    agent_id: str = Field(min_length=1, max_length=200)
+    cron_expr: Optional[str] = None
+    at: Optional[datetime] = None
+    timezone: Optional[str] = None
+    input: Optional[str] = None
+    session_mode: SessionMode = SessionMode.ephemeral_with_summary
+    heartbeat: Heartbeat = Field(default_factory=Heartbeat)
+    delivery: list[str] = Field(default_factory=lambda: ["log_file"])
+    webhook_url: Optional[str] = None
+    webhook_headers: dict[str, str] = Field(default_factory=dict)
+    slack_channel: Optional[str] = None
+    email_recipients: list[str] = Field(default_factory=list)
+    custom: dict[str, Any] = Field(default_factory=dict)
+    policy: Policy = Field(default_factory=Policy)
+    max_concurrent: int = Field(default=1, ge=1, le=1000)
+    max_retries: Optional[int] = Field(default=None, ge=0, le=1000)
+    retry_backoff_seconds: int = Field(default=60, ge=0, le=86_400 * 7)
+    jitter_seconds: Optional[int] = Field(default=None, ge=0, le=86_400)
+    catchup: Catchup = Catchup.once
+    one_shot: bool = False
+    agent_pin_jwt: Optional[str] = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        v = v.strip()
+        if not v:
+            raise ValueError("must not be empty")
+        if any(ord(c) < 32 for c in v):
+            raise ValueError("must not contain control characters")
+        return v
+
+    @field_validator("at", mode="before")
+    @classmethod
+    def _at(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            from .timeutil import parse_instant
+
+            try:
+                return parse_instant(v, field="at")
+            except Exception as exc:  # re-raised as a pydantic error naming the field
+                raise ValueError(getattr(exc, "message", str(exc))) from None
+        if isinstance(v, datetime) and v.tzinfo is None:
+            raise ValueError("needs a UTC offset (add Z or +HH:MM)")
+        return v
+
+    @field_validator("delivery")
+    @classmethod
+    def _delivery(cls, v: list[str]) -> list[str]:
+        seen: list[str] = []
+        for ch in v:
+            if ch not in BUILTIN_CHANNELS and not (ch.startswith("custom:") and len(ch) > 7):
+                raise ValueError(
+                    f"unknown channel {ch!r} (expected one of {', '.join(BUILTIN_CHANNELS)} or custom:NAME)"
+                )
+            if ch not in seen:
+                seen.append(ch)
+        return seen
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> "JobSpec":
+        if (self.cron_expr is None) == (self.at is None):
+            raise ValueError("give exactly one of cron_expr and at")
+        return self
+
+
+class Job(JobSpec):
+    """A job as the store keeps it."""
+
+    id: str
+    status: JobStatus = JobStatus.active
+    next_run: Optional[datetime] = None
+    last_run: Optional[datetime] = None
+    run_count: int = 0
+    failure_count: int = 0
+    created_at: datetime
+    updated_at: datetime
+
+
+#: Fields of JobSpec a user may change with an update (everything but the identity).
+JOB_SPEC_FIELDS = tuple(JobSpec.model_fields)
+#: Fields the scheduler owns.
+JOB_STATE_FIELDS = ("id", "status", "next_run", "last_run", "run_count", "failure_count", "created_at", "updated_at")
+
+
+class DeliveryReceipt(BaseModel):
+    """The result of sending one run's output to one channel."""
+
+    channel: str
+    ok: bool
+    detail: Optional[str] = None
+    attempts: int = 1
+    at: Optional[datetime] = None
+
+
+class Run(BaseModel):
+    """One execution attempt of a job (SPEC §5)."""
+
+    id: str
+    job_id: str
+    job_name: Optional[str] = None
+    trigger: Trigger
+    status: RunStatus
+    scheduled_for: datetime
+    attempt: int = 1
+    input: Optional[str] = None
+    started_at: Optional[datetime] = None
+    finished_at: Optional[datetime] = None
+    execution_time_ms: Optional[int] = None
+    exit_code: Optional[int] = None
+    output: Optional[str] = None
+    summary: Optional[str] = None
+    error_message: Optional[str] = None
+    iterations: int = 0
+    deliveries: list[DeliveryReceipt] = Field(default_factory=list)
+    created_at: Optional[datetime] = None
+
+
+class AgentSpec(Strict):
+    """A runnable agent: a command (subprocess) or a model with a system prompt (SPEC §6)."""
+
+    name: str = Field(min_length=1, max_length=200)
+    command: Optional[str] = None
+    shell: bool = Field(default=False, description="run `command` through /bin/sh -c")
+    model: Optional[str] = None
+    system_prompt: Optional[str] = None
+    capabilities: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    workdir: Optional[str] = None
+    agentpin_id: Optional[str] = None
+    description: Optional[str] = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not re.match(r"^[A-Za-z0-9_.@:-]+$", v):
+            raise ValueError("use letters, digits and - _ . @ : only")
+        return v
+
+    @model_validator(mode="after")
+    def _runnable(self) -> "AgentSpec":
+        if self.command is None and self.model is None:
+            raise ValueError("an agent needs a command, or a model and a system_prompt")
+        if self.command is not None and self.model is not None:
+            raise ValueError("an agent has a command or a model, not both")
+        if self.model is not None and not self.system_prompt:
+            raise ValueError("a model agent needs a system_prompt")
+        return self
+
+
+class Agent(AgentSpec):
+    created_at: datetime
+    updated_at: datetime
+
+
+def validation_error(exc: Exception, *, prefix: str = "") -> "Exception":
+    """Turn a pydantic ValidationError into our InvalidInput naming the first bad field."""
+    from pydantic import ValidationError
+
+    from .errors import InvalidInput
+
+    if not isinstance(exc, ValidationError):
+        return InvalidInput(str(exc))
+    problems = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "__root__")
+        msg = err.get("msg", "invalid")
+        msg = msg.removeprefix("Value error, ")
+        if err.get("type") == "extra_forbidden":
+            msg = "unknown field"
+        elif err.get("type") == "missing":
+            msg = "is required"
+        problems.append({"field": (prefix + loc) if loc else None, "message": msg})
+    first = problems[0]
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return InvalidInput(first["message"] + more, field=first["field"], details={"problems": problems})

@@ -1,0 +1,127 @@
+"""Every file and directory symbi-cron uses (SPEC §2).
+
+``SYMBI_HOME``, when set, holds everything. Otherwise the store, logs and contexts live in the platformdirs user
+data dir ``symbi`` and ``config.toml`` in the user config dir ``symbi``. Directories are created 0700 and files
+holding data or secrets 0600; nothing else in the package builds a path by hand.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+APP_NAME = "symbi"
+
+
+@dataclass(frozen=True)
+class Paths:
+    """The resolved locations. Build one with :func:`resolve`."""
+
+    data_dir: Path
+    config_dir: Path
+
+    @property
+    def db(self) -> Path:
+        return self.data_dir / "symbi.db"
+
+    @property
+    def lock(self) -> Path:
+        return self.data_dir / "symbi.db.lock"
+
+    @property
+    def config_file(self) -> Path:
+        return self.config_dir / "config.toml"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    @property
+    def contexts_dir(self) -> Path:
+        return self.data_dir / "contexts"
+
+    @property
+    def pidfile(self) -> Path:
+        return self.data_dir / "daemon.pid"
+
+    @property
+    def daemon_log(self) -> Path:
+        return self.data_dir / "daemon.log"
+
+    @property
+    def api_key_file(self) -> Path:
+        return self.data_dir / "api.key"
+
+    @property
+    def runs_log_dir(self) -> Path:
+        return self.logs_dir / "runs"
+
+    @property
+    def jobs_log_dir(self) -> Path:
+        return self.logs_dir / "jobs"
+
+    def run_log(self, run_id: str) -> Path:
+        """The full output and stderr of one run."""
+        return self.runs_log_dir / f"{run_id}.log"
+
+    def job_log(self, job_name: str) -> Path:
+        """The job's own delivery file (the ``log_file`` channel)."""
+        return self.jobs_log_dir / f"{safe_filename(job_name)}.log"
+
+    def context_dir(self, job_id: str, run_id: str | None = None) -> Path:
+        """A job's context directory; per run when ``run_id`` is given."""
+        base = self.contexts_dir / job_id
+        return base / run_id if run_id else base / "shared"
+
+    def ensure(self) -> "Paths":
+        """Create the directories (0700) if missing; return self."""
+        for d in (self.data_dir, self.config_dir):
+            ensure_private_dir(d)
+        return self
+
+
+def safe_filename(name: str) -> str:
+    """A file name derived from a job name: keeps letters, digits, ``-``, ``_`` and ``.``."""
+    cleaned = "".join(c if (c.isalnum() or c in "-_.") else "_" for c in name)
+    return cleaned.lstrip(".") or "_"
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) with mode 0700 if it does not exist."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def open_private(path: Path, mode: str = "a", encoding: str | None = "utf-8"):
+    """Open a file for writing, creating it 0600 whatever the process umask."""
+    ensure_private_dir(path.parent)
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if "a" in mode else os.O_TRUNC)
+    fd = os.open(path, flags, 0o600)
+    if "b" in mode:
+        return os.fdopen(fd, mode)
+    return os.fdopen(fd, mode, encoding=encoding)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically with mode 0600."""
+    ensure_private_dir(path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open_private(tmp, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def resolve(env: dict[str, str] | None = None) -> Paths:
+    """Resolve the locations from ``SYMBI_HOME`` or platformdirs."""
+    env = os.environ if env is None else env
+    home = env.get("SYMBI_HOME")
+    if home:
+        root = Path(home).expanduser().absolute()
+        return Paths(data_dir=root, config_dir=root)
+    import platformdirs
+
+    return Paths(
+        data_dir=Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)),
+        config_dir=Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)),
+    )

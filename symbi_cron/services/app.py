@@ -1,0 +1,64 @@
+"""The application context every use case receives: where things are, the settings, the store, the clock and
+who is acting. Entry points (CLI, HTTP, daemon) build one; services never build their own.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from ..clock import Clock, SystemClock
+from ..paths import Paths, resolve
+from ..store import Store
+
+
+def current_user() -> str:
+    """The user name running this process (the actor of CLI changes)."""
+    try:
+        return getpass.getuser()
+    except Exception:
+        return str(os.getuid())
+
+
+@dataclass
+class App:
+    paths: Paths
+    store: Store
+    clock: Clock = field(default_factory=SystemClock)
+    actor: str = field(default_factory=lambda: f"cli:{current_user()}")
+    #: Called after a committed change so a running supervisor reloads (CLI: SIGHUP to the daemon).
+    notify: Callable[[], None] = lambda: None
+    _settings: Optional[object] = None
+    env: Optional[dict] = None
+
+    @property
+    def settings(self):  # -> Settings; loaded on first use (start-up time)
+        if self._settings is None:
+            from ..config import load_settings
+
+            self._settings = load_settings(self.paths.config_file, self.env)
+        return self._settings
+
+    @settings.setter
+    def settings(self, value) -> None:
+        self._settings = value
+
+    def changed(self) -> None:
+        """Tell the supervisor the store changed, once the current transaction commits."""
+        self.store.after_commit(self.notify)
+
+
+def open_app(env: dict[str, str] | None = None, *, actor: str | None = None, notify: bool = True) -> App:
+    """The App for this process's environment (``SYMBI_HOME`` or platformdirs)."""
+    paths = resolve(env)
+    store = Store(paths.db, paths.lock)
+    app = App(paths=paths, store=store, env=env)
+    if actor:
+        app.actor = actor
+    if notify:
+        from ..runtime.control import signal_reload
+
+        app.notify = lambda: signal_reload(paths)
+    return app

@@ -1,0 +1,221 @@
+"""The SQLite job store: connections, the file lock, transactions and migrations.
+
+SQLite runs in WAL mode with a busy timeout, so readers never block the writer. Every change goes through
+:meth:`Store.write`: the cross-process file lock, then ``BEGIN IMMEDIATE``; an exception anywhere inside rolls
+the whole change back, so a failed write leaves the store exactly as it was. Reads need no lock.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from ..errors import StoreError
+from .migrations import LATEST_VERSION, MIGRATIONS
+
+BUSY_TIMEOUT_MS = 10_000
+LOCK_TIMEOUT_S = 30.0
+
+
+def _store_error(exc: BaseException, path: Path) -> StoreError:
+    text = str(exc)
+    low = text.lower()
+    if "readonly" in low or "read-only" in low:
+        return StoreError(f"the store {path} is read-only: cannot write ({text})")
+    if "disk is full" in low or "database or disk is full" in low or getattr(exc, "errno", None) == 28:
+        return StoreError(f"the disk holding {path} is full: nothing was changed ({text})")
+    if "unable to open" in low:
+        return StoreError(f"cannot open the store {path} ({text}); check the directory exists and is writable")
+    if "locked" in low or "busy" in low:
+        return StoreError(f"the store {path} is busy (another process holds it); try again")
+    if "not a database" in low or "malformed" in low:
+        return StoreError(f"the store {path} is damaged ({text}); restore it from a backup")
+    return StoreError(f"store error on {path}: {text}")
+
+
+class Store:
+    """One SQLite store file. Thread-safe: each thread gets its own connection."""
+
+    def __init__(self, path: Path, lock_path: Path | None = None, *, lock_timeout: float = LOCK_TIMEOUT_S) -> None:
+        self.path = Path(path)
+        self.lock_path = Path(lock_path) if lock_path else self.path.with_name(self.path.name + ".lock")
+        self.lock_timeout = lock_timeout
+        self._local = threading.local()
+        self._lock_obj: Any = None
+        self._migrated = False
+        self._after_commit: list[Callable[[], None]] = []
+
+    # -- connections -------------------------------------------------------------------------------------------
+    def _open(self) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not self.path.exists():
+                # Create the file 0600 before SQLite does (it would honour the umask); -wal/-shm copy its mode.
+                os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+            conn = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+            )
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+        except (sqlite3.Error, OSError) as exc:
+            raise _store_error(exc, self.path) from None
+        return conn
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection, migrated to the latest schema."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._open()
+            self._local.conn = conn
+            if not self._migrated:
+                self.migrate()
+        return conn
+
+    def close(self) -> None:
+        """Close this thread's connection."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # -- the file lock -----------------------------------------------------------------------------------------
+    def _file_lock(self) -> Any:
+        if self._lock_obj is None:
+            from filelock import FileLock
+
+            self.lock_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self._lock_obj = FileLock(str(self.lock_path), timeout=self.lock_timeout, mode=0o600)
+        return self._lock_obj
+
+    # -- transactions ------------------------------------------------------------------------------------------
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One atomic change under the file lock. Nested calls join the outer transaction."""
+        conn = self.connection()
+        depth = getattr(self._local, "depth", 0)
+        if depth:
+            self._local.depth = depth + 1
+            try:
+                yield conn
+            finally:
+                self._local.depth = depth
+            return
+        from filelock import Timeout
+
+        lock = self._file_lock()
+        try:
+            lock.acquire()
+        except Timeout:
+            raise StoreError(f"the store lock {self.lock_path} is held by another process; try again") from None
+        except OSError as exc:
+            raise _store_error(exc, self.lock_path) from None
+        self._local.depth = 1
+        self._local.after_commit = []
+        try:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise _store_error(exc, self.path) from None
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                raise _store_error(exc, self.path) from None
+        except sqlite3.Error as exc:
+            raise _store_error(exc, self.path) from None
+        finally:
+            self._local.depth = 0
+            lock.release()
+        callbacks, self._local.after_commit = self._local.after_commit, []
+        for cb in callbacks:
+            cb()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the current write transaction commits (dropped on rollback)."""
+        if getattr(self._local, "depth", 0):
+            self._local.after_commit.append(callback)
+        else:
+            callback()
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A consistent snapshot for several queries (no lock taken)."""
+        conn = self.connection()
+        if getattr(self._local, "depth", 0):
+            yield conn
+            return
+        try:
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise _store_error(exc, self.path) from None
+
+    def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
+        """Run one read query and return all rows."""
+        try:
+            return self.connection().execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise _store_error(exc, self.path) from None
+
+    # -- schema ------------------------------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        return int(self.connection().execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate(self) -> int:
+        """Apply pending migrations (each in its own transaction); return the version reached."""
+        self._migrated = True
+        conn = self.connection()
+        current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if current > LATEST_VERSION:
+            raise StoreError(
+                f"the store {self.path} has schema version {current}, newer than this symbi ({LATEST_VERSION});"
+                " upgrade symbi-cron"
+            )
+        if current == LATEST_VERSION:
+            return current
+        with self.write() as tx:
+            current = int(tx.execute("PRAGMA user_version").fetchone()[0])
+            for version, _title, sql in MIGRATIONS:
+                if version <= current:
+                    continue
+                for statement in _split_sql(sql):
+                    tx.execute(statement)
+                tx.execute(f"PRAGMA user_version = {version}")
+                current = version
+        return current
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration into statements, keeping trigger bodies whole."""
+    statements: list[str] = []
+    buf: list[str] = []
+    for line in script.strip().splitlines():
+        buf.append(line)
+        joined = "\n".join(buf).strip()
+        if joined.endswith(";") and sqlite3.complete_statement(joined):
+            statements.append(joined)
+            buf = []
+    rest = "\n".join(buf).strip()
+    if rest:
+        statements.append(rest)
+    return statements
