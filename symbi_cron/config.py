@@ -58,7 +58,10 @@ class DeliverySettings(_Section):
     smtp_starttls: bool = True
     smtp_ssl: bool = False
     smtp_timeout_seconds: float = Field(default=30, gt=0)
+    smtp_verify: bool = True  # verify the server's TLS certificate (turn off only for a test relay)
+    smtp_ca_file: Optional[str] = None  # extra CA bundle (PEM) to verify the SMTP server with
     email_from: Optional[str] = None
+    custom_timeout_seconds: float = Field(default=30, gt=0)  # a custom:NAME command's time limit
 
 
 class SchedulerSettings(_Section):
