@@ -1,0 +1,138 @@
+"""Shared pieces of the CLI: the App for this invocation, output formats, time display."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from typing import Any, Callable, Iterable, Sequence, Union
+
+import click
+
+Column = tuple[str, Union[str, Callable[[dict[str, Any]], Any]]]
+
+
+def get_app(ctx: click.Context | None = None):
+    """The App of this invocation (built once, from the environment)."""
+    ctx = ctx or click.get_current_context()
+    root = ctx.find_root()
+    if root.obj is None:
+        from ..services.app import open_app
+
+        root.obj = open_app()
+    return root.obj
+
+
+def format_option(choices: Sequence[str] = ("table", "json"), default: str = "table"):
+    """``--format`` with the given choices."""
+    return click.option(
+        "--format", "fmt", type=click.Choice(list(choices)), default=default, show_default=True,
+        help="Output format: table for people, json/csv for scripts.",
+    )
+
+
+def jsonable(obj: Any) -> Any:
+    """Datetimes as ISO 8601 with offset; everything else as JSON knows it."""
+    if isinstance(obj, datetime):
+        return obj.isoformat()
+    if isinstance(obj, dict):
+        return {k: jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    return obj
+
+
+def emit_json(obj: Any) -> None:
+    """Print ``obj`` as indented JSON on stdout."""
+    click.echo(json.dumps(jsonable(obj), indent=2, ensure_ascii=False))
+
+
+def warn(message: str) -> None:
+    click.echo(f"warning: {message}", err=True)
+
+
+def local_time(dt: datetime | None, *, seconds: bool = False) -> str:
+    """An instant in the machine's local zone for tables (``-`` for none)."""
+    if dt is None:
+        return "-"
+    local = dt.astimezone()
+    return local.strftime("%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z")
+
+
+def short_id(value: str | None) -> str:
+    return (value or "-")[:8]
+
+
+def _cell(row: dict[str, Any], getter: Union[str, Callable[[dict[str, Any]], Any]]) -> Any:
+    value = getter(row) if callable(getter) else row.get(getter)
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        return local_time(value)
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value) or "-"
+    return value
+
+
+def render_table(rows: Iterable[dict[str, Any]], columns: Sequence[Column], *, empty: str = "") -> None:
+    """Print rows as an aligned table (tabulate is imported only here)."""
+    rows = list(rows)
+    if not rows:
+        if empty:
+            click.echo(empty, err=True)
+        return
+    from tabulate import tabulate
+
+    body = [[_cell(r, getter) for _h, getter in columns] for r in rows]
+    click.echo(tabulate(body, headers=[h for h, _g in columns], tablefmt="simple", disable_numparse=True))
+
+
+_CSV_RISKY = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(jsonable(value), ensure_ascii=False, sort_keys=True)
+    text = str(value)
+    # A cell starting with = + - @ is a formula to a spreadsheet: neutralise it (CSV injection).
+    if text.startswith(_CSV_RISKY) and not _is_number(text):
+        return "'" + text
+    return text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def render_csv(rows: Iterable[dict[str, Any]], fields: Sequence[str]) -> None:
+    """RFC 4180 CSV (CRLF, quoted as needed) with a header row; spreadsheets open it as is."""
+    import csv
+
+    writer = csv.writer(sys.stdout, dialect="excel", lineterminator="\r\n")
+    writer.writerow(fields)
+    for row in rows:
+        writer.writerow([_csv_value(row.get(f)) for f in fields])
+    sys.stdout.flush()
+
+
+def positive(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+    """A click callback refusing zero and negative numbers with the option's name."""
+    if value is not None and value < 1:
+        raise click.BadParameter("must be a positive number", ctx=ctx, param=param)
+    return value
+
+
+def non_negative(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+    if value is not None and value < 0:
+        raise click.BadParameter("must be zero or more", ctx=ctx, param=param)
+    return value

@@ -1,0 +1,304 @@
+"""Job use cases shared by the CLI, the HTTP API and the Python client (SPEC §4, §11).
+
+Every change is one transaction under the store's file lock, writes its audit event with the actor, and tells a
+running supervisor to reload once committed. Jobs are plain dicts in the JSON shape of SPEC §4.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Iterable
+
+from ..errors import Conflict, InvalidInput, InvalidState, NotFound
+from ..models import JobSpec, validation_error
+from ..store import agents as agent_rows
+from ..store import jobs as job_rows
+from ..store import runs as run_rows
+from ..store.audit import append_event
+from ..timeutil import load_zone, to_ms
+from .app import App
+
+#: Audit event types written here.
+CREATED, UPDATED, DELETED = "CronJobCreated", "CronJobUpdated", "CronJobDeleted"
+PAUSED, RESUMED, RESET = "CronJobPaused", "CronJobResumed", "CronJobReset"
+
+
+# -- validation and schedule math ------------------------------------------------------------------------------
+def validate_spec(app: App, data: JobSpec | dict[str, Any], *, now: datetime | None = None) -> dict[str, Any]:
+    """Check a job spec completely and return it normalised (time zone and retries filled in).
+
+    Raises InvalidInput naming the field: unknown fields, wrong types, a bad cron expression, an unknown time
+    zone, an ``at`` in the past.
+    """
+    if isinstance(data, JobSpec):
+        spec = data
+    else:
+        if not isinstance(data, dict):
+            raise InvalidInput("expected a JSON object with the job's fields")
+        from pydantic import ValidationError
+
+        try:
+            spec = JobSpec.model_validate(data)
+        except ValidationError as exc:
+            raise validation_error(exc) from None
+    out = spec.model_dump(mode="json")
+    if out.get("timezone") is None:
+        out["timezone"] = app.settings.timezone_name
+    zone = load_zone(out["timezone"], field="timezone")
+    if out.get("max_retries") is None:
+        out["max_retries"] = app.settings.scheduler.default_max_retries
+    if out.get("cron_expr") is not None:
+        from ..timing import parse
+
+        out["cron_expr"] = " ".join(out["cron_expr"].split())
+        parse(out["cron_expr"])  # raises CronError naming the cron field
+    else:
+        at = spec.at
+        assert at is not None
+        now = now or app.clock.now()
+        if at <= now:
+            raise InvalidInput(f"{at.isoformat()} is in the past (now is {now.isoformat(timespec='seconds')})",
+                               field="at")
+        out["at"] = at.astimezone(zone).isoformat()
+    return out
+
+
+def next_fire(spec: dict[str, Any], after: datetime) -> datetime | None:
+    """The job's first slot strictly after ``after`` (None when a one-shot has passed)."""
+    zone = load_zone(spec["timezone"], field="timezone")
+    if spec.get("cron_expr"):
+        from ..timing import parse
+
+        return parse(spec["cron_expr"]).next_after(after, zone)
+    from ..timeutil import parse_instant
+
+    at = parse_instant(spec["at"], field="at")
+    return at if at > after else None
+
+
+def _ms(dt: datetime | None) -> int | None:
+    return to_ms(dt) if dt else None
+
+
+# -- lookups ---------------------------------------------------------------------------------------------------
+def resolve_job(conn, ref: str) -> dict[str, Any]:
+    """The job named by id, unique id prefix, or name; NotFound or Conflict (ambiguous prefix)."""
+    if not ref or not isinstance(ref, str):
+        raise InvalidInput("a job id, id prefix or name is required", field="job")
+    matches = job_rows.find(conn, ref)
+    if not matches:
+        raise NotFound(f"no job with id, id prefix or name {ref!r}")
+    if len(matches) > 1:
+        names = ", ".join(f"{m['id'][:8]} ({m['name']})" for m in matches[:5])
+        raise Conflict(f"{ref!r} matches several jobs: {names}; give more of the id")
+    return matches[0]
+
+
+def get_job(app: App, ref: str) -> dict[str, Any]:
+    """One job by id, unique id prefix or name."""
+    return resolve_job(app.store.connection(), ref)
+
+
+def list_jobs(app: App, *, status: str | None = None, agent: str | None = None) -> list[dict[str, Any]]:
+    """Jobs, by name, optionally filtered by status and agent."""
+    if status is not None:
+        from ..models import JobStatus
+
+        valid = [s.value for s in JobStatus]
+        if status not in valid:
+            raise InvalidInput(f"unknown status {status!r} (expected one of {', '.join(valid)})", field="status")
+    return job_rows.list_jobs(app.store.connection(), status=status, agent=agent)
+
+
+def agent_warnings(app: App, spec: dict[str, Any]) -> list[str]:
+    """Warnings a user should see when adding a job (nothing stops the add)."""
+    if agent_rows.get(app.store.connection(), spec["agent_id"]) is None:
+        return [
+            f"agent {spec['agent_id']!r} is not registered: its runs will fail until it is"
+            f" (symbi agent add {spec['agent_id']} --command ...)"
+        ]
+    return []
+
+
+# -- changes ---------------------------------------------------------------------------------------------------
+def create_job(app: App, spec: JobSpec | dict[str, Any], *, replace: bool = False) -> dict[str, Any]:
+    """Add a job (or replace the one with the same name when ``replace``); return it."""
+    now = app.clock.now()
+    clean = validate_spec(app, spec, now=now)
+    first = next_fire(clean, now)
+    with app.store.write() as tx:
+        existing = job_rows.find(tx, clean["name"])
+        existing = [j for j in existing if j["name"] == clean["name"]]
+        if existing and not replace:
+            raise Conflict(f"a job named {clean['name']!r} exists (id {existing[0]['id'][:8]}); use --replace"
+                           " or another name", field="name")
+        if existing:
+            job = existing[0]
+            job_rows.update_spec(tx, job["id"], clean, next_run=_ms(first), now_ms=to_ms(now))
+            job_rows.set_state(tx, job["id"], now_ms=to_ms(now), status="active", failure_count=0)
+            _audit(app, tx, UPDATED, job["id"], clean["name"], {"replaced": True})
+            job_id = job["id"]
+        else:
+            job_id = str(uuid.uuid4())
+            job_rows.insert(tx, id=job_id, spec=clean, status="active", next_run=_ms(first), now_ms=to_ms(now))
+            _audit(app, tx, CREATED, job_id, clean["name"], {
+                "agent_id": clean["agent_id"], "cron_expr": clean.get("cron_expr"), "at": clean.get("at"),
+                "timezone": clean["timezone"],
+            })
+        app.changed()
+        created = job_rows.get(tx, job_id)
+    assert created is not None
+    return created
+
+
+def update_job(app: App, ref: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """Change some fields of a job's spec; the schedule is recomputed when it changed. Returns the job."""
+    if not isinstance(changes, dict) or not changes:
+        raise InvalidInput("nothing to change: give at least one field")
+    state_fields = {"id", "status", "next_run", "last_run", "run_count", "failure_count", "created_at",
+                    "updated_at"}
+    owned = sorted(set(changes) & state_fields)
+    if owned:
+        raise InvalidInput(f"{owned[0]} is kept by the scheduler and cannot be set"
+                           " (use pause, resume or reset to change the status)", field=owned[0])
+    now = app.clock.now()
+    with app.store.write() as tx:
+        job = resolve_job(tx, ref)
+        current = {k: job[k] for k in JobSpec.model_fields if k in job}
+        merged = {**current, **changes}
+        if "cron_expr" in changes and changes["cron_expr"] is not None and "at" not in changes:
+            merged["at"] = None
+        if "at" in changes and changes["at"] is not None and "cron_expr" not in changes:
+            merged["cron_expr"] = None
+        clean = validate_spec(app, merged, now=now)
+        if clean["name"] != job["name"] and job_rows.name_taken(tx, clean["name"], except_id=job["id"]):
+            raise Conflict(f"a job named {clean['name']!r} exists", field="name")
+        schedule_changed = any(clean.get(k) != job.get(k) for k in ("cron_expr", "at", "timezone"))
+        next_run = job["next_run"]
+        if schedule_changed and job["status"] == "active":
+            next_run = next_fire(clean, now)
+        job_rows.update_spec(tx, job["id"], clean, next_run=_ms(next_run), now_ms=to_ms(now))
+        changed = sorted(k for k in clean if clean.get(k) != job.get(k))
+        _audit(app, tx, UPDATED, job["id"], clean["name"], {"changed": changed})
+        app.changed()
+        updated = job_rows.get(tx, job["id"])
+    assert updated is not None
+    return updated
+
+
+def delete_job(app: App, ref: str) -> dict[str, Any]:
+    """Remove a job and its run history; returns the job as it was. Refused while a run is in flight."""
+    with app.store.write() as tx:
+        job = resolve_job(tx, ref)
+        if run_rows.count_active(tx, job["id"]):
+            raise InvalidState(f"job {job['name']!r} has a run in progress; wait for it or pause the job first")
+        job_rows.delete(tx, job["id"])
+        _audit(app, tx, DELETED, job["id"], job["name"], {"agent_id": job["agent_id"]})
+        app.changed()
+    return job
+
+
+def pause_job(app: App, ref: str) -> dict[str, Any]:
+    """Stop scheduling a job, keeping its state. Only an active job can be paused."""
+    now = app.clock.now()
+    with app.store.write() as tx:
+        job = resolve_job(tx, ref)
+        if job["status"] != "active":
+            raise InvalidState(f"job {job['name']!r} is {job['status']}, not active: nothing to pause")
+        job_rows.set_state(tx, job["id"], now_ms=to_ms(now), status="paused")
+        _audit(app, tx, PAUSED, job["id"], job["name"], {})
+        app.changed()
+        return job_rows.get(tx, job["id"])  # type: ignore[return-value]
+
+
+def resume_job(app: App, ref: str) -> dict[str, Any]:
+    """Schedule a paused job again; its next run is computed from now (slots while paused are not run)."""
+    now = app.clock.now()
+    with app.store.write() as tx:
+        job = resolve_job(tx, ref)
+        if job["status"] != "paused":
+            raise InvalidState(f"job {job['name']!r} is {job['status']}, not paused: nothing to resume")
+        nxt = next_fire(job, now)
+        status = "active" if nxt is not None else "completed"
+        job_rows.set_state(tx, job["id"], now_ms=to_ms(now), status=status, next_run=_ms(nxt))
+        _audit(app, tx, RESUMED, job["id"], job["name"], {"next_run": nxt.isoformat() if nxt else None})
+        app.changed()
+        return job_rows.get(tx, job["id"])  # type: ignore[return-value]
+
+
+def reset_job(app: App, ref: str) -> dict[str, Any]:
+    """Return a job to active with its consecutive failure count at zero and a fresh next run."""
+    now = app.clock.now()
+    with app.store.write() as tx:
+        job = resolve_job(tx, ref)
+        nxt = next_fire(job, now)
+        if nxt is None:
+            raise InvalidState(f"job {job['name']!r} is a one-shot whose time ({job.get('at')}) has passed;"
+                               " update its `at` to run it again")
+        job_rows.set_state(tx, job["id"], now_ms=to_ms(now), status="active", failure_count=0,
+                           next_run=to_ms(nxt))
+        _audit(app, tx, RESET, job["id"], job["name"], {
+            "previous_status": job["status"], "previous_failure_count": job["failure_count"],
+        })
+        app.changed()
+        return job_rows.get(tx, job["id"])  # type: ignore[return-value]
+
+
+# -- history ---------------------------------------------------------------------------------------------------
+def job_history(app: App, ref: str, *, limit: int | None = 20, status: str | None = None) -> list[dict[str, Any]]:
+    """A job's runs, newest first, each with its delivery receipts."""
+    if limit is not None and limit < 1:
+        raise InvalidInput("must be a positive number", field="limit")
+    if status is not None:
+        from ..models import RunStatus
+
+        valid = [s.value for s in RunStatus]
+        if status not in valid:
+            raise InvalidInput(f"unknown run status {status!r} (expected one of {', '.join(valid)})",
+                               field="status")
+    with app.store.read() as conn:
+        job = resolve_job(conn, ref)
+        runs = run_rows.for_job(conn, job["id"], limit=limit, status=status)
+        attach_receipts(conn, runs)
+    for r in runs:
+        r["job_name"] = job["name"]
+    return runs
+
+
+def job_status(app: App, ref: str, *, history: int = 5) -> dict[str, Any]:
+    """One job with its most recent runs under ``recent_runs``."""
+    if history < 0:
+        raise InvalidInput("must be zero or more", field="history")
+    with app.store.read() as conn:
+        job = resolve_job(conn, ref)
+        runs = run_rows.for_job(conn, job["id"], limit=history) if history else []
+        attach_receipts(conn, runs)
+    job["recent_runs"] = runs
+    return job
+
+
+def attach_receipts(conn, runs: Iterable[dict[str, Any]]) -> None:
+    """Add each run's delivery receipts under ``deliveries``."""
+    runs = list(runs)
+    if not runs:
+        return
+    marks = ", ".join("?" for _ in runs)
+    by_run: dict[str, list[dict[str, Any]]] = {r["id"]: [] for r in runs}
+    from ..timeutil import from_ms
+
+    for row in conn.execute(
+        f"SELECT run_id, channel, ok, detail, attempts, at FROM deliveries WHERE run_id IN ({marks})"
+        " ORDER BY at, channel",
+        [r["id"] for r in runs],
+    ):
+        by_run[row[0]].append({"channel": row[1], "ok": bool(row[2]), "detail": row[3], "attempts": row[4],
+                               "at": from_ms(row[5])})
+    for r in runs:
+        r["deliveries"] = by_run[r["id"]]
+
+
+def _audit(app: App, tx, type: str, job_id: str | None, job_name: str | None, details: dict[str, Any],
+           run_id: str | None = None) -> None:
+    append_event(tx, at_ms=to_ms(app.clock.now()), type=type, actor=app.actor, job_id=job_id, job_name=job_name,
+                 run_id=run_id, details=details)

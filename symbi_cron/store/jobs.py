@@ -1,0 +1,153 @@
+"""The ``jobs`` table. Rows become plain dicts in the JSON shape of SPEC §4 (datetimes stay datetimes).
+
+The user's settings live in the ``spec`` JSON column; the columns the scheduler queries or updates on every tick
+(status, next_run, counters) are real columns with indexes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any, Iterable
+
+from ..timeutil import from_ms
+
+JOB_COLUMNS = (
+    "id, name, agent_id, status, spec, next_run, last_run, run_count, failure_count, created_at, updated_at"
+)
+
+
+def row_to_job(row: sqlite3.Row) -> dict[str, Any]:
+    """A job dict: the stored spec plus the scheduler's columns."""
+    job: dict[str, Any] = {"id": row["id"]}
+    job.update(json.loads(row["spec"]))
+    job["name"] = row["name"]
+    job["agent_id"] = row["agent_id"]
+    job["status"] = row["status"]
+    job["next_run"] = from_ms(row["next_run"])
+    job["last_run"] = from_ms(row["last_run"])
+    job["run_count"] = row["run_count"]
+    job["failure_count"] = row["failure_count"]
+    job["created_at"] = from_ms(row["created_at"])
+    job["updated_at"] = from_ms(row["updated_at"])
+    return _in_field_order(job)
+
+
+def _in_field_order(job: dict[str, Any]) -> dict[str, Any]:
+    """The job's keys in the order of SPEC §4 (JSON output reads top-down like the spec)."""
+    from ..models import Job
+
+    order = ["id", *Job.model_fields]
+    ordered = {k: job[k] for k in order if k in job}
+    ordered.update({k: v for k, v in job.items() if k not in ordered})
+    return ordered
+
+
+def insert(conn: sqlite3.Connection, *, id: str, spec: dict[str, Any], status: str, next_run: int | None,
+           now_ms: int) -> None:
+    """Insert a job; the caller has checked the name is free (the UNIQUE constraint is the last word)."""
+    conn.execute(
+        f"INSERT INTO jobs ({JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, NULL, 0, 0, ?, ?)",
+        (id, spec["name"], spec["agent_id"], status, _spec_json(spec), next_run, now_ms, now_ms),
+    )
+
+
+def update_spec(conn: sqlite3.Connection, job_id: str, spec: dict[str, Any], *, next_run: int | None,
+                now_ms: int) -> None:
+    conn.execute(
+        "UPDATE jobs SET name = ?, agent_id = ?, spec = ?, next_run = ?, updated_at = ? WHERE id = ?",
+        (spec["name"], spec["agent_id"], _spec_json(spec), next_run, now_ms, job_id),
+    )
+
+
+def set_state(conn: sqlite3.Connection, job_id: str, *, now_ms: int, **fields: Any) -> None:
+    """Update scheduler columns (status, next_run, last_run, run_count, failure_count)."""
+    allowed = {"status", "next_run", "last_run", "run_count", "failure_count"}
+    bad = set(fields) - allowed
+    if bad:
+        raise ValueError(f"not a state column: {sorted(bad)}")
+    assignments = ", ".join(f"{k} = ?" for k in fields)
+    conn.execute(
+        f"UPDATE jobs SET {assignments}, updated_at = ? WHERE id = ?",
+        (*fields.values(), now_ms, job_id),
+    )
+
+
+def delete(conn: sqlite3.Connection, job_id: str) -> None:
+    conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+
+
+def get(conn: sqlite3.Connection, job_id: str) -> dict[str, Any] | None:
+    row = conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    return row_to_job(row) if row else None
+
+
+def find(conn: sqlite3.Connection, ref: str) -> list[dict[str, Any]]:
+    """Jobs matching ``ref`` as an exact id, an exact name, or else an id prefix (best match first)."""
+    row = conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ? OR name = ?", (ref, ref)).fetchall()
+    if row:
+        exact_id = [r for r in row if r["id"] == ref]
+        return [row_to_job(r) for r in (exact_id or row)]
+    if len(ref) < 4 or not all(c in "0123456789abcdef-" for c in ref.lower()):
+        return []
+    escaped = ref.lower().replace("%", "").replace("_", "")
+    rows = conn.execute(
+        f"SELECT {JOB_COLUMNS} FROM jobs WHERE id LIKE ? ORDER BY id LIMIT 10", (escaped + "%",)
+    ).fetchall()
+    return [row_to_job(r) for r in rows]
+
+
+def name_taken(conn: sqlite3.Connection, name: str, *, except_id: str | None = None) -> bool:
+    row = conn.execute("SELECT id FROM jobs WHERE name = ?", (name,)).fetchone()
+    return bool(row) and row[0] != except_id
+
+
+def list_jobs(conn: sqlite3.Connection, *, status: str | None = None, agent: str | None = None) -> list[dict]:
+    where, params = [], []
+    if status:
+        where.append("status = ?")
+        params.append(status)
+    if agent:
+        where.append("agent_id = ?")
+        params.append(agent)
+    sql = f"SELECT {JOB_COLUMNS} FROM jobs"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY name"
+    return [row_to_job(r) for r in conn.execute(sql, params)]
+
+
+def due(conn: sqlite3.Connection, now_ms: int, limit: int = 1000) -> list[dict[str, Any]]:
+    """Active jobs whose next_run is at or before ``now_ms``, earliest first (uses the partial index)."""
+    rows = conn.execute(
+        f"SELECT {JOB_COLUMNS} FROM jobs WHERE status = 'active' AND next_run <= ? ORDER BY next_run LIMIT ?",
+        (now_ms, limit),
+    ).fetchall()
+    return [row_to_job(r) for r in rows]
+
+
+def earliest_next_run(conn: sqlite3.Connection) -> int | None:
+    """The soonest next_run among active jobs (the tick loop sleeps until then)."""
+    row = conn.execute("SELECT MIN(next_run) FROM jobs WHERE status = 'active'").fetchone()
+    return row[0] if row else None
+
+
+def count_by_status(conn: sqlite3.Connection) -> dict[str, int]:
+    return {r[0]: r[1] for r in conn.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status")}
+
+
+def _spec_json(spec: dict[str, Any]) -> str:
+    body = {k: v for k, v in spec.items() if k not in ("name", "agent_id")}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), default=_json_default)
+
+
+def _json_default(value: Any) -> Any:
+    from datetime import datetime
+
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot store {type(value).__name__}")
+
+
+def ids(rows: Iterable[dict[str, Any]]) -> list[str]:
+    return [r["id"] for r in rows]

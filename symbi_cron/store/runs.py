@@ -1,0 +1,138 @@
+"""The ``runs`` table: one row per execution attempt (SPEC §5).
+
+A slot is claimed by inserting its run; the UNIQUE (job_id, scheduled_for) constraint makes a second claim of the
+same slot fail, which is what keeps every slot exactly-once even across a crash and restart.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from ..timeutil import from_ms
+
+RUN_COLUMNS = (
+    "id, job_id, trigger, status, scheduled_for, attempt, input, not_before, started_at, finished_at,"
+    " execution_time_ms, exit_code, output, summary, error_message, iterations, detail, daemon_id,"
+    " created_at, updated_at"
+)
+_TIME_FIELDS = ("scheduled_for", "not_before", "started_at", "finished_at", "created_at", "updated_at")
+_UPDATABLE = {
+    "status", "not_before", "started_at", "finished_at", "execution_time_ms", "exit_code", "output", "summary",
+    "error_message", "iterations", "detail", "daemon_id", "input", "attempt",
+}
+
+
+def row_to_run(row: sqlite3.Row) -> dict[str, Any]:
+    run = {k: row[k] for k in row.keys()}
+    for k in _TIME_FIELDS:
+        if k in run:
+            run[k] = from_ms(run[k])
+    detail = run.get("detail")
+    run["detail"] = json.loads(detail) if detail else {}
+    return run
+
+
+def insert(
+    conn: sqlite3.Connection,
+    *,
+    id: str,
+    job_id: str,
+    trigger: str,
+    status: str,
+    scheduled_for: int,
+    now_ms: int,
+    attempt: int = 1,
+    input: str | None = None,
+    not_before: int | None = None,
+    error_message: str | None = None,
+    detail: dict[str, Any] | None = None,
+    finished: bool = False,
+) -> bool:
+    """Claim a slot: insert the run unless (job_id, scheduled_for) exists. True when inserted."""
+    cur = conn.execute(
+        "INSERT INTO runs (id, job_id, trigger, status, scheduled_for, attempt, input, not_before,"
+        " finished_at, error_message, detail, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (job_id, scheduled_for) DO NOTHING",
+        (
+            id, job_id, trigger, status, scheduled_for, attempt, input, not_before,
+            now_ms if finished else None, error_message,
+            json.dumps(detail, sort_keys=True) if detail else None, now_ms, now_ms,
+        ),
+    )
+    return cur.rowcount == 1
+
+
+def update(conn: sqlite3.Connection, run_id: str, *, now_ms: int, **fields: Any) -> None:
+    """Set run columns; ``detail`` is JSON-encoded; time fields are epoch ms."""
+    bad = set(fields) - _UPDATABLE
+    if bad:
+        raise ValueError(f"not an updatable run column: {sorted(bad)}")
+    if "detail" in fields and not isinstance(fields["detail"], (str, type(None))):
+        fields["detail"] = json.dumps(fields["detail"], sort_keys=True, default=str)
+    assignments = ", ".join(f"{k} = ?" for k in fields)
+    conn.execute(f"UPDATE runs SET {assignments}, updated_at = ? WHERE id = ?", (*fields.values(), now_ms, run_id))
+
+
+def get(conn: sqlite3.Connection, run_id: str) -> dict[str, Any] | None:
+    row = conn.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
+    return row_to_run(row) if row else None
+
+
+def find(conn: sqlite3.Connection, ref: str) -> list[dict[str, Any]]:
+    """Runs whose id is ``ref`` or starts with it (at least 4 characters)."""
+    exact = get(conn, ref)
+    if exact:
+        return [exact]
+    if len(ref) < 4 or not all(c in "0123456789abcdef-" for c in ref.lower()):
+        return []
+    rows = conn.execute(
+        f"SELECT {RUN_COLUMNS} FROM runs WHERE id LIKE ? ORDER BY id LIMIT 10", (ref.lower() + "%",)
+    ).fetchall()
+    return [row_to_run(r) for r in rows]
+
+
+def for_job(
+    conn: sqlite3.Connection, job_id: str, *, limit: int | None = None, status: str | None = None
+) -> list[dict[str, Any]]:
+    """A job's runs, newest slot first."""
+    sql = f"SELECT {RUN_COLUMNS} FROM runs WHERE job_id = ?"
+    params: list[Any] = [job_id]
+    if status:
+        sql += " AND status = ?"
+        params.append(status)
+    sql += " ORDER BY scheduled_for DESC, created_at DESC"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    return [row_to_run(r) for r in conn.execute(sql, params)]
+
+
+def with_status(conn: sqlite3.Connection, statuses: tuple[str, ...], *, job_id: str | None = None) -> list[dict]:
+    """Runs in any of ``statuses`` (uses the open-runs index for queued/running/pending_approval)."""
+    marks = ", ".join("?" for _ in statuses)
+    sql = f"SELECT {RUN_COLUMNS} FROM runs WHERE status IN ({marks})"
+    params: list[Any] = list(statuses)
+    if job_id:
+        sql += " AND job_id = ?"
+        params.append(job_id)
+    sql += " ORDER BY COALESCE(not_before, scheduled_for), created_at"
+    return [row_to_run(r) for r in conn.execute(sql, params)]
+
+
+def count_active(conn: sqlite3.Connection, job_id: str) -> int:
+    """Runs of a job that are running now."""
+    return conn.execute(
+        "SELECT COUNT(*) FROM runs WHERE job_id = ? AND status = 'running'", (job_id,)
+    ).fetchone()[0]
+
+
+def totals(conn: sqlite3.Connection) -> dict[str, Any]:
+    """Counts by status and the mean execution time of finished runs (health endpoint, metrics)."""
+    by_status = {r[0]: r[1] for r in conn.execute("SELECT status, COUNT(*) FROM runs GROUP BY status")}
+    avg = conn.execute(
+        "SELECT AVG(execution_time_ms) FROM runs WHERE execution_time_ms IS NOT NULL"
+    ).fetchone()[0]
+    return {"by_status": by_status, "avg_execution_time_ms": avg}
