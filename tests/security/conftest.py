@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -105,4 +104,3 @@ def pin_settings(discovery_dir: Path) -> AgentPinSettings:
                             clock_skew_seconds=60)
 
 
-_ = time
