@@ -1,0 +1,58 @@
+"""The ``webhook`` channel: an HTTP POST of the documented JSON body to the job's ``webhook_url``.
+
+Headers come from the job's ``webhook_headers`` with ``${ENV}`` expanded at send time; when the job sets no
+``Authorization`` header, ``SYMBI_WEBHOOK_AUTH_HEADER`` (``scheduler.delivery.webhook_auth_header``) is used.
+Retries: 5xx, 408, 429 and network errors are retried ``webhook_retry_attempts`` times with doubling backoff
+(Retry-After honoured on 429/503); any other non-2xx fails at once.
+"""
+
+from __future__ import annotations
+
+from .base import DeliveryContext, DeliveryPayload, Receipt
+from ._http import HttpResult, Verdict, post, send_with_retries
+from .redact import describe_url
+
+#: 4xx answers worth retrying: the server timed out waiting, or asks us to slow down.
+RETRYABLE_4XX = frozenset({408, 429})
+
+
+def judge_http(result: HttpResult, where: str) -> Verdict:
+    """ok on 2xx; retry on no answer, 5xx, 408, 429; fail otherwise. The detail names the status."""
+    if result.status is None:
+        return "retry", f"POST {where}: {result.error}"
+    if 200 <= result.status < 300:
+        return "ok", f"POST {where}: HTTP {result.status}"
+    snippet = result.text()
+    detail = f"POST {where}: HTTP {result.status}" + (f": {snippet}" if snippet else "")
+    if 300 <= result.status < 400:
+        return "fail", detail + " (redirects are not followed; fix webhook_url)"
+    if result.status >= 500 or result.status in RETRYABLE_4XX:
+        return "retry", detail
+    return "fail", detail
+
+
+class WebhookChannel:
+    name = "webhook"
+
+    def send(self, payload: DeliveryPayload, ctx: DeliveryContext) -> Receipt:
+        url = ctx.secret(payload.job.get("webhook_url"))
+        if not url:
+            return ctx.receipt(self.name, False, "the job has no webhook_url")
+        d = ctx.delivery
+        headers = {"Content-Type": "application/json; charset=utf-8"}
+        for key, value in (payload.job.get("webhook_headers") or {}).items():
+            headers[str(key)] = ctx.secret(str(value)) or ""
+        if not any(k.lower() == "authorization" for k in headers):
+            auth = ctx.secret(ctx.env.get("SYMBI_WEBHOOK_AUTH_HEADER") or d.webhook_auth_header)
+            if auth:
+                headers["Authorization"] = auth
+        body = payload.to_json().encode("utf-8")
+        where = describe_url(url)
+        return send_with_retries(
+            ctx,
+            self.name,
+            lambda: post(url, body, headers, d.webhook_timeout_seconds),
+            lambda r: judge_http(r, where),
+            retries=d.webhook_retry_attempts,
+            backoff=d.webhook_retry_backoff_seconds,
+        )
