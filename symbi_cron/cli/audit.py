@@ -1,0 +1,86 @@
+"""``symbi audit``: read the audit log and check its hash chain (SPEC §10)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from .common import emit_json, format_option, get_app, positive, render_csv, render_table, short_id
+
+CSV_FIELDS = ("seq", "at", "type", "actor", "job_id", "job_name", "run_id", "details", "prev_hash", "hash")
+
+
+@click.group("audit")
+def audit() -> None:
+    """Query the append-only audit log and verify it was not tampered with."""
+
+
+def _details(row: dict[str, Any]) -> str:
+    text = json.dumps(row["details"], ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+@audit.command("query")
+@click.option("--type", "types", multiple=True, metavar="TYPE",
+              help="Only this event type (repeatable), e.g. CronJobFailed.")
+@click.option("--since", metavar="DATE", help="From this time: YYYY-MM-DD or ISO 8601 (local time without offset).")
+@click.option("--until", metavar="DATE", help="Up to this time; a bare date includes that whole day.")
+@click.option("--job", metavar="JOB", help="Job id, id prefix or name (deleted jobs too).")
+@click.option("--run", metavar="RUN", help="Run id or id prefix.")
+@click.option("--actor", metavar="ACTOR", help="Who acted: cli:alice, alice, daemon, api:...")
+@click.option("--limit", type=int, callback=positive, metavar="N", help="At most N events, the newest.")
+@format_option(("table", "json", "csv"))
+def query(types, since, until, job, run, actor, limit, fmt) -> None:
+    """List audit events, newest first.
+
+    Example: symbi audit query --type CronJobFailed --since "2026-02-01" --limit 50
+    """
+    from ..services.audit import parse_when, query_events
+
+    rows = query_events(
+        get_app(),
+        types=types,
+        since=parse_when(since, field="since") if since else None,
+        until=parse_when(until, field="until", end_of_day=True) if until else None,
+        job=job, run=run, actor=actor, limit=limit,
+    )
+    if fmt == "json":
+        emit_json(rows)
+    elif fmt == "csv":
+        render_csv(rows, CSV_FIELDS)
+    else:
+        render_table(
+            rows,
+            [
+                ("SEQ", "seq"), ("TIME", "at"), ("TYPE", "type"), ("ACTOR", "actor"),
+                ("JOB", lambda r: r["job_name"] or short_id(r["job_id"]) if r["job_id"] or r["job_name"] else None),
+                ("RUN", lambda r: short_id(r["run_id"]) if r["run_id"] else None),
+                ("DETAILS", _details),
+            ],
+            empty="no audit events match",
+        )
+
+
+@audit.command("verify")
+@format_option(("table", "json"))
+def verify(fmt) -> None:
+    """Recompute the hash chain; exit 1 naming every row changed, removed or inserted."""
+    from ..services.audit import verify_chain
+
+    result = verify_chain(get_app())
+    if fmt == "json":
+        emit_json(result)
+    elif result["ok"]:
+        click.echo(f"ok: {result['count']} events, chain intact")
+        if result["head"]:
+            click.echo(f"head: {result['head']}")
+    else:
+        for p in result["problems"]:
+            click.echo(f"seq {p['seq']}: {p['problem']}: {p['message']}")
+    if not result["ok"]:
+        from ..errors import SymbiError
+
+        # Exit 1 through the one error path (main() ignores click's Exit codes when not standalone).
+        raise SymbiError(f"the audit chain is broken: {len(result['problems'])} problem(s) in {result['count']} events")

@@ -1,0 +1,195 @@
+"""Reading and checking the audit log (SPEC §10). Writing is ``store.audit.append_event``, called where events
+happen.
+
+``verify_chain`` recomputes every row's hash with the same function the writer uses and reports, per row:
+``changed`` (its content no longer matches its own hash), ``removed`` (a gap in ``seq``, or rows missing at the end
+according to SQLite's AUTOINCREMENT counter) and ``broken_link`` (its ``prev_hash`` is not the previous row's hash:
+that row was rewritten with a recomputed hash, or this row was inserted). A chain anyone with write access can
+recompute end to end proves nothing by itself: keep the ``head`` hash that ``verify`` prints somewhere else and
+compare it later (see docs/security.md).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any, Iterable
+
+from ..errors import InvalidInput
+from .app import App
+
+#: Every event type written anywhere, in the order a reader meets them in a job's life.
+EVENT_TYPES: tuple[str, ...] = (
+    "CronJobCreated",
+    "CronJobUpdated",
+    "CronJobDeleted",
+    "CronJobPaused",
+    "CronJobResumed",
+    "CronJobReset",
+    "CronJobExecuted",
+    "CronJobFailed",
+    "CronJobDeadLettered",
+    "AgentPinVerificationFailed",
+    "CronRunPolicyDenied",
+    "CronRunApprovalRequested",
+    "CronRunApproved",
+    "CronRunDenied",
+    "CronRunApprovalExpired",
+)
+
+_COLUMNS = "seq, at, type, actor, job_id, job_name, run_id, details, prev_hash, hash"
+
+
+def event_type(name: str) -> str:
+    """The canonical spelling of an event type (case-insensitive), or InvalidInput listing the known ones."""
+    for known in EVENT_TYPES:
+        if known.lower() == name.strip().lower():
+            return known
+    raise InvalidInput(f"unknown event type {name!r} (known types: {', '.join(EVENT_TYPES)})", field="type")
+
+
+def parse_when(text: str, *, field: str, end_of_day: bool = False) -> datetime:
+    """``YYYY-MM-DD`` or ISO 8601; without an offset it is local time. A bare date given as an upper bound
+    (``end_of_day``) means the end of that day, so ``--until 2026-02-01`` includes all of February 1st."""
+    from ..timeutil import local_zone, parse_instant
+
+    s = text.strip() if isinstance(text, str) else ""
+    if len(s) == 10 and s[4:5] == "-" and s[7:8] == "-":
+        try:
+            day = datetime.strptime(s, "%Y-%m-%d")
+        except ValueError:
+            raise InvalidInput(f"{text!r} is not a date (expected YYYY-MM-DD or ISO 8601)", field=field) from None
+        start = day.replace(tzinfo=local_zone())
+        return start + timedelta(days=1) - timedelta(microseconds=1) if end_of_day else start
+    try:
+        return parse_instant(s, field=field, default_tz=local_zone())
+    except InvalidInput:
+        raise InvalidInput(
+            f"{text!r} is not a date (expected YYYY-MM-DD or ISO 8601 such as 2026-02-01T09:00:00+01:00)",
+            field=field,
+        ) from None
+
+
+def _row(row: Any) -> dict[str, Any]:
+    from ..timeutil import from_ms
+
+    try:
+        details = json.loads(row["details"])
+    except (TypeError, ValueError):
+        details = row["details"]
+    return {
+        "seq": row["seq"], "at": from_ms(row["at"]), "type": row["type"], "actor": row["actor"],
+        "job_id": row["job_id"], "job_name": row["job_name"], "run_id": row["run_id"], "details": details,
+        "prev_hash": row["prev_hash"], "hash": row["hash"],
+    }
+
+
+def query_events(
+    app: App,
+    *,
+    types: Iterable[str] = (),
+    since: datetime | None = None,
+    until: datetime | None = None,
+    job: str | None = None,
+    run: str | None = None,
+    actor: str | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Events matching every given filter, newest first (``limit`` keeps the newest N).
+
+    ``job`` matches a job id, id prefix or name (events of deleted jobs stay findable); ``run`` a run id or
+    prefix; ``actor`` the whole actor (``cli:alice``) or its name part (``alice``).
+    """
+    from ..timeutil import to_ms
+
+    where: list[str] = []
+    params: list[Any] = []
+    wanted = [event_type(t) for t in types]
+    if wanted:
+        where.append(f"type IN ({', '.join('?' for _ in wanted)})")
+        params.extend(wanted)
+    if since is not None and until is not None and since > until:
+        raise InvalidInput(f"--since ({since.isoformat()}) is after --until ({until.isoformat()})", field="since")
+    if since is not None:
+        where.append("at >= ?")
+        params.append(to_ms(since))
+    if until is not None:
+        where.append("at <= ?")
+        params.append(to_ms(until))
+    if job:
+        where.append("(job_id = ? OR job_name = ? OR job_id LIKE ?)")
+        params.extend([job, job, _prefix(job)])
+    if run:
+        where.append("(run_id = ? OR run_id LIKE ?)")
+        params.extend([run, _prefix(run)])
+    if actor:
+        where.append("(actor = ? OR actor LIKE ?)")
+        params.extend([actor, "%:" + _escape_like(actor)])
+    if limit is not None and limit < 1:
+        raise InvalidInput("must be a positive number", field="limit")
+    sql = f"SELECT {_COLUMNS} FROM audit"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY seq DESC"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    if "LIKE" in sql:
+        sql = sql.replace("LIKE ?", "LIKE ? ESCAPE '\\'")
+    return [_row(r) for r in app.store.query(sql, tuple(params))]
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _prefix(text: str) -> str:
+    # A prefix shorter than 4 characters would match too much to mean anything.
+    return _escape_like(text) + "%" if len(text) >= 4 else "\x00never"
+
+
+def verify_chain(app: App) -> dict[str, Any]:
+    """Recompute the hash chain. ``{"ok", "count", "head", "problems": [{"seq", "problem", "message"}]}``."""
+    from ..store.audit import GENESIS_HASH, event_hash
+
+    problems: list[dict[str, Any]] = []
+    count = 0
+    expected_seq = 1
+    prev_hash = GENESIS_HASH
+    prev_seq: int | None = None
+    with app.store.read() as conn:
+        rows = conn.execute(f"SELECT {_COLUMNS} FROM audit ORDER BY seq")
+        for row in rows:
+            count += 1
+            seq = row["seq"]
+            gap = seq != expected_seq
+            if gap:
+                problems.append(_removed(expected_seq, seq - 1))
+            digest = event_hash(
+                seq=seq, at=row["at"], type=row["type"], actor=row["actor"], job_id=row["job_id"],
+                job_name=row["job_name"], run_id=row["run_id"], details=row["details"], prev_hash=row["prev_hash"],
+            )
+            if digest != row["hash"]:
+                problems.append({
+                    "seq": seq, "problem": "changed",
+                    "message": f"row {seq} was changed: its content does not match its hash",
+                })
+            elif row["prev_hash"] != prev_hash and not gap:
+                before = f"row {prev_seq}" if prev_seq is not None else "the start of the log"
+                problems.append({
+                    "seq": seq, "problem": "broken_link",
+                    "message": f"row {seq} does not link to {before}: {before} was rewritten, or row {seq} was"
+                               " inserted",
+                })
+            prev_hash = row["hash"]
+            prev_seq = seq
+            expected_seq = seq + 1
+        # AUTOINCREMENT remembers the highest seq ever written: rows missing past the last one are a truncation.
+        top = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'audit'").fetchone()
+    if top is not None and top[0] >= expected_seq:
+        problems.append(_removed(expected_seq, top[0]))
+    return {"ok": not problems, "count": count, "head": prev_hash if count else None, "problems": problems}
+
+
+def _removed(first: int, last: int) -> dict[str, Any]:
+    what = f"row {first} was" if first == last else f"rows {first}-{last} were"
+    return {"seq": first, "last_seq": last, "problem": "removed", "message": f"{what} removed"}
