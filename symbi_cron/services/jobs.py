@@ -51,8 +51,13 @@ def validate_spec(app: App, data: JobSpec | dict[str, Any], *, now: datetime | N
     if out.get("cron_expr") is not None:
         from ..timing import parse
 
+        from ..errors import CronError
+
         out["cron_expr"] = " ".join(out["cron_expr"].split())
-        parse(out["cron_expr"])  # raises CronError naming the cron field
+        try:
+            parse(out["cron_expr"])
+        except CronError as exc:  # name the job field and the cron field: "cron_expr: hour: 24 is out of range"
+            raise CronError(str(exc), field="cron_expr", details={"cron_field": exc.field}) from None
     else:
         at = spec.at
         assert at is not None

@@ -47,6 +47,7 @@ class Store:
         self._local = threading.local()
         self._lock_obj: Any = None
         self._migrated = False
+        self._migrate_lock = threading.Lock()
         self._after_commit: list[Callable[[], None]] = []
 
     # -- connections -------------------------------------------------------------------------------------------
@@ -77,7 +78,9 @@ class Store:
             conn = self._open()
             self._local.conn = conn
             if not self._migrated:
-                self.migrate()
+                with self._migrate_lock:
+                    if not self._migrated:
+                        self.migrate()
         return conn
 
     def close(self) -> None:
@@ -182,8 +185,7 @@ class Store:
         return int(self.connection().execute("PRAGMA user_version").fetchone()[0])
 
     def migrate(self) -> int:
-        """Apply pending migrations (each in its own transaction); return the version reached."""
-        self._migrated = True
+        """Apply pending migrations (in one transaction); return the version reached."""
         conn = self.connection()
         current = int(conn.execute("PRAGMA user_version").fetchone()[0])
         if current > LATEST_VERSION:
@@ -192,6 +194,7 @@ class Store:
                 " upgrade symbi-cron"
             )
         if current == LATEST_VERSION:
+            self._migrated = True
             return current
         with self.write() as tx:
             current = int(tx.execute("PRAGMA user_version").fetchone()[0])
@@ -202,6 +205,7 @@ class Store:
                     tx.execute(statement)
                 tx.execute(f"PRAGMA user_version = {version}")
                 current = version
+        self._migrated = True
         return current
 
 

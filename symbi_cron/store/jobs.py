@@ -120,7 +120,8 @@ def list_jobs(conn: sqlite3.Connection, *, status: str | None = None, agent: str
 def due(conn: sqlite3.Connection, now_ms: int, limit: int = 1000) -> list[dict[str, Any]]:
     """Active jobs whose next_run is at or before ``now_ms``, earliest first (uses the partial index)."""
     rows = conn.execute(
-        f"SELECT {JOB_COLUMNS} FROM jobs WHERE status = 'active' AND next_run <= ? ORDER BY next_run LIMIT ?",
+        f"SELECT {JOB_COLUMNS} FROM jobs INDEXED BY jobs_due"
+        " WHERE status = 'active' AND next_run <= ? ORDER BY next_run LIMIT ?",
         (now_ms, limit),
     ).fetchall()
     return [row_to_job(r) for r in rows]
@@ -128,7 +129,7 @@ def due(conn: sqlite3.Connection, now_ms: int, limit: int = 1000) -> list[dict[s
 
 def earliest_next_run(conn: sqlite3.Connection) -> int | None:
     """The soonest next_run among active jobs (the tick loop sleeps until then)."""
-    row = conn.execute("SELECT MIN(next_run) FROM jobs WHERE status = 'active'").fetchone()
+    row = conn.execute("SELECT MIN(next_run) FROM jobs INDEXED BY jobs_due WHERE status = 'active'").fetchone()
     return row[0] if row else None
 
 

@@ -1,0 +1,126 @@
+"""Configuration: config.toml, environment overrides, ${VAR} references, masking (SPEC §15)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from symbi_cron.config import expand_env, load_settings, masked_dict
+from symbi_cron.errors import ConfigError
+
+GUIDE_TOML = """
+[scheduler]
+tick_interval_seconds = 1
+max_jitter_seconds = 30
+max_concurrent_jobs = 20
+enable_metrics = true
+default_max_retries = 3
+shutdown_timeout_seconds = 60
+
+[scheduler.delivery]
+webhook_timeout_seconds = 30
+webhook_retry_attempts = 3
+slack_api_token = "${SLACK_API_TOKEN}"
+slack_default_channel = "#ops"
+smtp_host = "smtp.example.com"
+smtp_port = 587
+smtp_username = "${SMTP_USER}"
+smtp_password = "${SMTP_PASS}"
+email_from = "symbiont@example.com"
+"""
+
+
+def write(tmp_path, text):
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return path
+
+
+def test_the_guides_config_loads(tmp_path):
+    s = load_settings(write(tmp_path, GUIDE_TOML), env={})
+    assert s.scheduler.max_jitter_seconds == 30 and s.scheduler.max_concurrent_jobs == 20
+    assert s.scheduler.shutdown_timeout_seconds == 60
+    assert s.scheduler.delivery.slack_api_token == "${SLACK_API_TOKEN}"  # kept as a reference
+    assert s.secret(s.scheduler.delivery.slack_api_token, {"SLACK_API_TOKEN": "xoxb-1"}) == "xoxb-1"
+
+
+def test_missing_file_gives_defaults(tmp_path):
+    s = load_settings(tmp_path / "absent.toml", env={})
+    assert (s.scheduler.tick_interval_seconds, s.scheduler.max_jitter_seconds, s.scheduler.max_concurrent_jobs,
+            s.scheduler.default_max_retries, s.scheduler.shutdown_timeout_seconds) == (1, 0, 10, 3, 30)
+    assert s.api.bind == "127.0.0.1" and s.api.port == 8080
+
+
+def test_environment_overrides_the_file(tmp_path):
+    env = {"SYMBI_SCHEDULER_MAX_JITTER": "5", "SYMBI_SCHEDULER_MAX_CONCURRENT": "2", "SYMBI_ENV": "staging",
+           "SYMBI_AGENTPIN_REQUIRED": "true", "SYMBI_AGENTPIN_DOMAIN": "agent.example.com",
+           "SYMBI_SLACK_TOKEN": "xoxb-env", "SYMBI_WEBHOOK_AUTH_HEADER": "Bearer t", "SYMBI_API_KEY": "k"}
+    s = load_settings(write(tmp_path, GUIDE_TOML), env=env)
+    assert s.scheduler.max_jitter_seconds == 5 and s.scheduler.max_concurrent_jobs == 2
+    assert s.environment == "staging" and s.agentpin.required is True
+    assert s.agentpin.domain == "agent.example.com"
+    assert s.scheduler.delivery.slack_api_token == "xoxb-env"
+    assert s.scheduler.delivery.webhook_auth_header == "Bearer t" and s.api.key == "k"
+
+
+@pytest.mark.parametrize("text, key", [
+    ("[scheduler]\ntick_interval = 1\n", "scheduler.tick_interval: unknown key"),
+    ("[scheduler]\nmax_concurrent_jobs = \"many\"\n", "scheduler.max_concurrent_jobs"),
+    ("[scheduler]\nmax_jitter_seconds = -1\n", "scheduler.max_jitter_seconds"),
+    ("[sheduler]\n", "sheduler: unknown key"),
+    ("[api]\nport = 70000\n", "api.port"),
+    ("[scheduler.delivery]\nsmtp_port = \"x\"\n", "scheduler.delivery.smtp_port"),
+    ("[scheduler]\ndefault_timezone = \"Atlantis/Capital\"\n", "scheduler.default_timezone"),
+    ("[scheduler\n", "config.toml"),
+])
+def test_bad_config_names_the_key(tmp_path, text, key):
+    with pytest.raises(ConfigError) as err:
+        load_settings(write(tmp_path, text), env={})
+    assert key in str(err.value)
+
+
+@pytest.mark.parametrize("var, value", [("SYMBI_SCHEDULER_MAX_JITTER", "lots"),
+                                        ("SYMBI_AGENTPIN_REQUIRED", "perhaps"),
+                                        ("SYMBI_SCHEDULER_MAX_CONCURRENT", "0")])
+def test_bad_environment_values_name_the_variable(tmp_path, var, value):
+    with pytest.raises(ConfigError) as err:
+        load_settings(tmp_path / "none.toml", env={var: value})
+    assert var in str(err.value) or "environment" in str(err.value)
+
+
+def test_expand_env():
+    assert expand_env("Bearer ${T}", {"T": "abc"}) == "Bearer abc"
+    assert expand_env("${MISSING}", {}) == ""
+    with pytest.raises(ConfigError, match="MISSING"):
+        expand_env("${MISSING}", {}, strict=True)
+    assert expand_env("$HOME and ${ not a ref", {"HOME": "x"}) == "$HOME and ${ not a ref"
+
+
+def test_masking_hides_values_but_shows_references(tmp_path):
+    text = GUIDE_TOML.replace('"${SMTP_PASS}"', '"hunter2-literal"')
+    s = load_settings(write(tmp_path, text), env={"SYMBI_API_KEY": "sekret-key-value"})
+    data = masked_dict(s)
+    flat = json.dumps(data)
+    assert "hunter2-literal" not in flat and "sekret-key-value" not in flat
+    assert data["scheduler"]["delivery"]["slack_api_token"] == "${SLACK_API_TOKEN}"
+
+
+def test_config_show_masks_secrets(cli, home, monkeypatch):
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text('[scheduler.delivery]\nsmtp_password = "p4ss-literal"\n')
+    monkeypatch.setenv("SYMBI_SLACK_TOKEN", "xoxb-very-secret")
+    for fmt in ("toml", "json"):
+        result = cli("config", "show", "--format", fmt, ok=True)
+        assert "p4ss-literal" not in result.stdout and "xoxb-very-secret" not in result.stdout
+        assert "********" in result.stdout
+    data = json.loads(cli("config", "show", "--format", "json").stdout)
+    assert data["scheduler"]["max_concurrent_jobs"] == 10
+
+
+def test_config_errors_reach_the_user_as_one_line(cli, home):
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text("[scheduler]\nmax_jobs = 3\n")
+    result = cli("config", "show")
+    assert result.exit_code == 2
+    assert result.stderr.strip().startswith("error: ") and "scheduler.max_jobs: unknown key" in result.stderr
