@@ -515,7 +515,7 @@ def _time_text(c: CronExpr) -> str:
         if m1 == [0]:
             return "At the start of every hour"
         if m1 is not None:
-            return f"At minute {_join([str(m) for m in m1])} past every hour"
+            return f"At minute{'s' if len(m1) > 1 else ''} {_join([str(m) for m in m1])} past every hour"
         return f"At {_items_text(mins, str, 'minute')} of every hour"
     if _is_star(mins):
         minute_part = "Every minute"
@@ -548,7 +548,7 @@ def _dom_text(items: tuple[Item, ...]) -> str:
             parts.append(_items_text(plain, str, "day").replace("every day", "every day"))
     for it in items:
         if it[0] == "last":
-            parts.append("the last day" if it[1] == 0 else f"{it[1]} days before the last day")
+            parts.append("the last day" if it[1] == 0 else f"the {_nth(it[1])} day before the last day")
         elif it[0] == "weekday":
             parts.append(f"the weekday nearest day {it[1]}")
         elif it[0] == "lastweekday":
@@ -584,7 +584,7 @@ def describe(expr: Union[str, CronExpr]) -> str:
     dom_any = c.fields[_DOM_F][0] in "*?" and _is_star(dom) or c.fields[_DOM_F] == "?"
     dow_any = c.fields[_DOW_F][0] in "*?" and _is_star(dow) or c.fields[_DOW_F] == "?"
     dow_words = _dow_text(dow)
-    dow_plain = all(it[0] == "range" and it[3] == 1 for it in dow)
+    dow_plain = all(it[0] == "range" and it[3] == 1 and it[1] != it[2] for it in dow)
     if not dom_any and not dow_any:
         joiner = " or " if c._day_or else " if it is "
         text += f" on {_dom_text(dom)}{joiner}{'on ' if c._day_or else ''}{dow_words}"
