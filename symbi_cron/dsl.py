@@ -118,6 +118,7 @@ class _Syntax(Exception):
 
 # Token kinds.
 IDENT, STRING, NUMBER, BOOL, PUNCT, NL, EOF, ERROR = "ident", "string", "number", "bool", "punct", "nl", "eof", "error"
+CHAR = "char"  # a character that starts no token
 
 # Each alternative is simple and possessive, so the scan is linear whatever the input (no backtracking traps).
 _TOKEN_RE = re.compile(
@@ -239,7 +240,9 @@ def tokenize(text: str) -> list[Tok]:
         elif kind == "number":
             s = m.group()
             digits = s.lstrip("-")
-            if digits.replace(".", "", 1).isdigit() and digits.isascii():
+            if len(digits) > 18:
+                append(Tok(ERROR, "number too large (at most 18 digits)", line, col, s[:20]))
+            elif digits.replace(".", "", 1).isdigit() and digits.isascii():
                 append(Tok(NUMBER, float(s) if "." in s else int(s), line, col, s))
             else:
                 append(Tok(ERROR, f"{s} is not a number (write text in quotes, e.g. \"{s}\")", line, col, s))
@@ -260,10 +263,10 @@ def tokenize(text: str) -> list[Tok]:
         else:  # other
             ch = m.group()
             if ch == "'":
-                msg = "strings use double quotes (\"...\"), not '"
+                append(Tok(ERROR, "strings use double quotes (\"...\"), not '", line, col, ch))
             else:
-                msg = f"unexpected character {ch!r}"
-            append(Tok(ERROR, msg, line, col, ch))
+                # Not an error yet: the parser says what it expected instead (e.g. ':' rather than '=').
+                append(Tok(CHAR, ch, line, col, ch))
     eof_col = len(text) - line_start + 1
     append(Tok(EOF, None, line, max(eof_col, 1), ""))
     return toks
@@ -327,6 +330,8 @@ class Block:
     name_line: int
     name_col: int
     entries: list[Entry]
+    #: A syntax error inside: keys may be lost, so "missing key" checks are skipped for it.
+    broken: bool = False
 
 
 _VALUE_KIND = {STRING: "string", BOOL: "boolean"}
@@ -465,8 +470,10 @@ class _Parser:
             self.recover_block()
             return None
         self.advance()
+        before = len(self.problems)
         entries = self.entries(tok, depth=1)
-        return Block(kw.value, name, kw.line, kw.col, name_line, name_col, entries)
+        return Block(kw.value, name, kw.line, kw.col, name_line, name_col, entries,
+                     broken=len(self.problems) > before)
 
     def recover_block(self) -> None:
         """After a broken block header: skip past the block's braces (or to the next line)."""
@@ -520,11 +527,11 @@ class _Parser:
                 else:
                     self.error_at(nxt, "':'", f" after the key {tok.text}")
                     raise _Syntax
-                out.append(Entry(tok.value, tok.line, tok.col, value))
                 end = toks[self.i]
                 if not (end.kind in (NL, EOF) or (end.kind == PUNCT and end.value in ",}")):
                     self.error_at(end, "a new line or ','", f" after the value of {tok.text}")
                     raise _Syntax
+                out.append(Entry(tok.value, tok.line, tok.col, value))
             except _Syntax:
                 self.recover_entry(start)
 
@@ -704,6 +711,8 @@ class _Checker:
     def __init__(self, file: str, problems: list[Problem]) -> None:
         self.file = file
         self.problems = problems
+        #: Keys suggested for misspelt ones: not reported again as missing.
+        self.suggested: set[str] = set()
 
     def problem(self, line: int, col: int, message: str, **kw: Any) -> None:
         self.problems.append(Problem(self.file, line, col, message, **kw))
@@ -720,8 +729,10 @@ class _Checker:
         for e in entries:
             fname = keys.get(e.key)
             if fname is None:
+                close = difflib.get_close_matches(e.key, list(keys), n=1, cutoff=0.6)
+                self.suggested.update(keys[c] for c in close)
                 self.problem(e.line, e.col, f"unknown key `{e.key}` in {where}", expected="a known key",
-                             found=e.key, hint=_suggest(e.key, keys))
+                             found=e.key, hint=f"did you mean `{close[0]}`?" if close else None)
                 continue
             if e.key in seen:
                 self.problem(e.line, e.col, f"duplicate key `{e.key}` in {where} (first given at line "
@@ -861,6 +872,11 @@ def _pydantic_problems(checker: _Checker, exc: Any, block: Block, kind: str,
             continue
         line, col = pos or (block.line, block.col)
         key = _dsl_path(kind, loc)
+        # A syntax error or a misspelt key in the block is the problem to fix, not what then seems missing.
+        if typ == "missing" and (block.broken or loc[-1:] and loc[-1] in checker.suggested):
+            continue
+        if not key and (block.broken or checker.suggested):
+            continue
         if typ == "missing":
             checker.problem(line, col, f"missing required key `{key}` in {kind} block", expected=key)
         elif key:
@@ -871,23 +887,27 @@ def _pydantic_problems(checker: _Checker, exc: Any, block: Block, kind: str,
             checker.problem(line, col, f"{kind} block: {msg}")
 
 
-def _check_schedule(checker: _Checker, block: Block) -> Optional[ScheduleDecl]:
+def _check_schedule(checker: _Checker, block: Block) -> tuple[Optional[ScheduleDecl], dict[str, Any],
+                                                              dict[str, tuple[int, int]]]:
+    """The block as a ScheduleDecl (None when it has problems), plus what was readable of it (for the
+    cross-block checks, which run even on a broken block)."""
     from pydantic import ValidationError
 
     keys = _block_keys("schedule")
+    checker.suggested = set()
     positions: dict[tuple[str, ...], tuple[int, int]] = {}
     bad: set[tuple[str, ...]] = set()
     before = len(checker.problems)
     data = checker.entries(block.entries, keys, JobSpec, "schedule block", (), positions, bad)
+    seen = {k: data[k] for k in ("name", "agent_id") if isinstance(data.get(k), str)}
     label = f"schedule {data['name']!r}" if isinstance(data.get("name"), str) else "schedule block"
     for req in ("name", "agent_id"):
-        if req not in data and (req,) not in bad:
+        if req not in data and (req,) not in bad and req not in checker.suggested and not block.broken:
             k = _FIELD_TO_SCHEDULE_KEY.get(req, req)
             checker.problem(block.line, block.col, f"missing required key `{k}` in {label}", expected=k)
     has_cron, has_at = "cron_expr" in data or ("cron_expr",) in bad, "at" in data or ("at",) in bad
-    if not has_cron and not has_at:
+    if not has_cron and not has_at and not block.broken and not {"cron_expr", "at"} & checker.suggested:
         checker.problem(block.line, block.col, f"{label} needs `cron` or `at`", expected="cron or at")
-        bad.add(("cron_expr",))
     elif has_cron and has_at:
         line, col = positions.get(("key", "at"), (block.line, block.col))
         checker.problem(line, col, f"{label} has both `cron` and `at`; give one of them",
@@ -906,24 +926,24 @@ def _check_schedule(checker: _Checker, block: Block) -> Optional[ScheduleDecl]:
             checker.problem(line, col, f"bad value for `timezone`: {exc.message}", found=data["timezone"],
                             hint=_zone_hint(data["timezone"]))
             bad.add(("timezone",))
-    if bad:
-        # Drop what was already reported; keep validating the rest so all problems show in one pass.
-        for b in bad:
-            if len(b) == 1:
-                data.pop(b[0], None)
-        data.setdefault("name", "x")
-        data.setdefault("agent_id", "x")
-        if "cron_expr" not in data and "at" not in data:
-            data["cron_expr"] = "* * * * *"
+    # Drop what was already reported and stand in for what is missing (reported above), so pydantic checks
+    # the rest and every problem shows in one pass.
+    for b in bad:
+        if len(b) == 1:
+            data.pop(b[0], None)
+    data.setdefault("name", "x")
+    data.setdefault("agent_id", "x")
+    if "cron_expr" not in data and "at" not in data:
+        data["cron_expr"] = "* * * * *"
+    flat = {p[0]: v for p, v in positions.items() if len(p) == 1}
     try:
         spec = JobSpec.model_validate(data)
     except ValidationError as exc:
         _pydantic_problems(checker, exc, block, "schedule", positions, bad)
-        return None
+        return None, seen, flat
     if len(checker.problems) > before:
-        return None
-    flat = {p[0]: v for p, v in positions.items() if len(p) == 1}
-    return ScheduleDecl(spec, checker.file, block.line, block.col, flat)
+        return None, seen, flat
+    return ScheduleDecl(spec, checker.file, block.line, block.col, flat), seen, flat
 
 
 def _check_cron(checker: _Checker, expr: str, pos: tuple[int, int], bad: set[tuple[str, ...]]) -> None:
@@ -952,6 +972,7 @@ def _check_agent(checker: _Checker, block: Block) -> Optional[AgentDecl]:
     from pydantic import ValidationError
 
     keys = _block_keys("agent")
+    checker.suggested = set()
     positions: dict[tuple[str, ...], tuple[int, int]] = {}
     bad: set[tuple[str, ...]] = set()
     before = len(checker.problems)
@@ -991,7 +1012,7 @@ def parse(text: str, *, file: str = "<string>", known_agents: Optional[Iterable[
     try:
         seen_agents: dict[str, Block] = {}
         seen_schedules: dict[str, int] = {}
-        schedule_agents: list[tuple[ScheduleDecl, Block]] = []
+        schedule_agents: list[tuple[dict[str, Any], dict[str, tuple[int, int]], Block]] = []
         for block in blocks:
             if block.kind == "agent":
                 assert block.name is not None
@@ -1005,26 +1026,29 @@ def parse(text: str, *, file: str = "<string>", known_agents: Optional[Iterable[
                 if a is not None:
                     doc.agents.append(a)
             else:
-                s = _check_schedule(checker, block)
-                if s is None:
+                s, seen, pos = _check_schedule(checker, block)
+                schedule_agents.append((seen, pos, block))
+                name = seen.get("name")
+                if name is not None and name in seen_schedules:
+                    line, col = pos.get("name", (block.line, block.col))
+                    checker.problem(line, col, f"schedule name {name!r} is used twice (first at line "
+                                    f"{seen_schedules[name]})")
                     continue
-                if s.spec.name in seen_schedules:
-                    line, col = s.positions.get("name", (block.line, block.col))
-                    checker.problem(line, col, f"schedule name {s.spec.name!r} is used twice (first at line "
-                                    f"{seen_schedules[s.spec.name]})")
-                    continue
-                seen_schedules[s.spec.name] = block.line
-                doc.schedules.append(s)
-                schedule_agents.append((s, block))
+                if name is not None:
+                    seen_schedules[name] = block.line
+                if s is not None:
+                    doc.schedules.append(s)
         if known_agents is not None:
             names = set(seen_agents) | set(known_agents)
-            for s, block in schedule_agents:
-                if s.spec.agent_id not in names:
-                    line, col = s.positions.get("agent_id", (block.line, block.col))
+            for seen, pos, block in schedule_agents:
+                agent_id = seen.get("agent_id")
+                if agent_id is not None and agent_id not in names:
+                    line, col = pos.get("agent_id", (block.line, block.col))
+                    label = f"schedule {seen['name']!r}" if "name" in seen else "this schedule"
                     checker.problem(line, col,
-                                    f"schedule {s.spec.name!r} names agent {s.spec.agent_id!r}, which is neither "
-                                    f"defined in this file nor registered", found=s.spec.agent_id,
-                                    hint=_suggest(s.spec.agent_id, names) or
+                                    f"{label} names agent {agent_id!r}, which is neither "
+                                    f"defined in this file nor registered", found=agent_id,
+                                    hint=_suggest(agent_id, names) or
                                     "define it with `agent NAME { }` or `symbi agent add`")
     except _Stop:
         pass
