@@ -1,26 +1,73 @@
-"""Placeholder: this command is being built (see the open issues)."""
+"""``symbi cron approve|deny|pending``: answer runs that wait for approval (SPEC §9)."""
+
+from __future__ import annotations
 
 import click
 
-from ..errors import SymbiError
-
-@click.command("approve", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def approve(args):
-    """(not built yet)"""
-    raise SymbiError("symbi approve is not built yet")
+from .common import emit_json, format_option, get_app, render_table, short_id
 
 
-@click.command("deny", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def deny(args):
-    """(not built yet)"""
-    raise SymbiError("symbi deny is not built yet")
+def _age(seconds: int) -> str:
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours}h{minutes:02d}m"
+    return f"{hours // 24}d{hours % 24}h"
 
 
-@click.command("pending", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def pending(args):
-    """(not built yet)"""
-    raise SymbiError("symbi pending is not built yet")
+@click.command("approve")
+@click.argument("run_ref", metavar="RUN")
+@format_option(("table", "json"))
+def approve(run_ref: str, fmt: str) -> None:
+    """Approve a run waiting in pending_approval: it starts as soon as the daemon picks it up.
 
+    RUN is a run id or a unique id prefix (see `symbi cron pending`). When the job's policy names approvers,
+    only they may approve (by the user name running this command).
+    """
+    from ..services.approvals import approve_run
+
+    run = approve_run(get_app(), run_ref)
+    if fmt == "json":
+        emit_json(run)
+    else:
+        click.echo(f"approved run {run['id']} of job {run['job_name']}: queued")
+
+
+@click.command("deny")
+@click.argument("run_ref", metavar="RUN")
+@click.option("--reason", metavar="TEXT", help="Why (kept on the run and in the audit log).")
+@format_option(("table", "json"))
+def deny(run_ref: str, reason: str | None, fmt: str) -> None:
+    """Deny a run waiting in pending_approval: it is closed as denied and never starts."""
+    from ..services.approvals import deny_run
+
+    run = deny_run(get_app(), run_ref, reason)
+    if fmt == "json":
+        emit_json(run)
+    else:
+        click.echo(f"denied run {run['id']} of job {run['job_name']}")
+
+
+@click.command("pending")
+@format_option(("table", "json"))
+def pending(fmt: str) -> None:
+    """List runs waiting for approval, oldest first."""
+    from ..services.approvals import pending_runs
+
+    rows = pending_runs(get_app())
+    if fmt == "json":
+        emit_json(rows)
+        return
+    render_table(
+        rows,
+        [
+            ("RUN", lambda r: short_id(r["run_id"])), ("JOB", "job_name"), ("SCHEDULED FOR", "scheduled_for"),
+            ("APPROVERS", lambda r: r["approvers"] or "anyone"), ("AGE", lambda r: _age(r["age_seconds"])),
+            ("EXPIRES", "expires_at"),
+        ],
+        empty="no runs are waiting for approval",
+    )
