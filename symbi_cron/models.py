@@ -11,58 +11,20 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from enum import Enum
 from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-
-class SessionMode(str, Enum):
-    ephemeral_with_summary = "ephemeral_with_summary"
-    shared_persistent = "shared_persistent"
-    fully_ephemeral = "fully_ephemeral"
-
-
-class JobStatus(str, Enum):
-    active = "active"
-    paused = "paused"
-    completed = "completed"
-    failed = "failed"
-    dead_letter = "dead_letter"
-
-
-class RunStatus(str, Enum):
-    queued = "queued"
-    pending_approval = "pending_approval"
-    running = "running"
-    succeeded = "succeeded"
-    failed = "failed"
-    timed_out = "timed_out"
-    denied = "denied"
-    skipped = "skipped"
-    missed = "missed"
-    interrupted = "interrupted"
-    cancelled = "cancelled"
-
-
-#: Run statuses after which nothing more happens to the run.
-FINAL_RUN_STATUSES = frozenset(
-    {"succeeded", "failed", "timed_out", "denied", "skipped", "missed", "interrupted", "cancelled"}
+from .vocab import (  # noqa: F401  (re-exported: the vocabulary is part of the model)
+    BUILTIN_CHANNELS,
+    FAILURE_RUN_STATUSES,
+    FINAL_RUN_STATUSES,
+    Catchup,
+    JobStatus,
+    RunStatus,
+    SessionMode,
+    Trigger,
 )
-#: Run statuses that count as a failure of the job (SPEC §5).
-FAILURE_RUN_STATUSES = frozenset({"failed", "timed_out", "interrupted"})
-
-
-class Trigger(str, Enum):
-    schedule = "schedule"
-    manual = "manual"
-    retry = "retry"
-    catchup = "catchup"
-
-
-class Catchup(str, Enum):
-    once = "once"
-    skip = "skip"
 
 
 _DURATION_RE = re.compile(r"^\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?!s))?\s*(?:(\d+)\s*s)?\s*$", re.IGNORECASE)
@@ -147,10 +109,6 @@ class Heartbeat(Strict):
     enabled: bool = False
     context_mode: SessionMode = SessionMode.ephemeral_with_summary
     max_iterations: int = Field(default=10, ge=1, le=100_000)
-
-
-#: Channels built in; anything else must be ``custom:NAME``.
-BUILTIN_CHANNELS = ("stdout", "log_file", "webhook", "slack", "email")
 
 
 class JobSpec(Strict):

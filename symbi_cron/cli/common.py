@@ -75,16 +75,16 @@ def _cell(row: dict[str, Any], getter: Union[str, Callable[[dict[str, Any]], Any
 
 
 def render_table(rows: Iterable[dict[str, Any]], columns: Sequence[Column], *, empty: str = "") -> None:
-    """Print rows as an aligned table (tabulate is imported only here)."""
+    """Print rows as an aligned table (``empty`` goes to stderr when there are none)."""
     rows = list(rows)
     if not rows:
         if empty:
             click.echo(empty, err=True)
         return
-    from tabulate import tabulate
+    from .table import format_table
 
     body = [[_cell(r, getter) for _h, getter in columns] for r in rows]
-    click.echo(tabulate(body, headers=[h for h, _g in columns], tablefmt="simple", disable_numparse=True))
+    click.echo(format_table(body, [h for h, _g in columns]))
 
 
 _CSV_RISKY = ("=", "+", "-", "@", "\t", "\r")

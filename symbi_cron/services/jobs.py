@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from ..errors import Conflict, InvalidInput, InvalidState, NotFound
-from ..models import JobSpec, validation_error
 from ..store import agents as agent_rows
 from ..store import jobs as job_rows
 from ..store import runs as run_rows
@@ -19,18 +18,23 @@ from ..store.audit import append_event
 from ..timeutil import load_zone, to_ms
 from .app import App
 
+if TYPE_CHECKING:
+    from ..models import JobSpec
+
 #: Audit event types written here.
 CREATED, UPDATED, DELETED = "CronJobCreated", "CronJobUpdated", "CronJobDeleted"
 PAUSED, RESUMED, RESET = "CronJobPaused", "CronJobResumed", "CronJobReset"
 
 
 # -- validation and schedule math ------------------------------------------------------------------------------
-def validate_spec(app: App, data: JobSpec | dict[str, Any], *, now: datetime | None = None) -> dict[str, Any]:
+def validate_spec(app: App, data: "JobSpec | dict[str, Any]", *, now: datetime | None = None) -> dict[str, Any]:
     """Check a job spec completely and return it normalised (time zone and retries filled in).
 
     Raises InvalidInput naming the field: unknown fields, wrong types, a bad cron expression, an unknown time
     zone, an ``at`` in the past.
     """
+    from ..models import JobSpec, validation_error
+
     if isinstance(data, JobSpec):
         spec = data
     else:
@@ -108,7 +112,7 @@ def get_job(app: App, ref: str) -> dict[str, Any]:
 def list_jobs(app: App, *, status: str | None = None, agent: str | None = None) -> list[dict[str, Any]]:
     """Jobs, by name, optionally filtered by status and agent."""
     if status is not None:
-        from ..models import JobStatus
+        from ..vocab import JobStatus
 
         valid = [s.value for s in JobStatus]
         if status not in valid:
@@ -127,7 +131,7 @@ def agent_warnings(app: App, spec: dict[str, Any]) -> list[str]:
 
 
 # -- changes ---------------------------------------------------------------------------------------------------
-def create_job(app: App, spec: JobSpec | dict[str, Any], *, replace: bool = False) -> dict[str, Any]:
+def create_job(app: App, spec: "JobSpec | dict[str, Any]", *, replace: bool = False) -> dict[str, Any]:
     """Add a job (or replace the one with the same name when ``replace``); return it."""
     now = app.clock.now()
     clean = validate_spec(app, spec, now=now)
@@ -170,6 +174,8 @@ def update_job(app: App, ref: str, changes: dict[str, Any]) -> dict[str, Any]:
     now = app.clock.now()
     with app.store.write() as tx:
         job = resolve_job(tx, ref)
+        from ..models import JobSpec
+
         current = {k: job[k] for k in JobSpec.model_fields if k in job}
         merged = {**current, **changes}
         if "cron_expr" in changes and changes["cron_expr"] is not None and "at" not in changes:
@@ -256,7 +262,7 @@ def job_history(app: App, ref: str, *, limit: int | None = 20, status: str | Non
     if limit is not None and limit < 1:
         raise InvalidInput("must be a positive number", field="limit")
     if status is not None:
-        from ..models import RunStatus
+        from ..vocab import RunStatus
 
         valid = [s.value for s in RunStatus]
         if status not in valid:

@@ -6,7 +6,6 @@ changed, removed or inserted directly in the database breaks the chain at that p
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 from typing import Any
@@ -32,6 +31,8 @@ def event_hash(
     prev_hash: str,
 ) -> str:
     """The hash of one row, ``details`` being the stored canonical JSON text."""
+    import hashlib  # only writers and verifiers pay for it
+
     material = json.dumps(
         [seq, at, type, actor, job_id, job_name, run_id, details, prev_hash],
         separators=(",", ":"),

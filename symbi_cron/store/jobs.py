@@ -11,6 +11,7 @@ import sqlite3
 from typing import Any, Iterable
 
 from ..timeutil import from_ms
+from ..vocab import JOB_FIELD_ORDER
 
 JOB_COLUMNS = (
     "id, name, agent_id, status, spec, next_run, last_run, run_count, failure_count, created_at, updated_at"
@@ -35,10 +36,7 @@ def row_to_job(row: sqlite3.Row) -> dict[str, Any]:
 
 def _in_field_order(job: dict[str, Any]) -> dict[str, Any]:
     """The job's keys in the order of SPEC §4 (JSON output reads top-down like the spec)."""
-    from ..models import Job
-
-    order = ["id", *Job.model_fields]
-    ordered = {k: job[k] for k in order if k in job}
+    ordered = {k: job[k] for k in JOB_FIELD_ORDER if k in job}
     ordered.update({k: v for k, v in job.items() if k not in ordered})
     return ordered
 
