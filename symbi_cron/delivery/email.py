@@ -13,12 +13,14 @@ import ipaddress
 import smtplib
 import socket
 import ssl
+import email.policy
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime, getaddresses, make_msgid
 from typing import Optional
 
 from .base import DeliveryContext, DeliveryPayload, Receipt
 
+_POLICY = email.policy.SMTP.clone(cte_type="7bit")
 #: Output beyond this many characters is cut from the mail body (the full text stays on the run).
 BODY_OUTPUT_LIMIT = 1_000_000
 
@@ -62,7 +64,9 @@ def body_text(payload: DeliveryPayload) -> str:
 
 def build_message(payload: DeliveryPayload, sender: str, recipients: list[str], ctx: DeliveryContext) -> EmailMessage:
     """The MIME message (text/plain; charset=utf-8)."""
-    msg = EmailMessage()
+    # cte_type 7bit: headers as RFC 2047 encoded words and the body quoted-printable or base64, so the message
+    # passes through any relay, with or without 8BITMIME or SMTPUTF8.
+    msg = EmailMessage(policy=_POLICY)
     msg["Subject"] = subject(payload)
     msg["From"] = sender
     msg["To"] = ", ".join(recipients)
@@ -75,6 +79,12 @@ def build_message(payload: DeliveryPayload, sender: str, recipients: list[str], 
     msg["X-Symbi-Status"] = payload.status
     msg.set_content(body_text(payload), charset="utf-8")
     return msg
+
+
+def _address(text: str) -> str:
+    """The bare address of ``Name <addr>`` (the SMTP envelope wants only the address)."""
+    pairs = getaddresses([text])
+    return pairs[0][1] if pairs and pairs[0][1] else text.strip()
 
 
 def _tls_context(ctx: DeliveryContext) -> ssl.SSLContext:
@@ -181,7 +191,16 @@ class EmailChannel:
                     step = "login"
                     smtp.login(user, password)
                 step = "send"
-                refused = smtp.send_message(msg, from_addr=sender, to_addrs=recipients)
+                env_from = _address(sender)
+                env_to = [_address(r) for r in recipients]
+                options: list[str] = []
+                if not all(a.isascii() for a in [env_from, *env_to]):
+                    if not smtp.has_extn("smtputf8"):
+                        return ctx.receipt(
+                            self.name, False, f"{where}: a non-ASCII address needs SMTPUTF8, which the server lacks"
+                        )
+                    options.append("SMTPUTF8")
+                refused = smtp.sendmail(env_from, env_to, msg.as_bytes(), mail_options=options)
         except Exception as exc:
             return ctx.receipt(self.name, False, f"{where}: {step} failed: {_smtp_error(exc)}")
         if refused:

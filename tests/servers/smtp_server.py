@@ -98,12 +98,14 @@ class SMTPTestServer:
         mechanisms: Iterable[str] = ("LOGIN", "PLAIN"),
         require_starttls: bool = True,
         implicit_tls: bool = False,
+        smtputf8: bool = False,
     ) -> None:
         self.cert_dir = Path(cert_dir)
         self.users = dict(users or {})
         self.mechanisms = {m.upper() for m in mechanisms}
         self.require_starttls = require_starttls
         self.implicit_tls = implicit_tls
+        self.smtputf8 = smtputf8
         self.messages: list[ReceivedMail] = []
         self.auth_attempts: list[tuple[str, str, bool]] = []  # (mechanism, login, success)
         self._cond = threading.Condition()
@@ -148,7 +150,7 @@ class SMTPTestServer:
         self._loop = loop
 
         def factory() -> Any:
-            return SMTP(
+            proto = SMTP(
                 self,
                 hostname="localhost",  # no getfqdn(): it may wait on DNS
                 tls_context=None if self.implicit_tls else tls,
@@ -157,9 +159,13 @@ class SMTPTestServer:
                 auth_require_tls=True,
                 auth_exclude_mechanism=excluded,
                 authenticator=self._authenticate,
-                enable_SMTPUTF8=True,
+                enable_SMTPUTF8=self.smtputf8,
                 loop=loop,
             )
+            if self.implicit_tls:
+                # The whole connection is TLS, which aiosmtpd only knows for STARTTLS: allow AUTH here.
+                proto._auth_require_tls = False
+            return proto
 
         ready = threading.Event()
 
