@@ -23,14 +23,15 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 from .policy import AgentPinError
 
-__all__ = ["AgentPinError", "AgentPinVerifier", "Claims", "expected_subject", "DEFAULT_URL_TEMPLATE"]
+__all__ = ["DEFAULT_URL_TEMPLATE", "AgentPinError", "AgentPinVerifier", "Claims", "expected_subject"]
 
 REQUIRED_TYP = "agentpin-credential+jwt"
 DEFAULT_URL_TEMPLATE = "https://{domain}/.well-known/agent-identity.json"
@@ -47,7 +48,7 @@ class Claims:
     kid: str
     iat: int
     exp: int
-    jti: Optional[str] = None
+    jti: str | None = None
     capabilities: tuple[str, ...] = ()
     payload: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -154,7 +155,7 @@ def _raw_signature(token: str) -> str:
     return f"{head}.{payload}.{_b64url_encode(raw)}"
 
 
-def _int_claim(payload: dict[str, Any], name: str, *, required: bool) -> Optional[int]:
+def _int_claim(payload: dict[str, Any], name: str, *, required: bool) -> int | None:
     value = payload.get(name)
     if value is None:
         if required:
@@ -183,11 +184,11 @@ class AgentPinVerifier:
         self.clock = clock
         self.url_template = url_template
         self._fetch = fetch or (lambda url: _default_fetch(url, timeout=timeout, ca_file=ca_file))
-        self._cache: dict[str, tuple[float, dict[str, Any], Optional[dict[str, Any]]]] = {}
+        self._cache: dict[str, tuple[float, dict[str, Any], dict[str, Any] | None]] = {}
         self.fetch_count = 0
 
     # -- discovery ---------------------------------------------------------------------------------------------
-    def _load_bundle(self, domain: str) -> tuple[Optional[dict], Optional[dict]]:
+    def _load_bundle(self, domain: str) -> tuple[dict | None, dict | None]:
         path = self.settings.trust_bundle
         if not path:
             return None, None
@@ -205,7 +206,7 @@ class AgentPinVerifier:
         )
         return doc, rev
 
-    def _load(self, domain: str) -> tuple[dict[str, Any], Optional[dict[str, Any]]]:
+    def _load(self, domain: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
         doc, rev = self._load_bundle(domain)
         if doc is not None:
             return _check_document(doc, domain, f"trust bundle {self.settings.trust_bundle}"), rev
@@ -226,7 +227,7 @@ class AgentPinVerifier:
             raise AgentPinError(f"discovery document {url} is not JSON") from None
         return _check_document(doc, domain, url), None
 
-    def discovery(self, domain: str) -> tuple[dict[str, Any], Optional[dict[str, Any]]]:
+    def discovery(self, domain: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
         """The domain's discovery document (and revocation document if a bundle holds one), cached with a TTL."""
         now = self.clock.monotonic()
         hit = self._cache.get(domain)
@@ -371,7 +372,8 @@ def _check_revocation(doc: dict[str, Any], *, jti: Any, sub: str, kid: str) -> N
 
 def credential_for_job(job: dict[str, Any], env: dict[str, str] | None = None) -> str:
     """The job's ``agent_pin_jwt`` with ``${VAR}`` references resolved at the point of use (never stored)."""
-    from ..config import has_env_ref, expand_env
+    from ..config import expand_env, has_env_ref
+    from ..errors import ConfigError
 
     raw = job.get("agent_pin_jwt")
     if not raw:
@@ -379,8 +381,8 @@ def credential_for_job(job: dict[str, Any], env: dict[str, str] | None = None) -
     if has_env_ref(raw):
         try:
             value = expand_env(raw, env, strict=True)
-        except Exception as exc:
-            raise AgentPinError(f"agent_pin_jwt: {getattr(exc, 'message', exc)}") from None
+        except ConfigError as exc:
+            raise AgentPinError(f"agent_pin_jwt: {exc.message}") from None
     else:
         value = raw
     if not value.strip():

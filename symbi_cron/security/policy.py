@@ -18,9 +18,10 @@ first that fails decides:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timezone
-from typing import Any, Callable, Literal, Optional
+from typing import Any, Literal
 
 DecisionKind = Literal["allow", "deny", "require_approval"]
 
@@ -38,9 +39,9 @@ class Decision:
     """The gate's answer. ``check`` names the condition that decided (``None`` for a plain allow)."""
 
     kind: DecisionKind
-    reason: Optional[str] = None
+    reason: str | None = None
     approvers: tuple[str, ...] = field(default_factory=tuple)
-    check: Optional[str] = None
+    check: str | None = None
 
     @property
     def allowed(self) -> bool:

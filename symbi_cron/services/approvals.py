@@ -14,9 +14,9 @@ user name running the command); when that list is empty, anyone with access to t
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any
 
-from ..errors import Conflict, InvalidInput, InvalidState, NotFound, PermissionDenied
+from ..errors import Conflict, InvalidInput, InvalidState, NotFound, PermissionDenied, SymbiError
 from ..store import jobs as job_rows
 from ..store import runs as run_rows
 from ..store.audit import append_event
@@ -41,7 +41,7 @@ def agentpin_verifier(app: App) -> Any:
         from ..security.agentpin import AgentPinVerifier
 
         verifier = AgentPinVerifier(app.settings.agentpin, app.clock)
-        setattr(app, "_agentpin_verifier", verifier)
+        app._agentpin_verifier = verifier
     return verifier
 
 
@@ -70,7 +70,7 @@ def gate_run(app: App, job: dict[str, Any], agent: dict[str, Any] | None, *, now
 
 
 def record_decision(conn, *, job: dict[str, Any], run_id: str | None, decision: Any, now_ms: int,
-                    actor: str = "daemon") -> Optional[int]:
+                    actor: str = "daemon") -> int | None:
     """Write the audit event a decision calls for (none for ``allow``); returns its seq."""
     if decision.kind == "deny":
         if decision.check == "agent_pin":
@@ -116,7 +116,7 @@ def approval_deadline(job: dict[str, Any], run: dict[str, Any]) -> datetime | No
     created = run.get("created_at") or run["scheduled_for"]
     try:
         return next_fire(job, max(created, run["scheduled_for"]))
-    except Exception:  # a job whose schedule no longer parses has no next slot to wait for
+    except SymbiError:  # a job whose schedule no longer parses has no next slot to wait for
         return None
 
 

@@ -12,8 +12,9 @@ compare it later (see docs/security.md).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any, Iterable
+from typing import Any
 
 from ..errors import InvalidInput
 from .app import App

@@ -8,8 +8,8 @@ import hmac
 import json
 import ssl
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -317,7 +317,7 @@ def https_discovery(tmp_path, issuer):
     body = json.dumps(issuer.document()).encode()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             hits.append(self.path)
             if self.path == "/.well-known/agent-identity.json":
                 self.send_response(200)

@@ -21,7 +21,10 @@ def job(**policy) -> dict:
 AGENT = {"name": "deployer", "capabilities": ["deployment", "read"]}
 
 
-def gate(j: dict, *, now: datetime = at(12), agent: dict | None = AGENT, environment: str | None = None,
+NOON = at(12)
+
+
+def gate(j: dict, *, now: datetime = NOON, agent: dict | None = AGENT, environment: str | None = None,
          default_pin: bool = False, verify_pin=None) -> Decision:
     return evaluate(j, agent, now=now, environment=environment, agentpin_required_default=default_pin,
                     verify_pin=verify_pin)
