@@ -35,14 +35,16 @@ EXPIRED_MESSAGE = "approval expired at the next slot"
 
 # -- the gate ----------------------------------------------------------------------------------------------------
 def agentpin_verifier(app: App) -> Any:
-    """This App's AgentPin verifier (one per App, so its discovery cache lives as long as the process)."""
-    verifier = getattr(app, "_agentpin_verifier", None)
-    if verifier is None:
+    """This App's AgentPin verifier: one per App and settings, so its discovery cache outlives single runs and a
+    reload with new ``[agentpin]`` settings starts a fresh one."""
+    settings = app.settings.agentpin
+    cached = vars(app).get("_agentpin_verifier")
+    if cached is None or cached.settings is not settings:
         from ..security.agentpin import AgentPinVerifier
 
-        verifier = AgentPinVerifier(app.settings.agentpin, app.clock)
-        app._agentpin_verifier = verifier
-    return verifier
+        cached = AgentPinVerifier(settings, app.clock)
+        vars(app)["_agentpin_verifier"] = cached
+    return cached
 
 
 def gate_run(app: App, job: dict[str, Any], agent: dict[str, Any] | None, *, now: datetime | None = None,
