@@ -20,6 +20,7 @@ ROOT_COMMANDS = {
     "agent": "symbi_cron.cli.agent:agent",
     "config": "symbi_cron.cli.config_cmd:config",
     "run": "symbi_cron.cli.run_cmd:run_agent",
+    "completion": "symbi_cron.cli.completion:completion",
     "audit": "symbi_cron.cli.audit:audit",
 }
 

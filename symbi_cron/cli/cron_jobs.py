@@ -13,7 +13,9 @@ from .common import (
     warn,
 )
 
-JOB_ARG = click.argument("job", metavar="JOB")
+from .completion import complete_job  # noqa: E402  (Tab on JOB reads job names from the store)
+
+JOB_ARG = click.argument("job", metavar="JOB", shell_complete=complete_job)
 
 LIST_COLUMNS = [
     ("ID", lambda j: short_id(j["id"])),

@@ -1,0 +1,150 @@
+# bash completion for symbi, generated from the command tree by scripts/gen_docs.py: do not edit.
+# Install: source it from ~/.bashrc, or copy it to ~/.local/share/bash-completion/completions/symbi
+declare -gA _symbi_cmds=(
+  ['symbi']='agent audit completion config cron run'
+  ['symbi agent']='add list remove show'
+  ['symbi audit']='query verify'
+  ['symbi config']='show'
+  ['symbi cron']='add approve daemon deny export history import list next pause pending remove reset resume run status test-delivery validate'
+)
+declare -gA _symbi_opts=(
+  ['symbi']='--help --version -V -h'
+  ['symbi agent']='--help -h'
+  ['symbi agent add']='--agentpin-id --capability --command --description --env --format --help --model --replace --shell --system-prompt --workdir -h'
+  ['symbi agent list']='--format --help -h'
+  ['symbi agent remove']='--force --help -h'
+  ['symbi agent show']='--format --help -h'
+  ['symbi audit']='--help -h'
+  ['symbi audit query']='--actor --format --help --job --limit --run --since --type --until -h'
+  ['symbi audit verify']='--format --help -h'
+  ['symbi completion']='--help -h'
+  ['symbi config']='--help -h'
+  ['symbi config show']='--format --help -h'
+  ['symbi cron']='--help -h'
+  ['symbi cron add']='--all --file --format --help --json --replace --schedule -h'
+  ['symbi cron approve']='--format --help -h'
+  ['symbi cron daemon']='--help -h'
+  ['symbi cron deny']='--format --help --reason -h'
+  ['symbi cron export']='--format --help -h'
+  ['symbi cron history']='--format --help --limit --status -h'
+  ['symbi cron import']='--crontab --dry-run --format --help --prefix --replace --skip-invalid -h'
+  ['symbi cron list']='--agent --format --help --status -h'
+  ['symbi cron next']='--count --format --from --help --tz -h'
+  ['symbi cron pause']='--format --help -h'
+  ['symbi cron pending']='--format --help -h'
+  ['symbi cron remove']='--force --format --help --name -h'
+  ['symbi cron reset']='--format --help -h'
+  ['symbi cron resume']='--format --help -h'
+  ['symbi cron run']='--help -h'
+  ['symbi cron status']='--format --help --history --watch -h'
+  ['symbi cron test-delivery']='--help -h'
+  ['symbi cron validate']='--file --format --help -h'
+  ['symbi run']='--help -h'
+)
+declare -gA _symbi_valopts=(
+  ['symbi agent add']='--agentpin-id --capability --command --description --env --format --model --system-prompt --workdir'
+  ['symbi agent list']='--format'
+  ['symbi agent show']='--format'
+  ['symbi audit query']='--actor --format --job --limit --run --since --type --until'
+  ['symbi audit verify']='--format'
+  ['symbi config show']='--format'
+  ['symbi cron add']='--file --format --json --schedule'
+  ['symbi cron approve']='--format'
+  ['symbi cron deny']='--format --reason'
+  ['symbi cron export']='--format'
+  ['symbi cron history']='--format --limit --status'
+  ['symbi cron import']='--crontab --format --prefix'
+  ['symbi cron list']='--agent --format --status'
+  ['symbi cron next']='--count --format --from --tz'
+  ['symbi cron pause']='--format'
+  ['symbi cron pending']='--format'
+  ['symbi cron remove']='--format --name'
+  ['symbi cron reset']='--format'
+  ['symbi cron resume']='--format'
+  ['symbi cron status']='--format --history'
+  ['symbi cron validate']='--file --format'
+)
+declare -gA _symbi_choices=(
+  ['symbi agent add --format']='table json'
+  ['symbi agent list --format']='table json csv'
+  ['symbi agent show --format']='table json'
+  ['symbi audit query --format']='table json csv'
+  ['symbi audit verify --format']='table json'
+  ['symbi config show --format']='toml json'
+  ['symbi cron add --format']='table json'
+  ['symbi cron approve --format']='table json'
+  ['symbi cron deny --format']='table json'
+  ['symbi cron export --format']='crontab'
+  ['symbi cron history --format']='table json csv'
+  ['symbi cron import --format']='table json'
+  ['symbi cron list --format']='table json csv'
+  ['symbi cron next --format']='table json'
+  ['symbi cron pause --format']='table json'
+  ['symbi cron pending --format']='table json'
+  ['symbi cron remove --format']='table json'
+  ['symbi cron reset --format']='table json'
+  ['symbi cron resume --format']='table json'
+  ['symbi cron status --format']='table json'
+  ['symbi cron validate --format']='table json'
+)
+declare -gA _symbi_dynamic=(
+  ['symbi completion']='1'
+  ['symbi cron add']='1'
+  ['symbi cron history']='1'
+  ['symbi cron pause']='1'
+  ['symbi cron reset']='1'
+  ['symbi cron resume']='1'
+  ['symbi cron status']='1'
+)
+
+_symbi() {
+    local cur="${COMP_WORDS[COMP_CWORD]}" prev="" cmdpath="symbi" w i skip=0
+    ((COMP_CWORD > 0)) && prev="${COMP_WORDS[COMP_CWORD-1]}"
+    COMPREPLY=()
+    # Walk the words before the cursor: subcommands extend the path; option values are skipped.
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        w="${COMP_WORDS[i]}"
+        if ((skip)); then skip=0; continue; fi
+        case "$w" in
+            --) break ;;
+            -*=*) continue ;;
+            -*) [[ " ${_symbi_valopts[$cmdpath]} " == *" $w "* ]] && skip=1; continue ;;
+        esac
+        [[ " ${_symbi_cmds[$cmdpath]} " == *" $w "* ]] && cmdpath="$cmdpath $w"
+    done
+    # An option's value: its choices, or ask the program.
+    if [[ "$prev" == -* && " ${_symbi_valopts[$cmdpath]} " == *" $prev "* ]]; then
+        if [[ -n "${_symbi_choices[$cmdpath $prev]+x}" ]]; then
+            COMPREPLY=($(compgen -W "${_symbi_choices[$cmdpath $prev]}" -- "$cur"))
+        elif [[ -n "${_symbi_dynamic[$cmdpath]+x}" ]]; then
+            _symbi_ask
+        fi
+        return 0
+    fi
+    if [[ "$cur" == -* ]]; then
+        COMPREPLY=($(compgen -W "${_symbi_opts[$cmdpath]}" -- "$cur"))
+    elif [[ -n "${_symbi_cmds[$cmdpath]+x}" ]]; then
+        COMPREPLY=($(compgen -W "${_symbi_cmds[$cmdpath]}" -- "$cur"))
+    elif [[ -n "${_symbi_dynamic[$cmdpath]+x}" ]]; then
+        _symbi_ask
+    fi
+    return 0
+}
+
+# Values (job and agent names, runs, files) come from the program itself: click's completion protocol.
+_symbi_ask() {
+    local IFS=$'\n' line type value response
+    response=$(env COMP_WORDS="${COMP_WORDS[*]}" COMP_CWORD="$COMP_CWORD" _SYMBI_COMPLETE=bash_complete \
+        "${COMP_WORDS[0]}" 2>/dev/null) || return 0
+    for line in $response; do
+        type="${line%%,*}"
+        value="${line#*,}"
+        case "$type" in
+            plain) COMPREPLY+=("$value") ;;
+            dir) COMPREPLY=(); compopt -o dirnames 2>/dev/null; return 0 ;;
+            file) COMPREPLY=(); compopt -o default 2>/dev/null; return 0 ;;
+        esac
+    done
+}
+
+complete -F _symbi symbi

@@ -1,0 +1,260 @@
+# fish completion for symbi, generated from the command tree by scripts/gen_docs.py: do not edit.
+# Install: copy it to ~/.config/fish/completions/symbi.fish
+
+function __symbi_cmds
+    switch $argv[1]
+        case 'symbi'
+            printf '%s\n' 'agent	Register and inspect the agents jobs run.' 'audit	Query the append-only audit log and verify it was not tampered with.' 'completion	Print the shell completion script for bash, zsh or fish.' 'config	Inspect the configuration (config.toml plus SYMBI_* environment overrides).' 'cron	Manage and run scheduled jobs.' 'run	(not built yet)'
+        case 'symbi agent'
+            printf '%s\n' 'add	Register agent NAME.' 'list	List registered agents.' 'remove	Unregister agent NAME (refused while jobs use it, unless --force).' 'show	Show one agent.'
+        case 'symbi audit'
+            printf '%s\n' 'query	List audit events, newest first.' 'verify	Recompute the hash chain; exit 1 naming every row changed, removed or inserted.'
+        case 'symbi config'
+            printf '%s\n' 'show	Print the effective configuration with secrets masked.'
+        case 'symbi cron'
+            printf '%s\n' 'add	Add a job from JSON or from a .symbi file.' 'approve	Approve a run waiting in pending_approval: it starts as soon as the daemon...' 'daemon	(not built yet)' 'deny	Deny a run waiting in pending_approval: it is closed as denied and never starts.' 'export	Print the jobs that crontab can express, as a crontab (the others as comments...' 'history	Show a job\'s runs, newest first (`--format csv > runs.csv` for a spreadsheet).' 'import	Turn each line of a crontab into an agent and a job (one transaction).' 'list	List jobs.' 'next	Print the next fire times of the cron expression EXPR.' 'pause	Pause a job: no new runs until resumed; state is kept.' 'pending	List runs waiting for approval, oldest first.' 'remove	Remove a job and its run history (asks first unless --force).' 'reset	Return a job (e.g. dead-lettered) to active, failure count zero, fresh next run.' 'resume	Resume a paused job; its next run is computed from now.' 'run	(not built yet)' 'status	Show a job\'s details, next run and recent runs.' 'test-delivery	(not built yet)' 'validate	Check a .symbi file without changing anything.'
+    end
+end
+
+function __symbi_opts
+    switch $argv[1]
+        case 'symbi'
+            printf '%s\n' '--help	Show this message and exit.' '--version	Show the version and exit.' '-V	Show the version and exit.' '-h	Show this message and exit.'
+        case 'symbi agent'
+            printf '%s\n' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'symbi agent add'
+            printf '%s\n' '--agentpin-id	The agent\'s AgentPin id (default: its name).' '--capability	A capability (repeatable).' '--command	Command line to run (split like a shell, no shell).' '--description	A note for people.' '--env	Environment for the agent (repeatable); values may be ${VAR} references.' '--format	Output format: table for people, json/csv for scripts.' '--help	Show this message and exit.' '--model	A model agent: the model name (with --system-prompt).' '--replace	Replace an agent with the same name.' '--shell	Run --command through /bin/sh -c (pipes, redirections).' '--system-prompt	The model agent\'s system prompt.' '--workdir	Working directory (default: the run\'s context directory).' '-h	Show this message and exit.'
+        case 'symbi agent list'
+            printf '%s\n' '--format	Output format: table for people, json/csv for scripts.' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'symbi agent remove'
+            printf '%s\n' '--force	Remove it even while jobs use it (their runs will fail).' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'symbi agent show'
+            printf '%s\n' '--format	Output format: table for people, json/csv for scripts.' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'symbi audit'
+            printf '%s\n' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'symbi audit query'
+            printf '%s\n' '--actor	Who acted: cli:alice, alice, daemon, api:...' '--format	Output format: table for people, json/csv for scripts.' '--help	Show this message and exit.' '--job	Job id, id prefix or name (deleted jobs too).' '--limit	At most N events, the newest.' '--run	Run id or id prefix.' '--since	From this time: YYYY-MM-DD or ISO 8601 (local time without offset).' '--type	Only this event type (repeatable), e.g. CronJobFailed.' '--until	Up to this time; a bare date includes that whole day.' '-h	Show this message and exit.'
+        case 'symbi audit verify'
+            printf '%s\n' '--format	Output format: table for people, json/csv for scripts.' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'symbi completion'
+            printf '%s\n' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'symbi config'
+            printf '%s\n' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'symbi config show'
+            printf '%s\n' '--format	Output format: table for people, json/csv for scripts.' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'symbi cron'
+            printf '%s\n' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'symbi cron add'
+            printf '%s\n' '--all	Add every schedule in --file.' '--file	A .symbi file holding the schedule.' '--format	Output format: table for people, json/csv for scripts.' '--help	Show this message and exit.' '--json	The job as a JSON object (`-` reads stdin).' '--replace	Replace a job (or agent) with the same name.' '--schedule	Schedule(s) to add from --file.' '-h	Show this message and exit.'
+        case 'symbi cron approve'
+            printf '%s\n' '--format	Output format: table for people, json/csv for scripts.' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'symbi cron daemon'
+            printf '%s\n' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'symbi cron deny'
+            printf '%s\n' '--format	Output format: table for people, json/csv for scripts.' '--help	Show this message and exit.' '--reason	Why (kept on the run and in the audit log).' '-h	Show this message and exit.'
+        case 'symbi cron export'
+            printf '%s\n' '--format	Output format.' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'symbi cron history'
+            printf '%s\n' '--format	Output format: table for people, json/csv for scripts.' '--help	Show this message and exit.' '--limit	How many runs.' '--status	Only runs in this status (e.g. failed).' '-h	Show this message and exit.'
+        case 'symbi cron import'
+            printf '%s\n' '--crontab	A user crontab (`-` reads stdin, e.g. `crontab -l | symbi cron import --crontab -`).' '--dry-run	Show what would be created; write nothing.' '--format	Output format: table for people, json/csv for scripts.' '--help	Show this message and exit.' '--prefix	Prefix for the names of the jobs and agents.' '--replace	Replace jobs and agents that have the same names.' '--skip-invalid	Import the lines that convert even if some do not.' '-h	Show this message and exit.'
+        case 'symbi cron list'
+            printf '%s\n' '--agent	Only jobs running this agent.' '--format	Output format: table for people, json/csv for scripts.' '--help	Show this message and exit.' '--status	Only jobs in this status (active, paused, completed, failed, dead_letter).' '-h	Show this message and exit.'
+        case 'symbi cron next'
+            printf '%s\n' '--count	How many fire times to list (1-1000).' '--format	table for people (with the expression in words), json for scripts.' '--from	List fire times strictly after this instant (default: now). Without an offset it is read in --tz.' '--help	Show this message and exit.' '--tz	IANA time zone to compute in (default: scheduler.default_timezone, else the machine\'s zone).' '-h	Show this message and exit.'
+        case 'symbi cron pause'
+            printf '%s\n' '--format	Output format: table for people, json/csv for scripts.' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'symbi cron pending'
+            printf '%s\n' '--format	Output format: table for people, json/csv for scripts.' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'symbi cron remove'
+            printf '%s\n' '--force	Do not ask for confirmation.' '--format	Output format: table for people, json/csv for scripts.' '--help	Show this message and exit.' '--name	Name of the job to remove (instead of JOB).' '-h	Show this message and exit.'
+        case 'symbi cron reset'
+            printf '%s\n' '--format	Output format: table for people, json/csv for scripts.' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'symbi cron resume'
+            printf '%s\n' '--format	Output format: table for people, json/csv for scripts.' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'symbi cron run'
+            printf '%s\n' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'symbi cron status'
+            printf '%s\n' '--format	Output format: table for people, json/csv for scripts.' '--help	Show this message and exit.' '--history	How many recent runs to show.' '--watch	Redraw every 5 seconds until interrupted.' '-h	Show this message and exit.'
+        case 'symbi cron test-delivery'
+            printf '%s\n' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'symbi cron validate'
+            printf '%s\n' '--file	The .symbi file to check (`-` = stdin).' '--format	Output format: table for people, json/csv for scripts.' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'symbi run'
+            printf '%s\n' '--help	Show this message and exit.' '-h	Show this message and exit.'
+    end
+end
+
+function __symbi_valopts
+    switch $argv[1]
+        case 'symbi agent add'
+            printf '%s\n' '--agentpin-id' '--capability' '--command' '--description' '--env' '--format' '--model' '--system-prompt' '--workdir'
+        case 'symbi agent list'
+            printf '%s\n' '--format'
+        case 'symbi agent show'
+            printf '%s\n' '--format'
+        case 'symbi audit query'
+            printf '%s\n' '--actor' '--format' '--job' '--limit' '--run' '--since' '--type' '--until'
+        case 'symbi audit verify'
+            printf '%s\n' '--format'
+        case 'symbi config show'
+            printf '%s\n' '--format'
+        case 'symbi cron add'
+            printf '%s\n' '--file' '--format' '--json' '--schedule'
+        case 'symbi cron approve'
+            printf '%s\n' '--format'
+        case 'symbi cron deny'
+            printf '%s\n' '--format' '--reason'
+        case 'symbi cron export'
+            printf '%s\n' '--format'
+        case 'symbi cron history'
+            printf '%s\n' '--format' '--limit' '--status'
+        case 'symbi cron import'
+            printf '%s\n' '--crontab' '--format' '--prefix'
+        case 'symbi cron list'
+            printf '%s\n' '--agent' '--format' '--status'
+        case 'symbi cron next'
+            printf '%s\n' '--count' '--format' '--from' '--tz'
+        case 'symbi cron pause'
+            printf '%s\n' '--format'
+        case 'symbi cron pending'
+            printf '%s\n' '--format'
+        case 'symbi cron remove'
+            printf '%s\n' '--format' '--name'
+        case 'symbi cron reset'
+            printf '%s\n' '--format'
+        case 'symbi cron resume'
+            printf '%s\n' '--format'
+        case 'symbi cron status'
+            printf '%s\n' '--format' '--history'
+        case 'symbi cron validate'
+            printf '%s\n' '--file' '--format'
+    end
+end
+
+function __symbi_choices
+    switch $argv[1]
+        case 'symbi agent add --format'
+            printf '%s\n' 'table' 'json'
+        case 'symbi agent list --format'
+            printf '%s\n' 'table' 'json' 'csv'
+        case 'symbi agent show --format'
+            printf '%s\n' 'table' 'json'
+        case 'symbi audit query --format'
+            printf '%s\n' 'table' 'json' 'csv'
+        case 'symbi audit verify --format'
+            printf '%s\n' 'table' 'json'
+        case 'symbi config show --format'
+            printf '%s\n' 'toml' 'json'
+        case 'symbi cron add --format'
+            printf '%s\n' 'table' 'json'
+        case 'symbi cron approve --format'
+            printf '%s\n' 'table' 'json'
+        case 'symbi cron deny --format'
+            printf '%s\n' 'table' 'json'
+        case 'symbi cron export --format'
+            printf '%s\n' 'crontab'
+        case 'symbi cron history --format'
+            printf '%s\n' 'table' 'json' 'csv'
+        case 'symbi cron import --format'
+            printf '%s\n' 'table' 'json'
+        case 'symbi cron list --format'
+            printf '%s\n' 'table' 'json' 'csv'
+        case 'symbi cron next --format'
+            printf '%s\n' 'table' 'json'
+        case 'symbi cron pause --format'
+            printf '%s\n' 'table' 'json'
+        case 'symbi cron pending --format'
+            printf '%s\n' 'table' 'json'
+        case 'symbi cron remove --format'
+            printf '%s\n' 'table' 'json'
+        case 'symbi cron reset --format'
+            printf '%s\n' 'table' 'json'
+        case 'symbi cron resume --format'
+            printf '%s\n' 'table' 'json'
+        case 'symbi cron status --format'
+            printf '%s\n' 'table' 'json'
+        case 'symbi cron validate --format'
+            printf '%s\n' 'table' 'json'
+    end
+end
+
+function __symbi_dynamic
+    switch $argv[1]
+        case 'symbi completion'
+            printf '%s\n' 1
+        case 'symbi cron add'
+            printf '%s\n' 1
+        case 'symbi cron history'
+            printf '%s\n' 1
+        case 'symbi cron pause'
+            printf '%s\n' 1
+        case 'symbi cron reset'
+            printf '%s\n' 1
+        case 'symbi cron resume'
+            printf '%s\n' 1
+        case 'symbi cron status'
+            printf '%s\n' 1
+    end
+end
+
+function __symbi_complete
+    set -l tokens (commandline -opc)
+    set -l cur (commandline -ct)
+    set -l cmdpath symbi
+    set -l skip 0
+    for w in $tokens[2..-1]
+        if test $skip = 1
+            set skip 0
+            continue
+        end
+        switch $w
+            case '--'
+                break
+            case '-*=*'
+                continue
+            case '-*'
+                contains -- $w (__symbi_valopts "$cmdpath"); and set skip 1
+                continue
+        end
+        set -l subs (__symbi_cmds "$cmdpath" | string replace -r '\t.*' '')
+        contains -- $w $subs; and set cmdpath "$cmdpath $w"
+    end
+    set -l prev $tokens[-1]
+    if string match -q -- '-*' $prev; and contains -- $prev (__symbi_valopts "$cmdpath")
+        set -l choices (__symbi_choices "$cmdpath $prev")
+        if test (count $choices) -gt 0
+            printf '%s\n' $choices
+        else if test (count (__symbi_dynamic "$cmdpath")) -gt 0
+            __symbi_ask
+        end
+        return
+    end
+    set -l subs (__symbi_cmds "$cmdpath")
+    if string match -q -- '-*' $cur
+        __symbi_opts "$cmdpath"
+    else if test (count $subs) -gt 0
+        printf '%s\n' $subs
+    else if test (count (__symbi_dynamic "$cmdpath")) -gt 0
+        __symbi_ask
+    end
+end
+
+# Values (job and agent names, runs, files) come from the program itself: click's completion protocol.
+function __symbi_ask
+    set -l tokens (commandline -opc)
+    for line in (env _SYMBI_COMPLETE=fish_complete COMP_WORDS=(commandline -cp) COMP_CWORD=(commandline -ct) \
+            $tokens[1] 2>/dev/null)
+        set -l parts (string split -m 1 ',' -- $line)
+        switch $parts[1]
+            case plain
+                echo $parts[2]
+            case dir
+                __fish_complete_directories (commandline -ct)
+            case file
+                __fish_complete_path (commandline -ct)
+        end
+    end
+end
+
+complete -c symbi -f -a '(__symbi_complete)'
