@@ -15,10 +15,11 @@ import difflib
 import enum
 import re
 import typing
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -46,10 +47,10 @@ class Problem:
     line: int
     column: int
     message: str
-    expected: Optional[str] = None
-    found: Optional[str] = None
+    expected: str | None = None
+    found: str | None = None
     source_line: str = ""
-    hint: Optional[str] = None
+    hint: str | None = None
 
     def location(self) -> str:
         return f"{self.file}:{self.line}:{self.column}"
@@ -143,7 +144,7 @@ _ESCAPE_RE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)", re.DOTALL)
 
 
 class Tok:
-    __slots__ = ("kind", "value", "line", "col", "text")
+    __slots__ = ("col", "kind", "line", "text", "value")
 
     def __init__(self, kind: str, value: Any, line: int, col: int, text: str) -> None:
         self.kind = kind
@@ -170,7 +171,7 @@ class Tok:
         return f"'{self.text}'"
 
 
-def _unescape(body: str) -> tuple[str, Optional[str]]:
+def _unescape(body: str) -> tuple[str, str | None]:
     """The value of a "..." string body, or an error message for a bad escape."""
     if "\\" not in body:
         return body, None
@@ -280,7 +281,7 @@ class Node:
     """A value: kind is string, integer, float, boolean, list or map; ``value`` is a Python scalar, a list of
     nodes, or a list of entries."""
 
-    __slots__ = ("kind", "value", "line", "col", "text")
+    __slots__ = ("col", "kind", "line", "text", "value")
 
     def __init__(self, kind: str, value: Any, line: int, col: int, text: str = "") -> None:
         self.kind = kind
@@ -310,7 +311,7 @@ class Node:
 class Entry:
     """``key: value`` (or ``key { ... }``) with the key's position."""
 
-    __slots__ = ("key", "line", "col", "node")
+    __slots__ = ("col", "key", "line", "node")
 
     def __init__(self, key: str, line: int, col: int, node: Node) -> None:
         self.key = key
@@ -324,7 +325,7 @@ class Block:
     """A top-level ``agent NAME { }`` or ``schedule { }`` block as written."""
 
     kind: str
-    name: Optional[str]
+    name: str | None
     line: int
     col: int
     name_line: int
@@ -446,9 +447,9 @@ class _Parser:
                     break
                 self.i += 1
 
-    def block(self) -> Optional[Block]:
+    def block(self) -> Block | None:
         kw = self.advance()
-        name: Optional[str] = None
+        name: str | None = None
         name_line, name_col = kw.line, kw.col
         tok = self.peek()
         if kw.value == "agent":
@@ -587,7 +588,7 @@ def parse_syntax(text: str, *, file: str = "<string>") -> list[Block]:
     problems: list[Problem] = []
     blocks = _parse_blocks(text, file, problems)
     if problems:
-        _raise(problems, text)
+        raise_problems(problems, text)
     return blocks
 
 
@@ -608,8 +609,8 @@ class _Shape:
     """What a model field accepts, derived from its annotation."""
 
     kinds: frozenset[str]  # node kinds accepted; empty = anything
-    model: Optional[type[BaseModel]] = None  # a nested block
-    item: Optional["_Shape"] = None  # list items / map values
+    model: type[BaseModel] | None = None  # a nested block
+    item: _Shape | None = None  # list items / map values
     choices: tuple[str, ...] = ()  # enum values
 
 
@@ -700,7 +701,7 @@ def accepted_keys() -> dict[str, list[str]]:
     return out
 
 
-def _suggest(word: str, options: Iterable[str]) -> Optional[str]:
+def _suggest(word: str, options: Iterable[str]) -> str | None:
     close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
     return f"did you mean `{close[0]}`?" if close else None
 
@@ -831,10 +832,10 @@ class Document:
     agents: list[AgentDecl] = field(default_factory=list)
     schedules: list[ScheduleDecl] = field(default_factory=list)
 
-    def agent(self, name: str) -> Optional[AgentDecl]:
+    def agent(self, name: str) -> AgentDecl | None:
         return next((a for a in self.agents if a.spec.name == name), None)
 
-    def schedule(self, name: str) -> Optional[ScheduleDecl]:
+    def schedule(self, name: str) -> ScheduleDecl | None:
         return next((s for s in self.schedules if s.spec.name == name), None)
 
     def schedule_names(self) -> list[str]:
@@ -843,6 +844,11 @@ class Document:
     def summary(self) -> str:
         a, s = len(self.agents), len(self.schedules)
         return f"{a} agent{'' if a == 1 else 's'}, {s} schedule{'' if s == 1 else 's'}"
+
+
+def schedule_key(field_name: str) -> str:
+    """The DSL key for a JobSpec field (``cron_expr`` -> ``cron``)."""
+    return _FIELD_TO_SCHEDULE_KEY.get(field_name, field_name)
 
 
 def _dsl_path(kind: str, path: tuple[str, ...]) -> str:
@@ -887,7 +893,7 @@ def _pydantic_problems(checker: _Checker, exc: Any, block: Block, kind: str,
             checker.problem(line, col, f"{kind} block: {msg}")
 
 
-def _check_schedule(checker: _Checker, block: Block) -> tuple[Optional[ScheduleDecl], dict[str, Any],
+def _check_schedule(checker: _Checker, block: Block) -> tuple[ScheduleDecl | None, dict[str, Any],
                                                               dict[str, tuple[int, int]]]:
     """The block as a ScheduleDecl (None when it has problems), plus what was readable of it (for the
     cross-block checks, which run even on a broken block)."""
@@ -954,21 +960,21 @@ def _check_cron(checker: _Checker, expr: str, pos: tuple[int, int], bad: set[tup
     except InvalidInput as exc:
         checker.problem(pos[0], pos[1], f"bad cron expression {expr!r}: {exc.message}", found=expr)
         bad.add(("cron_expr",))
-    except Exception as exc:  # the cron engine must not turn a user's typo into a traceback
+    except Exception as exc:  # the cron engine must not turn a user's typo into a traceback  # noqa: BLE001
         checker.problem(pos[0], pos[1], f"bad cron expression {expr!r}: {exc}", found=expr)
         bad.add(("cron_expr",))
 
 
-def _zone_hint(name: str) -> Optional[str]:
+def _zone_hint(name: str) -> str | None:
     try:
         import zoneinfo
 
         return _suggest(name, zoneinfo.available_timezones())
-    except Exception:
+    except Exception:  # noqa: BLE001
         return None
 
 
-def _check_agent(checker: _Checker, block: Block) -> Optional[AgentDecl]:
+def _check_agent(checker: _Checker, block: Block) -> AgentDecl | None:
     from pydantic import ValidationError
 
     keys = _block_keys("agent")
@@ -998,7 +1004,7 @@ def _check_agent(checker: _Checker, block: Block) -> Optional[AgentDecl]:
 # Entry points
 
 
-def parse(text: str, *, file: str = "<string>", known_agents: Optional[Iterable[str]] = None) -> Document:
+def parse(text: str, *, file: str = "<string>", known_agents: Iterable[str] | None = None) -> Document:
     """Parse and check a ``.symbi`` text; every problem found in one pass is raised together as a DslError.
 
     ``known_agents``, when given, are the agents registered in the store: a schedule naming an agent that is
@@ -1053,11 +1059,12 @@ def parse(text: str, *, file: str = "<string>", known_agents: Optional[Iterable[
     except _Stop:
         pass
     if problems:
-        _raise(problems, text)
+        raise_problems(problems, text)
     return doc
 
 
-def _raise(problems: list[Problem], text: str) -> None:
+def raise_problems(problems: list[Problem], text: str) -> typing.NoReturn:
+    """Raise DslError for ``problems`` (sorted, each with its source line taken from ``text``)."""
     if len(problems) >= MAX_PROBLEMS:
         last = problems[-1]
         problems.append(Problem(last.file, last.line, last.column,
@@ -1093,6 +1100,6 @@ def read_text(path: str | Path) -> str:
         raise DslError([Problem(str(path), line, col, "the file is not valid UTF-8")]) from None
 
 
-def parse_file(path: str | Path, *, known_agents: Optional[Iterable[str]] = None) -> Document:
+def parse_file(path: str | Path, *, known_agents: Iterable[str] | None = None) -> Document:
     """:func:`parse` on a file's text; errors name the file as given."""
     return parse(read_text(path), file=str(path), known_agents=known_agents)

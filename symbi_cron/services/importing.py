@@ -1,0 +1,179 @@
+"""Adding jobs and agents from files: ``.symbi`` files (``symbi cron add --file``) and crontabs
+(``symbi cron import --crontab``). Each import is one transaction: everything is written, or nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..errors import Conflict, InvalidInput, NotFound, SymbiError
+from .app import App
+
+
+def _registered(app: App) -> dict[str, dict[str, Any]]:
+    from .agents import list_agents
+
+    return {a["name"]: a for a in list_agents(app)}
+
+
+def _same_agent(existing: dict[str, Any], spec: dict[str, Any]) -> bool:
+    mine = {k: v for k, v in existing.items() if k not in ("created_at", "updated_at")}
+    return mine == spec
+
+
+def check_file(app: App, path: str | Path) -> Any:
+    """Parse and check a ``.symbi`` file, agents included against the store; returns the Document.
+
+    Raises DslError listing every problem. Nothing is written.
+    """
+    from .. import dsl
+
+    return dsl.parse_file(path, known_agents=list(_registered(app)))
+
+
+def add_from_file(app: App, path: str | Path, *, schedules: list[str] | None,
+                  replace: bool = False) -> dict[str, Any]:
+    """Add the named schedules of a ``.symbi`` file (``None`` = all) and register the file's agents they use.
+
+    One transaction. An existing job or agent name is a Conflict unless ``replace`` (an agent identical to the
+    registered one is left as is); a schedule name the file lacks is NotFound listing the file's names; a
+    schedule whose agent is neither in the file nor registered is a DslError at its ``agent`` key.
+    Returns ``{"file", "agents": [...registered or replaced...], "jobs": [...]}``.
+    """
+    from .. import dsl
+    from .agents import add_agent
+    from .jobs import create_job
+
+    if schedules is not None and not schedules:
+        raise InvalidInput("name at least one schedule (or add them all)", field="schedule")
+    doc = dsl.parse_file(path)
+    file = str(path)
+    if schedules is None:
+        chosen = list(doc.schedules)
+        if not chosen:
+            raise NotFound(f"{file} has no schedule blocks")
+    else:
+        chosen = []
+        for name in dict.fromkeys(schedules):
+            decl = doc.schedule(name)
+            if decl is None:
+                have = ", ".join(doc.schedule_names()) or "none"
+                raise NotFound(f"{file} has no schedule named {name!r} (it has: {have})", field="schedule")
+            chosen.append(decl)
+
+    registered = _registered(app)
+    problems = []
+    for decl in chosen:
+        agent_id = decl.spec.agent_id
+        if doc.agent(agent_id) is None and agent_id not in registered:
+            line, col = decl.positions.get("agent_id", (decl.line, decl.column))
+            problems.append(dsl.Problem(
+                file, line, col,
+                f"schedule {decl.spec.name!r} names agent {agent_id!r}, which is neither defined in this file nor "
+                "registered", found=agent_id, hint="define it with `agent NAME { }` or `symbi agent add`"))
+    if problems:
+        dsl.raise_problems(problems, dsl.read_text(path))
+
+    # The file's agents that the chosen schedules use, in file order.
+    used = {d.spec.agent_id for d in chosen}
+    agents = [a for a in doc.agents if a.spec.name in used]
+    out: dict[str, Any] = {"file": file, "agents": [], "jobs": []}
+    with app.store.write():
+        for a in agents:
+            spec = a.spec.model_dump(mode="json")
+            existing = registered.get(a.spec.name)
+            if existing is not None and _same_agent(existing, spec):
+                continue
+            try:
+                out["agents"].append(add_agent(app, a.spec, replace=replace))
+            except Conflict as exc:
+                raise Conflict(f"{file}:{a.line}:{a.column}: {exc.message}") from None
+        for decl in chosen:
+            try:
+                out["jobs"].append(create_job(app, decl.spec, replace=replace))
+            except Conflict as exc:
+                line, col = decl.positions.get("name", (decl.line, decl.column))
+                raise Conflict(f"{file}:{line}:{col}: {exc.message}") from None
+            except InvalidInput as exc:
+                # A check only the store can make (e.g. an `at` already past): place it in the file.
+                raise _at_field(file, path, decl, exc) from None
+    return out
+
+
+def _at_field(file: str, path: str | Path, decl: Any, exc: SymbiError) -> SymbiError:
+    from .. import dsl
+
+    field = (exc.field or "").split(".")[0]
+    line, col = decl.positions.get(field, (decl.line, decl.column))
+    key = dsl.schedule_key(field)
+    message = f"bad value for `{key}`: {exc.message}" if key else exc.message
+    try:
+        dsl.raise_problems([dsl.Problem(file, line, col, message)], dsl.read_text(path))
+    except dsl.DslError as err:
+        return err
+
+
+# -- crontabs --------------------------------------------------------------------------------------------------
+def plan_crontab(app: App, text: str, *, prefix: str = "") -> dict[str, Any]:
+    """What importing ``text`` would create: ``{"items": [{line, agent, job}], "skipped": [...], "warnings"}``.
+
+    Every agent and job is checked as the real import would check it; nothing is written.
+    """
+    from .. import crontab
+    from .agents import validate_agent
+    from .jobs import validate_spec
+
+    if prefix and not all(c.isalnum() or c in "-_." for c in prefix):
+        raise InvalidInput("use letters, digits and - _ . only", field="prefix")
+    tab = crontab.parse_crontab(text)
+    items = crontab.to_specs(tab, prefix=prefix)
+    for item in items:
+        try:
+            item["agent"] = validate_agent(item["agent"])
+            item["job"] = validate_spec(app, item["job"])
+        except SymbiError as exc:
+            raise InvalidInput(f"crontab line {item['line']}: {exc}") from None
+    return {"items": items, "skipped": [s.to_dict() for s in tab.skipped], "warnings": tab.warnings}
+
+
+def import_crontab(app: App, text: str, *, prefix: str = "", skip_invalid: bool = False,
+                   replace: bool = False) -> dict[str, Any]:
+    """Create an agent and a job for each line of a crontab, all in one transaction.
+
+    Lines that cannot be converted make it write nothing (InvalidInput listing them in ``details``) unless
+    ``skip_invalid``. An existing job or agent name is a Conflict unless ``replace``.
+    Returns the plan with ``jobs`` and ``agents`` as created.
+    """
+    from .agents import add_agent
+    from .jobs import create_job
+
+    plan = plan_crontab(app, text, prefix=prefix)
+    if plan["skipped"] and not skip_invalid:
+        n = len(plan["skipped"])
+        lines = ", ".join(str(s["line"]) for s in plan["skipped"])
+        s = "s" if n > 1 else ""
+        raise InvalidInput(f"{n} crontab line{s} cannot be converted (line{s} {lines}); nothing was written"
+                           " (--skip-invalid imports the others)",
+                           field="crontab", details={"skipped": plan["skipped"]})
+    if not plan["items"]:
+        raise InvalidInput("the crontab has no job lines to import", field="crontab")
+    plan["agents"], plan["jobs"] = [], []
+    with app.store.write():
+        for item in plan["items"]:
+            try:
+                plan["agents"].append(add_agent(app, item["agent"], replace=replace))
+                plan["jobs"].append(create_job(app, item["job"], replace=replace))
+            except Conflict as exc:
+                raise Conflict(f"crontab line {item['line']}: {exc.message}") from None
+    return plan
+
+
+def export_crontab(app: App) -> str:
+    """The store's jobs as crontab text (see :func:`symbi_cron.crontab.export_crontab`)."""
+    from .. import crontab
+    from .agents import list_agents
+    from .jobs import list_jobs
+
+    agents = {a["name"]: a for a in list_agents(app)}
+    return crontab.export_crontab(list_jobs(app), agents, default_zone=app.settings.timezone_name)
