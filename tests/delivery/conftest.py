@@ -11,14 +11,15 @@ from typing import Any
 
 import pytest
 
-# tests/servers is importable as `servers` whatever pytest's rootdir/import mode (tests/ has no __init__.py).
-for _dir in (Path(__file__).resolve().parents[1], Path(__file__).resolve().parent):
+# The repository root (for `tests.servers`) and this directory (for delivery_samples) are importable whatever
+# pytest's import mode. Never put tests/ itself on sys.path: tests/http would shadow the standard library's http.
+for _dir in (Path(__file__).resolve().parents[2], Path(__file__).resolve().parent):
     if str(_dir) not in sys.path:
-        sys.path.insert(0, str(_dir))
+        sys.path.append(str(_dir))
 
-from servers.http_recorder import RecordingHTTPServer  # noqa: E402
-from servers.slack_server import SlackServer  # noqa: E402
-from servers.smtp_server import SMTPTestServer  # noqa: E402
+from tests.servers.http_recorder import RecordingHTTPServer  # noqa: E402
+from tests.servers.slack_server import SlackServer  # noqa: E402
+from tests.servers.smtp_server import SMTPTestServer  # noqa: E402
 
 from symbi_cron.config import DeliverySettings, Settings  # noqa: E402
 from symbi_cron.delivery.base import DeliveryContext  # noqa: E402

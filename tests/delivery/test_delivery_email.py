@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from delivery_samples import sample_job, sample_payload
-from servers.smtp_server import SMTPTestServer
+from tests.servers.smtp_server import SMTPTestServer
 
 from symbi_cron.delivery.router import deliver
 

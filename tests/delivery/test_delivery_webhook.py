@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from delivery_samples import sample_job, sample_payload
-from servers.http_recorder import Reply
+from tests.servers.http_recorder import Reply
 
 from symbi_cron.delivery.router import deliver
 
