@@ -1,0 +1,246 @@
+"""The request and response models of the HTTP API (SPEC §13). The handlers validate and build bodies with them,
+and :mod:`symbi_cron.http.openapi` derives the OpenAPI document from them, so the two cannot drift.
+
+The guide's family (``/api/v1/schedule``) speaks the job fields of SPEC §4 (``models.JobSpec`` / ``models.Job``).
+The runtime family (``/api/v1/schedules``) speaks exactly the fields of the published ``symbiont-sdk`` package's
+dataclasses, which reject unknown keys: every response model below mirrors one of them field for field.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from ..models import Job, JobSpec, Run
+
+
+class _In(BaseModel):
+    """Request bodies: unknown fields are errors (a typo never silently does nothing)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- the guide's family ----------------------------------------------------------------------------------------
+def _optional_fields(model: type[BaseModel]) -> dict[str, Any]:
+    return {name: (Optional[f.annotation], Field(default=None, description=f.description))  # type: ignore[valid-type]
+            for name, f in model.model_fields.items()}
+
+
+#: PUT /api/v1/schedule/{id}: any subset of the job's fields; the merged job is validated as a whole.
+JobUpdate: type[BaseModel] = create_model(  # type: ignore[call-overload]
+    "JobUpdate", __base__=_In, __doc__="Fields of a job to change; the others keep their values.",
+    **_optional_fields(JobSpec),
+)
+
+
+class RunRequest(_In):
+    """POST /api/v1/schedule/{id}/run: an optional input text for this run only."""
+
+    input: Optional[str] = Field(default=None, max_length=1_000_000)
+
+
+class RunAccepted(_Out):
+    """A manual run queued for the daemon (202)."""
+
+    id: str
+    run_id: str
+    job_id: str
+    job_name: Optional[str] = None
+    status: str
+    trigger: str = "manual"
+    input: Optional[str] = None
+    scheduled_for: Optional[datetime] = None
+
+
+class DeleteResult(_Out):
+    id: str
+    name: str
+    deleted: bool = True
+
+
+class NextRun(_Out):
+    """GET /api/v1/schedule/{id}/next_run: the next slot (null when the job is not active)."""
+
+    id: str
+    job_id: str
+    name: str
+    status: str
+    timezone: str
+    next_run: Optional[datetime]
+    next_runs: list[datetime] = Field(default_factory=list, description="the next `count` slots")
+
+
+class JobWithRuns(Job):
+    """A job with its most recent runs (``GET /api/v1/schedule/{id}?history=N``)."""
+
+    recent_runs: list[Run] = Field(default_factory=list)
+
+
+class HealthMetrics(_Out):
+    runs_total: int
+    runs_succeeded: int
+    runs_failed: int
+    avg_execution_time_ms: float
+
+
+class SchedulerHealth(_Out):
+    """GET /api/v1/health/scheduler, the guide's shape (plus a few extra facts)."""
+
+    status: str = Field(description="healthy, degraded (the tick loop lags) or unhealthy (store unreadable)")
+    active_jobs: int
+    paused_jobs: int
+    dead_letter_jobs: int
+    in_flight_jobs: int
+    queued_runs: int
+    tick_lag_seconds: Optional[float] = None
+    metrics: HealthMetrics
+
+
+class Health(_Out):
+    status: str
+
+
+class ErrorBody(BaseModel):
+    """Every error: a message for people, a stable code for programs, details (the field, the problems)."""
+
+    error: str
+    code: str
+    details: Any = None
+
+
+# -- the runtime family (symbiont-sdk's dataclasses, field for field) ------------------------------------------
+class CreateScheduleRequest(_In):
+    name: str = Field(min_length=1, max_length=200)
+    cron_expression: str
+    agent_name: str = Field(min_length=1, max_length=200)
+    timezone: str = "UTC"
+    policy_ids: list[str] = Field(default_factory=list, description="names of policies defined in config")
+    one_shot: bool = False
+
+
+class UpdateScheduleRequest(_In):
+    cron_expression: Optional[str] = None
+    timezone: Optional[str] = None
+    policy_ids: Optional[list[str]] = None
+    one_shot: Optional[bool] = None
+
+
+class CreateScheduleResponse(_Out):
+    job_id: str
+    next_run: Optional[str]
+    status: str
+
+
+class ScheduleSummary(_Out):
+    job_id: str
+    name: str
+    cron_expression: Optional[str]
+    timezone: str
+    status: str
+    enabled: bool
+    next_run: Optional[str]
+    run_count: int
+
+
+class ScheduleDetail(_Out):
+    job_id: str
+    name: str
+    cron_expression: Optional[str]
+    timezone: str
+    status: str
+    enabled: bool
+    one_shot: bool
+    next_run: Optional[str]
+    last_run: Optional[str]
+    run_count: int
+    failure_count: int
+    created_at: str
+    updated_at: str
+
+
+class ScheduleRunEntry(_Out):
+    run_id: str
+    started_at: str = Field(description="when the run started; its slot time when it never started")
+    completed_at: Optional[str]
+    status: str
+    error: Optional[str]
+    execution_time_ms: Optional[int]
+
+
+class ScheduleHistoryResponse(_Out):
+    job_id: str
+    history: list[ScheduleRunEntry]
+
+
+class NextRunsResponse(_Out):
+    job_id: str
+    next_runs: list[str]
+
+
+class ScheduleActionResponse(_Out):
+    job_id: str
+    action: str
+    status: str
+
+
+class DeleteScheduleResponse(_Out):
+    job_id: str
+    deleted: bool
+
+
+class RuntimeSchedulerHealth(_Out):
+    """``GET /api/v1/health/scheduler?format=runtime``: the shape of symbiont-sdk's SchedulerHealthResponse."""
+
+    is_running: bool
+    store_accessible: bool
+    jobs_total: int
+    jobs_active: int
+    jobs_paused: int
+    jobs_dead_letter: int
+    global_active_runs: int
+    max_concurrent: int
+    runs_total: int
+    runs_succeeded: int
+    runs_failed: int
+    average_execution_time_ms: float
+    longest_run_ms: float
+
+
+# -- conversions -----------------------------------------------------------------------------------------------
+def _iso(dt: Optional[datetime]) -> Optional[str]:
+    return dt.isoformat() if dt is not None else None
+
+
+def schedule_detail(job: dict[str, Any]) -> dict[str, Any]:
+    """A stored job in symbiont-sdk's ScheduleDetail shape."""
+    return ScheduleDetail(
+        job_id=job["id"], name=job["name"], cron_expression=job.get("cron_expr"), timezone=job["timezone"],
+        status=job["status"], enabled=job["status"] == "active", one_shot=bool(job.get("one_shot")),
+        next_run=_iso(job.get("next_run")), last_run=_iso(job.get("last_run")), run_count=job["run_count"],
+        failure_count=job["failure_count"], created_at=_iso(job["created_at"]) or "",
+        updated_at=_iso(job["updated_at"]) or "",
+    ).model_dump(mode="json")
+
+
+def schedule_summary(job: dict[str, Any]) -> dict[str, Any]:
+    """A stored job in symbiont-sdk's ScheduleSummary shape."""
+    return ScheduleSummary(
+        job_id=job["id"], name=job["name"], cron_expression=job.get("cron_expr"), timezone=job["timezone"],
+        status=job["status"], enabled=job["status"] == "active", next_run=_iso(job.get("next_run")),
+        run_count=job["run_count"],
+    ).model_dump(mode="json")
+
+
+def schedule_run_entry(run: dict[str, Any]) -> dict[str, Any]:
+    """A run in symbiont-sdk's ScheduleRunEntry shape (``started_at`` is never null there)."""
+    started = run.get("started_at") or run.get("scheduled_for")
+    return ScheduleRunEntry(
+        run_id=run["id"], started_at=_iso(started) or "", completed_at=_iso(run.get("finished_at")),
+        status=run["status"], error=run.get("error_message"), execution_time_ms=run.get("execution_time_ms"),
+    ).model_dump(mode="json")

@@ -1,0 +1,423 @@
+"""The HTTP API server the daemon runs (SPEC §13): stdlib ``http.server``, one thread per connection.
+
+Why no framework: see docs/decisions.md, "HTTP server". The plumbing here only reads a bounded request, checks the
+key and turns errors into JSON; :mod:`symbi_cron.http.routes` maps requests onto the services.
+
+Robustness rules, each enforced here: a body over ``api.max_body_bytes`` is refused (413) before it is read; JSON
+nested deeper than :data:`MAX_JSON_DEPTH` is refused (400); a silent or slow client is cut off after
+:data:`SOCKET_TIMEOUT` seconds per read; at most :data:`MAX_CONNECTIONS` connections are served at once and the
+rest get an immediate 503, so no client can hang the daemon. A user's mistake is never a 500.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import hmac
+import ipaddress
+import json
+import logging
+import socket
+import socketserver
+import threading
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Optional
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from ..errors import InvalidInput, SymbiError
+
+log = logging.getLogger("symbi_cron.http")
+
+SOCKET_TIMEOUT = 15.0
+MAX_CONNECTIONS = 128
+MAX_JSON_DEPTH = 32
+SERVER_NAME = "symbi-cron"
+
+
+class HttpError(SymbiError):
+    """An HTTP-level refusal (auth, method, media type, size) with its own status and code."""
+
+    def __init__(self, status: int, code: str, message: str, *, details: Any = None,
+                 headers: Optional[dict[str, str]] = None, close: bool = False) -> None:
+        super().__init__(message, details=details)
+        self.http_status = status
+        self.code = code
+        self.headers = headers or {}
+        self.close = close
+
+
+# -- the key ---------------------------------------------------------------------------------------------------
+def api_key(app: Any, *, create: bool = True) -> str:
+    """The API key: ``SYMBI_API_KEY`` / config ``api.key`` (``${VAR}`` allowed), else the ``api.key`` file,
+    generated (0600) when missing and ``create``. Raises SymbiError when a configured reference is unset."""
+    settings = app.settings
+    configured = settings.api.key
+    if configured:
+        from ..config import has_env_ref
+
+        value = settings.secret(configured, app.env).strip()
+        if not value:
+            what = configured if has_env_ref(configured) else "api.key"
+            raise SymbiError(f"the API key is configured as {what} but that is empty or unset")
+        return value
+    path = app.paths.api_key_file
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        text = ""
+    except OSError as exc:
+        raise SymbiError(f"cannot read the API key file {path}: {exc.strerror}") from None
+    if text:
+        return text
+    if not create:
+        raise SymbiError(f"no API key yet: none configured and {path} does not exist")
+    import secrets
+
+    from ..paths import write_private
+
+    key = secrets.token_urlsafe(32)
+    write_private(path, key + "\n")
+    return key
+
+
+# -- JSON ------------------------------------------------------------------------------------------------------
+def _default(obj: Any) -> Any:
+    if isinstance(obj, datetime):
+        return obj.isoformat()
+    if hasattr(obj, "model_dump"):
+        return obj.model_dump(mode="json")
+    raise TypeError(f"cannot encode {type(obj).__name__}")
+
+
+def dumps(obj: Any) -> bytes:
+    return json.dumps(obj, default=_default, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _depth(obj: Any) -> int:
+    """Nesting depth of parsed JSON, iteratively (a deep value must not blow the stack here either)."""
+    deepest, stack = 0, [(obj, 1)]
+    while stack:
+        node, d = stack.pop()
+        if isinstance(node, dict):
+            deepest = max(deepest, d)
+            stack.extend((v, d + 1) for v in node.values())
+        elif isinstance(node, list):
+            deepest = max(deepest, d)
+            stack.extend((v, d + 1) for v in node)
+    return deepest
+
+
+def parse_json(raw: bytes) -> Any:
+    """A request body as JSON; InvalidInput with line and column for malformed text."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"the body is not UTF-8 (byte {exc.start})", field="body") from None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", field="body",
+                           details={"field": "body", "line": exc.lineno, "column": exc.colno}) from None
+    except RecursionError:
+        raise InvalidInput(f"JSON nested deeper than {MAX_JSON_DEPTH} levels", field="body") from None
+    if _depth(value) > MAX_JSON_DEPTH:
+        raise InvalidInput(f"JSON nested deeper than {MAX_JSON_DEPTH} levels", field="body")
+    return value
+
+
+# -- requests --------------------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class Request:
+    method: str
+    path: str
+    params: dict[str, str]  # path parameters
+    query: dict[str, str]
+    headers: Any
+    body: bytes
+
+    def json(self, *, required: bool = True) -> Any:
+        """The body parsed as JSON (None when empty and not ``required``)."""
+        if not self.body.strip():
+            if required:
+                raise InvalidInput("a JSON object is required in the body", field="body")
+            return None
+        return parse_json(self.body)
+
+
+@dataclasses.dataclass
+class Response:
+    status: int
+    body: Any = None
+    content_type: str = "application/json"
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def payload(self) -> bytes:
+        if self.body is None:
+            return b""
+        if isinstance(self.body, bytes):
+            return self.body
+        if isinstance(self.body, str):
+            return self.body.encode("utf-8")
+        return dumps(self.body)
+
+
+def error_response(exc: SymbiError) -> Response:
+    """The JSON error body of SPEC §13; a field named by the error is always in ``details.field``."""
+    headers = dict(getattr(exc, "headers", {}) or {})
+    body = exc.to_dict()
+    if exc.field and isinstance(body.get("details"), dict) and "field" not in body["details"]:
+        body["details"] = {"field": exc.field, **body["details"]}
+    return Response(exc.http_status, body, headers=headers)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = SERVER_NAME
+    sys_version = ""
+    protocol_version = "HTTP/1.1"
+    timeout = SOCKET_TIMEOUT
+    server: "ApiServer"
+
+    # Every method goes through one dispatcher; routes decide what is allowed (405 with Allow otherwise).
+    def do_GET(self) -> None:
+        self._handle()
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_GET
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
+        log.debug("%s %s", self.address_string(), format % args)
+
+    def log_request(self, code: Any = "-", size: Any = "-") -> None:
+        log.debug("%s %s %s", self.command, self.path.split("?", 1)[0], code)
+
+    def send_error(self, code: int, message: Optional[str] = None, explain: Optional[str] = None) -> None:
+        """The stdlib's own refusals (bad request line, headers too long, unknown method) as JSON too."""
+        codes = {400: "bad_request", 408: "timeout", 414: "uri_too_long", 431: "headers_too_large",
+                 501: "method_not_implemented", 505: "http_version_not_supported"}
+        self.close_connection = True
+        try:
+            self._send(Response(code, {"error": message or self.responses.get(code, ("error",))[0],
+                                       "code": codes.get(code, "bad_request"), "details": None},
+                                headers={"Connection": "close"}))
+        except OSError:
+            pass
+
+    def _read_body(self) -> bytes:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            raise HttpError(411, "length_required", "send the body with a Content-Length (chunked is not"
+                            " supported)", close=True)
+        raw = self.headers.get("Content-Length")
+        if raw is None or raw.strip() == "":
+            return b""
+        try:
+            length = int(raw)
+            if length < 0:
+                raise ValueError
+        except ValueError:
+            raise HttpError(400, "bad_request", f"Content-Length {raw!r} is not a number", close=True) from None
+        limit = self.server.api.max_body_bytes
+        if length > limit:
+            raise HttpError(413, "payload_too_large", f"the body is {length} bytes; the limit is {limit}"
+                            " (api.max_body_bytes)", details={"limit": limit, "length": length}, close=True)
+        if length == 0:
+            return b""
+        body = self.rfile.read(length)
+        if len(body) < length:
+            raise HttpError(400, "bad_request", "the body ended before Content-Length bytes", close=True)
+        return body
+
+    def _handle(self) -> None:
+        api = self.server.api
+        response: Response
+        try:
+            split = urlsplit(self.path)
+            path = split.path.rstrip("/") or "/"
+            body = self._read_body()
+            try:
+                pairs = parse_qsl(split.query, keep_blank_values=True, strict_parsing=False,
+                                  max_num_fields=100)
+            except ValueError:
+                raise InvalidInput("too many query parameters", field="query") from None
+            query: dict[str, str] = {}
+            for k, v in pairs:
+                query.setdefault(k, v)
+            request = Request(self.command, path, {}, query, self.headers, body)
+            response = api.dispatch(request)
+        except HttpError as exc:
+            if exc.close:
+                self.close_connection = True
+                exc.headers.setdefault("Connection", "close")
+            response = error_response(exc)
+        except SymbiError as exc:
+            response = error_response(exc)
+        except TimeoutError:
+            self.close_connection = True
+            return
+        except Exception:  # a bug, never the user's fault: log it, answer 500 without details
+            log.exception("internal error serving %s %s", self.command, self.path.split("?", 1)[0])
+            response = Response(500, {"error": "internal error (see the daemon log)", "code": "internal",
+                                      "details": None})
+        try:
+            self._send(response)
+        except OSError:
+            self.close_connection = True
+
+    def _send(self, response: Response) -> None:
+        payload = response.payload()
+        self.send_response(response.status)
+        if response.body is not None:
+            self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        for k, v in response.headers.items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD" and payload:
+            self.wfile.write(payload)
+
+
+class ApiServer(ThreadingHTTPServer):
+    """ThreadingHTTPServer with a cap on concurrent connections and a per-thread store connection cleanup."""
+
+    daemon_threads = True
+    block_on_close = False
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], api: Any, family: int = socket.AF_INET) -> None:
+        self.address_family = family
+        self.api = api
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        super().__init__(address, _Handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind resolves the host's FQDN, a DNS lookup that can stall start-up; not needed.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name = SERVER_NAME
+        self.server_port = self.server_address[1]
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            body = dumps({"error": "too many connections; try again", "code": "busy", "details": None})
+            try:
+                request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                                b"Retry-After: 1\r\nConnection: close\r\nContent-Length: "
+                                + str(len(body)).encode() + b"\r\n\r\n" + body)
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+            try:
+                self.api.app.store.close()  # this thread's SQLite connection dies with the thread
+            except Exception:
+                pass
+
+
+# -- start and stop --------------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class ApiHandle:
+    """A running (or disabled) API server; ``close()`` stops it."""
+
+    server: Optional[ApiServer]
+    thread: Optional[threading.Thread]
+    bind: str
+    port: int
+    key: Optional[str] = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.server is not None
+
+    @property
+    def url(self) -> Optional[str]:
+        if not self.server:
+            return None
+        host = f"[{self.bind}]" if ":" in self.bind else self.bind
+        return f"http://{host}:{self.port}"
+
+    def close(self) -> None:
+        """Stop accepting, close the socket; idempotent."""
+        server, self.server = self.server, None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        if self.thread is not None:
+            self.thread.join(timeout=5)
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def start_api(app: Any, supervisor: Any = None, *, bind: Optional[str] = None,
+              port: Optional[int] = None) -> ApiHandle:
+    """Serve the API for ``app`` in a background thread; returns a handle (``handle.close()`` stops it).
+
+    ``bind``/``port`` override ``[api]`` (port 0 picks a free port, for tests). When ``api.enabled`` is false the
+    handle is inert. Binding errors raise a SymbiError saying which address and why.
+    """
+    settings = app.settings
+    bind = settings.api.bind if bind is None else bind
+    port = settings.api.port if port is None else port
+    if not settings.api.enabled:
+        return ApiHandle(None, None, bind, port)
+    from .routes import Api
+
+    key = api_key(app)
+    api = Api(app, supervisor, key)
+    family = socket.AF_INET6 if ":" in bind else socket.AF_INET
+    try:
+        server = ApiServer((bind, port), api, family)
+    except OSError as exc:
+        raise _bind_error(exc, bind, port) from None
+    if not is_loopback(bind):
+        log.warning("the API listens on %s:%s, beyond this machine: put TLS termination in front of it"
+                    " (api.bind)", bind, server.server_port)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.25},
+                              name="symbi-api", daemon=True)
+    thread.start()
+    return ApiHandle(server, thread, bind, server.server_port, key)
+
+
+def _bind_error(exc: OSError, bind: str, port: int) -> SymbiError:
+    if exc.errno == errno.EADDRINUSE:
+        return SymbiError(f"port {port} on {bind} is in use (set api.port, or stop what holds it)")
+    if exc.errno == errno.EACCES:
+        return SymbiError(f"not allowed to listen on {bind}:{port} (ports below 1024 need privileges)")
+    if exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT) or isinstance(exc, socket.gaierror):
+        return SymbiError(f"cannot listen on {bind}:{port}: {bind} is not an address of this machine (api.bind)")
+    return SymbiError(f"cannot listen on {bind}:{port}: {exc.strerror or exc}")
+
+
+def check_auth(headers: Any, key: str) -> None:
+    """Raise 401 unless ``Authorization: Bearer KEY`` matches (constant-time)."""
+    value = headers.get("Authorization") or ""
+    scheme, _, token = value.strip().partition(" ")
+    if not value:
+        raise HttpError(401, "unauthorized", "missing Authorization: Bearer KEY (see `symbi api-key`)",
+                        headers={"WWW-Authenticate": 'Bearer realm="symbi"'})
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode("utf-8", "replace"),
+                                                             key.encode("utf-8")):
+        raise HttpError(401, "unauthorized", "invalid API key",
+                        headers={"WWW-Authenticate": 'Bearer realm="symbi", error="invalid_token"'})
+
+
+def path_param(raw: str) -> str:
+    return unquote(raw)
