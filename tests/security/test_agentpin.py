@@ -13,11 +13,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from pinkit import DOMAIN, NOW, Issuer, b64u
 
 from symbi_cron.config import AgentPinSettings
 from symbi_cron.security.agentpin import AgentPinError, AgentPinVerifier, credential_for_job, expected_subject
-
-from .conftest import DOMAIN, NOW, Issuer, b64u
 
 
 def verifier(settings, clock, **kw) -> AgentPinVerifier:

@@ -7,14 +7,13 @@ import uuid
 from datetime import datetime, timedelta
 
 import pytest
+from pinkit import DOMAIN, Issuer
 
 from symbi_cron.errors import InvalidState, NotFound, PermissionDenied
 from symbi_cron.services import approvals, jobs
 from symbi_cron.services.audit import query_events
 from symbi_cron.store import runs as run_rows
 from symbi_cron.timeutil import to_ms
-
-from .conftest import DOMAIN, Issuer
 
 T0 = datetime.fromisoformat("2026-11-27T12:00:00+00:00")
 
