@@ -1,0 +1,326 @@
+"""The subprocess protocol (SPEC §6): run one agent command once and report what happened.
+
+The agent runs without a shell (``shlex.split``) unless it asks for one, in its own process group (so a timeout
+or a shutdown can stop everything it started), with the run's context directory as its working directory, the
+input text on stdin and the ``SYMBI_*`` variables in its environment. stdout is the output: all of it goes to the
+run's log file (0600), the first ``output_cap`` bytes are kept for the store and the last few KiB for the summary
+and the heartbeat's ``sleep`` check. stderr goes to the run's log, each line marked ``[stderr]``.
+
+Nothing here touches the store: the caller records the :class:`ExecResult`.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional, TextIO
+
+#: How much of the output's end is kept in memory (summary, ``sleep`` detection).
+TAIL_BYTES = 16_384
+#: Characters of the output's tail used as the summary when the agent writes none.
+SUMMARY_CHARS = 2_000
+#: After the agent exits, how long its pipes may stay open (a background child holding them) before the group
+#: is killed so the run can finish.
+PIPE_LINGER_SECONDS = 2.0
+#: Environment variables of the supervisor that an agent never inherits (secrets of symbi itself).
+PRIVATE_ENV = ("SYMBI_API_KEY", "SYMBI_SLACK_TOKEN", "SYMBI_WEBHOOK_AUTH_HEADER", "SYMBI_SLACK_WEBHOOK_URL")
+
+MODEL_AGENTS_UNSUPPORTED = "model agents are not supported yet (agent {name!r} has a model and no command)"
+
+
+class AgentError(Exception):
+    """The agent cannot be started (bad command, missing executable, unsupported kind)."""
+
+
+@dataclass
+class ExecRequest:
+    """Everything one execution needs."""
+
+    agent: Mapping[str, Any]
+    input_text: str
+    cwd: Path
+    env: dict[str, str]
+    log_path: Path
+    output_cap: int = 65_536
+    #: Absolute monotonic deadline (None: no limit) and the limit in seconds (for the message).
+    deadline: Optional[float] = None
+    max_runtime: Optional[float] = None
+    kill_grace: float = 5.0
+    #: Optional tee of stdout (``symbi run`` and foreground ``--wait`` stream to the terminal).
+    echo: Optional[TextIO] = None
+    #: Set from another thread to stop the agent early (daemon shutdown); the result is ``interrupted``.
+    cancel: Optional[threading.Event] = None
+    #: Header line written to the run log before the agent's output (e.g. an iteration marker).
+    log_header: Optional[str] = None
+
+
+@dataclass
+class ExecResult:
+    """What one execution gave. ``status`` is succeeded, failed, timed_out or interrupted."""
+
+    status: str
+    exit_code: Optional[int]
+    output: str
+    truncated: bool
+    tail: str
+    duration_ms: int
+    error_message: Optional[str] = None
+    pid: Optional[int] = None
+    output_bytes: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "succeeded"
+
+    def last_line(self) -> str:
+        """The output's last non-empty line (the heartbeat's ``sleep`` check)."""
+        for line in reversed(self.tail.splitlines()):
+            if line.strip():
+                return line.strip()
+        return ""
+
+
+def agent_argv(agent: Mapping[str, Any], env: Mapping[str, str] | None = None) -> list[str]:
+    """The argv for a command agent. Raises AgentError for a model agent or an empty/bad command."""
+    command = agent.get("command")
+    if not command:
+        if agent.get("model"):
+            raise AgentError(MODEL_AGENTS_UNSUPPORTED.format(name=agent.get("name")))
+        raise AgentError(f"agent {agent.get('name')!r} has no command")
+    if agent.get("shell"):
+        return ["/bin/sh", "-c", command]
+    try:
+        argv = shlex.split(command)
+    except ValueError as exc:
+        raise AgentError(f"agent {agent.get('name')!r}: command cannot be split like a shell would: {exc}")
+    if not argv:
+        raise AgentError(f"agent {agent.get('name')!r} has an empty command")
+    return argv
+
+
+def agent_env(agent: Mapping[str, Any], symbi_vars: Mapping[str, str], base: Mapping[str, str] | None = None
+              ) -> dict[str, str]:
+    """The agent's environment: the supervisor's (minus symbi's own secrets), the agent's ``env`` with
+    ``${VAR}`` expanded now (never stored), then the ``SYMBI_*`` protocol variables."""
+    from ..config import expand_env
+
+    base = dict(os.environ if base is None else base)
+    for k in PRIVATE_ENV:
+        base.pop(k, None)
+    env = dict(base)
+    for k, v in (agent.get("env") or {}).items():
+        env[str(k)] = expand_env(str(v), base)
+    env.update({k: str(v) for k, v in symbi_vars.items()})
+    return env
+
+
+def _killpg(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class _Collector:
+    """Reads stdout: everything to the log, the head for the store, the tail for summaries."""
+
+    def __init__(self, cap: int, log: Any, lock: threading.Lock, echo: Optional[TextIO]) -> None:
+        self.cap = cap
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.total = 0
+        self.log = log
+        self.lock = lock
+        self.echo = echo
+
+    def feed(self, chunk: bytes) -> None:
+        self.total += len(chunk)
+        if len(self.head) < self.cap:
+            self.head += chunk[: self.cap - len(self.head)]
+        self.tail += chunk
+        if len(self.tail) > TAIL_BYTES:
+            del self.tail[: len(self.tail) - TAIL_BYTES]
+        with self.lock:
+            self.log.write(chunk)
+            self.log.flush()
+        if self.echo is not None:
+            try:
+                self.echo.write(chunk.decode("utf-8", "replace"))
+                self.echo.flush()
+            except (OSError, ValueError):
+                self.echo = None
+
+
+def _pump_stdout(stream: Any, sink: _Collector) -> None:
+    try:
+        while True:
+            chunk = stream.read1(65_536)
+            if not chunk:
+                break
+            sink.feed(chunk)
+    except (OSError, ValueError):
+        pass
+
+
+def _pump_stderr(stream: Any, log: Any, lock: threading.Lock, keep: list[bytes]) -> None:
+    try:
+        for line in iter(stream.readline, b""):
+            if not line.endswith(b"\n"):
+                line += b"\n"
+            keep.append(line)
+            if len(keep) > 20:
+                del keep[0]
+            with lock:
+                log.write(b"[stderr] " + line)
+                log.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def _feed_stdin(stream: Any, data: bytes) -> None:
+    try:
+        if data:
+            stream.write(data)
+        stream.close()
+    except (OSError, ValueError):
+        pass
+
+
+def execute(req: ExecRequest, *, on_start: Callable[[int], None] | None = None,
+            monotonic: Callable[[], float] = time.monotonic) -> ExecResult:
+    """Run the agent once; never raises for an agent's failure (a bad command is a ``failed`` result)."""
+    from ..paths import ensure_private_dir, open_private
+
+    started = monotonic()
+    ensure_private_dir(req.cwd)
+    log = open_private(req.log_path, "ab")
+    lock = threading.Lock()
+    if req.log_header:
+        log.write(req.log_header.encode("utf-8") + b"\n")
+        log.flush()
+
+    def failed(message: str, code: Optional[int] = None) -> ExecResult:
+        with lock:
+            log.write(f"[symbi] {message}\n".encode("utf-8"))
+        log.close()
+        return ExecResult(status="failed", exit_code=code, output="", truncated=False, tail="",
+                          duration_ms=int((monotonic() - started) * 1000), error_message=message)
+
+    try:
+        argv = agent_argv(req.agent)
+    except AgentError as exc:
+        return failed(str(exc))
+    try:
+        proc = subprocess.Popen(
+            argv, cwd=str(req.cwd), env=req.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, start_new_session=True, close_fds=True,
+        )
+    except FileNotFoundError:
+        return failed(f"agent {req.agent.get('name')!r}: command not found: {argv[0]}", 127)
+    except PermissionError:
+        return failed(f"agent {req.agent.get('name')!r}: permission denied running {argv[0]}", 126)
+    except OSError as exc:
+        return failed(f"agent {req.agent.get('name')!r}: cannot start {argv[0]}: {exc.strerror or exc}")
+    pgid = proc.pid  # start_new_session: the child leads its own group
+    if on_start is not None:
+        on_start(proc.pid)
+    sink = _Collector(req.output_cap, log, lock, req.echo)
+    err_lines: list[bytes] = []
+    threads = [
+        threading.Thread(target=_pump_stdout, args=(proc.stdout, sink), daemon=True),
+        threading.Thread(target=_pump_stderr, args=(proc.stderr, log, lock, err_lines), daemon=True),
+        threading.Thread(target=_feed_stdin, args=(proc.stdin, req.input_text.encode("utf-8")), daemon=True),
+    ]
+    for t in threads:
+        t.start()
+
+    outcome: Optional[str] = None
+    while True:
+        wait = 0.2
+        if req.deadline is not None:
+            wait = min(wait, max(0.0, req.deadline - monotonic()))
+        try:
+            proc.wait(timeout=wait)
+            break
+        except subprocess.TimeoutExpired:
+            pass
+        if req.deadline is not None and monotonic() >= req.deadline:
+            outcome = "timed_out"
+        elif req.cancel is not None and req.cancel.is_set():
+            outcome = "interrupted"
+        if outcome:
+            _killpg(pgid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=req.kill_grace)
+            except subprocess.TimeoutExpired:
+                _killpg(pgid, signal.SIGKILL)
+                proc.wait()
+            break
+    # The leader is gone; children it left behind may still hold the pipes (or run on after a timeout).
+    if outcome:
+        _killpg(pgid, signal.SIGKILL)
+    linger_until = monotonic() + PIPE_LINGER_SECONDS
+    for t in threads[:2]:
+        t.join(timeout=max(0.0, linger_until - monotonic()))
+    if any(t.is_alive() for t in threads[:2]):
+        _killpg(pgid, signal.SIGKILL)
+        for t in threads[:2]:
+            t.join(timeout=1.0)
+    for stream in (proc.stdout, proc.stderr):
+        try:
+            stream.close()  # type: ignore[union-attr]
+        except OSError:
+            pass
+    code = proc.returncode
+    duration_ms = int((monotonic() - started) * 1000)
+    output = sink.head.decode("utf-8", "replace")
+    truncated = sink.total > len(sink.head)
+    if truncated:
+        output += f"\n[output truncated at {req.output_cap} bytes of {sink.total}; full text in {req.log_path}]"
+    error: Optional[str] = None
+    if outcome == "timed_out":
+        status = "timed_out"
+        error = f"killed after max_runtime of {req.max_runtime:g}s (TERM, then KILL after the grace period)" \
+            if req.max_runtime is not None else "killed: time limit reached"
+    elif outcome == "interrupted":
+        status = "interrupted"
+        error = "stopped by the supervisor's shutdown"
+    elif code == 0:
+        status = "succeeded"
+    else:
+        status = "failed"
+        if code is not None and code < 0:
+            error = f"agent killed by signal {signal.Signals(-code).name if -code in signal.valid_signals() else -code}"
+        else:
+            error = f"agent exited with status {code}"
+        last_err = b"".join(err_lines[-3:]).decode("utf-8", "replace").strip()
+        if last_err:
+            error += f": {last_err[-500:]}"
+    with lock:
+        log.write(f"[symbi] {status} (exit {code}) after {duration_ms} ms\n".encode("utf-8"))
+    log.close()
+    return ExecResult(status=status, exit_code=code, output=output, truncated=truncated,
+                      tail=bytes(sink.tail).decode("utf-8", "replace"), duration_ms=duration_ms,
+                      error_message=error, pid=proc.pid, output_bytes=sink.total)
+
+
+def read_summary(summary_file: Path | None, result: ExecResult) -> Optional[str]:
+    """The agent's summary: ``SYMBI_SUMMARY_FILE`` when it wrote one, else the tail of its output."""
+    if summary_file is not None:
+        try:
+            text = summary_file.read_text(encoding="utf-8", errors="replace").strip()
+        except OSError:
+            text = ""
+        if text:
+            return text[:SUMMARY_CHARS * 4]
+    tail = result.tail.strip()
+    if not tail:
+        return None
+    return tail if len(tail) <= SUMMARY_CHARS else tail[-SUMMARY_CHARS:]

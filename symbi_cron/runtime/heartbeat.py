@@ -1,0 +1,174 @@
+"""One run of a job, plain or heartbeat (SPEC §6, §7): sessions, iterations, the summary hand-over.
+
+A plain run is one execution in the run's session. A heartbeat wake runs the agent in iterations: an iteration
+whose last output line is ``sleep`` (any case) ends the wake successfully; a non-zero exit ends it as failed;
+otherwise the next iteration starts at once, its context handed over per ``heartbeat.context_mode``. Reaching
+``max_iterations`` without ``sleep`` fails the run. ``max_runtime`` bounds the whole wake.
+
+Nothing here touches the store: :func:`perform` returns a :class:`RunOutcome` for the lifecycle to record.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Optional, TextIO
+
+from ..paths import Paths
+from . import sessions
+from .executor import ExecRequest, ExecResult, agent_env, execute, read_summary
+
+
+@dataclass
+class RunOutcome:
+    """What a run gave: final status, output (capped), summary, iterations and per-iteration details."""
+
+    status: str
+    exit_code: Optional[int]
+    output: str
+    summary: Optional[str]
+    error_message: Optional[str]
+    iterations: int
+    duration_ms: int
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunContext:
+    """The settings one run needs, resolved by the caller."""
+
+    paths: Paths
+    job: Mapping[str, Any]
+    run: Mapping[str, Any]
+    agent: Optional[Mapping[str, Any]]
+    input_text: str
+    previous_summary: Optional[str]
+    output_cap: int
+    kill_grace: float
+    max_runtime: Optional[float] = None
+    cancel: Optional[threading.Event] = None
+    echo: Optional[TextIO] = None
+    base_env: Optional[Mapping[str, str]] = None
+    on_start: Optional[Callable[[int], None]] = None
+
+
+def is_sleep(result: ExecResult) -> bool:
+    """True when the iteration's last output line is ``sleep`` (case-insensitive)."""
+    return result.last_line().lower() == "sleep"
+
+
+def _symbi_vars(ctx: RunContext, session: sessions.Session, iteration: int) -> dict[str, str]:
+    job, run = ctx.job, ctx.run
+    scheduled = run.get("scheduled_for")
+    return {
+        "SYMBI_JOB_ID": str(job.get("id") or ""),
+        "SYMBI_JOB_NAME": str(job.get("name") or ""),
+        "SYMBI_RUN_ID": str(run.get("id") or ""),
+        "SYMBI_AGENT_ID": str(job.get("agent_id") or (ctx.agent or {}).get("name") or ""),
+        "SYMBI_SCHEDULED_FOR": scheduled.isoformat() if hasattr(scheduled, "isoformat") else str(scheduled or ""),
+        "SYMBI_TRIGGER": str(run.get("trigger") or ""),
+        "SYMBI_SESSION_MODE": session.mode,
+        "SYMBI_CONTEXT_DIR": str(session.context_dir),
+        "SYMBI_ITERATION": str(iteration),
+        "SYMBI_PREVIOUS_SUMMARY": session.previous_summary or "",
+        "SYMBI_SUMMARY_FILE": str(session.summary_file),
+        "SYMBI_ATTEMPT": str(run.get("attempt") or 1),
+    }
+
+
+def _execute(ctx: RunContext, session: sessions.Session, iteration: int, deadline: Optional[float],
+             header: Optional[str], cap: int) -> ExecResult:
+    assert ctx.agent is not None
+    env = agent_env(ctx.agent, _symbi_vars(ctx, session, iteration), ctx.base_env)
+    req = ExecRequest(
+        agent=ctx.agent, input_text=ctx.input_text, cwd=session.context_dir, env=env,
+        log_path=ctx.paths.run_log(str(ctx.run["id"])), output_cap=cap, deadline=deadline,
+        max_runtime=ctx.max_runtime, kill_grace=ctx.kill_grace, echo=ctx.echo, cancel=ctx.cancel,
+        log_header=header,
+    )
+    return execute(req, on_start=ctx.on_start)
+
+
+def perform(ctx: RunContext) -> RunOutcome:
+    """Run the job's agent for this run (one execution, or one heartbeat wake). Never raises for the agent."""
+    started = time.monotonic()
+    job, run = ctx.job, ctx.run
+    if ctx.agent is None:
+        return RunOutcome("failed", None, "", None,
+                          f"agent {job.get('agent_id')!r} is not registered (symbi agent add {job.get('agent_id')}"
+                          " --command ...)", 0, 0)
+    deadline = started + ctx.max_runtime if ctx.max_runtime else None
+    mode = str(job.get("session_mode") or sessions.EPHEMERAL_WITH_SUMMARY)
+    hb = job.get("heartbeat") or {}
+    if not hb.get("enabled"):
+        session = sessions.open_session(ctx.paths, str(job["id"]), str(run["id"]), mode, ctx.previous_summary)
+        try:
+            res = _execute(ctx, session, 1, deadline, None, ctx.output_cap)
+            summary = read_summary(session.summary_file, res)
+        finally:
+            session.close()
+        return RunOutcome(res.status, res.exit_code, res.output, summary, res.error_message, 1, res.duration_ms,
+                          {"output_bytes": res.output_bytes, "truncated": res.truncated})
+    return _wake(ctx, mode, hb, started, deadline)
+
+
+def _wake(ctx: RunContext, mode: str, hb: Mapping[str, Any], started: float, deadline: Optional[float]
+          ) -> RunOutcome:
+    job, run = ctx.job, ctx.run
+    max_iter = int(hb.get("max_iterations") or 10)
+    ctx_mode = str(hb.get("context_mode") or sessions.EPHEMERAL_WITH_SUMMARY)
+    # The wake's own session follows session_mode (what the wake sees of the previous wake) ...
+    wake_session = sessions.open_session(ctx.paths, str(job["id"]), str(run["id"]), mode, ctx.previous_summary)
+    outputs: list[str] = []
+    per_iter: list[dict[str, Any]] = []
+    used = 0
+    summary: Optional[str] = wake_session.previous_summary
+    status, code, error = "failed", None, None
+    iter_sessions: list[sessions.Session] = []
+    last_summary: Optional[str] = None
+    try:
+        for i in range(1, max_iter + 1):
+            # ... and each iteration after the first sees the previous iteration per context_mode.
+            if i == 1:
+                session = wake_session
+            elif ctx_mode == sessions.SHARED_PERSISTENT:
+                session = sessions.Session(ctx_mode, wake_session.context_dir, False, summary).prepare()
+            else:
+                session = sessions.open_session(ctx.paths, str(job["id"]), str(run["id"]), ctx_mode, summary,
+                                                suffix=f"iteration-{i}")
+                iter_sessions.append(session)
+            room = max(1024, ctx.output_cap - sum(len(o.encode()) for o in outputs))
+            res = _execute(ctx, session, i, deadline, f"[symbi] --- iteration {i} ---", room)
+            used = i
+            it_summary = read_summary(session.summary_file, res)
+            summary = it_summary if ctx_mode != sessions.FULLY_EPHEMERAL else None
+            last_summary = it_summary
+            outputs.append(res.output)
+            slept = res.ok and is_sleep(res)
+            per_iter.append({"iteration": i, "status": res.status, "exit_code": res.exit_code,
+                             "summary": it_summary, "duration_ms": res.duration_ms, "sleep": slept})
+            if session is not wake_session and session.ephemeral:
+                session.close()
+            code = res.exit_code
+            if not res.ok:
+                status, error = res.status, f"iteration {i}: {res.error_message}"
+                break
+            if slept:
+                status = "succeeded"
+                break
+        else:
+            status = "failed"
+            error = (f"heartbeat reached max_iterations ({max_iter}) without the agent answering `sleep`"
+                     " as its last output line")
+    finally:
+        wake_session.close()
+        for s in iter_sessions:
+            s.close()
+    joined = "\n".join(outputs) if len(outputs) > 1 else (outputs[0] if outputs else "")
+    if len(joined.encode()) > ctx.output_cap:
+        joined = joined.encode()[: ctx.output_cap].decode("utf-8", "ignore") + "\n[output truncated]"
+    duration_ms = int((time.monotonic() - started) * 1000)
+    final_summary = last_summary if used else None
+    return RunOutcome(status, code, joined, final_summary, error, used, duration_ms,
+                      {"heartbeat": {"context_mode": ctx_mode, "iterations": per_iter}})

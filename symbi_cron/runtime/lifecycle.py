@@ -1,0 +1,397 @@
+"""Run state transitions (SPEC §5). Every function works inside the caller's write transaction.
+
+- :func:`claim_job`: a due job's slots become runs and ``next_run`` advances, in one transaction, before any
+  agent starts. The UNIQUE(job_id, scheduled_for) constraint makes a second claim of a slot a no-op, which is what
+  keeps each slot exactly-once across a crash and restart. Slots older than ``late_grace_ms`` were missed
+  (daemon down, machine asleep): each is recorded ``missed`` (the most recent ``max_missed`` of them) and
+  ``catchup: once`` adds one run with trigger ``catchup``. A slot that finds the job at its ``max_concurrent``
+  is recorded ``skipped``. A run's start is delayed by its jitter through ``not_before``.
+- :func:`begin_run`: a queued run passes the policy gate and becomes ``running`` (or ``denied``,
+  ``pending_approval``, ``cancelled``).
+- :func:`finish_run`: the outcome is recorded; the job's counters move; a failure is retried with doubling
+  backoff or dead-letters the job; a one-shot completes.
+- :func:`recover_interrupted`: runs left ``running`` by a dead process become ``interrupted``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Optional
+
+from ..models import FAILURE_RUN_STATUSES
+from ..services.jobs import next_fire
+from ..services.runs import insert_unscheduled
+from ..store import agents as agent_rows
+from ..store import jobs as job_rows
+from ..store import runs as run_rows
+from ..store.audit import append_event
+from ..timeutil import from_ms, iso, to_ms
+
+EXECUTED, FAILED, DEAD_LETTERED = "CronJobExecuted", "CronJobFailed", "CronJobDeadLettered"
+COMPLETED = "CronJobCompleted"
+
+#: How late a slot may start and still count as on time (a busy tick, a short suspend).
+DEFAULT_LATE_GRACE_MS = 60_000
+#: The most ``missed`` records written for one job at one catch-up (a year-old store must not explode).
+DEFAULT_MAX_MISSED = 1000
+#: Statuses that occupy one of a job's ``max_concurrent`` places.
+OCCUPYING = ("queued", "running")
+SCHEDULED_TRIGGERS = ("schedule", "catchup", "retry")
+
+
+def owner_id(kind: str = "daemon") -> str:
+    """An id for this supervisor instance, ``kind:pid:random``: recovery knows whose runs it sees."""
+    return f"{kind}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def owner_alive(owner: Optional[str], me: str) -> bool:
+    """Whether the process that owns a run (by its owner id) still runs; never true for a stale id of ours."""
+    if not owner or owner == me:
+        return owner == me
+    parts = owner.split(":")
+    try:
+        pid = int(parts[1])
+    except (IndexError, ValueError):
+        return False
+    if pid == os.getpid():
+        return False  # our pid, but not our id: a previous process that had the same pid
+    from .control import pid_alive
+
+    return pid_alive(pid)
+
+
+@dataclass
+class Limits:
+    """The scheduler settings the lifecycle needs (from ``Settings.scheduler``)."""
+
+    max_jitter_seconds: int = 0
+    default_max_retries: int = 3
+    late_grace_ms: int = DEFAULT_LATE_GRACE_MS
+    max_missed: int = DEFAULT_MAX_MISSED
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> "Limits":
+        s = settings.scheduler
+        return cls(max_jitter_seconds=s.max_jitter_seconds, default_max_retries=s.default_max_retries)
+
+
+@dataclass
+class ClaimResult:
+    """What one claim did to one job."""
+
+    queued: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    missed: int = 0
+    missed_omitted: int = 0
+    next_run: Optional[int] = None
+
+
+def _ms(dt: Optional[datetime]) -> Optional[int]:
+    return to_ms(dt) if dt is not None else None
+
+
+def due_slots(job: dict[str, Any], first_ms: int, now_ms: int, keep: int) -> tuple[list[int], int, Optional[int]]:
+    """The job's slots from ``first_ms`` up to ``now_ms``: the last ``keep`` of them, how many there were
+    (estimated past ``2 * keep``: the schedule is jumped ahead rather than walked for a year), and the first slot
+    after ``now_ms`` (None when there is none)."""
+    slots: deque[int] = deque(maxlen=max(1, keep))
+    total = 0
+    cur: Optional[int] = first_ms
+    jumped = False
+    while cur is not None and cur <= now_ms:
+        slots.append(cur)
+        total += 1
+        if not jumped and total >= 2 * keep and total > 1:
+            period = (cur - first_ms) / (total - 1)
+            jump_to = now_ms - int(period * (keep + 2))
+            if period > 0 and jump_to > cur:
+                total += int((jump_to - cur) / period)
+                jumped = True
+                slots.clear()
+                cur = _ms(next_fire(job, from_ms(jump_to)))  # type: ignore[arg-type]
+                continue
+        nxt = _ms(next_fire(job, from_ms(cur)))  # type: ignore[arg-type]
+        cur = nxt if (nxt is not None and nxt > cur) else None
+    return list(slots), total, cur
+
+
+def _jitter_ms(job: dict[str, Any], limits: Limits, rng: random.Random) -> int:
+    jitter = job.get("jitter_seconds")
+    if jitter is None:
+        jitter = limits.max_jitter_seconds
+    if not jitter:
+        return 0
+    return int(rng.uniform(0, float(jitter)) * 1000)
+
+
+def _occupied(conn, job_id: str) -> int:
+    marks = ", ".join("?" for _ in OCCUPYING)
+    return conn.execute(
+        f"SELECT COUNT(*) FROM runs WHERE job_id = ? AND status IN ({marks})", (job_id, *OCCUPYING)
+    ).fetchone()[0]
+
+
+def claim_job(conn, job: dict[str, Any], *, now_ms: int, daemon_id: str, rng: random.Random, limits: Limits,
+              actor: str = "daemon") -> ClaimResult:
+    """Turn a due job's slots into runs and advance its ``next_run``, inside the caller's transaction."""
+    result = ClaimResult()
+    first = _ms(job.get("next_run"))
+    if first is None or first > now_ms or job.get("status") != "active":
+        return result
+    try:
+        slots, total, nxt = due_slots(job, first, now_ms, limits.max_missed + 1)
+    except Exception as exc:  # a schedule that no longer parses: stop the job rather than loop on it
+        job_rows.set_state(conn, job["id"], now_ms=now_ms, status="failed", next_run=None)
+        append_event(conn, at_ms=now_ms, type=FAILED, actor=actor, job_id=job["id"], job_name=job["name"],
+                     details={"error": f"schedule cannot be computed: {getattr(exc, 'message', exc)}"})
+        return result
+    if job.get("one_shot") or not job.get("cron_expr"):
+        nxt = None  # one slot only: the first
+        slots, total = slots[:1], min(total, 1)
+    latest = slots[-1]
+    on_time = now_ms - latest <= limits.late_grace_ms
+    missed = slots[:-1] if on_time else slots
+    result.missed = len(missed)
+    result.missed_omitted = max(0, total - len(slots))
+    for s in missed:
+        run_rows.insert(conn, id=str(uuid.uuid4()), job_id=job["id"], trigger="schedule", status="missed",
+                        scheduled_for=s, now_ms=now_ms, finished=True,
+                        error_message="the scheduler was not running at this time")
+    # Approval requests expire when the job's next slot comes (SPEC §9).
+    try:
+        from ..services.approvals import expire_pending
+
+        expire_pending(conn, job["id"], from_ms(now_ms), actor=actor)  # type: ignore[arg-type]
+    except ImportError:  # pragma: no cover - approvals ships with the package
+        pass
+    if on_time:
+        _new_run(conn, job, result, trigger="schedule", scheduled_for=latest, now_ms=now_ms, rng=rng,
+                 limits=limits, daemon_id=daemon_id)
+    elif job.get("catchup", "once") == "once":
+        _new_run(conn, job, result, trigger="catchup", scheduled_for=None, now_ms=now_ms, rng=rng, limits=limits,
+                 daemon_id=daemon_id, detail={"catchup": {"missed": result.missed + result.missed_omitted,
+                                                          "first": iso(from_ms(slots[0])),
+                                                          "last": iso(from_ms(latest))}})
+    job_rows.set_state(conn, job["id"], now_ms=now_ms, next_run=nxt)
+    result.next_run = nxt
+    return result
+
+
+def _new_run(conn, job: dict[str, Any], result: ClaimResult, *, trigger: str, scheduled_for: Optional[int],
+             now_ms: int, rng: random.Random, limits: Limits, daemon_id: str,
+             detail: Optional[dict[str, Any]] = None) -> None:
+    base = scheduled_for if scheduled_for is not None else now_ms
+    limit = int(job.get("max_concurrent") or 1)
+    busy = _occupied(conn, job["id"])
+    if busy >= limit:
+        reason = f"job at its max_concurrent limit ({busy} run{'s' if busy != 1 else ''} in flight, limit {limit})"
+        if scheduled_for is not None:
+            run_rows.insert(conn, id=str(uuid.uuid4()), job_id=job["id"], trigger=trigger, status="skipped",
+                            scheduled_for=scheduled_for, now_ms=now_ms, finished=True, error_message=reason,
+                            detail=detail)
+            result.skipped.append("slot")
+        else:
+            insert_unscheduled(conn, job_id=job["id"], trigger=trigger, status="skipped", now_ms=now_ms,
+                               finished=True, error_message=reason, detail=detail)
+            result.skipped.append("catchup")
+        return
+    not_before = base + _jitter_ms(job, limits, rng)
+    if scheduled_for is not None:
+        run_id = str(uuid.uuid4())
+        if not run_rows.insert(conn, id=run_id, job_id=job["id"], trigger=trigger, status="queued",
+                               scheduled_for=scheduled_for, now_ms=now_ms, input=job.get("input"),
+                               not_before=not_before, detail=detail):
+            return  # already claimed (by a process that died after claiming): exactly once
+    else:
+        run_id = insert_unscheduled(conn, job_id=job["id"], trigger=trigger, status="queued", now_ms=now_ms,
+                                    input=job.get("input"), not_before=not_before, detail=detail)
+    run_rows.update(conn, run_id, now_ms=now_ms, daemon_id=daemon_id)
+    result.queued.append(run_id)
+
+
+# -- starting ------------------------------------------------------------------------------------------------------
+def startable(conn, now_ms: int, limit: int) -> list[dict[str, Any]]:
+    """Queued runs whose ``not_before`` has come, in order (earliest first)."""
+    if limit <= 0:
+        return []
+    rows = conn.execute(
+        f"SELECT {run_rows.RUN_COLUMNS} FROM runs WHERE status = 'queued' AND COALESCE(not_before, 0) <= ?"
+        " ORDER BY COALESCE(not_before, scheduled_for), created_at LIMIT ?",
+        (now_ms, limit),
+    ).fetchall()
+    return [run_rows.row_to_run(r) for r in rows]
+
+
+def earliest_queued(conn) -> Optional[int]:
+    """The soonest ``not_before`` among queued runs (the tick loop wakes for it)."""
+    row = conn.execute(
+        "SELECT MIN(COALESCE(not_before, 0)) FROM runs WHERE status = 'queued'"
+    ).fetchone()
+    return row[0] if row else None
+
+
+@dataclass
+class Begun:
+    """A run that passed the gate and is now ``running``."""
+
+    run: dict[str, Any]
+    job: dict[str, Any]
+    agent: Optional[dict[str, Any]]
+
+
+def begin_run(conn, run_id: str, *, now_ms: int, daemon_id: str, gate: Callable[[dict, Optional[dict]], Any],
+              actor: str = "daemon") -> Optional[Begun]:
+    """A queued run passes the policy gate and becomes ``running``; None when it did not start.
+
+    ``gate(job, agent)`` returns a ``security.policy.Decision``. A run approved by a person is not asked for
+    approval again (the other checks still apply). A job no longer active cancels its scheduled runs; a job at
+    its ``max_concurrent`` leaves a manual run queued for later.
+    """
+    run = run_rows.get(conn, run_id)
+    if run is None or run["status"] != "queued":
+        return None
+    job = job_rows.get(conn, run["job_id"])
+    if job is None:
+        return None
+    if job["status"] != "active" and run["trigger"] in SCHEDULED_TRIGGERS:
+        run_rows.update(conn, run_id, now_ms=now_ms, status="cancelled", finished_at=now_ms,
+                        error_message=f"job is {job['status']}: the run was not started")
+        return None
+    if run_rows.count_active(conn, job["id"]) >= int(job.get("max_concurrent") or 1):
+        return None
+    agent = agent_rows.get(conn, job["agent_id"])
+    decision = gate(job, agent)
+    detail = dict(run.get("detail") or {})
+    approved = (detail.get("approval") or {}).get("status") == "approved"
+    if decision.kind == "require_approval" and approved:
+        decision = None
+    if decision is not None and decision.kind != "allow":
+        from ..services.approvals import record_decision
+
+        detail["policy"] = decision.to_dict()
+        if decision.kind == "deny":
+            run_rows.update(conn, run_id, now_ms=now_ms, status="denied", finished_at=now_ms,
+                            error_message=f"denied by policy: {decision.reason}", detail=detail)
+        else:
+            run_rows.update(conn, run_id, now_ms=now_ms, status="pending_approval", detail=detail)
+        record_decision(conn, job=job, run_id=run_id, decision=decision, now_ms=now_ms, actor=actor)
+        if decision.kind == "deny":
+            _complete_one_shot_if_done(conn, job, now_ms=now_ms, ok=False, actor=actor)
+        return None
+    run_rows.update(conn, run_id, now_ms=now_ms, status="running", started_at=now_ms, daemon_id=daemon_id)
+    run = run_rows.get(conn, run_id)
+    assert run is not None
+    return Begun(run=run, job=job, agent=agent)
+
+
+# -- finishing -----------------------------------------------------------------------------------------------------
+def finish_run(conn, run_id: str, *, status: str, now_ms: int, exit_code: Optional[int] = None,
+               output: Optional[str] = None, summary: Optional[str] = None, error_message: Optional[str] = None,
+               iterations: Optional[int] = None, execution_time_ms: Optional[int] = None,
+               detail: Optional[dict[str, Any]] = None, actor: str = "daemon") -> Optional[dict[str, Any]]:
+    """Record a run's outcome and move its job on (counters, retry, dead-letter, completion).
+
+    Returns the run as stored, or None when it no longer exists (its job was removed meanwhile).
+    """
+    run = run_rows.get(conn, run_id)
+    if run is None:
+        return None
+    if run["status"] not in ("running", "queued"):
+        return run  # already final (e.g. recorded by another path): never count twice
+    merged = dict(run.get("detail") or {})
+    if detail:
+        merged.update(detail)
+    started = _ms(run.get("started_at"))
+    if execution_time_ms is None and started is not None:
+        execution_time_ms = max(0, now_ms - started)
+    fields: dict[str, Any] = dict(status=status, finished_at=now_ms, exit_code=exit_code, output=output,
+                                  summary=summary, error_message=error_message, detail=merged)
+    if execution_time_ms is not None:
+        fields["execution_time_ms"] = execution_time_ms
+    if iterations is not None:
+        fields["iterations"] = iterations
+    run_rows.update(conn, run_id, now_ms=now_ms, **fields)
+    job = job_rows.get(conn, run["job_id"])
+    if job is None:
+        return run_rows.get(conn, run_id)
+    failed = status in FAILURE_RUN_STATUSES
+    failure_count = job["failure_count"] + 1 if failed else (0 if status == "succeeded" else job["failure_count"])
+    job_rows.set_state(conn, job["id"], now_ms=now_ms, run_count=job["run_count"] + 1,
+                       last_run=started if started is not None else now_ms, failure_count=failure_count)
+    details: dict[str, Any] = {"status": status, "trigger": run["trigger"], "attempt": run["attempt"],
+                               "scheduled_for": iso(run["scheduled_for"]), "exit_code": exit_code,
+                               "execution_time_ms": execution_time_ms}
+    if failed:
+        details["error"] = error_message
+    append_event(conn, at_ms=now_ms, type=FAILED if failed else EXECUTED, actor=actor, job_id=job["id"],
+                 job_name=job["name"], run_id=run_id, details=details)
+    if failed:
+        _after_failure(conn, job, run, failure_count, now_ms=now_ms, actor=actor)
+    elif status == "succeeded":
+        _complete_one_shot_if_done(conn, job, now_ms=now_ms, ok=True, actor=actor)
+    return run_rows.get(conn, run_id)
+
+
+def max_retries_of(job: dict[str, Any], default: int = 3) -> int:
+    value = job.get("max_retries")
+    return default if value is None else int(value)
+
+
+def _after_failure(conn, job: dict[str, Any], run: dict[str, Any], failure_count: int, *, now_ms: int,
+                   actor: str) -> None:
+    """Retry with doubling backoff, or dead-letter the job at ``max_retries`` consecutive failures."""
+    if job["status"] not in ("active",):
+        return  # paused, completed or already dead-lettered: no retry
+    max_retries = max_retries_of(job)
+    if failure_count >= max_retries:
+        job_rows.set_state(conn, job["id"], now_ms=now_ms, status="dead_letter")
+        for open_run in run_rows.with_status(conn, ("queued",), job_id=job["id"]):
+            if open_run["trigger"] in SCHEDULED_TRIGGERS:
+                run_rows.update(conn, open_run["id"], now_ms=now_ms, status="cancelled", finished_at=now_ms,
+                                error_message="job dead-lettered")
+        append_event(conn, at_ms=now_ms, type=DEAD_LETTERED, actor=actor, job_id=job["id"], job_name=job["name"],
+                     run_id=run["id"], details={"failure_count": failure_count, "max_retries": max_retries,
+                                                "last_status": run.get("status")})
+        return
+    attempt = int(run.get("attempt") or 1)
+    backoff_ms = int(job.get("retry_backoff_seconds", 60) or 0) * 1000 * (2 ** (attempt - 1))
+    insert_unscheduled(conn, job_id=job["id"], trigger="retry", status="queued", now_ms=now_ms,
+                       attempt=attempt + 1, input=run.get("input"), not_before=now_ms + backoff_ms,
+                       detail={"retry_of": run["id"], "backoff_ms": backoff_ms})
+
+
+def _complete_one_shot_if_done(conn, job: dict[str, Any], *, now_ms: int, ok: bool, actor: str) -> None:
+    """A one-shot (``at``, or ``one_shot: true``) with no slot left and nothing open ends here."""
+    if job.get("cron_expr") and not job.get("one_shot"):
+        return
+    current = job_rows.get(conn, job["id"])
+    if current is None or current["status"] != "active" or current["next_run"] is not None:
+        return
+    open_runs = run_rows.with_status(conn, ("queued", "running", "pending_approval"), job_id=job["id"])
+    if open_runs:
+        return
+    final = "completed" if ok else "failed"
+    job_rows.set_state(conn, job["id"], now_ms=now_ms, status=final)
+    append_event(conn, at_ms=now_ms, type=COMPLETED if ok else FAILED, actor=actor, job_id=job["id"],
+                 job_name=job["name"], details={"one_shot": True, "status": final})
+
+
+# -- recovery ------------------------------------------------------------------------------------------------------
+def recover_interrupted(conn, *, me: str, now_ms: int, actor: str = "daemon") -> list[str]:
+    """Runs left ``running`` by a process that is gone become ``interrupted`` (a failure, retried per policy).
+
+    Queued runs are left queued: they never started, so starting them now still runs them exactly once.
+    """
+    done = []
+    for run in run_rows.with_status(conn, ("running",)):
+        if owner_alive(run.get("daemon_id"), me):
+            continue
+        finish_run(conn, run["id"], status="interrupted", now_ms=now_ms, actor=actor,
+                   error_message="the supervisor stopped while the run was in flight (crash, kill or power loss)")
+        done.append(run["id"])
+    return done

@@ -1,0 +1,80 @@
+"""Context directories and the summary hand-over (SPEC §7).
+
+- ``ephemeral_with_summary``: a fresh directory per run (or iteration), removed afterwards; the previous
+  summary is handed over in ``SYMBI_PREVIOUS_SUMMARY``.
+- ``shared_persistent``: one directory for the job's whole life (``contexts/<job>/shared``), kept; the previous
+  summary is handed over too (the directory is the memory, the summary is a convenience).
+- ``fully_ephemeral``: a fresh directory, removed afterwards, nothing handed over.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from ..paths import Paths, ensure_private_dir
+
+EPHEMERAL_WITH_SUMMARY = "ephemeral_with_summary"
+SHARED_PERSISTENT = "shared_persistent"
+FULLY_EPHEMERAL = "fully_ephemeral"
+MODES = (EPHEMERAL_WITH_SUMMARY, SHARED_PERSISTENT, FULLY_EPHEMERAL)
+
+
+@dataclass
+class Session:
+    """One context directory and what is handed to the agent with it."""
+
+    mode: str
+    context_dir: Path
+    ephemeral: bool
+    previous_summary: Optional[str]
+
+    @property
+    def summary_file(self) -> Path:
+        """Where the agent may write its summary (``SYMBI_SUMMARY_FILE``)."""
+        return self.context_dir / ".symbi-summary"
+
+    def prepare(self) -> "Session":
+        """Create the directory (0700) and clear a stale summary file; return self."""
+        ensure_private_dir(self.context_dir)
+        try:
+            self.summary_file.unlink()
+        except FileNotFoundError:
+            pass
+        return self
+
+    def close(self) -> None:
+        """Remove the directory when the mode is ephemeral (a shared one is kept)."""
+        if self.ephemeral:
+            shutil.rmtree(self.context_dir, ignore_errors=True)
+
+
+def open_session(paths: Paths, job_id: str, run_id: str, mode: str, previous_summary: Optional[str],
+                 *, suffix: Optional[str] = None) -> Session:
+    """The session for one run (``suffix`` names an iteration's own directory under the run's)."""
+    if mode not in MODES:
+        mode = EPHEMERAL_WITH_SUMMARY
+    if mode == SHARED_PERSISTENT:
+        return Session(mode, paths.context_dir(job_id), False, previous_summary).prepare()
+    directory = paths.context_dir(job_id, run_id)
+    if suffix:
+        directory = directory / suffix
+    handed = previous_summary if mode == EPHEMERAL_WITH_SUMMARY else None
+    return Session(mode, directory, True, handed).prepare()
+
+
+def previous_summary(conn, job_id: str, *, before_run: Optional[str] = None) -> Optional[str]:
+    """The summary of the job's most recently finished run that has one."""
+    row = conn.execute(
+        "SELECT summary FROM runs WHERE job_id = ? AND summary IS NOT NULL AND finished_at IS NOT NULL"
+        " AND id != ? ORDER BY finished_at DESC LIMIT 1",
+        (job_id, before_run or ""),
+    ).fetchone()
+    return row[0] if row else None
+
+
+def cleanup_job(paths: Paths, job_id: str) -> None:
+    """Remove every context directory of a job (after the job is removed)."""
+    shutil.rmtree(paths.contexts_dir / job_id, ignore_errors=True)

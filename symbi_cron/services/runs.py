@@ -1,0 +1,100 @@
+"""Run use cases: trigger a job by hand, look a run up, wait for it (SPEC §5, §11 ``cron run``).
+
+A manual run is a ``queued`` run with trigger ``manual``. A running supervisor is told to reload and starts it;
+with no supervisor the CLI executes it in the foreground (``runtime.supervisor.execute_now``).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any, Optional
+
+from ..errors import InvalidInput, InvalidState, NotFound
+from ..models import FINAL_RUN_STATUSES
+from ..store import runs as run_rows
+from ..store.audit import append_event
+from ..timeutil import to_ms
+from .app import App
+from .jobs import resolve_job
+
+TRIGGERED = "CronJobTriggered"
+#: Statuses from which a manual trigger is refused (the job will not run again until reset).
+_NO_TRIGGER = ("dead_letter",)
+
+
+def insert_unscheduled(conn, *, job_id: str, trigger: str, status: str, now_ms: int, **fields: Any) -> str:
+    """Insert a run that is not a cron slot (manual, retry, catch-up) and return its id.
+
+    Its ``scheduled_for`` is the moment it was asked for, moved off whole seconds (where cron slots live) and
+    bumped by a millisecond on a clash, so it never takes the place of a slot (UNIQUE(job_id, scheduled_for)).
+    """
+    at = int(now_ms)
+    run_id = str(uuid.uuid4())
+    for _ in range(10_000):
+        if at % 1000 == 0:
+            at += 1
+        if run_rows.insert(conn, id=run_id, job_id=job_id, trigger=trigger, status=status, scheduled_for=at,
+                           now_ms=now_ms, **fields):
+            return run_id
+        at += 1
+    raise InvalidState("could not find a free instant for the run (too many runs at once)")
+
+
+def queue_manual(app: App, ref: str, *, input_text: Optional[str] = None) -> dict[str, Any]:
+    """Queue a manual run of the job (trigger ``manual``); a running supervisor is told to start it.
+
+    Refused for a dead-lettered job (reset it first). Returns the run, with ``job_name``.
+    """
+    if input_text is not None and not isinstance(input_text, str):
+        raise InvalidInput("must be text", field="input")
+    now_ms = to_ms(app.clock.now())
+    with app.store.write() as tx:
+        job = resolve_job(tx, ref)
+        if job["status"] in _NO_TRIGGER:
+            raise InvalidState(f"job {job['name']!r} is {job['status']}: run `symbi cron reset {job['name']}` first")
+        run_id = insert_unscheduled(tx, job_id=job["id"], trigger="manual", status="queued", now_ms=now_ms,
+                                    input=input_text, not_before=now_ms)
+        append_event(tx, at_ms=now_ms, type=TRIGGERED, actor=app.actor, job_id=job["id"], job_name=job["name"],
+                     run_id=run_id, details={"input_given": input_text is not None})
+        app.changed()
+        run = run_rows.get(tx, run_id)
+    assert run is not None
+    run["job_name"] = job["name"]
+    return run
+
+
+def get_run(app: App, run_id: str) -> dict[str, Any]:
+    """One run by id (or unique prefix), with its job's name and delivery receipts."""
+    from .approvals import resolve_run
+    from .jobs import attach_receipts
+
+    with app.store.read() as conn:
+        run = resolve_run(conn, run_id)
+        row = conn.execute("SELECT name FROM jobs WHERE id = ?", (run["job_id"],)).fetchone()
+        attach_receipts(conn, [run])
+    run["job_name"] = row[0] if row else None
+    return run
+
+
+def is_final(run: dict[str, Any]) -> bool:
+    return run.get("status") in FINAL_RUN_STATUSES
+
+
+def wait_for_run(app: App, run_id: str, *, timeout: Optional[float] = None, poll: float = 0.1,
+                 on_poll: Any = None) -> dict[str, Any]:
+    """Poll until the run reaches a final status (or ``timeout`` seconds pass); return it as last seen.
+
+    ``on_poll()`` is called between polls (``--wait`` uses it to stream the run's log).
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        rows = run_rows.find(app.store.connection(), run_id)
+        if not rows:
+            raise NotFound(f"run {run_id} no longer exists (its job was removed?)")
+        run = rows[0]
+        if on_poll is not None:
+            on_poll()
+        if is_final(run) or (deadline is not None and time.monotonic() >= deadline):
+            return run
+        time.sleep(poll)
