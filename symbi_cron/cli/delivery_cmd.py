@@ -1,12 +1,65 @@
-"""Placeholder: this command is being built (see the open issues)."""
+"""``symbi cron test-delivery JOB``: send a sample run through a job's delivery channels, print the receipts."""
+
+from __future__ import annotations
+
+import sys
 
 import click
 
-from ..errors import SymbiError
+from .common import emit_json, format_option, get_app, render_table
 
-@click.command("test-delivery", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def test_delivery(args):
-    """(not built yet)"""
-    raise SymbiError("symbi test-delivery is not built yet")
 
+@click.command("test-delivery")
+@click.argument("job", metavar="JOB")
+@click.option(
+    "--channel", "channels", multiple=True, metavar="CHANNEL",
+    help="Send only through this channel (repeatable): stdout, log_file, webhook, slack, email or custom:NAME. "
+    "Default: the job's own delivery list.",
+)
+@format_option()
+def test_delivery(job: str, channels: tuple[str, ...], fmt: str) -> None:
+    """Send a sample run of JOB through its delivery channels and print one receipt per channel.
+
+    No agent runs and nothing is stored. Exits 1 when any channel failed. JOB is an id, an id prefix or a name.
+    """
+    import os
+
+    from ..delivery.base import DeliveryContext
+    from ..delivery.router import deliver
+    from ..delivery.sample import check_channel_names, sample_payload
+    from ..errors import InvalidInput
+    from ..services.jobs import get_job
+
+    app = get_app()
+    job_dict = get_job(app, job)
+    names = check_channel_names(channels) if channels else check_channel_names(job_dict.get("delivery") or [],
+                                                                               field="delivery")
+    if not names:
+        raise InvalidInput("the job has no delivery channels; name some with --channel", field="delivery")
+    ctx = DeliveryContext(
+        settings=app.settings,
+        paths=app.paths,
+        clock=app.clock,
+        env=dict(app.env if app.env is not None else os.environ),
+        log=None,
+        # With --format json the stdout channel writes to stderr, so stdout stays one JSON document.
+        stdout=sys.stderr if fmt == "json" else sys.stdout,
+    )
+    receipts = deliver(sample_payload(job_dict, app.clock.now()), names, ctx)
+    if fmt == "json":
+        emit_json([r.to_dict() for r in receipts])
+    else:
+        render_table(
+            [r.to_dict() for r in receipts],
+            [
+                ("CHANNEL", "channel"),
+                ("RESULT", lambda r: "ok" if r["ok"] else "FAILED"),
+                ("ATTEMPTS", "attempts"),
+                ("DETAIL", "detail"),
+            ],
+        )
+    failed = sum(1 for r in receipts if not r.ok)
+    if failed:
+        from ..errors import SymbiError
+
+        raise SymbiError(f"{failed} of {len(receipts)} channel(s) failed")
