@@ -46,7 +46,8 @@ def main() -> None:
         for argv in (["audit", "verify"],
                      ["audit", "query", "--type", "CronJobFailed", "--since", "2026-02-01", "--limit", "50"]):
             t0 = time.perf_counter()
-            r = subprocess.run([sys.executable, "-m", "symbi_cron", *argv], env=env, capture_output=True, text=True)
+            r = subprocess.run([sys.executable, "-m", "symbi_cron", *argv], env=env, capture_output=True, text=True,
+                               check=False)
             wall = time.perf_counter() - t0
             first = (r.stdout.splitlines() or [""])[0]
             print(f"symbi {' '.join(argv)}: {wall * 1000:.0f} ms (exit {r.returncode}) {first[:60]}")
