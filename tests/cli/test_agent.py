@@ -1,0 +1,65 @@
+"""`symbi agent add|list|show|remove` through the real CLI on a real store."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+
+def test_add_show_list_remove(cli, monkeypatch):
+    monkeypatch.setenv("API_TOKEN", "s3cret-value")
+    r = cli("agent", "add", "backup", "--command", "/usr/local/bin/backup.sh --full", "--capability", "fs_read",
+            "--capability", "net", "--env", "TOKEN=${API_TOKEN}", "--env", "MODE=full", "--workdir", "/srv",
+            "--format", "json", ok=True)
+    agent = json.loads(r.stdout)
+    assert agent["name"] == "backup" and agent["capabilities"] == ["fs_read", "net"]
+    assert agent["env"] == {"TOKEN": "${API_TOKEN}", "MODE": "full"}  # the reference, never the value
+    assert "s3cret-value" not in r.stdout
+    shown = json.loads(cli("agent", "show", "backup", "--format", "json", ok=True).stdout)
+    assert shown["command"] == "/usr/local/bin/backup.sh --full" and shown["workdir"] == "/srv"
+    table = cli("agent", "show", "backup", ok=True).stdout
+    assert "env: MODE, TOKEN" in table and "${API_TOKEN}" not in table  # names only in tables
+
+    cli("agent", "add", "monitor", "--model", "claude-sonnet-4.5", "--system-prompt", "You watch.", ok=True)
+    rows = json.loads(cli("agent", "list", "--format", "json", ok=True).stdout)
+    assert [a["name"] for a in rows] == ["backup", "monitor"]
+    listing = cli("agent", "list", ok=True).stdout
+    assert "backup" in listing and "model" in listing and "claude-sonnet-4.5" in listing
+    reader = csv.DictReader(io.StringIO(cli("agent", "list", "--format", "csv", ok=True).stdout))
+    assert [row["name"] for row in reader] == ["backup", "monitor"]
+
+    assert cli("agent", "remove", "monitor", ok=True).stdout.strip() == "agent monitor removed"
+    r = cli("agent", "show", "monitor")
+    assert r.exit_code == 3 and "no agent named 'monitor'" in r.stderr
+
+
+def test_add_conflict_unless_replace(cli):
+    cli("agent", "add", "a", "--command", "/bin/true", ok=True)
+    r = cli("agent", "add", "a", "--command", "/bin/false")
+    assert r.exit_code == 4 and "--replace" in r.stderr
+    cli("agent", "add", "a", "--command", "/bin/false", "--replace", ok=True)
+    assert json.loads(cli("agent", "show", "a", "--format", "json").stdout)["command"] == "/bin/false"
+
+
+def test_bad_input_is_one_clear_error(cli):
+    r = cli("agent", "add", "a", "--command", "x", "--env", "NOEQUALS")
+    assert r.exit_code == 2 and "--env: expected NAME=VALUE" in r.stderr
+    r = cli("agent", "add", "a", "--command", "x", "--env", "1BAD=x")
+    assert r.exit_code == 2 and "not an environment variable name" in r.stderr
+    r = cli("agent", "add", "a")
+    assert r.exit_code == 2 and "needs a command" in r.stderr
+    r = cli("agent", "add", "a", "--model", "m")
+    assert r.exit_code == 2 and "system_prompt" in r.stderr
+    r = cli("agent", "add", "bad name", "--command", "x")
+    assert r.exit_code == 2 and "name" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_remove_refused_while_jobs_use_it(cli):
+    cli("agent", "add", "worker", "--command", "/bin/true", ok=True)
+    cli("cron", "add", "--json", json.dumps({"name": "j", "agent_id": "worker", "cron_expr": "@daily"}), ok=True)
+    r = cli("agent", "remove", "worker")
+    assert r.exit_code == 4 and "used by 1 job" in r.stderr
+    cli("agent", "remove", "worker", "--force", ok=True)
+    assert json.loads(cli("agent", "list", "--format", "json").stdout) == []
