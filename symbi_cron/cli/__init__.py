@@ -41,7 +41,8 @@ def main(argv: list[str] | None = None) -> None:
     from ..errors import SymbiError
 
     try:
-        cli.main(args=argv, prog_name="symbi", standalone_mode=False)
+        # Non-standalone mode returns ctx.exit()'s code instead of exiting: pass it on.
+        rv = cli.main(args=argv, prog_name="symbi", standalone_mode=False)
     except SymbiError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
@@ -68,4 +69,4 @@ def main(argv: list[str] | None = None) -> None:
             raise
         click.echo(f"error: internal error: {type(exc).__name__}: {exc} (set SYMBI_DEBUG=1 for details)", err=True)
         sys.exit(1)
-    sys.exit(0)
+    sys.exit(rv if isinstance(rv, int) else 0)

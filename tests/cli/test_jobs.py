@@ -280,3 +280,19 @@ def test_status_watch_redraws_until_interrupted(run_symbi, home):
         assert "Traceback" not in proc.stderr.read()
     finally:
         proc.kill()
+
+
+def test_a_commands_exit_code_passes_through_main(monkeypatch):
+    """ctx.exit(n) inside a command must reach the shell (click returns it in non-standalone mode)."""
+    import click
+
+    from symbi_cron import cli as cli_module
+
+    @click.command()
+    def probe():
+        click.get_current_context().exit(7)
+
+    monkeypatch.setattr(cli_module, "cli", probe)
+    with pytest.raises(SystemExit) as exit_info:
+        cli_module.main([])
+    assert exit_info.value.code == 7
