@@ -36,8 +36,8 @@ def test_validate_lists_every_problem_compiler_style(cli, home):
     assert errors == [
         f"{BROKEN}:2:3: error: unknown key `comand` in agent backup (did you mean `command`?)",
         f"{BROKEN}:9:3: error: unknown key `max_concurent` in schedule block (did you mean `max_concurrent`?)",
-        f"{BROKEN}:14:10: error: schedule 'other' names agent 'ghost', which is neither defined in this file nor "
-        "registered (define it with `agent NAME { }` or `symbi agent add`)",
+        (f"{BROKEN}:14:10: error: schedule 'other' names agent 'ghost', which is neither defined in this file nor "
+         "registered (define it with `agent NAME { }` or `symbi agent add`)"),
         f"{BROKEN}:15:9: error: bad cron expression '0 25 * * *': 25 is out of range 0-23",
     ]
     # Each error is followed by its source line and a caret under the column.
