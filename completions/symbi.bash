@@ -37,7 +37,7 @@ declare -gA _symbi_opts=(
   ['symbi cron resume']='--format --help -h'
   ['symbi cron run']='--help -h'
   ['symbi cron status']='--format --help --history --watch -h'
-  ['symbi cron test-delivery']='--help -h'
+  ['symbi cron test-delivery']='--channel --format --help -h'
   ['symbi cron validate']='--file --format --help -h'
   ['symbi run']='--help -h'
 )
@@ -62,6 +62,7 @@ declare -gA _symbi_valopts=(
   ['symbi cron reset']='--format'
   ['symbi cron resume']='--format'
   ['symbi cron status']='--format --history'
+  ['symbi cron test-delivery']='--channel --format'
   ['symbi cron validate']='--file --format'
 )
 declare -gA _symbi_choices=(
@@ -85,6 +86,7 @@ declare -gA _symbi_choices=(
   ['symbi cron reset --format']='table json'
   ['symbi cron resume --format']='table json'
   ['symbi cron status --format']='table json'
+  ['symbi cron test-delivery --format']='table json'
   ['symbi cron validate --format']='table json'
 )
 declare -gA _symbi_dynamic=(

@@ -12,7 +12,7 @@ function __symbi_cmds
         case 'symbi config'
             printf '%s\n' 'show	Print the effective configuration with secrets masked.'
         case 'symbi cron'
-            printf '%s\n' 'add	Add a job from JSON or from a .symbi file.' 'approve	Approve a run waiting in pending_approval: it starts as soon as the daemon...' 'daemon	(not built yet)' 'deny	Deny a run waiting in pending_approval: it is closed as denied and never starts.' 'export	Print the jobs that crontab can express, as a crontab (the others as comments...' 'history	Show a job\'s runs, newest first (`--format csv > runs.csv` for a spreadsheet).' 'import	Turn each line of a crontab into an agent and a job (one transaction).' 'list	List jobs.' 'next	Print the next fire times of the cron expression EXPR.' 'pause	Pause a job: no new runs until resumed; state is kept.' 'pending	List runs waiting for approval, oldest first.' 'remove	Remove a job and its run history (asks first unless --force).' 'reset	Return a job (e.g. dead-lettered) to active, failure count zero, fresh next run.' 'resume	Resume a paused job; its next run is computed from now.' 'run	(not built yet)' 'status	Show a job\'s details, next run and recent runs.' 'test-delivery	(not built yet)' 'validate	Check a .symbi file without changing anything.'
+            printf '%s\n' 'add	Add a job from JSON or from a .symbi file.' 'approve	Approve a run waiting in pending_approval: it starts as soon as the daemon...' 'daemon	(not built yet)' 'deny	Deny a run waiting in pending_approval: it is closed as denied and never starts.' 'export	Print the jobs that crontab can express, as a crontab (the others as comments...' 'history	Show a job\'s runs, newest first (`--format csv > runs.csv` for a spreadsheet).' 'import	Turn each line of a crontab into an agent and a job (one transaction).' 'list	List jobs.' 'next	Print the next fire times of the cron expression EXPR.' 'pause	Pause a job: no new runs until resumed; state is kept.' 'pending	List runs waiting for approval, oldest first.' 'remove	Remove a job and its run history (asks first unless --force).' 'reset	Return a job (e.g. dead-lettered) to active, failure count zero, fresh next run.' 'resume	Resume a paused job; its next run is computed from now.' 'run	(not built yet)' 'status	Show a job\'s details, next run and recent runs.' 'test-delivery	Send a sample run of JOB through its delivery channels and print one receipt...' 'validate	Check a .symbi file without changing anything.'
     end
 end
 
@@ -77,7 +77,7 @@ function __symbi_opts
         case 'symbi cron status'
             printf '%s\n' '--format	Output format: table for people, json/csv for scripts.' '--help	Show this message and exit.' '--history	How many recent runs to show.' '--watch	Redraw every 5 seconds until interrupted.' '-h	Show this message and exit.'
         case 'symbi cron test-delivery'
-            printf '%s\n' '--help	Show this message and exit.' '-h	Show this message and exit.'
+            printf '%s\n' '--channel	Send only through this channel (repeatable): stdout, log_file, webhook, slack, email or custom:NAME. Default: the job\'s own delivery list.' '--format	Output format: table for people, json/csv for scripts.' '--help	Show this message and exit.' '-h	Show this message and exit.'
         case 'symbi cron validate'
             printf '%s\n' '--file	The .symbi file to check (`-` = stdin).' '--format	Output format: table for people, json/csv for scripts.' '--help	Show this message and exit.' '-h	Show this message and exit.'
         case 'symbi run'
@@ -127,6 +127,8 @@ function __symbi_valopts
             printf '%s\n' '--format'
         case 'symbi cron status'
             printf '%s\n' '--format' '--history'
+        case 'symbi cron test-delivery'
+            printf '%s\n' '--channel' '--format'
         case 'symbi cron validate'
             printf '%s\n' '--file' '--format'
     end
@@ -173,6 +175,8 @@ function __symbi_choices
         case 'symbi cron resume --format'
             printf '%s\n' 'table' 'json'
         case 'symbi cron status --format'
+            printf '%s\n' 'table' 'json'
+        case 'symbi cron test-delivery --format'
             printf '%s\n' 'table' 'json'
         case 'symbi cron validate --format'
             printf '%s\n' 'table' 'json'

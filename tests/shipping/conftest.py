@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 import stat
 import sys
 from pathlib import Path
@@ -42,11 +41,3 @@ def symbi_bin(tmp_path: Path) -> Path:
     exe.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m symbi_cron "$@"\n')
     exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
     return bindir
-
-
-def shell_env(home: Path, bindir: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env["SYMBI_HOME"] = str(home)
-    env["PATH"] = f"{bindir}{os.pathsep}{env.get('PATH', '')}"
-    env["PYTHONPATH"] = str(REPO)
-    return env

@@ -3,6 +3,7 @@ options, choices and job/agent names read from a real store."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,7 +12,16 @@ import pytest
 
 from symbi_cron.cli.completion import FILES, SHELLS, complete_agent, complete_job
 
-from .conftest import REPO, shell_env
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _shell_env(home: Path, bindir: Path) -> dict[str, str]:
+    """The environment of a real shell: this SYMBI_HOME, ``symbi`` from ``bindir`` first on PATH."""
+    env = dict(os.environ)
+    env["SYMBI_HOME"] = str(home)
+    env["PATH"] = f"{bindir}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONPATH"] = str(REPO)
+    return env
 
 
 @pytest.fixture
@@ -57,7 +67,7 @@ def _bash(script: str, env: dict[str, str]) -> list[str]:
 
 
 def test_bash_completes_job_names_from_the_store(jobs_home: Path, symbi_bin: Path) -> None:
-    env = shell_env(jobs_home, symbi_bin)
+    env = _shell_env(jobs_home, symbi_bin)
     assert _bash('COMP_WORDS=(symbi cron pause ""); COMP_CWORD=3; _symbi', env) == ["daily-report", "db-backup"]
     assert _bash("COMP_WORDS=(symbi cron history --limit 3 da); COMP_CWORD=5; _symbi", env) == ["daily-report"]
 
@@ -66,13 +76,13 @@ def test_bash_completes_an_id_prefix_to_the_whole_id(jobs_home: Path, symbi_bin:
     import json
 
     job_id = json.loads(cli("cron", "list", "--format", "json", ok=True).stdout)[0]["id"]
-    env = shell_env(jobs_home, symbi_bin)
+    env = _shell_env(jobs_home, symbi_bin)
     assert _bash(f"COMP_WORDS=(symbi cron status {job_id[:6]}); COMP_CWORD=3; _symbi", env) == [job_id]
 
 
 def test_bash_completes_commands_options_and_choices_without_the_program(tmp_path: Path) -> None:
     # An empty PATH entry for symbi: these come from the script's own tables.
-    env = shell_env(tmp_path / "nowhere", tmp_path)
+    env = _shell_env(tmp_path / "nowhere", tmp_path)
     assert "cron" in _bash('COMP_WORDS=(symbi ""); COMP_CWORD=1; _symbi', env)
     assert _bash("COMP_WORDS=(symbi cron li); COMP_CWORD=2; _symbi", env) == ["list"]
     assert "--format" in _bash("COMP_WORDS=(symbi cron list --); COMP_CWORD=3; _symbi", env)
@@ -83,7 +93,7 @@ def test_bash_completes_commands_options_and_choices_without_the_program(tmp_pat
 
 @pytest.mark.skipif(shutil.which("fish") is None, reason="fish is not installed (apt-get install fish)")
 def test_fish_completes_job_names_and_commands(jobs_home: Path, symbi_bin: Path) -> None:
-    env = shell_env(jobs_home, symbi_bin)
+    env = _shell_env(jobs_home, symbi_bin)
 
     def complete(line: str) -> list[str]:
         out = subprocess.run(["fish", "--no-config", "-c", f"source {REPO / FILES['fish']}; complete -C'{line}'"],
@@ -105,7 +115,7 @@ def test_zsh_completes_job_names(jobs_home: Path, symbi_bin: Path) -> None:
         "compadd() { [[ \" $* \" == *' -a '* ]] && print -rl -- \"${(@P)${@[-1]}}\"; }\n"
         "_describe() { local a=${@[-1]}; [[ $a == -U ]] && a=${@[-2]}; print -rl -- \"${(@P)a}\"; }\n"
     )
-    env = shell_env(jobs_home, symbi_bin)
+    env = _shell_env(jobs_home, symbi_bin)
 
     def complete(words: str, current: int) -> list[str]:
         script = f"{stubs}source {REPO / FILES['zsh']}\nwords=({words}); CURRENT={current}; _symbi\n"

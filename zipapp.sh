@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Build symbi as one file: dist/symbi-<python version>-<platform>.pyz (and dist/symbi.pyz pointing at it).
+#
+#   ./zipapp.sh                                   for this interpreter and machine
+#   ./zipapp.sh --python-version 3.12 --platform manylinux_2_28_x86_64
+#                                                 for another Python / platform (binary wheels only)
+#
+# The file is a shiv zipapp: `python3 dist/symbi.pyz cron list` or `./dist/symbi.pyz cron list`. Compiled
+# dependencies (pydantic-core, cryptography) are extracted on first run to ~/.shiv, or to $XDG_CACHE_HOME/shiv,
+# or to a private directory under $TMPDIR when HOME is not writable (SHIV_ROOT=DIR chooses). They tie the file
+# to one Python minor version and to the platform (with the default manylinux wheels: glibc >= 2.34 for
+# cryptography); the build prints the binary wheels' tags.
+#
+# Needs: pip and shiv in the building interpreter (`pip install shiv`), network access to PyPI (or a pip
+# configured to a mirror / --find-links through PIP_* variables).
+set -euo pipefail
+
+usage() {
+    cat <<'EOF'
+usage: zipapp.sh [--python-version X.Y] [--platform TAG]... [--python PYTHON] [--out DIR]
+
+  --python-version X.Y  Python the file runs on (default: the building interpreter's)
+  --platform TAG        wheel platform tag, e.g. manylinux_2_28_x86_64, manylinux_2_28_aarch64, macosx_11_0_arm64
+                        (repeat for several; default: this machine)
+  --python PYTHON       interpreter that builds (default: $PYTHON, else python3); needs pip and shiv
+  --out DIR             output directory (default: dist)
+EOF
+}
+
+PYTHON="${PYTHON:-python3}"
+PY_VERSION=""
+PLATFORMS=()
+OUT_DIR="dist"
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --python-version) PY_VERSION="${2:?--python-version needs X.Y}"; shift 2 ;;
+        --platform) PLATFORMS+=("${2:?--platform needs a tag}"); shift 2 ;;
+        --python) PYTHON="${2:?--python needs an interpreter}"; shift 2 ;;
+        --out) OUT_DIR="${2:?--out needs a directory}"; shift 2 ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "zipapp.sh: unknown option: $1" >&2; usage >&2; exit 2 ;;
+    esac
+done
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+if [[ "$PYTHON" == */* ]]; then
+    PYTHON="$(cd "$(dirname "$PYTHON")" && pwd)/$(basename "$PYTHON")"  # we cd later
+fi
+if ! "$PYTHON" -m shiv --version >/dev/null 2>&1; then
+    echo "zipapp.sh: shiv is not installed for $PYTHON: run '$PYTHON -m pip install shiv'" >&2
+    exit 1
+fi
+native_version="$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+PY_VERSION="${PY_VERSION:-$native_version}"
+if [[ ! "$PY_VERSION" =~ ^3\.[0-9]+$ ]]; then
+    echo "zipapp.sh: --python-version must look like 3.12, not '$PY_VERSION'" >&2
+    exit 2
+fi
+if [[ ${#PLATFORMS[@]} -gt 0 ]]; then
+    platform_name="${PLATFORMS[0]}"
+else
+    platform_name="$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_platform().replace("-", "_").replace(".", "_"))')"
+fi
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+echo "building symbi for Python $PY_VERSION on $platform_name"
+"$PYTHON" -m pip wheel --quiet --no-deps --wheel-dir "$work/wheel" "$here"
+
+target=(--target "$work/site")
+if [[ "$PY_VERSION" != "$native_version" || ${#PLATFORMS[@]} -gt 0 ]]; then
+    # Another interpreter or machine: binary wheels only, chosen for it (nothing compiled here).
+    target+=(--only-binary=:all: --implementation cp --python-version "$PY_VERSION")
+    for p in "${PLATFORMS[@]}"; do target+=(--platform "$p"); done
+fi
+"$PYTHON" -m pip install --quiet --no-compile --disable-pip-version-check "${target[@]}" "$work"/wheel/*.whl
+
+# What ties the file to a platform: the binary wheels' tags.
+grep -h '^Tag:' "$work"/site/*.dist-info/WHEEL | grep -v -- '-none-any' | sort -u | sed 's/^Tag: /  binary wheel: /' || true
+
+mkdir -p "$OUT_DIR"
+out="$OUT_DIR/symbi-$PY_VERSION-$platform_name.pyz"
+"$PYTHON" -m shiv --quiet --site-packages "$work/site" --entry-point symbi_cron.cli:main \
+    --python "/usr/bin/env python3" --compressed --reproducible --output-file "$work/symbi.pyz" \
+    --disable-pip-version-check --no-deps --no-index --upgrade "$work"/wheel/*.whl  # shiv wants a requirement: ours again
+
+# shiv extracts to ~/.shiv unless SHIV_ROOT says otherwise, and fails when HOME is not writable: put a small
+# __main__ in front of its bootstrap that picks a writable, private root first.
+"$PYTHON" - "$work/symbi.pyz" "$out" <<'PY'
+import sys
+import zipfile
+
+src, dst = sys.argv[1], sys.argv[2]
+MAIN = '''\
+# symbi: choose where shiv extracts the compiled dependencies before its bootstrap runs.
+import os
+import stat
+import sys
+import tempfile
+
+
+def _private_writable(path):
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        st = os.stat(path)
+    except OSError:
+        return False
+    # A shared place (the temp dir) must be ours alone: code is loaded from it.
+    mine = st.st_uid == os.getuid() and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    return mine and os.access(path, os.W_OK | os.X_OK)
+
+
+def _choose_root():
+    if os.environ.get("SHIV_ROOT"):
+        return
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    candidates = [os.path.expanduser("~/.shiv"), os.path.join(cache, "shiv"),
+                  os.path.join(tempfile.gettempdir(), "symbi-shiv-%d" % os.getuid())]
+    for path in candidates:
+        if _private_writable(path):
+            if path != candidates[0]:
+                os.environ["SHIV_ROOT"] = path
+            return
+    os.environ["SHIV_ROOT"] = tempfile.mkdtemp(prefix="symbi-shiv-")
+
+
+if hasattr(os, "getuid"):
+    _choose_root()
+
+import _bootstrap  # noqa: E402  (shiv's)
+
+_bootstrap.bootstrap()
+'''
+with open(src, "rb") as fh:
+    data = fh.read()
+shebang = data[: data.index(b"\n") + 1] if data.startswith(b"#!") else b""
+with zipfile.ZipFile(src) as zin, open(dst, "wb") as fout:
+    fout.write(shebang)
+    with zipfile.ZipFile(fout, "w", compression=zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            body = MAIN.encode() if info.filename == "__main__.py" else zin.read(info)
+            zout.writestr(info, body)
+PY
+chmod 755 "$out"
+ln -sf "$(basename "$out")" "$OUT_DIR/symbi.pyz"
+
+size="$(du -h "$out" | cut -f1)"
+echo "built $out ($size) and $OUT_DIR/symbi.pyz -> $(basename "$out")"
+if [[ "$PY_VERSION" == "$native_version" && ${#PLATFORMS[@]} -eq 0 ]]; then
+    out_abs="$(cd "$OUT_DIR" && pwd)/$(basename "$out")"
+    (cd / && "$PYTHON" -I "$out_abs" --version)
+fi
