@@ -175,6 +175,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = SERVER_NAME
     sys_version = ""
     protocol_version = "HTTP/1.1"
+    default_request_version = "HTTP/1.0"  # a garbage request line still gets a status line back
     timeout = SOCKET_TIMEOUT
     server: "ApiServer"
 
@@ -184,11 +185,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_GET
 
+    def version_string(self) -> str:
+        return SERVER_NAME
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
         log.debug("%s %s", self.address_string(), format % args)
 
     def log_request(self, code: Any = "-", size: Any = "-") -> None:
-        log.debug("%s %s %s", self.command, self.path.split("?", 1)[0], code)
+        path = getattr(self, "path", "") or ""
+        log.debug("%s %s %s", getattr(self, "command", None), path.split("?", 1)[0], code)
 
     def send_error(self, code: int, message: Optional[str] = None, explain: Optional[str] = None) -> None:
         """The stdlib's own refusals (bad request line, headers too long, unknown method) as JSON too."""
@@ -290,6 +295,9 @@ class ApiServer(ThreadingHTTPServer):
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         super().__init__(address, _Handler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.exception("error serving a connection from %s", client_address[0] if client_address else "?")
+
     def server_bind(self) -> None:
         # HTTPServer.server_bind resolves the host's FQDN, a DNS lookup that can stall start-up; not needed.
         socketserver.TCPServer.server_bind(self)
@@ -390,7 +398,7 @@ def start_api(app: Any, supervisor: Any = None, *, bind: Optional[str] = None,
     if not is_loopback(bind):
         log.warning("the API listens on %s:%s, beyond this machine: put TLS termination in front of it"
                     " (api.bind)", bind, server.server_port)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.25},
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
                               name="symbi-api", daemon=True)
     thread.start()
     return ApiHandle(server, thread, bind, server.server_port, key)

@@ -1,0 +1,164 @@
+"""Bad requests: every one gets a JSON {error, code, details} with the right status, never a 500, never a hang."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from symbi_cron.http import server as server_mod
+
+JOB = {"name": "j", "agent_id": "a", "cron_expr": "*/5 * * * *"}
+
+
+def _error(r, status: int, code: str | None = None) -> dict:
+    assert r.status == status, (r.status, r.raw[:300])
+    assert r.headers["content-type"].startswith("application/json")
+    body = r.body
+    assert set(body) == {"error", "code", "details"} and body["error"]
+    if code:
+        assert body["code"] == code, body
+    return body
+
+
+def test_malformed_json_names_line_and_column(http):
+    b = _error(http("POST", "/api/v1/schedule", raw=b'{"name": "x",\n  "agent_id": }'), 400, "invalid_input")
+    assert b["details"]["line"] == 2 and b["details"]["column"] > 1
+    _error(http("POST", "/api/v1/schedule", raw=b"\xff\xfe not utf-8"), 400)
+    _error(http("POST", "/api/v1/schedule", raw=b"[1, 2, 3]"), 400)
+    _error(http("POST", "/api/v1/schedule", raw=b'"just a string"'), 400)
+    _error(http("POST", "/api/v1/schedule", raw=b"null"), 400)
+    _error(http("POST", "/api/v1/schedule"), 400)  # no body
+
+
+def test_wrong_content_type_is_415(http):
+    _error(http("POST", "/api/v1/schedule", JOB, content_type="application/x-www-form-urlencoded"), 415,
+           "unsupported_media_type")
+    _error(http("POST", "/api/v1/schedule", JOB, content_type=None), 415)
+    assert http("POST", "/api/v1/schedule", JOB, content_type="application/json; charset=utf-8").status == 201
+
+
+def test_body_over_the_limit_is_413_before_it_is_read(http, server):
+    big = b'{"name": "' + b"x" * (1_048_576 + 10) + b'"}'
+    b = _error(http("POST", "/api/v1/schedule", raw=big), 413, "payload_too_large")
+    assert b["details"]["limit"] == 1_048_576
+    # A lying Content-Length: the server refuses from the header alone and does not wait for the bytes.
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+        s.sendall(b"POST /api/v1/schedule HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Authorization: Bearer " + server.key.encode() + b"\r\nContent-Length: 999999999\r\n\r\n{")
+        assert s.recv(4096).startswith(b"HTTP/1.1 413")
+
+
+def test_deep_nesting_is_refused(http):
+    deep = b'{"name": "n", "agent_id": "a", "cron_expr": "* * * * *", "custom": ' + b'{"a": ' * 50 + b"1" + b"}" * 51
+    _error(http("POST", "/api/v1/schedule", raw=deep), 400)
+    very_deep = b"[" * 200_000 + b"]" * 200_000  # would overflow a recursive parser
+    _error(http("POST", "/api/v1/schedule", raw=very_deep), 400)
+
+
+def test_bad_content_length_and_chunked(server):
+    for header, status in ((b"Content-Length: banana", b"400"), (b"Content-Length: -5", b"400"),
+                           (b"Transfer-Encoding: chunked", b"411")):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+            s.sendall(b"POST /api/v1/schedule HTTP/1.1\r\nHost: x\r\n" + header + b"\r\n\r\n")
+            assert s.recv(4096).split(b" ")[1] == status
+
+
+def test_unknown_route_method_and_query(http):
+    _error(http("GET", "/api/v1/nothing"), 404, "not_found")
+    b = _error(http("GET", "/api/v1/schedule?colour=red&status=active"), 400, "invalid_input")
+    assert "colour" in b["error"] and b["details"]["field"] == "colour"
+    r = http("PATCH", "/api/v1/schedule/x")
+    _error(r, 405, "method_not_allowed")
+    assert r.headers["allow"] == "DELETE, GET, HEAD, OPTIONS, PUT"
+    r = http("DELETE", "/api/v1/schedule")
+    assert r.status == 405 and "POST" in r.headers["allow"]
+    assert http("OPTIONS", "/api/v1/schedule").status == 204
+    r = http("HEAD", "/api/v1/schedule")
+    assert r.status == 200 and r.raw == b""
+
+
+def _read_all(s: socket.socket) -> bytes:
+    chunks = []
+    while True:
+        chunk = s.recv(4096)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def test_unknown_method_and_garbage_request_line(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+        s.sendall(b"BREW /api/v1/schedule HTTP/1.1\r\nHost: x\r\n\r\n")
+        data = _read_all(s)
+    assert data.startswith(b"HTTP/1.1 501") and b'"code"' in data
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+        s.sendall(b"\x00\x01garbage\r\n\r\n")
+        assert s.recv(4096).split(b" ")[1] == b"400"
+
+
+def test_path_with_odd_characters(http):
+    assert http("GET", "/api/v1/schedule/%00%ff").status == 404
+    assert http("GET", "/api/v1/schedule/" + "a" * 5000).status == 404
+    assert http("GET", "/api/v1/schedule/a%2Fb").status == 404
+    http("POST", "/api/v1/schedule", {**JOB, "name": "with space"})
+    assert http("GET", "/api/v1/schedule/with%20space").body["name"] == "with space"
+
+
+def test_a_silent_client_is_cut_off_and_does_not_block_others(app, monkeypatch):
+    monkeypatch.setattr(server_mod._Handler, "timeout", 0.5)
+    handle = server_mod.start_api(app, None, port=0)
+    try:
+        slow = socket.create_connection(("127.0.0.1", handle.port), timeout=5)
+        slow.sendall(b"GET /api/v1/schedule HTTP/1.1\r\nHost: x\r\n")  # never finishes its headers
+        t0 = time.monotonic()
+        with socket.create_connection(("127.0.0.1", handle.port), timeout=5) as s:
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert s.recv(4096).startswith(b"HTTP/1.1 200")
+        assert time.monotonic() - t0 < 2
+        slow.settimeout(5)
+        assert slow.recv(4096) == b""  # the server closed it after its read timeout
+        slow.close()
+    finally:
+        handle.close()
+
+
+def test_connections_over_the_cap_get_503(app, monkeypatch):
+    monkeypatch.setattr(server_mod, "MAX_CONNECTIONS", 2)
+    handle = server_mod.start_api(app, None, port=0)
+    held = []
+    try:
+        for _ in range(2):
+            s = socket.create_connection(("127.0.0.1", handle.port), timeout=5)
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert s.recv(4096).startswith(b"HTTP/1.1 200")  # keep-alive: the connection stays open
+            held.append(s)
+        with socket.create_connection(("127.0.0.1", handle.port), timeout=5) as s:
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert s.recv(4096).startswith(b"HTTP/1.1 503")
+    finally:
+        for s in held:
+            s.close()
+        handle.close()
+
+
+@pytest.mark.parametrize("path", ["/api/v1/schedule", "/api/v1/schedules"])
+def test_fields_of_the_wrong_type_never_give_500(http, path):
+    bodies = [{"name": 1}, {"name": None}, {"name": [], "agent_id": {}}, {"cron_expr": 5, "name": "x"},
+              {"name": "x", "agent_id": "a", "cron_expr": "* * * * *", "at": "yesterday"},
+              {"name": "x", "agent_name": "a", "cron_expression": "* * * * *", "policy_ids": ["none"]},
+              {"name": "x", "agent_name": "a", "cron_expression": "* * * * *", "timezone": "Nowhere/Land"},
+              {"name": "\u0000", "agent_id": "a", "cron_expr": "* * * * *"}]
+    for body in bodies:
+        r = http("POST", path, body)
+        assert r.status == 400, (body, r.body)
+
+
+def test_bind_errors_are_clear(app, server):
+    from symbi_cron.errors import SymbiError
+
+    with pytest.raises(SymbiError, match=rf"port {server.port} on 127.0.0.1 is in use"):
+        server_mod.start_api(app, None, port=server.port)
+    with pytest.raises(SymbiError, match="not an address of this machine"):
+        server_mod.start_api(app, None, bind="203.0.113.7", port=0)
