@@ -1,12 +1,101 @@
-"""Placeholder: this command is being built (see the open issues)."""
+"""``symbi cron daemon [start|stop|status|restart|reload] [--foreground]``: the supervisor process (SPEC §12)."""
+
+from __future__ import annotations
 
 import click
 
-from ..errors import SymbiError
+from .common import emit_json, format_option
 
-@click.command("daemon", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def daemon(args):
-    """(not built yet)"""
-    raise SymbiError("symbi daemon is not built yet")
+ACTIONS = ("start", "stop", "status", "restart", "reload")
 
+
+@click.command("daemon")
+@click.argument("action", type=click.Choice(ACTIONS), default="start", required=False)
+@click.option("--foreground", is_flag=True, help="Run in this terminal (for systemd and containers); logs on stderr.")
+@click.option("--timeout", type=float, default=None,
+              help="stop/restart: seconds to wait for the daemon to exit (default: shutdown_timeout_seconds"
+                   " + kill_grace_seconds + 10).")
+@format_option()
+def daemon(action: str, foreground: bool, timeout: float | None, fmt: str) -> None:
+    """Start, stop, inspect or reload the scheduler daemon.
+
+    \b
+      symbi cron daemon              start it in the background; returns once it is ready
+      symbi cron daemon --foreground run it here (systemd: Type=simple)
+      symbi cron daemon status       running (pid, uptime), stopped, or a stale pidfile
+      symbi cron daemon stop         SIGTERM: drain in-flight runs, then exit
+      symbi cron daemon reload       SIGHUP: re-read config.toml and the store
+    """
+    import os
+
+    from ..errors import InvalidInput
+    from ..paths import resolve
+    from ..runtime import daemonize
+
+    paths = resolve()
+    if foreground and action not in ("start", "restart"):
+        raise InvalidInput("--foreground goes with start (or restart)")
+    if action == "status":
+        state = daemonize.daemon_state(paths)
+        if fmt == "json":
+            emit_json(state.to_dict())
+        elif state.state == "running":
+            up = state.uptime_seconds()
+            click.echo(f"running (pid {state.pid}, up {_duration(up) if up is not None else '?'})")
+        elif state.state == "stale":
+            click.echo(f"stopped, with a stale pidfile {paths.pidfile} (pid {state.pid} is not running);"
+                       " `symbi cron daemon start` cleans it")
+        else:
+            click.echo("stopped")
+        if state.state != "running":
+            from ..errors import EXIT_DAEMON_NOT_RUNNING
+
+            raise click.exceptions.Exit(EXIT_DAEMON_NOT_RUNNING)  # scripts: `status && ...`
+        return
+    if action == "reload":
+        pid = daemonize.reload(paths)
+        click.echo(f"reload signalled (pid {pid})")
+        return
+    if action in ("stop", "restart"):
+        wait = timeout if timeout is not None else _stop_timeout(paths)
+        try:
+            pid = daemonize.stop(paths, timeout=wait)
+            click.echo(f"stopped (pid {pid})", err=action == "restart")
+        except Exception as exc:
+            from ..errors import DaemonNotRunning
+
+            if action == "stop" or not isinstance(exc, DaemonNotRunning):
+                raise
+        if action == "stop":
+            return
+    if foreground:
+        code = daemonize.run(paths, detach=False)
+        raise click.exceptions.Exit(code)
+    notes: list[str] = []
+    pid = daemonize.start(paths, env=dict(os.environ), notes=notes)
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(f"started (pid {pid}); log: {paths.daemon_log}")
+
+
+def _stop_timeout(paths) -> float:
+    from ..config import load_settings
+
+    try:
+        s = load_settings(paths.config_file).scheduler
+        return float(s.shutdown_timeout_seconds) + float(s.kill_grace_seconds) + 10.0
+    except Exception:
+        return 60.0
+
+
+def _duration(seconds: int) -> str:
+    d, rest = divmod(seconds, 86400)
+    h, rest = divmod(rest, 3600)
+    m, s = divmod(rest, 60)
+    if d:
+        return f"{d}d{h}h{m:02d}m"
+    if h:
+        return f"{h}h{m:02d}m"
+    if m:
+        return f"{m}m{s:02d}s"
+    return f"{s}s"

@@ -37,8 +37,36 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
+def pidfile_locked(paths: Paths) -> bool | None:
+    """True when a live daemon holds the pidfile's flock, False when nobody does, None without a pidfile.
+
+    The daemon holds an exclusive flock on its pidfile for its whole life and the kernel drops it however the
+    process dies, so this is the truth even after a SIGKILL or with the pid reused.
+    """
+    import errno
+    import fcntl
+
+    try:
+        fd = os.open(paths.pidfile, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                return True
+            return None
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
 def running_pid(paths: Paths) -> int | None:
     """The supervisor's pid when one runs, else None (a stale pidfile gives None)."""
+    if pidfile_locked(paths) is False:
+        return None
     pid = read_pid(paths)
     if pid is None or not pid_alive(pid):
         return None

@@ -1,0 +1,362 @@
+"""Running the supervisor as a daemon (SPEC §12): start, stop, status, the pidfile and readiness.
+
+python-daemon does the detaching; these are its pitfalls (measured on this machine) and what we do about them:
+
+- Its default umask is 0 (files created 0666): we pass ``umask=0o077``.
+- Its default working directory is ``/``: we pass the data directory.
+- It closes every descriptor not in ``files_preserve``, so a log handler opened before the fork silently loses
+  its output: we open the log *after* detaching and preserve only the readiness pipe.
+- Its default signal map has no SIGHUP entry (an unhandled SIGHUP kills the process) and maps SIGTERM to an
+  abrupt ``SystemExit``: we pass our own map and install our handlers (SIGHUP reload, SIGTERM drain).
+- Its lockfile-based pidfile survives a SIGKILL, and a relaunch then returns 0 while the new daemon dies on the
+  stale lock: we keep our own pidfile, held with ``flock`` for the daemon's life. The kernel drops the lock when
+  the process dies however it dies, so "locked" means "running" and an unlocked pidfile is stale, whatever pid
+  it names (pid reuse cannot fool it).
+
+``start`` returns only when the child says it is ready (store opened and writable, interrupted runs recovered,
+API bound, first tick done) through a pipe, or fails with the child's reason.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import logging
+import os
+import select
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+from ..errors import DaemonNotRunning, InvalidState, SymbiError
+from ..paths import Paths, ensure_private_dir
+from .control import pid_alive, pidfile_locked, read_pid
+
+READY_TIMEOUT_SECONDS = 30.0
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+# -- the pidfile ---------------------------------------------------------------------------------------------------
+class PidFile:
+    """A pidfile held with an exclusive ``flock`` while the daemon lives."""
+
+    def __init__(self, path) -> None:
+        self.path = path
+        self.fd: Optional[int] = None
+
+    def acquire(self, wait: float = 1.0) -> None:
+        """Lock and write our pid; InvalidState when another live daemon holds it."""
+        ensure_private_dir(self.path.parent)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    os.close(fd)
+                    raise
+                # A probe (status, reload) may hold a shared lock for an instant: retry briefly.
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    pid = read_pid_path(self.path)
+                    raise InvalidState(f"the daemon is already running (pid {pid})" if pid else
+                                       "the daemon is already running") from None
+                time.sleep(0.02)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+        os.fsync(fd)
+        self.fd = fd
+
+    def release(self) -> None:
+        """Remove the file (while still holding the lock) and unlock."""
+        if self.fd is None:
+            return
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
+        os.close(self.fd)
+        self.fd = None
+
+
+def read_pid_path(path) -> Optional[int]:
+    try:
+        return int(path.read_text(encoding="ascii").split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+@dataclass
+class DaemonState:
+    """``state`` is running, stopped or stale."""
+
+    state: str
+    pid: Optional[int] = None
+    started_at: Optional[datetime] = None
+    pidfile: Optional[str] = None
+
+    def uptime_seconds(self, now: Optional[datetime] = None) -> Optional[int]:
+        if self.started_at is None:
+            return None
+        now = now or datetime.now(timezone.utc)
+        return max(0, int((now - self.started_at).total_seconds()))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"state": self.state, "running": self.state == "running", "pid": self.pid,
+                "started_at": self.started_at.isoformat() if self.started_at else None,
+                "uptime_seconds": self.uptime_seconds(), "pidfile": self.pidfile}
+
+
+def daemon_state(paths: Paths) -> DaemonState:
+    """The truth about the daemon: running (pidfile locked), stale (pidfile left unlocked) or stopped."""
+    locked = pidfile_locked(paths)
+    if locked is None:
+        return DaemonState("stopped", pidfile=str(paths.pidfile))
+    pid = read_pid(paths)
+    if locked:
+        try:
+            started = datetime.fromtimestamp(paths.pidfile.stat().st_mtime, tz=timezone.utc)
+        except OSError:
+            started = None
+        return DaemonState("running", pid, started, str(paths.pidfile))
+    # The pid is written only once the lock is held, so an unlocked pidfile is stale even when its pid is alive
+    # (reused by another process).
+    return DaemonState("stale", pid, None, str(paths.pidfile))
+
+
+def remove_stale(paths: Paths, state: DaemonState) -> Optional[str]:
+    """Delete a stale pidfile; return the message saying so (None when there was nothing to remove)."""
+    if state.state != "stale":
+        return None
+    try:
+        os.unlink(paths.pidfile)
+    except FileNotFoundError:
+        return None
+    who = f"pid {state.pid}" if state.pid else "no pid"
+    return f"removed a stale pidfile {paths.pidfile} ({who}, not running: the daemon had died without cleaning up)"
+
+
+# -- start -------------------------------------------------------------------------------------------------------
+def start(paths: Paths, *, env: Optional[dict[str, str]] = None, timeout: float = READY_TIMEOUT_SECONDS,
+          notes: Optional[list[str]] = None) -> int:
+    """Fork the daemon and return its pid once it is ready; SymbiError with its reason otherwise.
+
+    Messages worth showing (a stale pidfile cleaned) are appended to ``notes``.
+    """
+    state = daemon_state(paths)
+    if state.state == "running":
+        raise InvalidState(f"the daemon is already running (pid {state.pid})")
+    note = remove_stale(paths, state)
+    if note and notes is not None:
+        notes.append(note)
+    ensure_private_dir(paths.data_dir)
+    r, w = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the child: become the daemon; never return into the CLI
+        code = 1
+        try:
+            os.close(r)
+            code = run(paths, env=env, detach=True, ready_fd=w)
+        except BaseException:  # noqa: BLE001 - whatever happens, the child must not return
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(w)
+    try:
+        message = _read_ready(r, timeout)
+    finally:
+        os.close(r)
+        try:
+            os.waitpid(pid, 0)  # the intermediate process exits as soon as python-daemon has forked
+        except ChildProcessError:
+            pass
+    if message is None:
+        raise SymbiError(f"the daemon did not become ready within {timeout:g}s; see {paths.daemon_log}")
+    if message.startswith("READY"):
+        return int(message.split()[1])
+    if message.startswith("ERROR "):
+        raise SymbiError(f"the daemon could not start: {message[6:]}")
+    raise SymbiError(f"the daemon exited during start-up without saying why; see {paths.daemon_log}")
+
+
+def _read_ready(fd: int, timeout: float) -> Optional[str]:
+    deadline = time.monotonic() + timeout
+    buf = b""
+    while b"\n" not in buf:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            continue
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            return buf.decode("utf-8", "replace").strip() or "EOF"
+        buf += chunk
+    return buf.split(b"\n", 1)[0].decode("utf-8", "replace")
+
+
+def _tell(fd: Optional[int], text: str) -> None:
+    if fd is None:
+        return
+    try:
+        os.write(fd, (text.replace("\n", " ") + "\n").encode("utf-8"))
+    except OSError:
+        pass
+
+
+def _setup_logging(paths: Paths, foreground: bool, env: dict[str, str]) -> Any:
+    """Log to daemon.log (or stderr in the foreground); return the stream the stdout channel writes to."""
+    from ..paths import open_private
+
+    level_name = env.get("SYMBI_LOG_LEVEL", "INFO").upper()
+    level = getattr(logging, level_name, logging.INFO)
+    root = logging.getLogger("symbi")
+    root.setLevel(level)
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    if foreground:
+        handler: logging.Handler = logging.StreamHandler(sys.stderr)
+        out = sys.stdout
+    else:
+        stream = open_private(paths.daemon_log, "a")
+        handler = logging.StreamHandler(stream)
+        out = stream
+        # Anything written to fd 2 (a crash's traceback) lands in the log too.
+        os.dup2(stream.fileno(), 2)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    root.addHandler(handler)
+    root.propagate = False
+    return out
+
+
+def run(paths: Paths, *, env: Optional[dict[str, str]] = None, detach: bool, ready_fd: Optional[int] = None) -> int:
+    """The daemon's body (detached, or in the foreground when ``detach`` is false); returns an exit code."""
+    env = dict(os.environ if env is None else env)
+    if detach:
+        import daemon  # python-daemon
+
+        ctx = daemon.DaemonContext(
+            working_directory=str(paths.data_dir), umask=0o077, detach_process=True, prevent_core=True,
+            files_preserve=[ready_fd] if ready_fd is not None else [],
+            signal_map={signal.SIGTSTP: None, signal.SIGTTIN: None, signal.SIGTTOU: None},
+        )
+        ctx.open()
+    else:
+        os.umask(0o077)
+    out = _setup_logging(paths, not detach, env)
+    log = logging.getLogger("symbi.daemon")
+    pidfile = PidFile(paths.pidfile)
+    try:
+        pidfile.acquire()
+    except SymbiError as exc:
+        _tell(ready_fd, f"ERROR {exc}")
+        log.error("not starting: %s", exc)
+        return 1
+    api = None
+    try:
+        sup, api = _prepare(paths, env, out, log)
+    except SymbiError as exc:
+        log.error("not starting: %s", exc)
+        _tell(ready_fd, f"ERROR {exc}")
+        pidfile.release()
+        return 1
+    except Exception as exc:  # a bug: say so, with the traceback in the log
+        log.exception("not starting")
+        _tell(ready_fd, f"ERROR internal error: {type(exc).__name__}: {exc}")
+        pidfile.release()
+        return 1
+    signal.signal(signal.SIGTERM, lambda *_: sup.request_stop())
+    signal.signal(signal.SIGINT, lambda *_: sup.request_stop())
+    signal.signal(signal.SIGHUP, lambda *_: sup.request_reload())
+    log.info("daemon ready (pid %d, %s, store %s%s)", os.getpid(), sup.daemon_id, paths.db,
+             f", API {api.url}" if api is not None and getattr(api, "url", None) else "")
+    _tell(ready_fd, f"READY {os.getpid()}")
+    if ready_fd is not None:
+        os.close(ready_fd)
+    if not detach:
+        print(f"symbi daemon running in the foreground (pid {os.getpid()}); Ctrl-C or SIGTERM stops it",
+              file=sys.stderr, flush=True)
+    try:
+        sup.serve()
+        log.info("stopping: no new runs; waiting up to %gs for %d run(s) in flight",
+                 sup.app.settings.scheduler.shutdown_timeout_seconds, sup.in_flight())
+        stopped = sup.drain()
+        if stopped:
+            log.warning("%d run(s) were stopped and recorded interrupted", stopped)
+    finally:
+        if api is not None:
+            try:
+                api.close()
+            except Exception:
+                log.exception("closing the API")
+        pidfile.release()
+        log.info("daemon stopped")
+    return 0
+
+
+def _prepare(paths: Paths, env: dict[str, str], out: Any, log: logging.Logger):
+    """Open and check the store, recover, bind the API, first tick: everything that must work before READY."""
+    from ..services.app import open_app
+    from .supervisor import Supervisor
+
+    app = open_app(env, actor="daemon", notify=False)
+    settings = app.settings  # ConfigError names the key
+    app.store.migrate()
+    with app.store.write():
+        pass  # BEGIN IMMEDIATE .. COMMIT: a read-only store or a full disk fails here, before READY
+    sup = Supervisor(app, stdout=out)
+    sup.recover()
+    api = None
+    if settings.api.enabled:
+        try:
+            from ..http.server import start_api
+        except ImportError:  # pragma: no cover - the API ships with the package
+            log.warning("the HTTP API is not available in this build")
+        else:
+            api = start_api(app, sup)
+            log.info("HTTP API on %s", api.url)
+    try:
+        sup.tick()
+    except BaseException:
+        if api is not None:
+            api.close()
+        raise
+    return sup, api
+
+
+# -- stop, reload ------------------------------------------------------------------------------------------------
+def stop(paths: Paths, *, timeout: float) -> int:
+    """SIGTERM the daemon and wait until it is gone; returns its pid."""
+    state = daemon_state(paths)
+    if state.state != "running" or state.pid is None:
+        note = remove_stale(paths, state)
+        raise DaemonNotRunning("the daemon is not running" + (f" ({note})" if note else ""))
+    pid = state.pid
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return pid
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not pidfile_locked(paths) and not pid_alive(pid):
+            return pid
+        time.sleep(0.05)
+    raise SymbiError(f"the daemon (pid {pid}) did not stop within {timeout:g}s; it may still be draining runs"
+                     f" (see {paths.daemon_log}); `kill -9 {pid}` forces it")
+
+
+def reload(paths: Paths) -> int:
+    """SIGHUP the daemon (reload the config and the store); returns its pid."""
+    state = daemon_state(paths)
+    if state.state != "running" or state.pid is None:
+        raise DaemonNotRunning("the daemon is not running")
+    os.kill(state.pid, signal.SIGHUP)
+    return state.pid
