@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -19,7 +20,7 @@ from .errors import ConfigError
 _REF_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-def expand_env(value: str, env: dict[str, str] | None = None, *, strict: bool = False) -> str:
+def expand_env(value: str, env: Mapping[str, str] | None = None, *, strict: bool = False) -> str:
     """Replace ``${VAR}`` references with their values (missing -> empty, or an error when ``strict``)."""
     env = os.environ if env is None else env
 
@@ -46,21 +47,21 @@ class DeliverySettings(_Section):
     webhook_timeout_seconds: float = Field(default=30, gt=0)
     webhook_retry_attempts: int = Field(default=3, ge=0, le=20)
     webhook_retry_backoff_seconds: float = Field(default=1.0, ge=0)
-    webhook_auth_header: Optional[str] = None
-    slack_webhook_url: Optional[str] = None
-    slack_api_token: Optional[str] = None
-    slack_default_channel: Optional[str] = None
+    webhook_auth_header: str | None = None
+    slack_webhook_url: str | None = None
+    slack_api_token: str | None = None
+    slack_default_channel: str | None = None
     slack_api_base_url: str = "https://slack.com/api"
-    smtp_host: Optional[str] = None
+    smtp_host: str | None = None
     smtp_port: int = Field(default=587, ge=1, le=65535)
-    smtp_username: Optional[str] = None
-    smtp_password: Optional[str] = None
+    smtp_username: str | None = None
+    smtp_password: str | None = None
     smtp_starttls: bool = True
     smtp_ssl: bool = False
     smtp_timeout_seconds: float = Field(default=30, gt=0)
     smtp_verify: bool = True  # verify the server's TLS certificate (turn off only for a test relay)
-    smtp_ca_file: Optional[str] = None  # extra CA bundle (PEM) to verify the SMTP server with
-    email_from: Optional[str] = None
+    smtp_ca_file: str | None = None  # extra CA bundle (PEM) to verify the SMTP server with
+    email_from: str | None = None
     custom_timeout_seconds: float = Field(default=30, gt=0)  # a custom:NAME command's time limit
 
 
@@ -71,7 +72,7 @@ class SchedulerSettings(_Section):
     enable_metrics: bool = True
     default_max_retries: int = Field(default=3, ge=0, le=1000)
     shutdown_timeout_seconds: float = Field(default=30, ge=0, le=86_400)
-    default_timezone: Optional[str] = None
+    default_timezone: str | None = None
     output_cap_bytes: int = Field(default=65_536, ge=1024)
     kill_grace_seconds: float = Field(default=5, ge=0, le=600)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
@@ -81,28 +82,28 @@ class ApiSettings(_Section):
     enabled: bool = True
     bind: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
-    key: Optional[str] = None
+    key: str | None = None
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
 
 
 class AgentPinSettings(_Section):
-    domain: Optional[str] = None
-    discovery_dir: Optional[str] = None
-    trust_bundle: Optional[str] = None
+    domain: str | None = None
+    discovery_dir: str | None = None
+    trust_bundle: str | None = None
     cache_ttl_seconds: int = Field(default=3600, ge=0)
     clock_skew_seconds: int = Field(default=60, ge=0, le=3600)
     required: bool = False
 
 
 class ModelSettings(_Section):
-    provider: Optional[str] = None  # "anthropic" | "openai"; None: chosen by model name
-    base_url: Optional[str] = None
-    api_key: Optional[str] = None
+    provider: str | None = None  # "anthropic" | "openai"; None: chosen by model name
+    base_url: str | None = None
+    api_key: str | None = None
     timeout_seconds: float = Field(default=120, gt=0)
 
 
 class Settings(_Section):
-    environment: Optional[str] = None
+    environment: str | None = None
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     agentpin: AgentPinSettings = Field(default_factory=AgentPinSettings)
@@ -110,7 +111,7 @@ class Settings(_Section):
     custom_channels: dict[str, str] = Field(default_factory=dict)
     policies: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
-    def secret(self, value: Optional[str], env: dict[str, str] | None = None) -> Optional[str]:
+    def secret(self, value: str | None, env: dict[str, str] | None = None) -> str | None:
         """A configured value with ``${VAR}`` references expanded: call at the point of use, never store it."""
         if value is None:
             return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -25,7 +25,6 @@ from .vocab import (  # noqa: F401  (re-exported: the vocabulary is part of the 
     SessionMode,
     Trigger,
 )
-
 
 _DURATION_RE = re.compile(r"^\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?!s))?\s*(?:(\d+)\s*s)?\s*$", re.IGNORECASE)
 
@@ -87,11 +86,11 @@ class Policy(Strict):
 
     require_approval: bool = False
     approvers: list[str] = Field(default_factory=list)
-    max_runtime: Optional[int] = Field(default=None, description="seconds; written as \"30m\", \"1h\" or seconds")
+    max_runtime: int | None = Field(default=None, description="seconds; written as \"30m\", \"1h\" or seconds")
     require_capabilities: list[str] = Field(default_factory=list)
-    allowed_hours: Optional[AllowedHours] = None
+    allowed_hours: AllowedHours | None = None
     allowed_environments: list[str] = Field(default_factory=list)
-    require_agent_pin: Optional[bool] = Field(
+    require_agent_pin: bool | None = Field(
         default=None, description="None means the configured default (SYMBI_AGENTPIN_REQUIRED)"
     )
 
@@ -116,26 +115,26 @@ class JobSpec(Strict):
 
     name: str = Field(min_length=1, max_length=200)
     agent_id: str = Field(min_length=1, max_length=200)
-    cron_expr: Optional[str] = None
-    at: Optional[datetime] = None
-    timezone: Optional[str] = None
-    input: Optional[str] = None
+    cron_expr: str | None = None
+    at: datetime | None = None
+    timezone: str | None = None
+    input: str | None = None
     session_mode: SessionMode = SessionMode.ephemeral_with_summary
     heartbeat: Heartbeat = Field(default_factory=Heartbeat)
     delivery: list[str] = Field(default_factory=lambda: ["log_file"])
-    webhook_url: Optional[str] = None
+    webhook_url: str | None = None
     webhook_headers: dict[str, str] = Field(default_factory=dict)
-    slack_channel: Optional[str] = None
+    slack_channel: str | None = None
     email_recipients: list[str] = Field(default_factory=list)
     custom: dict[str, Any] = Field(default_factory=dict)
     policy: Policy = Field(default_factory=Policy)
     max_concurrent: int = Field(default=1, ge=1, le=1000)
-    max_retries: Optional[int] = Field(default=None, ge=0, le=1000)
+    max_retries: int | None = Field(default=None, ge=0, le=1000)
     retry_backoff_seconds: int = Field(default=60, ge=0, le=86_400 * 7)
-    jitter_seconds: Optional[int] = Field(default=None, ge=0, le=86_400)
+    jitter_seconds: int | None = Field(default=None, ge=0, le=86_400)
     catchup: Catchup = Catchup.once
     one_shot: bool = False
-    agent_pin_jwt: Optional[str] = None
+    agent_pin_jwt: str | None = None
 
     @field_validator("name")
     @classmethod
@@ -175,7 +174,7 @@ class JobSpec(Strict):
         return seen
 
     @model_validator(mode="after")
-    def _one_schedule(self) -> "JobSpec":
+    def _one_schedule(self) -> JobSpec:
         if (self.cron_expr is None) == (self.at is None):
             raise ValueError("give exactly one of cron_expr and at")
         return self
@@ -186,8 +185,8 @@ class Job(JobSpec):
 
     id: str
     status: JobStatus = JobStatus.active
-    next_run: Optional[datetime] = None
-    last_run: Optional[datetime] = None
+    next_run: datetime | None = None
+    last_run: datetime | None = None
     run_count: int = 0
     failure_count: int = 0
     created_at: datetime
@@ -205,9 +204,9 @@ class DeliveryReceipt(BaseModel):
 
     channel: str
     ok: bool
-    detail: Optional[str] = None
+    detail: str | None = None
     attempts: int = 1
-    at: Optional[datetime] = None
+    at: datetime | None = None
 
 
 class Run(BaseModel):
@@ -215,37 +214,37 @@ class Run(BaseModel):
 
     id: str
     job_id: str
-    job_name: Optional[str] = None
+    job_name: str | None = None
     trigger: Trigger
     status: RunStatus
     scheduled_for: datetime
     attempt: int = 1
-    input: Optional[str] = None
-    started_at: Optional[datetime] = None
-    finished_at: Optional[datetime] = None
-    execution_time_ms: Optional[int] = None
-    exit_code: Optional[int] = None
-    output: Optional[str] = None
-    summary: Optional[str] = None
-    error_message: Optional[str] = None
+    input: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    execution_time_ms: int | None = None
+    exit_code: int | None = None
+    output: str | None = None
+    summary: str | None = None
+    error_message: str | None = None
     iterations: int = 0
     deliveries: list[DeliveryReceipt] = Field(default_factory=list)
-    created_at: Optional[datetime] = None
+    created_at: datetime | None = None
 
 
 class AgentSpec(Strict):
     """A runnable agent: a command (subprocess) or a model with a system prompt (SPEC §6)."""
 
     name: str = Field(min_length=1, max_length=200)
-    command: Optional[str] = None
+    command: str | None = None
     shell: bool = Field(default=False, description="run `command` through /bin/sh -c")
-    model: Optional[str] = None
-    system_prompt: Optional[str] = None
+    model: str | None = None
+    system_prompt: str | None = None
     capabilities: list[str] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)
-    workdir: Optional[str] = None
-    agentpin_id: Optional[str] = None
-    description: Optional[str] = None
+    workdir: str | None = None
+    agentpin_id: str | None = None
+    description: str | None = None
 
     @field_validator("name")
     @classmethod
@@ -255,7 +254,7 @@ class AgentSpec(Strict):
         return v
 
     @model_validator(mode="after")
-    def _runnable(self) -> "AgentSpec":
+    def _runnable(self) -> AgentSpec:
         if self.command is None and self.model is None:
             raise ValueError("an agent needs a command, or a model and a system_prompt")
         if self.command is not None and self.model is not None:
@@ -270,7 +269,7 @@ class Agent(AgentSpec):
     updated_at: datetime
 
 
-def validation_error(exc: Exception, *, prefix: str = "") -> "Exception":
+def validation_error(exc: Exception, *, prefix: str = "") -> Exception:
     """Turn a pydantic ValidationError into our InvalidInput naming the first bad field."""
     from pydantic import ValidationError
 
@@ -290,4 +289,4 @@ def validation_error(exc: Exception, *, prefix: str = "") -> "Exception":
         problems.append({"field": (prefix + loc) if loc else None, "message": msg})
     first = problems[0]
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-    return InvalidInput(first["message"] + more, field=first["field"], details={"problems": problems})
+    return InvalidInput(f"{first['message']}{more}", field=first["field"], details={"problems": problems})

@@ -8,6 +8,7 @@ holding data or secrets 0600; nothing else in the package builds a path by hand.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,7 +75,7 @@ class Paths:
         base = self.contexts_dir / job_id
         return base / run_id if run_id else base / "shared"
 
-    def ensure(self) -> "Paths":
+    def ensure(self) -> Paths:
         """Create the directories (0700) if missing; return self."""
         for d in (self.data_dir, self.config_dir):
             ensure_private_dir(d)
@@ -112,10 +113,9 @@ def write_private(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def resolve(env: dict[str, str] | None = None) -> Paths:
+def resolve(env: Mapping[str, str] | None = None) -> Paths:
     """Resolve the locations from ``SYMBI_HOME`` or platformdirs."""
-    env = os.environ if env is None else env
-    home = env.get("SYMBI_HOME")
+    home = (os.environ if env is None else env).get("SYMBI_HOME")
     if home:
         root = Path(home).expanduser().absolute()
         return Paths(data_dir=root, config_dir=root)

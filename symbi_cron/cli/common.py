@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any, Callable, Iterable, Sequence, Union
+from typing import Any
 
 import click
 
-Column = tuple[str, Union[str, Callable[[dict[str, Any]], Any]]]
+Column = tuple[str, str | Callable[[dict[str, Any]], Any]]
 
 
 def get_app(ctx: click.Context | None = None):
@@ -63,7 +64,7 @@ def short_id(value: str | None) -> str:
     return (value or "-")[:8]
 
 
-def _cell(row: dict[str, Any], getter: Union[str, Callable[[dict[str, Any]], Any]]) -> Any:
+def _cell(row: dict[str, Any], getter: str | Callable[[dict[str, Any]], Any]) -> Any:
     value = getter(row) if callable(getter) else row.get(getter)
     if value is None:
         return "-"

@@ -9,15 +9,23 @@ from typing import Any
 import click
 
 from .common import (
-    emit_json, format_option, get_app, local_time, non_negative, positive, render_csv, render_table, short_id,
+    Column,
+    emit_json,
+    format_option,
+    get_app,
+    local_time,
+    non_negative,
+    positive,
+    render_csv,
+    render_table,
+    short_id,
     warn,
 )
-
-from .completion import complete_job  # noqa: E402  (Tab on JOB reads job names from the store)
+from .completion import complete_job
 
 JOB_ARG = click.argument("job", metavar="JOB", shell_complete=complete_job)
 
-LIST_COLUMNS = [
+LIST_COLUMNS: list[Column] = [
     ("ID", lambda j: short_id(j["id"])),
     ("NAME", "name"),
     ("AGENT", "agent_id"),
@@ -33,7 +41,7 @@ CSV_JOB_FIELDS = [
     "id", "name", "agent_id", "cron_expr", "at", "timezone", "status", "next_run", "last_run", "run_count",
     "failure_count", "session_mode", "delivery", "max_concurrent", "max_retries", "created_at", "updated_at",
 ]
-RUN_COLUMNS = [
+RUN_COLUMNS: list[Column] = [
     ("RUN", lambda r: short_id(r["id"])),
     ("SCHEDULED", "scheduled_for"),
     ("TRIGGER", "trigger"),
@@ -132,6 +140,7 @@ def add(json_text: str | None, file_: str | None, schedules: tuple[str, ...], al
         raise InvalidInput("with --file, give --schedule NAME (one or more) or --all")
     from ..services.importing import add_from_file
 
+    assert file_ is not None
     result = add_from_file(app, file_, schedules=None if all_ else list(schedules), replace=replace)
     if fmt == "json":
         emit_json(result)

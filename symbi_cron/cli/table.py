@@ -7,7 +7,8 @@ to render what is a column-width computation. See docs/decisions.md, "Tables".
 from __future__ import annotations
 
 import unicodedata
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 
 def display_width(text: str) -> int:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Optional
 
 from ..clock import Clock, SystemClock
 from ..paths import Paths, resolve
@@ -30,8 +30,8 @@ class App:
     actor: str = field(default_factory=lambda: f"cli:{current_user()}")
     #: Called after a committed change so a running supervisor reloads (CLI: SIGHUP to the daemon).
     notify: Callable[[], None] = lambda: None
-    _settings: Optional[object] = None
-    env: Optional[dict] = None
+    _settings: object | None = None
+    env: dict | None = None
 
     @property
     def settings(self):  # -> Settings; loaded on first use (start-up time)
@@ -60,5 +60,8 @@ def open_app(env: dict[str, str] | None = None, *, actor: str | None = None, not
     if notify:
         from ..runtime.control import signal_reload
 
-        app.notify = lambda: signal_reload(paths)
+        def reload_daemon() -> None:
+            signal_reload(paths)
+
+        app.notify = reload_daemon
     return app

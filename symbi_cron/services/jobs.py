@@ -7,8 +7,9 @@ running supervisor to reload once committed. Jobs are plain dicts in the JSON sh
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from ..errors import Conflict, InvalidInput, InvalidState, NotFound
 from ..store import agents as agent_rows
@@ -27,7 +28,7 @@ PAUSED, RESUMED, RESET = "CronJobPaused", "CronJobResumed", "CronJobReset"
 
 
 # -- validation and schedule math ------------------------------------------------------------------------------
-def validate_spec(app: App, data: "JobSpec | dict[str, Any]", *, now: datetime | None = None) -> dict[str, Any]:
+def validate_spec(app: App, data: JobSpec | dict[str, Any], *, now: datetime | None = None) -> dict[str, Any]:
     """Check a job spec completely and return it normalised (time zone and retries filled in).
 
     Raises InvalidInput naming the field: unknown fields, wrong types, a bad cron expression, an unknown time
@@ -53,9 +54,8 @@ def validate_spec(app: App, data: "JobSpec | dict[str, Any]", *, now: datetime |
     if out.get("max_retries") is None:
         out["max_retries"] = app.settings.scheduler.default_max_retries
     if out.get("cron_expr") is not None:
-        from ..timing import parse
-
         from ..errors import CronError
+        from ..timing import parse
 
         out["cron_expr"] = " ".join(out["cron_expr"].split())
         try:
@@ -131,7 +131,7 @@ def agent_warnings(app: App, spec: dict[str, Any]) -> list[str]:
 
 
 # -- changes ---------------------------------------------------------------------------------------------------
-def create_job(app: App, spec: "JobSpec | dict[str, Any]", *, replace: bool = False) -> dict[str, Any]:
+def create_job(app: App, spec: JobSpec | dict[str, Any], *, replace: bool = False) -> dict[str, Any]:
     """Add a job (or replace the one with the same name when ``replace``); return it."""
     now = app.clock.now()
     clean = validate_spec(app, spec, now=now)

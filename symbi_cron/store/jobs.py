@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ..timeutil import from_ms
 from ..vocab import JOB_FIELD_ORDER

@@ -102,22 +102,19 @@ def test_a_change_that_fails_in_the_middle_leaves_the_store_as_it_was(app, monke
 
 
 def test_nested_writes_join_one_transaction(app):
-    with pytest.raises(RuntimeError):
-        with app.store.write():
-            jobs.create_job(app, {"name": "one", "agent_id": "a", "cron_expr": "0 9 * * *"})
-            jobs.create_job(app, {"name": "two", "agent_id": "a", "cron_expr": "0 9 * * *"})
-            raise RuntimeError("abort the whole batch")
+    with pytest.raises(RuntimeError), app.store.write():
+        jobs.create_job(app, {"name": "one", "agent_id": "a", "cron_expr": "0 9 * * *"})
+        jobs.create_job(app, {"name": "two", "agent_id": "a", "cron_expr": "0 9 * * *"})
+        raise RuntimeError("abort the whole batch")
     assert jobs.list_jobs(app) == []
 
 
 def test_audit_rows_cannot_be_updated_or_deleted_through_sql(app):
     jobs.create_job(app, {"name": "j", "agent_id": "a", "cron_expr": "0 9 * * *"})
-    with pytest.raises(StoreError, match="append-only"):
-        with app.store.write() as tx:
-            tx.execute("UPDATE audit SET actor = 'mallory'")
-    with pytest.raises(StoreError, match="append-only"):
-        with app.store.write() as tx:
-            tx.execute("DELETE FROM audit")
+    with pytest.raises(StoreError, match="append-only"), app.store.write() as tx:
+        tx.execute("UPDATE audit SET actor = 'mallory'")
+    with pytest.raises(StoreError, match="append-only"), app.store.write() as tx:
+        tx.execute("DELETE FROM audit")
 
 
 def test_concurrent_writers_in_threads_lose_nothing(app):
@@ -148,9 +145,8 @@ def test_unwritable_store_gives_a_clear_error(tmp_path):
     ro = Store(path)
     ro._local.conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
     ro._migrated = True
-    with pytest.raises(StoreError, match="read-only"):
-        with ro.write() as tx:
-            tx.execute("INSERT INTO agents (name, spec, created_at, updated_at) VALUES ('a', '{}', 1, 1)")
+    with pytest.raises(StoreError, match="read-only"), ro.write() as tx:
+        tx.execute("INSERT INTO agents (name, spec, created_at, updated_at) VALUES ('a', '{}', 1, 1)")
 
 
 def test_due_query_uses_the_partial_index(app):
