@@ -95,11 +95,22 @@ class AgentPinSettings(_Section):
     required: bool = False
 
 
+class ModelPrice(_Section):
+    input_per_mtok: float = Field(default=0, ge=0)  # US dollars per million input tokens
+    output_per_mtok: float = Field(default=0, ge=0)
+
+
 class ModelSettings(_Section):
     provider: str | None = None  # "anthropic" | "openai"; None: chosen by model name
     base_url: str | None = None
     api_key: str | None = None
     timeout_seconds: float = Field(default=120, gt=0)
+    max_tokens: int = Field(default=4096, ge=1, le=1_000_000)  # per answer, unless the agent says otherwise
+    max_retries: int = Field(default=4, ge=0, le=100)  # of one model call (429, 5xx, timeouts)
+    max_steps: int = Field(default=25, ge=1, le=10_000)  # model calls per run (tool-call rounds)
+    max_history_chars: int = Field(default=400_000, ge=1000)  # shared_persistent history kept
+    anthropic_version: str = "2023-06-01"
+    prices: dict[str, ModelPrice] = Field(default_factory=dict)  # model name or glob -> price
 
 
 class Settings(_Section):
@@ -143,6 +154,7 @@ ENV_OVERRIDES: dict[str, tuple[str, type]] = {
     "SYMBI_API_BIND": ("api.bind", str),
     "SYMBI_ENV": ("environment", str),
     "SYMBI_MODEL_BASE_URL": ("models.base_url", str),
+    "SYMBI_MODEL_PROVIDER": ("models.provider", str),
 }
 
 #: Keys whose values are secrets: masked by ``config show``.

@@ -232,6 +232,46 @@ class Run(BaseModel):
     created_at: datetime | None = None
 
 
+_TOOL_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class ToolSpec(Strict):
+    """A tool a model agent may call (function calling): a command run without a shell (SPEC §6)."""
+
+    command: str = Field(min_length=1)
+    description: str = Field(min_length=1)
+    parameters: dict[str, Any] | None = Field(default=None, description="JSON schema of the arguments")
+    timeout: int = Field(default=60, description="seconds; written as \"30s\", \"5m\" or seconds")
+    capability: str | None = Field(default=None, description="the capability the agent needs to call it")
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _duration(cls, v: Any) -> Any:
+        return parse_duration(v, field="timeout")
+
+    @field_validator("command")
+    @classmethod
+    def _command(cls, v: str) -> str:
+        import shlex
+
+        try:
+            argv = shlex.split(v)
+        except ValueError as exc:
+            raise ValueError(f"cannot be split like a shell would: {exc}") from None
+        if not argv:
+            raise ValueError("must not be empty")
+        return v
+
+    @field_validator("parameters")
+    @classmethod
+    def _schema(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        if v is not None and v.get("type", "object") != "object":
+            raise ValueError("must be a JSON schema of type \"object\"")
+        if v is not None and "type" not in v:
+            v = {"type": "object", **v}
+        return v
+
+
 class AgentSpec(Strict):
     """A runnable agent: a command (subprocess) or a model with a system prompt (SPEC §6)."""
 
@@ -245,6 +285,9 @@ class AgentSpec(Strict):
     workdir: str | None = None
     agentpin_id: str | None = None
     description: str | None = None
+    tools: dict[str, ToolSpec] = Field(default_factory=dict, description="model agents: tools it may call")
+    max_tokens: int | None = Field(default=None, ge=1, le=1_000_000, description="model agents: per answer")
+    temperature: float | None = Field(default=None, ge=0, le=2, description="model agents: sampling")
 
     @field_validator("name")
     @classmethod
@@ -261,6 +304,11 @@ class AgentSpec(Strict):
             raise ValueError("an agent has a command or a model, not both")
         if self.model is not None and not self.system_prompt:
             raise ValueError("a model agent needs a system_prompt")
+        if self.command is not None and (self.tools or self.max_tokens is not None or self.temperature is not None):
+            raise ValueError("tools, max_tokens and temperature are for model agents (a command agent has none)")
+        for tool_name in self.tools:
+            if not _TOOL_NAME_RE.match(tool_name):
+                raise ValueError(f"tool name {tool_name!r}: use 1 to 64 letters, digits, - and _ only")
         return self
 
 

@@ -1,0 +1,255 @@
+"""One run (or one heartbeat iteration) of a model agent: prompt -> model -> tool calls -> ... -> final text.
+
+:func:`run_model_agent` is the executor's single entry point. It never raises: a missing key, an unreachable
+server, a rate limit that outlasts ``max_runtime`` all come back as a :class:`ModelRunResult` with exit code 1 and
+a message that says what to fix. Transient failures (network errors, timeouts, 408/409/429/5xx/529) are retried
+with the server's ``Retry-After`` or a doubling backoff, as long as the wait ends before the run's deadline.
+Tools count against the same deadline. The transcript (never a key) goes to the run's log.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional
+
+from . import conversation, providers, tools as tool_mod
+from .providers import ModelError
+
+#: Characters of the final text kept as the run's summary.
+SUMMARY_CHARS = 2_000
+#: The longest wait between attempts, whatever a server asks (a run without max_runtime still ends).
+MAX_RETRY_WAIT = 300.0
+
+
+@dataclass
+class ModelRunResult:
+    """What one model run gave. ``usage`` is ``{input_tokens, output_tokens, cost_usd}`` (cost None without a
+    configured price); ``timed_out`` is True when the run's deadline (``max_runtime``) ended it."""
+
+    output: str
+    summary: Optional[str]
+    exit_code: int
+    error_message: Optional[str]
+    usage: dict[str, Any] = field(default_factory=lambda: {"input_tokens": 0, "output_tokens": 0,
+                                                           "cost_usd": None})
+    iterations_hint: int = 0
+    timed_out: bool = False
+    tool_calls: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+
+class _Deadline(Exception):
+    """The run's max_runtime ran out."""
+
+
+class _Log:
+    """Writes to the run's log whether it was opened in text or binary mode; never fails the run."""
+
+    def __init__(self, stream: Any, redact: Callable[[str], str]) -> None:
+        self.stream = stream
+        self.redact = redact
+
+    def __call__(self, text: str) -> None:
+        if self.stream is None:
+            return
+        line = self.redact(text.rstrip("\n")) + "\n"
+        try:
+            try:
+                self.stream.write(line)
+            except TypeError:
+                self.stream.write(line.encode("utf-8"))
+            self.stream.flush()
+        except (OSError, ValueError):
+            self.stream = None
+
+
+def _summary_of(text: str) -> Optional[str]:
+    lines = text.rstrip().splitlines()
+    while lines and lines[-1].strip().lower() in ("sleep", ""):
+        lines.pop()
+    body = "\n".join(lines).strip()
+    if not body:
+        return None
+    return body if len(body) <= SUMMARY_CHARS else body[-SUMMARY_CHARS:]
+
+
+def _tool_env(env: Mapping[str, str], settings: Any, key: Optional[str]) -> dict[str, str]:
+    """The tools' environment: the agent's, minus the model API keys (a tool runs what a model chose)."""
+    secret_vars = set(providers.KEY_ENV.values())
+    import re
+
+    for ref in re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", settings.models.api_key or ""):
+        secret_vars.add(ref)
+    return {k: v for k, v in env.items() if k not in secret_vars and not (key and v == key)}
+
+
+def run_model_agent(agent: Mapping[str, Any], *, input_text: Optional[str], context_dir: Path, session_mode: str,
+                    previous_summary: Optional[str], settings: Any, env: Mapping[str, str],
+                    deadline: Optional[float], log: Any, allowed_capabilities: set[str] | frozenset[str] = frozenset(),
+                    clock: Callable[[], float] = time.monotonic,
+                    sleep: Callable[[float], None] = time.sleep) -> ModelRunResult:
+    """Run the model agent once in ``context_dir`` until the model answers without tool calls.
+
+    ``deadline`` is a ``clock()`` instant (from ``max_runtime``; None: no limit); ``env`` is the agent's
+    environment (keys are read from it and kept from tools); ``allowed_capabilities`` are the agent's.
+    """
+    name = str(agent.get("name") or "?")
+    result = ModelRunResult(output="", summary=None, exit_code=1, error_message=None)
+    write = _Log(log, lambda s: s)
+    try:
+        return _run(agent, name, result, write, input_text=input_text, context_dir=Path(context_dir),
+                    session_mode=session_mode, previous_summary=previous_summary, settings=settings, env=env,
+                    deadline=deadline, allowed=set(allowed_capabilities), clock=clock, sleep=sleep)
+    except Exception as exc:  # the contract: a run's error, never an exception for the executor
+        result.exit_code = 1
+        result.error_message = f"model agent {name!r}: internal error: {type(exc).__name__}: {exc}"
+        write(f"[symbi] {result.error_message}")
+        return result
+
+
+def _run(agent: Mapping[str, Any], name: str, result: ModelRunResult, write: _Log, *, input_text: Optional[str],
+         context_dir: Path, session_mode: str, previous_summary: Optional[str], settings: Any,
+         env: Mapping[str, str], deadline: Optional[float], allowed: set[str], clock: Callable[[], float],
+         sleep: Callable[[float], None]) -> ModelRunResult:
+    from .pricing import cost_usd
+
+    ms = settings.models
+    model = str(agent.get("model") or "")
+    try:
+        ep = providers.resolve_endpoint(model, settings, env)
+    except ModelError as exc:
+        result.error_message = f"model agent {name!r}: {exc.message}"
+        write(f"[symbi] {result.error_message}")
+        return result
+    write.redact = ep.redact
+    write(f"[symbi] model agent {name!r}: {ep.provider} API, model {ep.model}, {providers._where(ep.url)}, "
+          f"session {session_mode}")
+    declared = tool_mod.tools_of(agent)
+    by_name = {t.name: t for t in declared}
+    schemas = [t.schema() for t in declared]
+    tool_env = _tool_env(env, settings, ep.api_key)
+    max_tokens = agent.get("max_tokens") or getattr(ms, "max_tokens", None)
+    temperature = agent.get("temperature")
+    max_steps = int(getattr(ms, "max_steps", 25) or 25)
+    keep = getattr(ms, "max_history_chars", 400_000) or 400_000
+    messages = conversation.start(context_dir, session_mode, input_text, previous_summary, max_history_chars=keep)
+    write(f"[user] {messages[-1]['content']}")
+    persistent = session_mode == conversation.SHARED_PERSISTENT
+    texts: list[str] = []
+    final: Optional[str] = None
+
+    def account(reply: providers.ModelReply) -> None:
+        u = result.usage
+        u["input_tokens"] += reply.input_tokens
+        u["output_tokens"] += reply.output_tokens
+        u["cost_usd"] = cost_usd(model, u["input_tokens"], u["output_tokens"], getattr(ms, "prices", {}) or {},
+                                 aliases=(ep.model,))
+
+    try:
+        for step in range(1, max_steps + 1):
+            body = providers.build_body(ep, system=str(agent.get("system_prompt") or ""), messages=messages,
+                                        tools=schemas, max_tokens=max_tokens, temperature=temperature)
+            reply = _call_with_retries(ep, body, settings=settings, deadline=deadline, clock=clock, sleep=sleep,
+                                       write=write)
+            result.iterations_hint = step
+            account(reply)
+            messages.append(reply.to_message())
+            if reply.text:
+                texts.append(reply.text)
+                write(f"[assistant] {reply.text}")
+            write(f"[symbi] step {step}: stop {reply.raw_stop}, {reply.input_tokens} tokens in, "
+                  f"{reply.output_tokens} out")
+            if not reply.tool_calls:
+                if reply.stop == "max_tokens":
+                    write("[symbi] the answer was cut at max_tokens")
+                final = reply.text
+                break
+            for call in reply.tool_calls:
+                answer = _answer_call(call, by_name, name=name, cwd=context_dir, env=tool_env, deadline=deadline,
+                                      allowed=allowed, clock=clock, write=write)
+                result.tool_calls += 1
+                messages.append({"role": "tool", "tool_call_id": call.id, "name": call.name,
+                                 "content": answer.content, "is_error": answer.is_error})
+                if answer.deadline_hit:
+                    raise _Deadline(f"while tool {call.name!r} ran")
+            if persistent:
+                conversation.save(context_dir, messages, model=model)
+        else:
+            result.error_message = (f"model agent {name!r}: still calling tools after {max_steps} model calls"
+                                    " ([models] max_steps); stopped")
+    except _Deadline as exc:
+        result.timed_out = True
+        result.error_message = f"model agent {name!r}: max_runtime reached {exc}"
+    except ModelError as exc:
+        result.error_message = f"model agent {name!r}: {exc.message}"
+    conversation.save(context_dir, messages, model=model)
+    u = result.usage
+    write(f"[symbi] usage: {u['input_tokens']} tokens in, {u['output_tokens']} out"
+          + (f", ${u['cost_usd']:.6f}" if u["cost_usd"] is not None else ""))
+    if final is not None and result.error_message is None:
+        result.exit_code = 0
+        result.output = final
+        result.summary = _summary_of(final)
+    else:
+        result.output = "\n".join(texts)
+        write(f"[symbi] {result.error_message}")
+    return result
+
+
+def _answer_call(call: providers.ToolCall, by_name: dict[str, tool_mod.Tool], *, name: str, cwd: Path,
+                 env: Mapping[str, str], deadline: Optional[float], allowed: set[str],
+                 clock: Callable[[], float], write: _Log) -> tool_mod.ToolResult:
+    write(f"[tool call] {call.name} {json.dumps(call.arguments) if call.arguments is not None else call.raw_arguments}")
+    tool = by_name.get(call.name)
+    if tool is None:
+        known = ", ".join(sorted(by_name)) or "none"
+        answer = tool_mod.ToolResult(f"error: there is no tool named {call.name!r} (tools: {known})", is_error=True)
+    else:
+        answer = tool_mod.run_tool(tool, call.arguments, agent_name=name, cwd=cwd, env=env, deadline=deadline,
+                                   allowed_capabilities=allowed, clock=clock, raw_arguments=call.raw_arguments)
+    write(f"[tool result{' error' if answer.is_error else ''}] {call.name}: {answer.content[:2000]}")
+    return answer
+
+
+def _backoff(attempt: int) -> float:
+    return min(30.0, 1.0 * (2 ** attempt))
+
+
+def _call_with_retries(ep: providers.Endpoint, body: dict[str, Any], *, settings: Any, deadline: Optional[float],
+                       clock: Callable[[], float], sleep: Callable[[float], None], write: _Log
+                       ) -> providers.ModelReply:
+    ms = settings.models
+    max_retries = int(getattr(ms, "max_retries", 4))
+    attempt = 0
+    while True:
+        timeout = float(ms.timeout_seconds)
+        if deadline is not None:
+            left = deadline - clock()
+            if left <= 0:
+                raise _Deadline("while waiting for the model")
+            timeout = min(timeout, left)
+        try:
+            return providers.call(ep, body, timeout=timeout)
+        except ModelError as exc:
+            if deadline is not None and clock() >= deadline:
+                raise _Deadline(f"while waiting for the model ({exc.message})") from None
+            if not exc.retryable:
+                raise
+            if attempt >= max_retries:
+                raise ModelError(f"{exc.message} (gave up after {attempt + 1} attempts)") from None
+            wait = exc.retry_after if exc.retry_after is not None else _backoff(attempt)
+            if wait > MAX_RETRY_WAIT:
+                raise ModelError(f"{exc.message}; the server asks to wait {wait:g}s, more than the "
+                                 f"{MAX_RETRY_WAIT:g}s symbi waits between attempts") from None
+            if deadline is not None and clock() + wait >= deadline:
+                raise _Deadline(f"while waiting to retry: {exc.message}; the next attempt ({wait:g}s away) "
+                                "would start after the deadline") from None
+            attempt += 1
+            write(f"[symbi] {exc.message}; retry {attempt} of {max_retries} in {wait:g}s")
+            sleep(wait)
