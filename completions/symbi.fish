@@ -4,7 +4,7 @@
 function __symbi_cmds
     switch $argv[1]
         case 'symbi'
-            printf '%s\n' 'agent	Register and inspect the agents jobs run.' 'audit	Query the append-only audit log and verify it was not tampered with.' 'completion	Print the shell completion script for bash, zsh or fish.' 'config	Inspect the configuration (config.toml plus SYMBI_* environment overrides).' 'cron	Manage and run scheduled jobs.' 'run	(not built yet)'
+            printf '%s\n' 'agent	Register and inspect the agents jobs run.' 'audit	Query the append-only audit log and verify it was not tampered with.' 'completion	Print the shell completion script for bash, zsh or fish.' 'config	Inspect the configuration (config.toml plus SYMBI_* environment overrides).' 'cron	Manage and run scheduled jobs.' 'run	Run an agent once in the foreground (test it outside the scheduler).'
         case 'symbi agent'
             printf '%s\n' 'add	Register agent NAME.' 'list	List registered agents.' 'remove	Unregister agent NAME (refused while jobs use it, unless --force).' 'show	Show one agent.'
         case 'symbi audit'
@@ -12,7 +12,7 @@ function __symbi_cmds
         case 'symbi config'
             printf '%s\n' 'show	Print the effective configuration with secrets masked.'
         case 'symbi cron'
-            printf '%s\n' 'add	Add a job from JSON or from a .symbi file.' 'approve	Approve a run waiting in pending_approval: it starts as soon as the daemon...' 'daemon	(not built yet)' 'deny	Deny a run waiting in pending_approval: it is closed as denied and never starts.' 'export	Print the jobs that crontab can express, as a crontab (the others as comments...' 'history	Show a job\'s runs, newest first (`--format csv > runs.csv` for a spreadsheet).' 'import	Turn each line of a crontab into an agent and a job (one transaction).' 'list	List jobs.' 'next	Print the next fire times of the cron expression EXPR.' 'pause	Pause a job: no new runs until resumed; state is kept.' 'pending	List runs waiting for approval, oldest first.' 'remove	Remove a job and its run history (asks first unless --force).' 'reset	Return a job (e.g. dead-lettered) to active, failure count zero, fresh next run.' 'resume	Resume a paused job; its next run is computed from now.' 'run	(not built yet)' 'status	Show a job\'s details, next run and recent runs.' 'test-delivery	Send a sample run of JOB through its delivery channels and print one receipt...' 'validate	Check a .symbi file without changing anything.'
+            printf '%s\n' 'add	Add a job from JSON or from a .symbi file.' 'approve	Approve a run waiting in pending_approval: it starts as soon as the daemon...' 'daemon	Start, stop, inspect or reload the scheduler daemon.' 'deny	Deny a run waiting in pending_approval: it is closed as denied and never starts.' 'export	Print the jobs that crontab can express, as a crontab (the others as comments...' 'history	Show a job\'s runs, newest first (`--format csv > runs.csv` for a spreadsheet).' 'import	Turn each line of a crontab into an agent and a job (one transaction).' 'list	List jobs.' 'next	Print the next fire times of the cron expression EXPR.' 'pause	Pause a job: no new runs until resumed; state is kept.' 'pending	List runs waiting for approval, oldest first.' 'remove	Remove a job and its run history (asks first unless --force).' 'reset	Return a job (e.g. dead-lettered) to active, failure count zero, fresh next run.' 'resume	Resume a paused job; its next run is computed from now.' 'run	Run a job now: queued for the daemon, or in the foreground when no daemon runs.' 'status	Show a job\'s details, next run and recent runs.' 'test-delivery	Send a sample run of JOB through its delivery channels and print one receipt...' 'validate	Check a .symbi file without changing anything.'
     end
 end
 
@@ -49,7 +49,7 @@ function __symbi_opts
         case 'symbi cron approve'
             printf '%s\n' '--format	Output format: table for people, json/csv for scripts.' '--help	Show this message and exit.' '-h	Show this message and exit.'
         case 'symbi cron daemon'
-            printf '%s\n' '--help	Show this message and exit.' '-h	Show this message and exit.'
+            printf '%s\n' '--foreground	Run in this terminal (for systemd and containers); logs on stderr.' '--format	Output format: table for people, json/csv for scripts.' '--help	Show this message and exit.' '--timeout	stop/restart: seconds to wait for the daemon to exit (default: shutdown_timeout_seconds + kill_grace_seconds + 10).' '-h	Show this message and exit.'
         case 'symbi cron deny'
             printf '%s\n' '--format	Output format: table for people, json/csv for scripts.' '--help	Show this message and exit.' '--reason	Why (kept on the run and in the audit log).' '-h	Show this message and exit.'
         case 'symbi cron export'
@@ -73,7 +73,7 @@ function __symbi_opts
         case 'symbi cron resume'
             printf '%s\n' '--format	Output format: table for people, json/csv for scripts.' '--help	Show this message and exit.' '-h	Show this message and exit.'
         case 'symbi cron run'
-            printf '%s\n' '--help	Show this message and exit.' '-h	Show this message and exit.'
+            printf '%s\n' '--format	Output format: table for people, json/csv for scripts.' '--help	Show this message and exit.' '--input	Input for this run (default: the job\'s input).' '--timeout	With --wait: give up after this many seconds (exit 1).' '--wait	Stream the run\'s output and exit with its result (0 succeeded).' '-h	Show this message and exit.'
         case 'symbi cron status'
             printf '%s\n' '--format	Output format: table for people, json/csv for scripts.' '--help	Show this message and exit.' '--history	How many recent runs to show.' '--watch	Redraw every 5 seconds until interrupted.' '-h	Show this message and exit.'
         case 'symbi cron test-delivery'
@@ -81,7 +81,7 @@ function __symbi_opts
         case 'symbi cron validate'
             printf '%s\n' '--file	The .symbi file to check (`-` = stdin).' '--format	Output format: table for people, json/csv for scripts.' '--help	Show this message and exit.' '-h	Show this message and exit.'
         case 'symbi run'
-            printf '%s\n' '--help	Show this message and exit.' '-h	Show this message and exit.'
+            printf '%s\n' '--help	Show this message and exit.' '--input	Text on the agent\'s stdin (`-` reads this stdin).' '--timeout	Kill the agent after this many seconds (exit 124).' '-h	Show this message and exit.'
     end
 end
 
@@ -103,6 +103,8 @@ function __symbi_valopts
             printf '%s\n' '--file' '--format' '--json' '--schedule'
         case 'symbi cron approve'
             printf '%s\n' '--format'
+        case 'symbi cron daemon'
+            printf '%s\n' '--format' '--timeout'
         case 'symbi cron deny'
             printf '%s\n' '--format' '--reason'
         case 'symbi cron export'
@@ -125,12 +127,16 @@ function __symbi_valopts
             printf '%s\n' '--format'
         case 'symbi cron resume'
             printf '%s\n' '--format'
+        case 'symbi cron run'
+            printf '%s\n' '--format' '--input' '--timeout'
         case 'symbi cron status'
             printf '%s\n' '--format' '--history'
         case 'symbi cron test-delivery'
             printf '%s\n' '--channel' '--format'
         case 'symbi cron validate'
             printf '%s\n' '--file' '--format'
+        case 'symbi run'
+            printf '%s\n' '--input' '--timeout'
     end
 end
 
@@ -151,6 +157,8 @@ function __symbi_choices
         case 'symbi cron add --format'
             printf '%s\n' 'table' 'json'
         case 'symbi cron approve --format'
+            printf '%s\n' 'table' 'json'
+        case 'symbi cron daemon --format'
             printf '%s\n' 'table' 'json'
         case 'symbi cron deny --format'
             printf '%s\n' 'table' 'json'
@@ -174,6 +182,8 @@ function __symbi_choices
             printf '%s\n' 'table' 'json'
         case 'symbi cron resume --format'
             printf '%s\n' 'table' 'json'
+        case 'symbi cron run --format'
+            printf '%s\n' 'table' 'json'
         case 'symbi cron status --format'
             printf '%s\n' 'table' 'json'
         case 'symbi cron test-delivery --format'
@@ -188,6 +198,8 @@ function __symbi_dynamic
         case 'symbi completion'
             printf '%s\n' 1
         case 'symbi cron add'
+            printf '%s\n' 1
+        case 'symbi cron daemon'
             printf '%s\n' 1
         case 'symbi cron history'
             printf '%s\n' 1

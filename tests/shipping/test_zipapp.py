@@ -1,0 +1,142 @@
+"""zipapp.sh: the one-file build runs with a clean interpreter (``python3 -I``) from another directory, in an
+empty HOME and in one it cannot write, through a whole session: add an agent and a job, start the daemon, see
+the job run, stop it.
+
+Building needs shiv and PyPI (or the pip mirror this machine is configured with), like ``pip install .``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def _clean_python() -> str:
+    """The base interpreter, outside any virtualenv: the zipapp must carry everything it needs."""
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    for candidate in (Path(sys.base_prefix) / "bin" / f"python{version}", Path(sys.base_prefix) / "bin" / "python3"):
+        if candidate.exists():
+            return str(candidate)
+    return shutil.which(f"python{version}") or sys.executable
+
+
+@pytest.fixture(scope="module")
+def pyz(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """dist/symbi.pyz built by zipapp.sh into a temporary directory (once for this module)."""
+    if subprocess.run([sys.executable, "-m", "shiv", "--version"], capture_output=True).returncode != 0:
+        pytest.skip("shiv is not installed (pip install -e '.[test]')")
+    out = tmp_path_factory.mktemp("dist")
+    build = subprocess.run(["bash", str(REPO / "zipapp.sh"), "--out", str(out)], capture_output=True, text=True,
+                           env={**os.environ, "PYTHON": sys.executable}, timeout=600)
+    assert build.returncode == 0, build.stdout + build.stderr
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    built = [p.name for p in out.glob(f"symbi-{version}-*.pyz")]
+    assert len(built) == 1, built
+    link = out / "symbi.pyz"
+    assert link.resolve() == (out / built[0]).resolve()
+    return link
+
+
+@pytest.fixture(params=["empty-home", "unwritable-home"])
+def session_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    """A minimal environment: no virtualenv, no PYTHONPATH, a fresh SYMBI_HOME and either kind of HOME."""
+    if request.param == "empty-home":
+        home = tmp_path / "home"
+        home.mkdir()
+    else:
+        # A regular file: nothing can be created below it, whoever we are (root ignores mode bits).
+        home = tmp_path / "home-is-a-file"
+        home.write_text("")
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(home),
+        "TMPDIR": str(tmpdir),
+        "SYMBI_HOME": str(tmp_path / "symbi-home"),
+        "SYMBI_DEFAULT_TIMEZONE": "UTC",
+        "SYMBI_API_PORT": "0",
+        "LANG": "C.UTF-8",
+        "KIND": request.param,
+    }
+
+
+def _run(pyz: Path, env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    elsewhere = Path(env["TMPDIR"])  # not the repository: nothing may come from the checkout
+    return subprocess.run([_clean_python(), "-I", str(pyz), *args], cwd=elsewhere, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def _skip_if_not_built(result: subprocess.CompletedProcess, what: str) -> None:
+    if "not built yet" in result.stderr:
+        pytest.skip(f"{what} is not built yet in this tree")
+
+
+def test_zipapp_runs_a_whole_session(pyz: Path, session_env: dict[str, str]) -> None:
+    env = session_env
+    version = _run(pyz, env, "--version")
+    assert version.returncode == 0, version.stderr
+    from symbi_cron import __version__
+
+    assert version.stdout.strip() == f"symbi {__version__}"
+    if env["KIND"] == "unwritable-home":
+        # The compiled dependencies went to a private directory under TMPDIR instead of ~/.shiv.
+        extracted = list(Path(env["TMPDIR"]).glob("symbi-shiv-*"))
+        assert extracted, os.listdir(env["TMPDIR"])
+        assert extracted[0].stat().st_mode & 0o077 == 0
+    else:
+        assert (Path(env["HOME"]) / ".shiv").is_dir()
+
+    added = _run(pyz, env, "agent", "add", "hello", "--command", "echo hello from the zipapp")
+    _skip_if_not_built(added, "symbi agent add")
+    assert added.returncode == 0, added.stderr
+    at = (datetime.now(timezone.utc) + timedelta(seconds=3)).isoformat(timespec="seconds")
+    job = _run(pyz, env, "cron", "add", "--json", json.dumps({"name": "once", "agent_id": "hello", "at": at}))
+    assert job.returncode == 0, job.stderr
+
+    started = _run(pyz, env, "cron", "daemon", "start")
+    _skip_if_not_built(started, "symbi cron daemon")
+    assert started.returncode == 0, started.stdout + started.stderr
+    try:
+        deadline = time.monotonic() + 45
+        runs: list[dict] = []
+        while time.monotonic() < deadline:
+            history = _run(pyz, env, "cron", "history", "once", "--format", "json")
+            assert history.returncode == 0, history.stderr
+            runs = json.loads(history.stdout)
+            if any(r["status"] not in ("queued", "running") for r in runs):
+                break
+            time.sleep(0.5)
+        assert runs, "the job never ran"
+        assert runs[0]["status"] == "succeeded", runs[0]
+        assert "hello from the zipapp" in (runs[0].get("output") or "")
+    finally:
+        stopped = _run(pyz, env, "cron", "daemon", "stop")
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+
+
+def test_zipapp_sh_refuses_a_bad_python_version() -> None:
+    result = subprocess.run(["bash", str(REPO / "zipapp.sh"), "--python-version", "three"], capture_output=True,
+                            text=True, env={**os.environ, "PYTHON": sys.executable}, timeout=60)
+    if "shiv is not installed" in result.stderr:
+        pytest.skip("shiv is not installed")
+    assert result.returncode == 2
+    assert "--python-version" in result.stderr
+
+
+def test_zipapp_sh_refuses_an_unknown_option() -> None:
+    result = subprocess.run(["bash", str(REPO / "zipapp.sh"), "--frobnicate"], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 2
+    assert "unknown option: --frobnicate" in result.stderr
