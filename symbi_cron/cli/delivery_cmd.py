@@ -1,4 +1,5 @@
-"""``symbi cron test-delivery JOB``: send a sample run through a job's delivery channels, print the receipts."""
+"""``symbi cron test-delivery JOB``: send a sample run through a job's delivery channels, print the
+receipts."""
 
 from __future__ import annotations
 
@@ -12,15 +13,20 @@ from .common import emit_json, format_option, get_app, render_table
 @click.command("test-delivery")
 @click.argument("job", metavar="JOB")
 @click.option(
-    "--channel", "channels", multiple=True, metavar="CHANNEL",
-    help="Send only through this channel (repeatable): stdout, log_file, webhook, slack, email or custom:NAME. "
+    "--channel",
+    "channels",
+    multiple=True,
+    metavar="CHANNEL",
+    help="Send only through this channel (repeatable): stdout, log_file, webhook, slack, email or "
+    "custom:NAME. "
     "Default: the job's own delivery list.",
 )
 @format_option()
 def test_delivery(job: str, channels: tuple[str, ...], fmt: str) -> None:
     """Send a sample run of JOB through its delivery channels and print one receipt per channel.
 
-    No agent runs and nothing is stored. Exits 1 when any channel failed. JOB is an id, an id prefix or a name.
+    No agent runs and nothing is stored. Exits 1 when any channel failed. JOB is an id, an id prefix or a
+    name.
     """
     import os
 
@@ -32,8 +38,11 @@ def test_delivery(job: str, channels: tuple[str, ...], fmt: str) -> None:
 
     app = get_app()
     job_dict = get_job(app, job)
-    names = check_channel_names(channels) if channels else check_channel_names(job_dict.get("delivery") or [],
-                                                                               field="delivery")
+    names = (
+        check_channel_names(channels)
+        if channels
+        else check_channel_names(job_dict.get("delivery") or [], field="delivery")
+    )
     if not names:
         raise InvalidInput("the job has no delivery channels; name some with --channel", field="delivery")
     ctx = DeliveryContext(

@@ -10,10 +10,10 @@ from __future__ import annotations
 import socket
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Callable, Mapping, Optional
 
 from .. import __version__
 from .base import DeliveryContext
@@ -29,10 +29,10 @@ BODY_SNIPPET = 200
 class HttpResult:
     """One attempt: the HTTP status and answer, or ``error`` when no answer came."""
 
-    status: Optional[int]
+    status: int | None
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
-    error: Optional[str] = None
+    error: str | None = None
 
     def text(self, limit: int = BODY_SNIPPET) -> str:
         s = self.body[: limit * 4].decode("utf-8", "replace").strip()
@@ -72,7 +72,7 @@ def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> H
         if isinstance(reason, (socket.timeout, TimeoutError)):
             return HttpResult(None, error=f"timed out after {timeout:g}s")
         return HttpResult(None, error=f"connection failed ({_reason(reason)})")
-    except (socket.timeout, TimeoutError):
+    except TimeoutError:
         return HttpResult(None, error=f"timed out after {timeout:g}s")
     except (ConnectionError, OSError) as exc:
         return HttpResult(None, error=f"connection failed ({_reason(exc)})")
@@ -86,7 +86,7 @@ def _reason(reason: object) -> str:
     return str(reason)
 
 
-def retry_after_seconds(headers: Mapping[str, str], now: datetime) -> Optional[float]:
+def retry_after_seconds(headers: Mapping[str, str], now: datetime) -> float | None:
     """The wait a ``Retry-After`` header asks for (seconds or an HTTP date), capped; None if absent or bad."""
     raw = None
     for k, v in headers.items():
@@ -125,7 +125,8 @@ def send_with_retries(
 ):
     """Call ``attempt_once`` until ``judge`` says ok or fail, or ``retries`` retries are spent.
 
-    Between tries it waits ``backoff`` seconds, doubling each time, or what a 429/503 ``Retry-After`` asks for.
+    Between tries it waits ``backoff`` seconds, doubling each time, or what a 429/503 ``Retry-After`` asks
+    for.
     Returns the channel's receipt (detail redacted).
     """
     attempts = 0

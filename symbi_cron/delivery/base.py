@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -26,7 +27,8 @@ if TYPE_CHECKING:
 #: Version of the JSON body; bumped only for an incompatible change.
 PAYLOAD_VERSION = 1
 
-#: Job fields that go into the payload. Everything else (headers, recipients, custom settings, the AgentPin JWT)
+#: Job fields that go into the payload. Everything else (headers, recipients, custom settings, the AgentPin
+#: JWT)
 #: is configuration that may hold secrets, so it is left out on purpose.
 JOB_FIELDS = ("id", "name", "agent_id", "timezone")
 #: Run fields that go into the payload, in this order.
@@ -61,7 +63,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _time(value: Any) -> Optional[str]:
+def _time(value: Any) -> str | None:
     """A run time as ISO 8601: accepts a datetime, epoch milliseconds or ISO text."""
     if value is None or value == "":
         return None
@@ -98,7 +100,7 @@ class DeliveryPayload:
         """Whether the run succeeded (what channels show as the headline)."""
         return self.status in SUCCESS_STATUSES
 
-    def duration_text(self) -> Optional[str]:
+    def duration_text(self) -> str | None:
         """``1.23s`` / ``4m05s`` from ``execution_time_ms``, or None."""
         ms = self.run.get("execution_time_ms")
         if ms is None:
@@ -144,7 +146,7 @@ class Receipt:
 
     channel: str
     ok: bool
-    detail: Optional[str]
+    detail: str | None
     attempts: int
     at: datetime
 
@@ -164,7 +166,7 @@ class Channel(Protocol):
 
     name: str
 
-    def send(self, payload: DeliveryPayload, ctx: "DeliveryContext") -> Receipt:
+    def send(self, payload: DeliveryPayload, ctx: DeliveryContext) -> Receipt:
         """Deliver; return a receipt (failed receipts for ordinary failures, no exception)."""
         ...
 
@@ -173,17 +175,17 @@ class Channel(Protocol):
 class DeliveryContext:
     """What channels may use. Built by the entry point (supervisor, CLI) and passed down."""
 
-    settings: "Settings"
-    paths: "Paths"
+    settings: Settings
+    paths: Paths
     clock: Any
     env: Mapping[str, str]
-    log: Optional[logging.Logger] = None
+    log: logging.Logger | None = None
     #: Injectable so retry tests are fast and exact.
     sleep: Callable[[float], None] = time.sleep
     #: Where the ``stdout`` channel writes (the daemon's log in daemon mode, the terminal in the foreground).
-    stdout: Optional[TextIO] = None
+    stdout: TextIO | None = None
     #: Set by the router for each payload: every text a channel logs or returns goes through it.
-    redactor: Optional["Redactor"] = field(default=None, repr=False)
+    redactor: Redactor | None = field(default=None, repr=False)
 
     @property
     def delivery(self):  # -> DeliverySettings
@@ -192,15 +194,16 @@ class DeliveryContext:
     def now(self) -> datetime:
         return self.clock.now()
 
-    def secret(self, value: Optional[str]) -> Optional[str]:
-        """A configured value with ``${VAR}`` expanded from this context's environment (use it, never show it)."""
+    def secret(self, value: str | None) -> str | None:
+        """A configured value with ``${VAR}`` expanded from this context's environment (use it, never show
+        it)."""
         if value is None:
             return None
         from ..config import expand_env
 
         return expand_env(value, dict(self.env))
 
-    def redact(self, text: Optional[str]) -> Optional[str]:
+    def redact(self, text: str | None) -> str | None:
         """``text`` with every known secret masked."""
         if text is None or self.redactor is None:
             return text
@@ -214,7 +217,7 @@ class DeliveryContext:
         if self.log is not None:
             self.log.warning("%s", self.redact(msg))
 
-    def receipt(self, channel: str, ok: bool, detail: Optional[str], attempts: int = 1) -> Receipt:
+    def receipt(self, channel: str, ok: bool, detail: str | None, attempts: int = 1) -> Receipt:
         """A receipt stamped now, its detail redacted."""
         return Receipt(channel=channel, ok=ok, detail=self.redact(detail), attempts=attempts, at=self.now())
 
@@ -222,4 +225,4 @@ class DeliveryContext:
 def tail(text: str, limit: int) -> str:
     """The last ``limit`` characters of ``text``, marked with ``…`` when cut."""
     text = text.strip()
-    return text if len(text) <= limit else "…" + text[-(limit - 1):]
+    return text if len(text) <= limit else "…" + text[-(limit - 1) :]

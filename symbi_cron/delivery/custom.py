@@ -2,12 +2,13 @@
 
 ``[custom_channels] NAME = "command args"`` runs the command (split like a shell, run without one, ``${ENV}``
 expanded at send time) with the JSON payload on stdin, in its own process group, killed after
-``custom_timeout_seconds``. Exit 0 is success; otherwise the receipt carries the exit status and stderr's tail.
+``custom_timeout_seconds``. Exit 0 is success; otherwise the receipt carries the exit status and stderr's
+tail.
 
 A name not in ``[custom_channels]`` is looked up in the entry-point group ``symbi_cron.delivery``. The entry
-point loads a class or factory, which is called with no arguments and must give an object with
-``send(payload, ctx)``; an object that already has ``send`` (a module or instance) is used as is. ``send`` may
-return a :class:`Receipt`, a bool, or None (success); an exception is a failed receipt.
+point loads a class or factory, which is called with no arguments and must give an object with ``send(payload,
+ctx)``; an object that already has ``send`` (a module or instance) is used as is. ``send`` may return a
+:class:`Receipt`, a bool, or None (success); an exception is a failed receipt.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import os
 import shlex
 import signal
 import subprocess
-from typing import Any, Optional
+from typing import Any
 
 from .base import DeliveryContext, DeliveryPayload, Receipt, tail
 
@@ -74,7 +75,11 @@ class CommandChannel:
         text = (err or b"").decode("utf-8", "replace")
         if proc.returncode != 0:
             how = f"exit {proc.returncode}" if proc.returncode > 0 else f"killed by signal {-proc.returncode}"
-            return ctx.receipt(self.name, False, f"{argv[0]}: {how}" + (f": {tail(text, STDERR_TAIL)}" if text.strip() else ""))
+            return ctx.receipt(
+                self.name,
+                False,
+                f"{argv[0]}: {how}" + (f": {tail(text, STDERR_TAIL)}" if text.strip() else ""),
+            )
         return ctx.receipt(self.name, True, f"{argv[0]}: exit 0")
 
 
@@ -100,11 +105,14 @@ class EntryPointChannel:
             return ctx.receipt(self.name, True, None)
         if result is False:
             return ctx.receipt(self.name, False, "the plug-in reported a failure")
-        return ctx.receipt(self.name, bool(getattr(result, "ok", False)), str(getattr(result, "detail", result)))
+        return ctx.receipt(
+            self.name, bool(getattr(result, "ok", False)), str(getattr(result, "detail", result))
+        )
 
 
-def find_entry_point(name: str) -> Optional[Any]:
-    """The entry point ``name`` in the group ``symbi_cron.delivery``, or None (the metadata scan happens here)."""
+def find_entry_point(name: str) -> Any | None:
+    """The entry point ``name`` in the group ``symbi_cron.delivery``, or None (the metadata scan happens
+    here)."""
     from importlib.metadata import entry_points
 
     for ep in entry_points(group=ENTRY_POINT_GROUP):

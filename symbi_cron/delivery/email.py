@@ -1,22 +1,21 @@
 """The ``email`` channel: one message per run over SMTP to the job's ``email_recipients``.
 
-STARTTLS (``smtp_starttls``, default on) or implicit TLS (``smtp_ssl``), then a login when ``smtp_username`` is set.
-The server's certificate is verified (against the system CAs plus ``smtp_ca_file``) unless ``smtp_verify = false``.
-Credentials are never sent over an unencrypted connection except to a loopback relay.
+STARTTLS (``smtp_starttls``, default on) or implicit TLS (``smtp_ssl``), then a login when ``smtp_username``
+is set. The server's certificate is verified (against the system CAs plus ``smtp_ca_file``) unless
+``smtp_verify = false``. Credentials are never sent over an unencrypted connection except to a loopback relay.
 The message is ``email.message.EmailMessage`` (UTF-8 everywhere: subject, body, names).
 """
 
 from __future__ import annotations
 
+import email.policy
 import getpass
 import ipaddress
 import smtplib
 import socket
 import ssl
-import email.policy
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, make_msgid
-from typing import Optional
 
 from .base import DeliveryContext, DeliveryPayload, Receipt
 
@@ -56,13 +55,19 @@ def body_text(payload: DeliveryPayload) -> str:
     lines += ["", "Output:", ""]
     if len(output) > BODY_OUTPUT_LIMIT:
         lines.append(output[:BODY_OUTPUT_LIMIT])
-        lines += ["", f"[output cut at {BODY_OUTPUT_LIMIT:,} of {len(output):,} characters; the full text is on the run]"]
+        lines += [
+            "",
+            f"[output cut at {BODY_OUTPUT_LIMIT:,} of {len(output):,} characters;"
+            " the full text is on the run]",
+        ]
     else:
         lines.append(output if output else "(no output)")
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def build_message(payload: DeliveryPayload, sender: str, recipients: list[str], ctx: DeliveryContext) -> EmailMessage:
+def build_message(
+    payload: DeliveryPayload, sender: str, recipients: list[str], ctx: DeliveryContext
+) -> EmailMessage:
     """The MIME message (text/plain; charset=utf-8)."""
     # cte_type 7bit: headers as RFC 2047 encoded words and the body quoted-printable or base64, so the message
     # passes through any relay, with or without 8BITMIME or SMTPUTF8.
@@ -159,7 +164,7 @@ class EmailChannel:
         if not host:
             return ctx.receipt(self.name, False, "email is not configured (set scheduler.delivery.smtp_host)")
         sender = ctx.secret(d.email_from) or _default_sender()
-        user: Optional[str] = ctx.secret(d.smtp_username)
+        user: str | None = ctx.secret(d.smtp_username)
         password = ctx.secret(d.smtp_password) or ""
         encrypted = d.smtp_ssl or d.smtp_starttls
         if user and not encrypted and not _is_loopback(host):
@@ -197,7 +202,9 @@ class EmailChannel:
                 if not all(a.isascii() for a in [env_from, *env_to]):
                     if not smtp.has_extn("smtputf8"):
                         return ctx.receipt(
-                            self.name, False, f"{where}: a non-ASCII address needs SMTPUTF8, which the server lacks"
+                            self.name,
+                            False,
+                            f"{where}: a non-ASCII address needs SMTPUTF8, which the server lacks",
                         )
                     options.append("SMTPUTF8")
                 refused = smtp.sendmail(env_from, env_to, msg.as_bytes(), mail_options=options)
@@ -206,6 +213,8 @@ class EmailChannel:
         if refused:
             some = ", ".join(sorted(refused))
             return ctx.receipt(
-                self.name, False, f"{where}: sent to {len(recipients) - len(refused)} of {len(recipients)}; refused: {some}"
+                self.name,
+                False,
+                f"{where}: sent to {len(recipients) - len(refused)} of {len(recipients)}; refused: {some}",
             )
         return ctx.receipt(self.name, True, f"{where}: sent to {len(recipients)} recipient(s)")

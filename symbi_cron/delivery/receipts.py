@@ -8,7 +8,8 @@ transaction (``Store.write()``), so the receipts land with the run's final state
 from __future__ import annotations
 
 import sqlite3
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ..timeutil import from_ms, to_ms
 from .base import Receipt
@@ -25,7 +26,8 @@ def save_receipts(conn: sqlite3.Connection, run_id: str, receipts: Iterable[Rece
     ]
     if rows:
         conn.executemany(
-            "INSERT OR REPLACE INTO deliveries (run_id, channel, ok, detail, attempts, at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO deliveries (run_id, channel, ok, detail, attempts, at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
             rows,
         )
     return len(rows)
@@ -48,7 +50,13 @@ def load_receipts(conn: sqlite3.Connection, run_ids: Iterable[str]) -> dict[str,
         )
         for run_id, channel, ok, detail, attempts, at in cur.fetchall():
             out.setdefault(run_id, []).append(
-                {"channel": channel, "ok": bool(ok), "detail": detail, "attempts": attempts, "at": from_ms(at)}
+                {
+                    "channel": channel,
+                    "ok": bool(ok),
+                    "detail": detail,
+                    "attempts": attempts,
+                    "at": from_ms(at),
+                }
             )
     return out
 

@@ -1,15 +1,16 @@
 """Masking secrets in every text delivery shows: receipts, log lines, error messages.
 
 A :class:`Redactor` knows the *values* of the secrets in play for one payload (the expanded tokens, passwords,
-auth headers and secret parts of webhook URLs, from the settings, the environment and the job) and replaces each
-occurrence with ``***``. Patterns catch what no value list can know: a Slack token or an ``Authorization`` value
-echoed back by a server, credentials inside a URL.
+auth headers and secret parts of webhook URLs, from the settings, the environment and the job) and replaces
+each occurrence with ``***``. Patterns catch what no value list can know: a Slack token or an
+``Authorization`` value echoed back by a server, credentials inside a URL.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Mapping, Optional
+from collections.abc import Iterable, Mapping
+from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
 
 MASK = "***"
@@ -42,7 +43,8 @@ _REF_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def url_secrets(url: str) -> list[str]:
-    """The parts of a URL that may be secret: credentials, token-like path segments, query values, the whole."""
+    """The parts of a URL that may be secret: credentials, token-like path segments, query values, the
+    whole."""
     out = [url]
     try:
         parts = urlsplit(url)
@@ -56,7 +58,9 @@ def url_secrets(url: str) -> list[str]:
         out.append(parts.path + (f"?{parts.query}" if parts.query else ""))
         for seg in parts.path.split("/"):
             # A path segment that looks like a token (long, with digits or mixed case) is a secret.
-            if len(seg) >= 8 and (any(c.isdigit() for c in seg) or (seg.lower() != seg and seg.upper() != seg)):
+            if len(seg) >= 8 and (
+                any(c.isdigit() for c in seg) or (seg.lower() != seg and seg.upper() != seg)
+            ):
                 out.append(seg)
     if parts.query:
         out.append(parts.query)
@@ -80,11 +84,11 @@ def describe_url(url: str) -> str:
 class Redactor:
     """Masks known secret values and secret-looking patterns in a text."""
 
-    def __init__(self, secrets: Iterable[Optional[str]] = ()) -> None:
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
         self._values: set[str] = set()
         self.add(*secrets)
 
-    def add(self, *values: Optional[str]) -> None:
+    def add(self, *values: str | None) -> None:
         """Add secret values (and their URL-encoded forms); short or empty values are ignored."""
         for v in values:
             if not v or not isinstance(v, str):
@@ -102,7 +106,7 @@ class Redactor:
                 self._values.add(cred.strip())
         self._ordered = sorted(self._values, key=len, reverse=True)
 
-    def add_url(self, url: Optional[str]) -> None:
+    def add_url(self, url: str | None) -> None:
         """Add the secret parts of a URL."""
         if url:
             self.add(*url_secrets(url))
@@ -118,7 +122,7 @@ class Redactor:
         return text
 
 
-def _expand(value: Any, env: Mapping[str, str]) -> Optional[str]:
+def _expand(value: Any, env: Mapping[str, str]) -> str | None:
     if not isinstance(value, str):
         return None
     from ..config import expand_env

@@ -13,6 +13,7 @@ from typing import Any
 
 from .base import Channel, DeliveryContext, DeliveryPayload, Receipt
 
+
 def _builtin(name: str) -> Channel:
     # Each channel module is imported only when a job uses it (smtplib, urllib: start-up time).
     if name == "stdout":
@@ -51,7 +52,7 @@ def get_channel(name: str, ctx: DeliveryContext) -> Channel:
         return _builtin(name)
     from .custom import CommandChannel, load_entry_point_channel
 
-    short = name[len("custom:"):] if name.startswith("custom:") else name
+    short = name[len("custom:") :] if name.startswith("custom:") else name
     if not short:
         raise UnknownChannel("empty custom channel name (write custom:NAME)")
     commands = getattr(ctx.settings, "custom_channels", None) or {}

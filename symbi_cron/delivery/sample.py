@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any, Iterable
+from typing import Any
 
 from ..errors import InvalidInput
 from .base import DeliveryPayload
@@ -13,7 +14,8 @@ BUILTIN_CHANNELS = ("stdout", "log_file", "webhook", "slack", "email")
 
 
 def sample_payload(job: dict[str, Any], now: datetime) -> DeliveryPayload:
-    """A succeeded manual run of ``job`` finishing at ``now`` (its id starts with ``test-``; nothing is stored)."""
+    """A succeeded manual run of ``job`` finishing at ``now`` (its id starts with ``test-``; nothing is
+    stored)."""
     started = now - timedelta(milliseconds=1500)
     name = job.get("name") or job.get("id")
     run = {
@@ -44,7 +46,8 @@ def check_channel_names(names: Iterable[str], *, field: str = "--channel") -> li
         n = n.strip()
         if n not in BUILTIN_CHANNELS and not (n.startswith("custom:") and len(n) > len("custom:")):
             raise InvalidInput(
-                f"unknown channel {n!r} (expected one of {', '.join(BUILTIN_CHANNELS)} or custom:NAME)", field=field
+                f"unknown channel {n!r} (expected one of {', '.join(BUILTIN_CHANNELS)} or custom:NAME)",
+                field=field,
             )
         if n not in out:
             out.append(n)

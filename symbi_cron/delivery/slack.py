@@ -3,22 +3,22 @@
 Which one, first match wins:
 1. the job's ``custom.slack_webhook_url``;
 2. the job's ``webhook_url`` when it is a Slack incoming-webhook URL (``https://hooks.slack.com/...``);
-3. ``chat.postMessage`` when a token is set (``SYMBI_SLACK_TOKEN`` / ``slack_api_token``) and a channel is known
-   (the job's ``slack_channel``, else ``slack_default_channel``);
+3. ``chat.postMessage`` when a token is set (``SYMBI_SLACK_TOKEN`` / ``slack_api_token``) and a channel is
+   known (the job's ``slack_channel``, else ``slack_default_channel``);
 4. ``scheduler.delivery.slack_webhook_url``.
 
 Slack's own answers are honoured: ``{"ok": false, "error": ...}`` (HTTP 200) is a failure naming the error;
-429 waits for Retry-After and retries (as many times as ``webhook_retry_attempts``); incoming webhooks' plain-text errors (``invalid_payload``,
-``channel_not_found``...) are quoted in the receipt.
+429 waits for Retry-After and retries (as many times as ``webhook_retry_attempts``); incoming webhooks'
+plain-text errors (``invalid_payload``, ``channel_not_found``...) are quoted in the receipt.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+from typing import Any
 
-from .base import DeliveryContext, DeliveryPayload, Receipt
 from ._http import HttpResult, Verdict, post, send_with_retries
+from .base import DeliveryContext, DeliveryPayload, Receipt
 from .redact import describe_url
 
 #: Slack's limits (api.slack.com/reference/block-kit): a section's text, a header's text, a message's text.
@@ -53,12 +53,13 @@ def _cut(text: str, limit: int) -> str:
 
 
 def trim_output(output: str, status: str, limit: int = OUTPUT_LIMIT) -> tuple[str, bool]:
-    """The output cut to ``limit`` characters (its end for failures, its start otherwise) and whether it was cut."""
+    """The output cut to ``limit`` characters (its end for failures, its start otherwise) and whether it was
+    cut."""
     output = output.rstrip()
     if len(output) <= limit:
         return output, False
     if status in TAIL_STATUSES:
-        return "…" + output[-(limit - 1):], True
+        return "…" + output[-(limit - 1) :], True
     return output[: limit - 1] + "…", True
 
 
@@ -84,7 +85,10 @@ def build_message(payload: DeliveryPayload) -> dict[str, Any]:
     if sched:
         fields.append(f"*Scheduled for*\n{escape(sched)}")
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": _cut(headline, HEADER_TEXT_LIMIT), "emoji": True}},
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": _cut(headline, HEADER_TEXT_LIMIT), "emoji": True},
+        },
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
     ]
     if run.get("error_message"):
@@ -101,7 +105,8 @@ def build_message(payload: DeliveryPayload) -> dict[str, Any]:
         total = len((payload.output or "").rstrip())
         which = "last" if status in TAIL_STATUSES else "first"
         note = (
-            f"Output trimmed to Slack's limit: showing the {which} {len(shown) - 1:,} of {total:,} characters. "
+            f"Output trimmed to Slack's limit: showing the {which} {len(shown) - 1:,} of {total:,}"
+            " characters. "
             f"The full output is on the run: `symbi cron history {escape(payload.job_name)}`."
         )
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": note}]})
@@ -164,7 +169,9 @@ class SlackChannel:
         d = ctx.delivery
         job = payload.job
         custom = job.get("custom") or {}
-        webhook_url: Optional[str] = ctx.secret(custom.get("slack_webhook_url")) if isinstance(custom, dict) else None
+        webhook_url: str | None = (
+            ctx.secret(custom.get("slack_webhook_url")) if isinstance(custom, dict) else None
+        )
         if not webhook_url:
             job_url = ctx.secret(job.get("webhook_url"))
             if job_url and job_url.startswith(SLACK_HOOKS_PREFIX):
@@ -178,7 +185,8 @@ class SlackChannel:
             base = (d.slack_api_base_url or "https://slack.com/api").rstrip("/")
             url = f"{base}/chat.postMessage"
             body = json.dumps(
-                {"channel": channel, "unfurl_links": False, "unfurl_media": False, **message}, ensure_ascii=False
+                {"channel": channel, "unfurl_links": False, "unfurl_media": False, **message},
+                ensure_ascii=False,
             ).encode("utf-8")
             headers = {"Content-Type": "application/json; charset=utf-8", "Authorization": f"Bearer {token}"}
             where = describe_url(url)
@@ -195,7 +203,9 @@ class SlackChannel:
         if not webhook_url:
             if token:
                 return ctx.receipt(
-                    self.name, False, "slack: no channel (set the job's slack_channel or slack_default_channel)"
+                    self.name,
+                    False,
+                    "slack: no channel (set the job's slack_channel or slack_default_channel)",
                 )
             return ctx.receipt(
                 self.name,

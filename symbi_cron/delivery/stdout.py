@@ -1,6 +1,7 @@
 """The ``stdout`` channel: a header line and the output, written to ``ctx.stdout``.
 
-In daemon mode the supervisor points ``ctx.stdout`` at its log (daemon.log); in the foreground it is the terminal.
+In daemon mode the supervisor points ``ctx.stdout`` at its log (daemon.log); in the foreground it is the
+terminal.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ def header(payload: DeliveryPayload, ctx: DeliveryContext) -> str:
     if run.get("exit_code") is not None:
         bits.append(f"exit {run.get('exit_code')}")
     extra = f" ({', '.join(str(b) for b in bits)})" if bits else ""
-    return f"[{ctx.now().isoformat(timespec='seconds')}] job {payload.job_name} run {payload.run_id} {payload.status}{extra}"
+    when = ctx.now().isoformat(timespec="seconds")
+    return f"[{when}] job {payload.job_name} run {payload.run_id} {payload.status}{extra}"
 
 
 class StdoutChannel:

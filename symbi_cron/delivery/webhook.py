@@ -8,8 +8,8 @@ Retries: 5xx, 408, 429 and network errors are retried ``webhook_retry_attempts``
 
 from __future__ import annotations
 
-from .base import DeliveryContext, DeliveryPayload, Receipt
 from ._http import HttpResult, Verdict, post, send_with_retries
+from .base import DeliveryContext, DeliveryPayload, Receipt
 from .redact import describe_url
 
 #: 4xx answers worth retrying: the server timed out waiting, or asks us to slow down.

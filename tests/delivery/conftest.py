@@ -12,19 +12,18 @@ from typing import Any
 import pytest
 
 # The repository root (for `tests.servers`) and this directory (for delivery_samples) are importable whatever
-# pytest's import mode. Never put tests/ itself on sys.path: tests/http would shadow the standard library's http.
+# pytest's import mode. Never put tests/ itself on sys.path: tests/http would shadow the standard library's
+# http.
 for _dir in (Path(__file__).resolve().parents[2], Path(__file__).resolve().parent):
     if str(_dir) not in sys.path:
         sys.path.append(str(_dir))
 
-from tests.servers.http_recorder import RecordingHTTPServer  # noqa: E402
-from tests.servers.slack_server import SlackServer  # noqa: E402
-from tests.servers.smtp_server import SMTPTestServer  # noqa: E402
-
 from symbi_cron.config import DeliverySettings, Settings  # noqa: E402
 from symbi_cron.delivery.base import DeliveryContext  # noqa: E402
 from symbi_cron.paths import resolve  # noqa: E402
-
+from tests.servers.http_recorder import RecordingHTTPServer  # noqa: E402
+from tests.servers.slack_server import SlackServer  # noqa: E402
+from tests.servers.smtp_server import SMTPTestServer  # noqa: E402
 
 
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
@@ -51,8 +50,12 @@ def sleeps() -> Sleeps:
 def make_ctx(home: Path, clock: Any, sleeps: Sleeps):
     """``make_ctx(env={...}, custom_channels={...}, **delivery_settings) -> DeliveryContext``."""
 
-    def make(env: dict[str, str] | None = None, custom_channels: dict[str, str] | None = None,
-             stdout: Any = None, **delivery: Any) -> DeliveryContext:
+    def make(
+        env: dict[str, str] | None = None,
+        custom_channels: dict[str, str] | None = None,
+        stdout: Any = None,
+        **delivery: Any,
+    ) -> DeliveryContext:
         settings = Settings(custom_channels=custom_channels or {})
         settings.scheduler.delivery = DeliverySettings(**delivery)
         return DeliveryContext(

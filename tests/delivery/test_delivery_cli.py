@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.servers.http_recorder import Reply
-
 from symbi_cron.services.jobs import create_job
+from tests.servers.http_recorder import Reply
 
 
 def _add_job(app, **spec):
@@ -27,7 +26,9 @@ def test_sends_a_sample_through_the_jobs_channels(app, cli, http_server, home: P
     body = http_server.wait_for(1)[0].json()
     assert body["job"]["name"] == "nightly-report"
     assert body["run"]["id"].startswith("test-") and body["run"]["trigger"] == "manual"
-    assert "test delivery for job nightly-report" in (home / "logs" / "jobs" / "nightly-report.log").read_text()
+    assert (
+        "test delivery for job nightly-report" in (home / "logs" / "jobs" / "nightly-report.log").read_text()
+    )
 
 
 def test_json_format_and_exit_1_when_a_channel_fails(app, cli, http_server):

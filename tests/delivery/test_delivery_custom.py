@@ -1,4 +1,5 @@
-"""custom:NAME channels: a configured command (real subprocess) and a Python entry point discovered by the real
+"""custom:NAME channels: a configured command (real subprocess) and a Python entry point discovered by the
+real
 importlib.metadata from a dist-info directory on sys.path."""
 
 from __future__ import annotations
@@ -133,13 +134,21 @@ def test_entry_point_channels(tmp_path, make_ctx, monkeypatch):
     payload = sample_payload(job=sample_job(name="ep-job"))
     receipts = deliver(payload, ["custom:pager", "custom:boolean", "custom:exploding", "custom:broken"], ctx)
     by = {r.channel: r for r in receipts}
-    assert [r.channel for r in receipts] == ["custom:pager", "custom:boolean", "custom:exploding", "custom:broken"]
+    assert [r.channel for r in receipts] == [
+        "custom:pager",
+        "custom:boolean",
+        "custom:exploding",
+        "custom:broken",
+    ]
     assert by["custom:pager"].ok and by["custom:pager"].detail == "paged the on-call"
     import symbi_test_plugin  # type: ignore[import-not-found]
 
     assert symbi_test_plugin.SENT[0]["job"]["name"] == "ep-job"
     assert not by["custom:boolean"].ok and "reported a failure" in by["custom:boolean"].detail
-    assert not by["custom:exploding"].ok and by["custom:exploding"].detail == "channel error: RuntimeError: plugin bug"
+    assert (
+        not by["custom:exploding"].ok
+        and by["custom:exploding"].detail == "channel error: RuntimeError: plugin bug"
+    )
     assert not by["custom:broken"].ok and "missing optional dependency foo" in by["custom:broken"].detail
 
 

@@ -7,17 +7,22 @@ from pathlib import Path
 
 import pytest
 from delivery_samples import sample_job, sample_payload
-from tests.servers.smtp_server import SMTPTestServer
 
 from symbi_cron.delivery.router import deliver
+from tests.servers.smtp_server import SMTPTestServer
 
 RECIPIENTS = ["ops@example.com", "Zoë <zoe@example.org>"]
 
 
 def _ctx(make_ctx, srv, **kw):
     settings = dict(
-        smtp_host="127.0.0.1", smtp_port=srv.port, smtp_username="symbi-bot", smtp_password="${SMTP_PASS}",
-        smtp_ca_file=str(srv.ca_file), email_from="symbi@example.com", smtp_timeout_seconds=5,
+        smtp_host="127.0.0.1",
+        smtp_port=srv.port,
+        smtp_username="symbi-bot",
+        smtp_password="${SMTP_PASS}",
+        smtp_ca_file=str(srv.ca_file),
+        email_from="symbi@example.com",
+        smtp_timeout_seconds=5,
     )
     settings.update(kw)
     env = settings.pop("env", {"SMTP_PASS": "correct horse"})
@@ -26,12 +31,14 @@ def _ctx(make_ctx, srv, **kw):
 
 @pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN"])
 def test_starttls_auth_and_a_proper_utf8_message(tmp_path: Path, make_ctx, mechanism):
-    with SMTPTestServer(tmp_path / "cert", users={"symbi-bot": "correct horse"}, mechanisms=[mechanism]) as srv:
+    with SMTPTestServer(
+        tmp_path / "cert", users={"symbi-bot": "correct horse"}, mechanisms=[mechanism]
+    ) as srv:
         job = sample_job(name="informe-diário ✓", email_recipients=RECIPIENTS)
         output = "Résumé: 3 fichiers traités — ✓\nΔ = 42\n日本語の出力\n"
         [r] = deliver(sample_payload(output=output, job=job), ["email"], _ctx(make_ctx, srv))
         assert r.ok, r.detail
-        assert r.detail == "smtp 127.0.0.1:%d: sent to 2 recipient(s)" % srv.port
+        assert r.detail == f"smtp 127.0.0.1:{srv.port}: sent to 2 recipient(s)"
         [mail] = srv.wait_for(1)
     assert srv.auth_attempts == [(mechanism, "symbi-bot", True)]
     assert mail.tls and mail.login == "symbi-bot"
@@ -59,8 +66,13 @@ def test_starttls_auth_and_a_proper_utf8_message(tmp_path: Path, make_ctx, mecha
 
 def test_failed_run_mail_has_the_error(smtp_server, make_ctx):
     job = sample_job(email_recipients=["ops@example.com"])
-    payload = sample_payload(output="partial\n", job=job, status="timed_out", exit_code=None,
-                             error_message="killed after max_runtime 30s")
+    payload = sample_payload(
+        output="partial\n",
+        job=job,
+        status="timed_out",
+        exit_code=None,
+        error_message="killed after max_runtime 30s",
+    )
     [r] = deliver(payload, ["email"], _ctx(make_ctx, smtp_server))
     assert r.ok, r.detail
     msg = smtp_server.wait_for(1)[0].message()
@@ -84,7 +96,9 @@ def test_untrusted_certificate_is_refused_by_default(smtp_server, make_ctx):
     assert not r.ok and "STARTTLS failed: TLS certificate not trusted" in r.detail
     assert smtp_server.messages == []
     # an explicit opt-out (a test relay) sends
-    [r] = deliver(sample_payload(job=job), ["email"], _ctx(make_ctx, smtp_server, smtp_ca_file=None, smtp_verify=False))
+    [r] = deliver(
+        sample_payload(job=job), ["email"], _ctx(make_ctx, smtp_server, smtp_ca_file=None, smtp_verify=False)
+    )
     assert r.ok, r.detail
 
 
@@ -98,7 +112,9 @@ def test_implicit_tls(tmp_path: Path, make_ctx):
 
 def test_refuses_credentials_in_clear_to_a_remote_host(make_ctx):
     job = sample_job(email_recipients=["ops@example.com"])
-    ctx = make_ctx(smtp_host="smtp.example.com", smtp_username="u", smtp_password="p4ssw0rd", smtp_starttls=False)
+    ctx = make_ctx(
+        smtp_host="smtp.example.com", smtp_username="u", smtp_password="p4ssw0rd", smtp_starttls=False
+    )
     [r] = deliver(sample_payload(job=job), ["email"], ctx)
     assert not r.ok and "refusing to send SMTP credentials" in r.detail
 

@@ -29,17 +29,22 @@ def test_stdout_writes_a_header_and_the_output(make_ctx):
 def test_log_file_appends_blocks_to_a_private_file(make_ctx, home):
     ctx = make_ctx()
     deliver(sample_payload(output="first ✓\n"), ["log_file"], ctx)
-    [r] = deliver(sample_payload(output="second", status="failed", exit_code=2, error_message="exit 2"),
-                  ["log_file"], ctx)
+    [r] = deliver(
+        sample_payload(output="second", status="failed", exit_code=2, error_message="exit 2"),
+        ["log_file"],
+        ctx,
+    )
     path = ctx.paths.job_log("nightly-report")
     assert r.ok and str(path) in r.detail
     assert path.parent == home / "logs" / "jobs"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     text = path.read_text(encoding="utf-8")
     assert text == (
-        "=== 2026-11-27T12:00:00+00:00 run 0b7e9d1a-0000-4000-8000-0000000000aa succeeded (schedule, 1.25s, exit 0) ===\n"
+        "=== 2026-11-27T12:00:00+00:00 run 0b7e9d1a-0000-4000-8000-0000000000aa succeeded"
+        " (schedule, 1.25s, exit 0) ===\n"
         "first ✓\n"
-        "=== 2026-11-27T12:00:00+00:00 run 0b7e9d1a-0000-4000-8000-0000000000aa failed (schedule, 1.25s, exit 2) ===\n"
+        "=== 2026-11-27T12:00:00+00:00 run 0b7e9d1a-0000-4000-8000-0000000000aa failed"
+        " (schedule, 1.25s, exit 2) ===\n"
         "error: exit 2\n"
         "second\n"
     )
@@ -80,7 +85,10 @@ def test_router_one_receipt_per_channel_in_order_and_never_raises(make_ctx):
         sample_payload(), ["stdout", "webhook", "custom:missing", "stdout", "log_file"], make_ctx(stdout=out)
     )
     assert [(r.channel, r.ok) for r in receipts] == [
-        ("stdout", True), ("webhook", False), ("custom:missing", False), ("log_file", True),
+        ("stdout", True),
+        ("webhook", False),
+        ("custom:missing", False),
+        ("log_file", True),
     ]
     assert all(r.at == datetime(2026, 11, 27, 12, tzinfo=timezone.utc) for r in receipts)
 
@@ -111,10 +119,14 @@ def test_receipts_round_trip_in_the_store(app):
     _job_and_run(app, ["r1", "r2", "r3"])
     t = datetime(2026, 11, 27, 12, 0, 0, 123000, tzinfo=timezone.utc)
     with app.store.write() as conn:
-        save_receipts(conn, "r1", [
-            Receipt("log_file", True, "appended", 1, t),
-            Receipt("webhook", False, "POST http://127.0.0.1:1: HTTP 500", 4, t),
-        ])
+        save_receipts(
+            conn,
+            "r1",
+            [
+                Receipt("log_file", True, "appended", 1, t),
+                Receipt("webhook", False, "POST http://127.0.0.1:1: HTTP 500", 4, t),
+            ],
+        )
         save_receipts(conn, "r2", [Receipt("slack", True, None, 1, t)])
         # a re-delivery replaces the row for that channel
         save_receipts(conn, "r2", [Receipt("slack", False, "channel_not_found", 2, t)])
@@ -122,9 +134,17 @@ def test_receipts_round_trip_in_the_store(app):
     assert set(got) == {"r1", "r2"}
     assert got["r1"] == [
         {"channel": "log_file", "ok": True, "detail": "appended", "attempts": 1, "at": t},
-        {"channel": "webhook", "ok": False, "detail": "POST http://127.0.0.1:1: HTTP 500", "attempts": 4, "at": t},
+        {
+            "channel": "webhook",
+            "ok": False,
+            "detail": "POST http://127.0.0.1:1: HTTP 500",
+            "attempts": 4,
+            "at": t,
+        },
     ]
-    assert got["r2"] == [{"channel": "slack", "ok": False, "detail": "channel_not_found", "attempts": 2, "at": t}]
+    assert got["r2"] == [
+        {"channel": "slack", "ok": False, "detail": "channel_not_found", "attempts": 2, "at": t}
+    ]
     assert failed_delivery_count(app.store.connection()) == 2
 
 
@@ -140,8 +160,11 @@ def test_load_receipts_for_many_runs(app):
 
 
 def test_payload_omits_job_configuration():
-    job = sample_job(webhook_headers={"Authorization": "Bearer x"}, email_recipients=["a@b.c"],
-                     custom={"slack_webhook_url": "https://hooks.slack.com/services/T/B/zzz"},
-                     agent_pin_jwt="${PIN}")
+    job = sample_job(
+        webhook_headers={"Authorization": "Bearer x"},
+        email_recipients=["a@b.c"],
+        custom={"slack_webhook_url": "https://hooks.slack.com/services/T/B/zzz"},
+        agent_pin_jwt="${PIN}",
+    )
     body = sample_payload(job=job).to_dict()
     assert set(body["job"]) == {"id", "name", "agent_id", "timezone"}

@@ -16,10 +16,9 @@ from pathlib import Path
 import pytest
 from delivery_samples import sample_job, sample_payload
 
-from tests.servers.http_recorder import Recorded, Reply
-
 from symbi_cron.delivery.router import deliver
 from symbi_cron.services.jobs import create_job
+from tests.servers.http_recorder import Recorded, Reply
 
 SECRETS = {
     "HOOK_KEY": "hk-SECRET-aaa111",
@@ -37,7 +36,9 @@ LEAKY = "import sys; sys.stdin.read(); print('token was', sys.argv[1], file=sys.
 
 def _echo_auth(rec: Recorded) -> Reply:
     # A careless server: its error quotes the credentials it got.
-    return Reply(401, f"bad credentials: {rec.header('Authorization')} / {rec.header('X-Api-Key')} for {rec.path}")
+    return Reply(
+        401, f"bad credentials: {rec.header('Authorization')} / {rec.header('X-Api-Key')} for {rec.path}"
+    )
 
 
 def _assert_clean(text: str, where: str) -> None:
@@ -58,9 +59,14 @@ def leaky_world(http_server, slack_server, smtp_server, tmp_path: Path):
     command = f"{shlex.quote(sys.executable)} -c {shlex.quote(LEAKY)} ${{NOTIFY_TOKEN}}"
     delivery = dict(
         slack_api_base_url=slack_server.api_base,
-        smtp_host="127.0.0.1", smtp_port=smtp_server.port, smtp_username="symbi-bot", smtp_password="${SMTP_PASS}",
-        smtp_ca_file=str(smtp_server.ca_file), email_from="symbi@example.com",
-        webhook_retry_attempts=1, webhook_retry_backoff_seconds=0,
+        smtp_host="127.0.0.1",
+        smtp_port=smtp_server.port,
+        smtp_username="symbi-bot",
+        smtp_password="${SMTP_PASS}",
+        smtp_ca_file=str(smtp_server.ca_file),
+        email_from="symbi@example.com",
+        webhook_retry_attempts=1,
+        webhook_retry_backoff_seconds=0,
     )
     return job, command, delivery
 
@@ -87,12 +93,21 @@ def test_successes_leak_nothing(http_server, slack_server, smtp_server, make_ctx
     caplog.set_level(logging.DEBUG)
     secrets = dict(SECRETS, SMTP_PASS="correct horse", SYMBI_SLACK_TOKEN=slack_server.token)
     job = sample_job(
-        webhook_url=http_server.url("/hooks/${HOOK_PATH_TOKEN}"), webhook_headers={"X-Api-Key": "${HOOK_KEY}"},
-        slack_channel="#ops", email_recipients=["ops@example.com"],
+        webhook_url=http_server.url("/hooks/${HOOK_PATH_TOKEN}"),
+        webhook_headers={"X-Api-Key": "${HOOK_KEY}"},
+        slack_channel="#ops",
+        email_recipients=["ops@example.com"],
     )
-    ctx = make_ctx(env=secrets, slack_api_base_url=slack_server.api_base, smtp_host="127.0.0.1",
-                   smtp_port=smtp_server.port, smtp_username="symbi-bot", smtp_password="${SMTP_PASS}",
-                   smtp_ca_file=str(smtp_server.ca_file), email_from="symbi@example.com")
+    ctx = make_ctx(
+        env=secrets,
+        slack_api_base_url=slack_server.api_base,
+        smtp_host="127.0.0.1",
+        smtp_port=smtp_server.port,
+        smtp_username="symbi-bot",
+        smtp_password="${SMTP_PASS}",
+        smtp_ca_file=str(smtp_server.ca_file),
+        email_from="symbi@example.com",
+    )
     receipts = deliver(sample_payload(job=job), ["webhook", "slack", "email"], ctx)
     assert all(r.ok for r in receipts), receipts
     # the secrets did reach the servers (they were expanded at send time) ...
@@ -112,8 +127,18 @@ def test_cli_output_leaks_nothing(leaky_world, app, cli, home: Path, monkeypatch
     lines += ["", "[custom_channels]", f"notify = {json.dumps(command)}"]
     home.mkdir(parents=True, exist_ok=True)
     (home / "config.toml").write_text("\n".join(lines) + "\n")
-    spec = {k: job[k] for k in ("name", "agent_id", "delivery", "webhook_url", "webhook_headers", "slack_channel",
-                                "email_recipients")}
+    spec = {
+        k: job[k]
+        for k in (
+            "name",
+            "agent_id",
+            "delivery",
+            "webhook_url",
+            "webhook_headers",
+            "slack_channel",
+            "email_recipients",
+        )
+    }
     create_job(app, dict(spec, cron_expr="0 3 * * *", timezone="UTC"))
     for fmt in ("table", "json"):
         r = cli("cron", "test-delivery", job["name"], "--format", fmt)

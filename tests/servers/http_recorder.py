@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Optional
+from typing import Any
 
 
 @dataclass
@@ -46,7 +47,7 @@ class Recorded:
     body: bytes
     at: float
 
-    def header(self, name: str) -> Optional[str]:
+    def header(self, name: str) -> str | None:
         for k, v in self.headers.items():
             if k.lower() == name.lower():
                 return v
@@ -56,7 +57,7 @@ class Recorded:
         return json.loads(self.body.decode("utf-8"))
 
 
-Handler = Callable[[Recorded], Optional[Reply]]
+Handler = Callable[[Recorded], Reply | None]
 
 
 class RecordingHTTPServer:
@@ -72,7 +73,7 @@ class RecordingHTTPServer:
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
-    # -- control -----------------------------------------------------------------------------------------------
+    # -- control --------------------------------------------------------------------------------------------
     def script(self, *replies: Reply) -> None:
         """Queue answers for the next requests, in order."""
         with self._lock:
@@ -112,8 +113,8 @@ class RecordingHTTPServer:
                 return reply
         return self.default
 
-    # -- lifecycle ---------------------------------------------------------------------------------------------
-    def start(self) -> "RecordingHTTPServer":
+    # -- lifecycle ------------------------------------------------------------------------------------------
+    def start(self) -> RecordingHTTPServer:
         owner = self
 
         class _H(BaseHTTPRequestHandler):
@@ -149,7 +150,10 @@ class RecordingHTTPServer:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _H)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="recording-http", daemon=True
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            name="recording-http",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -160,7 +164,7 @@ class RecordingHTTPServer:
             self._httpd.server_close()
             self._httpd = None
 
-    def __enter__(self) -> "RecordingHTTPServer":
+    def __enter__(self) -> RecordingHTTPServer:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

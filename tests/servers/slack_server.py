@@ -1,11 +1,13 @@
-"""A Slack-shaped API on 127.0.0.1 that answers as Slack does (stand-in for slack.com, which tests cannot reach).
+"""A Slack-shaped API on 127.0.0.1 answering as Slack does (a stand-in for slack.com, out of reach of tests).
 
 - ``POST /api/chat.postMessage``: needs ``Authorization: Bearer <token>`` (else ``{"ok": false, "error":
   "not_authed"}`` / ``"invalid_auth"``), a known ``channel`` (else ``channel_not_found``) and ``text`` or
-  ``blocks`` (else ``no_text``); success is ``{"ok": true, "channel": ..., "ts": ...}``. Always HTTP 200, as Slack.
-- ``POST /services/<T>/<B>/<secret>``: an incoming webhook. Known path -> 200 ``ok``; unknown -> 404 ``no_service``;
-  bad JSON or no text -> 400 ``invalid_payload``.
-- ``rate_limit(n, retry_after)``: the next ``n`` requests get HTTP 429 with ``Retry-After``, as Slack's limiter does.
+  ``blocks`` (else ``no_text``); success is ``{"ok": true, "channel": ..., "ts": ...}``. Always HTTP 200, as
+  Slack.
+- ``POST /services/<T>/<B>/<secret>``: an incoming webhook. Known path -> 200 ``ok``; unknown -> 404
+  ``no_service``; bad JSON or no text -> 400 ``invalid_payload``.
+- ``rate_limit(n, retry_after)``: the next ``n`` requests get HTTP 429 with ``Retry-After``, as Slack's
+  limiter does.
 
 Answers follow api.slack.com/methods/chat.postMessage and api.slack.com/messaging/webhooks (error tables).
 """
@@ -21,7 +23,9 @@ from .http_recorder import Recorded, RecordingHTTPServer, Reply
 
 
 class SlackServer(RecordingHTTPServer):
-    def __init__(self, token: str = "xoxb-test-token", channels: tuple[str, ...] = ("#ops", "C0123456")) -> None:
+    def __init__(
+        self, token: str = "xoxb-test-token", channels: tuple[str, ...] = ("#ops", "C0123456")
+    ) -> None:
         super().__init__(handler=self._slack)
         self.token = token
         self.channels = set(channels)
@@ -62,7 +66,7 @@ class SlackServer(RecordingHTTPServer):
         auth = rec.header("Authorization") or ""
         if not auth.startswith("Bearer "):
             return answer({"ok": False, "error": "not_authed"})
-        if auth[len("Bearer "):] != self.token:
+        if auth[len("Bearer ") :] != self.token:
             return answer({"ok": False, "error": "invalid_auth"})
         try:
             msg = rec.json()
@@ -74,7 +78,14 @@ class SlackServer(RecordingHTTPServer):
             return answer({"ok": False, "error": "no_text"})
         with self._mlock:
             self.messages.append(msg)
-        return answer({"ok": True, "channel": msg["channel"], "ts": "1700000000.000100", "message": {"text": msg.get("text")}})
+        return answer(
+            {
+                "ok": True,
+                "channel": msg["channel"],
+                "ts": "1700000000.000100",
+                "message": {"text": msg.get("text")},
+            }
+        )
 
     def _incoming_webhook(self, rec: Recorded) -> Reply:
         if rec.path != self.hook_path:

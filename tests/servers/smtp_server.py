@@ -2,11 +2,11 @@
 
 The TLS certificate is self-signed, generated with ``cryptography`` at test time for ``localhost`` and
 ``127.0.0.1``; its PEM file (``ca_file``) is what a client trusts to verify it. STARTTLS is required before
-MAIL and AUTH (as a real submission server on 587 does). Every accepted message is recorded with its
-envelope, the raw bytes, whether it came over TLS and who logged in.
+MAIL and AUTH (as a real submission server on 587 does). Every accepted message is recorded with its envelope,
+the raw bytes, whether it came over TLS and who logged in.
 
-aiosmtpd's ``Controller`` cannot bind port 0 (it probes the port it was given), so this runs its own event loop
-thread and reads the port the kernel chose.
+aiosmtpd's ``Controller`` cannot bind port 0 (it probes the port it was given), so this runs its own event
+loop thread and reads the port the kernel chose.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ import ipaddress
 import ssl
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any
 
 
 def make_self_signed_cert(directory: Path, host: str = "localhost") -> tuple[Path, Path]:
@@ -53,9 +54,15 @@ def make_self_signed_cert(directory: Path, host: str = "localhost") -> tuple[Pat
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, key_cert_sign=True, crl_sign=False, content_commitment=False,
-                key_encipherment=False, data_encipherment=False, key_agreement=False,
-                encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -81,14 +88,15 @@ class ReceivedMail:
     rcpt_tos: list[str]
     raw: bytes
     tls: bool
-    login: Optional[str]
+    login: str | None
 
     def message(self) -> EmailMessage:
         return email.message_from_bytes(self.raw, policy=email.policy.default)  # type: ignore[return-value]
 
 
 class SMTPTestServer:
-    """``with SMTPTestServer(tmp_path, users={"bot": "pw"}) as srv: ... srv.port, srv.ca_file, srv.messages``."""
+    """``with SMTPTestServer(tmp_path, users={"bot": "pw"}) as srv: ... srv.port, srv.ca_file,
+    srv.messages``."""
 
     def __init__(
         self,
@@ -115,7 +123,7 @@ class SMTPTestServer:
         self.port = 0
         self.ca_file: Path | None = None
 
-    # -- aiosmtpd hooks ----------------------------------------------------------------------------------------
+    # -- aiosmtpd hooks -------------------------------------------------------------------------------------
     def _authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> Any:
         from aiosmtpd.smtp import AuthResult, LoginPassword
 
@@ -131,14 +139,20 @@ class SMTPTestServer:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         tls = bool(self.implicit_tls or getattr(server, "_tls_protocol", None))
         login = session.auth_data if isinstance(getattr(session, "auth_data", None), str) else None
-        mail = ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.original_content or envelope.content), tls, login)
+        mail = ReceivedMail(
+            envelope.mail_from,
+            list(envelope.rcpt_tos),
+            bytes(envelope.original_content or envelope.content),
+            tls,
+            login,
+        )
         with self._cond:
             self.messages.append(mail)
             self._cond.notify_all()
         return "250 Message accepted for delivery"
 
-    # -- lifecycle ---------------------------------------------------------------------------------------------
-    def start(self) -> "SMTPTestServer":
+    # -- lifecycle ------------------------------------------------------------------------------------------
+    def start(self) -> SMTPTestServer:
         from aiosmtpd.smtp import SMTP
 
         cert, key = make_self_signed_cert(self.cert_dir)
@@ -215,7 +229,7 @@ class SMTPTestServer:
                 self._cond.wait(left)
             return list(self.messages)
 
-    def __enter__(self) -> "SMTPTestServer":
+    def __enter__(self) -> SMTPTestServer:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
