@@ -1,12 +1,66 @@
-"""Placeholder: this command is being built (see the open issues)."""
+"""``symbi run AGENT [--input TEXT]``: run an agent once, outside the scheduler (SPEC §6).
+
+No job, no run record, no delivery: the agent's stdout and stderr go to the terminal and the command exits with
+the agent's exit code (124 when --timeout killed it, 127 when its command cannot be found).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Optional
 
 import click
 
-from ..errors import SymbiError
+from .common import get_app
 
-@click.command("run", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def run_agent(args):
-    """(not built yet)"""
-    raise SymbiError("symbi run is not built yet")
 
+@click.command("run")
+@click.argument("agent", metavar="AGENT")
+@click.option("--input", "input_text", metavar="TEXT", help="Text on the agent's stdin (`-` reads this stdin).")
+@click.option("--timeout", type=float, default=None, help="Kill the agent after this many seconds (exit 124).")
+def run_agent(agent: str, input_text: Optional[str], timeout: Optional[float]) -> None:
+    """Run an agent once in the foreground (test it outside the scheduler)."""
+    import shutil
+    import time
+    import uuid
+
+    from ..runtime.executor import ExecRequest, agent_env, execute
+    from ..services.agents import get_agent
+
+    app = get_app()
+    spec = get_agent(app, agent)
+    if input_text == "-":
+        input_text = sys.stdin.read()
+    run_id = str(uuid.uuid4())
+    workdir = app.paths.contexts_dir / "_adhoc" / run_id
+    symbi_vars = {
+        "SYMBI_JOB_ID": "", "SYMBI_JOB_NAME": "", "SYMBI_RUN_ID": run_id, "SYMBI_AGENT_ID": spec["name"],
+        "SYMBI_SCHEDULED_FOR": "", "SYMBI_TRIGGER": "manual", "SYMBI_SESSION_MODE": "fully_ephemeral",
+        "SYMBI_CONTEXT_DIR": str(workdir), "SYMBI_ITERATION": "1", "SYMBI_PREVIOUS_SUMMARY": "",
+        "SYMBI_SUMMARY_FILE": str(workdir / ".symbi-summary"),
+    }
+    sched = app.settings.scheduler
+    req = ExecRequest(
+        agent=spec, input_text=input_text or "", cwd=workdir, env=agent_env(spec, symbi_vars, app.env),
+        log_path=workdir.with_suffix(".log"), output_cap=sched.output_cap_bytes,
+        deadline=(time.monotonic() + timeout) if timeout else None, max_runtime=timeout,
+        kill_grace=sched.kill_grace_seconds, echo=sys.stdout, echo_stderr=sys.stderr,
+    )
+    try:
+        result = execute(req)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+        try:
+            workdir.with_suffix(".log").unlink()
+        except FileNotFoundError:
+            pass
+    if result.status == "timed_out":
+        click.echo(f"error: {result.error_message}", err=True)
+        raise click.exceptions.Exit(124)
+    if result.exit_code is None or (result.status == "failed" and result.pid is None):
+        click.echo(f"error: {result.error_message}", err=True)
+        raise click.exceptions.Exit(result.exit_code if result.exit_code else 1)
+    if result.exit_code < 0:
+        click.echo(f"error: {result.error_message}", err=True)
+        raise click.exceptions.Exit(128 - result.exit_code)
+    raise click.exceptions.Exit(result.exit_code)

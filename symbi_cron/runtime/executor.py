@@ -1,7 +1,7 @@
 """The subprocess protocol (SPEC §6): run one agent command once and report what happened.
 
 The agent runs without a shell (``shlex.split``) unless it asks for one, in its own process group (so a timeout
-or a shutdown can stop everything it started), with the run's context directory as its working directory, the
+or a shutdown can stop everything it started), with the run's context directory as its working directory (the agent's ``workdir`` when it names one), the
 input text on stdin and the ``SYMBI_*`` variables in its environment. stdout is the output: all of it goes to the
 run's log file (0600), the first ``output_cap`` bytes are kept for the store and the last few KiB for the summary
 and the heartbeat's ``sleep`` check. stderr goes to the run's log, each line marked ``[stderr]``.
@@ -54,6 +54,8 @@ class ExecRequest:
     kill_grace: float = 5.0
     #: Optional tee of stdout (``symbi run`` and foreground ``--wait`` stream to the terminal).
     echo: Optional[TextIO] = None
+    #: Optional tee of stderr (``symbi run`` shows it on the terminal).
+    echo_stderr: Optional[TextIO] = None
     #: Set from another thread to stop the agent early (daemon shutdown); the result is ``interrupted``.
     cancel: Optional[threading.Event] = None
     #: Header line written to the run log before the agent's output (e.g. an iteration marker).
@@ -169,11 +171,18 @@ def _pump_stdout(stream: Any, sink: _Collector) -> None:
         pass
 
 
-def _pump_stderr(stream: Any, log: Any, lock: threading.Lock, keep: list[bytes]) -> None:
+def _pump_stderr(stream: Any, log: Any, lock: threading.Lock, keep: list[bytes], echo: Optional[TextIO] = None
+                 ) -> None:
     try:
         for line in iter(stream.readline, b""):
             if not line.endswith(b"\n"):
                 line += b"\n"
+            if echo is not None:
+                try:
+                    echo.write(line.decode("utf-8", "replace"))
+                    echo.flush()
+                except (OSError, ValueError):
+                    echo = None
             keep.append(line)
             if len(keep) > 20:
                 del keep[0]
@@ -199,6 +208,8 @@ def execute(req: ExecRequest, *, on_start: Callable[[int], None] | None = None,
     from ..paths import ensure_private_dir, open_private
 
     started = monotonic()
+    workdir = req.agent.get("workdir")
+    cwd = Path(os.path.expanduser(str(workdir))) if workdir else req.cwd
     ensure_private_dir(req.cwd)
     log = open_private(req.log_path, "ab")
     lock = threading.Lock()
@@ -217,9 +228,11 @@ def execute(req: ExecRequest, *, on_start: Callable[[int], None] | None = None,
         argv = agent_argv(req.agent)
     except AgentError as exc:
         return failed(str(exc))
+    if not cwd.is_dir():
+        return failed(f"agent {req.agent.get('name')!r}: workdir {cwd} does not exist")
     try:
         proc = subprocess.Popen(
-            argv, cwd=str(req.cwd), env=req.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            argv, cwd=str(cwd), env=req.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, start_new_session=True, close_fds=True,
         )
     except FileNotFoundError:
@@ -235,7 +248,7 @@ def execute(req: ExecRequest, *, on_start: Callable[[int], None] | None = None,
     err_lines: list[bytes] = []
     threads = [
         threading.Thread(target=_pump_stdout, args=(proc.stdout, sink), daemon=True),
-        threading.Thread(target=_pump_stderr, args=(proc.stderr, log, lock, err_lines), daemon=True),
+        threading.Thread(target=_pump_stderr, args=(proc.stderr, log, lock, err_lines, req.echo_stderr), daemon=True),
         threading.Thread(target=_feed_stdin, args=(proc.stdin, req.input_text.encode("utf-8")), daemon=True),
     ]
     for t in threads:
@@ -304,7 +317,8 @@ def execute(req: ExecRequest, *, on_start: Callable[[int], None] | None = None,
         if last_err:
             error += f": {last_err[-500:]}"
     with lock:
-        log.write(f"[symbi] {status} (exit {code}) after {duration_ms} ms\n".encode("utf-8"))
+        sep = b"\n" if sink.tail and not sink.tail.endswith(b"\n") else b""
+        log.write(sep + f"[symbi] {status} (exit {code}) after {duration_ms} ms\n".encode("utf-8"))
     log.close()
     return ExecResult(status=status, exit_code=code, output=output, truncated=truncated,
                       tail=bytes(sink.tail).decode("utf-8", "replace"), duration_ms=duration_ms,
