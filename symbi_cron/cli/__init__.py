@@ -22,6 +22,7 @@ ROOT_COMMANDS = {
     "run": "symbi_cron.cli.run_cmd:run_agent",
     "completion": "symbi_cron.cli.completion:completion",
     "audit": "symbi_cron.cli.audit:audit",
+    "api-key": "symbi_cron.cli.api_key:api_key",
 }
 
 

@@ -222,6 +222,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise HttpError(400, "bad_request", f"Content-Length {raw!r} is not a number", close=True) from None
         limit = self.server.api.max_body_bytes
         if length > limit:
+            self._linger = True
             raise HttpError(413, "payload_too_large", f"the body is {length} bytes; the limit is {limit}"
                             " (api.max_body_bytes)", details={"limit": limit, "length": length}, close=True)
         if length == 0:
@@ -230,6 +231,47 @@ class _Handler(BaseHTTPRequestHandler):
         if len(body) < length:
             raise HttpError(400, "bad_request", "the body ended before Content-Length bytes", close=True)
         return body
+
+    _linger = False
+
+    def handle_expect_100(self) -> bool:
+        """``Expect: 100-continue``: refuse an oversized body before the client sends it."""
+        raw = self.headers.get("Content-Length") or ""
+        limit = self.server.api.max_body_bytes
+        if raw.strip().isdigit() and int(raw) > limit:
+            self.close_connection = True
+            self._send(error_response(HttpError(413, "payload_too_large", f"the body is {raw} bytes; the limit"
+                                                f" is {limit} (api.max_body_bytes)",
+                                                details={"limit": limit, "length": int(raw)},
+                                                headers={"Connection": "close"})))
+            return False
+        return super().handle_expect_100()
+
+    def finish(self) -> None:
+        super().finish()
+        if self._linger:
+            self._drain()
+
+    def _drain(self, budget_s: float = 1.0, max_bytes: int = 16 << 20) -> None:
+        """Read and drop what the client still sends for a moment, so closing does not reset the connection
+        before it has read our 413 (a "lingering close"). Bounded in time and bytes."""
+        import time
+
+        try:
+            self.connection.shutdown(socket.SHUT_WR)
+            deadline = time.monotonic() + budget_s
+            seen = 0
+            while seen < max_bytes:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self.connection.settimeout(left)
+                chunk = self.connection.recv(65536)
+                if not chunk:
+                    break
+                seen += len(chunk)
+        except OSError:
+            pass
 
     def _handle(self) -> None:
         api = self.server.api

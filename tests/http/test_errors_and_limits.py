@@ -50,6 +50,13 @@ def test_body_over_the_limit_is_413_before_it_is_read(http, server):
         assert s.recv(4096).startswith(b"HTTP/1.1 413")
 
 
+def test_expect_100_continue_is_refused_before_the_body(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+        s.sendall(b"POST /api/v1/schedule HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Expect: 100-continue\r\nContent-Length: 5000000\r\n\r\n")
+        assert s.recv(4096).startswith(b"HTTP/1.1 413")
+
+
 def test_deep_nesting_is_refused(http):
     deep = b'{"name": "n", "agent_id": "a", "cron_expr": "* * * * *", "custom": ' + b'{"a": ' * 50 + b"1" + b"}" * 51
     _error(http("POST", "/api/v1/schedule", raw=deep), 400)

@@ -1,0 +1,262 @@
+"""A Python client for the symbi-cron HTTP API, with the surface of the Symbiont guide's Python SDK::
+
+    from symbi_cron.client import SymbiontClient
+
+    client = SymbiontClient()                      # the local daemon: URL from config, key from api.key
+    job = client.schedule.create(name="hourly-metrics", agent_id="metrics-agent", cron_expr="0 * * * *")
+    details = client.schedule.get(job.id)
+    print(details.cron_expr, details.next_run)
+
+Answers are :class:`Record` objects (attribute and item access; times stay ISO 8601 strings as the API sends
+them). Errors raise :class:`ApiError` subclasses carrying the HTTP ``status``, the API's ``code`` and ``details``.
+Standard library only (urllib).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from typing import Any, Iterator, Mapping, Optional
+from urllib.parse import quote, urlencode, urlsplit
+
+from .errors import SymbiError
+
+__all__ = ["SymbiontClient", "Record", "ApiError", "InvalidInputError", "AuthenticationError", "PermissionError_",
+           "NotFoundError", "ConflictError", "ApiConnectionError"]
+
+
+class ApiError(SymbiError):
+    """An error answer from the API: ``status`` (HTTP), ``code`` (stable, machine-readable), ``details``."""
+
+    def __init__(self, message: str, *, status: int, code: str = "error", details: Any = None) -> None:
+        super().__init__(message, details=details)
+        self.status = status
+        self.http_status = status
+        self.code = code
+
+
+class InvalidInputError(ApiError):
+    exit_code = 2
+
+
+class AuthenticationError(ApiError):
+    pass
+
+
+class PermissionError_(ApiError):
+    pass
+
+
+class NotFoundError(ApiError):
+    exit_code = 3
+
+
+class ConflictError(ApiError):
+    exit_code = 4
+
+
+class ApiConnectionError(ApiError):
+    """The daemon could not be reached (not running, wrong URL, timeout)."""
+
+    exit_code = 5
+
+
+_BY_STATUS = {400: InvalidInputError, 401: AuthenticationError, 403: PermissionError_, 404: NotFoundError,
+              409: ConflictError, 413: InvalidInputError, 415: InvalidInputError}
+
+
+class Record(Mapping[str, Any]):
+    """A JSON object with attribute access (``job.id``); nested objects and lists of objects are Records too."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        object.__setattr__(self, "_data", dict(data))
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return _wrap(self._data[name])
+        except KeyError:
+            raise AttributeError(f"{name!r} is not in this answer (fields: {', '.join(self._data)})") from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("answers are read-only")
+
+    def __getitem__(self, key: str) -> Any:
+        return _wrap(self._data[key])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return f"Record({self._data!r})"
+
+    def __dir__(self) -> list[str]:
+        return list(self._data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plain JSON object."""
+        return dict(self._data)
+
+
+def _wrap(value: Any) -> Any:
+    if isinstance(value, dict):
+        return Record(value)
+    if isinstance(value, list):
+        return [_wrap(v) for v in value]
+    return value
+
+
+def _local_defaults() -> tuple[str, Optional[str]]:
+    """The local daemon's URL and key, from config and SYMBI_HOME (the key file is never created here)."""
+    from .services.app import open_app
+
+    app = open_app(notify=False)
+    api = app.settings.api
+    host = api.bind
+    if host in ("0.0.0.0", "", "::"):
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    url = f"http://{host}:{api.port}"
+    try:
+        from .http.server import api_key
+
+        key: Optional[str] = api_key(app, create=False)
+    except SymbiError:
+        key = None
+    return url, key
+
+
+class SymbiontClient:
+    """The API client. ``base_url`` and ``api_key`` default to ``SYMBI_API_URL`` / the local daemon's config and
+    ``SYMBI_API_KEY`` / the local ``api.key``."""
+
+    def __init__(self, base_url: Optional[str] = None, api_key: Optional[str] = None, *,
+                 timeout: float = 30.0) -> None:
+        base_url = base_url or os.environ.get("SYMBI_API_URL")
+        api_key = api_key or os.environ.get("SYMBI_API_KEY") or None
+        if base_url is None or api_key is None:
+            url, key = _local_defaults()
+            base_url = base_url or url
+            api_key = api_key or key
+        base = base_url.rstrip("/")
+        if base.endswith("/api/v1"):  # the runtime SDKs' convention: accept it
+            base = base[: -len("/api/v1")]
+        self.base_url = base
+        self.api_key = api_key
+        self.timeout = timeout
+        host = urlsplit(base).hostname or ""
+        from .http.server import is_loopback
+
+        # A proxy from the environment must not intercept calls to this machine's daemon.
+        handlers = [urllib.request.ProxyHandler({})] if is_loopback(host) else []
+        self._opener = urllib.request.build_opener(*handlers)
+        self.schedule = ScheduleApi(self)
+
+    def request(self, method: str, path: str, *, body: Any = None, query: Optional[dict[str, Any]] = None) -> Any:
+        """One call: JSON in, JSON out; raises an ApiError subclass for an error answer."""
+        url = self.base_url + path
+        q = {k: v for k, v in (query or {}).items() if v is not None}
+        if q:
+            url += "?" + urlencode(q)
+        data = None
+        headers = {"Accept": "application/json", "User-Agent": "symbi-cron-client"}
+        if body is not None:
+            data = json.dumps(body).encode("utf-8")
+            headers["Content-Type"] = "application/json"
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        req = urllib.request.Request(url, data=data, method=method, headers=headers)
+        try:
+            with self._opener.open(req, timeout=self.timeout) as resp:
+                raw = resp.read()
+        except urllib.error.HTTPError as exc:
+            raise _error_from(exc) from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise ApiConnectionError(f"cannot reach the symbi API at {self.base_url}: {reason}"
+                                     " (is `symbi cron daemon` running?)", status=0, code="unreachable") from None
+        return json.loads(raw) if raw else None
+
+    def __repr__(self) -> str:
+        return f"SymbiontClient(base_url={self.base_url!r})"
+
+
+def _error_from(exc: urllib.error.HTTPError) -> ApiError:
+    try:
+        body = json.loads(exc.read() or b"{}")
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    cls = _BY_STATUS.get(exc.code, ApiError)
+    return cls(body.get("error") or f"HTTP {exc.code}", status=exc.code, code=body.get("code", "error"),
+               details=body.get("details"))
+
+
+def _ref(job_id: Any) -> str:
+    if isinstance(job_id, Record):
+        job_id = job_id.id
+    return quote(str(job_id), safe="")
+
+
+class ScheduleApi:
+    """``client.schedule``: the guide's /api/v1/schedule family."""
+
+    _BASE = "/api/v1/schedule"
+
+    def __init__(self, client: SymbiontClient) -> None:
+        self._c = client
+
+    def create(self, spec: Optional[Mapping[str, Any]] = None, **fields: Any) -> Record:
+        """Create a job from its fields (SPEC §4 names); returns the job."""
+        return Record(self._c.request("POST", self._BASE, body={**(spec or {}), **fields}))
+
+    def list(self, status: Optional[str] = None, agent_id: Optional[str] = None) -> list[Record]:
+        """Jobs, optionally filtered by status and agent."""
+        return [Record(j) for j in self._c.request("GET", self._BASE, query={"status": status,
+                                                                          "agent_id": agent_id})]
+
+    def get(self, job_id: Any) -> Record:
+        """One job by id, id prefix or name."""
+        return Record(self._c.request("GET", f"{self._BASE}/{_ref(job_id)}"))
+
+    def get_status(self, job_id: Any, history: int = 5) -> Record:
+        """A job with its ``recent_runs``."""
+        return Record(self._c.request("GET", f"{self._BASE}/{_ref(job_id)}", query={"history": history}))
+
+    def update(self, job_id: Any, changes: Optional[Mapping[str, Any]] = None, **fields: Any) -> Record:
+        """Change some fields; returns the job."""
+        return Record(self._c.request("PUT", f"{self._BASE}/{_ref(job_id)}", body={**(changes or {}), **fields}))
+
+    def delete(self, job_id: Any) -> Record:
+        return Record(self._c.request("DELETE", f"{self._BASE}/{_ref(job_id)}"))
+
+    def pause(self, job_id: Any) -> Record:
+        return Record(self._c.request("POST", f"{self._BASE}/{_ref(job_id)}/pause"))
+
+    def resume(self, job_id: Any) -> Record:
+        return Record(self._c.request("POST", f"{self._BASE}/{_ref(job_id)}/resume"))
+
+    def run_now(self, job_id: Any, input: Optional[str] = None) -> Record:
+        """Queue a run now; returns it (``run.id``, ``run.status``)."""
+        body = {"input": input} if input is not None else {}
+        return Record(self._c.request("POST", f"{self._BASE}/{_ref(job_id)}/run", body=body))
+
+    def get_history(self, job_id: Any, limit: Optional[int] = None, status: Optional[str] = None) -> list[Record]:
+        """Runs, newest first."""
+        return [Record(r) for r in self._c.request("GET", f"{self._BASE}/{_ref(job_id)}/history",
+                                                   query={"limit": limit, "status": status})]
+
+    def next_run(self, job_id: Any, count: int = 1) -> Record:
+        return Record(self._c.request("GET", f"{self._BASE}/{_ref(job_id)}/next_run", query={"count": count}))
+
+    def health(self) -> Record:
+        """The scheduler's health (``status``, ``active_jobs``, ``in_flight_jobs``, ``metrics``)."""
+        return Record(self._c.request("GET", "/api/v1/health/scheduler"))
