@@ -253,9 +253,28 @@ def run(paths: Paths, *, env: Optional[dict[str, str]] = None, detach: bool, rea
         os.umask(0o077)
     out = _setup_logging(paths, not detach, env)
     log = logging.getLogger("symbi.daemon")
+    # Handlers first: a SIGTERM or SIGHUP that comes during start-up is remembered, never fatal.
+    holder: dict[str, Any] = {"sup": None, "stop": False, "reload": False}
+
+    def on_stop(*_: Any) -> None:
+        holder["stop"] = True
+        if holder["sup"] is not None:
+            holder["sup"].request_stop()
+
+    def on_reload(*_: Any) -> None:
+        holder["reload"] = True
+        if holder["sup"] is not None:
+            holder["sup"].request_reload()
+
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGINT, on_stop)
+    signal.signal(signal.SIGHUP, on_reload)
     pidfile = PidFile(paths.pidfile)
     try:
         pidfile.acquire()
+    except OSError as exc:
+        _tell(ready_fd, f"ERROR cannot write the pidfile {paths.pidfile}: {exc.strerror or exc}")
+        return 1
     except SymbiError as exc:
         _tell(ready_fd, f"ERROR {exc}")
         log.error("not starting: %s", exc)
@@ -273,9 +292,11 @@ def run(paths: Paths, *, env: Optional[dict[str, str]] = None, detach: bool, rea
         _tell(ready_fd, f"ERROR internal error: {type(exc).__name__}: {exc}")
         pidfile.release()
         return 1
-    signal.signal(signal.SIGTERM, lambda *_: sup.request_stop())
-    signal.signal(signal.SIGINT, lambda *_: sup.request_stop())
-    signal.signal(signal.SIGHUP, lambda *_: sup.request_reload())
+    holder["sup"] = sup
+    if holder["stop"]:
+        sup.request_stop()
+    if holder["reload"]:
+        sup.request_reload()
     log.info("daemon ready (pid %d, %s, store %s%s)", os.getpid(), sup.daemon_id, paths.db,
              f", API {api.url}" if api is not None and getattr(api, "url", None) else "")
     _tell(ready_fd, f"READY {os.getpid()}")

@@ -1,0 +1,135 @@
+"""`symbi cron daemon` with real daemon processes: readiness, status truth, and each python-daemon pitfall
+(umask, cwd, descriptors closed at detach, SIGHUP, stale pidfile after SIGKILL)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import stat
+
+import pytest
+
+from agents.daemon_helper import Daemon, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def d(tmp_path):
+    daemon = Daemon(tmp_path / "home")
+    yield daemon
+    daemon.cleanup()
+
+
+def _status(d):
+    proc = d.symbi("cron", "daemon", "status", "--format", "json")
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def test_start_status_stop(d):
+    code, st = _status(d)
+    assert (code, st["state"]) == (5, "stopped")
+    pid = d.start()  # returns only when ready: the status is already true
+    code, st = _status(d)
+    assert (code, st["state"], st["pid"]) == (0, "running", pid)
+    assert st["uptime_seconds"] >= 0
+    assert "running (pid" in d.symbi("cron", "daemon", "status").stdout
+    again = d.symbi("cron", "daemon", "start")
+    assert again.returncode == 4 and "already running" in again.stderr
+    stop = d.symbi("cron", "daemon", "stop", check=True)
+    assert f"stopped (pid {pid})" in stop.stdout
+    assert _status(d)[1]["state"] == "stopped"
+    assert not (d.home / "daemon.pid").exists()
+    assert d.symbi("cron", "daemon", "stop").returncode == 5
+
+
+def test_umask_cwd_and_log_after_detach(d):
+    pid = d.start()
+    with open(f"/proc/{pid}/status") as fh:
+        umask = [line.split()[1] for line in fh if line.startswith("Umask:")][0]
+    assert umask == "0077"  # python-daemon's default is 0
+    assert os.readlink(f"/proc/{pid}/cwd") == str(d.home)  # python-daemon's default is /
+    for name in ("daemon.log", "daemon.pid", "symbi.db"):
+        assert stat.S_IMODE((d.home / name).stat().st_mode) == 0o600, name
+    # The log handler is opened after detaching, so it is not among the descriptors python-daemon closed.
+    assert "daemon ready" in d.log()
+    d.symbi("cron", "daemon", "reload", check=True)
+    wait_for(lambda: "reloaded the configuration" in d.log(), what="the reload in the log")
+
+
+def test_sighup_reloads_and_does_not_kill(d):
+    pid = d.start()
+    for _ in range(5):
+        os.kill(pid, signal.SIGHUP)
+    wait_for(lambda: "reloaded the configuration" in d.log(), what="reload")
+    assert _status(d)[1]["state"] == "running"
+
+
+def test_relaunch_after_sigkill_really_runs(d):
+    pid = d.start()
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: _status(d)[1]["state"] == "stale", what="a stale status")
+    assert "stale pidfile" in d.symbi("cron", "daemon", "status").stdout
+    proc = d.symbi("cron", "daemon", "start", check=True)
+    assert "removed a stale pidfile" in proc.stderr
+    new_pid = int(proc.stdout.split("pid ")[1].split(")")[0])
+    d.pids.add(new_pid)
+    assert new_pid != pid
+    code, st = _status(d)
+    assert (code, st["state"], st["pid"]) == (0, "running", new_pid)
+    # ... and it does work: a manual run is executed by it.
+    d.add_agent("a", "echo")
+    d.add_job("j", "a")
+    out = d.symbi("cron", "run", "j", "--input", "after relaunch", "--wait", timeout=30)
+    assert out.returncode == 0 and "after relaunch" in out.stdout
+
+
+def test_restart_gives_a_new_daemon(d):
+    pid = d.start()
+    proc = d.symbi("cron", "daemon", "restart", check=True)
+    new_pid = int(proc.stdout.split("pid ")[1].split(")")[0])
+    d.pids.add(new_pid)
+    assert new_pid != pid and _status(d)[1]["pid"] == new_pid
+
+
+def test_start_fails_with_the_reason_when_the_port_is_in_use(d):
+    pytest.importorskip("symbi_cron.http.routes")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        cfg = (d.home / "config.toml").read_text().replace("enabled = false", f"enabled = true\nport = {port}")
+        (d.home / "config.toml").write_text(cfg)
+        proc = d.symbi("cron", "daemon", "start")
+    assert proc.returncode == 1
+    assert f"port {port}" in proc.stderr and "in use" in proc.stderr
+    assert _status(d)[1]["state"] == "stopped"
+
+
+def test_start_fails_with_the_reason_when_the_store_is_damaged(d):
+    (d.home / "symbi.db").write_bytes(b"this is not a database" * 100)
+    proc = d.symbi("cron", "daemon", "start")
+    assert proc.returncode == 1
+    assert "could not start" in proc.stderr and "damaged" in proc.stderr
+    assert _status(d)[1]["state"] == "stopped"
+
+
+def test_foreground_runs_in_the_terminal_and_stops_on_sigterm(d):
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "symbi_cron", "cron", "daemon", "--foreground"],
+                            env=d.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    d.pids.add(proc.pid)
+    try:
+        wait_for(lambda: _status(d)[1]["state"] == "running", what="foreground daemon")
+        assert _status(d)[1]["pid"] == proc.pid
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
+    assert "running in the foreground" in err and "daemon stopped" in err
