@@ -130,7 +130,12 @@ def _run(agent: Mapping[str, Any], name: str, result: ModelRunResult, write: _Lo
     write.redact = ep.redact
     write(f"[symbi] model agent {name!r}: {ep.provider} API, model {ep.model}, {providers._where(ep.url)}, "
           f"session {session_mode}")
-    declared = tool_mod.tools_of(agent)
+    try:
+        declared = tool_mod.tools_of(agent)
+    except ValueError as exc:
+        result.error_message = f"model agent {name!r}: {exc}"
+        write(f"[symbi] {result.error_message}")
+        return result
     by_name = {t.name: t for t in declared}
     schemas = [t.schema() for t in declared]
     tool_env = _tool_env(env, settings, ep.api_key)

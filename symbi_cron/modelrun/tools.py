@@ -61,14 +61,21 @@ class ToolResult:
 
 
 def tools_of(agent: Mapping[str, Any]) -> list[Tool]:
-    """The agent's tools (a dict name -> spec, as stored), in a stable order."""
+    """The agent's tools (a dict name -> spec, as stored), checked and in a stable order; ValueError names the
+    tool and field that is wrong."""
+    from pydantic import ValidationError
+
+    from ..models import ToolSpec, validation_error
+
     out = []
-    for name, spec in sorted((agent.get("tools") or {}).items()):
-        spec = spec if isinstance(spec, Mapping) else dict(spec)
-        params = spec.get("parameters") or dict(EMPTY_SCHEMA)
-        out.append(Tool(name=str(name), command=str(spec["command"]),
-                        description=str(spec.get("description") or name), parameters=params,
-                        timeout=float(spec.get("timeout") or DEFAULT_TIMEOUT), capability=spec.get("capability")))
+    for name, raw in sorted((agent.get("tools") or {}).items()):
+        try:
+            spec = ToolSpec.model_validate(raw.model_dump() if hasattr(raw, "model_dump") else raw)
+        except ValidationError as exc:
+            raise ValueError(str(validation_error(exc, prefix=f"tools.{name}."))) from None
+        out.append(Tool(name=str(name), command=spec.command, description=spec.description,
+                        parameters=spec.parameters or dict(EMPTY_SCHEMA), timeout=float(spec.timeout),
+                        capability=spec.capability))
     return out
 
 

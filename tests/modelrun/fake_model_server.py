@@ -1,0 +1,338 @@
+"""A real HTTP server on 127.0.0.1 that speaks both model APIs as documented (stands in for the internet).
+
+- ``POST /v1/messages``: the Anthropic Messages API. Checks ``x-api-key`` and ``anthropic-version``, that
+  ``model``, ``max_tokens`` and ``messages`` are present, that turns alternate starting with ``user``, and that each
+  ``tool_result`` answers a ``tool_use`` of the previous assistant turn; answers ``{type: "message", content:
+  [text | tool_use blocks], stop_reason, usage: {input_tokens, output_tokens}}`` or ``{type: "error", error:
+  {type, message}}``.
+- ``POST /v1/chat/completions``: the OpenAI chat completions API. Checks ``Authorization: Bearer``, the messages
+  and that each ``tool`` message answers a ``tool_calls`` id; answers ``{object: "chat.completion", choices:
+  [{message: {content, tool_calls}, finish_reason}], usage: {prompt_tokens, completion_tokens}}`` or ``{error:
+  {message, type, code}}``.
+
+What it answers comes from a script of :class:`Turn` objects (then from ``responder``, a function of the request,
+then a plain "ok"). Every request is recorded, so tests assert exactly what the runner sent:
+
+    with FakeModelServer(key="k") as srv:
+        srv.script(Turn.tool("disk", {"path": "/"}), Turn.say("all good\\nsleep"))
+        ... run the agent with base_url srv.url ...
+        srv.requests[1].json()["messages"]
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Optional
+
+ANTHROPIC_PATH = "/v1/messages"
+OPENAI_PATH = "/v1/chat/completions"
+
+
+@dataclass
+class Turn:
+    """One scripted answer: text, tool calls, an HTTP error, a delay before answering."""
+
+    text: str = ""
+    tool_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    status: int = 200
+    error_type: str = ""
+    error_message: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    stop: Optional[str] = None  # override the stop/finish reason
+    input_tokens: Optional[int] = None
+    output_tokens: Optional[int] = None
+    raw_arguments: Optional[str] = None  # OpenAI: send these exact argument bytes (e.g. invalid JSON)
+
+    @classmethod
+    def say(cls, text: str, **kw: Any) -> "Turn":
+        return cls(text=text, **kw)
+
+    @classmethod
+    def tool(cls, name: str, arguments: dict[str, Any] | None = None, *, text: str = "", **kw: Any) -> "Turn":
+        return cls(text=text, tool_calls=[(name, arguments or {})], **kw)
+
+    @classmethod
+    def error(cls, status: int, error_type: str = "api_error", message: str = "something broke", *,
+              retry_after: Optional[str] = None, **kw: Any) -> "Turn":
+        headers = {"retry-after": retry_after} if retry_after is not None else {}
+        return cls(status=status, error_type=error_type, error_message=message, headers=headers, **kw)
+
+
+@dataclass
+class Request:
+    """One request as the server saw it."""
+
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+    api: str  # "anthropic" | "openai" | "unknown"
+
+    def header(self, name: str) -> Optional[str]:
+        for k, v in self.headers.items():
+            if k.lower() == name.lower():
+                return v
+        return None
+
+    def json(self) -> Any:
+        return json.loads(self.body.decode("utf-8"))
+
+    def user_texts(self) -> list[str]:
+        """The text of every user turn, in order, whatever the API."""
+        out: list[str] = []
+        for m in self.json().get("messages", []):
+            if m.get("role") != "user":
+                continue
+            content = m.get("content")
+            if isinstance(content, str):
+                out.append(content)
+            else:
+                out.extend(b.get("text", "") for b in content if b.get("type") == "text")
+        return out
+
+
+class _Invalid(Exception):
+    def __init__(self, status: int, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.kind, self.message = status, kind, message
+
+
+class FakeModelServer:
+    """ThreadingHTTPServer in a background thread; ``key`` is the API key it accepts (None: any or none)."""
+
+    def __init__(self, key: Optional[str] = "test-key", responder: Callable[[Request], Turn] | None = None) -> None:
+        self.key = key
+        self.responder = responder
+        self.requests: list[Request] = []
+        self._script: list[Turn] = []
+        self._cond = threading.Condition()
+        self._httpd: ThreadingHTTPServer | None = None
+
+    # -- control -----------------------------------------------------------------------------------------------
+    def script(self, *turns: Turn) -> None:
+        with self._cond:
+            self._script.extend(turns)
+
+    @property
+    def url(self) -> str:
+        assert self._httpd is not None, "server not started"
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def wait_for(self, n: int, timeout: float = 5.0) -> list[Request]:
+        """Block until ``n`` requests arrived (fails after ``timeout`` seconds)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while len(self.requests) < n:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"expected {n} requests, got {len(self.requests)} in {timeout}s")
+                self._cond.wait(left)
+            return list(self.requests)
+
+    # -- answering ---------------------------------------------------------------------------------------------
+    def _next_turn(self, req: Request) -> Turn:
+        with self._cond:
+            self.requests.append(req)
+            self._cond.notify_all()
+            if self._script:
+                return self._script.pop(0)
+        if self.responder is not None:
+            return self.responder(req)
+        return Turn.say("ok")
+
+    def handle(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+        api = "anthropic" if path == ANTHROPIC_PATH else "openai" if path == OPENAI_PATH else "unknown"
+        req = Request(path, headers, body, time.monotonic(), api)
+        if api == "unknown":
+            with self._cond:
+                self.requests.append(req)
+                self._cond.notify_all()
+            return 404, {}, json.dumps({"error": {"message": f"no route {path}", "type": "not_found"}}).encode()
+        try:
+            data = json.loads(body.decode("utf-8"))
+            self._check_auth(api, req)
+            (self._check_anthropic if api == "anthropic" else self._check_openai)(data)
+        except _Invalid as exc:
+            with self._cond:
+                self.requests.append(req)
+                self._cond.notify_all()
+            return exc.status, {}, self._error_body(api, exc.kind, exc.message)
+        except ValueError as exc:
+            with self._cond:
+                self.requests.append(req)
+                self._cond.notify_all()
+            return 400, {}, self._error_body(api, "invalid_request_error", f"body is not JSON: {exc}")
+        turn = self._next_turn(req)
+        if turn.delay:
+            time.sleep(turn.delay)
+        if turn.status != 200:
+            return turn.status, dict(turn.headers), self._error_body(api, turn.error_type, turn.error_message)
+        answer = self._anthropic_answer(data, turn, body) if api == "anthropic" else \
+            self._openai_answer(data, turn, body)
+        return 200, dict(turn.headers), json.dumps(answer).encode("utf-8")
+
+    @staticmethod
+    def _error_body(api: str, kind: str, message: str) -> bytes:
+        if api == "anthropic":
+            return json.dumps({"type": "error", "error": {"type": kind, "message": message}}).encode()
+        return json.dumps({"error": {"message": message, "type": kind, "param": None, "code": kind}}).encode()
+
+    def _check_auth(self, api: str, req: Request) -> None:
+        if api == "anthropic":
+            if not req.header("anthropic-version"):
+                raise _Invalid(400, "invalid_request_error", "anthropic-version: header is required")
+            given = req.header("x-api-key")
+            if self.key is not None and given != self.key:
+                raise _Invalid(401, "authentication_error", "invalid x-api-key")
+        else:
+            auth = req.header("authorization")
+            if self.key is not None and auth != f"Bearer {self.key}":
+                raise _Invalid(401, "invalid_api_key", "Incorrect API key provided")
+
+    @staticmethod
+    def _check_anthropic(data: dict[str, Any]) -> None:
+        for key in ("model", "max_tokens", "messages"):
+            if key not in data:
+                raise _Invalid(400, "invalid_request_error", f"{key}: Field required")
+        msgs = data["messages"]
+        if not msgs or msgs[0].get("role") != "user":
+            raise _Invalid(400, "invalid_request_error", "messages: first message must use the \"user\" role")
+        tool_ids: set[str] = set()
+        for i, m in enumerate(msgs):
+            if m.get("role") not in ("user", "assistant"):
+                raise _Invalid(400, "invalid_request_error", f"messages.{i}.role: must be user or assistant")
+            if i and msgs[i - 1].get("role") == m.get("role"):
+                raise _Invalid(400, "invalid_request_error", "messages: roles must alternate between user and "
+                                                             "assistant")
+            content = m.get("content")
+            blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
+            if not blocks:
+                raise _Invalid(400, "invalid_request_error", f"messages.{i}: content must not be empty")
+            answered = set()
+            for b in blocks:
+                if b.get("type") == "text" and not b.get("text"):
+                    raise _Invalid(400, "invalid_request_error", f"messages.{i}: text content blocks must be "
+                                                                 "non-empty")
+                if b.get("type") == "tool_use":
+                    tool_ids.add(b["id"])
+                if b.get("type") == "tool_result":
+                    if b.get("tool_use_id") not in tool_ids:
+                        raise _Invalid(400, "invalid_request_error", f"messages.{i}: unexpected tool_use_id "
+                                                                     f"{b.get('tool_use_id')!r}")
+                    answered.add(b["tool_use_id"])
+            if m.get("role") == "user" and i and any(b.get("type") == "tool_use" for b in msgs[i - 1]["content"]):
+                wanted = {b["id"] for b in msgs[i - 1]["content"] if b.get("type") == "tool_use"}
+                if wanted - answered:
+                    raise _Invalid(400, "invalid_request_error", f"messages.{i}: tool_use ids without "
+                                                                 f"tool_result: {sorted(wanted - answered)}")
+        for t in data.get("tools") or []:
+            if set(t) - {"name", "description", "input_schema"} or "input_schema" not in t:
+                raise _Invalid(400, "invalid_request_error", f"tools: bad tool {t}")
+
+    @staticmethod
+    def _check_openai(data: dict[str, Any]) -> None:
+        for key in ("model", "messages"):
+            if key not in data:
+                raise _Invalid(400, "invalid_request_error", f"Missing required parameter: '{key}'")
+        ids: set[str] = set()
+        for i, m in enumerate(data["messages"]):
+            role = m.get("role")
+            if role not in ("system", "developer", "user", "assistant", "tool"):
+                raise _Invalid(400, "invalid_request_error", f"messages[{i}].role: invalid value")
+            for tc in m.get("tool_calls") or []:
+                if tc.get("type") != "function" or not isinstance(tc["function"].get("arguments"), str):
+                    raise _Invalid(400, "invalid_request_error", f"messages[{i}].tool_calls: bad shape")
+                ids.add(tc["id"])
+            if role == "tool" and m.get("tool_call_id") not in ids:
+                raise _Invalid(400, "invalid_request_error", f"messages[{i}]: tool message without a preceding "
+                                                             "tool_calls id")
+        for t in data.get("tools") or []:
+            if t.get("type") != "function" or "name" not in t.get("function", {}):
+                raise _Invalid(400, "invalid_request_error", f"tools: bad tool {t}")
+
+    @staticmethod
+    def _tokens(turn: Turn, body: bytes) -> tuple[int, int]:
+        tin = turn.input_tokens if turn.input_tokens is not None else max(1, len(body) // 4)
+        tout = turn.output_tokens if turn.output_tokens is not None else max(1, len(turn.text) // 4) + \
+            10 * len(turn.tool_calls)
+        return tin, tout
+
+    def _anthropic_answer(self, data: dict[str, Any], turn: Turn, body: bytes) -> dict[str, Any]:
+        content: list[dict[str, Any]] = []
+        if turn.text:
+            content.append({"type": "text", "text": turn.text})
+        for name, args in turn.tool_calls:
+            content.append({"type": "tool_use", "id": "toolu_" + uuid.uuid4().hex[:20], "name": name,
+                            "input": args})
+        tin, tout = self._tokens(turn, body)
+        return {"id": "msg_" + uuid.uuid4().hex[:20], "type": "message", "role": "assistant",
+                "model": data["model"], "content": content,
+                "stop_reason": turn.stop or ("tool_use" if turn.tool_calls else "end_turn"), "stop_sequence": None,
+                "usage": {"input_tokens": tin, "output_tokens": tout}}
+
+    def _openai_answer(self, data: dict[str, Any], turn: Turn, body: bytes) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": turn.text or None, "refusal": None}
+        if turn.tool_calls:
+            message["tool_calls"] = [
+                {"id": "call_" + uuid.uuid4().hex[:20], "type": "function",
+                 "function": {"name": name, "arguments": turn.raw_arguments if turn.raw_arguments is not None
+                              else json.dumps(args)}}
+                for name, args in turn.tool_calls]
+        tin, tout = self._tokens(turn, body)
+        return {"id": "chatcmpl-" + uuid.uuid4().hex[:20], "object": "chat.completion", "created": int(time.time()),
+                "model": data["model"],
+                "choices": [{"index": 0, "message": message, "logprobs": None,
+                             "finish_reason": turn.stop or ("tool_calls" if turn.tool_calls else "stop")}],
+                "usage": {"prompt_tokens": tin, "completion_tokens": tout, "total_tokens": tin + tout}}
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------
+    def start(self) -> "FakeModelServer":
+        owner = self
+
+        class _H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                status, headers, data = owner.handle(self.path, dict(self.headers.items()), body)
+                try:
+                    self.send_response(status)
+                    for k, v in headers.items():
+                        self.send_header(k, v)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (a timeout test)
+                self.close_connection = True
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _H)
+        self._httpd.daemon_threads = True
+        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True,
+                         name="fake-model-server").start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def __enter__(self) -> "FakeModelServer":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
