@@ -1,4 +1,4 @@
-"""DSL parser speed: MB/s on generated .symbi files of 1, 5 and 10 MB, to show that the time is linear in size.
+"""DSL parser speed: MB/s on generated .symbi files of 1, 5 and 10 MB (linear time = a flat MB/s column).
 
 Run: .venv/bin/python bench/dsl.py [--sizes 1,5,10]
 
@@ -6,8 +6,8 @@ Three figures per size:
 * "lex": the tokenizer alone;
 * "syntax": tokenizer + recursive-descent parser (dsl.parse_syntax);
 * "full": dsl.parse, which also validates every block through the pydantic models and the cron engine.
-Linear time shows as a flat MB/s column. The generated file mixes agents with multi-line prompts, schedules with
-nested policy and heartbeat blocks, maps, lists and comments. Each figure is the best of 3 runs.
+The generated file mixes agents with multi-line prompts, schedules with nested policy and heartbeat blocks,
+maps, lists and comments. Each figure is the best of 3 runs.
 """
 
 from __future__ import annotations
@@ -91,8 +91,8 @@ def main() -> None:
         lex = best_of(dsl.tokenize, text, args.runs)
         syntax = best_of(dsl.parse_syntax, text, args.runs)
         full = best_of(dsl.parse, text, args.runs)
-        print(f"{real_mb:5.1f}M {blocks:8d} {real_mb / lex:9.1f} {real_mb / syntax:12.1f} {real_mb / full:10.2f}"
-              f" {full:8.2f}")
+        print(f"{real_mb:5.1f}M {blocks:8d} {real_mb / lex:9.1f} {real_mb / syntax:12.1f}"
+              f" {real_mb / full:10.2f} {full:8.2f}")
 
 
 if __name__ == "__main__":

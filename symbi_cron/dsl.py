@@ -1,8 +1,9 @@
-"""The ``.symbi`` DSL: ``agent NAME { ... }`` and ``schedule { ... }`` blocks -> :class:`AgentSpec` / :class:`JobSpec`.
+"""The ``.symbi`` DSL: ``agent NAME { ... }`` and ``schedule { ... }`` blocks -> AgentSpec / JobSpec.
 
-Three stages, each linear in the input: a lexer (one compiled pattern of simple, possessive alternatives, so no
-input can make it backtrack), a recursive-descent parser into position-carrying nodes, and a checker that maps
-the nodes onto the pydantic models and reports every problem at the line and column of the offending key or value.
+Three stages, each linear in the input: a lexer (one compiled pattern of simple, possessive alternatives, so
+no input can make it backtrack), a recursive-descent parser into position-carrying nodes, and a checker that
+maps the nodes onto the pydantic models and reports every problem at the line and column of the offending key
+or value.
 
 The accepted keys are derived from the models (``accepted_keys()``), never from a hand list: a field added to
 ``JobSpec`` becomes a schedule key at once (and ``tests/test_dsl_docs.py`` then asks for its documentation).
@@ -35,7 +36,7 @@ MAX_PROBLEMS = 100
 MAX_DEPTH = 24
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Problems and the error type
 
 
@@ -114,11 +115,12 @@ class _Syntax(Exception):
     """A syntax error inside an entry; the entry loop records it and recovers at the next line."""
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Lexer
 
 # Token kinds.
-IDENT, STRING, NUMBER, BOOL, PUNCT, NL, EOF, ERROR = "ident", "string", "number", "bool", "punct", "nl", "eof", "error"
+IDENT, STRING, NUMBER, BOOL, PUNCT = "ident", "string", "number", "bool", "punct"
+NL, EOF, ERROR = "nl", "eof", "error"
 CHAR = "char"  # a character that starts no token
 
 # Each alternative is simple and possessive, so the scan is linear whatever the input (no backtracking traps).
@@ -193,7 +195,7 @@ def _unescape(body: str) -> tuple[str, str | None]:
 
 
 def _dedent_triple(body: str) -> str:
-    """A \"\"\" string's text: the first line break and the closing line's indentation dropped, then dedented."""
+    """A \"\"\" string's text: the first line break and the closing line's indentation dropped, dedented."""
     import textwrap
 
     if body.startswith("\r\n"):
@@ -255,10 +257,11 @@ def tokenize(text: str) -> list[Tok]:
                 line += n
                 line_start = start + s.rfind("\n") + 1
         elif kind == "badstring":
-            append(Tok(ERROR, "unterminated string (a closing \" is missing on this line)", line, col, m.group()))
+            append(Tok(ERROR, "unterminated string (a closing \" is missing on this line)", line, col,
+                       m.group()))
         elif kind == "badtriple":
-            append(Tok(ERROR, 'unterminated """ string (no closing """ before the end of the file)', line, col,
-                       '"""'))
+            append(Tok(ERROR, 'unterminated """ string (no closing """ before the end of the file)',
+                       line, col, '"""'))
             # Everything after is inside the string: nothing more to lex.
             break
         else:  # other
@@ -273,7 +276,7 @@ def tokenize(text: str) -> list[Tok]:
     return toks
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Parser: tokens -> nodes that remember where they were written
 
 
@@ -345,7 +348,7 @@ class _Parser:
         self.file = file
         self.problems = problems
 
-    # -- helpers ------------------------------------------------------------------------------------------------
+    # -- helpers ---------------------------------------------------------------------------------------------
     def problem(self, line: int, col: int, message: str, *, expected: str | None = None,
                 found: str | None = None, hint: str | None = None) -> None:
         self.problems.append(Problem(self.file, line, col, message, expected, found, hint=hint))
@@ -405,7 +408,7 @@ class _Parser:
             j += 1
         self.i = max(j, self.i)
 
-    # -- grammar ------------------------------------------------------------------------------------------------
+    # -- grammar ---------------------------------------------------------------------------------------------
     def document(self) -> list[Block]:
         blocks: list[Block] = []
         toks = self.toks
@@ -462,7 +465,8 @@ class _Parser:
                 return None
         elif tok.kind in (IDENT, STRING):
             self.problem(tok.line, tok.col, "a schedule block takes no name after `schedule`",
-                         expected="'{'", found=tok.describe(), hint=f'write name: "{tok.value}" inside the block')
+                         expected="'{'", found=tok.describe(),
+                         hint=f'write name: "{tok.value}" inside the block')
             self.advance()
         self.skip_newlines()
         tok = self.peek()
@@ -509,7 +513,8 @@ class _Parser:
                 return out
             if tok.kind == EOF:
                 self.problem(tok.line, tok.col,
-                             f"expected '}}' to close the block opened at line {open_tok.line}, found end of file",
+                             f"expected '}}' to close the block opened at line {open_tok.line}, "
+                             "found end of file",
                              expected="'}'", found="end of file")
                 return out
             start = self.i
@@ -610,7 +615,7 @@ def _parse_blocks(text: str, file: str, problems: list[Problem]) -> list[Block]:
             gc.enable()
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Checker: blocks -> models, with every problem placed on its key or value
 
 
@@ -692,7 +697,7 @@ def _block_keys(kind: str) -> dict[str, str]:
 
 
 def accepted_keys() -> dict[str, list[str]]:
-    """Every key the parser accepts, by where it may be written (``schedule``, ``schedule.policy``, ``agent``...).
+    """Every key the parser accepts, by where it may be written (``schedule``, ``schedule.policy``, ...).
 
     Derived from the models, so documentation tests can hold the reference to it.
     """
@@ -705,6 +710,10 @@ def accepted_keys() -> dict[str, list[str]]:
             shape = shapes[fname]
             if shape.model is not None:
                 walk(f"{prefix}.{key}", {f: f for f in shape.model.model_fields}, shape.model)
+            elif shape.item is not None and shape.item.model is not None:
+                # A map of blocks (agent tools): NAME stands for the user's own key.
+                item = shape.item.model
+                walk(f"{prefix}.{key}.NAME", {f: f for f in item.model_fields}, item)
 
     walk("schedule", _block_keys("schedule"), JobSpec)
     walk("agent", _block_keys("agent"), AgentSpec)
@@ -766,7 +775,8 @@ class _Checker:
             expected = " or ".join(_KIND_WORDS[k] for k in sorted(shape.kinds))
             found = node.describe()
             hint = None
-            if node.kind == "string" and "integer" in shape.kinds and str(node.value).strip().lstrip("-").isdigit():
+            digits = str(node.value).strip().lstrip("-")
+            if node.kind == "string" and "integer" in shape.kinds and digits.isdigit():
                 hint = f"write {node.value.strip()} without quotes"
             elif node.kind == "string" and "boolean" in shape.kinds and node.value in ("true", "false"):
                 hint = f"write {node.value} without quotes"
@@ -1010,7 +1020,7 @@ def _check_agent(checker: _Checker, block: Block) -> AgentDecl | None:
     return AgentDecl(spec, checker.file, block.line, block.col)
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Entry points
 
 

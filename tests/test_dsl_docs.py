@@ -14,7 +14,7 @@ def documented_keys() -> set[str]:
     """The first cell of each reference-table row: `schedule.policy.max_runtime` and the like."""
     keys = set()
     for line in DOC.read_text(encoding="utf-8").splitlines():
-        m = re.match(r"^\|\s*`((?:schedule|agent)(?:\.[a-z_]+)+)`\s*\|", line)
+        m = re.match(r"^\|\s*`((?:schedule|agent)(?:\.[A-Za-z_]+)+)`\s*\|", line)
         if m:
             keys.add(m.group(1))
     return keys
@@ -36,7 +36,7 @@ def test_every_documented_key_is_accepted():
 
 def test_documented_examples_parse():
     text = DOC.read_text(encoding="utf-8")
-    first = re.search(r"```\n(# Agents can.*?)```", text, re.S)
-    assert first is not None
-    doc = dsl.parse(first.group(1))
-    assert doc.summary() == "1 agent, 1 schedule"
+    blocks = re.findall(r"```\n((?:#|agent|schedule).*?)```", text, re.S)
+    assert len(blocks) == 2
+    assert dsl.parse(blocks[0]).summary() == "1 agent, 1 schedule"
+    assert dsl.parse(blocks[1]).agents[0].spec.tools["disk_usage"].timeout == 30
