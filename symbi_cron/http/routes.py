@@ -130,6 +130,11 @@ class Api:
     def __init__(self, app: Any, supervisor: Any, key: str) -> None:
         # The API acts as "api" in the audit log; the daemon's own App keeps its actor.
         self.app = dataclasses.replace(app, actor="api")
+        wake = getattr(supervisor, "request_reload", None)
+        if callable(wake):
+            # In the daemon, a change made through the API wakes its own supervisor at once (a queued manual
+            # run starts now, a new schedule is seen) instead of at the next tick.
+            self.app.notify = wake
         self.supervisor = supervisor
         self.key = key
         self.max_body_bytes = app.settings.api.max_body_bytes
