@@ -331,8 +331,10 @@ def _prepare(paths: Paths, env: dict[str, str], out: Any, log: logging.Logger):
     app = open_app(env, actor="daemon", notify=False)
     settings = app.settings  # ConfigError names the key
     app.store.migrate()
-    with app.store.write():
-        pass  # BEGIN IMMEDIATE .. COMMIT: a read-only store or a full disk fails here, before READY
+    with app.store.write() as tx:
+        # A real (idempotent) write: a read-only store fails here, before READY, not at the first run.
+        version = int(tx.execute("PRAGMA user_version").fetchone()[0])
+        tx.execute(f"PRAGMA user_version = {version}")
     sup = Supervisor(app, stdout=out)
     sup.recover()
     api = None

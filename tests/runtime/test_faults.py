@@ -1,0 +1,170 @@
+"""Faults with a real daemon process: kill -9 mid-run, SIGTERM drain, 20 concurrent CLI writers, a full disk and
+a read-only store. The full-disk test puts SYMBI_HOME on a small tmpfs and the read-only test marks the store
+file immutable (`chattr +i`, which holds even for root); both skip cleanly where that is not allowed."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from agents.daemon_helper import Daemon, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def d(tmp_path):
+    daemon = Daemon(tmp_path / "home")
+    yield daemon
+    daemon.cleanup()
+
+
+def test_kill_9_mid_run_then_restart(d):
+    d.add_agent("slow", "sleep", "3")
+    job = d.add_job("j", "slow", retry_backoff_seconds=3600)
+    d.start()
+    slot = d.make_due(job)
+    wait_for(lambda: [r for r in d.runs(job) if r["status"] == "running"], what="a running run")
+    os.kill(d.pid, signal.SIGKILL)
+    time.sleep(0.2)
+    d.start()
+    runs = wait_for(lambda: [r for r in d.runs(job) if r["status"] == "interrupted"] and d.runs(job),
+                    what="the interrupted run")
+    slot_runs = [r for r in runs if r["scheduled_for"] == slot]
+    assert len(slot_runs) == 1 and slot_runs[0]["status"] == "interrupted"
+    assert "supervisor stopped" in slot_runs[0]["error_message"]
+    # Nothing ran the slot again; the only other run is the retry, waiting for its backoff.
+    others = [r for r in runs if r["id"] != slot_runs[0]["id"]]
+    assert [(r["trigger"], r["status"]) for r in others] == [("retry", "queued")]
+    job_row = d.query("SELECT * FROM jobs WHERE id = ?", (job,))[0]
+    assert job_row["failure_count"] == 1 and job_row["next_run"] > slot
+    assert d.query("PRAGMA integrity_check")[0][0] == "ok"
+
+
+def test_sigterm_drains_in_flight_runs(d):
+    d.add_agent("slow", "sleep", "1.5")
+    job = d.add_job("j", "slow")
+    d.start()
+    d.make_due(job)
+    wait_for(lambda: [r for r in d.runs(job) if r["status"] == "running"], what="a running run")
+    pid = d.pid
+    stop = d.symbi("cron", "daemon", "stop", check=True, timeout=30)
+    assert f"stopped (pid {pid})" in stop.stdout
+    assert [r["status"] for r in d.runs(job)] == ["succeeded"]  # waited for it
+    assert "woke" in d.runs(job)[0]["output"]
+
+
+def test_sigterm_interrupts_runs_beyond_the_shutdown_timeout(tmp_path):
+    d = Daemon(tmp_path / "home", shutdown_timeout_seconds=0.5)
+    try:
+        d.add_agent("slow", "sleep", "60")
+        job = d.add_job("j", "slow", retry_backoff_seconds=3600)
+        d.start()
+        d.make_due(job)
+        wait_for(lambda: [r for r in d.runs(job) if r["status"] == "running"], what="a running run")
+        started = time.monotonic()
+        d.symbi("cron", "daemon", "stop", check=True, timeout=30)
+        assert time.monotonic() - started < 10
+        statuses = [(r["trigger"], r["status"]) for r in d.runs(job)]
+        assert ("schedule", "interrupted") in statuses
+        assert "shutdown" in [r for r in d.runs(job) if r["status"] == "interrupted"][0]["error_message"]
+    finally:
+        d.cleanup()
+
+
+def test_twenty_cli_processes_in_parallel_lose_nothing(d):
+    d.add_agent("a", "echo")
+    ticker = d.add_job("ticker", "a", cron="* * * * *")
+    d.start()
+    d.make_due(ticker)
+
+    def worker(i: int) -> list[int]:
+        codes = []
+        name = f"job-{i:02d}"
+        spec = json.dumps({"name": name, "agent_id": "a", "cron_expr": "*/5 * * * *"})
+        codes.append(d.symbi("cron", "add", "--json", spec).returncode)
+        if i % 2 == 0:
+            codes.append(d.symbi("cron", "pause", name).returncode)
+        if i % 5 == 0:
+            codes.append(d.symbi("cron", "remove", name, "--force").returncode)
+        return codes
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        results = list(pool.map(worker, range(20)))
+    assert all(code == 0 for codes in results for code in codes), results
+    rows = {r["name"]: r["status"] for r in d.query("SELECT name, status FROM jobs")}
+    expected = {f"job-{i:02d}": ("paused" if i % 2 == 0 else "active") for i in range(20) if i % 5}
+    expected["ticker"] = "active"
+    assert rows == expected
+    created = d.query("SELECT COUNT(*) FROM audit WHERE type = 'CronJobCreated'")[0][0]
+    assert created == 21  # ticker + 20
+    assert d.query("PRAGMA integrity_check")[0][0] == "ok"
+    assert d.symbi("audit", "verify").returncode in (0, 2)  # the audit chain intact (2: command absent)
+    assert json.loads(d.symbi("cron", "daemon", "status", "--format", "json").stdout)["state"] == "running"
+    wait_for(lambda: d.runs(ticker), what="the ticker's run")
+
+
+def _mount_tmpfs(path, size: str) -> bool:
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        return False
+    path.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(path)],
+                          capture_output=True)
+    return proc.returncode == 0
+
+
+def test_full_disk_gives_a_clear_error_and_recovers(tmp_path):
+    mnt = tmp_path / "small"
+    if not _mount_tmpfs(mnt, "2m"):
+        pytest.skip("cannot mount a small tmpfs here (needs root and mount rights)")
+    d = Daemon(mnt / "home")
+    try:
+        d.add_agent("a", "echo")
+        job = d.add_job("j", "a")
+        d.start()
+        filler = mnt / "filler"
+        with open(filler, "wb") as fh:  # fill the filesystem to the last block
+            try:
+                while True:
+                    fh.write(b"\0" * 65536)
+                    fh.flush()
+            except OSError:
+                pass
+        proc = d.symbi("cron", "add", "--json", json.dumps({"name": "k", "agent_id": "a", "cron_expr": "* * * * *"}))
+        assert proc.returncode == 1 and "full" in proc.stderr, proc.stderr
+        assert "Traceback" not in proc.stderr
+        filler.unlink()
+        # Space is back: the daemon carries on (it never stopped) and records runs again.
+        d.make_due(job)
+        wait_for(lambda: [r for r in d.runs(job) if r["status"] == "succeeded"], what="a run after the disk freed")
+        assert json.loads(d.symbi("cron", "daemon", "status", "--format", "json").stdout)["state"] == "running"
+    finally:
+        d.cleanup()
+        time.sleep(0.2)
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def test_read_only_store_gives_a_clear_error(tmp_path):
+    d = Daemon(tmp_path / "home")
+    d.add_agent("a", "echo")
+    db = d.home / "symbi.db"
+    d.symbi("cron", "list", check=True)
+    if subprocess.run(["chattr", "+i", str(db)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not available on this filesystem")
+    try:
+        proc = d.symbi("cron", "add", "--json", json.dumps({"name": "k", "agent_id": "a", "cron_expr": "* * * * *"}))
+        assert proc.returncode == 1 and "read-only" in proc.stderr, proc.stderr
+        start = d.symbi("cron", "daemon", "start")
+        assert start.returncode == 1
+        assert "could not start" in start.stderr and "read-only" in start.stderr, start.stderr
+    finally:
+        subprocess.run(["chattr", "-i", str(db)], capture_output=True)
+        d.cleanup()
