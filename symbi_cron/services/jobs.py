@@ -291,22 +291,12 @@ def job_status(app: App, ref: str, *, history: int = 5) -> dict[str, Any]:
 
 def attach_receipts(conn, runs: Iterable[dict[str, Any]]) -> None:
     """Add each run's delivery receipts under ``deliveries``."""
-    runs = list(runs)
-    if not runs:
-        return
-    marks = ", ".join("?" for _ in runs)
-    by_run: dict[str, list[dict[str, Any]]] = {r["id"]: [] for r in runs}
-    from ..timeutil import from_ms
+    from ..delivery.receipts import load_receipts
 
-    for row in conn.execute(
-        f"SELECT run_id, channel, ok, detail, attempts, at FROM deliveries WHERE run_id IN ({marks})"
-        " ORDER BY at, channel",
-        [r["id"] for r in runs],
-    ):
-        by_run[row[0]].append({"channel": row[1], "ok": bool(row[2]), "detail": row[3], "attempts": row[4],
-                               "at": from_ms(row[5])})
+    runs = list(runs)
+    by_run = load_receipts(conn, [r["id"] for r in runs]) if runs else {}
     for r in runs:
-        r["deliveries"] = by_run[r["id"]]
+        r["deliveries"] = by_run.get(r["id"], [])
 
 
 def _audit(app: App, tx, type: str, job_id: str | None, job_name: str | None, details: dict[str, Any],
