@@ -42,6 +42,9 @@ DEFAULT_MAX_MISSED = 1000
 #: Statuses that occupy one of a job's ``max_concurrent`` places.
 OCCUPYING = ("queued", "running")
 SCHEDULED_TRIGGERS = ("schedule", "catchup", "retry")
+#: Repeats the partial index ``runs_open``'s condition word for word: SQLite uses a partial index only when the
+#: query's WHERE names its condition, so every query over open runs starts with this (history may be millions).
+OPEN_RUNS = "status IN ('queued', 'running', 'pending_approval')"
 
 
 def owner_id(kind: str = "daemon") -> str:
@@ -220,19 +223,24 @@ def startable(conn, now_ms: int, limit: int) -> list[dict[str, Any]]:
     if limit <= 0:
         return []
     rows = conn.execute(
-        f"SELECT {run_rows.RUN_COLUMNS} FROM runs WHERE status = 'queued' AND COALESCE(not_before, 0) <= ?"
+        f"SELECT {run_rows.RUN_COLUMNS} FROM runs WHERE {OPEN_RUNS} AND status = 'queued'"
+        " AND COALESCE(not_before, 0) <= ?"
         " ORDER BY COALESCE(not_before, scheduled_for), created_at LIMIT ?",
         (now_ms, limit),
     ).fetchall()
     return [run_rows.row_to_run(r) for r in rows]
 
 
-def earliest_queued(conn) -> Optional[int]:
-    """The soonest ``not_before`` among queued runs (the tick loop wakes for it)."""
+def next_queued(conn, now_ms: int) -> Optional[int]:
+    """The soonest ``not_before`` after ``now_ms`` among queued runs (the tick loop wakes for it)."""
     row = conn.execute(
-        "SELECT MIN(COALESCE(not_before, 0)) FROM runs WHERE status = 'queued'"
+        f"SELECT MIN(not_before) FROM runs WHERE {OPEN_RUNS} AND status = 'queued' AND not_before > ?", (now_ms,)
     ).fetchone()
     return row[0] if row else None
+
+
+def count_queued(conn) -> int:
+    return conn.execute(f"SELECT COUNT(*) FROM runs WHERE {OPEN_RUNS} AND status = 'queued'").fetchone()[0]
 
 
 @dataclass
@@ -315,6 +323,10 @@ def finish_run(conn, run_id: str, *, status: str, now_ms: int, exit_code: Option
         fields["execution_time_ms"] = execution_time_ms
     if iterations is not None:
         fields["iterations"] = iterations
+    usage = merged.get("usage")  # model agents: tokens and cost, also kept as columns for status/metrics
+    if isinstance(usage, dict):
+        fields.update(input_tokens=usage.get("input_tokens"), output_tokens=usage.get("output_tokens"),
+                      cost_usd=usage.get("cost_usd"))
     run_rows.update(conn, run_id, now_ms=now_ms, **fields)
     job = job_rows.get(conn, run["job_id"])
     if job is None:

@@ -73,7 +73,7 @@ class RunDriver:
             input_text=run.get("input") if run.get("input") is not None else (job.get("input") or ""),
             previous_summary=prev, output_cap=sched.output_cap_bytes, kill_grace=sched.kill_grace_seconds,
             max_runtime=float(max_runtime) if max_runtime else None, cancel=self.cancel, echo=self.echo,
-            base_env=app.env,
+            base_env=app.env, settings=app.settings,
         )
         log.info("run %s of job %s started (%s, attempt %s)", run["id"][:8], job["name"], run["trigger"],
                  run["attempt"])
@@ -227,10 +227,9 @@ class Supervisor:
             return 0.0
         with self.app.store.read() as conn:
             nxt = job_rows.earliest_next_run(conn)
-            q = conn.execute("SELECT MIN(not_before), COUNT(*) FROM runs WHERE status = 'queued'"
-                             " AND not_before > ?", (now_ms,)).fetchone()
-            self.queued = conn.execute("SELECT COUNT(*) FROM runs WHERE status = 'queued'").fetchone()[0]
-        wake = [t for t in (nxt, q[0] if q else None) if t is not None]
+            q = lifecycle.next_queued(conn, now_ms)
+            self.queued = lifecycle.count_queued(conn)
+        wake = [t for t in (nxt, q) if t is not None]
         delay = interval
         if wake:
             delay = min(interval, max(0.0, (min(wake) - to_ms(self.app.clock.now())) / 1000))
