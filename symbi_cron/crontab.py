@@ -2,10 +2,10 @@
 
 Pure: text in, data out (no store, no clock). ``services.importing`` writes what this module proposes.
 
-Reading follows cronie/Vixie cron: ``NAME=value`` lines (quotes stripped) set the environment of the lines after
-them; ``CRON_TZ`` (or, failing it, ``TZ``) is the zone the schedule is read in; ``SHELL`` runs the command;
-comments and blank lines are ignored. A line we cannot reproduce faithfully (``@reboot``, an unescaped ``%``, an
-expression our engine rejects) is reported with its line number and reason instead of being guessed at.
+Reading follows cronie/Vixie cron: ``NAME=value`` lines (quotes stripped) set the environment of the lines
+after them; ``CRON_TZ`` (or, failing it, ``TZ``) is the zone the schedule is read in; ``SHELL`` runs the
+command; comments and blank lines are ignored. A line we cannot reproduce faithfully (``@reboot``, an
+unescaped ``%``, an expression our engine rejects) is reported with its line number and reason, never guessed.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def _unescaped_percent(command: str) -> bool:
 
 
 def parse_crontab(text: str) -> Crontab:
-    """The schedulable lines of a user crontab (5 fields or an @macro, then the command) and the skipped ones."""
+    """The schedulable lines of a crontab (5 fields or an @macro, then a command) and the skipped ones."""
     from .errors import InvalidInput
     from .timeutil import load_zone
 
@@ -98,8 +98,9 @@ def parse_crontab(text: str) -> Crontab:
                         load_zone(value, field=name)
                     except InvalidInput:
                         zone_ok = False
-                        tab.skipped.append(Skipped(n, raw, f"{name}={value} is not a known IANA time zone; "
-                                                           "the lines after it are skipped until it is fixed"))
+                        tab.skipped.append(Skipped(
+                            n, raw, f"{name}={value} is not a known IANA time zone; "
+                                    "the lines after it are skipped until it is fixed"))
                 if name == "CRON_TZ":
                     cron_tz = value or None
                 else:
@@ -123,8 +124,8 @@ def parse_crontab(text: str) -> Crontab:
             macro = macro.lower()
             command = command.strip()
             if macro == "@reboot":
-                tab.skipped.append(Skipped(n, raw, "@reboot has no equivalent in symbi (start it from a systemd "
-                                                   "unit or keep it in your crontab)"))
+                tab.skipped.append(Skipped(n, raw, "@reboot has no equivalent in symbi (start it from a "
+                                                   "systemd unit or keep it in your crontab)"))
                 continue
             if macro not in _MACROS:
                 tab.skipped.append(Skipped(n, raw, f"unknown macro {macro}"))
@@ -140,12 +141,13 @@ def parse_crontab(text: str) -> Crontab:
             tab.skipped.append(Skipped(n, raw, "no command after the schedule"))
             continue
         if bad_zone is not None:
-            tab.skipped.append(Skipped(n, raw, f"{bad_zone[1]} (line {bad_zone[0]}) is not a known time zone"))
+            why = f"{bad_zone[1]} (line {bad_zone[0]}) is not a known time zone"
+            tab.skipped.append(Skipped(n, raw, why))
             continue
         if _unescaped_percent(command):
-            tab.skipped.append(Skipped(n, raw, "`%` in the command (cron turns it into a new line and feeds the "
-                                               "rest to stdin); write \\% for a literal %, or move the input "
-                                               "into a script"))
+            tab.skipped.append(Skipped(n, raw, "`%` in the command (cron turns it into a new line and feeds "
+                                               "the rest to stdin); write \\% for a literal %, or move the "
+                                               "input into a script"))
             continue
         reason = _check_expr(schedule)
         if reason:
@@ -170,7 +172,7 @@ def _check_expr(expr: str) -> str | None:
 
 
 def slug(command: str) -> str:
-    """A readable name from a command: its program's file name (``/usr/bin/backup.sh -x`` -> ``backup-sh``)."""
+    """A readable name from a command: its program's file name (``/bin/backup.sh -x`` -> ``backup-sh``)."""
     try:
         words = shlex.split(command, comments=False)
     except ValueError:
@@ -209,8 +211,8 @@ def _unique(name: str, taken: set[str]) -> str:
 def to_specs(tab: Crontab, *, prefix: str = "", taken: Iterable[str] = ()) -> list[dict[str, Any]]:
     """One ``{"line", "agent": AgentSpec dict, "job": JobSpec dict}`` per entry, names de-duplicated.
 
-    The command runs with the crontab's shell: ``shell: true`` for /bin/sh, else ``SHELL -c COMMAND``. Imported
-    jobs use ``catchup: skip`` (cron does not run what it missed while down).
+    The command runs with the crontab's shell: ``shell: true`` for /bin/sh, else ``SHELL -c COMMAND``.
+    Imported jobs use ``catchup: skip`` (cron does not run what it missed while down).
     """
     used = set(taken)
     out = []
@@ -230,7 +232,7 @@ def to_specs(tab: Crontab, *, prefix: str = "", taken: Iterable[str] = ()) -> li
     return out
 
 
-# -- export ----------------------------------------------------------------------------------------------------
+# -- export ------------------------------------------------------------------------------------------------
 _STANDARD_FIELD = re.compile(r"^[0-9*,/\-A-Za-z]+$")
 
 
@@ -251,7 +253,10 @@ def _exportable_expr(expr: str) -> str | None:
     return None
 
 
-_NAME_SET = {n.upper() for n in (["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec", "sun", "mon", "tue", "wed", "thu", "fri", "sat"])}
+_NAME_SET = {n.upper() for n in (
+    "jan feb mar apr may jun jul aug sep oct nov dec sun mon tue wed thu fri sat"
+    .split()
+)}
 
 
 def _env_assign(name: str, value: str) -> str:

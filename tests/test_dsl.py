@@ -25,7 +25,7 @@ def written(spec) -> dict:
     return spec.model_dump(mode="json", include=spec.model_fields_set, exclude_unset=True)
 
 
-# -- every schedule and agent example of the guide, verbatim (one test each) ------------------------------------
+# -- every schedule and agent example of the guide, verbatim (one test each) -------------------------------
 def test_guide_daily_report():
     s = only_schedule(GUIDE / "daily_report.symbi")
     assert written(s.spec) == {
@@ -162,7 +162,7 @@ def test_guide_v09_migration_with_diff_markers_stripped():
     }
 
 
-# -- value forms -----------------------------------------------------------------------------------------------
+# -- value forms -------------------------------------------------------------------------------------------
 def test_value_forms_and_both_separators():
     doc = parse(
         'agent "ops.bot" {\n'
@@ -214,7 +214,7 @@ def test_accepted_keys_come_from_the_models():
     assert "name" not in keys["agent"] and "command" in keys["agent"]
 
 
-# -- errors ----------------------------------------------------------------------------------------------------
+# -- errors ------------------------------------------------------------------------------------------------
 def problems(text: str, **kw) -> list[dsl.Problem]:
     with pytest.raises(DslError) as err:
         parse(text, file="jobs.symbi", **kw)
@@ -313,7 +313,8 @@ def test_schedule_names_twice_and_agents_twice():
 def test_error_message_names_first_problem_and_counts_the_rest():
     with pytest.raises(DslError) as err:
         parse('schedule {\n nam: "x"\n agent: "a"\n cron: "@daily"\n tz: "UTC"\n}\n', file="f.symbi")
-    assert str(err.value).startswith("f.symbi:2:2: unknown key `nam` in schedule block (did you mean `name`?)")
+    assert str(err.value).startswith(
+        "f.symbi:2:2: unknown key `nam` in schedule block (did you mean `name`?)")
     assert len(err.value.problems) == 2  # `name` is not reported missing: the misspelling is the problem
     assert "more" in str(err.value)
     assert err.value.to_dict()["details"]["problems"][0]["line"] == 2

@@ -17,7 +17,8 @@ GUIDE = sorted((Path(__file__).parent / "fixtures" / "guide").glob("*"))
 SEEDS = [p.read_text(encoding="utf-8") for p in GUIDE]
 
 # Characters that mean something to the lexer, plus some that do not.
-ALPHABET = list('{}[]:,"#/\\\n\t abcnrtu019-_.$\'+=*@é\r') + ['"""', "//", "agent ", "schedule ", "${X}", "true"]
+ALPHABET = list('{}[]:,"#/\\\n\t abcnrtu019-_.$\'+=*@é\r')
+ALPHABET += ['"""', "//", "agent ", "schedule ", "${X}", "true"]
 
 
 def check(text: str, known=None) -> None:

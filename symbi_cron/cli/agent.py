@@ -7,11 +7,11 @@ from typing import Any
 
 import click
 
-from .common import emit_json, format_option, get_app, local_time, render_csv, render_table
+from .common import Column, emit_json, format_option, get_app, local_time, render_csv, render_table
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-LIST_COLUMNS = [
+LIST_COLUMNS: list[Column] = [
     ("NAME", "name"),
     ("KIND", lambda a: "model" if a.get("model") else ("shell" if a.get("shell") else "command")),
     ("RUNS", lambda a: a.get("model") or a.get("command")),
@@ -45,7 +45,8 @@ def agent() -> None:
 
 @agent.command("add")
 @click.argument("name")
-@click.option("--command", "command", metavar="CMD", help="Command line to run (split like a shell, no shell).")
+@click.option("--command", "command", metavar="CMD",
+              help="Command line to run (split like a shell, no shell).")
 @click.option("--shell", is_flag=True, help="Run --command through /bin/sh -c (pipes, redirections).")
 @click.option("--model", metavar="MODEL", help="A model agent: the model name (with --system-prompt).")
 @click.option("--system-prompt", metavar="TEXT", help="The model agent's system prompt.")
@@ -112,7 +113,7 @@ def show(name: str, fmt: str) -> None:
         if value in (None, [], {}, False) and key not in ("name",):
             continue
         if key == "env":
-            value = ", ".join(sorted(value))  # names only: values may be secrets
+            value = ", ".join(sorted(value or {}))  # names only: values may be secrets
         elif isinstance(value, list):
             value = ", ".join(value)
         elif key in ("created_at", "updated_at"):

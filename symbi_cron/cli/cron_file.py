@@ -6,11 +6,12 @@ import sys
 
 import click
 
-from .common import emit_json, format_option, get_app, render_table, warn
+from .common import Column, emit_json, format_option, get_app, render_table, warn
 
 
 @click.command("validate")
-@click.option("--file", "file_", required=True, metavar="FILE", help="The .symbi file to check (`-` = stdin).")
+@click.option("--file", "file_", required=True, metavar="FILE",
+              help="The .symbi file to check (`-` = stdin).")
 @format_option()
 def validate(file_: str, fmt: str) -> None:
     """Check a .symbi file without changing anything.
@@ -46,14 +47,14 @@ def validate(file_: str, fmt: str) -> None:
         click.echo(f"ok: {doc.summary()}")
 
 
-PLAN_COLUMNS = [
+PLAN_COLUMNS: list[Column] = [
     ("LINE", "line"),
     ("NAME", lambda i: i["job"]["name"]),
     ("SCHEDULE", lambda i: i["job"]["cron_expr"]),
     ("TZ", lambda i: i["job"]["timezone"]),
     ("COMMAND", lambda i: _short(i["agent"]["command"])),
 ]
-SKIPPED_COLUMNS = [("LINE", "line"), ("REASON", "reason"), ("TEXT", lambda s: _short(s["text"], 50))]
+SKIPPED_COLUMNS: list[Column] = [("LINE", "line"), ("REASON", "reason"), ("TEXT", lambda s: _short(s["text"], 50))]
 
 
 def _short(text: str, width: int = 60) -> str:
@@ -88,7 +89,8 @@ def import_cmd(crontab_file: str, dry_run: bool, prefix: str, skip_invalid: bool
         from ..errors import InvalidInput
 
         try:
-            plan = importing.import_crontab(app, text, prefix=prefix, skip_invalid=skip_invalid, replace=replace)
+            plan = importing.import_crontab(app, text, prefix=prefix, skip_invalid=skip_invalid,
+                                            replace=replace)
         except InvalidInput as exc:
             skipped = (exc.details or {}).get("skipped") if isinstance(exc.details, dict) else None
             for item in skipped or []:

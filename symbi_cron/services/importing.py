@@ -70,8 +70,9 @@ def add_from_file(app: App, path: str | Path, *, schedules: list[str] | None,
             line, col = decl.positions.get("agent_id", (decl.line, decl.column))
             problems.append(dsl.Problem(
                 file, line, col,
-                f"schedule {decl.spec.name!r} names agent {agent_id!r}, which is neither defined in this file nor "
-                "registered", found=agent_id, hint="define it with `agent NAME { }` or `symbi agent add`"))
+                f"schedule {decl.spec.name!r} names agent {agent_id!r}, which is neither defined in this "
+                "file nor registered", found=agent_id,
+                hint="define it with `agent NAME { }` or `symbi agent add`"))
     if problems:
         dsl.raise_problems(problems, dsl.read_text(path))
 
@@ -114,9 +115,9 @@ def _at_field(file: str, path: str | Path, decl: Any, exc: SymbiError) -> SymbiE
         return err
 
 
-# -- crontabs --------------------------------------------------------------------------------------------------
+# -- crontabs ----------------------------------------------------------------------------------------------
 def plan_crontab(app: App, text: str, *, prefix: str = "") -> dict[str, Any]:
-    """What importing ``text`` would create: ``{"items": [{line, agent, job}], "skipped": [...], "warnings"}``.
+    """What importing ``text`` would create: ``{"items": [{line, agent, job}], "skipped", "warnings"}``.
 
     Every agent and job is checked as the real import would check it; nothing is written.
     """

@@ -9,8 +9,9 @@ import json
 
 def test_add_show_list_remove(cli, monkeypatch):
     monkeypatch.setenv("API_TOKEN", "s3cret-value")
-    r = cli("agent", "add", "backup", "--command", "/usr/local/bin/backup.sh --full", "--capability", "fs_read",
-            "--capability", "net", "--env", "TOKEN=${API_TOKEN}", "--env", "MODE=full", "--workdir", "/srv",
+    r = cli("agent", "add", "backup", "--command", "/usr/local/bin/backup.sh --full",
+            "--capability", "fs_read", "--capability", "net", "--env", "TOKEN=${API_TOKEN}",
+            "--env", "MODE=full", "--workdir", "/srv",
             "--format", "json", ok=True)
     agent = json.loads(r.stdout)
     assert agent["name"] == "backup" and agent["capabilities"] == ["fs_read", "net"]
@@ -58,7 +59,8 @@ def test_bad_input_is_one_clear_error(cli):
 
 def test_remove_refused_while_jobs_use_it(cli):
     cli("agent", "add", "worker", "--command", "/bin/true", ok=True)
-    cli("cron", "add", "--json", json.dumps({"name": "j", "agent_id": "worker", "cron_expr": "@daily"}), ok=True)
+    spec = {"name": "j", "agent_id": "worker", "cron_expr": "@daily"}
+    cli("cron", "add", "--json", json.dumps(spec), ok=True)
     r = cli("agent", "remove", "worker")
     assert r.exit_code == 4 and "used by 1 job" in r.stderr
     cli("agent", "remove", "worker", "--force", ok=True)

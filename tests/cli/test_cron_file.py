@@ -35,9 +35,10 @@ def test_validate_lists_every_problem_compiler_style(cli, home):
     errors = [ln for ln in lines if ": error: " in ln]
     assert errors == [
         f"{BROKEN}:2:3: error: unknown key `comand` in agent backup (did you mean `command`?)",
-        f"{BROKEN}:9:3: error: unknown key `max_concurent` in schedule block (did you mean `max_concurrent`?)",
-        (f"{BROKEN}:14:10: error: schedule 'other' names agent 'ghost', which is neither defined in this file nor "
-         "registered (define it with `agent NAME { }` or `symbi agent add`)"),
+        (f"{BROKEN}:9:3: error: unknown key `max_concurent` in schedule block "
+         "(did you mean `max_concurrent`?)"),
+        (f"{BROKEN}:14:10: error: schedule 'other' names agent 'ghost', which is neither defined in this "
+         "file nor registered (define it with `agent NAME { }` or `symbi agent add`)"),
         f"{BROKEN}:15:9: error: bad cron expression '0 25 * * *': 25 is out of range 0-23",
     ]
     # Each error is followed by its source line and a caret under the column.
@@ -104,7 +105,8 @@ def test_add_is_all_or_nothing_and_conflicts_need_replace(cli, home, tmp_path):
     assert f"{OPS}:2:1: an agent named 'backup' exists" in r.stderr
     assert (table_rows(home, "jobs"), table_rows(home, "agents")) == before  # nothing half-made
     cli("cron", "add", "--file", OPS, "--all", "--replace", ok=True)
-    assert json.loads(cli("agent", "show", "backup", "--format", "json").stdout)["command"] == "/bin/echo backup done"
+    shown = json.loads(cli("agent", "show", "backup", "--format", "json").stdout)
+    assert shown["command"] == "/bin/echo backup done"
     r = cli("cron", "add", "--file", OPS, "--schedule", "hourly-report")
     assert r.exit_code == 4 and f"{OPS}:28:9: a job named 'hourly-report' exists" in r.stderr
 

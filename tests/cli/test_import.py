@@ -26,8 +26,10 @@ def test_dry_run_shows_the_plan_and_writes_nothing(cli, home):
     assert "would create:" in r.stdout and "ct-backup-sh-2" in r.stdout
     assert "dry run: 3 jobs would be created; nothing written" in r.stdout
     assert count(home, "jobs") == 0 and count(home, "agents") == 0
-    out = json.loads(cli("cron", "import", "--crontab", USER, "--dry-run", "--format", "json", ok=True).stdout)
-    assert out["dry_run"] is True and [j["name"] for j in out["jobs"]] == ["backup-sh", "backup-sh-2", "sync-py"]
+    r = cli("cron", "import", "--crontab", USER, "--dry-run", "--format", "json", ok=True)
+    out = json.loads(r.stdout)
+    assert out["dry_run"] is True
+    assert [j["name"] for j in out["jobs"]] == ["backup-sh", "backup-sh-2", "sync-py"]
     assert out["jobs"][2]["timezone"] == "America/New_York"
 
 
