@@ -54,7 +54,9 @@ PLAN_COLUMNS: list[Column] = [
     ("TZ", lambda i: i["job"]["timezone"]),
     ("COMMAND", lambda i: _short(i["agent"]["command"])),
 ]
-SKIPPED_COLUMNS: list[Column] = [("LINE", "line"), ("REASON", "reason"), ("TEXT", lambda s: _short(s["text"], 50))]
+SKIPPED_COLUMNS: list[Column] = [
+    ("LINE", "line"), ("REASON", "reason"), ("TEXT", lambda s: _short(s["text"], 50)),
+]
 
 
 def _short(text: str, width: int = 60) -> str:
