@@ -16,12 +16,9 @@ from __future__ import annotations
 from bisect import bisect_left
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import Any, Optional, Union
 
 from .errors import CronError
-
-if TYPE_CHECKING:  # annotations only: `typing` costs start-up time
-    from typing import Any, Optional, Union
 
 __all__ = ["CronExpr", "parse", "next_times", "describe", "MACROS", "FIELD_NAMES"]
 
