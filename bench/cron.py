@@ -108,11 +108,15 @@ def cronsim_fresh(expr: str, tz):
 
 
 def import_ms(module: str, runs: int = 9) -> float:
-    """Median cost of `import module` in a fresh interpreter, from `python -X importtime` (less noisy than wall)."""
+    """Median cost of `import module` in a fresh interpreter, from `python -X importtime`."""
 
     def once() -> float:
-        err = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {module}"], check=True,
-                             capture_output=True, text=True).stderr
+        err = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stderr
         total, after_site = 0, False
         for line in err.splitlines():
             if not line.startswith("import time:") or "|" not in line:
@@ -134,7 +138,10 @@ def main() -> None:
     args = ap.parse_args()
 
     engines = {"ours": (ours_iter, ours_fresh)}
-    for name, pair in (("croniter", (croniter_iter, croniter_fresh)), ("cronsim", (cronsim_iter, cronsim_fresh))):
+    for name, pair in (
+        ("croniter", (croniter_iter, croniter_fresh)),
+        ("cronsim", (cronsim_iter, cronsim_fresh)),
+    ):
         try:
             __import__(name)
             engines[name] = pair
@@ -149,7 +156,7 @@ def main() -> None:
         for tz in ZONES:
             for mode in (0, 1):
                 cells = []
-                for name, pair in engines.items():
+                for pair in engines.values():
                     try:
                         cells.append(f"{per_call_us(pair[mode](expr, tz), args.n):>10.1f}")
                     except Exception as exc:  # an engine that lacks a feature

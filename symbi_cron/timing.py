@@ -1,14 +1,15 @@
 """Pure cron math (SPEC §3): parse five-field expressions and find their fire times in a time zone.
 
-Nothing here reads the clock or does I/O: callers pass the instant to search from and the zone, and get aware UTC
-datetimes back. The search jumps field by field (month, day, hour, minute) over *wall-clock* times, then maps each
-matching wall time to real instants with Debian cron's daylight-saving rules (see docs/decisions.md, "Cron engine"):
+Nothing here reads the clock or does I/O: callers pass the instant to search from and the zone, and get aware
+UTC datetimes back. The search jumps field by field (month, day, hour, minute) over *wall-clock* times, then
+maps each matching wall time to real instants with Debian cron's daylight-saving rules (see docs/decisions.md,
+"Cron engine"):
 
-* fixed-time jobs (neither the minute nor the hour field starts with ``*``) fire once per matching wall time: in a
-  repeated hour at its first occurrence only, and when a forward jump skips the wall time, at the first instant
-  after the jump;
-* every other job follows the real clock: it fires at each real instant whose local time matches, so twice in a
-  repeated hour and never in skipped wall times.
+* fixed-time jobs (neither the minute nor the hour field starts with ``*``) fire once per matching wall time:
+  in a repeated hour at its first occurrence only, and when a forward jump skips the wall time, at the first
+  instant after the jump;
+* every other job follows the real clock: it fires at each real instant whose local time matches, so twice in
+  a repeated hour and never in skipped wall times.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
-from typing import Any, Optional, Union
+from typing import Any
 
 from .errors import CronError
 
@@ -43,14 +44,13 @@ MACROS = {
     "@annually": "0 0 1 1 *",
 }
 
-# Parsed items of one field. Kept (not just the value sets) so that describe() can speak about what was written.
-#   ("any", step)                       * or */step (and ? in the day fields)
-#   ("range", lo, hi, step, open)       5, 5-10, 5-10/2, 10/5 (open=True: "10/5" runs to the field's maximum)
-#   ("last", offset)                    L, L-3                 (day of month)
-#   ("weekday", day)                    15W                    (day of month)
-#   ("lastweekday",)                    LW                     (day of month)
-#   ("lastdow", dow)                    5L                     (day of week)
-#   ("nth", dow, n)                     5#3                    (day of week)
+# Parsed items of one field. Kept (not just the value sets) so that describe() can speak about what was
+# written. ("any", step)                       * or */step (and ? in the day fields) ("range", lo, hi, step,
+# open)       5, 5-10, 5-10/2, 10/5 (open=True: "10/5" runs to the field's maximum) ("last", offset)
+# L, L-3                 (day of month) ("weekday", day)                    15W                    (day of
+# month) ("lastweekday",)                    LW                     (day of month) ("lastdow", dow)
+# 5L                     (day of week) ("nth", dow, n)                     5#3                    (day of
+# week)
 Item = tuple
 
 
@@ -80,7 +80,9 @@ def _value(text: str, field: int) -> int:
             return names.index(text) + (1 if field == _MONTH_F else 0)
         except ValueError:
             sample = "jan-dec" if field == _MONTH_F else "sun-sat"
-            raise _err(field, f'unknown name "{text}" (expected a number {lo}-{hi} or a name {sample})') from None
+            raise _err(
+                field, f'unknown name "{text}" (expected a number {lo}-{hi} or a name {sample})'
+            ) from None
     v = _number(text, field)
     if not lo <= v <= hi:
         raise _err(field, f"{v} is out of range {lo}-{hi}")
@@ -165,10 +167,10 @@ def _values(items: tuple[Item, ...], field: int) -> frozenset[int]:
     return frozenset(out)
 
 
-def _next_table(values: frozenset[int], size: int) -> tuple[Optional[int], ...]:
+def _next_table(values: frozenset[int], size: int) -> tuple[int | None, ...]:
     """table[v] = the smallest allowed value >= v, or None (one slot past the end for carries)."""
-    table: list[Optional[int]] = [None] * (size + 1)
-    nxt: Optional[int] = None
+    table: list[int | None] = [None] * (size + 1)
+    nxt: int | None = None
     for v in range(size, -1, -1):
         if v in values:
             nxt = v
@@ -180,9 +182,26 @@ class CronExpr:
     """A parsed, immutable cron expression. Build one with :func:`parse`."""
 
     __slots__ = (
-        "expr", "fields", "items", "minutes", "hours", "months", "_dom_values", "_dom_last", "_dom_w",
-        "_dom_lw", "_dow_values", "_dow_last", "_dow_nth", "_day_or", "_next_minute", "_next_hour",
-        "_next_month", "_first_month", "_day_cache", "_fixed",
+        "expr",
+        "fields",
+        "items",
+        "minutes",
+        "hours",
+        "months",
+        "_dom_values",
+        "_dom_last",
+        "_dom_w",
+        "_dom_lw",
+        "_dow_values",
+        "_dow_last",
+        "_dow_nth",
+        "_day_or",
+        "_next_minute",
+        "_next_hour",
+        "_next_month",
+        "_first_month",
+        "_day_cache",
+        "_fixed",
     )
 
     def __init__(self, expr: str) -> None:
@@ -191,13 +210,18 @@ class CronExpr:
         self.expr = expr
         text = expr.strip()
         if not text:
-            raise CronError("is empty (expected five fields: minute hour day-of-month month day-of-week)",
-                            field=_EXPR_FIELD)
+            raise CronError(
+                "is empty (expected five fields: minute hour day-of-month month day-of-week)",
+                field=_EXPR_FIELD,
+            )
         if text.startswith("@"):
             key = text.lower()
             if key == "@reboot":
-                raise CronError("@reboot is not supported: symbi runs jobs on a schedule, not at boot "
-                                "(run the agent from your init system instead)", field=_EXPR_FIELD)
+                raise CronError(
+                    "@reboot is not supported: symbi runs jobs on a schedule, not at boot "
+                    "(run the agent from your init system instead)",
+                    field=_EXPR_FIELD,
+                )
             if key not in MACROS:
                 raise CronError(f'unknown macro "{text}" (supported: {", ".join(MACROS)})', field=_EXPR_FIELD)
             text = MACROS[key]
@@ -233,10 +257,10 @@ class CronExpr:
         self._day_cache: dict[tuple[int, int], tuple[int, ...]] = {}
         self._check_can_fire()
 
-    # -- days ---------------------------------------------------------------------------------------------------
+    # -- days ------------------------------------------------------------------------------------------------
 
     def _days(self, first_dow: int, ndays: int) -> tuple[int, ...]:
-        """The matching days of a month that starts on cron weekday ``first_dow`` (0 = Sunday) and has ``ndays``."""
+        """The matching days of a month starting on weekday ``first_dow`` (0 = Sunday), ``ndays`` long."""
         key = (first_dow, ndays)
         hit = self._day_cache.get(key)
         if hit is not None:
@@ -250,8 +274,8 @@ class CronExpr:
             if ndays - off >= 1:
                 dom.add(ndays - off)
         for day in self._dom_w:
-            # Nearest weekday to `day`, never leaving the month; a day the month lacks (31W in April) never fires,
-            # like plain 31.
+            # Nearest weekday to `day`, never leaving the month; a day the month lacks (31W in April) never
+            # fires, like plain 31.
             if day > ndays:
                 continue
             w = dow_of(day)
@@ -281,9 +305,9 @@ class CronExpr:
         return days
 
     def _check_can_fire(self) -> None:
-        # Which days match depends only on the month's length and first weekday, and every month starts on every
-        # weekday somewhere in the 400-year Gregorian cycle (February with 28 and with 29 days): trying those
-        # combinations is an exact test, at most 7 x 13 cached evaluations and usually one.
+        # Which days match depends only on the month's length and first weekday, and every month starts on
+        # every weekday somewhere in the 400-year Gregorian cycle (February with 28 and with 29 days): trying
+        # those combinations is an exact test, at most 7 x 13 cached evaluations and usually one.
         for month in sorted(self.months):
             lengths = (28, 29) if month == 2 else (_DAYS_IN_MONTH[month],)
             for ndays in lengths:
@@ -298,7 +322,7 @@ class CronExpr:
             raise _err(_DOW_F, f"{dow} never occurs in {months}: the expression can never fire")
         raise _err(_DOW_F, f"{dom} never falls on {dow} in {months}: the expression can never fire")
 
-    # -- wall-clock search --------------------------------------------------------------------------------------
+    # -- wall-clock search -----------------------------------------------------------------------------------
 
     def _next_wall(self, start: datetime) -> datetime:
         """The first matching wall-clock minute at or after naive ``start`` (whole minutes)."""
@@ -333,14 +357,14 @@ class CronExpr:
                 continue
             return datetime(y, mo, d, h, m3)
 
-    # -- instants -----------------------------------------------------------------------------------------------
+    # -- instants --------------------------------------------------------------------------------------------
 
     def is_fixed_time(self) -> bool:
         """True when neither the minute nor the hour field starts with ``*`` (Debian's DST rules apply)."""
         return self._fixed
 
     def next_after(self, after: datetime, tz: tzinfo) -> datetime:
-        """The first fire time strictly after the aware instant ``after``, computed in zone ``tz``, as aware UTC."""
+        """The first fire time strictly after aware ``after``, computed in ``tz``, as aware UTC."""
         if after.tzinfo is None or after.utcoffset() is None:
             raise ValueError("next_after needs a timezone-aware datetime")
         try:
@@ -359,9 +383,10 @@ class CronExpr:
             raise CronError("no fire time before the year 10000", field=_EXPR_FIELD) from None
 
     def _next_fixed(self, local: datetime, after_utc: datetime, tz: tzinfo) -> datetime:
-        # Each matching wall time maps to one instant, and that map never goes backwards, so the first wall time
-        # whose instant lies after `after` is the answer. The loop only repeats for wall times already past: in
-        # the second pass of a repeated hour, or a skipped time whose catch-up instant is `after` itself.
+        # Each matching wall time maps to one instant, and that map never goes backwards, so the first wall
+        # time whose instant lies after `after` is the answer. The loop only repeats for wall times already
+        # past: in the second pass of a repeated hour, or a skipped time whose catch-up instant is `after`
+        # itself.
         start = local.replace(tzinfo=None, fold=0, second=0, microsecond=0) + _MINUTE
         while True:
             wall = self._next_wall(start)
@@ -375,8 +400,8 @@ class CronExpr:
             start = wall + _MINUTE
 
     def _next_real(self, local: datetime, after_utc: datetime, tz: tzinfo) -> datetime:
-        # Follow the real clock: every instant whose local time matches. Wall order equals instant order except
-        # that after the first pass of a repeated hour the clock goes back; hence the two phases below.
+        # Follow the real clock: every instant whose local time matches. Wall order equals instant order
+        # except that after the first pass of a repeated hour the clock goes back; hence the two phases below.
         wall0 = local.replace(tzinfo=None, fold=0)
         start = wall0.replace(second=0, microsecond=0) + _MINUTE
         if local.fold == 0:
@@ -386,7 +411,8 @@ class CronExpr:
                 b2, l2 = _offsets(wall, tz)
                 if b2 > l2 and wall - wall0 < before - later:  # still in this first pass
                     return wall - b2
-                # Nothing more in the first pass: continue with the second, which starts at most one shift back.
+                # Nothing more in the first pass: continue with the second, which starts at most one shift
+                # back.
                 start = (wall0 - (before - later)).replace(second=0, microsecond=0)
         while True:
             wall = self._next_wall(start)
@@ -415,7 +441,8 @@ class CronExpr:
 def _offsets(wall: datetime, tz: tzinfo) -> tuple[timedelta, timedelta]:
     """UTC offsets of naive ``wall`` read as the first and as the second pass (PEP 495 fold).
 
-    Equal: an ordinary time. First > second: a repeated time. First < second: a time skipped by a forward jump.
+    Equal: an ordinary time. First > second: a repeated time. First < second: a time skipped by a forward
+    jump.
     """
     return tz.utcoffset(wall), tz.utcoffset(wall.replace(fold=1))  # type: ignore[return-value]
 
@@ -437,29 +464,44 @@ def _gap_end(wall: datetime, before: timedelta, later: timedelta, tz: tzinfo) ->
 
 @lru_cache(maxsize=1024)
 def parse(expr: str) -> CronExpr:
-    """Parse a cron expression (five fields or an @macro); raises CronError naming the field and the problem."""
+    """Parse a cron expression (five fields or an @macro); CronError names the field and the problem."""
     return CronExpr(expr)
 
 
-def next_times(expr: Union[str, CronExpr], tz: Union[tzinfo, str], after: datetime, count: int) -> list[datetime]:
-    """The next ``count`` fire times strictly after ``after``, as aware UTC datetimes (``tz``: tzinfo or name)."""
+def next_times(expr: str | CronExpr, tz: tzinfo | str, after: datetime, count: int) -> list[datetime]:
+    """The next ``count`` fire times strictly after ``after``, as aware UTC (``tz``: a tzinfo or a name)."""
+    zone: tzinfo
     if isinstance(tz, str):
         from .timeutil import load_zone
 
-        tz = load_zone(tz)
+        zone = load_zone(tz)
+    else:
+        zone = tz
     cron = expr if isinstance(expr, CronExpr) else parse(expr)
     out: list[datetime] = []
     for _ in range(count):
-        after = cron.next_after(after, tz)
+        after = cron.next_after(after, zone)
         out.append(after)
     return out
 
 
-# -- describe ---------------------------------------------------------------------------------------------------
+# -- describe ------------------------------------------------------------------------------------------------
 
 _DAY_FULL = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
-_MONTH_FULL = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-               "November", "December")
+_MONTH_FULL = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 _ORD = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth"}
 
 
@@ -479,7 +521,7 @@ def _is_star(items: tuple[Item, ...]) -> bool:
     return items == (("any", 1),)
 
 
-def _singles(items: tuple[Item, ...]) -> Optional[list[int]]:
+def _singles(items: tuple[Item, ...]) -> list[int] | None:
     if all(it[0] == "range" and it[1] == it[2] for it in items):
         return sorted(it[1] for it in items)
     return None
@@ -576,7 +618,7 @@ def _dow_text(items: tuple[Item, ...]) -> str:
     return _join(parts)
 
 
-def describe(expr: Union[str, CronExpr]) -> str:
+def describe(expr: str | CronExpr) -> str:
     """The expression in English, e.g. "At 09:00, Monday through Friday" or "Every 15 minutes"."""
     c = expr if isinstance(expr, CronExpr) else parse(expr)
     text = _time_text(c)

@@ -1,4 +1,4 @@
-"""The cron engine (SPEC §3): syntax, day rules, extensions, errors and descriptions. DST: test_timing_dst.py."""
+"""The cron engine (SPEC §3): syntax, day rules, extensions, errors, describe(). DST: test_timing_dst.py."""
 
 from __future__ import annotations
 
@@ -22,13 +22,16 @@ def days(expr: str, count: int, after: datetime = JAN_1_2026) -> list[str]:
     return [t.strftime("%Y-%m-%d %a") for t in next_times(expr, UTC, after, count)]
 
 
-# -- syntax ------------------------------------------------------------------------------------------------------
+# -- syntax --------------------------------------------------------------------------------------------------
 
 
 def test_step_seven_wraps_at_the_hour() -> None:
     got = [t[-2:] for t in fires("*/7 * * * *", 10, datetime(2026, 1, 1, 0, 0, tzinfo=UTC))]
     assert got == ["07", "14", "21", "28", "35", "42", "49", "56", "00", "07"]
-    assert fires("*/7 * * * *", 2, datetime(2026, 1, 1, 0, 56, tzinfo=UTC)) == ["2026-01-01 01:00", "2026-01-01 01:07"]
+    assert fires("*/7 * * * *", 2, datetime(2026, 1, 1, 0, 56, tzinfo=UTC)) == [
+        "2026-01-01 01:00",
+        "2026-01-01 01:07",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -66,7 +69,9 @@ def test_range_ending_in_7_includes_sunday() -> None:
     ("expr", "expected"),
     [
         pytest.param("0 0 1 jan *", ["2026-01-01 Thu", "2027-01-01 Fri"], id="month_name"),
-        pytest.param("0 0 1 JAN-mar *", ["2026-01-01 Thu", "2026-02-01 Sun"], id="month_name_range_mixed_case"),
+        pytest.param(
+            "0 0 1 JAN-mar *", ["2026-01-01 Thu", "2026-02-01 Sun"], id="month_name_range_mixed_case"
+        ),
         pytest.param("0 0 * * MON-FRI", ["2026-01-01 Thu", "2026-01-02 Fri"], id="day_name_range"),
         pytest.param("0 0 * * sat,Sun", ["2026-01-03 Sat", "2026-01-04 Sun"], id="day_name_list"),
         pytest.param("0 0 * * mon", ["2026-01-05 Mon", "2026-01-12 Mon"], id="day_name"),
@@ -95,7 +100,7 @@ def test_macros(macro: str, expected: list[str]) -> None:
     assert parse(macro).expr == macro
 
 
-# -- day rules ---------------------------------------------------------------------------------------------------
+# -- day rules -----------------------------------------------------------------------------------------------
 
 
 def test_or_rule_when_both_day_fields_are_restricted() -> None:
@@ -106,8 +111,15 @@ def test_or_rule_when_both_day_fields_are_restricted() -> None:
 def test_or_rule_first_seven_days_or_monday() -> None:
     # The classic surprise: "1-7 * 1" is the first week OR every Monday, not the first Monday.
     assert days("0 0 1-7 * 1", 9) == [
-        "2026-01-02 Fri", "2026-01-03 Sat", "2026-01-04 Sun", "2026-01-05 Mon", "2026-01-06 Tue",
-        "2026-01-07 Wed", "2026-01-12 Mon", "2026-01-19 Mon", "2026-01-26 Mon",
+        "2026-01-02 Fri",
+        "2026-01-03 Sat",
+        "2026-01-04 Sun",
+        "2026-01-05 Mon",
+        "2026-01-06 Tue",
+        "2026-01-07 Wed",
+        "2026-01-12 Mon",
+        "2026-01-19 Mon",
+        "2026-01-26 Mon",
     ]
 
 
@@ -138,7 +150,7 @@ def test_leap_day(after: datetime, expected: str) -> None:
     assert next_times("0 0 29 2 *", UTC, after, 1)[0].date().isoformat() == expected
 
 
-# -- extensions --------------------------------------------------------------------------------------------------
+# -- extensions ----------------------------------------------------------------------------------------------
 
 
 def test_last_day_of_month() -> None:
@@ -193,7 +205,7 @@ def test_rare_expression_terminates_quickly() -> None:
     assert days("0 0 29 2 */7", 4) == ["2032-02-29 Sun", "2060-02-29 Sun", "2088-02-29 Sun", "2128-02-29 Sun"]
 
 
-# -- errors ------------------------------------------------------------------------------------------------------
+# -- errors --------------------------------------------------------------------------------------------------
 
 INVALID = [
     ("minute_out_of_range", "60 * * * *", "minute", "60 is out of range 0-59"),
@@ -220,15 +232,24 @@ INVALID = [
     ("L_alone_in_day_of_week", "0 0 * * L", "day of week", '"L" alone is not valid here'),
     ("W_out_of_range", "0 0 32W * *", "day of month", "32W: the day must be 1-31"),
     ("question_mark_in_hour", "0 ? * * *", "hour", '"?" is only valid'),
-    ("four_fields", "* * * *", "cron expression", "expected 5 fields (minute hour day-of-month month day-of-week), "
-     "found 4"),
+    (
+        "four_fields",
+        "* * * *",
+        "cron expression",
+        "expected 5 fields (minute hour day-of-month month day-of-week), found 4",
+    ),
     ("six_fields", "0 * * * * *", "cron expression", "found 6 (a seconds field is not supported)"),
     ("empty", "   ", "cron expression", "is empty"),
     ("reboot", "@reboot", "cron expression", "@reboot is not supported"),
     ("unknown_macro", "@fortnightly", "cron expression", 'unknown macro "@fortnightly"'),
     ("never_feb_30", "0 0 30 2 *", "day of month", "30 never occurs in Feb: the expression can never fire"),
     ("never_apr_31", "0 0 31 4 *", "day of month", "31 never occurs in Apr"),
-    ("never_31_in_30_day_months", "0 0 31 4,6,9,11 *", "day of month", "31 never occurs in Apr, Jun, Sep, Nov"),
+    (
+        "never_31_in_30_day_months",
+        "0 0 31 4,6,9,11 *",
+        "day of month",
+        "31 never occurs in Apr, Jun, Sep, Nov",
+    ),
     ("never_5th_friday_in_short_feb_and", "0 0 */31 2 5#5", "day of week", "never falls on 5#5"),
 ]
 
@@ -279,7 +300,7 @@ def test_next_times_accepts_a_zone_name() -> None:
     assert got == [datetime(2026, 1, 1, 8, 0, tzinfo=UTC)]
 
 
-# -- describe ----------------------------------------------------------------------------------------------------
+# -- describe ------------------------------------------------------------------------------------------------
 
 DESCRIBE = [
     ("weekdays_at_nine", "0 9 * * 1-5", "At 09:00, Monday through Friday"),

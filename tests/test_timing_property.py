@@ -10,17 +10,17 @@ oracle lacks a feature):
 * croniter applies the OR rule whenever both day fields differ from a bare `*`; Debian (and we) apply AND when
   either field *starts with* `*` (`*/3` in day-of-month with `1` in day-of-week). The croniter generator keeps
   day fields either a bare `*` or free of a leading `*` when the other is restricted.
-* croniter cannot combine `#` with a restricted day of month ("failed to find next date"), and does not know `LW`
-  or `?`; it spells "last Friday" `L5` (we accept `5L`, as cronsim and Quartz do).
+* croniter cannot combine `#` with a restricted day of month ("failed to find next date"), and does not know
+  `LW` or `?`; it spells "last Friday" `L5` (we accept `5L`, as cronsim and Quartz do).
 * croniter 7 reads a one-value range such as `25-25` as `*`; the generator makes ranges of two values or more.
-* croniter 7 ends `a/step` in day of week at 6, not 7 (`5/1` is Friday and Saturday; we and cronsim add Sunday,
-  as `5-7` does), and reads `7/1` as every day. The croniter generator has no `a/step` in day of week.
+* croniter 7 ends `a/step` in day of week at 6, not 7 (`5/1` is Friday and Saturday; we and cronsim add
+  Sunday, as `5-7` does), and reads `7/1` as every day. The croniter generator has no `a/step` in day of week.
 * cronsim does not know `W`, `L-N` or the `@` macros.
 * cronsim, given a start in the *second* pass of a repeated hour, returns a fixed-time job's first-pass time,
   which is before the start; we return the next day's time. Such starts are excluded from the cronsim test.
 * cronsim advances a non-fixed job's hour by adding 3600 s of real time, which lands on :30 after Lord Howe's
-  half-hour fall-back: for `* 2 * * *` on 2026-04-05 it skips 02:00-02:29 (+10:30), which the real clock shows.
-  Non-fixed jobs in Lord Howe are left to the named cases in test_timing_dst.py.
+  half-hour fall-back: for `* 2 * * *` on 2026-04-05 it skips 02:00-02:29 (+10:30), which the real clock
+  shows. Non-fixed jobs in Lord Howe are left to the named cases in test_timing_dst.py.
 """
 
 from __future__ import annotations
@@ -51,14 +51,25 @@ def _name(draw, value: int, names: list[str] | None, offset: int) -> str:
 
 
 @st.composite
-def plain_field(draw, lo: int, hi: int, names: list[str] | None = None, allow_star_step: bool = True,
-                allow_open_step: bool = True) -> str:
+def plain_field(
+    draw,
+    lo: int,
+    hi: int,
+    names: list[str] | None = None,
+    allow_star_step: bool = True,
+    allow_open_step: bool = True,
+) -> str:
     """A list of 1-3 items: values, ranges, stepped ranges, `a/step`, `*/step` (no specials)."""
     offset = 1 if names is MONTHS else 0
     items = []
     for _ in range(draw(st.integers(1, 3))):
-        kind = draw(st.sampled_from(["value", "range", "range_step"] + (["open_step"] if allow_open_step else []) +
-                                    (["star_step"] if allow_star_step and not items else [])))
+        kind = draw(
+            st.sampled_from(
+                ["value", "range", "range_step"]
+                + (["open_step"] if allow_open_step else [])
+                + (["star_step"] if allow_star_step and not items else [])
+            )
+        )
         a = draw(st.integers(lo, hi))
         if kind == "value":
             items.append(_name(draw, a, names, offset))
@@ -92,8 +103,9 @@ def croniter_expressions(draw) -> str:
     if shape in ("dow_only", "both_or"):
         dow = draw(plain_field(0, 7, DAYS, allow_star_step=shape == "dow_only", allow_open_step=False))
     if shape == "dow_only" and draw(st.booleans()):
-        dow = draw(st.sampled_from(["%d#%d" % (d, n) for d in range(7) for n in range(1, 6)] +
-                                   ["%dL" % d for d in range(7)]))
+        dow = draw(
+            st.sampled_from([f"{d}#{n}" for d in range(7) for n in range(1, 6)] + [f"{d}L" for d in range(7)])
+        )
     return f"{minute} {hour} {dom} {month} {dow}"
 
 
@@ -103,9 +115,15 @@ def cronsim_expressions(draw) -> str:
     hour = draw(star_or(plain_field(0, 23)))
     month = draw(star_or(plain_field(1, 12, MONTHS)))
     dom = draw(st.one_of(st.just("*"), plain_field(1, 31), st.just("L"), st.just("LW")))
-    dow = draw(st.one_of(st.just("*"), plain_field(0, 7, DAYS),
-                         st.sampled_from(["%d#%d" % (d, n) for d in range(7) for n in range(1, 6)] +
-                                         ["%dL" % d for d in range(7)])))
+    dow = draw(
+        st.one_of(
+            st.just("*"),
+            plain_field(0, 7, DAYS),
+            st.sampled_from(
+                [f"{d}#{n}" for d in range(7) for n in range(1, 6)] + [f"{d}L" for d in range(7)]
+            ),
+        )
+    )
     return f"{minute} {hour} {dom} {month} {dow}"
 
 
@@ -119,8 +137,9 @@ NO_DST_ZONES = [
     ZoneInfo("UTC"),
 ]
 
-starts = st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2090, 12, 31),
-                      timezones=st.just(timezone.utc))
+starts = st.datetimes(
+    min_value=datetime(1990, 1, 1), max_value=datetime(2090, 12, 31), timezones=st.just(timezone.utc)
+)
 
 
 def ours(expr: str, tz, start: datetime, n: int = N) -> list[datetime]:
@@ -153,8 +172,10 @@ def _croniter_spelling(expr: str) -> str:
 
 
 DST_ZONES = ["America/New_York", "Europe/London", "Australia/Lord_Howe", "Europe/Madrid", "America/Santiago"]
-TRANSITIONS_2026 = [datetime(2026, m, d, tzinfo=timezone.utc) for m, d in
-                    [(3, 8), (3, 29), (4, 5), (10, 4), (10, 25), (11, 1), (9, 6), (4, 4)]]
+TRANSITIONS_2026 = [
+    datetime(2026, m, d, tzinfo=timezone.utc)
+    for m, d in [(3, 8), (3, 29), (4, 5), (10, 4), (10, 25), (11, 1), (9, 6), (4, 4)]
+]
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -173,9 +194,13 @@ def test_matches_cronsim_with_dst(expr: str, zone: str, near: datetime, shift: i
     tz = ZoneInfo(zone)
     start = (near + timedelta(minutes=shift, seconds=second)).astimezone(tz)
     if cron.is_fixed_time():
-        assume(start.fold == 0)  # cronsim returns a time before a second-pass start (see the module docstring)
+        assume(
+            start.fold == 0
+        )  # cronsim returns a time before a second-pass start (see the module docstring)
     else:
-        assume(zone != "Australia/Lord_Howe")  # cronsim steps whole hours of real time (see the module docstring)
+        assume(
+            zone != "Australia/Lord_Howe"
+        )  # cronsim steps whole hours of real time (see the module docstring)
     try:
         it = cronsim_mod.CronSim(expr, start)
         theirs = [next(it) for _ in range(N)]

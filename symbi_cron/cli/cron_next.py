@@ -14,13 +14,27 @@ MAX_COUNT = 1000
 
 @click.command("next")
 @click.argument("expr", nargs=-1, required=True)
-@click.option("--tz", "tz_name", metavar="ZONE",
-              help="IANA time zone to compute in (default: scheduler.default_timezone, else the machine's zone).")
-@click.option("--from", "start", metavar="ISO8601",
-              help="List fire times strictly after this instant (default: now). Without an offset it is read in --tz.")
+@click.option(
+    "--tz",
+    "tz_name",
+    metavar="ZONE",
+    help="IANA time zone to compute in (default: scheduler.default_timezone, else the machine's zone).",
+)
+@click.option(
+    "--from",
+    "start",
+    metavar="ISO8601",
+    help="List fire times strictly after this instant (default: now). Without an offset it is read in --tz.",
+)
 @click.option("--count", default=5, show_default=True, help=f"How many fire times to list (1-{MAX_COUNT}).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
-              help="table for people (with the expression in words), json for scripts.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="table for people (with the expression in words), json for scripts.",
+)
 def next_cmd(expr: tuple[str, ...], tz_name: str | None, start: str | None, count: int, fmt: str) -> None:
     """Print the next fire times of the cron expression EXPR.
 
@@ -51,7 +65,10 @@ def next_cmd(expr: tuple[str, ...], tz_name: str | None, start: str | None, coun
         return
     from tabulate import tabulate
 
-    rows = [(i, _local(t), t.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")) for i, t in enumerate(times, 1)]
+    rows = [
+        (i, _local(t), t.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+        for i, t in enumerate(times, 1)
+    ]
     click.echo(describe(cron))
     click.echo(f"Time zone: {tz_name}")
     click.echo(tabulate(rows, headers=["#", "Local time", "UTC"], colalign=("right", "left", "left")))

@@ -1,4 +1,4 @@
-"""``symbi cron next`` through the real CLI: in-process (click CliRunner) and as a real subprocess (SPEC §3)."""
+"""``symbi cron next`` through the real CLI: in-process (click CliRunner) and as a subprocess (SPEC §3)."""
 
 from __future__ import annotations
 
@@ -42,8 +42,17 @@ def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, 
 
 
 def test_json_exact_for_fixed_from(symbi_home: Path) -> None:
-    result = run("0 9 * * 1-5", "--tz", "America/New_York", "--from", "2026-03-06T10:00:00-05:00",
-                 "--count", "3", "--format", "json")
+    result = run(
+        "0 9 * * 1-5",
+        "--tz",
+        "America/New_York",
+        "--from",
+        "2026-03-06T10:00:00-05:00",
+        "--count",
+        "3",
+        "--format",
+        "json",
+    )
     assert json.loads(result.stdout) == [
         "2026-03-09T09:00:00-04:00",
         "2026-03-10T09:00:00-04:00",
@@ -52,26 +61,50 @@ def test_json_exact_for_fixed_from(symbi_home: Path) -> None:
 
 
 def test_json_spring_gap_runs_after_jump(symbi_home: Path) -> None:
-    result = run("30 2 * * *", "--tz", "America/New_York", "--from", "2026-03-07T12:00:00Z", "--count", "2",
-                 "--format", "json")
+    result = run(
+        "30 2 * * *",
+        "--tz",
+        "America/New_York",
+        "--from",
+        "2026-03-07T12:00:00Z",
+        "--count",
+        "2",
+        "--format",
+        "json",
+    )
     assert json.loads(result.stdout) == ["2026-03-08T03:00:00-04:00", "2026-03-09T02:30:00-04:00"]
 
 
 def test_naive_from_is_read_in_tz(symbi_home: Path) -> None:
-    result = run("0 12 * * *", "--tz", "Asia/Tokyo", "--from", "2026-06-01T11:59", "--count", "1", "--format",
-                 "json")
+    result = run(
+        "0 12 * * *", "--tz", "Asia/Tokyo", "--from", "2026-06-01T11:59", "--count", "1", "--format", "json"
+    )
     assert json.loads(result.stdout) == ["2026-06-01T12:00:00+09:00"]
 
 
 def test_unquoted_fields_are_joined(symbi_home: Path) -> None:
-    result = run("0", "9", "*", "*", "mon-fri", "--tz", "UTC", "--from", "2026-01-01T00:00Z", "--count", "1",
-                 "--format", "json")
+    result = run(
+        "0",
+        "9",
+        "*",
+        "*",
+        "mon-fri",
+        "--tz",
+        "UTC",
+        "--from",
+        "2026-01-01T00:00Z",
+        "--count",
+        "1",
+        "--format",
+        "json",
+    )
     assert json.loads(result.stdout) == ["2026-01-01T09:00:00+00:00"]
 
 
 def test_table_explains_expression_zone_and_times(symbi_home: Path) -> None:
-    result = run("*/30 * * * *", "--tz", "America/New_York", "--from", "2026-11-01T00:45:00-04:00", "--count",
-                 "4")
+    result = run(
+        "*/30 * * * *", "--tz", "America/New_York", "--from", "2026-11-01T00:45:00-04:00", "--count", "4"
+    )
     lines = result.stdout.splitlines()
     assert lines[0] == "Every 30 minutes"
     assert lines[1] == "Time zone: America/New_York"
@@ -119,21 +152,36 @@ def test_bad_expression_raises_cron_error_in_process(symbi_home: Path) -> None:
     [
         pytest.param(["0 24 * * *", "--tz", "UTC"], "error: hour: 24 is out of range 0-23", id="bad_hour"),
         pytest.param(["* * * * fry", "--tz", "UTC"], 'error: day of week: unknown name "fry"', id="bad_name"),
-        pytest.param(["0 0 30 2 *", "--tz", "UTC"], "error: day of month: 30 never occurs in Feb", id="never"),
+        pytest.param(
+            ["0 0 30 2 *", "--tz", "UTC"], "error: day of month: 30 never occurs in Feb", id="never"
+        ),
         pytest.param(["* * * *", "--tz", "UTC"], "found 4", id="four_fields"),
         pytest.param(["@reboot", "--tz", "UTC"], "@reboot is not supported", id="reboot"),
-        pytest.param(["* * * * *", "--tz", "UTC", "--count", "0"], "error: --count: must be between 1 and 1000",
-                     id="count_zero"),
-        pytest.param(["* * * * *", "--tz", "UTC", "--count", "1001"], "error: --count: must be between 1 and 1000",
-                     id="count_too_big"),
-        pytest.param(["* * * * *", "--tz", "Mars/Olympus"], "error: --tz: unknown time zone 'Mars/Olympus'",
-                     id="unknown_zone"),
-        pytest.param(["* * * * *", "--tz", "UTC", "--from", "soon"], "error: --from: 'soon' is not an ISO 8601",
-                     id="bad_from"),
+        pytest.param(
+            ["* * * * *", "--tz", "UTC", "--count", "0"],
+            "error: --count: must be between 1 and 1000",
+            id="count_zero",
+        ),
+        pytest.param(
+            ["* * * * *", "--tz", "UTC", "--count", "1001"],
+            "error: --count: must be between 1 and 1000",
+            id="count_too_big",
+        ),
+        pytest.param(
+            ["* * * * *", "--tz", "Mars/Olympus"],
+            "error: --tz: unknown time zone 'Mars/Olympus'",
+            id="unknown_zone",
+        ),
+        pytest.param(
+            ["* * * * *", "--tz", "UTC", "--from", "soon"],
+            "error: --from: 'soon' is not an ISO 8601",
+            id="bad_from",
+        ),
     ],
 )
-def test_bad_input_exit_2_one_line(symbi_home: Path, capsys: pytest.CaptureFixture[str], args: list[str],
-                                   message: str) -> None:
+def test_bad_input_exit_2_one_line(
+    symbi_home: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
     code, out, err = run_main(capsys, *args)
     assert code == 2
     assert out == ""
@@ -144,13 +192,28 @@ def test_bad_input_exit_2_one_line(symbi_home: Path, capsys: pytest.CaptureFixtu
 def _subprocess(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("SYMBI_DEFAULT_TIMEZONE", "SYMBI_DEBUG")}
     env["SYMBI_HOME"] = str(home)
-    return subprocess.run([sys.executable, "-m", "symbi_cron", "cron", "next", *args], capture_output=True,
-                          text=True, timeout=60, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "symbi_cron", "cron", "next", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
 
 
 def test_real_subprocess(symbi_home: Path) -> None:
-    ok = _subprocess(symbi_home, "30 1 * * *", "--tz", "America/New_York", "--from", "2026-10-31T12:00:00-04:00",
-                     "--count", "2", "--format", "json")
+    ok = _subprocess(
+        symbi_home,
+        "30 1 * * *",
+        "--tz",
+        "America/New_York",
+        "--from",
+        "2026-10-31T12:00:00-04:00",
+        "--count",
+        "2",
+        "--format",
+        "json",
+    )
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout) == ["2026-11-01T01:30:00-04:00", "2026-11-02T01:30:00-05:00"]
 
