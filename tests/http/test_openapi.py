@@ -47,3 +47,13 @@ def test_answers_match_their_schemas(http):
         assert str(r.status) == status, (url, r.body)
         schema = doc["paths"][template][op]["responses"][status]["content"]["application/json"]["schema"]
         jsonschema.Draft202012Validator({**schema, "components": doc["components"]}).validate(r.body)
+
+
+def test_docs_api_md_lists_every_endpoint_as_generated():
+    from pathlib import Path
+
+    from symbi_cron.http.openapi import refresh_docs
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "api.md"
+    text = doc.read_text(encoding="utf-8")
+    assert refresh_docs(text) == text, "docs/api.md is stale: run `python -m symbi_cron.http.openapi`"
