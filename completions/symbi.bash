@@ -1,7 +1,7 @@
 # bash completion for symbi, generated from the command tree by scripts/gen_docs.py: do not edit.
 # Install: source it from ~/.bashrc, or copy it to ~/.local/share/bash-completion/completions/symbi
 declare -gA _symbi_cmds=(
-  ['symbi']='agent audit completion config cron run'
+  ['symbi']='agent api-key audit completion config cron run'
   ['symbi agent']='add list remove show'
   ['symbi audit']='query verify'
   ['symbi config']='show'
@@ -14,6 +14,7 @@ declare -gA _symbi_opts=(
   ['symbi agent list']='--format --help -h'
   ['symbi agent remove']='--force --help -h'
   ['symbi agent show']='--format --help -h'
+  ['symbi api-key']='--help --path -h'
   ['symbi audit']='--help -h'
   ['symbi audit query']='--actor --format --help --job --limit --run --since --type --until -h'
   ['symbi audit verify']='--format --help -h'

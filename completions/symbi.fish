@@ -4,7 +4,7 @@
 function __symbi_cmds
     switch $argv[1]
         case 'symbi'
-            printf '%s\n' 'agent	Register and inspect the agents jobs run.' 'audit	Query the append-only audit log and verify it was not tampered with.' 'completion	Print the shell completion script for bash, zsh or fish.' 'config	Inspect the configuration (config.toml plus SYMBI_* environment overrides).' 'cron	Manage and run scheduled jobs.' 'run	Run an agent once in the foreground (test it outside the scheduler).'
+            printf '%s\n' 'agent	Register and inspect the agents jobs run.' 'api-key	Print the key the HTTP API expects in `Authorization: Bearer KEY`.' 'audit	Query the append-only audit log and verify it was not tampered with.' 'completion	Print the shell completion script for bash, zsh or fish.' 'config	Inspect the configuration (config.toml plus SYMBI_* environment overrides).' 'cron	Manage and run scheduled jobs.' 'run	Run an agent once in the foreground (test it outside the scheduler).'
         case 'symbi agent'
             printf '%s\n' 'add	Register agent NAME.' 'list	List registered agents.' 'remove	Unregister agent NAME (refused while jobs use it, unless --force).' 'show	Show one agent.'
         case 'symbi audit'
@@ -30,6 +30,8 @@ function __symbi_opts
             printf '%s\n' '--force	Remove it even while jobs use it (their runs will fail).' '--help	Show this message and exit.' '-h	Show this message and exit.'
         case 'symbi agent show'
             printf '%s\n' '--format	Output format: table for people, json/csv for scripts.' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'symbi api-key'
+            printf '%s\n' '--help	Show this message and exit.' '--path	Print where the key file is instead of the key.' '-h	Show this message and exit.'
         case 'symbi audit'
             printf '%s\n' '--help	Show this message and exit.' '-h	Show this message and exit.'
         case 'symbi audit query'

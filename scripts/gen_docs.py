@@ -178,7 +178,9 @@ def md_paragraphs(text: str | None) -> list[str]:
         if verbatim:
             # Examples made of symbi commands are checked by tests/shipping/test_docs_commands.py.
             lines = [ln.strip() for ln in body.split("\n") if ln.strip()]
-            fence = "sh" if lines and all(ln.startswith("symbi ") for ln in lines) else "text"
+            # Commands only: a line with an aligned second column ("symbi x   does y") is a listing, not a command.
+            commands = lines and all(ln.startswith("symbi ") and "  " not in ln for ln in lines)
+            fence = "sh" if commands else "text"
             out += [f"```{fence}", "\n".join(lines) if fence == "sh" else body, "```", ""]
         else:
             out += [body, ""]
