@@ -63,7 +63,7 @@ def next_cmd(expr: tuple[str, ...], tz_name: str | None, start: str | None, coun
     if fmt == "json":
         click.echo(json.dumps([t.isoformat() for t in times], indent=2))
         return
-    from tabulate import tabulate
+    from .table import format_table
 
     rows = [
         (i, _local(t), t.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
@@ -71,7 +71,7 @@ def next_cmd(expr: tuple[str, ...], tz_name: str | None, start: str | None, coun
     ]
     click.echo(describe(cron))
     click.echo(f"Time zone: {tz_name}")
-    click.echo(tabulate(rows, headers=["#", "Local time", "UTC"], colalign=("right", "left", "left")))
+    click.echo(format_table(rows, ["#", "Local time", "UTC"], align=("right", "left", "left")))
 
 
 def _local(t: datetime) -> str:
