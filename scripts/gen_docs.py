@@ -262,6 +262,7 @@ CONFIG_HELP: dict[str, str] = {
     "models.base_url": "Base URL of the model API (an OpenAI-compatible server, a proxy).",
     "models.api_key": "Model API key (a secret: use `${ENV}`).",
     "models.timeout_seconds": "Time limit of one model API call.",
+    "models.anthropic_version": "The `anthropic-version` header sent to the Anthropic Messages API.",
     "custom_channels": "`NAME = \"command\"`: the `custom:NAME` delivery channels (payload on stdin).",
     "policies": "Named policies (`[policies.NAME]` tables) that API clients reference by `policy_ids`.",
 }
@@ -273,7 +274,8 @@ def _type_name(annotation: Any) -> str:
     if origin is typing.Union or (origin is not None and type(None) in typing.get_args(annotation)):
         return f"{_type_name(args[0])}, optional" if len(args) == 1 else " or ".join(_type_name(a) for a in args)
     if origin is dict:
-        return f"table of {_type_name(typing.get_args(annotation)[1])}"
+        inner = typing.get_args(annotation)[1]
+        return "table of tables" if typing.get_origin(inner) is dict else f"table of {_type_name(inner)}s"
     return {str: "string", int: "integer", float: "number", bool: "boolean"}.get(annotation, "value")
 
 
@@ -303,8 +305,18 @@ def _bounds(field: Any) -> str:
     return ", ".join(parts)
 
 
-def _settings_rows(model: Any, prefix: str = "") -> list[tuple[str, list[tuple[str, Any]]]]:
-    """(TOML table name, [(key, field)]) for the model and each nested section, depth first in model order."""
+def _field_comments(model: Any) -> dict[str, str]:
+    """The trailing ``# comment`` of each field line in the model's source: the fallback description."""
+    try:
+        source = inspect.getsource(model)
+    except (OSError, TypeError):
+        return {}
+    found = re.findall(r"^\s+(\w+)\s*:[^#\n]*#\s*(.+)$", source, re.M)
+    return {name: text.strip() for name, text in found}
+
+
+def _settings_rows(model: Any, prefix: str = "") -> list[tuple[str, list[tuple[str, Any, Any]]]]:
+    """(TOML table name, [(key, field, model)]) for the model and each nested section, depth first in model order."""
     from pydantic import BaseModel
 
     own, nested = [], []
@@ -313,7 +325,7 @@ def _settings_rows(model: Any, prefix: str = "") -> list[tuple[str, list[tuple[s
         if isinstance(ann, type) and issubclass(ann, BaseModel):
             nested += _settings_rows(ann, f"{prefix}{key}.")
         else:
-            own.append((f"{prefix}{key}", field))
+            own.append((f"{prefix}{key}", field, model))
     return ([(prefix.rstrip("."), own)] if own else []) + nested
 
 
@@ -326,9 +338,14 @@ def settings_markdown() -> str:
     for table, rows in _settings_rows(Settings):
         out += [f"### `[{table}]`" if table else "### Top level", ""]
         out += ["| Key | Type | Default | Allowed | Environment | Meaning |", "| --- | --- | --- | --- | --- | --- |"]
-        for dotted, field in rows:
+        for dotted, field, model in rows:
             key = dotted.rsplit(".", 1)[-1]
-            meaning = CONFIG_HELP.get(dotted, "")
+            meaning = CONFIG_HELP.get(dotted) or _field_comments(model).get(key, "")
+            if meaning and not meaning.endswith("."):
+                meaning = meaning[0].upper() + meaning[1:] + "."
+            if not meaning:
+                print(f"warning: {dotted} has no description: add it to CONFIG_HELP in scripts/gen_docs.py",
+                      file=sys.stderr)
             if dotted in SECRET_KEYS:
                 meaning += " Masked by `symbi config show`."
             env = f"`{env_for[dotted]}`" if dotted in env_for else ""

@@ -241,3 +241,16 @@ def test_getting_started_runs_from_top_to_bottom(tmp_path: Path, symbi_bin: Path
             assert result.returncode == 0, f"{cmd}\n{result.stdout}\n{result.stderr}"
     finally:
         subprocess.run(["bash", "-c", "symbi cron daemon stop"], env=env, capture_output=True, timeout=120)
+
+
+def test_configuration_examples_are_valid(tmp_path: Path) -> None:
+    """Each ```toml block of docs/configuration.md loads (unknown keys and wrong types would be errors)."""
+    from symbi_cron.config import load_settings
+
+    text = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```toml\n(.*?)```", text, re.S)
+    assert blocks
+    for i, block in enumerate(blocks):
+        path = tmp_path / f"example-{i}.toml"
+        path.write_text(block, encoding="utf-8")
+        load_settings(path, env={})
