@@ -229,6 +229,9 @@ class Run(BaseModel):
     error_message: str | None = None
     iterations: int = 0
     deliveries: list[DeliveryReceipt] = Field(default_factory=list)
+    input_tokens: int | None = None  # model agents: tokens sent and received over the run
+    output_tokens: int | None = None
+    cost_usd: float | None = None  # with a configured [models.prices] entry
     created_at: datetime | None = None
 
 

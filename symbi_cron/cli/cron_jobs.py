@@ -52,11 +52,14 @@ RUN_COLUMNS: list[Column] = [
     ("EXIT", "exit_code"),
     ("DELIVERY", lambda r: " ".join(f"{d['channel']}:{'ok' if d['ok'] else 'FAILED'}"
                                     for d in r.get("deliveries", [])) or None),
+    ("TOKENS", lambda r: f"{r['input_tokens']}/{r['output_tokens']}" if r.get("input_tokens") is not None
+     else None),
     ("ERROR / SUMMARY", lambda r: _one_line(r.get("error_message") or r.get("summary"))),
 ]
 CSV_RUN_FIELDS = [
     "id", "job_id", "job_name", "trigger", "status", "scheduled_for", "attempt", "started_at", "finished_at",
     "execution_time_ms", "exit_code", "iterations", "error_message", "summary", "output", "deliveries",
+    "input_tokens", "output_tokens", "cost_usd",
 ]
 
 

@@ -51,6 +51,8 @@ class RunContext:
     echo: Optional[TextIO] = None
     base_env: Optional[Mapping[str, str]] = None
     on_start: Optional[Callable[[int], None]] = None
+    #: The configuration (model agents read ``[models]``); None: read it when a model agent runs.
+    settings: Optional[Any] = None
 
 
 def is_sleep(result: ExecResult) -> bool:
@@ -87,6 +89,11 @@ def _execute(ctx: RunContext, session: sessions.Session, iteration: int, deadlin
         max_runtime=ctx.max_runtime, kill_grace=ctx.kill_grace, echo=ctx.echo, cancel=ctx.cancel,
         log_header=header,
     )
+    if ctx.agent.get("model") and not ctx.agent.get("command"):  # a model agent: the built-in runner
+        from ..modelrun.execution import execute_model
+
+        return execute_model(req, session_mode=session.mode, previous_summary=session.previous_summary,
+                             summary_file=session.summary_file, settings=ctx.settings)
     return execute(req, on_start=ctx.on_start)
 
 
@@ -108,8 +115,11 @@ def perform(ctx: RunContext) -> RunOutcome:
             summary = read_summary(session.summary_file, res)
         finally:
             session.close()
+        detail: dict[str, Any] = {"output_bytes": res.output_bytes, "truncated": res.truncated}
+        if res.extra.get("usage"):
+            detail["usage"] = res.extra["usage"]
         return RunOutcome(res.status, res.exit_code, res.output, summary, res.error_message, 1, res.duration_ms,
-                          {"output_bytes": res.output_bytes, "truncated": res.truncated})
+                          detail)
     return _wake(ctx, mode, hb, started, deadline)
 
 
@@ -127,6 +137,7 @@ def _wake(ctx: RunContext, mode: str, hb: Mapping[str, Any], started: float, dea
     status, code, error = "failed", None, None
     iter_sessions: list[sessions.Session] = []
     last_summary: Optional[str] = None
+    usages: list[Optional[dict[str, Any]]] = []
     try:
         for i in range(1, max_iter + 1):
             # ... and each iteration after the first sees the previous iteration per context_mode.
@@ -145,6 +156,7 @@ def _wake(ctx: RunContext, mode: str, hb: Mapping[str, Any], started: float, dea
             summary = it_summary if ctx_mode != sessions.FULLY_EPHEMERAL else None
             last_summary = it_summary
             outputs.append(res.output)
+            usages.append(res.extra.get("usage"))
             slept = res.ok and is_sleep(res)
             per_iter.append({"iteration": i, "status": res.status, "exit_code": res.exit_code,
                              "summary": it_summary, "duration_ms": res.duration_ms, "sleep": slept})
@@ -170,5 +182,9 @@ def _wake(ctx: RunContext, mode: str, hb: Mapping[str, Any], started: float, dea
         joined = joined.encode()[: ctx.output_cap].decode("utf-8", "ignore") + "\n[output truncated]"
     duration_ms = int((time.monotonic() - started) * 1000)
     final_summary = last_summary if used else None
-    return RunOutcome(status, code, joined, final_summary, error, used, duration_ms,
-                      {"heartbeat": {"context_mode": ctx_mode, "iterations": per_iter}})
+    detail: dict[str, Any] = {"heartbeat": {"context_mode": ctx_mode, "iterations": per_iter}}
+    if any(usages):
+        from ..modelrun.execution import sum_usage
+
+        detail["usage"] = sum_usage(usages)
+    return RunOutcome(status, code, joined, final_summary, error, used, duration_ms, detail)

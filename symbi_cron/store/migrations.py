@@ -93,6 +93,15 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
         """,
     ),
+    (
+        2,
+        "model agents: tokens and cost per run",
+        """
+        ALTER TABLE runs ADD COLUMN input_tokens INTEGER;
+        ALTER TABLE runs ADD COLUMN output_tokens INTEGER;
+        ALTER TABLE runs ADD COLUMN cost_usd REAL;
+        """,
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -15,12 +15,13 @@ from ..timeutil import from_ms
 RUN_COLUMNS = (
     "id, job_id, trigger, status, scheduled_for, attempt, input, not_before, started_at, finished_at,"
     " execution_time_ms, exit_code, output, summary, error_message, iterations, detail, daemon_id,"
-    " created_at, updated_at"
+    " created_at, updated_at, input_tokens, output_tokens, cost_usd"
 )
 _TIME_FIELDS = ("scheduled_for", "not_before", "started_at", "finished_at", "created_at", "updated_at")
 _UPDATABLE = {
     "status", "not_before", "started_at", "finished_at", "execution_time_ms", "exit_code", "output", "summary",
     "error_message", "iterations", "detail", "daemon_id", "input", "attempt",
+    "input_tokens", "output_tokens", "cost_usd",
 }
 
 

@@ -4,50 +4,29 @@ internet), settings pointing at it, and a helper that runs an agent through ``ru
 from __future__ import annotations
 
 import io
-import time
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from symbi_cron.config import ModelSettings, Settings
-from symbi_cron.modelrun import run_model_agent
+# The repository root (for `tests.servers`) and this directory (for the helpers) are importable whatever pytest's
+# import mode; tests/ itself never goes on sys.path (tests/http would shadow the standard library's http).
+for _dir in (Path(__file__).resolve().parents[2], Path(__file__).resolve().parent):
+    if str(_dir) not in sys.path:
+        sys.path.append(str(_dir))
 
-from .fake_model_server import FakeModelServer
+from fake_model_server import FakeModelServer  # noqa: E402
+from model_helpers import KEY, StepClock, agent, make_settings  # noqa: E402
 
-KEY = "sk-test-0123456789-secret"
-
-
-class StepClock:
-    """Real monotonic time plus whatever ``sleep`` was asked for: retry waits are recorded, not slept."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return time.monotonic() + self.offset
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.offset += seconds
+from symbi_cron.config import Settings  # noqa: E402
+from symbi_cron.modelrun import run_model_agent  # noqa: E402
 
 
 @pytest.fixture
 def server():
     with FakeModelServer(key=KEY) as srv:
         yield srv
-
-
-def make_settings(server: FakeModelServer | None, provider: str | None = None, **models: Any) -> Settings:
-    ms = ModelSettings(provider=provider, base_url=server.url if server else None, **models)
-    return Settings(models=ms)
-
-
-def agent(model: str = "claude-sonnet-4.5", **kw: Any) -> dict[str, Any]:
-    spec = {"name": "monitor", "model": model, "system_prompt": "You are a monitor. Return 'sleep' when done."}
-    spec.update(kw)
-    return spec
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ import pytest
 from symbi_cron.modelrun import providers
 from symbi_cron.modelrun.providers import ModelError
 
-from .conftest import KEY, agent, make_settings
-from .fake_model_server import Turn
+from model_helpers import KEY, agent, make_settings
+from fake_model_server import Turn
 
 DISK_TOOL = {"disk": {"command": "echo used {path}", "description": "Disk usage of a path",
                       "parameters": {"type": "object", "properties": {"path": {"type": "string"}},
@@ -176,8 +176,8 @@ def test_base_url_from_environment(server, run):
 
 
 def test_local_openai_server_needs_no_key(tmp_path):
-    from .fake_model_server import FakeModelServer
-    from .conftest import StepClock
+    from fake_model_server import FakeModelServer
+    from model_helpers import StepClock
     import io
     from symbi_cron.modelrun import run_model_agent
 

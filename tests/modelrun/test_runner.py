@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from .conftest import KEY, agent, make_settings
-from .fake_model_server import Turn
+from model_helpers import KEY, agent, make_settings
+from fake_model_server import Turn
 
 PY = sys.executable
 

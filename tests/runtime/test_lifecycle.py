@@ -252,15 +252,17 @@ def test_missing_executable_fails_clearly(rt, clock):
     assert "command not found: /nonexistent/agent" in run["error_message"]
 
 
-def test_model_agent_is_a_clear_run_error(rt, clock):
+def test_model_agent_without_a_key_is_a_clear_run_error(rt, clock, monkeypatch):
     from symbi_cron.services import agents as agent_svc
 
+    for var in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "SYMBI_MODEL_BASE_URL", "SYMBI_MODEL_PROVIDER"):
+        monkeypatch.delenv(var, raising=False)  # never reach the internet from a test
     agent_svc.add_agent(rt.app, {"name": "a", "model": "claude-sonnet-4.5", "system_prompt": "hi"})
     job = rt.job()
     rt.cycle(rt.supervisor(), 60)
     run = rt.runs(job["id"])[0]
     assert run["status"] == "failed"
-    assert "model agents are not supported yet" in run["error_message"]
+    assert "no API key for the anthropic API" in run["error_message"]
 
 
 def test_interrupted_recovery_counts_as_failure_and_retries(rt, clock):
