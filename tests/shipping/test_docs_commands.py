@@ -254,3 +254,15 @@ def test_configuration_examples_are_valid(tmp_path: Path) -> None:
         path = tmp_path / f"example-{i}.toml"
         path.write_text(block, encoding="utf-8")
         load_settings(path, env={})
+
+
+def test_systemd_unit_runs_the_daemon_in_the_foreground() -> None:
+    """packaging/symbi-cron.service: ExecStart is a valid `symbi cron daemon --foreground`, reload is SIGHUP."""
+    unit = (REPO / "packaging" / "symbi-cron.service").read_text(encoding="utf-8")
+    keys = dict(line.split("=", 1) for line in unit.splitlines() if "=" in line and not line.startswith("#"))
+    words = shlex.split(keys["ExecStart"])
+    assert words[0].endswith("/symbi")
+    assert parse(words[1:])[0] == ("cron", "daemon")
+    assert words[1:] == ["cron", "daemon", "--foreground"]
+    assert keys["Type"] == "simple" and keys["ExecReload"] == "/bin/kill -HUP $MAINPID"
+    assert keys["KillMode"] == "mixed"  # TERM to the daemon only: it drains the agents' runs itself
