@@ -131,13 +131,16 @@ def test_full_disk_gives_a_clear_error_and_recovers(tmp_path):
         job = d.add_job("j", "a")
         d.start()
         filler = mnt / "filler"
-        with open(filler, "wb") as fh:  # fill the filesystem to the last block
-            try:
-                while True:
-                    fh.write(b"\0" * 65536)
-                    fh.flush()
-            except OSError:
-                pass
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:  # fill the filesystem to the last block
+            for size in (65536, 4096, 512, 1):
+                try:
+                    while True:
+                        os.write(fd, b"\0" * size)
+                except OSError:
+                    pass
+        finally:
+            os.close(fd)
         proc = d.symbi("cron", "add", "--json", json.dumps({"name": "k", "agent_id": "a", "cron_expr": "* * * * *"}))
         assert proc.returncode == 1 and "full" in proc.stderr, proc.stderr
         assert "Traceback" not in proc.stderr
