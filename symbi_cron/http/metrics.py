@@ -95,6 +95,22 @@ class StoreCollector:
             failures.add_metric([name, channel], n)
         yield failures
 
+        # Model agents: tokens and cost per job (runs.input_tokens/output_tokens/cost_usd, store migration 2).
+        tokens = CounterMetricFamily("symbiont_cron_model_tokens", "Model tokens used by a job's runs",
+                                     labels=["job_name", "direction"])
+        cost = CounterMetricFamily("symbiont_cron_model_cost_usd", "Model cost of a job's runs (priced models)",
+                                   labels=["job_name"])
+        for name, tin, tout, usd, priced in conn.execute(
+            "SELECT j.name, SUM(r.input_tokens), SUM(r.output_tokens), SUM(r.cost_usd), COUNT(r.cost_usd)"
+            " FROM runs r JOIN jobs j ON j.id = r.job_id WHERE r.input_tokens IS NOT NULL GROUP BY j.name"
+        ):
+            tokens.add_metric([name, "input"], tin or 0)
+            tokens.add_metric([name, "output"], tout or 0)
+            if priced:
+                cost.add_metric([name], usd or 0.0)
+        yield tokens
+        yield cost
+
         jobs = GaugeMetricFamily("symbiont_cron_jobs", "Jobs by status", labels=["status"])
         counts = {r[0]: r[1] for r in conn.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status")}
         for status in ("active", "paused", "completed", "failed", "dead_letter"):

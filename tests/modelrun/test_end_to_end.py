@@ -111,6 +111,15 @@ def test_guide_heartbeat_monitor_end_to_end(app, sched, model_server, slack, cli
     run_log = app.paths.run_log(run["id"]).read_text()
     assert "[assistant] Logs rotated" in run_log and KEY not in run_log
 
+    from symbi_cron.http.metrics import MetricsExporter
+
+    text = MetricsExporter(app).render()[0].decode()
+    assert 'symbiont_cron_model_tokens_total{direction="input",job_name="heartbeat-monitor"} 3750.0' in text
+    assert 'symbiont_cron_model_tokens_total{direction="output",job_name="heartbeat-monitor"} 80.0' in text
+    cost = (3750 * 3.0 + 80 * 15.0) / 1e6
+    line = next(x for x in text.splitlines() if x.startswith("symbiont_cron_model_cost_usd_total{"))
+    assert float(line.split()[-1]) == pytest.approx(cost)
+
 
 def test_heartbeat_without_sleep_hits_max_iterations(app, sched, model_server):
     model_server.responder = lambda req: Turn.say("still working")
