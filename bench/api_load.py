@@ -161,6 +161,12 @@ def main() -> int:
     else:
         daemon = LocalDaemon(args.cron_jobs)
         url, key = daemon.start()
+        # Start so that a minute boundary (every cron job's slot) falls inside the window.
+        into = time.time() % 60
+        lead = min(args.duration / 2, 25.0)
+        wait = (60 - lead - into) % 60
+        print(f"waiting {wait:.0f}s so that the :00 slot falls {lead:.0f}s into the load", flush=True)
+        time.sleep(wait)
     host, port = url.split("//", 1)[1].split(":")
     port = int(port.rstrip("/"))
     rng = random.Random(args.seed)
