@@ -43,9 +43,10 @@ def execute_model(req: ExecRequest, *, session_mode: str, previous_summary: Opti
         res = run_model_agent(
             req.agent, input_text=req.input_text, context_dir=req.cwd, session_mode=session_mode,
             previous_summary=previous_summary, settings=cfg, env=req.env, deadline=req.deadline, log=log,
-            allowed_capabilities=set(req.agent.get("capabilities") or ()))
+            allowed_capabilities=set(req.agent.get("capabilities") or ()), cancel=req.cancel)
         duration_ms = int((time.monotonic() - started) * 1000)
-        status = "succeeded" if res.ok else ("timed_out" if res.timed_out else "failed")
+        status = "succeeded" if res.ok else \
+            "interrupted" if res.interrupted else "timed_out" if res.timed_out else "failed"
         log.write(f"[symbi] {status} (exit {res.exit_code}) after {duration_ms} ms\n")
     if summary_file is not None and res.summary:
         from ..paths import write_private

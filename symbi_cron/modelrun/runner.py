@@ -38,6 +38,7 @@ class ModelRunResult:
     iterations_hint: int = 0
     timed_out: bool = False
     tool_calls: int = 0
+    interrupted: bool = False
 
     @property
     def ok(self) -> bool:
@@ -46,6 +47,10 @@ class ModelRunResult:
 
 class _Deadline(Exception):
     """The run's max_runtime ran out."""
+
+
+class _Cancelled(Exception):
+    """The supervisor is shutting down."""
 
 
 class _Log:
@@ -93,11 +98,12 @@ def run_model_agent(agent: Mapping[str, Any], *, input_text: Optional[str], cont
                     previous_summary: Optional[str], settings: Any, env: Mapping[str, str],
                     deadline: Optional[float], log: Any, allowed_capabilities: set[str] | frozenset[str] = frozenset(),
                     clock: Callable[[], float] = time.monotonic,
-                    sleep: Callable[[float], None] = time.sleep) -> ModelRunResult:
+                    sleep: Callable[[float], None] = time.sleep, cancel: Any = None) -> ModelRunResult:
     """Run the model agent once in ``context_dir`` until the model answers without tool calls.
 
     ``deadline`` is a ``clock()`` instant (from ``max_runtime``; None: no limit); ``env`` is the agent's
-    environment (keys are read from it and kept from tools); ``allowed_capabilities`` are the agent's.
+    environment (keys are read from it and kept from tools); ``allowed_capabilities`` are the agent's;
+    ``cancel`` (a ``threading.Event``) set by a shutdown stops the run between steps (``interrupted``).
     """
     name = str(agent.get("name") or "?")
     result = ModelRunResult(output="", summary=None, exit_code=1, error_message=None)
@@ -105,7 +111,7 @@ def run_model_agent(agent: Mapping[str, Any], *, input_text: Optional[str], cont
     try:
         return _run(agent, name, result, write, input_text=input_text, context_dir=Path(context_dir),
                     session_mode=session_mode, previous_summary=previous_summary, settings=settings, env=env,
-                    deadline=deadline, allowed=set(allowed_capabilities), clock=clock, sleep=sleep)
+                    deadline=deadline, allowed=set(allowed_capabilities), clock=clock, sleep=sleep, cancel=cancel)
     except Exception as exc:  # the contract: a run's error, never an exception for the executor
         result.exit_code = 1
         result.error_message = f"model agent {name!r}: internal error: {type(exc).__name__}: {exc}"
@@ -116,7 +122,7 @@ def run_model_agent(agent: Mapping[str, Any], *, input_text: Optional[str], cont
 def _run(agent: Mapping[str, Any], name: str, result: ModelRunResult, write: _Log, *, input_text: Optional[str],
          context_dir: Path, session_mode: str, previous_summary: Optional[str], settings: Any,
          env: Mapping[str, str], deadline: Optional[float], allowed: set[str], clock: Callable[[], float],
-         sleep: Callable[[float], None]) -> ModelRunResult:
+         sleep: Callable[[float], None], cancel: Any = None) -> ModelRunResult:
     from .pricing import cost_usd
 
     ms = settings.models
@@ -158,10 +164,12 @@ def _run(agent: Mapping[str, Any], name: str, result: ModelRunResult, write: _Lo
 
     try:
         for step in range(1, max_steps + 1):
+            if cancel is not None and cancel.is_set():
+                raise _Cancelled()
             body = providers.build_body(ep, system=str(agent.get("system_prompt") or ""), messages=messages,
                                         tools=schemas, max_tokens=max_tokens, temperature=temperature)
-            reply = _call_with_retries(ep, body, settings=settings, deadline=deadline, clock=clock, sleep=sleep,
-                                       write=write)
+            reply = _call_with_retries(ep, body, settings=settings, deadline=deadline, clock=clock,
+                                       sleep=_sleeper(sleep, cancel), write=write)
             result.iterations_hint = step
             account(reply)
             messages.append(reply.to_message())
@@ -188,6 +196,9 @@ def _run(agent: Mapping[str, Any], name: str, result: ModelRunResult, write: _Lo
         else:
             result.error_message = (f"model agent {name!r}: still calling tools after {max_steps} model calls"
                                     " ([models] max_steps); stopped")
+    except _Cancelled:
+        result.interrupted = True
+        result.error_message = f"model agent {name!r}: stopped by the supervisor's shutdown"
     except _Deadline as exc:
         result.timed_out = True
         result.error_message = f"model agent {name!r}: max_runtime reached {exc}"
@@ -220,6 +231,22 @@ def _answer_call(call: providers.ToolCall, by_name: dict[str, tool_mod.Tool], *,
                                    allowed_capabilities=allowed, clock=clock, raw_arguments=call.raw_arguments)
     write(f"[tool result{' error' if answer.is_error else ''}] {call.name}: {answer.content[:2000]}")
     return answer
+
+
+def _sleeper(sleep: Callable[[float], None], cancel: Any) -> Callable[[float], None]:
+    """``sleep`` that a shutdown cuts short (and then stops the run)."""
+    if cancel is None:
+        return sleep
+
+    def wait(seconds: float) -> None:
+        if sleep is time.sleep:
+            cancel.wait(seconds)  # wakes at once on shutdown
+        else:
+            sleep(seconds)
+        if cancel.is_set():
+            raise _Cancelled()
+
+    return wait
 
 
 def _backoff(attempt: int) -> float:

@@ -230,3 +230,27 @@ def test_transcript_is_logged_without_the_key(server, run):
     assert "[user] check the disks" in log and "[assistant] all quiet" in log
     assert KEY not in log
     assert json.dumps(KEY) not in log
+
+
+def test_shutdown_stops_the_run_between_steps(server, tmp_path):
+    import io
+    import threading
+
+    from model_helpers import StepClock
+
+    from symbi_cron.modelrun import run_model_agent
+
+    cancel = threading.Event()
+    server.script(Turn.error(503, "api_error", "down"))
+
+    def sleep(seconds: float) -> None:  # the shutdown arrives while the runner waits to retry
+        cancel.set()
+
+    clock = StepClock()
+    res = run_model_agent(agent(), input_text="x", context_dir=tmp_path, session_mode="fully_ephemeral",
+                          previous_summary=None, settings=make_settings(server, "anthropic"),
+                          env={"ANTHROPIC_API_KEY": KEY}, deadline=None, log=io.StringIO(),
+                          allowed_capabilities=set(), clock=clock, sleep=sleep, cancel=cancel)
+    assert res.exit_code == 1 and res.interrupted
+    assert "stopped by the supervisor's shutdown" in res.error_message
+    assert len(server.requests) == 1
