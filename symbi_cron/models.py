@@ -307,8 +307,9 @@ class AgentSpec(Strict):
             raise ValueError("an agent has a command or a model, not both")
         if self.model is not None and not self.system_prompt:
             raise ValueError("a model agent needs a system_prompt")
-        if self.command is not None and (self.tools or self.max_tokens is not None or self.temperature is not None):
-            raise ValueError("tools, max_tokens and temperature are for model agents (a command agent has none)")
+        model_only = self.tools or self.max_tokens is not None or self.temperature is not None
+        if self.command is not None and model_only:
+            raise ValueError("tools, max_tokens and temperature are for model agents (not command agents)")
         for tool_name in self.tools:
             if not _TOOL_NAME_RE.match(tool_name):
                 raise ValueError(f"tool name {tool_name!r}: use 1 to 64 letters, digits, - and _ only")

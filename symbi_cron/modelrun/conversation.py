@@ -3,20 +3,21 @@
 The file is ``conversation.json`` (0600) in the run's context directory, in the neutral message shape of
 ``providers``. What a run starts with follows from the directory the session gave it:
 
-- ``shared_persistent``: the job's one directory, kept for its life, so the whole history is loaded and the new
-  turn is appended to it. The history already holds what the previous runs said, so no summary is added.
+- ``shared_persistent``: the job's one directory, kept for its life, so the whole history is loaded and the
+  new turn is appended to it. The history already holds what the previous runs said, so no summary is added.
 - ``ephemeral_with_summary``: a fresh directory; the first message carries the previous run's summary.
 - ``fully_ephemeral``: a fresh directory, nothing handed over: the input alone.
 
-A long history is trimmed from the oldest whole turn (a user text message and everything after it up to the next
-one), so tool calls and their results always stay together and the history still starts with a user message.
+A long history is trimmed from the oldest whole turn (a user text message and everything after it up to the
+next one), so tool calls and their results always stay together and the history still starts with a user
+message.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 FILE_NAME = "conversation.json"
 VERSION = 1
@@ -60,11 +61,13 @@ def save(context_dir: Path, messages: list[dict[str, Any]], *, model: str) -> No
     """Write the history atomically (0600)."""
     from ..paths import write_private
 
-    write_private(path_in(context_dir), json.dumps({"version": VERSION, "model": model, "messages": messages},
-                                                   ensure_ascii=False, indent=1))
+    write_private(
+        path_in(context_dir),
+        json.dumps({"version": VERSION, "model": model, "messages": messages}, ensure_ascii=False, indent=1),
+    )
 
 
-def first_message(input_text: Optional[str], session_mode: str, previous_summary: Optional[str]) -> str:
+def first_message(input_text: str | None, session_mode: str, previous_summary: str | None) -> str:
     """The user message that opens this run."""
     text = (input_text or "").strip() or DEFAULT_PROMPT
     if session_mode == EPHEMERAL_WITH_SUMMARY and previous_summary and previous_summary.strip():
@@ -72,8 +75,14 @@ def first_message(input_text: Optional[str], session_mode: str, previous_summary
     return text
 
 
-def start(context_dir: Path, session_mode: str, input_text: Optional[str], previous_summary: Optional[str],
-          *, max_history_chars: int) -> list[dict[str, Any]]:
+def start(
+    context_dir: Path,
+    session_mode: str,
+    input_text: str | None,
+    previous_summary: str | None,
+    *,
+    max_history_chars: int,
+) -> list[dict[str, Any]]:
     """The messages this run sends first: the kept history (shared_persistent only) plus the opening turn."""
     history = load(context_dir) if session_mode == SHARED_PERSISTENT else []
     history = _drop_dangling(history)

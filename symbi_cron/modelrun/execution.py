@@ -2,15 +2,15 @@
 and report an :class:`~symbi_cron.runtime.executor.ExecResult`, as a command agent's execution would.
 
 The model's final text plays the part of stdout (the output, and the heartbeat's ``sleep`` line); the runner's
-summary is written to the session's summary file, as an agent may do through ``SYMBI_SUMMARY_FILE``; the tokens
-and cost ride in ``ExecResult.extra["usage"]`` for the run record.
+summary is written to the session's summary file, as an agent may do through ``SYMBI_SUMMARY_FILE``; the
+tokens and cost ride in ``ExecResult.extra["usage"]`` for the run record.
 """
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from ..runtime.executor import TAIL_BYTES, ExecRequest, ExecResult
 
@@ -23,8 +23,14 @@ def _settings(settings: Any, env: dict[str, str]) -> Any:
     return load_settings(env=env)
 
 
-def execute_model(req: ExecRequest, *, session_mode: str, previous_summary: Optional[str],
-                  summary_file: Optional[Path], settings: Any = None) -> ExecResult:
+def execute_model(
+    req: ExecRequest,
+    *,
+    session_mode: str,
+    previous_summary: str | None,
+    summary_file: Path | None,
+    settings: Any = None,
+) -> ExecResult:
     """Run the model agent of ``req`` once; never raises (a config or model error is a ``failed`` result)."""
     from ..paths import ensure_private_dir, open_private
     from .runner import run_model_agent
@@ -41,12 +47,28 @@ def execute_model(req: ExecRequest, *, session_mode: str, previous_summary: Opti
             log.write(f"[symbi] {msg}\n")
             return ExecResult("failed", 1, "", False, "", int((time.monotonic() - started) * 1000), msg)
         res = run_model_agent(
-            req.agent, input_text=req.input_text, context_dir=req.cwd, session_mode=session_mode,
-            previous_summary=previous_summary, settings=cfg, env=req.env, deadline=req.deadline, log=log,
-            allowed_capabilities=set(req.agent.get("capabilities") or ()), cancel=req.cancel)
+            req.agent,
+            input_text=req.input_text,
+            context_dir=req.cwd,
+            session_mode=session_mode,
+            previous_summary=previous_summary,
+            settings=cfg,
+            env=req.env,
+            deadline=req.deadline,
+            log=log,
+            allowed_capabilities=set(req.agent.get("capabilities") or ()),
+            cancel=req.cancel,
+        )
         duration_ms = int((time.monotonic() - started) * 1000)
-        status = "succeeded" if res.ok else \
-            "interrupted" if res.interrupted else "timed_out" if res.timed_out else "failed"
+        status = (
+            "succeeded"
+            if res.ok
+            else "interrupted"
+            if res.interrupted
+            else "timed_out"
+            if res.timed_out
+            else "failed"
+        )
         log.write(f"[symbi] {status} (exit {res.exit_code}) after {duration_ms} ms\n")
     if summary_file is not None and res.summary:
         from ..paths import write_private
@@ -56,7 +78,9 @@ def execute_model(req: ExecRequest, *, session_mode: str, previous_summary: Opti
     truncated = len(data) > req.output_cap
     output = data[: req.output_cap].decode("utf-8", "ignore") if truncated else res.output
     if truncated:
-        output += f"\n[output truncated at {req.output_cap} bytes of {len(data)}; full text in {req.log_path}]"
+        output += (
+            f"\n[output truncated at {req.output_cap} bytes of {len(data)}; full text in {req.log_path}]"
+        )
     if req.echo is not None and res.output:
         try:
             req.echo.write(res.output + ("" if res.output.endswith("\n") else "\n"))
@@ -66,19 +90,29 @@ def execute_model(req: ExecRequest, *, session_mode: str, previous_summary: Opti
     error = res.error_message
     if res.timed_out and req.max_runtime is not None and error:
         error = f"{error} (max_runtime {req.max_runtime:g}s)"
-    return ExecResult(status=status, exit_code=res.exit_code, output=output, truncated=truncated,
-                      tail=data[-TAIL_BYTES:].decode("utf-8", "ignore"), duration_ms=duration_ms,
-                      error_message=error, output_bytes=len(data),
-                      extra={"usage": dict(res.usage), "model_calls": res.iterations_hint,
-                             "tool_calls": res.tool_calls})
+    return ExecResult(
+        status=status,
+        exit_code=res.exit_code,
+        output=output,
+        truncated=truncated,
+        tail=data[-TAIL_BYTES:].decode("utf-8", "ignore"),
+        duration_ms=duration_ms,
+        error_message=error,
+        output_bytes=len(data),
+        extra={"usage": dict(res.usage), "model_calls": res.iterations_hint, "tool_calls": res.tool_calls},
+    )
 
 
-def sum_usage(usages: list[Optional[dict[str, Any]]]) -> Optional[dict[str, Any]]:
+def sum_usage(usages: list[dict[str, Any] | None]) -> dict[str, Any] | None:
     """The usage of a heartbeat wake: the sum of its iterations' (cost None when any iteration has none)."""
     present = [u for u in usages if u]
     if not present:
         return None
     costs = [u.get("cost_usd") for u in present]
-    return {"input_tokens": sum(int(u.get("input_tokens") or 0) for u in present),
-            "output_tokens": sum(int(u.get("output_tokens") or 0) for u in present),
-            "cost_usd": round(sum(costs), 6) if all(c is not None for c in costs) else None}  # type: ignore[arg-type]
+    return {
+        "input_tokens": sum(int(u.get("input_tokens") or 0) for u in present),
+        "output_tokens": sum(int(u.get("output_tokens") or 0) for u in present),
+        "cost_usd": round(sum(float(c) for c in costs if c is not None), 6)
+        if all(c is not None for c in costs)
+        else None,
+    }

@@ -9,11 +9,12 @@ parses its answer back:
 
 so a conversation kept across runs does not depend on the API that produced it.
 
-Which API, where and with which key (:func:`resolve_endpoint`): config ``[models] provider`` when set, else the
-model name (``claude*`` -> Anthropic, ``gpt-*``/``o1``/``o3``/``o4``/``chatgpt*`` -> OpenAI), else a configured
-``base_url`` means an OpenAI-compatible local server (llama.cpp, vLLM, Ollama all speak it). The base URL is
-``SYMBI_MODEL_BASE_URL`` or ``[models] base_url`` or the provider's public one; the key is ``[models] api_key``
-(usually ``${VAR}``) or ``ANTHROPIC_API_KEY`` / ``OPENAI_API_KEY``. Nothing here logs or returns a key.
+Which API, where and with which key (:func:`resolve_endpoint`): config ``[models] provider`` when set, else
+the model name (``claude*`` -> Anthropic, ``gpt-*``/``o1``/``o3``/``o4``/``chatgpt*`` -> OpenAI), else a
+configured ``base_url`` means an OpenAI-compatible local server (llama.cpp, vLLM, Ollama all speak it). The
+base URL is ``SYMBI_MODEL_BASE_URL`` or ``[models] base_url`` or the provider's public one; the key is
+``[models] api_key`` (usually ``${VAR}``) or ``ANTHROPIC_API_KEY`` / ``OPENAI_API_KEY``. Nothing here logs
+or returns a key.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Any
 
 ANTHROPIC = "anthropic"
 OPENAI = "openai"
@@ -35,7 +37,8 @@ PROVIDERS = (ANTHROPIC, OPENAI)
 DEFAULT_BASE = {ANTHROPIC: "https://api.anthropic.com", OPENAI: "https://api.openai.com/v1"}
 KEY_ENV = {ANTHROPIC: "ANTHROPIC_API_KEY", OPENAI: "OPENAI_API_KEY"}
 ANTHROPIC_VERSION = "2023-06-01"
-#: HTTP statuses worth another try: timeouts, conflicts, rate limits, server trouble, Anthropic's "overloaded".
+#: HTTP statuses worth another try: timeouts, conflicts, rate limits, server trouble, Anthropic's
+#: "overloaded".
 RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 _CLAUDE_DOTTED = re.compile(r"^(claude-[a-z0-9-]*?\d+)\.(\d+)(.*)$")
 
@@ -44,8 +47,14 @@ class ModelError(Exception):
     """A model call failed. ``retryable`` says whether another attempt may succeed; ``retry_after`` is the
     server's requested wait in seconds (429/503 ``Retry-After``), when it gave one."""
 
-    def __init__(self, message: str, *, retryable: bool = False, retry_after: Optional[float] = None,
-                 status: Optional[int] = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool = False,
+        retry_after: float | None = None,
+        status: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.retryable = retryable
@@ -59,11 +68,15 @@ class ToolCall:
 
     id: str
     name: str
-    arguments: Optional[dict[str, Any]]
-    raw_arguments: Optional[str] = None
+    arguments: dict[str, Any] | None
+    raw_arguments: str | None = None
 
     def to_message(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "arguments": self.arguments if self.arguments is not None else {}}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "arguments": self.arguments if self.arguments is not None else {},
+        }
 
 
 @dataclass
@@ -74,10 +87,10 @@ class ModelReply:
     text: str
     tool_calls: list[ToolCall] = field(default_factory=list)
     stop: str = "end"
-    raw_stop: Optional[str] = None
+    raw_stop: str | None = None
     input_tokens: int = 0
     output_tokens: int = 0
-    model: Optional[str] = None
+    model: str | None = None
 
     def to_message(self) -> dict[str, Any]:
         msg: dict[str, Any] = {"role": "assistant", "content": self.text}
@@ -92,7 +105,7 @@ class Endpoint:
 
     provider: str
     url: str
-    api_key: Optional[str]
+    api_key: str | None
     model: str
     anthropic_version: str = ANTHROPIC_VERSION
 
@@ -111,16 +124,17 @@ class Endpoint:
         return text.replace(self.api_key, "********") if self.api_key else text
 
 
-# -- choosing the endpoint -----------------------------------------------------------------------------------------
-def provider_for(model: str, configured: Optional[str], base_url: Optional[str],
-                 env: Mapping[str, str]) -> str:
+# -- choosing the endpoint -----------------------------------------------------------------------------------
+def provider_for(model: str, configured: str | None, base_url: str | None, env: Mapping[str, str]) -> str:
     """The API a model speaks: the configured provider, else the model name, else what is configured."""
     if configured:
         low = configured.strip().lower()
         if low in ("openai-compatible", "openai_compatible", "local"):
             low = OPENAI
         if low not in PROVIDERS:
-            raise ModelError(f"[models] provider: unknown provider {configured!r} (expected anthropic or openai)")
+            raise ModelError(
+                f"[models] provider: unknown provider {configured!r} (expected anthropic or openai)"
+            )
         return low
     name = model.strip().lower()
     if name.startswith("anthropic/"):
@@ -137,8 +151,10 @@ def provider_for(model: str, configured: Optional[str], base_url: Optional[str],
         return ANTHROPIC
     if env.get(KEY_ENV[OPENAI]):
         return OPENAI
-    raise ModelError(f"cannot tell which API model {model!r} speaks: set [models] provider (anthropic or openai)"
-                     " in config.toml, or [models] base_url / SYMBI_MODEL_BASE_URL for an OpenAI-compatible server")
+    raise ModelError(
+        f"cannot tell which API model {model!r} speaks: set [models] provider (anthropic or openai)"
+        " in config.toml, or [models] base_url / SYMBI_MODEL_BASE_URL for an OpenAI-compatible server"
+    )
 
 
 def api_model_name(model: str, provider: str) -> str:
@@ -147,7 +163,7 @@ def api_model_name(model: str, provider: str) -> str:
     name = model.strip()
     for prefix in ("anthropic/", "openai/"):
         if name.lower().startswith(prefix):
-            name = name[len(prefix):]
+            name = name[len(prefix) :]
     if provider == ANTHROPIC:
         m = _CLAUDE_DOTTED.match(name)
         while m:
@@ -184,29 +200,58 @@ def resolve_endpoint(model: str, settings: Any, env: Mapping[str, str]) -> Endpo
     if not key and (provider == ANTHROPIC or not base):
         raise ModelError(
             f"no API key for the {provider} API (model {model!r}): set {KEY_ENV[provider]} in the daemon's"
-            " environment, or [models] api_key = \"${VAR}\" in config.toml")
+            ' environment, or [models] api_key = "${VAR}" in config.toml'
+        )
     version = getattr(ms, "anthropic_version", None) or ANTHROPIC_VERSION
-    return Endpoint(provider, request_url(provider, base or DEFAULT_BASE[provider]), key,
-                    api_model_name(model, provider), version)
+    return Endpoint(
+        provider,
+        request_url(provider, base or DEFAULT_BASE[provider]),
+        key,
+        api_model_name(model, provider),
+        version,
+    )
 
 
-# -- request bodies ------------------------------------------------------------------------------------------------
-def build_body(ep: Endpoint, *, system: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
-               max_tokens: Optional[int], temperature: Optional[float]) -> dict[str, Any]:
-    """The JSON request for ``ep.provider``. ``tools`` are ``{name, description, parameters}`` (JSON schema)."""
+# -- request bodies ------------------------------------------------------------------------------------------
+def build_body(
+    ep: Endpoint,
+    *,
+    system: str,
+    messages: list[dict[str, Any]],
+    tools: list[dict[str, Any]],
+    max_tokens: int | None,
+    temperature: float | None,
+) -> dict[str, Any]:
+    """The JSON request for ``ep.provider``. ``tools`` are ``{name, description, parameters}`` (JSON
+    schema)."""
     if ep.provider == ANTHROPIC:
-        body: dict[str, Any] = {"model": ep.model, "max_tokens": int(max_tokens or 4096), "system": system,
-                                "messages": to_anthropic(messages)}
+        body: dict[str, Any] = {
+            "model": ep.model,
+            "max_tokens": int(max_tokens or 4096),
+            "system": system,
+            "messages": to_anthropic(messages),
+        }
         if tools:
-            body["tools"] = [{"name": t["name"], "description": t["description"], "input_schema": t["parameters"]}
-                             for t in tools]
+            body["tools"] = [
+                {"name": t["name"], "description": t["description"], "input_schema": t["parameters"]}
+                for t in tools
+            ]
     else:
         body = {"model": ep.model, "messages": [{"role": "system", "content": system}, *to_openai(messages)]}
         if max_tokens:
             body["max_tokens"] = int(max_tokens)
         if tools:
-            body["tools"] = [{"type": "function", "function": {"name": t["name"], "description": t["description"],
-                                                                "parameters": t["parameters"]}} for t in tools]
+            body["tools"] = [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": t["name"],
+                        "description": t["description"],
+                        "parameters": t["parameters"],
+                    },
+                }
+                for t in tools
+            ]
     if temperature is not None:
         body["temperature"] = float(temperature)
     return body
@@ -226,11 +271,16 @@ def to_anthropic(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if m.get("content"):
                 blocks.append({"type": "text", "text": str(m["content"])})
             for c in m.get("tool_calls") or []:
-                blocks.append({"type": "tool_use", "id": c["id"], "name": c["name"], "input": c.get("arguments") or {}})
+                blocks.append(
+                    {"type": "tool_use", "id": c["id"], "name": c["name"], "input": c.get("arguments") or {}}
+                )
         elif role == "tool":
             role = "user"
-            block: dict[str, Any] = {"type": "tool_result", "tool_use_id": m["tool_call_id"],
-                                     "content": str(m.get("content") or "")}
+            block: dict[str, Any] = {
+                "type": "tool_result",
+                "tool_use_id": m["tool_call_id"],
+                "content": str(m.get("content") or ""),
+            }
             if m.get("is_error"):
                 block["is_error"] = True
             blocks.append(block)
@@ -256,20 +306,31 @@ def to_openai(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
             msg: dict[str, Any] = {"role": "assistant", "content": m.get("content") or None}
             calls = m.get("tool_calls") or []
             if calls:
-                msg["tool_calls"] = [{"id": c["id"], "type": "function",
-                                      "function": {"name": c["name"],
-                                                   "arguments": json.dumps(c.get("arguments") or {})}}
-                                     for c in calls]
+                msg["tool_calls"] = [
+                    {
+                        "id": c["id"],
+                        "type": "function",
+                        "function": {"name": c["name"], "arguments": json.dumps(c.get("arguments") or {})},
+                    }
+                    for c in calls
+                ]
             elif msg["content"] is None:
                 msg["content"] = ""
             out.append(msg)
         elif role == "tool":
-            out.append({"role": "tool", "tool_call_id": m["tool_call_id"], "content": str(m.get("content") or "")})
+            out.append(
+                {"role": "tool", "tool_call_id": m["tool_call_id"], "content": str(m.get("content") or "")}
+            )
     return out
 
 
-# -- parsing answers -----------------------------------------------------------------------------------------------
-_ANTHROPIC_STOPS = {"end_turn": "end", "stop_sequence": "end", "tool_use": "tool_use", "max_tokens": "max_tokens"}
+# -- parsing answers -----------------------------------------------------------------------------------------
+_ANTHROPIC_STOPS = {
+    "end_turn": "end",
+    "stop_sequence": "end",
+    "tool_use": "tool_use",
+    "max_tokens": "max_tokens",
+}
 _OPENAI_STOPS = {"stop": "end", "tool_calls": "tool_use", "function_call": "tool_use", "length": "max_tokens"}
 
 
@@ -280,8 +341,9 @@ def parse_reply(ep: Endpoint, data: Any) -> ModelReply:
     try:
         return _parse_anthropic(data) if ep.provider == ANTHROPIC else _parse_openai(data)
     except (KeyError, IndexError, TypeError, AttributeError) as exc:
-        raise ModelError(f"{ep.provider} API answer is not in the documented shape ({type(exc).__name__}: {exc})"
-                         ) from None
+        raise ModelError(
+            f"{ep.provider} API answer is not in the documented shape ({type(exc).__name__}: {exc})"
+        ) from None
 
 
 def _int(v: Any) -> int:
@@ -297,17 +359,33 @@ def _parse_anthropic(data: dict[str, Any]) -> ModelReply:
             texts.append(str(block.get("text") or ""))
         elif kind == "tool_use":
             args = block.get("input")
-            calls.append(ToolCall(str(block["id"]), str(block["name"]), args if isinstance(args, dict) else None,
-                                  None if isinstance(args, dict) else json.dumps(args)))
+            calls.append(
+                ToolCall(
+                    str(block["id"]),
+                    str(block["name"]),
+                    args if isinstance(args, dict) else None,
+                    None if isinstance(args, dict) else json.dumps(args),
+                )
+            )
     usage = data.get("usage") or {}
-    tokens_in = (_int(usage.get("input_tokens")) + _int(usage.get("cache_creation_input_tokens"))
-                 + _int(usage.get("cache_read_input_tokens")))
+    tokens_in = (
+        _int(usage.get("input_tokens"))
+        + _int(usage.get("cache_creation_input_tokens"))
+        + _int(usage.get("cache_read_input_tokens"))
+    )
     raw = data.get("stop_reason")
     stop = _ANTHROPIC_STOPS.get(str(raw), "other")
     if calls and stop != "max_tokens":
         stop = "tool_use"
-    return ModelReply("\n".join(t for t in texts if t), calls, stop, raw, tokens_in,
-                      _int(usage.get("output_tokens")), data.get("model"))
+    return ModelReply(
+        "\n".join(t for t in texts if t),
+        calls,
+        stop,
+        raw,
+        tokens_in,
+        _int(usage.get("output_tokens")),
+        data.get("model"),
+    )
 
 
 def _parse_openai(data: dict[str, Any]) -> ModelReply:
@@ -320,7 +398,7 @@ def _parse_openai(data: dict[str, Any]) -> ModelReply:
     for i, tc in enumerate(message.get("tool_calls") or []):
         fn = tc.get("function") or {}
         raw_args = fn.get("arguments")
-        args: Optional[dict[str, Any]]
+        args: dict[str, Any] | None
         if isinstance(raw_args, dict):
             args = raw_args
         else:
@@ -329,19 +407,32 @@ def _parse_openai(data: dict[str, Any]) -> ModelReply:
                 args = parsed if isinstance(parsed, dict) else None
             except (TypeError, ValueError):
                 args = None
-        calls.append(ToolCall(str(tc.get("id") or f"call_{i}"), str(fn.get("name") or ""), args,
-                              raw_args if isinstance(raw_args, str) else None))
+        calls.append(
+            ToolCall(
+                str(tc.get("id") or f"call_{i}"),
+                str(fn.get("name") or ""),
+                args,
+                raw_args if isinstance(raw_args, str) else None,
+            )
+        )
     usage = data.get("usage") or {}
     raw = choice.get("finish_reason")
     stop = _OPENAI_STOPS.get(str(raw), "other")
     if calls and stop != "max_tokens":
         stop = "tool_use"
-    return ModelReply(str(content or ""), calls, stop, raw, _int(usage.get("prompt_tokens")),
-                      _int(usage.get("completion_tokens")), data.get("model"))
+    return ModelReply(
+        str(content or ""),
+        calls,
+        stop,
+        raw,
+        _int(usage.get("prompt_tokens")),
+        _int(usage.get("completion_tokens")),
+        data.get("model"),
+    )
 
 
-# -- the HTTP call -------------------------------------------------------------------------------------------------
-def _retry_after(headers: Any, now: float | None = None) -> Optional[float]:
+# -- the HTTP call -------------------------------------------------------------------------------------------
+def _retry_after(headers: Any, now: float | None = None) -> float | None:
     """Seconds from ``retry-after-ms``, or ``Retry-After`` as seconds or an HTTP date."""
     if headers is None:
         return None
@@ -408,25 +499,34 @@ def call(ep: Endpoint, body: dict[str, Any], *, timeout: float) -> ModelReply:
         msg = f"{ep.provider} API at {where} answered HTTP {status}" + (f": {detail}" if detail else "")
         if status in (401, 403):
             msg += f" (check {KEY_ENV[ep.provider]} or [models] api_key)"
-        raise ModelError(ep.redact(msg), retryable=status in RETRYABLE_STATUSES,
-                         retry_after=_retry_after(exc.headers), status=status) from None
+        raise ModelError(
+            ep.redact(msg),
+            retryable=status in RETRYABLE_STATUSES,
+            retry_after=_retry_after(exc.headers),
+            status=status,
+        ) from None
     except urllib.error.URLError as exc:
         reason = exc.reason
         if isinstance(reason, (socket.timeout, TimeoutError)):
-            raise ModelError(f"{ep.provider} API at {where} did not answer within {timeout:.3g}s",
-                             retryable=True) from None
+            raise ModelError(
+                f"{ep.provider} API at {where} did not answer within {timeout:.3g}s", retryable=True
+            ) from None
         text = getattr(reason, "strerror", None) or str(reason)
         raise ModelError(f"cannot reach the {ep.provider} API at {where}: {text}", retryable=True) from None
-    except (socket.timeout, TimeoutError):
-        raise ModelError(f"{ep.provider} API at {where} did not answer within {timeout:.3g}s",
-                         retryable=True) from None
+    except TimeoutError:
+        raise ModelError(
+            f"{ep.provider} API at {where} did not answer within {timeout:.3g}s", retryable=True
+        ) from None
     except (ConnectionError, OSError) as exc:
-        raise ModelError(f"connection to the {ep.provider} API at {where} failed: {exc}", retryable=True) from None
+        raise ModelError(
+            f"connection to the {ep.provider} API at {where} failed: {exc}", retryable=True
+        ) from None
     try:
         parsed = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        raise ModelError(f"{ep.provider} API at {where} answered with something that is not JSON: "
-                         f"{raw[:120]!r}") from None
+        raise ModelError(
+            f"{ep.provider} API at {where} answered with something that is not JSON: {raw[:120]!r}"
+        ) from None
     return parse_reply(ep, parsed)
 
 

@@ -1,21 +1,23 @@
 """One run (or one heartbeat iteration) of a model agent: prompt -> model -> tool calls -> ... -> final text.
 
 :func:`run_model_agent` is the executor's single entry point. It never raises: a missing key, an unreachable
-server, a rate limit that outlasts ``max_runtime`` all come back as a :class:`ModelRunResult` with exit code 1 and
-a message that says what to fix. Transient failures (network errors, timeouts, 408/409/429/5xx/529) are retried
-with the server's ``Retry-After`` or a doubling backoff, as long as the wait ends before the run's deadline.
-Tools count against the same deadline. The transcript (never a key) goes to the run's log.
+server, a rate limit that outlasts ``max_runtime`` all come back as a :class:`ModelRunResult` with exit code 1
+and a message that says what to fix. Transient failures (network errors, timeouts, 408/409/429/5xx/529) are
+retried with the server's ``Retry-After`` or a doubling backoff, as long as the wait ends before the run's
+deadline. Tools count against the same deadline. The transcript (never a key) goes to the run's log.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional
+from typing import Any
 
-from . import conversation, providers, tools as tool_mod
+from . import conversation, providers
+from . import tools as tool_mod
 from .providers import ModelError
 
 #: Characters of the final text kept as the run's summary.
@@ -30,11 +32,12 @@ class ModelRunResult:
     configured price); ``timed_out`` is True when the run's deadline (``max_runtime``) ended it."""
 
     output: str
-    summary: Optional[str]
+    summary: str | None
     exit_code: int
-    error_message: Optional[str]
-    usage: dict[str, Any] = field(default_factory=lambda: {"input_tokens": 0, "output_tokens": 0,
-                                                           "cost_usd": None})
+    error_message: str | None
+    usage: dict[str, Any] = field(
+        default_factory=lambda: {"input_tokens": 0, "output_tokens": 0, "cost_usd": None}
+    )
     iterations_hint: int = 0
     timed_out: bool = False
     tool_calls: int = 0
@@ -74,7 +77,7 @@ class _Log:
             self.stream = None
 
 
-def _summary_of(text: str) -> Optional[str]:
+def _summary_of(text: str) -> str | None:
     lines = text.rstrip().splitlines()
     while lines and lines[-1].strip().lower() in ("sleep", ""):
         lines.pop()
@@ -84,7 +87,7 @@ def _summary_of(text: str) -> Optional[str]:
     return body if len(body) <= SUMMARY_CHARS else body[-SUMMARY_CHARS:]
 
 
-def _tool_env(env: Mapping[str, str], settings: Any, key: Optional[str]) -> dict[str, str]:
+def _tool_env(env: Mapping[str, str], settings: Any, key: str | None) -> dict[str, str]:
     """The tools' environment: the agent's, minus the model API keys (a tool runs what a model chose)."""
     secret_vars = set(providers.KEY_ENV.values())
     import re
@@ -94,11 +97,22 @@ def _tool_env(env: Mapping[str, str], settings: Any, key: Optional[str]) -> dict
     return {k: v for k, v in env.items() if k not in secret_vars and not (key and v == key)}
 
 
-def run_model_agent(agent: Mapping[str, Any], *, input_text: Optional[str], context_dir: Path, session_mode: str,
-                    previous_summary: Optional[str], settings: Any, env: Mapping[str, str],
-                    deadline: Optional[float], log: Any, allowed_capabilities: set[str] | frozenset[str] = frozenset(),
-                    clock: Callable[[], float] = time.monotonic,
-                    sleep: Callable[[float], None] = time.sleep, cancel: Any = None) -> ModelRunResult:
+def run_model_agent(
+    agent: Mapping[str, Any],
+    *,
+    input_text: str | None,
+    context_dir: Path,
+    session_mode: str,
+    previous_summary: str | None,
+    settings: Any,
+    env: Mapping[str, str],
+    deadline: float | None,
+    log: Any,
+    allowed_capabilities: set[str] | frozenset[str] = frozenset(),
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    cancel: Any = None,
+) -> ModelRunResult:
     """Run the model agent once in ``context_dir`` until the model answers without tool calls.
 
     ``deadline`` is a ``clock()`` instant (from ``max_runtime``; None: no limit); ``env`` is the agent's
@@ -109,9 +123,23 @@ def run_model_agent(agent: Mapping[str, Any], *, input_text: Optional[str], cont
     result = ModelRunResult(output="", summary=None, exit_code=1, error_message=None)
     write = _Log(log, lambda s: s)
     try:
-        return _run(agent, name, result, write, input_text=input_text, context_dir=Path(context_dir),
-                    session_mode=session_mode, previous_summary=previous_summary, settings=settings, env=env,
-                    deadline=deadline, allowed=set(allowed_capabilities), clock=clock, sleep=sleep, cancel=cancel)
+        return _run(
+            agent,
+            name,
+            result,
+            write,
+            input_text=input_text,
+            context_dir=Path(context_dir),
+            session_mode=session_mode,
+            previous_summary=previous_summary,
+            settings=settings,
+            env=env,
+            deadline=deadline,
+            allowed=set(allowed_capabilities),
+            clock=clock,
+            sleep=sleep,
+            cancel=cancel,
+        )
     except Exception as exc:  # the contract: a run's error, never an exception for the executor
         result.exit_code = 1
         result.error_message = f"model agent {name!r}: internal error: {type(exc).__name__}: {exc}"
@@ -119,10 +147,24 @@ def run_model_agent(agent: Mapping[str, Any], *, input_text: Optional[str], cont
         return result
 
 
-def _run(agent: Mapping[str, Any], name: str, result: ModelRunResult, write: _Log, *, input_text: Optional[str],
-         context_dir: Path, session_mode: str, previous_summary: Optional[str], settings: Any,
-         env: Mapping[str, str], deadline: Optional[float], allowed: set[str], clock: Callable[[], float],
-         sleep: Callable[[float], None], cancel: Any = None) -> ModelRunResult:
+def _run(
+    agent: Mapping[str, Any],
+    name: str,
+    result: ModelRunResult,
+    write: _Log,
+    *,
+    input_text: str | None,
+    context_dir: Path,
+    session_mode: str,
+    previous_summary: str | None,
+    settings: Any,
+    env: Mapping[str, str],
+    deadline: float | None,
+    allowed: set[str],
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+    cancel: Any = None,
+) -> ModelRunResult:
     from .pricing import cost_usd
 
     ms = settings.models
@@ -134,8 +176,10 @@ def _run(agent: Mapping[str, Any], name: str, result: ModelRunResult, write: _Lo
         write(f"[symbi] {result.error_message}")
         return result
     write.redact = ep.redact
-    write(f"[symbi] model agent {name!r}: {ep.provider} API, model {ep.model}, {providers._where(ep.url)}, "
-          f"session {session_mode}")
+    write(
+        f"[symbi] model agent {name!r}: {ep.provider} API, model {ep.model}, {providers._where(ep.url)}, "
+        f"session {session_mode}"
+    )
     try:
         declared = tool_mod.tools_of(agent)
     except ValueError as exc:
@@ -149,53 +193,89 @@ def _run(agent: Mapping[str, Any], name: str, result: ModelRunResult, write: _Lo
     temperature = agent.get("temperature")
     max_steps = int(getattr(ms, "max_steps", 25) or 25)
     keep = getattr(ms, "max_history_chars", 400_000) or 400_000
-    messages = conversation.start(context_dir, session_mode, input_text, previous_summary, max_history_chars=keep)
+    messages = conversation.start(
+        context_dir, session_mode, input_text, previous_summary, max_history_chars=keep
+    )
     write(f"[user] {messages[-1]['content']}")
     persistent = session_mode == conversation.SHARED_PERSISTENT
     texts: list[str] = []
-    final: Optional[str] = None
+    final: str | None = None
 
     def account(reply: providers.ModelReply) -> None:
         u = result.usage
         u["input_tokens"] += reply.input_tokens
         u["output_tokens"] += reply.output_tokens
-        u["cost_usd"] = cost_usd(model, u["input_tokens"], u["output_tokens"], getattr(ms, "prices", {}) or {},
-                                 aliases=(ep.model,))
+        u["cost_usd"] = cost_usd(
+            model, u["input_tokens"], u["output_tokens"], getattr(ms, "prices", {}) or {}, aliases=(ep.model,)
+        )
 
     try:
         for step in range(1, max_steps + 1):
             if cancel is not None and cancel.is_set():
                 raise _Cancelled()
-            body = providers.build_body(ep, system=str(agent.get("system_prompt") or ""), messages=messages,
-                                        tools=schemas, max_tokens=max_tokens, temperature=temperature)
-            reply = _call_with_retries(ep, body, settings=settings, deadline=deadline, clock=clock,
-                                       sleep=_sleeper(sleep, cancel), write=write)
+            body = providers.build_body(
+                ep,
+                system=str(agent.get("system_prompt") or ""),
+                messages=messages,
+                tools=schemas,
+                max_tokens=max_tokens,
+                temperature=temperature,
+            )
+            reply = _call_with_retries(
+                ep,
+                body,
+                settings=settings,
+                deadline=deadline,
+                clock=clock,
+                sleep=_sleeper(sleep, cancel),
+                write=write,
+            )
             result.iterations_hint = step
             account(reply)
             messages.append(reply.to_message())
             if reply.text:
                 texts.append(reply.text)
                 write(f"[assistant] {reply.text}")
-            write(f"[symbi] step {step}: stop {reply.raw_stop}, {reply.input_tokens} tokens in, "
-                  f"{reply.output_tokens} out")
+            write(
+                f"[symbi] step {step}: stop {reply.raw_stop}, {reply.input_tokens} tokens in, "
+                f"{reply.output_tokens} out"
+            )
             if not reply.tool_calls:
                 if reply.stop == "max_tokens":
                     write("[symbi] the answer was cut at max_tokens")
                 final = reply.text
                 break
             for call in reply.tool_calls:
-                answer = _answer_call(call, by_name, name=name, cwd=context_dir, env=tool_env, deadline=deadline,
-                                      allowed=allowed, clock=clock, write=write)
+                answer = _answer_call(
+                    call,
+                    by_name,
+                    name=name,
+                    cwd=context_dir,
+                    env=tool_env,
+                    deadline=deadline,
+                    allowed=allowed,
+                    clock=clock,
+                    write=write,
+                )
                 result.tool_calls += 1
-                messages.append({"role": "tool", "tool_call_id": call.id, "name": call.name,
-                                 "content": answer.content, "is_error": answer.is_error})
+                messages.append(
+                    {
+                        "role": "tool",
+                        "tool_call_id": call.id,
+                        "name": call.name,
+                        "content": answer.content,
+                        "is_error": answer.is_error,
+                    }
+                )
                 if answer.deadline_hit:
                     raise _Deadline(f"while tool {call.name!r} ran")
             if persistent:
                 conversation.save(context_dir, messages, model=model)
         else:
-            result.error_message = (f"model agent {name!r}: still calling tools after {max_steps} model calls"
-                                    " ([models] max_steps); stopped")
+            result.error_message = (
+                f"model agent {name!r}: still calling tools after {max_steps} model calls"
+                " ([models] max_steps); stopped"
+            )
     except _Cancelled:
         result.interrupted = True
         result.error_message = f"model agent {name!r}: stopped by the supervisor's shutdown"
@@ -206,8 +286,10 @@ def _run(agent: Mapping[str, Any], name: str, result: ModelRunResult, write: _Lo
         result.error_message = f"model agent {name!r}: {exc.message}"
     conversation.save(context_dir, messages, model=model)
     u = result.usage
-    write(f"[symbi] usage: {u['input_tokens']} tokens in, {u['output_tokens']} out"
-          + (f", ${u['cost_usd']:.6f}" if u["cost_usd"] is not None else ""))
+    write(
+        f"[symbi] usage: {u['input_tokens']} tokens in, {u['output_tokens']} out"
+        + (f", ${u['cost_usd']:.6f}" if u["cost_usd"] is not None else "")
+    )
     if final is not None and result.error_message is None:
         result.exit_code = 0
         result.output = final
@@ -218,17 +300,40 @@ def _run(agent: Mapping[str, Any], name: str, result: ModelRunResult, write: _Lo
     return result
 
 
-def _answer_call(call: providers.ToolCall, by_name: dict[str, tool_mod.Tool], *, name: str, cwd: Path,
-                 env: Mapping[str, str], deadline: Optional[float], allowed: set[str],
-                 clock: Callable[[], float], write: _Log) -> tool_mod.ToolResult:
-    write(f"[tool call] {call.name} {json.dumps(call.arguments) if call.arguments is not None else call.raw_arguments}")
+def _answer_call(
+    call: providers.ToolCall,
+    by_name: dict[str, tool_mod.Tool],
+    *,
+    name: str,
+    cwd: Path,
+    env: Mapping[str, str],
+    deadline: float | None,
+    allowed: set[str],
+    clock: Callable[[], float],
+    write: _Log,
+) -> tool_mod.ToolResult:
+    write(
+        f"[tool call] {call.name} "
+        + (json.dumps(call.arguments) if call.arguments is not None else str(call.raw_arguments))
+    )
     tool = by_name.get(call.name)
     if tool is None:
         known = ", ".join(sorted(by_name)) or "none"
-        answer = tool_mod.ToolResult(f"error: there is no tool named {call.name!r} (tools: {known})", is_error=True)
+        answer = tool_mod.ToolResult(
+            f"error: there is no tool named {call.name!r} (tools: {known})", is_error=True
+        )
     else:
-        answer = tool_mod.run_tool(tool, call.arguments, agent_name=name, cwd=cwd, env=env, deadline=deadline,
-                                   allowed_capabilities=allowed, clock=clock, raw_arguments=call.raw_arguments)
+        answer = tool_mod.run_tool(
+            tool,
+            call.arguments,
+            agent_name=name,
+            cwd=cwd,
+            env=env,
+            deadline=deadline,
+            allowed_capabilities=allowed,
+            clock=clock,
+            raw_arguments=call.raw_arguments,
+        )
     write(f"[tool result{' error' if answer.is_error else ''}] {call.name}: {answer.content[:2000]}")
     return answer
 
@@ -250,12 +355,19 @@ def _sleeper(sleep: Callable[[float], None], cancel: Any) -> Callable[[float], N
 
 
 def _backoff(attempt: int) -> float:
-    return min(30.0, 1.0 * (2 ** attempt))
+    return min(30.0, 1.0 * (2**attempt))
 
 
-def _call_with_retries(ep: providers.Endpoint, body: dict[str, Any], *, settings: Any, deadline: Optional[float],
-                       clock: Callable[[], float], sleep: Callable[[float], None], write: _Log
-                       ) -> providers.ModelReply:
+def _call_with_retries(
+    ep: providers.Endpoint,
+    body: dict[str, Any],
+    *,
+    settings: Any,
+    deadline: float | None,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+    write: _Log,
+) -> providers.ModelReply:
     ms = settings.models
     max_retries = int(getattr(ms, "max_retries", 4))
     attempt = 0
@@ -277,11 +389,15 @@ def _call_with_retries(ep: providers.Endpoint, body: dict[str, Any], *, settings
                 raise ModelError(f"{exc.message} (gave up after {attempt + 1} attempts)") from None
             wait = exc.retry_after if exc.retry_after is not None else _backoff(attempt)
             if wait > MAX_RETRY_WAIT:
-                raise ModelError(f"{exc.message}; the server asks to wait {wait:g}s, more than the "
-                                 f"{MAX_RETRY_WAIT:g}s symbi waits between attempts") from None
+                raise ModelError(
+                    f"{exc.message}; the server asks to wait {wait:g}s, more than the "
+                    f"{MAX_RETRY_WAIT:g}s symbi waits between attempts"
+                ) from None
             if deadline is not None and clock() + wait >= deadline:
-                raise _Deadline(f"while waiting to retry: {exc.message}; the next attempt ({wait:g}s away) "
-                                "would start after the deadline") from None
+                raise _Deadline(
+                    f"while waiting to retry: {exc.message}; the next attempt ({wait:g}s away) "
+                    "would start after the deadline"
+                ) from None
             attempt += 1
             write(f"[symbi] {exc.message}; retry {attempt} of {max_retries} in {wait:g}s")
             sleep(wait)

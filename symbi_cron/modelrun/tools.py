@@ -1,14 +1,14 @@
-"""Tools a model agent may call through the API's function calling (``tools { NAME { command, description } }``).
+"""Tools a model agent may call through function calling (``tools { NAME { command, description } }``).
 
-A call runs the tool's ``command`` without a shell (split like a shell would, in its own process group, cwd the
-run's context directory). The model's arguments arrive as JSON on stdin, and a ``{param}`` placeholder in the
-command stands for that parameter's value: it replaces text inside one argv item and can never add a new one, so
-an argument cannot inject a shell command. A call is bounded by the tool's ``timeout`` and by what is left of the
-run's ``max_runtime``. A tool that declares a ``capability`` runs only for an agent that holds it; otherwise the
-model is told, as the call's result, that it was refused.
+A call runs the tool's ``command`` without a shell (split like a shell would, in its own process group, cwd
+the run's context directory). The model's arguments arrive as JSON on stdin, and a ``{param}`` placeholder in
+the command stands for that parameter's value: it replaces text inside one argv item and can never add a new
+one, so an argument cannot inject a shell command. A call is bounded by the tool's ``timeout`` and by what is
+left of the run's ``max_runtime``. A tool that declares a ``capability`` runs only for an agent that holds it;
+otherwise the model is told, as the call's result, that it was refused.
 
-Failures (unknown tool, bad arguments, refusal, non-zero exit, timeout) are answers to the model, not errors of
-the run: the model may recover. Only the run's deadline ends the run (:attr:`ToolResult.deadline_hit`).
+Failures (unknown tool, bad arguments, refusal, non-zero exit, timeout) are answers to the model, not errors
+of the run: the model may recover. Only the run's deadline ends the run (:attr:`ToolResult.deadline_hit`).
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ import shlex
 import signal
 import subprocess
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional
+from typing import Any
 
 #: Characters of a tool's stdout (and stderr) handed back to the model.
 RESULT_CHARS = 16_000
@@ -40,7 +41,7 @@ class Tool:
     description: str
     parameters: dict[str, Any] = field(default_factory=lambda: dict(EMPTY_SCHEMA))
     timeout: float = DEFAULT_TIMEOUT
-    capability: Optional[str] = None
+    capability: str | None = None
 
     def schema(self) -> dict[str, Any]:
         """``{name, description, parameters}`` for the providers."""
@@ -53,7 +54,7 @@ class ToolResult:
 
     content: str
     is_error: bool = False
-    exit_code: Optional[int] = None
+    exit_code: int | None = None
     duration_ms: int = 0
     timed_out: bool = False
     deadline_hit: bool = False
@@ -73,9 +74,16 @@ def tools_of(agent: Mapping[str, Any]) -> list[Tool]:
             spec = ToolSpec.model_validate(raw.model_dump() if hasattr(raw, "model_dump") else raw)
         except ValidationError as exc:
             raise ValueError(str(validation_error(exc, prefix=f"tools.{name}."))) from None
-        out.append(Tool(name=str(name), command=spec.command, description=spec.description,
-                        parameters=spec.parameters or dict(EMPTY_SCHEMA), timeout=float(spec.timeout),
-                        capability=spec.capability))
+        out.append(
+            Tool(
+                name=str(name),
+                command=spec.command,
+                description=spec.description,
+                parameters=spec.parameters or dict(EMPTY_SCHEMA),
+                timeout=float(spec.timeout),
+                capability=spec.capability,
+            )
+        )
     return out
 
 
@@ -122,16 +130,30 @@ def _cap(text: str) -> str:
     return text[:RESULT_CHARS] + f"\n[truncated: {len(text)} characters in all]"
 
 
-def run_tool(tool: Tool, arguments: Optional[Mapping[str, Any]], *, agent_name: str, cwd: Path,
-             env: Mapping[str, str], deadline: Optional[float], allowed_capabilities: set[str],
-             clock: Callable[[], float] = time.monotonic, raw_arguments: Optional[str] = None) -> ToolResult:
+def run_tool(
+    tool: Tool,
+    arguments: Mapping[str, Any] | None,
+    *,
+    agent_name: str,
+    cwd: Path,
+    env: Mapping[str, str],
+    deadline: float | None,
+    allowed_capabilities: set[str],
+    clock: Callable[[], float] = time.monotonic,
+    raw_arguments: str | None = None,
+) -> ToolResult:
     """Run one call of ``tool``; never raises for the tool's own failure."""
     if tool.capability and tool.capability not in allowed_capabilities:
-        return ToolResult(f"refused: tool {tool.name!r} needs the capability {tool.capability!r}, which agent "
-                          f"{agent_name!r} does not have", is_error=True, refused=True)
+        return ToolResult(
+            f"refused: tool {tool.name!r} needs the capability {tool.capability!r}, which agent "
+            f"{agent_name!r} does not have",
+            is_error=True,
+            refused=True,
+        )
     if arguments is None:
-        return ToolResult(f"error: the arguments for {tool.name!r} are not a JSON object: {raw_arguments!r}",
-                          is_error=True)
+        return ToolResult(
+            f"error: the arguments for {tool.name!r} are not a JSON object: {raw_arguments!r}", is_error=True
+        )
     try:
         argv = build_argv(tool, arguments)
     except ValueError as exc:
@@ -148,13 +170,24 @@ def run_tool(tool: Tool, arguments: Optional[Mapping[str, Any]], *, agent_name: 
     child_env["SYMBI_TOOL_NAME"] = tool.name
     started = time.monotonic()
     try:
-        proc = subprocess.Popen(argv, cwd=str(cwd), env=child_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, start_new_session=True, close_fds=True)
+        proc = subprocess.Popen(
+            argv,
+            cwd=str(cwd),
+            env=child_env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            close_fds=True,
+        )
     except FileNotFoundError:
-        return ToolResult(f"error: tool {tool.name!r}: command not found: {argv[0]}", is_error=True, exit_code=127)
+        return ToolResult(
+            f"error: tool {tool.name!r}: command not found: {argv[0]}", is_error=True, exit_code=127
+        )
     except OSError as exc:
-        return ToolResult(f"error: tool {tool.name!r}: cannot start {argv[0]}: {exc.strerror or exc}",
-                          is_error=True)
+        return ToolResult(
+            f"error: tool {tool.name!r}: cannot start {argv[0]}: {exc.strerror or exc}", is_error=True
+        )
     payload = json.dumps(dict(arguments)).encode("utf-8")
     timed_out = False
     try:
@@ -176,7 +209,9 @@ def run_tool(tool: Tool, arguments: Optional[Mapping[str, Any]], *, agent_name: 
         text = f"error: tool {tool.name!r} was stopped after {limit:.3g}s ({why})"
         if stdout.strip():
             text += "\npartial output:\n" + _cap(stdout)
-        return ToolResult(text, is_error=True, duration_ms=duration_ms, timed_out=True, deadline_hit=by_deadline)
+        return ToolResult(
+            text, is_error=True, duration_ms=duration_ms, timed_out=True, deadline_hit=by_deadline
+        )
     code = proc.returncode
     if code != 0:
         text = f"error: tool {tool.name!r} exited with status {code}"

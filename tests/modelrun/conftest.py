@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-# The repository root (for `tests.servers`) and this directory (for the helpers) are importable whatever pytest's
-# import mode; tests/ itself never goes on sys.path (tests/http would shadow the standard library's http).
+# The repository root (for `tests.servers`) and this directory (for the helpers) are importable whatever
+# pytest's import mode; tests/ itself never goes on sys.path (tests/http would shadow the standard library's
+# http).
 for _dir in (Path(__file__).resolve().parents[2], Path(__file__).resolve().parent):
     if str(_dir) not in sys.path:
         sys.path.append(str(_dir))
@@ -33,20 +34,39 @@ def server():
 def run(tmp_path: Path, server: FakeModelServer):
     """Run an agent against the fake server; returns (result, log text, clock)."""
 
-    def go(spec: dict[str, Any] | None = None, *, input_text: str | None = "check the disks",
-           session_mode: str = "fully_ephemeral", previous_summary: str | None = None,
-           settings: Settings | None = None, env: dict[str, str] | None = None, max_runtime: float | None = 30,
-           capabilities: set[str] | None = None, context_dir: Path | None = None, clock: StepClock | None = None):
+    def go(
+        spec: dict[str, Any] | None = None,
+        *,
+        input_text: str | None = "check the disks",
+        session_mode: str = "fully_ephemeral",
+        previous_summary: str | None = None,
+        settings: Settings | None = None,
+        env: dict[str, str] | None = None,
+        max_runtime: float | None = 30,
+        capabilities: set[str] | None = None,
+        context_dir: Path | None = None,
+        clock: StepClock | None = None,
+    ):
         clock = clock or StepClock()
         log = io.StringIO()
         ctx = context_dir or (tmp_path / "ctx")
         ctx.mkdir(parents=True, exist_ok=True)
         res = run_model_agent(
-            spec or agent(), input_text=input_text, context_dir=ctx, session_mode=session_mode,
-            previous_summary=previous_summary, settings=settings or make_settings(server, "anthropic"),
-            env=env if env is not None else {"ANTHROPIC_API_KEY": KEY, "OPENAI_API_KEY": KEY, "PATH": "/usr/bin:/bin"},
-            deadline=clock() + max_runtime if max_runtime else None, log=log,
-            allowed_capabilities=capabilities or set(), clock=clock, sleep=clock.sleep)
+            spec or agent(),
+            input_text=input_text,
+            context_dir=ctx,
+            session_mode=session_mode,
+            previous_summary=previous_summary,
+            settings=settings or make_settings(server, "anthropic"),
+            env=env
+            if env is not None
+            else {"ANTHROPIC_API_KEY": KEY, "OPENAI_API_KEY": KEY, "PATH": "/usr/bin:/bin"},
+            deadline=clock() + max_runtime if max_runtime else None,
+            log=log,
+            allowed_capabilities=capabilities or set(),
+            clock=clock,
+            sleep=clock.sleep,
+        )
         return res, log.getvalue(), clock
 
     return go

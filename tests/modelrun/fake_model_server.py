@@ -1,16 +1,19 @@
 """A real HTTP server on 127.0.0.1 that speaks both model APIs as documented (stands in for the internet).
 
 - ``POST /v1/messages``: the Anthropic Messages API. Checks ``x-api-key`` and ``anthropic-version``, that
-  ``model``, ``max_tokens`` and ``messages`` are present, that turns alternate starting with ``user``, and that each
+  ``model``, ``max_tokens`` and ``messages`` are present, that turns alternate starting with ``user``, and
+  that each
   ``tool_result`` answers a ``tool_use`` of the previous assistant turn; answers ``{type: "message", content:
   [text | tool_use blocks], stop_reason, usage: {input_tokens, output_tokens}}`` or ``{type: "error", error:
   {type, message}}``.
-- ``POST /v1/chat/completions``: the OpenAI chat completions API. Checks ``Authorization: Bearer``, the messages
+- ``POST /v1/chat/completions``: the OpenAI chat completions API. Checks ``Authorization: Bearer``, the
+messages
   and that each ``tool`` message answers a ``tool_calls`` id; answers ``{object: "chat.completion", choices:
   [{message: {content, tool_calls}, finish_reason}], usage: {prompt_tokens, completion_tokens}}`` or ``{error:
   {message, type, code}}``.
 
-What it answers comes from a script of :class:`Turn` objects (then from ``responder``, a function of the request,
+What it answers comes from a script of :class:`Turn` objects (then from ``responder``, a function of the
+request,
 then a plain "ok"). Every request is recorded, so tests assert exactly what the runner sent:
 
     with FakeModelServer(key="k") as srv:
@@ -25,9 +28,10 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Optional
+from typing import Any
 
 ANTHROPIC_PATH = "/v1/messages"
 OPENAI_PATH = "/v1/chat/completions"
@@ -44,22 +48,29 @@ class Turn:
     error_message: str = ""
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
-    stop: Optional[str] = None  # override the stop/finish reason
-    input_tokens: Optional[int] = None
-    output_tokens: Optional[int] = None
-    raw_arguments: Optional[str] = None  # OpenAI: send these exact argument bytes (e.g. invalid JSON)
+    stop: str | None = None  # override the stop/finish reason
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    raw_arguments: str | None = None  # OpenAI: send these exact argument bytes (e.g. invalid JSON)
 
     @classmethod
-    def say(cls, text: str, **kw: Any) -> "Turn":
+    def say(cls, text: str, **kw: Any) -> Turn:
         return cls(text=text, **kw)
 
     @classmethod
-    def tool(cls, name: str, arguments: dict[str, Any] | None = None, *, text: str = "", **kw: Any) -> "Turn":
+    def tool(cls, name: str, arguments: dict[str, Any] | None = None, *, text: str = "", **kw: Any) -> Turn:
         return cls(text=text, tool_calls=[(name, arguments or {})], **kw)
 
     @classmethod
-    def error(cls, status: int, error_type: str = "api_error", message: str = "something broke", *,
-              retry_after: Optional[str] = None, **kw: Any) -> "Turn":
+    def error(
+        cls,
+        status: int,
+        error_type: str = "api_error",
+        message: str = "something broke",
+        *,
+        retry_after: str | None = None,
+        **kw: Any,
+    ) -> Turn:
         headers = {"retry-after": retry_after} if retry_after is not None else {}
         return cls(status=status, error_type=error_type, error_message=message, headers=headers, **kw)
 
@@ -74,7 +85,7 @@ class Request:
     at: float
     api: str  # "anthropic" | "openai" | "unknown"
 
-    def header(self, name: str) -> Optional[str]:
+    def header(self, name: str) -> str | None:
         for k, v in self.headers.items():
             if k.lower() == name.lower():
                 return v
@@ -106,7 +117,9 @@ class _Invalid(Exception):
 class FakeModelServer:
     """ThreadingHTTPServer in a background thread; ``key`` is the API key it accepts (None: any or none)."""
 
-    def __init__(self, key: Optional[str] = "test-key", responder: Callable[[Request], Turn] | None = None) -> None:
+    def __init__(
+        self, key: str | None = "test-key", responder: Callable[[Request], Turn] | None = None
+    ) -> None:
         self.key = key
         self.responder = responder
         self.requests: list[Request] = []
@@ -114,7 +127,7 @@ class FakeModelServer:
         self._cond = threading.Condition()
         self._httpd: ThreadingHTTPServer | None = None
 
-    # -- control -----------------------------------------------------------------------------------------------
+    # -- control ---------------------------------------------------------------------------------------------
     def script(self, *turns: Turn) -> None:
         with self._cond:
             self._script.extend(turns)
@@ -136,7 +149,7 @@ class FakeModelServer:
                 self._cond.wait(left)
             return list(self.requests)
 
-    # -- answering ---------------------------------------------------------------------------------------------
+    # -- answering -------------------------------------------------------------------------------------------
     def _next_turn(self, req: Request) -> Turn:
         with self._cond:
             self.requests.append(req)
@@ -154,7 +167,11 @@ class FakeModelServer:
             with self._cond:
                 self.requests.append(req)
                 self._cond.notify_all()
-            return 404, {}, json.dumps({"error": {"message": f"no route {path}", "type": "not_found"}}).encode()
+            return (
+                404,
+                {},
+                json.dumps({"error": {"message": f"no route {path}", "type": "not_found"}}).encode(),
+            )
         try:
             data = json.loads(body.decode("utf-8"))
             self._check_auth(api, req)
@@ -174,8 +191,11 @@ class FakeModelServer:
             time.sleep(turn.delay)
         if turn.status != 200:
             return turn.status, dict(turn.headers), self._error_body(api, turn.error_type, turn.error_message)
-        answer = self._anthropic_answer(data, turn, body) if api == "anthropic" else \
-            self._openai_answer(data, turn, body)
+        answer = (
+            self._anthropic_answer(data, turn, body)
+            if api == "anthropic"
+            else self._openai_answer(data, turn, body)
+        )
         return 200, dict(turn.headers), json.dumps(answer).encode("utf-8")
 
     @staticmethod
@@ -203,14 +223,15 @@ class FakeModelServer:
                 raise _Invalid(400, "invalid_request_error", f"{key}: Field required")
         msgs = data["messages"]
         if not msgs or msgs[0].get("role") != "user":
-            raise _Invalid(400, "invalid_request_error", "messages: first message must use the \"user\" role")
+            raise _Invalid(400, "invalid_request_error", 'messages: first message must use the "user" role')
         tool_ids: set[str] = set()
         for i, m in enumerate(msgs):
             if m.get("role") not in ("user", "assistant"):
                 raise _Invalid(400, "invalid_request_error", f"messages.{i}.role: must be user or assistant")
             if i and msgs[i - 1].get("role") == m.get("role"):
-                raise _Invalid(400, "invalid_request_error", "messages: roles must alternate between user and "
-                                                             "assistant")
+                raise _Invalid(
+                    400, "invalid_request_error", "messages: roles must alternate between user and assistant"
+                )
             content = m.get("content")
             blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
             if not blocks:
@@ -218,20 +239,31 @@ class FakeModelServer:
             answered = set()
             for b in blocks:
                 if b.get("type") == "text" and not b.get("text"):
-                    raise _Invalid(400, "invalid_request_error", f"messages.{i}: text content blocks must be "
-                                                                 "non-empty")
+                    raise _Invalid(
+                        400, "invalid_request_error", f"messages.{i}: text content blocks must be non-empty"
+                    )
                 if b.get("type") == "tool_use":
                     tool_ids.add(b["id"])
                 if b.get("type") == "tool_result":
                     if b.get("tool_use_id") not in tool_ids:
-                        raise _Invalid(400, "invalid_request_error", f"messages.{i}: unexpected tool_use_id "
-                                                                     f"{b.get('tool_use_id')!r}")
+                        raise _Invalid(
+                            400,
+                            "invalid_request_error",
+                            f"messages.{i}: unexpected tool_use_id {b.get('tool_use_id')!r}",
+                        )
                     answered.add(b["tool_use_id"])
-            if m.get("role") == "user" and i and any(b.get("type") == "tool_use" for b in msgs[i - 1]["content"]):
+            if (
+                m.get("role") == "user"
+                and i
+                and any(b.get("type") == "tool_use" for b in msgs[i - 1]["content"])
+            ):
                 wanted = {b["id"] for b in msgs[i - 1]["content"] if b.get("type") == "tool_use"}
                 if wanted - answered:
-                    raise _Invalid(400, "invalid_request_error", f"messages.{i}: tool_use ids without "
-                                                                 f"tool_result: {sorted(wanted - answered)}")
+                    raise _Invalid(
+                        400,
+                        "invalid_request_error",
+                        f"messages.{i}: tool_use ids without tool_result: {sorted(wanted - answered)}",
+                    )
         for t in data.get("tools") or []:
             if set(t) - {"name", "description", "input_schema"} or "input_schema" not in t:
                 raise _Invalid(400, "invalid_request_error", f"tools: bad tool {t}")
@@ -251,8 +283,11 @@ class FakeModelServer:
                     raise _Invalid(400, "invalid_request_error", f"messages[{i}].tool_calls: bad shape")
                 ids.add(tc["id"])
             if role == "tool" and m.get("tool_call_id") not in ids:
-                raise _Invalid(400, "invalid_request_error", f"messages[{i}]: tool message without a preceding "
-                                                             "tool_calls id")
+                raise _Invalid(
+                    400,
+                    "invalid_request_error",
+                    f"messages[{i}]: tool message without a preceding tool_calls id",
+                )
         for t in data.get("tools") or []:
             if t.get("type") != "function" or "name" not in t.get("function", {}):
                 raise _Invalid(400, "invalid_request_error", f"tools: bad tool {t}")
@@ -260,8 +295,11 @@ class FakeModelServer:
     @staticmethod
     def _tokens(turn: Turn, body: bytes) -> tuple[int, int]:
         tin = turn.input_tokens if turn.input_tokens is not None else max(1, len(body) // 4)
-        tout = turn.output_tokens if turn.output_tokens is not None else max(1, len(turn.text) // 4) + \
-            10 * len(turn.tool_calls)
+        tout = (
+            turn.output_tokens
+            if turn.output_tokens is not None
+            else max(1, len(turn.text) // 4) + 10 * len(turn.tool_calls)
+        )
         return tin, tout
 
     def _anthropic_answer(self, data: dict[str, Any], turn: Turn, body: bytes) -> dict[str, Any]:
@@ -269,31 +307,56 @@ class FakeModelServer:
         if turn.text:
             content.append({"type": "text", "text": turn.text})
         for name, args in turn.tool_calls:
-            content.append({"type": "tool_use", "id": "toolu_" + uuid.uuid4().hex[:20], "name": name,
-                            "input": args})
+            content.append(
+                {"type": "tool_use", "id": "toolu_" + uuid.uuid4().hex[:20], "name": name, "input": args}
+            )
         tin, tout = self._tokens(turn, body)
-        return {"id": "msg_" + uuid.uuid4().hex[:20], "type": "message", "role": "assistant",
-                "model": data["model"], "content": content,
-                "stop_reason": turn.stop or ("tool_use" if turn.tool_calls else "end_turn"), "stop_sequence": None,
-                "usage": {"input_tokens": tin, "output_tokens": tout}}
+        return {
+            "id": "msg_" + uuid.uuid4().hex[:20],
+            "type": "message",
+            "role": "assistant",
+            "model": data["model"],
+            "content": content,
+            "stop_reason": turn.stop or ("tool_use" if turn.tool_calls else "end_turn"),
+            "stop_sequence": None,
+            "usage": {"input_tokens": tin, "output_tokens": tout},
+        }
 
     def _openai_answer(self, data: dict[str, Any], turn: Turn, body: bytes) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": turn.text or None, "refusal": None}
         if turn.tool_calls:
             message["tool_calls"] = [
-                {"id": "call_" + uuid.uuid4().hex[:20], "type": "function",
-                 "function": {"name": name, "arguments": turn.raw_arguments if turn.raw_arguments is not None
-                              else json.dumps(args)}}
-                for name, args in turn.tool_calls]
+                {
+                    "id": "call_" + uuid.uuid4().hex[:20],
+                    "type": "function",
+                    "function": {
+                        "name": name,
+                        "arguments": turn.raw_arguments
+                        if turn.raw_arguments is not None
+                        else json.dumps(args),
+                    },
+                }
+                for name, args in turn.tool_calls
+            ]
         tin, tout = self._tokens(turn, body)
-        return {"id": "chatcmpl-" + uuid.uuid4().hex[:20], "object": "chat.completion", "created": int(time.time()),
-                "model": data["model"],
-                "choices": [{"index": 0, "message": message, "logprobs": None,
-                             "finish_reason": turn.stop or ("tool_calls" if turn.tool_calls else "stop")}],
-                "usage": {"prompt_tokens": tin, "completion_tokens": tout, "total_tokens": tin + tout}}
+        return {
+            "id": "chatcmpl-" + uuid.uuid4().hex[:20],
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": data["model"],
+            "choices": [
+                {
+                    "index": 0,
+                    "message": message,
+                    "logprobs": None,
+                    "finish_reason": turn.stop or ("tool_calls" if turn.tool_calls else "stop"),
+                }
+            ],
+            "usage": {"prompt_tokens": tin, "completion_tokens": tout, "total_tokens": tin + tout},
+        }
 
-    # -- lifecycle ---------------------------------------------------------------------------------------------
-    def start(self) -> "FakeModelServer":
+    # -- lifecycle -------------------------------------------------------------------------------------------
+    def start(self) -> FakeModelServer:
         owner = self
 
         class _H(BaseHTTPRequestHandler):
@@ -321,8 +384,12 @@ class FakeModelServer:
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _H)
         self._httpd.daemon_threads = True
-        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True,
-                         name="fake-model-server").start()
+        threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            daemon=True,
+            name="fake-model-server",
+        ).start()
         return self
 
     def stop(self) -> None:
@@ -331,7 +398,7 @@ class FakeModelServer:
             self._httpd.server_close()
             self._httpd = None
 
-    def __enter__(self) -> "FakeModelServer":
+    def __enter__(self) -> FakeModelServer:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

@@ -33,8 +33,10 @@ def make_settings(server: FakeModelServer | None, provider: str | None = None, *
 
 
 def agent(model: str = "claude-sonnet-4.5", **kw: Any) -> dict[str, Any]:
-    spec = {"name": "monitor", "model": model, "system_prompt": "You are a monitor. Return 'sleep' when done."}
+    spec = {
+        "name": "monitor",
+        "model": model,
+        "system_prompt": "You are a monitor. Return 'sleep' when done.",
+    }
     spec.update(kw)
     return spec
-
-

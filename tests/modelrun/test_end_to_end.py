@@ -1,6 +1,7 @@
-"""Model agents through the real scheduler: the guide's ``heartbeat_monitor`` file imported with the DSL, run by
-the Supervisor and its executor on a real store, against the fake model server and a Slack-shaped server (both
-real HTTP servers on 127.0.0.1, standing in for api.anthropic.com and slack.com, which tests cannot reach)."""
+"""Model agents through the real scheduler: the guide's ``heartbeat_monitor`` file imported with the DSL, run
+by the Supervisor and its executor on a real store, against the fake model server and a Slack-shaped server
+(both real HTTP servers on 127.0.0.1, standing in for api.anthropic.com and slack.com, which tests cannot
+reach)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import random
 from pathlib import Path
 
 import pytest
+from fake_model_server import FakeModelServer, Turn
+from model_helpers import KEY
 
 from symbi_cron.config import ModelSettings, Settings
 from symbi_cron.modelrun.conversation import DEFAULT_PROMPT, SUMMARY_HEADER
@@ -16,9 +19,6 @@ from symbi_cron.services import agents as agent_svc
 from symbi_cron.services import jobs as job_svc
 from symbi_cron.services.importing import add_from_file
 from symbi_cron.store import runs as run_rows
-
-from model_helpers import KEY
-from fake_model_server import FakeModelServer, Turn
 
 GUIDE_FILE = Path(__file__).resolve().parent.parent / "fixtures" / "guide" / "heartbeat_monitor.symbi"
 
@@ -43,8 +43,12 @@ def sched(app, model_server, monkeypatch):
     for var in ("OPENAI_API_KEY", "SYMBI_MODEL_BASE_URL", "SYMBI_MODEL_PROVIDER"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
-    settings = Settings(models=ModelSettings(
-        base_url=model_server.url, prices={"claude-sonnet-4-5": {"input_per_mtok": 3.0, "output_per_mtok": 15.0}}))
+    settings = Settings(
+        models=ModelSettings(
+            base_url=model_server.url,
+            prices={"claude-sonnet-4-5": {"input_per_mtok": 3.0, "output_per_mtok": 15.0}},
+        )
+    )
     settings.api.enabled = False
     settings.scheduler.default_timezone = "UTC"
     settings.scheduler.kill_grace_seconds = 1
@@ -69,11 +73,15 @@ def sched(app, model_server, monkeypatch):
 
 def test_guide_heartbeat_monitor_end_to_end(app, sched, model_server, slack, cli):
     app.settings.scheduler.delivery.slack_webhook_url = slack.hook_url
-    answers = iter([
-        Turn.say("CPU 12%, memory 40%. Disk /var at 91%: rotating logs.", input_tokens=1200, output_tokens=40),
-        Turn.say("Logs rotated, /var at 60%. All healthy.\nsleep", input_tokens=1300, output_tokens=30),
-        Turn.say("Still healthy.\nSLEEP", input_tokens=1250, output_tokens=10),
-    ])
+    answers = iter(
+        [
+            Turn.say(
+                "CPU 12%, memory 40%. Disk /var at 91%: rotating logs.", input_tokens=1200, output_tokens=40
+            ),
+            Turn.say("Logs rotated, /var at 60%. All healthy.\nsleep", input_tokens=1300, output_tokens=30),
+            Turn.say("Still healthy.\nSLEEP", input_tokens=1250, output_tokens=10),
+        ]
+    )
     model_server.responder = lambda req: next(answers)
     result = add_from_file(app, GUIDE_FILE, schedules=None)
     job = result["jobs"][0]
@@ -83,8 +91,10 @@ def test_guide_heartbeat_monitor_end_to_end(app, sched, model_server, slack, cli
     [run] = sched.runs(job["id"])
     assert run["status"] == "succeeded", run["error_message"]
     assert run["iterations"] == 2
-    assert run["output"] == ("CPU 12%, memory 40%. Disk /var at 91%: rotating logs.\n"
-                             "Logs rotated, /var at 60%. All healthy.\nsleep")
+    assert run["output"] == (
+        "CPU 12%, memory 40%. Disk /var at 91%: rotating logs.\n"
+        "Logs rotated, /var at 60%. All healthy.\nsleep"
+    )
     assert run["summary"] == "Logs rotated, /var at 60%. All healthy."
     assert (run["input_tokens"], run["output_tokens"]) == (2500, 70)
     assert run["cost_usd"] == pytest.approx((2500 * 3.0 + 70 * 15.0) / 1e6)
@@ -94,15 +104,19 @@ def test_guide_heartbeat_monitor_end_to_end(app, sched, model_server, slack, cli
     assert first.json()["system"].startswith("You are a system monitoring agent.")
     assert first.user_texts() == [DEFAULT_PROMPT]  # no input, nothing before the first wake
     # context_mode ephemeral_with_summary: iteration 2 starts fresh with iteration 1's summary
-    assert second.user_texts() == [f"{SUMMARY_HEADER}\nCPU 12%, memory 40%. Disk /var at 91%: rotating logs."
-                                   f"\n\n{DEFAULT_PROMPT}"]
+    assert second.user_texts() == [
+        f"{SUMMARY_HEADER}\nCPU 12%, memory 40%. Disk /var at 91%: rotating logs.\n\n{DEFAULT_PROMPT}"
+    ]
     assert "Logs rotated" in slack.last_message()["text"] + json.dumps(slack.last_message())
 
     sched.cycle(600)  # the next wake hands over the previous wake's summary (session_mode default)
     runs = sched.runs(job["id"])
     assert runs[1]["status"] == "succeeded" and runs[1]["iterations"] == 1
-    assert model_server.requests[2].user_texts()[0].startswith(
-        f"{SUMMARY_HEADER}\nLogs rotated, /var at 60%. All healthy.")
+    assert (
+        model_server.requests[2]
+        .user_texts()[0]
+        .startswith(f"{SUMMARY_HEADER}\nLogs rotated, /var at 60%. All healthy.")
+    )
 
     history = json.loads(cli("cron", "history", job["id"], "--format", "json", ok=True).stdout)
     assert [(r["input_tokens"], r["output_tokens"]) for r in history] == [(1250, 10), (2500, 70)]
@@ -124,8 +138,16 @@ def test_guide_heartbeat_monitor_end_to_end(app, sched, model_server, slack, cli
 def test_heartbeat_without_sleep_hits_max_iterations(app, sched, model_server):
     model_server.responder = lambda req: Turn.say("still working")
     agent_svc.add_agent(app, {"name": "m", "model": "claude-sonnet-4.5", "system_prompt": "Work."})
-    job = job_svc.create_job(app, {"name": "hb", "agent_id": "m", "cron_expr": "*/10 * * * *",
-                                   "heartbeat": {"enabled": True, "max_iterations": 3}, "max_retries": 0})
+    job = job_svc.create_job(
+        app,
+        {
+            "name": "hb",
+            "agent_id": "m",
+            "cron_expr": "*/10 * * * *",
+            "heartbeat": {"enabled": True, "max_iterations": 3},
+            "max_retries": 0,
+        },
+    )
     sched.cycle(600)
     [run] = sched.runs(job["id"])
     assert run["status"] == "failed" and run["iterations"] == 3
@@ -136,14 +158,25 @@ def test_heartbeat_without_sleep_hits_max_iterations(app, sched, model_server):
 def test_shared_persistent_carries_the_whole_conversation_across_runs(app, sched, model_server):
     model_server.script(Turn.say("first answer"), Turn.say("second answer"))
     agent_svc.add_agent(app, {"name": "m", "model": "claude-sonnet-4.5", "system_prompt": "Remember things."})
-    job = job_svc.create_job(app, {"name": "mem", "agent_id": "m", "cron_expr": "*/10 * * * *",
-                                   "session_mode": "shared_persistent", "input": "report"})
+    job = job_svc.create_job(
+        app,
+        {
+            "name": "mem",
+            "agent_id": "m",
+            "cron_expr": "*/10 * * * *",
+            "session_mode": "shared_persistent",
+            "input": "report",
+        },
+    )
     sched.cycle(600)
     sched.cycle(600)
     assert [r["status"] for r in sched.runs(job["id"])] == ["succeeded", "succeeded"]
     msgs = model_server.requests[1].json()["messages"]
     assert [(m["role"], m["content"][0]["text"]) for m in msgs] == [
-        ("user", "report"), ("assistant", "first answer"), ("user", "report")]
+        ("user", "report"),
+        ("assistant", "first answer"),
+        ("user", "report"),
+    ]
     stored = json.loads((app.paths.context_dir(job["id"]) / "conversation.json").read_text())
     assert [m["content"] for m in stored["messages"]] == ["report", "first answer", "report", "second answer"]
 
@@ -151,8 +184,16 @@ def test_shared_persistent_carries_the_whole_conversation_across_runs(app, sched
 def test_max_runtime_of_a_model_agent_is_timed_out(app, sched, model_server):
     model_server.script(Turn.say("late", delay=3))
     agent_svc.add_agent(app, {"name": "m", "model": "claude-sonnet-4.5", "system_prompt": "Be quick."})
-    job = job_svc.create_job(app, {"name": "slow", "agent_id": "m", "cron_expr": "*/10 * * * *",
-                                   "policy": {"max_runtime": 1}, "max_retries": 0})
+    job = job_svc.create_job(
+        app,
+        {
+            "name": "slow",
+            "agent_id": "m",
+            "cron_expr": "*/10 * * * *",
+            "policy": {"max_runtime": 1},
+            "max_retries": 0,
+        },
+    )
     sched.cycle(600)
     [run] = sched.runs(job["id"])
     assert run["status"] == "timed_out"

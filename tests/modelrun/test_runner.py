@@ -1,5 +1,5 @@
-"""The runner's loop against the fake model server (127.0.0.1; the internet cannot be used in tests): tool calls
-executed and answered, refusals, timeouts, retries of 429/500 within max_runtime, and clear errors."""
+"""The runner's loop against the fake model server (127.0.0.1; the internet cannot be used in tests): tool
+calls executed and answered, refusals, timeouts, retries of 429/500 within max_runtime, and clear errors."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ import socket
 import sys
 
 import pytest
-
-from model_helpers import KEY, agent, make_settings
 from fake_model_server import Turn
+from model_helpers import KEY, agent, make_settings
 
 PY = sys.executable
 
@@ -24,8 +23,11 @@ def _tool_results(req) -> list[dict]:
     out = []
     for m in req.json()["messages"]:
         if req.api == "anthropic" and isinstance(m.get("content"), list):
-            out += [{"id": b["tool_use_id"], "content": b["content"], "is_error": b.get("is_error", False)}
-                    for b in m["content"] if b.get("type") == "tool_result"]
+            out += [
+                {"id": b["tool_use_id"], "content": b["content"], "is_error": b.get("is_error", False)}
+                for b in m["content"]
+                if b.get("type") == "tool_result"
+            ]
         elif m.get("role") == "tool":
             out.append({"id": m["tool_call_id"], "content": m["content"], "is_error": None})
     return out
@@ -33,10 +35,19 @@ def _tool_results(req) -> list[dict]:
 
 @pytest.mark.parametrize("model,provider", [("claude-sonnet-4.5", "anthropic"), ("gpt-4o", "openai")])
 def test_tool_call_is_executed_and_answered(server, run, tmp_path, model, provider):
-    server.script(Turn.tool("greet", {"who": "ops team; rm -rf /"}, text="Let me check."), Turn.say("greeted\nsleep"))
-    spec = agent(model, tools={"greet": tool(f"{PY} -c \"import sys,json; a=json.load(sys.stdin); "
-                                             f"print('hello', sys.argv[1], a['who']==sys.argv[1])\" {{who}}",
-                                             parameters={"properties": {"who": {"type": "string"}}})})
+    server.script(
+        Turn.tool("greet", {"who": "ops team; rm -rf /"}, text="Let me check."), Turn.say("greeted\nsleep")
+    )
+    spec = agent(
+        model,
+        tools={
+            "greet": tool(
+                f'{PY} -c "import sys,json; a=json.load(sys.stdin); '
+                f"print('hello', sys.argv[1], a['who']==sys.argv[1])\" {{who}}",
+                parameters={"properties": {"who": {"type": "string"}}},
+            )
+        },
+    )
     res, log, _ = run(spec, settings=make_settings(server, provider))
     assert res.ok, res.error_message
     assert res.output == "greeted\nsleep" and res.summary == "greeted"
@@ -64,8 +75,10 @@ def test_tool_runs_in_the_context_dir(server, run, tmp_path):
 
 def test_tool_env_never_holds_the_model_key(server, run):
     server.script(Turn.tool("env"), Turn.say("ok"))
-    res, _, _ = run(agent(tools={"env": tool("env")}),
-                    env={"ANTHROPIC_API_KEY": KEY, "PATH": "/usr/bin:/bin", "KEEP_ME": "yes"})
+    res, _, _ = run(
+        agent(tools={"env": tool("env")}),
+        env={"ANTHROPIC_API_KEY": KEY, "PATH": "/usr/bin:/bin", "KEEP_ME": "yes"},
+    )
     assert res.ok
     content = _tool_results(server.requests[1])[0]["content"]
     assert "KEEP_ME=yes" in content and "SYMBI_TOOL_NAME=env" in content
@@ -110,8 +123,10 @@ def test_tool_needing_a_capability_the_agent_lacks_is_refused(server, run, tmp_p
 def test_tool_with_the_capability_runs(server, run, tmp_path):
     marker = tmp_path / "ran"
     server.script(Turn.tool("restart"), Turn.say("restarted"))
-    res, _, _ = run(agent(tools={"restart": tool(f"touch {marker}", capability="service_restart")}),
-                    capabilities={"service_restart"})
+    res, _, _ = run(
+        agent(tools={"restart": tool(f"touch {marker}", capability="service_restart")}),
+        capabilities={"service_restart"},
+    )
     assert res.ok and marker.exists()
 
 
@@ -126,19 +141,23 @@ def test_unknown_tool_and_missing_argument(server, run):
 
 def test_openai_invalid_tool_arguments(server, run):
     server.script(Turn.tool("echo", raw_arguments="{not json"), Turn.say("sorry"))
-    res, _, _ = run(agent("gpt-4o", tools={"echo": tool("echo hi")}), settings=make_settings(server, "openai"))
+    res, _, _ = run(
+        agent("gpt-4o", tools={"echo": tool("echo hi")}), settings=make_settings(server, "openai")
+    )
     assert res.ok
     assert "not a JSON object" in _tool_results(server.requests[1])[0]["content"]
 
 
 def test_endless_tool_calls_stop_at_max_steps(server, run):
     server.responder = lambda req: Turn.tool("echo")
-    res, _, _ = run(agent(tools={"echo": tool("echo hi")}), settings=make_settings(server, "anthropic", max_steps=3))
+    res, _, _ = run(
+        agent(tools={"echo": tool("echo hi")}), settings=make_settings(server, "anthropic", max_steps=3)
+    )
     assert res.exit_code == 1 and "after 3 model calls" in res.error_message
     assert len(server.requests) == 3
 
 
-# -- retries and errors ---------------------------------------------------------------------------------------------
+# -- retries and errors --------------------------------------------------------------------------------------
 @pytest.mark.parametrize("provider", ["anthropic", "openai"])
 def test_429_with_retry_after_is_retried(server, run, provider):
     server.script(Turn.error(429, "rate_limit_error", "slow down", retry_after="7"), Turn.say("ok"))
@@ -151,7 +170,9 @@ def test_429_with_retry_after_is_retried(server, run, provider):
 
 
 def test_500_is_retried_with_backoff(server, run):
-    server.script(Turn.error(500, "api_error", "oops"), Turn.error(529, "overloaded_error", "busy"), Turn.say("ok"))
+    server.script(
+        Turn.error(500, "api_error", "oops"), Turn.error(529, "overloaded_error", "busy"), Turn.say("ok")
+    )
     res, _, clock = run()
     assert res.ok, res.error_message
     assert clock.sleeps == [1.0, 2.0]
@@ -204,9 +225,11 @@ def test_request_timeout_is_retried(server, run):
 def test_missing_key_is_a_clear_error(server, run):
     res, log, _ = run(env={})
     assert res.exit_code == 1 and res.output == ""
-    assert res.error_message == ("model agent 'monitor': no API key for the anthropic API (model 'claude-sonnet-4.5'):"
-                                 " set ANTHROPIC_API_KEY in the daemon's environment, or [models] api_key = \"${VAR}\""
-                                 " in config.toml")
+    assert res.error_message == (
+        "model agent 'monitor': no API key for the anthropic API (model 'claude-sonnet-4.5'):"
+        ' set ANTHROPIC_API_KEY in the daemon\'s environment, or [models] api_key = "${VAR}"'
+        " in config.toml"
+    )
     assert server.requests == []
     assert res.error_message in log
 
@@ -217,7 +240,9 @@ def test_no_server_is_a_clear_error(run, tmp_path):
         port = s.getsockname()[1]
     from symbi_cron.config import ModelSettings, Settings
 
-    settings = Settings(models=ModelSettings(provider="anthropic", base_url=f"http://127.0.0.1:{port}", max_retries=1))
+    settings = Settings(
+        models=ModelSettings(provider="anthropic", base_url=f"http://127.0.0.1:{port}", max_retries=1)
+    )
     res, _, clock = run(settings=settings)
     assert res.exit_code == 1
     assert f"cannot reach the anthropic API at http://127.0.0.1:{port}/v1/messages" in res.error_message
@@ -247,10 +272,21 @@ def test_shutdown_stops_the_run_between_steps(server, tmp_path):
         cancel.set()
 
     clock = StepClock()
-    res = run_model_agent(agent(), input_text="x", context_dir=tmp_path, session_mode="fully_ephemeral",
-                          previous_summary=None, settings=make_settings(server, "anthropic"),
-                          env={"ANTHROPIC_API_KEY": KEY}, deadline=None, log=io.StringIO(),
-                          allowed_capabilities=set(), clock=clock, sleep=sleep, cancel=cancel)
+    res = run_model_agent(
+        agent(),
+        input_text="x",
+        context_dir=tmp_path,
+        session_mode="fully_ephemeral",
+        previous_summary=None,
+        settings=make_settings(server, "anthropic"),
+        env={"ANTHROPIC_API_KEY": KEY},
+        deadline=None,
+        log=io.StringIO(),
+        allowed_capabilities=set(),
+        clock=clock,
+        sleep=sleep,
+        cancel=cancel,
+    )
     assert res.exit_code == 1 and res.interrupted
     assert "stopped by the supervisor's shutdown" in res.error_message
     assert len(server.requests) == 1

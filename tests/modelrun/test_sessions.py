@@ -1,4 +1,5 @@
-"""Session modes as the model server sees them (SPEC §7), and the conversation file kept in the context directory.
+"""Session modes as the model server sees them (SPEC §7), and the conversation file kept in the context
+directory.
 
 The server is the fake model server on 127.0.0.1 (the internet cannot be used in tests)."""
 
@@ -13,11 +14,14 @@ from symbi_cron.modelrun import conversation
 from symbi_cron.modelrun.conversation import DEFAULT_PROMPT, SUMMARY_HEADER
 
 
-@pytest.mark.parametrize("mode,expected", [
-    ("ephemeral_with_summary", f"{SUMMARY_HEADER}\nyesterday: disk at 80%\n\ncheck the disks"),
-    ("fully_ephemeral", "check the disks"),
-    ("shared_persistent", "check the disks"),  # the history itself is the memory
-])
+@pytest.mark.parametrize(
+    "mode,expected",
+    [
+        ("ephemeral_with_summary", f"{SUMMARY_HEADER}\nyesterday: disk at 80%\n\ncheck the disks"),
+        ("fully_ephemeral", "check the disks"),
+        ("shared_persistent", "check the disks"),  # the history itself is the memory
+    ],
+)
 def test_first_prompt_per_session_mode(server, run, tmp_path, mode, expected):
     server.script(Turn.say("ok"))
     res, _, _ = run(session_mode=mode, previous_summary="yesterday: disk at 80%", context_dir=tmp_path / mode)
@@ -32,7 +36,9 @@ def test_no_input_gets_the_default_prompt(server, run):
 
 
 @pytest.mark.parametrize("model,provider", [("claude-sonnet-4.5", "anthropic"), ("gpt-4o", "openai")])
-def test_shared_persistent_history_with_tool_calls_replays_in_both_apis(server, run, tmp_path, model, provider):
+def test_shared_persistent_history_with_tool_calls_replays_in_both_apis(
+    server, run, tmp_path, model, provider
+):
     from model_helpers import agent, make_settings
 
     ctx = tmp_path / "shared"
@@ -40,8 +46,9 @@ def test_shared_persistent_history_with_tool_calls_replays_in_both_apis(server, 
     settings = make_settings(server, provider)
     server.script(Turn.tool("now"), Turn.say("it is noon"), Turn.say("still noon"))
     assert run(spec, session_mode="shared_persistent", context_dir=ctx, settings=settings)[0].ok
-    res, _, _ = run(spec, input_text="and now?", session_mode="shared_persistent", context_dir=ctx,
-                    settings=settings)
+    res, _, _ = run(
+        spec, input_text="and now?", session_mode="shared_persistent", context_dir=ctx, settings=settings
+    )
     assert res.ok, res.error_message  # the server checked that every tool result answers a tool call
     third = server.requests[2].json()["messages"]
     roles = [m["role"] for m in third]
@@ -56,11 +63,16 @@ def test_shared_persistent_history_with_tool_calls_replays_in_both_apis(server, 
 
 
 def test_a_run_that_died_mid_turn_leaves_no_dangling_tool_call(tmp_path):
-    conversation.save(tmp_path, [
-        {"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
-        {"role": "user", "content": "c"},
-        {"role": "assistant", "content": "", "tool_calls": [{"id": "t", "name": "x", "arguments": {}}]},
-    ], model="m")
+    conversation.save(
+        tmp_path,
+        [
+            {"role": "user", "content": "a"},
+            {"role": "assistant", "content": "b"},
+            {"role": "user", "content": "c"},
+            {"role": "assistant", "content": "", "tool_calls": [{"id": "t", "name": "x", "arguments": {}}]},
+        ],
+        model="m",
+    )
     msgs = conversation.start(tmp_path, "shared_persistent", "d", None, max_history_chars=10_000)
     assert [m["content"] for m in msgs] == ["a", "b", "d"]
 
@@ -75,10 +87,16 @@ def test_a_corrupt_conversation_file_starts_fresh_and_is_kept_aside(tmp_path):
 def test_long_history_is_trimmed_by_whole_turns(tmp_path):
     old = []
     for i in range(50):
-        old += [{"role": "user", "content": f"q{i} " + "x" * 100},
-                {"role": "assistant", "content": "", "tool_calls": [{"id": f"t{i}", "name": "n", "arguments": {}}]},
-                {"role": "tool", "tool_call_id": f"t{i}", "name": "n", "content": "r", "is_error": False},
-                {"role": "assistant", "content": f"a{i}"}]
+        old += [
+            {"role": "user", "content": f"q{i} " + "x" * 100},
+            {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [{"id": f"t{i}", "name": "n", "arguments": {}}],
+            },
+            {"role": "tool", "tool_call_id": f"t{i}", "name": "n", "content": "r", "is_error": False},
+            {"role": "assistant", "content": f"a{i}"},
+        ]
     conversation.save(tmp_path, old, model="m")
     msgs = conversation.start(tmp_path, "shared_persistent", "latest", None, max_history_chars=2_000)
     assert msgs[0]["role"] == "user" and msgs[0]["content"].startswith("q")
