@@ -1,7 +1,7 @@
 # bash completion for symbi, generated from the command tree by scripts/gen_docs.py: do not edit.
 # Install: source it from ~/.bashrc, or copy it to ~/.local/share/bash-completion/completions/symbi
 declare -gA _symbi_cmds=(
-  ['symbi']='agent api-key audit completion config cron run'
+  ['symbi']='agent api-key audit completion config cron logs run'
   ['symbi agent']='add list remove show'
   ['symbi audit']='query verify'
   ['symbi config']='show'
@@ -40,6 +40,7 @@ declare -gA _symbi_opts=(
   ['symbi cron status']='--format --help --history --watch -h'
   ['symbi cron test-delivery']='--channel --format --help -h'
   ['symbi cron validate']='--file --format --help -h'
+  ['symbi logs']='--filter --follow --help --level --lines -f -h -n'
   ['symbi run']='--help --input --timeout -h'
 )
 declare -gA _symbi_valopts=(
@@ -67,6 +68,7 @@ declare -gA _symbi_valopts=(
   ['symbi cron status']='--format --history'
   ['symbi cron test-delivery']='--channel --format'
   ['symbi cron validate']='--file --format'
+  ['symbi logs']='--filter --level --lines -n'
   ['symbi run']='--input --timeout'
 )
 declare -gA _symbi_choices=(
@@ -94,6 +96,7 @@ declare -gA _symbi_choices=(
   ['symbi cron status --format']='table json'
   ['symbi cron test-delivery --format']='table json'
   ['symbi cron validate --format']='table json'
+  ['symbi logs --level']='debug info warning error'
 )
 declare -gA _symbi_dynamic=(
   ['symbi completion']='1'

@@ -4,7 +4,7 @@
 function __symbi_cmds
     switch $argv[1]
         case 'symbi'
-            printf '%s\n' 'agent	Register and inspect the agents jobs run.' 'api-key	Print the key the HTTP API expects in `Authorization: Bearer KEY`.' 'audit	Query the append-only audit log and verify it was not tampered with.' 'completion	Print the shell completion script for bash, zsh or fish.' 'config	Inspect the configuration (config.toml plus SYMBI_* environment overrides).' 'cron	Manage and run scheduled jobs.' 'run	Run an agent once in the foreground (test it outside the scheduler).'
+            printf '%s\n' 'agent	Register and inspect the agents jobs run.' 'api-key	Print the key the HTTP API expects in `Authorization: Bearer KEY`.' 'audit	Query the append-only audit log and verify it was not tampered with.' 'completion	Print the shell completion script for bash, zsh or fish.' 'config	Inspect the configuration (config.toml plus SYMBI_* environment overrides).' 'cron	Manage and run scheduled jobs.' 'logs	Show the daemon\'s log, filtered.' 'run	Run an agent once in the foreground (test it outside the scheduler).'
         case 'symbi agent'
             printf '%s\n' 'add	Register agent NAME.' 'list	List registered agents.' 'remove	Unregister agent NAME (refused while jobs use it, unless --force).' 'show	Show one agent.'
         case 'symbi audit'
@@ -82,6 +82,8 @@ function __symbi_opts
             printf '%s\n' '--channel	Send only through this channel (repeatable): stdout, log_file, webhook, slack, email or custom:NAME. Default: the job\'s own delivery list.' '--format	Output format: table for people, json/csv for scripts.' '--help	Show this message and exit.' '-h	Show this message and exit.'
         case 'symbi cron validate'
             printf '%s\n' '--file	The .symbi file to check (`-` = stdin).' '--format	Output format: table for people, json/csv for scripts.' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'symbi logs'
+            printf '%s\n' '--filter	Only lines containing TEXT (e.g. scheduler, a job name).' '--follow	Keep printing lines as they are written.' '--help	Show this message and exit.' '--level	Only lines at this level or above (start the daemon with SYMBI_LOG_LEVEL=DEBUG for debug).' '--lines	How many lines from the end.' '-f	Keep printing lines as they are written.' '-h	Show this message and exit.' '-n	How many lines from the end.'
         case 'symbi run'
             printf '%s\n' '--help	Show this message and exit.' '--input	Text on the agent\'s stdin (`-` reads this stdin).' '--timeout	Kill the agent after this many seconds (exit 124).' '-h	Show this message and exit.'
     end
@@ -137,6 +139,8 @@ function __symbi_valopts
             printf '%s\n' '--channel' '--format'
         case 'symbi cron validate'
             printf '%s\n' '--file' '--format'
+        case 'symbi logs'
+            printf '%s\n' '--filter' '--level' '--lines' '-n'
         case 'symbi run'
             printf '%s\n' '--input' '--timeout'
     end
@@ -192,6 +196,8 @@ function __symbi_choices
             printf '%s\n' 'table' 'json'
         case 'symbi cron validate --format'
             printf '%s\n' 'table' 'json'
+        case 'symbi logs --level'
+            printf '%s\n' 'debug' 'info' 'warning' 'error'
     end
 end
 

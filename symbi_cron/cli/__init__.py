@@ -20,6 +20,7 @@ ROOT_COMMANDS = {
     "agent": "symbi_cron.cli.agent:agent",
     "config": "symbi_cron.cli.config_cmd:config",
     "run": "symbi_cron.cli.run_cmd:run_agent",
+    "logs": "symbi_cron.cli.logs:logs",
     "completion": "symbi_cron.cli.completion:completion",
     "audit": "symbi_cron.cli.audit:audit",
     "api-key": "symbi_cron.cli.api_key:api_key",

@@ -133,3 +133,13 @@ def test_foreground_runs_in_the_terminal_and_stops_on_sigterm(d):
             proc.kill()
     assert proc.returncode == 0
     assert "running in the foreground" in err and "daemon stopped" in err
+
+
+def test_symbi_logs_filters_the_daemon_log(d):
+    assert d.symbi("logs").returncode == 3  # no log yet
+    d.start()
+    d.symbi("cron", "daemon", "reload", check=True)
+    wait_for(lambda: "reloaded" in d.log(), what="reload")
+    out = d.symbi("logs", "--filter", "scheduler", check=True).stdout
+    assert "reloaded the configuration" in out and "daemon ready" not in out
+    assert d.symbi("logs", "--level", "error", check=True).stdout == ""
