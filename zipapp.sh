@@ -96,8 +96,6 @@ MAIN = '''\
 # symbi: choose where shiv extracts the compiled dependencies before its bootstrap runs.
 import os
 import stat
-import sys
-import tempfile
 
 
 def _private_writable(path):
@@ -115,12 +113,15 @@ def _choose_root():
     if os.environ.get("SHIV_ROOT"):
         return
     cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    candidates = [os.path.expanduser("~/.shiv"), os.path.join(cache, "shiv"),
-                  os.path.join(tempfile.gettempdir(), "symbi-shiv-%d" % os.getuid())]
-    for path in candidates:
+    candidates = [os.path.expanduser("~/.shiv"), os.path.join(cache, "shiv")]
+    if _private_writable(candidates[0]):
+        return  # shiv's default: nothing to change (and tempfile stays unimported: start-up time)
+    import tempfile
+
+    candidates.append(os.path.join(tempfile.gettempdir(), "symbi-shiv-%d" % os.getuid()))
+    for path in candidates[1:]:
         if _private_writable(path):
-            if path != candidates[0]:
-                os.environ["SHIV_ROOT"] = path
+            os.environ["SHIV_ROOT"] = path
             return
     os.environ["SHIV_ROOT"] = tempfile.mkdtemp(prefix="symbi-shiv-")
 
