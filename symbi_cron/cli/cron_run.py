@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, Optional
+from typing import Any
 
 import click
 
@@ -22,7 +22,7 @@ from .common import emit_json, format_option, get_app
 @click.option("--wait", is_flag=True, help="Stream the run's output and exit with its result (0 succeeded).")
 @click.option("--timeout", type=float, default=None, help="With --wait: give up after this many seconds (exit 1).")
 @format_option()
-def run_job(job: str, input_text: Optional[str], wait: bool, timeout: Optional[float], fmt: str) -> None:
+def run_job(job: str, input_text: str | None, wait: bool, timeout: float | None, fmt: str) -> None:
     """Run a job now: queued for the daemon, or in the foreground when no daemon runs."""
     from ..runtime.control import running_pid
     from ..services import runs

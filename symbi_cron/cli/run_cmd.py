@@ -7,7 +7,6 @@ the agent's exit code (124 when --timeout killed it, 127 when its command cannot
 from __future__ import annotations
 
 import sys
-from typing import Optional
 
 import click
 
@@ -18,7 +17,7 @@ from .common import get_app
 @click.argument("agent", metavar="AGENT")
 @click.option("--input", "input_text", metavar="TEXT", help="Text on the agent's stdin (`-` reads this stdin).")
 @click.option("--timeout", type=float, default=None, help="Kill the agent after this many seconds (exit 124).")
-def run_agent(agent: str, input_text: Optional[str], timeout: Optional[float]) -> None:
+def run_agent(agent: str, input_text: str | None, timeout: float | None) -> None:
     """Run an agent once in the foreground (test it outside the scheduler)."""
     import shutil
     import time

@@ -29,7 +29,7 @@ import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Optional
+from typing import Any
 
 from ..errors import DaemonNotRunning, InvalidState, SymbiError
 from ..paths import Paths, ensure_private_dir
@@ -45,7 +45,7 @@ class PidFile:
 
     def __init__(self, path) -> None:
         self.path = path
-        self.fd: Optional[int] = None
+        self.fd: int | None = None
 
     def acquire(self, wait: float = 1.0) -> None:
         """Lock and write our pid; InvalidState when another live daemon holds it."""
@@ -84,7 +84,7 @@ class PidFile:
         self.fd = None
 
 
-def read_pid_path(path) -> Optional[int]:
+def read_pid_path(path) -> int | None:
     try:
         return int(path.read_text(encoding="ascii").split()[0])
     except (OSError, ValueError, IndexError):
@@ -96,11 +96,11 @@ class DaemonState:
     """``state`` is running, stopped or stale."""
 
     state: str
-    pid: Optional[int] = None
-    started_at: Optional[datetime] = None
-    pidfile: Optional[str] = None
+    pid: int | None = None
+    started_at: datetime | None = None
+    pidfile: str | None = None
 
-    def uptime_seconds(self, now: Optional[datetime] = None) -> Optional[int]:
+    def uptime_seconds(self, now: datetime | None = None) -> int | None:
         if self.started_at is None:
             return None
         now = now or datetime.now(timezone.utc)
@@ -129,7 +129,7 @@ def daemon_state(paths: Paths) -> DaemonState:
     return DaemonState("stale", pid, None, str(paths.pidfile))
 
 
-def remove_stale(paths: Paths, state: DaemonState) -> Optional[str]:
+def remove_stale(paths: Paths, state: DaemonState) -> str | None:
     """Delete a stale pidfile; return the message saying so (None when there was nothing to remove)."""
     if state.state != "stale":
         return None
@@ -142,8 +142,8 @@ def remove_stale(paths: Paths, state: DaemonState) -> Optional[str]:
 
 
 # -- start -------------------------------------------------------------------------------------------------------
-def start(paths: Paths, *, env: Optional[dict[str, str]] = None, timeout: float = READY_TIMEOUT_SECONDS,
-          notes: Optional[list[str]] = None) -> int:
+def start(paths: Paths, *, env: dict[str, str] | None = None, timeout: float = READY_TIMEOUT_SECONDS,
+          notes: list[str] | None = None) -> int:
     """Fork the daemon and return its pid once it is ready; SymbiError with its reason otherwise.
 
     Messages worth showing (a stale pidfile cleaned) are appended to ``notes``.
@@ -186,7 +186,7 @@ def start(paths: Paths, *, env: Optional[dict[str, str]] = None, timeout: float 
     raise SymbiError(f"the daemon exited during start-up without saying why; see {paths.daemon_log}")
 
 
-def _read_ready(fd: int, timeout: float) -> Optional[str]:
+def _read_ready(fd: int, timeout: float) -> str | None:
     deadline = time.monotonic() + timeout
     buf = b""
     while b"\n" not in buf:
@@ -203,7 +203,7 @@ def _read_ready(fd: int, timeout: float) -> Optional[str]:
     return buf.split(b"\n", 1)[0].decode("utf-8", "replace")
 
 
-def _tell(fd: Optional[int], text: str) -> None:
+def _tell(fd: int | None, text: str) -> None:
     if fd is None:
         return
     try:
@@ -237,7 +237,7 @@ def _setup_logging(paths: Paths, foreground: bool, env: dict[str, str]) -> Any:
     return out
 
 
-def run(paths: Paths, *, env: Optional[dict[str, str]] = None, detach: bool, ready_fd: Optional[int] = None) -> int:
+def run(paths: Paths, *, env: dict[str, str] | None = None, detach: bool, ready_fd: int | None = None) -> int:
     """The daemon's body (detached, or in the foreground when ``detach`` is false); returns an exit code."""
     env = dict(os.environ if env is None else env)
     if detach:

@@ -17,9 +17,10 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional, TextIO
+from typing import Any, TextIO
 
 #: How much of the output's end is kept in memory (summary, ``sleep`` detection).
 TAIL_BYTES = 16_384
@@ -49,17 +50,17 @@ class ExecRequest:
     log_path: Path
     output_cap: int = 65_536
     #: Absolute monotonic deadline (None: no limit) and the limit in seconds (for the message).
-    deadline: Optional[float] = None
-    max_runtime: Optional[float] = None
+    deadline: float | None = None
+    max_runtime: float | None = None
     kill_grace: float = 5.0
     #: Optional tee of stdout (``symbi run`` and foreground ``--wait`` stream to the terminal).
-    echo: Optional[TextIO] = None
+    echo: TextIO | None = None
     #: Optional tee of stderr (``symbi run`` shows it on the terminal).
-    echo_stderr: Optional[TextIO] = None
+    echo_stderr: TextIO | None = None
     #: Set from another thread to stop the agent early (daemon shutdown); the result is ``interrupted``.
-    cancel: Optional[threading.Event] = None
+    cancel: threading.Event | None = None
     #: Header line written to the run log before the agent's output (e.g. an iteration marker).
-    log_header: Optional[str] = None
+    log_header: str | None = None
 
 
 @dataclass
@@ -67,13 +68,13 @@ class ExecResult:
     """What one execution gave. ``status`` is succeeded, failed, timed_out or interrupted."""
 
     status: str
-    exit_code: Optional[int]
+    exit_code: int | None
     output: str
     truncated: bool
     tail: str
     duration_ms: int
-    error_message: Optional[str] = None
-    pid: Optional[int] = None
+    error_message: str | None = None
+    pid: int | None = None
     output_bytes: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -133,7 +134,7 @@ def _killpg(pgid: int, sig: int) -> None:
 class _Collector:
     """Reads stdout: everything to the log, the head for the store, the tail for summaries."""
 
-    def __init__(self, cap: int, log: Any, lock: threading.Lock, echo: Optional[TextIO]) -> None:
+    def __init__(self, cap: int, log: Any, lock: threading.Lock, echo: TextIO | None) -> None:
         self.cap = cap
         self.head = bytearray()
         self.tail = bytearray()
@@ -171,7 +172,7 @@ def _pump_stdout(stream: Any, sink: _Collector) -> None:
         pass
 
 
-def _pump_stderr(stream: Any, log: Any, lock: threading.Lock, keep: list[bytes], echo: Optional[TextIO] = None
+def _pump_stderr(stream: Any, log: Any, lock: threading.Lock, keep: list[bytes], echo: TextIO | None = None
                  ) -> None:
     try:
         for line in iter(stream.readline, b""):
@@ -217,9 +218,9 @@ def execute(req: ExecRequest, *, on_start: Callable[[int], None] | None = None,
         log.write(req.log_header.encode("utf-8") + b"\n")
         log.flush()
 
-    def failed(message: str, code: Optional[int] = None) -> ExecResult:
+    def failed(message: str, code: int | None = None) -> ExecResult:
         with lock:
-            log.write(f"[symbi] {message}\n".encode("utf-8"))
+            log.write(f"[symbi] {message}\n".encode())
         log.close()
         return ExecResult(status="failed", exit_code=code, output="", truncated=False, tail="",
                           duration_ms=int((monotonic() - started) * 1000), error_message=message)
@@ -254,7 +255,7 @@ def execute(req: ExecRequest, *, on_start: Callable[[int], None] | None = None,
     for t in threads:
         t.start()
 
-    outcome: Optional[str] = None
+    outcome: str | None = None
     while True:
         wait = 0.2
         if req.deadline is not None:
@@ -297,7 +298,7 @@ def execute(req: ExecRequest, *, on_start: Callable[[int], None] | None = None,
     truncated = sink.total > len(sink.head)
     if truncated:
         output += f"\n[output truncated at {req.output_cap} bytes of {sink.total}; full text in {req.log_path}]"
-    error: Optional[str] = None
+    error: str | None = None
     if outcome == "timed_out":
         status = "timed_out"
         error = f"killed after max_runtime of {req.max_runtime:g}s (TERM, then KILL after the grace period)" \
@@ -318,14 +319,14 @@ def execute(req: ExecRequest, *, on_start: Callable[[int], None] | None = None,
             error += f": {last_err[-500:]}"
     with lock:
         sep = b"\n" if sink.tail and not sink.tail.endswith(b"\n") else b""
-        log.write(sep + f"[symbi] {status} (exit {code}) after {duration_ms} ms\n".encode("utf-8"))
+        log.write(sep + f"[symbi] {status} (exit {code}) after {duration_ms} ms\n".encode())
     log.close()
     return ExecResult(status=status, exit_code=code, output=output, truncated=truncated,
                       tail=bytes(sink.tail).decode("utf-8", "replace"), duration_ms=duration_ms,
                       error_message=error, pid=proc.pid, output_bytes=sink.total)
 
 
-def read_summary(summary_file: Path | None, result: ExecResult) -> Optional[str]:
+def read_summary(summary_file: Path | None, result: ExecResult) -> str | None:
     """The agent's summary: ``SYMBI_SUMMARY_FILE`` when it wrote one, else the tail of its output."""
     if summary_file is not None:
         try:

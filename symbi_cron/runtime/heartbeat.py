@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional, TextIO
+from typing import Any, TextIO
 
 from ..paths import Paths
 from . import sessions
@@ -25,10 +26,10 @@ class RunOutcome:
     """What a run gave: final status, output (capped), summary, iterations and per-iteration details."""
 
     status: str
-    exit_code: Optional[int]
+    exit_code: int | None
     output: str
-    summary: Optional[str]
-    error_message: Optional[str]
+    summary: str | None
+    error_message: str | None
     iterations: int
     duration_ms: int
     detail: dict[str, Any] = field(default_factory=dict)
@@ -41,18 +42,18 @@ class RunContext:
     paths: Paths
     job: Mapping[str, Any]
     run: Mapping[str, Any]
-    agent: Optional[Mapping[str, Any]]
+    agent: Mapping[str, Any] | None
     input_text: str
-    previous_summary: Optional[str]
+    previous_summary: str | None
     output_cap: int
     kill_grace: float
-    max_runtime: Optional[float] = None
-    cancel: Optional[threading.Event] = None
-    echo: Optional[TextIO] = None
-    base_env: Optional[Mapping[str, str]] = None
-    on_start: Optional[Callable[[int], None]] = None
+    max_runtime: float | None = None
+    cancel: threading.Event | None = None
+    echo: TextIO | None = None
+    base_env: Mapping[str, str] | None = None
+    on_start: Callable[[int], None] | None = None
     #: The configuration (model agents read ``[models]``); None: read it when a model agent runs.
-    settings: Optional[Any] = None
+    settings: Any | None = None
 
 
 def is_sleep(result: ExecResult) -> bool:
@@ -79,8 +80,8 @@ def _symbi_vars(ctx: RunContext, session: sessions.Session, iteration: int) -> d
     }
 
 
-def _execute(ctx: RunContext, session: sessions.Session, iteration: int, deadline: Optional[float],
-             header: Optional[str], cap: int) -> ExecResult:
+def _execute(ctx: RunContext, session: sessions.Session, iteration: int, deadline: float | None,
+             header: str | None, cap: int) -> ExecResult:
     assert ctx.agent is not None
     env = agent_env(ctx.agent, _symbi_vars(ctx, session, iteration), ctx.base_env)
     req = ExecRequest(
@@ -123,7 +124,7 @@ def perform(ctx: RunContext) -> RunOutcome:
     return _wake(ctx, mode, hb, started, deadline)
 
 
-def _wake(ctx: RunContext, mode: str, hb: Mapping[str, Any], started: float, deadline: Optional[float]
+def _wake(ctx: RunContext, mode: str, hb: Mapping[str, Any], started: float, deadline: float | None
           ) -> RunOutcome:
     job, run = ctx.job, ctx.run
     max_iter = int(hb.get("max_iterations") or 10)
@@ -133,11 +134,11 @@ def _wake(ctx: RunContext, mode: str, hb: Mapping[str, Any], started: float, dea
     outputs: list[str] = []
     per_iter: list[dict[str, Any]] = []
     used = 0
-    summary: Optional[str] = wake_session.previous_summary
+    summary: str | None = wake_session.previous_summary
     status, code, error = "failed", None, None
     iter_sessions: list[sessions.Session] = []
-    last_summary: Optional[str] = None
-    usages: list[Optional[dict[str, Any]]] = []
+    last_summary: str | None = None
+    usages: list[dict[str, Any] | None] = []
     try:
         for i in range(1, max_iter + 1):
             # ... and each iteration after the first sees the previous iteration per context_mode.

@@ -19,9 +19,10 @@ import os
 import random
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Optional
+from typing import Any
 
 from ..models import FAILURE_RUN_STATUSES
 from ..services.jobs import next_fire
@@ -52,7 +53,7 @@ def owner_id(kind: str = "daemon") -> str:
     return f"{kind}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def owner_alive(owner: Optional[str], me: str) -> bool:
+def owner_alive(owner: str | None, me: str) -> bool:
     """Whether the process that owns a run (by its owner id) still runs; never true for a stale id of ours."""
     if not owner or owner == me:
         return owner == me
@@ -78,7 +79,7 @@ class Limits:
     max_missed: int = DEFAULT_MAX_MISSED
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "Limits":
+    def from_settings(cls, settings: Any) -> Limits:
         s = settings.scheduler
         return cls(max_jitter_seconds=s.max_jitter_seconds, default_max_retries=s.default_max_retries)
 
@@ -91,20 +92,20 @@ class ClaimResult:
     skipped: list[str] = field(default_factory=list)
     missed: int = 0
     missed_omitted: int = 0
-    next_run: Optional[int] = None
+    next_run: int | None = None
 
 
-def _ms(dt: Optional[datetime]) -> Optional[int]:
+def _ms(dt: datetime | None) -> int | None:
     return to_ms(dt) if dt is not None else None
 
 
-def due_slots(job: dict[str, Any], first_ms: int, now_ms: int, keep: int) -> tuple[list[int], int, Optional[int]]:
+def due_slots(job: dict[str, Any], first_ms: int, now_ms: int, keep: int) -> tuple[list[int], int, int | None]:
     """The job's slots from ``first_ms`` up to ``now_ms``: the last ``keep`` of them, how many there were
     (estimated past ``2 * keep``: the schedule is jumped ahead rather than walked for a year), and the first slot
     after ``now_ms`` (None when there is none)."""
     slots: deque[int] = deque(maxlen=max(1, keep))
     total = 0
-    cur: Optional[int] = first_ms
+    cur: int | None = first_ms
     jumped = False
     while cur is not None and cur <= now_ms:
         slots.append(cur)
@@ -185,9 +186,9 @@ def claim_job(conn, job: dict[str, Any], *, now_ms: int, daemon_id: str, rng: ra
     return result
 
 
-def _new_run(conn, job: dict[str, Any], result: ClaimResult, *, trigger: str, scheduled_for: Optional[int],
+def _new_run(conn, job: dict[str, Any], result: ClaimResult, *, trigger: str, scheduled_for: int | None,
              now_ms: int, rng: random.Random, limits: Limits, daemon_id: str,
-             detail: Optional[dict[str, Any]] = None) -> None:
+             detail: dict[str, Any] | None = None) -> None:
     base = scheduled_for if scheduled_for is not None else now_ms
     limit = int(job.get("max_concurrent") or 1)
     busy = _occupied(conn, job["id"])
@@ -231,7 +232,7 @@ def startable(conn, now_ms: int, limit: int) -> list[dict[str, Any]]:
     return [run_rows.row_to_run(r) for r in rows]
 
 
-def next_queued(conn, now_ms: int) -> Optional[int]:
+def next_queued(conn, now_ms: int) -> int | None:
     """The soonest ``not_before`` after ``now_ms`` among queued runs (the tick loop wakes for it)."""
     row = conn.execute(
         f"SELECT MIN(not_before) FROM runs WHERE {OPEN_RUNS} AND status = 'queued' AND not_before > ?", (now_ms,)
@@ -249,11 +250,11 @@ class Begun:
 
     run: dict[str, Any]
     job: dict[str, Any]
-    agent: Optional[dict[str, Any]]
+    agent: dict[str, Any] | None
 
 
-def begin_run(conn, run_id: str, *, now_ms: int, daemon_id: str, gate: Callable[[dict, Optional[dict]], Any],
-              actor: str = "daemon") -> Optional[Begun]:
+def begin_run(conn, run_id: str, *, now_ms: int, daemon_id: str, gate: Callable[[dict, dict | None], Any],
+              actor: str = "daemon") -> Begun | None:
     """A queued run passes the policy gate and becomes ``running``; None when it did not start.
 
     ``gate(job, agent)`` returns a ``security.policy.Decision``. A run approved by a person is not asked for
@@ -298,10 +299,10 @@ def begin_run(conn, run_id: str, *, now_ms: int, daemon_id: str, gate: Callable[
 
 
 # -- finishing -----------------------------------------------------------------------------------------------------
-def finish_run(conn, run_id: str, *, status: str, now_ms: int, exit_code: Optional[int] = None,
-               output: Optional[str] = None, summary: Optional[str] = None, error_message: Optional[str] = None,
-               iterations: Optional[int] = None, execution_time_ms: Optional[int] = None,
-               detail: Optional[dict[str, Any]] = None, actor: str = "daemon") -> Optional[dict[str, Any]]:
+def finish_run(conn, run_id: str, *, status: str, now_ms: int, exit_code: int | None = None,
+               output: str | None = None, summary: str | None = None, error_message: str | None = None,
+               iterations: int | None = None, execution_time_ms: int | None = None,
+               detail: dict[str, Any] | None = None, actor: str = "daemon") -> dict[str, Any] | None:
     """Record a run's outcome and move its job on (counters, retry, dead-letter, completion).
 
     Returns the run as stored, or None when it no longer exists (its job was removed meanwhile).

@@ -12,7 +12,6 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 from ..paths import Paths, ensure_private_dir
 
@@ -29,14 +28,14 @@ class Session:
     mode: str
     context_dir: Path
     ephemeral: bool
-    previous_summary: Optional[str]
+    previous_summary: str | None
 
     @property
     def summary_file(self) -> Path:
         """Where the agent may write its summary (``SYMBI_SUMMARY_FILE``)."""
         return self.context_dir / ".symbi-summary"
 
-    def prepare(self) -> "Session":
+    def prepare(self) -> Session:
         """Create the directory (0700) and clear a stale summary file; return self."""
         ensure_private_dir(self.context_dir)
         try:
@@ -51,8 +50,8 @@ class Session:
             shutil.rmtree(self.context_dir, ignore_errors=True)
 
 
-def open_session(paths: Paths, job_id: str, run_id: str, mode: str, previous_summary: Optional[str],
-                 *, suffix: Optional[str] = None) -> Session:
+def open_session(paths: Paths, job_id: str, run_id: str, mode: str, previous_summary: str | None,
+                 *, suffix: str | None = None) -> Session:
     """The session for one run (``suffix`` names an iteration's own directory under the run's)."""
     if mode not in MODES:
         mode = EPHEMERAL_WITH_SUMMARY
@@ -65,7 +64,7 @@ def open_session(paths: Paths, job_id: str, run_id: str, mode: str, previous_sum
     return Session(mode, directory, True, handed).prepare()
 
 
-def previous_summary(conn, job_id: str, *, before_run: Optional[str] = None) -> Optional[str]:
+def previous_summary(conn, job_id: str, *, before_run: str | None = None) -> str | None:
     """The summary of the job's most recently finished run that has one."""
     row = conn.execute(
         "SELECT summary FROM runs WHERE job_id = ? AND summary IS NOT NULL AND finished_at IS NOT NULL"

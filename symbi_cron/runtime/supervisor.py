@@ -18,12 +18,12 @@ import random
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Optional, TextIO
+from typing import Any, TextIO
 
 from ..errors import SymbiError
 from ..services.app import App
 from ..store import jobs as job_rows
-from ..timeutil import from_ms, to_ms
+from ..timeutil import to_ms
 from . import lifecycle
 from .heartbeat import RunContext, RunOutcome, perform
 
@@ -36,8 +36,8 @@ class RunDriver:
     """Starts and executes runs: gate, agent, record, deliver. Used by the supervisor's workers and by the
     foreground ``symbi cron run``."""
 
-    def __init__(self, app: App, *, daemon_id: str, stdout: Optional[TextIO] = None,
-                 cancel: Optional[threading.Event] = None, echo: Optional[TextIO] = None,
+    def __init__(self, app: App, *, daemon_id: str, stdout: TextIO | None = None,
+                 cancel: threading.Event | None = None, echo: TextIO | None = None,
                  actor: str = "daemon") -> None:
         self.app = app
         self.daemon_id = daemon_id
@@ -49,7 +49,7 @@ class RunDriver:
     def now_ms(self) -> int:
         return to_ms(self.app.clock.now())
 
-    def begin(self, run_id: str) -> Optional[lifecycle.Begun]:
+    def begin(self, run_id: str) -> lifecycle.Begun | None:
         """Gate the queued run and mark it running (one transaction); None when it did not start."""
         from ..services.approvals import gate_run
 
@@ -59,7 +59,7 @@ class RunDriver:
                                        gate=lambda job, agent: gate_run(self.app, job, agent, now=now),
                                        actor=self.actor)
 
-    def execute(self, begun: lifecycle.Begun) -> Optional[dict[str, Any]]:
+    def execute(self, begun: lifecycle.Begun) -> dict[str, Any] | None:
         """Run the agent, record the outcome, deliver it; return the finished run."""
         app, job, run = self.app, begun.job, begun.run
         sched = app.settings.scheduler
@@ -91,7 +91,7 @@ class RunDriver:
         self._deliver(job, finished, outcome)
         return finished
 
-    def _record(self, run_id: str, outcome: RunOutcome) -> Optional[dict[str, Any]]:
+    def _record(self, run_id: str, outcome: RunOutcome) -> dict[str, Any] | None:
         # A write may fail (full disk, read-only store): keep trying for a while so the outcome is not lost.
         delay = 0.2
         for attempt in range(8):
@@ -138,8 +138,8 @@ class _InFlight:
 class Supervisor:
     """The scheduler loop of one daemon (or one test): claims slots, starts runs, sleeps."""
 
-    def __init__(self, app: App, *, rng: Optional[random.Random] = None, daemon_id: Optional[str] = None,
-                 stdout: Optional[TextIO] = None, limits: Optional[lifecycle.Limits] = None) -> None:
+    def __init__(self, app: App, *, rng: random.Random | None = None, daemon_id: str | None = None,
+                 stdout: TextIO | None = None, limits: lifecycle.Limits | None = None) -> None:
         self.app = app
         self.rng = rng or random.Random()
         self.daemon_id = daemon_id or lifecycle.owner_id("daemon")
@@ -152,10 +152,10 @@ class Supervisor:
         self._lock = threading.Lock()
         self._inflight: dict[str, _InFlight] = {}
         self.started_at = app.clock.now()
-        self.last_tick_at: Optional[Any] = None
+        self.last_tick_at: Any | None = None
         self.tick_lag_seconds = 0.0
         self.ticks = 0
-        self.last_error: Optional[str] = None
+        self.last_error: str | None = None
         self.queued = 0
 
     # -- control (safe from signal handlers and other threads) -------------------------------------------------
@@ -301,7 +301,7 @@ class Supervisor:
 
     def serve(self, *, on_tick_error: Any = None) -> None:
         """Tick until :meth:`request_stop`; a failing tick is logged and retried, never silent."""
-        last_logged: Optional[str] = None
+        last_logged: str | None = None
         while not self._stop.is_set():
             self._wake.clear()
             try:
@@ -322,7 +322,7 @@ class Supervisor:
             if delay > 0:
                 self._wake.wait(delay)
 
-    def drain(self, timeout: Optional[float] = None) -> int:
+    def drain(self, timeout: float | None = None) -> int:
         """Wait up to ``timeout`` (default ``shutdown_timeout_seconds``) for in-flight runs, then stop the rest
         (their agents get TERM, then KILL) so they are recorded ``interrupted``. Returns how many were stopped."""
         if timeout is None:
@@ -352,8 +352,8 @@ class Supervisor:
         return True
 
 
-def execute_now(app: App, run_id: str, *, stdout: Optional[TextIO] = None, echo: Optional[TextIO] = None
-                ) -> Optional[dict[str, Any]]:
+def execute_now(app: App, run_id: str, *, stdout: TextIO | None = None, echo: TextIO | None = None
+                ) -> dict[str, Any] | None:
     """Start and execute one queued run in this process (``symbi cron run`` with no daemon). Returns the run as
     recorded (still queued when its job is at its limit; ``denied``/``pending_approval`` after the gate)."""
     from ..store import runs as run_rows

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any, Optional
+from typing import Any
 
 from ..errors import InvalidInput, InvalidState, NotFound
 from ..models import FINAL_RUN_STATUSES
@@ -41,7 +41,7 @@ def insert_unscheduled(conn, *, job_id: str, trigger: str, status: str, now_ms: 
     raise InvalidState("could not find a free instant for the run (too many runs at once)")
 
 
-def queue_manual(app: App, ref: str, *, input_text: Optional[str] = None) -> dict[str, Any]:
+def queue_manual(app: App, ref: str, *, input_text: str | None = None) -> dict[str, Any]:
     """Queue a manual run of the job (trigger ``manual``); a running supervisor is told to start it.
 
     Refused for a dead-lettered job (reset it first). Returns the run, with ``job_name``.
@@ -81,7 +81,7 @@ def is_final(run: dict[str, Any]) -> bool:
     return run.get("status") in FINAL_RUN_STATUSES
 
 
-def wait_for_run(app: App, run_id: str, *, timeout: Optional[float] = None, poll: float = 0.1,
+def wait_for_run(app: App, run_id: str, *, timeout: float | None = None, poll: float = 0.1,
                  on_poll: Any = None) -> dict[str, Any]:
     """Poll until the run reaches a final status (or ``timeout`` seconds pass); return it as last seen.
 
