@@ -38,9 +38,9 @@ def _models() -> list[type[BaseModel]]:
         if r.body is not None:
             found[r.body.__name__] = r.body
         for _, model in r.responses:
-            m = model[0] if isinstance(model, list) else model
-            if isinstance(m, type) and issubclass(m, BaseModel):
-                found[m.__name__] = m
+            for m in (model if isinstance(model, (list, tuple)) else [model]):
+                if isinstance(m, type) and issubclass(m, BaseModel):
+                    found[m.__name__] = m
     return list(found.values())
 
 
@@ -55,6 +55,8 @@ def _content(model: Any) -> dict[str, Any]:
         return {"application/json": {"schema": {"type": "object"}}}
     if isinstance(model, list):
         return {"application/json": {"schema": {"type": "array", "items": _ref(model[0])}}}
+    if isinstance(model, tuple):  # one of several shapes (chosen by a query parameter)
+        return {"application/json": {"schema": {"oneOf": [_ref(m) for m in model]}}}
     return {"application/json": {"schema": _ref(model)}}
 
 

@@ -195,6 +195,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_GET
 
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (TRACE, CONNECT, BREW...) reaches the router too: 405 with Allow on a known path,
+        # where the stdlib would answer 501 (a server error) for a client's choice.
+        if name.startswith("do_"):
+            return self._handle
+        raise AttributeError(name)
+
     def version_string(self) -> str:
         return SERVER_NAME
 
