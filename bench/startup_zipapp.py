@@ -47,18 +47,34 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="symbi-bench-"))
     env = {**os.environ, "SYMBI_HOME": str(home), "SYMBI_DEFAULT_TIMEZONE": "UTC"}
     for i in range(args.jobs):
-        subprocess.run([symbi, "cron", "add", "--json",
-                        f'{{"name": "job-{i:04d}", "agent_id": "a", "cron_expr": "{i % 60} * * * *"}}'],
-                       env=env, capture_output=True, check=True)
+        subprocess.run(
+            [
+                symbi,
+                "cron",
+                "add",
+                "--json",
+                f'{{"name": "job-{i:04d}", "agent_id": "a", "cron_expr": "{i % 60} * * * *"}}',
+            ],
+            env=env,
+            capture_output=True,
+            check=True,
+        )
     pyz = [python, "-I", str(args.pyz.resolve())]
-    rows = [("python -c pass", median_ms([sys.executable, "-c", "pass"], env, args.runs),
-             median_ms([python, "-I", "-c", "pass"], env, args.runs))]  # the interpreters alone
+    rows = [
+        (
+            "python -c pass",
+            median_ms([sys.executable, "-c", "pass"], env, args.runs),
+            median_ms([python, "-I", "-c", "pass"], env, args.runs),
+        )
+    ]  # the interpreters alone
     for label, argv in (("--version", ["--version"]), ("cron list", ["cron", "list"])):
         installed = median_ms([symbi, *argv], env, args.runs)
         zipped = median_ms([*pyz, *argv], env, args.runs)
         rows.append((label, installed, zipped))
     shutil.rmtree(home, ignore_errors=True)
-    print(f"python {sys.version.split()[0]}, {args.runs} runs each, median wall time, {args.jobs} jobs in the store")
+    print(
+        f"python {sys.version.split()[0]}, {args.runs} runs each, median wall time, {args.jobs} jobs in the store"
+    )
     print(f"zipapp: {args.pyz.resolve().name} ({args.pyz.resolve().stat().st_size / 1e6:.1f} MB)")
     print(f"installed: {symbi}; zipapp: {python} -I (the first row is each interpreter alone)")
     print(f"{'command':<15} {'installed':>10} {'zipapp':>10} {'ratio':>7}")

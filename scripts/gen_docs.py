@@ -16,14 +16,14 @@ import inspect
 import re
 import sys
 import typing
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import click  # noqa: E402
 
 from symbi_cron import __version__  # noqa: E402
 from symbi_cron.cli import completion  # noqa: E402
@@ -34,7 +34,7 @@ CLI_DOC = "docs/cli.md"
 CONFIG_DOC = "docs/configuration.md"
 
 
-# -- help text ----------------------------------------------------------------------------------------------------
+# -- help text -----------------------------------------------------------------------------------------------
 def paragraphs(text: str | None) -> list[tuple[bool, str]]:
     """A click help text as paragraphs: (verbatim, text). ``\\b`` marks a verbatim paragraph, ``\\f`` ends help."""
     text = inspect.cleandoc(text or "").split("\f")[0]
@@ -71,7 +71,7 @@ def top_pages(tree: Node) -> list[Node]:
     return [tree.commands[n] for n in sorted(tree.commands)]
 
 
-# -- roff ---------------------------------------------------------------------------------------------------------
+# -- roff ----------------------------------------------------------------------------------------------------
 def roff(text: str) -> str:
     """Text escaped for roff: backslashes, hyphens (real minus signs for options), leading dots and quotes."""
     text = text.replace("\\", "\\e").replace("-", "\\-")
@@ -116,13 +116,27 @@ def man_root(tree: Node) -> str:
         lines += [".PP", ".nf", roff(body), ".fi"] if verbatim else [".PP", roff(body)]
     lines += [".SH OPTIONS", *roff_options(option_records(tree)), ".SH COMMANDS"]
     for sub in top_pages(tree):
-        lines += [".TP", f".B {roff(' '.join(sub.path))}", f"{roff(short_help(sub.command))} See",
-                  f".BR {roff('-'.join(sub.path))} (1)."]
-    lines += [".SH ENVIRONMENT", ".TP", ".B SYMBI_HOME",
-              "Holds everything (store, config.toml, logs, contexts, daemon files) when set.",
-              ".TP", ".B SYMBI_DEBUG", "Show the traceback of an unexpected error."]
+        lines += [
+            ".TP",
+            f".B {roff(' '.join(sub.path))}",
+            f"{roff(short_help(sub.command))} See",
+            f".BR {roff('-'.join(sub.path))} (1).",
+        ]
+    lines += [
+        ".SH ENVIRONMENT",
+        ".TP",
+        ".B SYMBI_HOME",
+        "Holds everything (store, config.toml, logs, contexts, daemon files) when set.",
+        ".TP",
+        ".B SYMBI_DEBUG",
+        "Show the traceback of an unexpected error.",
+    ]
     for var in sorted(ENV_OVERRIDES):
-        lines += [".TP", f".B {roff(var)}", f"Overrides \\fB{roff(ENV_OVERRIDES[var][0])}\\fR of config.toml."]
+        lines += [
+            ".TP",
+            f".B {roff(var)}",
+            f"Overrides \\fB{roff(ENV_OVERRIDES[var][0])}\\fR of config.toml.",
+        ]
     lines += [
         ".SH FILES",
         "Without SYMBI_HOME the store lives in the user data directory",
@@ -167,7 +181,7 @@ def man_page(node: Node) -> str:
     return "\n".join(lines) + "\n"
 
 
-# -- markdown -----------------------------------------------------------------------------------------------------
+# -- markdown ------------------------------------------------------------------------------------------------
 def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -209,13 +223,15 @@ def cli_markdown(tree: Node) -> str:
             out.append("")
         if node.commands:
             out += ["| Command | Description |", "| --- | --- |"]
-            out += [f"| `{' '.join(c.path)}` | {_md_cell(short_help(c.command))} |"
-                    for _n, c in sorted(node.commands.items())]
+            out += [
+                f"| `{' '.join(c.path)}` | {_md_cell(short_help(c.command))} |"
+                for _n, c in sorted(node.commands.items())
+            ]
             out.append("")
     return "\n".join(out).rstrip("\n") + "\n"
 
 
-# -- configuration tables ----------------------------------------------------------------------------------------
+# -- configuration tables ------------------------------------------------------------------------------------
 #: What each key means; a key missing here shows an empty description (add it here when you add a setting).
 CONFIG_HELP: dict[str, str] = {
     "environment": "The environment name policies check (`allowed_environments`); `SYMBI_ENV` overrides.",
@@ -263,7 +279,7 @@ CONFIG_HELP: dict[str, str] = {
     "models.api_key": "Model API key (a secret: use `${ENV}`).",
     "models.timeout_seconds": "Time limit of one model API call.",
     "models.anthropic_version": "The `anthropic-version` header sent to the Anthropic Messages API.",
-    "custom_channels": "`NAME = \"command\"`: the `custom:NAME` delivery channels (payload on stdin).",
+    "custom_channels": '`NAME = "command"`: the `custom:NAME` delivery channels (payload on stdin).',
     "policies": "Named policies (`[policies.NAME]` tables) that API clients reference by `policy_ids`.",
 }
 
@@ -272,7 +288,9 @@ def _type_name(annotation: Any) -> str:
     origin = typing.get_origin(annotation)
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
     if origin is typing.Union or (origin is not None and type(None) in typing.get_args(annotation)):
-        return f"{_type_name(args[0])}, optional" if len(args) == 1 else " or ".join(_type_name(a) for a in args)
+        return (
+            f"{_type_name(args[0])}, optional" if len(args) == 1 else " or ".join(_type_name(a) for a in args)
+        )
     if origin is dict:
         inner = typing.get_args(annotation)[1]
         return "table of tables" if typing.get_origin(inner) is dict else f"table of {_type_name(inner)}s"
@@ -337,20 +355,27 @@ def settings_markdown() -> str:
     out: list[str] = []
     for table, rows in _settings_rows(Settings):
         out += [f"### `[{table}]`" if table else "### Top level", ""]
-        out += ["| Key | Type | Default | Allowed | Environment | Meaning |", "| --- | --- | --- | --- | --- | --- |"]
+        out += [
+            "| Key | Type | Default | Allowed | Environment | Meaning |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
         for dotted, field, model in rows:
             key = dotted.rsplit(".", 1)[-1]
             meaning = CONFIG_HELP.get(dotted) or _field_comments(model).get(key, "")
             if meaning and not meaning.endswith("."):
                 meaning = meaning[0].upper() + meaning[1:] + "."
             if not meaning:
-                print(f"warning: {dotted} has no description: add it to CONFIG_HELP in scripts/gen_docs.py",
-                      file=sys.stderr)
+                print(
+                    f"warning: {dotted} has no description: add it to CONFIG_HELP in scripts/gen_docs.py",
+                    file=sys.stderr,
+                )
             if dotted in SECRET_KEYS:
                 meaning += " Masked by `symbi config show`."
             env = f"`{env_for[dotted]}`" if dotted in env_for else ""
-            out.append(f"| `{key}` | {_type_name(field.annotation)} | {_default(field)} | {_bounds(field)} | {env} "
-                       f"| {_md_cell(meaning.strip())} |")
+            out.append(
+                f"| `{key}` | {_type_name(field.annotation)} | {_default(field)} | {_bounds(field)} | {env} "
+                f"| {_md_cell(meaning.strip())} |"
+            )
         out.append("")
     return "\n".join(out).rstrip("\n") + "\n"
 
@@ -360,7 +385,12 @@ def env_markdown() -> str:
     from symbi_cron.config import ENV_OVERRIDES
 
     out = ["| Variable | Overrides | Type |", "| --- | --- | --- |"]
-    names = {bool: "boolean (`true`/`false`, `1`/`0`, `yes`/`no`)", int: "integer", float: "number", str: "string"}
+    names = {
+        bool: "boolean (`true`/`false`, `1`/`0`, `yes`/`no`)",
+        int: "integer",
+        float: "number",
+        str: "string",
+    }
     for var in sorted(ENV_OVERRIDES):
         dotted, typ = ENV_OVERRIDES[var]
         out.append(f"| `{var}` | `{dotted}` | {names.get(typ, typ.__name__)} |")
@@ -371,14 +401,16 @@ def fill_regions(text: str, regions: dict[str, Callable[[], str]], path: str) ->
     """Replace the body between ``<!-- generated: NAME -->`` and ``<!-- end generated: NAME -->`` markers."""
     for name, make in regions.items():
         pattern = re.compile(
-            rf"(<!-- generated: {re.escape(name)} [^>]*-->\n).*?(<!-- end generated: {re.escape(name)} -->)", re.S)
+            rf"(<!-- generated: {re.escape(name)} [^>]*-->\n).*?(<!-- end generated: {re.escape(name)} -->)",
+            re.S,
+        )
         if not pattern.search(text):
             raise SystemExit(f"{path}: missing the markers of the generated region {name!r}")
         text = pattern.sub(lambda m: m.group(1) + "\n" + make() + "\n" + m.group(2), text)
     return text
 
 
-# -- driver -------------------------------------------------------------------------------------------------------
+# -- driver --------------------------------------------------------------------------------------------------
 def outputs(root: Path = ROOT) -> dict[str, str]:
     """Every generated file (relative path -> content) for the current tree."""
     tree = command_tree()
@@ -390,26 +422,38 @@ def outputs(root: Path = ROOT) -> dict[str, str]:
     files[CLI_DOC] = cli_markdown(tree)
     config_doc = root / CONFIG_DOC
     if config_doc.exists():
-        files[CONFIG_DOC] = fill_regions(config_doc.read_text(encoding="utf-8"),
-                                         {"settings": settings_markdown, "environment": env_markdown}, CONFIG_DOC)
+        files[CONFIG_DOC] = fill_regions(
+            config_doc.read_text(encoding="utf-8"),
+            {"settings": settings_markdown, "environment": env_markdown},
+            CONFIG_DOC,
+        )
     return files
 
 
 def stale_man_pages(root: Path, wanted: Iterable[str]) -> list[str]:
     """Pages in man/ for commands that no longer exist."""
     wanted = set(wanted)
-    return sorted(f"{MAN_DIR}/{p.name}" for p in (root / MAN_DIR).glob("symbi*.1") if f"{MAN_DIR}/{p.name}" not in wanted)
+    return sorted(
+        f"{MAN_DIR}/{p.name}"
+        for p in (root / MAN_DIR).glob("symbi*.1")
+        if f"{MAN_DIR}/{p.name}" not in wanted
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true", help="list stale files and exit 1 if any; write nothing")
+    parser.add_argument(
+        "--check", action="store_true", help="list stale files and exit 1 if any; write nothing"
+    )
     parser.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     root: Path = args.root
     files = outputs(root)
-    stale = [p for p, text in sorted(files.items())
-             if not (root / p).exists() or (root / p).read_text(encoding="utf-8") != text]
+    stale = [
+        p
+        for p, text in sorted(files.items())
+        if not (root / p).exists() or (root / p).read_text(encoding="utf-8") != text
+    ]
     extra = stale_man_pages(root, files)
     if args.check:
         for p in stale:

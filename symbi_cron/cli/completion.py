@@ -23,7 +23,7 @@ PROG = "symbi"
 COMPLETE_VAR = "_SYMBI_COMPLETE"
 
 
-# -- value completers (used as ``shell_complete=`` on click parameters) ------------------------------------------
+# -- value completers (used as ``shell_complete=`` on click parameters) --------------------------------------
 def _store_rows(sql: str, params: tuple = ()) -> list[sqlite3.Row]:
     """Rows from the store opened read-only; [] when there is no store or it cannot be read."""
     from ..paths import resolve
@@ -47,8 +47,11 @@ def complete_job(ctx: click.Context, param: click.Parameter, incomplete: str) ->
     from click.shell_completion import CompletionItem
 
     rows = _store_rows("SELECT id, name, agent_id, status FROM jobs ORDER BY name")
-    items = [CompletionItem(r["name"], help=f"{r['status']}, agent {r['agent_id']}")
-             for r in rows if r["name"].startswith(incomplete)]
+    items = [
+        CompletionItem(r["name"], help=f"{r['status']}, agent {r['agent_id']}")
+        for r in rows
+        if r["name"].startswith(incomplete)
+    ]
     if incomplete:
         items += [CompletionItem(r["id"], help=r["name"]) for r in rows if r["id"].startswith(incomplete)]
     return items
@@ -73,7 +76,7 @@ def complete_run(ctx: click.Context, param: click.Parameter, incomplete: str) ->
     return [CompletionItem(r["id"], help=r["name"]) for r in rows if r["id"].startswith(incomplete)]
 
 
-# -- the command tree ---------------------------------------------------------------------------------------------
+# -- the command tree ----------------------------------------------------------------------------------------
 @dataclass
 class Node:
     """One command of the tree, with what completion and the docs need to know about it."""
@@ -81,7 +84,7 @@ class Node:
     path: tuple[str, ...]
     command: click.Command
     ctx: click.Context
-    commands: dict[str, "Node"] = field(default_factory=dict)
+    commands: dict[str, Node] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -136,8 +139,11 @@ def _takes_value(opt: click.Option) -> bool:
 def _is_dynamic(param: click.Parameter) -> bool:
     """Whether completing this parameter's value needs the program (store lookups, files)."""
     custom = getattr(param, "_custom_shell_complete", None)
-    return custom is not None or isinstance(param.type, (click.Path, click.File)) or (
-        isinstance(param, click.Argument) and isinstance(param.type, click.Choice))
+    return (
+        custom is not None
+        or isinstance(param.type, (click.Path, click.File))
+        or (isinstance(param, click.Argument) and isinstance(param.type, click.Choice))
+    )
 
 
 def short_help(cmd: click.Command) -> str:
@@ -150,10 +156,10 @@ class Tables:
     """The per-command tables every shell script embeds (keys are command paths like ``symbi cron add``)."""
 
     commands: dict[str, list[tuple[str, str]]]  # path -> [(subcommand, help)]
-    options: dict[str, list[tuple[str, str]]]   # path -> [(option name, help)]
-    value_options: dict[str, list[str]]         # path -> options that take a value
-    choices: dict[str, list[str]]               # "path --opt" -> choices
-    dynamic: list[str]                          # leaf paths whose values the program completes
+    options: dict[str, list[tuple[str, str]]]  # path -> [(option name, help)]
+    value_options: dict[str, list[str]]  # path -> options that take a value
+    choices: dict[str, list[str]]  # "path --opt" -> choices
+    dynamic: list[str]  # leaf paths whose values the program completes
 
 
 def tables(tree: Node) -> Tables:
@@ -186,7 +192,7 @@ def tables(tree: Node) -> Tables:
     return t
 
 
-# -- rendering ----------------------------------------------------------------------------------------------------
+# -- rendering -----------------------------------------------------------------------------------------------
 def _sq(text: str) -> str:
     """A POSIX single-quoted word (bash and zsh)."""
     return "'" + text.replace("'", "'\\''") + "'"
@@ -197,13 +203,17 @@ def _fq(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-_HEADER = "# {shell} completion for symbi, generated from the command tree by scripts/gen_docs.py: do not edit.\n"
+_HEADER = (
+    "# {shell} completion for symbi, generated from the command tree by scripts/gen_docs.py: do not edit.\n"
+)
 
 
 def render_bash(t: Tables) -> str:
     """The bash completion script (bash >= 4: associative arrays)."""
-    out = [_HEADER.format(shell="bash"),
-           "# Install: source it from ~/.bashrc, or copy it to ~/.local/share/bash-completion/completions/symbi\n"]
+    out = [
+        _HEADER.format(shell="bash"),
+        "# Install: source it from ~/.bashrc, or copy it to ~/.local/share/bash-completion/completions/symbi\n",
+    ]
 
     def assoc(name: str, items: dict[str, str]) -> None:
         out.append(f"declare -gA {name}=(\n")
@@ -277,8 +287,11 @@ complete -F _symbi symbi
 
 def render_zsh(t: Tables) -> str:
     """The zsh completion script (a ``#compdef`` function: put it on ``$fpath`` as ``_symbi``)."""
-    out = ["#compdef symbi\n", _HEADER.format(shell="zsh"),
-           "# Install: copy it to a directory on $fpath as _symbi (then compinit), or source it after compinit.\n"]
+    out = [
+        "#compdef symbi\n",
+        _HEADER.format(shell="zsh"),
+        "# Install: copy it to a directory on $fpath as _symbi (then compinit), or source it after compinit.\n",
+    ]
 
     def assoc(name: str, items: dict[str, str]) -> None:
         out.append(f"typeset -gA {name}\n{name}=(\n")

@@ -30,10 +30,20 @@ def jobs_home(home: Path, cli) -> Path:
     from symbi_cron.services import agents
     from symbi_cron.services.app import open_app
 
-    cli("cron", "add", "--json", '{"name": "daily-report", "agent_id": "reporter", "cron_expr": "0 9 * * *"}',
-        ok=True)
-    cli("cron", "add", "--json", '{"name": "db-backup", "agent_id": "reporter", "cron_expr": "0 3 * * *"}',
-        ok=True)
+    cli(
+        "cron",
+        "add",
+        "--json",
+        '{"name": "daily-report", "agent_id": "reporter", "cron_expr": "0 9 * * *"}',
+        ok=True,
+    )
+    cli(
+        "cron",
+        "add",
+        "--json",
+        '{"name": "db-backup", "agent_id": "reporter", "cron_expr": "0 3 * * *"}',
+        ok=True,
+    )
     app = open_app(notify=False)
     agents.add_agent(app, {"name": "reporter", "command": "echo hi"})
     app.store.close()
@@ -68,8 +78,13 @@ def _bash(script: str, env: dict[str, str]) -> list[str]:
 
 def test_bash_completes_job_names_from_the_store(jobs_home: Path, symbi_bin: Path) -> None:
     env = _shell_env(jobs_home, symbi_bin)
-    assert _bash('COMP_WORDS=(symbi cron pause ""); COMP_CWORD=3; _symbi', env) == ["daily-report", "db-backup"]
-    assert _bash("COMP_WORDS=(symbi cron history --limit 3 da); COMP_CWORD=5; _symbi", env) == ["daily-report"]
+    assert _bash('COMP_WORDS=(symbi cron pause ""); COMP_CWORD=3; _symbi', env) == [
+        "daily-report",
+        "db-backup",
+    ]
+    assert _bash("COMP_WORDS=(symbi cron history --limit 3 da); COMP_CWORD=5; _symbi", env) == [
+        "daily-report"
+    ]
 
 
 def test_bash_completes_an_id_prefix_to_the_whole_id(jobs_home: Path, symbi_bin: Path, cli) -> None:
@@ -86,9 +101,13 @@ def test_bash_completes_commands_options_and_choices_without_the_program(tmp_pat
     assert "cron" in _bash('COMP_WORDS=(symbi ""); COMP_CWORD=1; _symbi', env)
     assert _bash("COMP_WORDS=(symbi cron li); COMP_CWORD=2; _symbi", env) == ["list"]
     assert "--format" in _bash("COMP_WORDS=(symbi cron list --); COMP_CWORD=3; _symbi", env)
-    assert _bash('COMP_WORDS=(symbi cron list --format ""); COMP_CWORD=4; _symbi', env) == ["table", "json", "csv"]
+    assert _bash('COMP_WORDS=(symbi cron list --format ""); COMP_CWORD=4; _symbi', env) == [
+        "table",
+        "json",
+        "csv",
+    ]
     # A value-taking option's value is skipped when finding the command path.
-    assert _bash('COMP_WORDS=(symbi cron list --status x --format j); COMP_CWORD=6; _symbi', env) == ["json"]
+    assert _bash("COMP_WORDS=(symbi cron list --status x --format j); COMP_CWORD=6; _symbi", env) == ["json"]
 
 
 @pytest.mark.skipif(shutil.which("fish") is None, reason="fish is not installed (apt-get install fish)")
@@ -96,8 +115,13 @@ def test_fish_completes_job_names_and_commands(jobs_home: Path, symbi_bin: Path)
     env = _shell_env(jobs_home, symbi_bin)
 
     def complete(line: str) -> list[str]:
-        out = subprocess.run(["fish", "--no-config", "-c", f"source {REPO / FILES['fish']}; complete -C'{line}'"],
-                             capture_output=True, text=True, env=env, timeout=30)
+        out = subprocess.run(
+            ["fish", "--no-config", "-c", f"source {REPO / FILES['fish']}; complete -C'{line}'"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=30,
+        )
         assert out.returncode == 0, out.stderr
         return [ln.split("\t")[0] for ln in out.stdout.splitlines()]
 
@@ -112,8 +136,8 @@ def test_zsh_completes_job_names(jobs_home: Path, symbi_bin: Path) -> None:
     # the script hands them; the script's own walk and the call to the program are real.
     stubs = (
         "compdef() { :; }\n"
-        "compadd() { [[ \" $* \" == *' -a '* ]] && print -rl -- \"${(@P)${@[-1]}}\"; }\n"
-        "_describe() { local a=${@[-1]}; [[ $a == -U ]] && a=${@[-2]}; print -rl -- \"${(@P)a}\"; }\n"
+        'compadd() { [[ " $* " == *\' -a \'* ]] && print -rl -- "${(@P)${@[-1]}}"; }\n'
+        '_describe() { local a=${@[-1]}; [[ $a == -U ]] && a=${@[-2]}; print -rl -- "${(@P)a}"; }\n'
     )
     env = _shell_env(jobs_home, symbi_bin)
 
@@ -123,7 +147,9 @@ def test_zsh_completes_job_names(jobs_home: Path, symbi_bin: Path) -> None:
         return [ln.split(":")[0] for ln in out.stdout.splitlines() if ln]
 
     assert complete('symbi cron pause ""', 4) == ["daily-report", "db-backup"]
-    assert complete("symbi cron li", 3)[:1] == ["add"]  # _describe gets every subcommand; zsh filters by prefix
+    assert complete("symbi cron li", 3)[:1] == [
+        "add"
+    ]  # _describe gets every subcommand; zsh filters by prefix
     assert complete('symbi cron list --format ""', 5) == ["table", "json", "csv"]
 
 

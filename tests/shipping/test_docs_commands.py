@@ -22,8 +22,9 @@ import click
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-DOC_FILES = sorted(p.relative_to(REPO).as_posix() for p in [*(REPO / "docs").glob("*.md"), REPO / "README.md"]
-                   if p.exists())
+DOC_FILES = sorted(
+    p.relative_to(REPO).as_posix() for p in [*(REPO / "docs").glob("*.md"), REPO / "README.md"] if p.exists()
+)
 SHELL_FENCES = {"sh", "bash", "shell", "console"}
 SYMBI_PROGRAMS = {"symbi", ".venv/bin/symbi", "dist/symbi.pyz", "./dist/symbi.pyz"}
 OPERATORS = {"|", "||", "&&", ";", "&"}
@@ -31,8 +32,14 @@ REDIRECTS = {">", ">>", "<", "2>", "2>>", "&>", ">&", "2>&1"}
 
 #: Command paths that only read and need nothing in the store: run for real from every doc.
 READ_ONLY = {
-    ("--version",), ("cron", "list"), ("cron", "next"), ("cron", "pending"), ("config", "show"),
-    ("completion",), ("audit", "verify"), ("agent", "list"),
+    ("--version",),
+    ("cron", "list"),
+    ("cron", "next"),
+    ("cron", "pending"),
+    ("config", "show"),
+    ("completion",),
+    ("audit", "verify"),
+    ("agent", "list"),
 }
 
 
@@ -192,24 +199,36 @@ def test_read_only_doc_command_runs(item: tuple[str, int, list[str]], cli) -> No
     if shown and shown[0].startswith("error:"):
         # The doc shows this command failing: it must fail, with that message.
         assert result.exit_code != 0, f"{where}: the doc shows an error, the command succeeded"
-        assert shown[0] in result.stderr, f"{where}: the doc shows {shown[0]!r}, the command said {result.stderr!r}"
+        assert shown[0] in result.stderr, (
+            f"{where}: the doc shows {shown[0]!r}, the command said {result.stderr!r}"
+        )
     else:
         assert result.exit_code == 0, f"{where}: {result.stderr}"
 
 
 def test_shell_line_splitting() -> None:
     assert simple_commands("symbi cron list --format json | jq '.[].name' > names.txt") == [
-        ["symbi", "cron", "list", "--format", "json"], ["jq", ".[].name"]]
+        ["symbi", "cron", "list", "--format", "json"],
+        ["jq", ".[].name"],
+    ]
     assert simple_commands("SYMBI_HOME=/tmp/x symbi cron list 2>/dev/null && echo ok") == [
-        ["symbi", "cron", "list"], ["echo", "ok"]]
+        ["symbi", "cron", "list"],
+        ["echo", "ok"],
+    ]
     assert symbi_args(["python3", "-I", "dist/symbi.pyz", "cron", "list"]) == ["cron", "list"]
-    lines = shell_lines("```console\n$ symbi cron list \\\n    --format json\n[]\n```\n```text\nsymbi nope\n```\n")
+    lines = shell_lines(
+        "```console\n$ symbi cron list \\\n    --format json\n[]\n```\n```text\nsymbi nope\n```\n"
+    )
     assert lines == [(2, "symbi cron list --format json")]
 
 
 def test_parse_rejects_what_click_would() -> None:
-    for bad in (["cron", "lisst"], ["cron", "list", "--bogus"], ["cron", "list", "--format", "xml"],
-                ["cron", "status"]):
+    for bad in (
+        ["cron", "lisst"],
+        ["cron", "list", "--bogus"],
+        ["cron", "list", "--format", "xml"],
+        ["cron", "status"],
+    ):
         with pytest.raises(click.UsageError):
             parse(bad)
     assert parse(["cron", "list", "--format", "json"])[0] == ("cron", "list")
@@ -217,8 +236,12 @@ def test_parse_rejects_what_click_would() -> None:
 
 def test_docs_generated_files_are_current(gen_docs) -> None:
     """docs/cli.md and the tables of docs/configuration.md follow the code (scripts/gen_docs.py --check)."""
-    result = subprocess.run([os.sys.executable, str(REPO / "scripts" / "gen_docs.py"), "--check"],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [os.sys.executable, str(REPO / "scripts" / "gen_docs.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -228,16 +251,24 @@ def test_getting_started_runs_from_top_to_bottom(tmp_path: Path, symbi_bin: Path
     text = (REPO / "docs" / "getting-started.md").read_text(encoding="utf-8")
     lines = [cmd for _n, cmd in shell_lines(text)]
     assert any("daemon start" in c for c in lines)
-    env = {**os.environ, "SYMBI_HOME": str(tmp_path / "home"), "HOME": str(tmp_path), "PATH": f"{symbi_bin}{os.pathsep}{os.environ['PATH']}",
-           "PYTHONPATH": str(REPO), "SYMBI_API_PORT": "0", "SYMBI_DEFAULT_TIMEZONE": "UTC"}
+    env = {
+        **os.environ,
+        "SYMBI_HOME": str(tmp_path / "home"),
+        "HOME": str(tmp_path),
+        "PATH": f"{symbi_bin}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": str(REPO),
+        "SYMBI_API_PORT": "0",
+        "SYMBI_DEFAULT_TIMEZONE": "UTC",
+    }
     workdir = tmp_path / "work"
     workdir.mkdir()
     try:
         for cmd in lines:
             if cmd.startswith(("pip ", "python3 -m venv", "python3 -m pip", "git ", ". .venv", "source ")):
                 continue  # installing: this checkout is already installed
-            result = subprocess.run(["bash", "-c", cmd], cwd=workdir, env=env, capture_output=True, text=True,
-                                    timeout=120)
+            result = subprocess.run(
+                ["bash", "-c", cmd], cwd=workdir, env=env, capture_output=True, text=True, timeout=120
+            )
             assert result.returncode == 0, f"{cmd}\n{result.stdout}\n{result.stderr}"
     finally:
         subprocess.run(["bash", "-c", "symbi cron daemon stop"], env=env, capture_output=True, timeout=120)

@@ -25,7 +25,10 @@ pytestmark = pytest.mark.slow
 def _clean_python() -> str:
     """The base interpreter, outside any virtualenv: the zipapp must carry everything it needs."""
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    for candidate in (Path(sys.base_prefix) / "bin" / f"python{version}", Path(sys.base_prefix) / "bin" / "python3"):
+    for candidate in (
+        Path(sys.base_prefix) / "bin" / f"python{version}",
+        Path(sys.base_prefix) / "bin" / "python3",
+    ):
         if candidate.exists():
             return str(candidate)
     return shutil.which(f"python{version}") or sys.executable
@@ -37,8 +40,13 @@ def pyz(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if subprocess.run([sys.executable, "-m", "shiv", "--version"], capture_output=True).returncode != 0:
         pytest.skip("shiv is not installed (pip install -e '.[test]')")
     out = tmp_path_factory.mktemp("dist")
-    build = subprocess.run(["bash", str(REPO / "zipapp.sh"), "--out", str(out)], capture_output=True, text=True,
-                           env={**os.environ, "PYTHON": sys.executable}, timeout=600)
+    build = subprocess.run(
+        ["bash", str(REPO / "zipapp.sh"), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHON": sys.executable},
+        timeout=600,
+    )
     assert build.returncode == 0, build.stdout + build.stderr
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     built = [p.name for p in out.glob(f"symbi-{version}-*.pyz")]
@@ -74,8 +82,14 @@ def session_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str
 
 def _run(pyz: Path, env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     elsewhere = Path(env["TMPDIR"])  # not the repository: nothing may come from the checkout
-    return subprocess.run([_clean_python(), "-I", str(pyz), *args], cwd=elsewhere, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [_clean_python(), "-I", str(pyz), *args],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def _skip_if_not_built(result: subprocess.CompletedProcess, what: str) -> None:
@@ -127,8 +141,13 @@ def test_zipapp_runs_a_whole_session(pyz: Path, session_env: dict[str, str]) -> 
 
 
 def test_zipapp_sh_refuses_a_bad_python_version() -> None:
-    result = subprocess.run(["bash", str(REPO / "zipapp.sh"), "--python-version", "three"], capture_output=True,
-                            text=True, env={**os.environ, "PYTHON": sys.executable}, timeout=60)
+    result = subprocess.run(
+        ["bash", str(REPO / "zipapp.sh"), "--python-version", "three"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHON": sys.executable},
+        timeout=60,
+    )
     if "shiv is not installed" in result.stderr:
         pytest.skip("shiv is not installed")
     assert result.returncode == 2
@@ -136,7 +155,8 @@ def test_zipapp_sh_refuses_a_bad_python_version() -> None:
 
 
 def test_zipapp_sh_refuses_an_unknown_option() -> None:
-    result = subprocess.run(["bash", str(REPO / "zipapp.sh"), "--frobnicate"], capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(
+        ["bash", str(REPO / "zipapp.sh"), "--frobnicate"], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2
     assert "unknown option: --frobnicate" in result.stderr
