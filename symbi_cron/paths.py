@@ -89,8 +89,18 @@ def safe_filename(name: str) -> str:
 
 
 def ensure_private_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) with mode 0700 if it does not exist."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """Create ``path`` and any missing parents with mode 0700 (whatever the umask)."""
+    missing = []
+    cur = path
+    while not cur.exists() and cur != cur.parent:
+        missing.append(cur)
+        cur = cur.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        os.chmod(d, 0o700)  # mkdir's mode is masked by the umask; the directory must be private anyway
     return path
 
 
