@@ -1,5 +1,5 @@
-"""The model runner's own cost per run, against the fake model server on 127.0.0.1 (no real model: this measures
-symbi's overhead, not a model's latency).
+"""The model runner's own cost per run, against the fake model server on 127.0.0.1 (no real model: this
+measures symbi's overhead, not a model's latency).
 
     .venv/bin/python bench/model_runner.py [RUNS]      # default 200
 
