@@ -95,7 +95,7 @@ def openapi_document() -> dict[str, Any]:
         if "{id}" in r.template:
             codes += [404, 409]
         if r.body is not None:
-            codes += [413, 415]
+            codes += [409, 413, 415]
         for c in codes:
             op["responses"].setdefault(str(c), {"description": _ERRORS[c], "content": _content(_error_model())})
         if not r.auth:

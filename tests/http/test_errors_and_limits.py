@@ -169,3 +169,15 @@ def test_bind_errors_are_clear(app, server):
         server_mod.start_api(app, None, port=server.port)
     with pytest.raises(SymbiError, match="not an address of this machine"):
         server_mod.start_api(app, None, bind="203.0.113.7", port=0)
+
+
+def test_found_by_schemathesis(http):
+    job = http("POST", "/api/v1/schedule", JOB).body
+    # an empty number is not "the default"
+    r = http("GET", f"/api/v1/schedules/{job['id']}/history?limit=")
+    assert r.status == 400 and r.body["details"]["field"] == "limit"
+    # a body that is JSON null is not "no body"
+    assert http("POST", f"/api/v1/schedule/{job['id']}/run", raw=b"null").status == 400
+    # TRACE and friends: 405 with Allow, never the stdlib's 501
+    r = http("TRACE", "/api/v1/schedules")
+    assert r.status == 405 and "GET" in r.headers["allow"]
