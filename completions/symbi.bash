@@ -99,14 +99,24 @@ declare -gA _symbi_choices=(
   ['symbi logs --level']='debug info warning error'
 )
 declare -gA _symbi_dynamic=(
+  ['symbi agent remove']='1'
+  ['symbi agent show']='1'
+  ['symbi audit query']='1'
   ['symbi completion']='1'
   ['symbi cron add']='1'
+  ['symbi cron approve']='1'
   ['symbi cron daemon']='1'
+  ['symbi cron deny']='1'
   ['symbi cron history']='1'
+  ['symbi cron list']='1'
   ['symbi cron pause']='1'
+  ['symbi cron remove']='1'
   ['symbi cron reset']='1'
   ['symbi cron resume']='1'
+  ['symbi cron run']='1'
   ['symbi cron status']='1'
+  ['symbi cron test-delivery']='1'
+  ['symbi run']='1'
 )
 
 _symbi() {

@@ -203,21 +203,41 @@ end
 
 function __symbi_dynamic
     switch $argv[1]
+        case 'symbi agent remove'
+            printf '%s\n' 1
+        case 'symbi agent show'
+            printf '%s\n' 1
+        case 'symbi audit query'
+            printf '%s\n' 1
         case 'symbi completion'
             printf '%s\n' 1
         case 'symbi cron add'
             printf '%s\n' 1
+        case 'symbi cron approve'
+            printf '%s\n' 1
         case 'symbi cron daemon'
+            printf '%s\n' 1
+        case 'symbi cron deny'
             printf '%s\n' 1
         case 'symbi cron history'
             printf '%s\n' 1
+        case 'symbi cron list'
+            printf '%s\n' 1
         case 'symbi cron pause'
+            printf '%s\n' 1
+        case 'symbi cron remove'
             printf '%s\n' 1
         case 'symbi cron reset'
             printf '%s\n' 1
         case 'symbi cron resume'
             printf '%s\n' 1
+        case 'symbi cron run'
+            printf '%s\n' 1
         case 'symbi cron status'
+            printf '%s\n' 1
+        case 'symbi cron test-delivery'
+            printf '%s\n' 1
+        case 'symbi run'
             printf '%s\n' 1
     end
 end

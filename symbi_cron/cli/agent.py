@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from .completers import complete_agent
+
 from .common import Column, emit_json, format_option, get_app, local_time, render_csv, render_table
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -98,7 +100,7 @@ def list_cmd(fmt: str) -> None:
 
 
 @agent.command("show")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_agent)
 @format_option()
 def show(name: str, fmt: str) -> None:
     """Show one agent."""
@@ -124,7 +126,7 @@ def show(name: str, fmt: str) -> None:
 
 
 @agent.command("remove")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_agent)
 @click.option("--force", is_flag=True, help="Remove it even while jobs use it (their runs will fail).")
 def remove(name: str, force: bool) -> None:
     """Unregister agent NAME (refused while jobs use it, unless --force)."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from .completers import complete_run
+
 from .common import emit_json, format_option, get_app, render_table, short_id
 
 
@@ -20,7 +22,7 @@ def _age(seconds: int) -> str:
 
 
 @click.command("approve")
-@click.argument("run_ref", metavar="RUN")
+@click.argument("run_ref", metavar="RUN", shell_complete=complete_run)
 @format_option(("table", "json"))
 def approve(run_ref: str, fmt: str) -> None:
     """Approve a run waiting in pending_approval: it starts as soon as the daemon picks it up.
@@ -38,7 +40,7 @@ def approve(run_ref: str, fmt: str) -> None:
 
 
 @click.command("deny")
-@click.argument("run_ref", metavar="RUN")
+@click.argument("run_ref", metavar="RUN", shell_complete=complete_run)
 @click.option("--reason", metavar="TEXT", help="Why (kept on the run and in the audit log).")
 @format_option(("table", "json"))
 def deny(run_ref: str, reason: str | None, fmt: str) -> None:

@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from .completers import complete_job
+
 from .common import emit_json, format_option, get_app, positive, render_csv, render_table, short_id
 
 CSV_FIELDS = ("seq", "at", "type", "actor", "job_id", "job_name", "run_id", "details", "prev_hash", "hash")
@@ -27,7 +29,8 @@ def _details(row: dict[str, Any]) -> str:
               help="Only this event type (repeatable), e.g. CronJobFailed.")
 @click.option("--since", metavar="DATE", help="From this time: YYYY-MM-DD or ISO 8601 (local time without offset).")
 @click.option("--until", metavar="DATE", help="Up to this time; a bare date includes that whole day.")
-@click.option("--job", metavar="JOB", help="Job id, id prefix or name (deleted jobs too).")
+@click.option("--job", metavar="JOB", shell_complete=complete_job,
+              help="Job id, id prefix or name (deleted jobs too).")
 @click.option("--run", metavar="RUN", help="Run id or id prefix.")
 @click.option("--actor", metavar="ACTOR", help="Who acted: cli:alice, alice, daemon, api:...")
 @click.option("--limit", type=int, callback=positive, metavar="N", help="At most N events, the newest.")

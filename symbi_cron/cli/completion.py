@@ -12,7 +12,6 @@ The value completers read the store read-only and never create or migrate it: a 
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,57 +22,8 @@ PROG = "symbi"
 COMPLETE_VAR = "_SYMBI_COMPLETE"
 
 
-# -- value completers (used as ``shell_complete=`` on click parameters) --------------------------------------
-def _store_rows(sql: str, params: tuple = ()) -> list[sqlite3.Row]:
-    """Rows from the store opened read-only; [] when there is no store or it cannot be read."""
-    from ..paths import resolve
-
-    try:
-        db = resolve().db
-        if not db.exists():
-            return []
-        conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=0.5)
-        try:
-            conn.row_factory = sqlite3.Row
-            return conn.execute(sql, params).fetchall()
-        finally:
-            conn.close()
-    except (sqlite3.Error, OSError, ValueError):
-        return []
-
-
-def complete_job(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
-    """Job names starting with ``incomplete``, and job ids when ``incomplete`` begins one."""
-    from click.shell_completion import CompletionItem
-
-    rows = _store_rows("SELECT id, name, agent_id, status FROM jobs ORDER BY name")
-    items = [
-        CompletionItem(r["name"], help=f"{r['status']}, agent {r['agent_id']}")
-        for r in rows
-        if r["name"].startswith(incomplete)
-    ]
-    if incomplete:
-        items += [CompletionItem(r["id"], help=r["name"]) for r in rows if r["id"].startswith(incomplete)]
-    return items
-
-
-def complete_agent(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
-    """Registered agent names starting with ``incomplete``."""
-    from click.shell_completion import CompletionItem
-
-    rows = _store_rows("SELECT name FROM agents WHERE name >= ? ORDER BY name", (incomplete,))
-    return [CompletionItem(r["name"]) for r in rows if r["name"].startswith(incomplete)]
-
-
-def complete_run(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
-    """Ids of runs waiting for approval (what ``cron approve``/``deny`` take) starting with ``incomplete``."""
-    from click.shell_completion import CompletionItem
-
-    rows = _store_rows(
-        "SELECT r.id, j.name FROM runs r JOIN jobs j ON j.id = r.job_id "
-        "WHERE r.status = 'pending_approval' ORDER BY r.created_at"
-    )
-    return [CompletionItem(r["id"], help=r["name"]) for r in rows if r["id"].startswith(incomplete)]
+# The value completers live in a small module of their own so that every command's import stays cheap.
+from .completers import complete_agent, complete_job, complete_run  # noqa: E402,F401  (re-exported)
 
 
 # -- the command tree ----------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from .common import (
     short_id,
     warn,
 )
-from .completion import complete_job
+from .completers import complete_agent, complete_job
 
 JOB_ARG = click.argument("job", metavar="JOB", shell_complete=complete_job)
 
@@ -79,7 +79,7 @@ def _run_json(run: dict[str, Any]) -> dict[str, Any]:
 
 @click.command("list")
 @click.option("--status", help="Only jobs in this status (active, paused, completed, failed, dead_letter).")
-@click.option("--agent", help="Only jobs running this agent.")
+@click.option("--agent", help="Only jobs running this agent.", shell_complete=complete_agent)
 @format_option(("table", "json", "csv"))
 def list_jobs(status: str | None, agent: str | None, fmt: str) -> None:
     """List jobs."""
@@ -153,7 +153,7 @@ def add(json_text: str | None, file_: str | None, schedules: tuple[str, ...], al
 
 
 @click.command()
-@click.argument("job", metavar="JOB", required=False)
+@click.argument("job", metavar="JOB", required=False, shell_complete=complete_job)
 @click.option("--name", help="Name of the job to remove (instead of JOB).")
 @click.option("--force", is_flag=True, help="Do not ask for confirmation.")
 @format_option()

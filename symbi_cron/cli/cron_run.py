@@ -13,11 +13,13 @@ from typing import Any
 
 import click
 
+from .completers import complete_job
+
 from .common import emit_json, format_option, get_app
 
 
 @click.command("run")
-@click.argument("job", metavar="JOB")
+@click.argument("job", metavar="JOB", shell_complete=complete_job)
 @click.option("--input", "input_text", metavar="TEXT", help="Input for this run (default: the job's input).")
 @click.option("--wait", is_flag=True, help="Stream the run's output and exit with its result (0 succeeded).")
 @click.option("--timeout", type=float, default=None, help="With --wait: give up after this many seconds (exit 1).")

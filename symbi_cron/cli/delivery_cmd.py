@@ -7,11 +7,13 @@ import sys
 
 import click
 
+from .completers import complete_job
+
 from .common import emit_json, format_option, get_app, render_table
 
 
 @click.command("test-delivery")
-@click.argument("job", metavar="JOB")
+@click.argument("job", metavar="JOB", shell_complete=complete_job)
 @click.option(
     "--channel",
     "channels",

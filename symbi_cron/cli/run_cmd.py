@@ -10,11 +10,13 @@ import sys
 
 import click
 
+from .completers import complete_agent
+
 from .common import get_app
 
 
 @click.command("run")
-@click.argument("agent", metavar="AGENT")
+@click.argument("agent", metavar="AGENT", shell_complete=complete_agent)
 @click.option("--input", "input_text", metavar="TEXT", help="Text on the agent's stdin (`-` reads this stdin).")
 @click.option("--timeout", type=float, default=None, help="Kill the agent after this many seconds (exit 124).")
 def run_agent(agent: str, input_text: str | None, timeout: float | None) -> None:
