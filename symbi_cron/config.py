@@ -113,8 +113,16 @@ class ModelSettings(_Section):
     prices: dict[str, ModelPrice] = Field(default_factory=dict)  # model name or glob -> price
 
 
+class StoreSettings(_Section):
+    # Empty: the SQLite file in the data directory. postgresql://USER:${PGPASSWORD}@HOST/DB: a database shared by
+    # several daemons (docs/scaling.md). SYMBI_STORE_URL overrides it.
+    url: str | None = Field(default=None, pattern=r"^(postgresql://|postgres://|sqlite:).*")
+    lease_seconds: float = Field(default=30, ge=3, le=3600)  # a daemon silent this long is presumed dead
+
+
 class Settings(_Section):
     environment: str | None = None
+    store: StoreSettings = Field(default_factory=StoreSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     agentpin: AgentPinSettings = Field(default_factory=AgentPinSettings)
@@ -155,6 +163,7 @@ ENV_OVERRIDES: dict[str, tuple[str, type]] = {
     "SYMBI_ENV": ("environment", str),
     "SYMBI_MODEL_BASE_URL": ("models.base_url", str),
     "SYMBI_MODEL_PROVIDER": ("models.provider", str),
+    "SYMBI_STORE_URL": ("store.url", str),
 }
 
 #: Keys whose values are secrets: masked by ``config show``.
@@ -166,6 +175,7 @@ SECRET_KEYS = frozenset(
         "scheduler.delivery.webhook_auth_header",
         "api.key",
         "models.api_key",
+        "store.url",
     }
 )
 

@@ -26,8 +26,9 @@ def save_receipts(conn: sqlite3.Connection, run_id: str, receipts: Iterable[Rece
     ]
     if rows:
         conn.executemany(
-            "INSERT OR REPLACE INTO deliveries (run_id, channel, ok, detail, attempts, at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO deliveries (run_id, channel, ok, detail, attempts, at) VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (run_id, channel) DO UPDATE SET ok = excluded.ok, detail = excluded.detail,"
+            " attempts = excluded.attempts, at = excluded.at",
             rows,
         )
     return len(rows)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from ..clock import Clock, SystemClock
 from ..paths import Paths, resolve
-from ..store import Store
+from ..store import Store, open_store
 
 
 def current_user() -> str:
@@ -46,14 +46,18 @@ class App:
         self._settings = value
 
     def changed(self) -> None:
-        """Tell the supervisor the store changed, once the current transaction commits."""
+        """Tell the supervisor the store changed, once the current transaction commits (and, on a shared
+        PostgreSQL store, every daemon: a NOTIFY in the same transaction)."""
+        announce = getattr(self.store, "notify_changed", None)
+        if announce is not None:
+            announce(self.actor)
         self.store.after_commit(self.notify)
 
 
 def open_app(env: dict[str, str] | None = None, *, actor: str | None = None, notify: bool = True) -> App:
     """The App for this process's environment (``SYMBI_HOME`` or platformdirs)."""
     paths = resolve(env)
-    store = Store(paths.db, paths.lock)
+    store = open_store(paths, env)
     app = App(paths=paths, store=store, env=env)
     if actor:
         app.actor = actor

@@ -185,7 +185,10 @@ def verify_chain(app: App) -> dict[str, Any]:
             prev_seq = seq
             expected_seq = seq + 1
         # AUTOINCREMENT remembers the highest seq ever written: rows missing past the last one are a truncation.
-        top = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'audit'").fetchone()
+        if getattr(conn, "dialect", "sqlite") == "postgresql":  # store/postgres.pg_ddl keeps it there
+            top = conn.execute("SELECT seq FROM audit_sequence WHERE seq > 0").fetchone()
+        else:
+            top = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'audit'").fetchone()
     if top is not None and top[0] >= expected_seq:
         problems.append(_removed(expected_seq, top[0]))
     return {"ok": not problems, "count": count, "head": prev_hash if count else None, "problems": problems}

@@ -1,5 +1,7 @@
-"""The job store (SQLite). ``Store`` owns connections and transactions; the modules beside it own the tables."""
+"""The job store (SQLite, or PostgreSQL for several daemons). ``Store`` owns connections and transactions; the
+modules beside it own the tables; ``open_store`` picks the backend from ``SYMBI_STORE_URL`` / ``[store] url``."""
 
 from .db import Store
+from .factory import open_store
 
-__all__ = ["Store"]
+__all__ = ["Store", "open_store"]

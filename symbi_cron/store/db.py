@@ -41,6 +41,9 @@ def _store_error(exc: BaseException, path: Path) -> StoreError:
 class Store:
     """One SQLite store file. Thread-safe: each thread gets its own connection."""
 
+    #: Which SQL dialect the connections speak (``postgres.PgStore`` says "postgresql").
+    dialect = "sqlite"
+
     def __init__(self, path: Path, lock_path: Path | None = None, *, lock_timeout: float = LOCK_TIMEOUT_S) -> None:
         self.path = Path(path)
         self.lock_path = Path(lock_path) if lock_path else self.path.with_name(self.path.name + ".lock")
@@ -157,6 +160,9 @@ class Store:
             self._local.after_commit.append(callback)
         else:
             callback()
+
+    def notify_changed(self, origin: str = "") -> None:
+        """Nothing to announce: one SQLite store has one daemon, which the CLI signals (``App.notify``)."""
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:

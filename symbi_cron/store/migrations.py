@@ -1,6 +1,7 @@
 """The versioned schema. Append a migration to change it; never edit a released one.
 
-``PRAGMA user_version`` holds the version applied. Each migration runs inside the same write transaction that
+``PRAGMA user_version`` holds the version applied (a ``schema_version`` table on PostgreSQL, where
+``store/postgres.pg_ddl`` translates each statement: one source for both dialects). Each migration runs inside the same write transaction that
 bumps the version, so a failed migration leaves the store as it was. Instants are INTEGER milliseconds since the
 Unix epoch (UTC): they sort and compare as instants.
 """
@@ -100,6 +101,19 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE runs ADD COLUMN input_tokens INTEGER;
         ALTER TABLE runs ADD COLUMN output_tokens INTEGER;
         ALTER TABLE runs ADD COLUMN cost_usd REAL;
+        """,
+    ),
+    (
+        3,
+        "daemon leases: several supervisors sharing one store",
+        """
+        CREATE TABLE daemons (
+            id           TEXT PRIMARY KEY,
+            host         TEXT NOT NULL,
+            pid          INTEGER NOT NULL,
+            started_at   INTEGER NOT NULL,
+            lease_until  INTEGER NOT NULL
+        );
         """,
     ),
 ]

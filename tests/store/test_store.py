@@ -1,4 +1,5 @@
-"""The SQLite store: pragmas, migrations, constraints, instants, atomic changes."""
+"""The store: pragmas, migrations, constraints, instants, atomic changes (tests using ``app`` run on SQLite and
+on PostgreSQL: tests/store/conftest.py)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from symbi_cron.store.migrations import LATEST_VERSION, MIGRATIONS
 from symbi_cron.timeutil import from_ms, to_ms
 
 
+@pytest.mark.sqlite_only
 def test_store_is_wal_with_busy_timeout_and_foreign_keys(app):
     conn = app.store.connection()
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -25,6 +27,7 @@ def test_store_is_wal_with_busy_timeout_and_foreign_keys(app):
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
 
 
+@pytest.mark.sqlite_only
 def test_new_store_files_are_private(app, home):
     app.store.connection()
     jobs.create_job(app, {"name": "j", "agent_id": "a", "cron_expr": "* * * * *"})
@@ -149,6 +152,7 @@ def test_unwritable_store_gives_a_clear_error(tmp_path):
         tx.execute("INSERT INTO agents (name, spec, created_at, updated_at) VALUES ('a', '{}', 1, 1)")
 
 
+@pytest.mark.sqlite_only
 def test_due_query_uses_the_partial_index(app):
     from symbi_cron.store import jobs as job_rows
 

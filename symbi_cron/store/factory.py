@@ -1,0 +1,74 @@
+"""Which store a process opens: SQLite (the default, the data directory's file) or PostgreSQL.
+
+``SYMBI_STORE_URL`` wins, then ``[store] url`` in ``config.toml``. Only a ``postgresql://`` (or ``postgres://``)
+URL selects PostgreSQL, and only then is psycopg imported. The config file is read with tomllib alone (no
+pydantic: ``symbi cron list`` must stay fast); ``config.StoreSettings`` validates the same key when the settings
+are loaded.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import ConfigError
+from ..paths import Paths
+
+PG_SCHEMES = ("postgresql://", "postgres://")
+_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def is_postgres_url(url: str | None) -> bool:
+    return bool(url) and str(url).startswith(PG_SCHEMES)
+
+
+def store_url(paths: Paths, env: Mapping[str, str] | None = None) -> str | None:
+    """The configured store URL with ``${VAR}`` expanded, or None for the SQLite file in the data directory."""
+    env = os.environ if env is None else env
+    url = env.get("SYMBI_STORE_URL") or None
+    if url is None and paths.config_file.is_file():
+        url = _config_url(paths)
+    if not url:
+        return None
+    url = _REF.sub(lambda m: env.get(m.group(1), ""), url)
+    if url.startswith("sqlite:"):
+        return None if url in ("sqlite:", "sqlite://") else url
+    if not is_postgres_url(url):
+        raise ConfigError(f"store.url must start with postgresql:// (or be empty for SQLite), got {url[:20]!r}",
+                          field="store.url")
+    return url
+
+
+def _config_url(paths: Paths) -> str | None:
+    try:
+        import tomllib  # type: ignore[import-not-found]
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    try:
+        with open(paths.config_file, "rb") as fh:
+            data = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError):
+        return None  # load_settings reports a broken file with its line; here SQLite is the safe reading
+    section = data.get("store")
+    url = section.get("url") if isinstance(section, dict) else None
+    return url if isinstance(url, str) and url else None
+
+
+def open_store(paths: Paths, env: Mapping[str, str] | None = None, *, url: str | None = None) -> Any:
+    """The store this process should use: ``PgStore`` for a postgresql URL, else the SQLite ``Store``."""
+    if url is None:
+        url = store_url(paths, env)
+    if url and is_postgres_url(url):
+        from .postgres import PgStore
+
+        return PgStore(url)
+    from .db import Store
+
+    if url and url.startswith("sqlite:"):
+        from pathlib import Path
+
+        db = Path(url.removeprefix("sqlite://").removeprefix("sqlite:"))
+        return Store(db)
+    return Store(paths.db, paths.lock)

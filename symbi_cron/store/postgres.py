@@ -1,0 +1,407 @@
+"""The PostgreSQL store: the same interface as :class:`symbi_cron.store.db.Store`, for several daemons on several
+hosts sharing one database (docs/scaling.md).
+
+The table modules are written once, in the SQLite dialect. :class:`PgConnection` makes them run here unchanged:
+``?`` placeholders become ``%s``, rows are indexable by name and by position (like ``sqlite3.Row``), the few
+SQLite-only spellings are translated (``INDEXED BY`` dropped, ``PRAGMA user_version`` read from and written to the
+``schema_version`` table). The migrations' DDL is translated by :func:`pg_ddl` from the one source in
+``migrations.py`` (``INTEGER`` is ``BIGINT``: instants are epoch milliseconds).
+
+Every :meth:`PgStore.write` takes one transaction-level advisory lock before its first statement: writes are
+serialised across every process and host, exactly like the SQLite store's file lock, so every invariant the
+lifecycle relies on (a slot's run is claimed once, ``max_concurrent`` is counted inside the claiming transaction,
+the audit hash chain has one global order) holds unchanged, and no ordering of row locks can deadlock. The lock
+is released by the server at COMMIT or ROLLBACK, and when a client dies its connection (and lock) goes with it.
+Reads take no lock. psycopg is imported only here, and this module only when a ``postgresql://`` URL is set.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+from ..errors import StoreError
+from .migrations import LATEST_VERSION, MIGRATIONS
+
+#: pg_advisory_xact_lock key of the store-wide write lock ("symbicro" in ASCII, as a signed 64-bit integer).
+WRITE_LOCK_KEY = 0x73796D626963726F
+#: The channel a committed change is announced on (``App.changed``); daemons LISTEN on it.
+RELOAD_CHANNEL = "symbi_reload"
+LOCK_TIMEOUT_S = 30.0
+CONNECT_TIMEOUT_S = 10
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password replaced by ``***`` (for messages and logs)."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+def _import_psycopg() -> Any:
+    try:
+        import psycopg
+    except ImportError:
+        raise StoreError(
+            "a postgresql:// store needs psycopg: pip install 'symbi-cron[postgres]'"
+        ) from None
+    return psycopg
+
+
+# -- SQL translation -------------------------------------------------------------------------------------------
+_INDEXED_BY = re.compile(r"\s+INDEXED\s+BY\s+\w+", re.IGNORECASE)
+_PRAGMA_GET = re.compile(r"^\s*PRAGMA\s+user_version\s*;?\s*$", re.IGNORECASE)
+_PRAGMA_SET = re.compile(r"^\s*PRAGMA\s+user_version\s*=\s*(\d+)\s*;?\s*$", re.IGNORECASE)
+
+
+@lru_cache(maxsize=512)
+def translate(sql: str) -> str:
+    """One statement of the SQLite dialect in psycopg's: ``?`` -> ``%s``, ``%`` -> ``%%`` (outside quotes),
+    ``INDEXED BY`` dropped, ``PRAGMA user_version`` mapped onto the ``schema_version`` table."""
+    if _PRAGMA_GET.match(sql):
+        return "SELECT version FROM schema_version"
+    m = _PRAGMA_SET.match(sql)
+    if m:
+        return f"UPDATE schema_version SET version = {int(m.group(1))}"
+    if sql.lstrip()[:6].upper() == "PRAGMA":
+        raise StoreError(f"not supported on a PostgreSQL store: {sql.strip()}")
+    sql = _INDEXED_BY.sub("", sql)
+    out: list[str] = []
+    quote: str | None = None
+    for ch in sql:
+        if quote:
+            out.append("%%" if ch == "%" else ch)
+            if ch == quote:
+                quote = None
+        elif ch in ("'", '"'):
+            quote = ch
+            out.append(ch)
+        elif ch == "?":
+            out.append("%s")
+        elif ch == "%":
+            out.append("%%")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+_TRIGGER = re.compile(
+    r"CREATE\s+TRIGGER\s+(\w+)\s+(BEFORE|AFTER)\s+(UPDATE|DELETE|INSERT)\s+ON\s+(\w+)\s+"
+    r"BEGIN\s+SELECT\s+RAISE\(ABORT,\s*'([^']*)'\);\s*END;?",
+    re.IGNORECASE | re.DOTALL,
+)
+_AUTOINC = re.compile(r"CREATE\s+TABLE\s+(\w+)\s*\((?=[^;]*\bAUTOINCREMENT\b)", re.IGNORECASE)
+
+
+def pg_ddl(statement: str) -> list[str]:
+    """One migration statement (SQLite DDL) as PostgreSQL statements.
+
+    ``INTEGER`` -> ``BIGINT``, ``REAL`` -> ``DOUBLE PRECISION``; a ``RAISE(ABORT)`` trigger becomes a plpgsql
+    function and its trigger; an ``AUTOINCREMENT`` table gets ``audit_sequence``-style bookkeeping (the highest
+    key ever written, which SQLite keeps in ``sqlite_sequence``) so a truncation stays detectable.
+    """
+    trig = _TRIGGER.match(statement.strip())
+    if trig:
+        name, when, event, table, message = trig.groups()
+        return [
+            f"CREATE OR REPLACE FUNCTION {name}_fn() RETURNS trigger LANGUAGE plpgsql AS"
+            f" $$ BEGIN RAISE EXCEPTION '{message}'; END $$",
+            f"CREATE TRIGGER {name} {when} {event} ON {table} FOR EACH ROW EXECUTE FUNCTION {name}_fn()",
+        ]
+    out = statement.strip().rstrip(";")
+    autoinc = _AUTOINC.match(out)
+    out = re.sub(r"\bINTEGER\s+PRIMARY\s+KEY\s+AUTOINCREMENT\b", "BIGINT PRIMARY KEY", out, flags=re.IGNORECASE)
+    out = re.sub(r"\bINTEGER\b", "BIGINT", out)
+    out = re.sub(r"\bREAL\b", "DOUBLE PRECISION", out)
+    stmts = [out]
+    if autoinc:
+        table = autoinc.group(1)
+        seq = f"{table}_sequence"
+        stmts += [
+            f"CREATE TABLE {seq} (seq BIGINT NOT NULL)",
+            f"INSERT INTO {seq} (seq) VALUES (0)",
+            f"CREATE OR REPLACE FUNCTION {seq}_fn() RETURNS trigger LANGUAGE plpgsql AS"
+            f" $$ BEGIN UPDATE {seq} SET seq = GREATEST(seq, NEW.seq); RETURN NEW; END $$",
+            f"CREATE TRIGGER {seq}_bump AFTER INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION {seq}_fn()",
+        ]
+    return stmts
+
+
+# -- rows and connections --------------------------------------------------------------------------------------
+class PgRow(tuple):
+    """A row indexable by position and by column name, with ``keys()`` (what code written for ``sqlite3.Row``
+    uses)."""
+
+    __slots__ = ()
+    _index: dict[str, int] = {}
+
+    def __new__(cls, values: Iterable[Any]) -> PgRow:
+        return super().__new__(cls, (_plain(v) for v in values))
+
+    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
+        if isinstance(key, str):
+            return tuple.__getitem__(self, self._index[key])
+        return tuple.__getitem__(self, key)
+
+    def keys(self) -> list[str]:
+        return list(self._index)
+
+
+@lru_cache(maxsize=256)
+def _row_class(names: tuple[str, ...]) -> type[PgRow]:
+    """One PgRow subclass per column list: the name index lives on the class, not on every row."""
+    index: dict[str, int] = {}
+    for i, n in enumerate(names):
+        index.setdefault(n, i)
+    return type("PgRow", (PgRow,), {"__slots__": (), "_index": index})
+
+
+def _plain(value: Any) -> Any:
+    # SUM/AVG of BIGINT are NUMERIC in PostgreSQL; SQLite gives int or float, and JSON cannot take a Decimal.
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def _row_factory(cursor: Any) -> Callable[[Any], PgRow]:
+    names = tuple(c.name for c in (cursor.description or ()))
+    return _row_class(names)
+
+
+class PgConnection:
+    """A psycopg connection that speaks the store's SQLite dialect (see :func:`translate`)."""
+
+    dialect = "postgresql"
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+
+    def execute(self, sql: str, params: Any = ()) -> Any:
+        cur = self.raw.cursor(row_factory=_row_factory)
+        if isinstance(params, dict):
+            cur.execute(translate(re.sub(r":(\w+)", r"%(\1)s", sql)), params)
+        else:
+            cur.execute(translate(sql), tuple(params))
+        return cur
+
+    def executemany(self, sql: str, seq: Iterable[Any]) -> Any:
+        cur = self.raw.cursor(row_factory=_row_factory)
+        cur.executemany(translate(sql), [tuple(p) for p in seq])
+        return cur
+
+    def close(self) -> None:
+        self.raw.close()
+
+    @property
+    def broken(self) -> bool:
+        return bool(self.raw.closed or getattr(self.raw, "broken", False))
+
+
+def _pg_error(exc: BaseException, url: str) -> StoreError:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    where = redact_url(url)
+    sqlstate = getattr(exc, "sqlstate", None) or ""
+    if sqlstate == "55P03" or "lock timeout" in text:
+        return StoreError(f"the store {where} is busy (a write lock was held too long); try again")
+    if sqlstate == "53100":
+        return StoreError(f"the disk of the store {where} is full: nothing was changed ({text})")
+    if sqlstate == "25006":
+        return StoreError(f"the store {where} is read-only: cannot write ({text})")
+    if sqlstate.startswith("08") or "connection" in text.lower():
+        return StoreError(f"cannot reach the store {where} ({text})")
+    if sqlstate.startswith("28"):
+        return StoreError(f"the store {where} refused the credentials ({text})")
+    return StoreError(f"store error on {where}: {text}")
+
+
+class PgStore:
+    """A store in a PostgreSQL database. Thread-safe: each thread gets its own connection."""
+
+    dialect = "postgresql"
+
+    def __init__(self, url: str, *, lock_timeout: float = LOCK_TIMEOUT_S) -> None:
+        self.url = url
+        self.path = redact_url(url)  # what messages show where the SQLite store shows its file
+        self.lock_path = None
+        self.lock_timeout = lock_timeout
+        self._psycopg = _import_psycopg()
+        self._local = threading.local()
+        self._migrated = False
+        self._migrate_lock = threading.Lock()
+
+    # -- connections -------------------------------------------------------------------------------------------
+    def _open(self) -> PgConnection:
+        psycopg = self._psycopg
+        try:
+            raw = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
+                                  application_name="symbi-cron")
+        except psycopg.Error as exc:
+            raise _pg_error(exc, self.url) from None
+        return PgConnection(raw)
+
+    def connection(self) -> PgConnection:
+        """This thread's connection (reopened when the server dropped it), migrated to the latest schema."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and conn.broken and not getattr(self._local, "depth", 0):
+            conn = None
+        if conn is None:
+            conn = self._open()
+            self._local.conn = conn
+            if not self._migrated:
+                with self._migrate_lock:
+                    if not self._migrated:
+                        self.migrate()
+        return conn
+
+    def raw_connection(self) -> Any:
+        """A new autocommit psycopg connection of its own (LISTEN, bulk copies); the caller closes it."""
+        return self._open().raw
+
+    def close(self) -> None:
+        """Close this thread's connection."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            try:
+                conn.close()
+            finally:
+                self._local.conn = None
+
+    # -- transactions ------------------------------------------------------------------------------------------
+    @contextmanager
+    def write(self) -> Iterator[PgConnection]:
+        """One atomic change, serialised store-wide by the advisory lock. Nested calls join the outer one."""
+        conn = self.connection()
+        depth = getattr(self._local, "depth", 0)
+        if depth:
+            self._local.depth = depth + 1
+            try:
+                yield conn
+            finally:
+                self._local.depth = depth
+            return
+        psycopg = self._psycopg
+        self._local.depth = 1
+        self._local.after_commit = []
+        try:
+            try:
+                conn.execute("BEGIN")
+                conn.execute(f"SET LOCAL lock_timeout = '{int(self.lock_timeout * 1000)}ms'")
+                conn.execute("SELECT pg_advisory_xact_lock(?)", (_signed64(WRITE_LOCK_KEY),))
+            except psycopg.Error as exc:
+                _rollback(conn)
+                raise _pg_error(exc, self.url) from None
+            try:
+                yield conn
+            except BaseException:
+                _rollback(conn)
+                raise
+            try:
+                conn.execute("COMMIT")
+            except psycopg.Error as exc:
+                _rollback(conn)
+                raise _pg_error(exc, self.url) from None
+        except psycopg.Error as exc:
+            raise _pg_error(exc, self.url) from None
+        finally:
+            self._local.depth = 0
+        callbacks, self._local.after_commit = self._local.after_commit, []
+        for cb in callbacks:
+            cb()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the current write transaction commits (dropped on rollback)."""
+        if getattr(self._local, "depth", 0):
+            self._local.after_commit.append(callback)
+        else:
+            callback()
+
+    def notify_changed(self, origin: str = "") -> None:
+        """Tell every daemon sharing this database that the store changed (NOTIFY, delivered at COMMIT)."""
+        if getattr(self._local, "depth", 0):
+            self.connection().execute("SELECT pg_notify(?, ?)", (RELOAD_CHANNEL, origin))
+        else:
+            with self.write() as tx:
+                tx.execute("SELECT pg_notify(?, ?)", (RELOAD_CHANNEL, origin))
+
+    @contextmanager
+    def read(self) -> Iterator[PgConnection]:
+        """A consistent snapshot for several queries (no lock taken)."""
+        conn = self.connection()
+        if getattr(self._local, "depth", 0):
+            yield conn
+            return
+        psycopg = self._psycopg
+        try:
+            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try:
+                yield conn
+            finally:
+                if conn.raw.info.transaction_status != 0:  # not idle: end the snapshot
+                    conn.execute("COMMIT")
+        except psycopg.Error as exc:
+            _rollback(conn)
+            raise _pg_error(exc, self.url) from None
+
+    def query(self, sql: str, params: tuple | dict = ()) -> list[PgRow]:
+        """Run one read query and return all rows."""
+        try:
+            return self.connection().execute(sql, params).fetchall()
+        except self._psycopg.Error as exc:
+            raise _pg_error(exc, self.url) from None
+
+    # -- schema ------------------------------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        row = self.connection().execute(
+            "SELECT version FROM schema_version" if self._has_version_table() else "SELECT 0"
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def _has_version_table(self) -> bool:
+        conn = getattr(self._local, "conn", None) or self._open()
+        return conn.execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()[0]
+
+    def migrate(self) -> int:
+        """Apply pending migrations in one transaction (under the write lock: one daemon migrates, the others
+        wait and find the work done); return the version reached."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._open()
+            self._local.conn = conn
+        with self.write() as tx:
+            tx.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+            row = tx.execute("SELECT version FROM schema_version").fetchone()
+            if row is None:
+                tx.execute("INSERT INTO schema_version (version) VALUES (0)")
+            current = int(row[0]) if row else 0
+            if current > LATEST_VERSION:
+                raise StoreError(
+                    f"the store {self.path} has schema version {current}, newer than this symbi"
+                    f" ({LATEST_VERSION}); upgrade symbi-cron"
+                )
+            from .db import _split_sql
+
+            for version, _title, sql in MIGRATIONS:
+                if version <= current:
+                    continue
+                for statement in _split_sql(sql):
+                    for pg_statement in pg_ddl(statement):
+                        tx.execute(pg_statement)
+                tx.execute("UPDATE schema_version SET version = ?", (version,))
+                current = version
+        self._migrated = True
+        return current
+
+
+def _signed64(value: int) -> int:
+    return value - (1 << 64) if value >= (1 << 63) else value
+
+
+def _rollback(conn: PgConnection) -> None:
+    try:
+        if not conn.broken:
+            conn.execute("ROLLBACK")
+    except Exception:
+        pass
