@@ -48,14 +48,20 @@ class LocalDaemon:
         self.port = free_port()
         (self.home / "config.toml").write_text(
             f"[api]\nport = {self.port}\n[scheduler]\ntick_interval_seconds = 1\nmax_concurrent_jobs = 50\n"
-            "default_timezone = \"UTC\"\n")
+            'default_timezone = "UTC"\n'
+        )
         self.env = dict(os.environ, SYMBI_HOME=str(self.home))
         self.env.pop("SYMBI_API_KEY", None)
         self.cron_jobs = cron_jobs
 
     def symbi(self, *args: str) -> str:
-        out = subprocess.run([sys.executable, "-m", "symbi_cron", *args], env=self.env, capture_output=True,
-                             text=True, timeout=120)
+        out = subprocess.run(
+            [sys.executable, "-m", "symbi_cron", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         if out.returncode:
             raise SystemExit(f"symbi {' '.join(args)} failed: {out.stderr.strip()}")
         return out.stdout.strip()
@@ -64,16 +70,30 @@ class LocalDaemon:
         agent = shlex.join([sys.executable, "-c", "import sys; print('ok', sys.stdin.read()[:20])"])
         self.symbi("agent", "add", "echo", "--command", agent)
         for i in range(self.cron_jobs):
-            self.symbi("cron", "add", "--json", json.dumps(
-                {"name": f"every-minute-{i:02d}", "agent_id": "echo", "cron_expr": "* * * * *",
-                 "delivery": ["log_file"]}))
+            self.symbi(
+                "cron",
+                "add",
+                "--json",
+                json.dumps(
+                    {
+                        "name": f"every-minute-{i:02d}",
+                        "agent_id": "echo",
+                        "cron_expr": "* * * * *",
+                        "delivery": ["log_file"],
+                    }
+                ),
+            )
         self.symbi("cron", "daemon", "start")
         key = self.symbi("api-key")
         return f"http://127.0.0.1:{self.port}", key
 
     def stop(self) -> None:
-        subprocess.run([sys.executable, "-m", "symbi_cron", "cron", "daemon", "stop"], env=self.env,
-                       capture_output=True, timeout=120)
+        subprocess.run(
+            [sys.executable, "-m", "symbi_cron", "cron", "daemon", "stop"],
+            env=self.env,
+            capture_output=True,
+            timeout=120,
+        )
         self.tmp.cleanup()
 
 
@@ -122,12 +142,23 @@ def build_mix(rng: random.Random, state: dict) -> tuple[str, str, str, object, t
     if r < 0.76:
         n = state["next"]
         state["next"] += 1
-        return "create", "POST", "/api/v1/schedule", {"name": f"load-{n}", "agent_id": "echo",
-                                                       "cron_expr": "0 0 1 1 *"}, (201,)
+        return (
+            "create",
+            "POST",
+            "/api/v1/schedule",
+            {"name": f"load-{n}", "agent_id": "echo", "cron_expr": "0 0 1 1 *"},
+            (201,),
+        )
     if r < 0.86:
         return "update", "PUT", f"/api/v1/schedule/{jid}", {"input": f"v{rng.randint(0, 9999)}"}, (200, 404)
     if r < 0.91:
-        return "pause", "POST", f"/api/v1/schedule/{jid}/{rng.choice(['pause', 'resume'])}", None, (200, 404, 409)
+        return (
+            "pause",
+            "POST",
+            f"/api/v1/schedule/{jid}/{rng.choice(['pause', 'resume'])}",
+            None,
+            (200, 404, 409),
+        )
     if r < 0.94:
         return "run_now", "POST", f"/api/v1/schedule/{jid}/run", {"input": "load"}, (202, 404, 409)
     # Deletes balance creates (6% each) so the job count stays near its start: the figures are for a steady
@@ -178,8 +209,9 @@ def main() -> int:
 
     w0 = Worker(host, port, key)
     for i in range(args.jobs):
-        st, body = w0.call("POST", "/api/v1/schedule", {"name": f"seed-{i}", "agent_id": "echo",
-                                                         "cron_expr": "0 0 1 1 *"})
+        st, body = w0.call(
+            "POST", "/api/v1/schedule", {"name": f"seed-{i}", "agent_id": "echo", "cron_expr": "0 0 1 1 *"}
+        )
         state["jobs"].append(json.loads(body)["id"])
 
     def work() -> None:
@@ -236,10 +268,14 @@ def main() -> int:
 
     lat = [r[1] * 1000 for r in results]
     errors = [r for r in results if not r[3]]
-    print(f"requests: {len(results)} in {elapsed:.1f}s = {len(results) / elapsed:.0f}/s"
-          f" (target {args.rate:.0f}/s, {args.connections} connections); sent late >50ms: {late[0]}")
-    print(f"latency ms: p50 {pct(lat, 50):.1f}  p95 {pct(lat, 95):.1f}  p99 {pct(lat, 99):.1f}"
-          f"  max {max(lat):.1f}  mean {statistics.mean(lat):.1f}")
+    print(
+        f"requests: {len(results)} in {elapsed:.1f}s = {len(results) / elapsed:.0f}/s"
+        f" (target {args.rate:.0f}/s, {args.connections} connections); sent late >50ms: {late[0]}"
+    )
+    print(
+        f"latency ms: p50 {pct(lat, 50):.1f}  p95 {pct(lat, 95):.1f}  p99 {pct(lat, 99):.1f}"
+        f"  max {max(lat):.1f}  mean {statistics.mean(lat):.1f}"
+    )
     by_kind: dict[str, list[float]] = defaultdict(list)
     for kind, dt, _, _ in results:
         by_kind[kind].append(dt * 1000)
@@ -257,13 +293,17 @@ def main() -> int:
         bad = conn.execute("SELECT COUNT(*) FROM runs WHERE status IN ('missed', 'skipped')").fetchone()[0]
         have = conn.execute(
             "SELECT COUNT(*) FROM runs r JOIN jobs j ON j.id = r.job_id WHERE j.name LIKE 'every-minute-%'"
-            " AND r.trigger = 'schedule' AND r.scheduled_for >= ? AND r.scheduled_for < ?", (lo, hi)).fetchone()[0]
+            " AND r.trigger = 'schedule' AND r.scheduled_for >= ? AND r.scheduled_for < ?",
+            (lo, hi),
+        ).fetchone()[0]
         statuses = dict(conn.execute("SELECT status, COUNT(*) FROM runs GROUP BY status").fetchall())
         conn.close()
         expected = len(slots) * args.cron_jobs
         print(f"daemon work: runs by status {statuses}")
-        print(f"cron slots in the window: {len(slots)} x {args.cron_jobs} jobs = {expected}; runs for them: {have};"
-              f" missed/skipped anywhere: {bad}")
+        print(
+            f"cron slots in the window: {len(slots)} x {args.cron_jobs} jobs = {expected}; runs for them: {have};"
+            f" missed/skipped anywhere: {bad}"
+        )
         daemon.stop()
         return 0 if not errors and have == expected and bad == 0 else 1
     return 0 if not errors else 1

@@ -18,13 +18,23 @@ import json
 import os
 import urllib.error
 import urllib.request
-from typing import Any, Iterator, Mapping, Optional
+from collections.abc import Iterator, Mapping
+from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from .errors import SymbiError
 
-__all__ = ["SymbiontClient", "Record", "ApiError", "InvalidInputError", "AuthenticationError", "PermissionError_",
-           "NotFoundError", "ConflictError", "ApiConnectionError"]
+__all__ = [
+    "SymbiontClient",
+    "Record",
+    "ApiError",
+    "InvalidInputError",
+    "AuthenticationError",
+    "PermissionError_",
+    "NotFoundError",
+    "ConflictError",
+    "ApiConnectionError",
+]
 
 
 class ApiError(SymbiError):
@@ -63,8 +73,15 @@ class ApiConnectionError(ApiError):
     exit_code = 5
 
 
-_BY_STATUS = {400: InvalidInputError, 401: AuthenticationError, 403: PermissionError_, 404: NotFoundError,
-              409: ConflictError, 413: InvalidInputError, 415: InvalidInputError}
+_BY_STATUS = {
+    400: InvalidInputError,
+    401: AuthenticationError,
+    403: PermissionError_,
+    404: NotFoundError,
+    409: ConflictError,
+    413: InvalidInputError,
+    415: InvalidInputError,
+}
 
 
 class Record(Mapping[str, Any]):
@@ -79,7 +96,9 @@ class Record(Mapping[str, Any]):
         try:
             return _wrap(self._data[name])
         except KeyError:
-            raise AttributeError(f"{name!r} is not in this answer (fields: {', '.join(self._data)})") from None
+            raise AttributeError(
+                f"{name!r} is not in this answer (fields: {', '.join(self._data)})"
+            ) from None
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("answers are read-only")
@@ -112,7 +131,7 @@ def _wrap(value: Any) -> Any:
     return value
 
 
-def _local_defaults() -> tuple[str, Optional[str]]:
+def _local_defaults() -> tuple[str, str | None]:
     """The local daemon's URL and key, from config and SYMBI_HOME (the key file is never created here)."""
     from .services.app import open_app
 
@@ -127,7 +146,7 @@ def _local_defaults() -> tuple[str, Optional[str]]:
     try:
         from .http.server import api_key
 
-        key: Optional[str] = api_key(app, create=False)
+        key: str | None = api_key(app, create=False)
     except SymbiError:
         key = None
     return url, key
@@ -137,8 +156,9 @@ class SymbiontClient:
     """The API client. ``base_url`` and ``api_key`` default to ``SYMBI_API_URL`` / the local daemon's config and
     ``SYMBI_API_KEY`` / the local ``api.key``."""
 
-    def __init__(self, base_url: Optional[str] = None, api_key: Optional[str] = None, *,
-                 timeout: float = 30.0) -> None:
+    def __init__(
+        self, base_url: str | None = None, api_key: str | None = None, *, timeout: float = 30.0
+    ) -> None:
         base_url = base_url or os.environ.get("SYMBI_API_URL")
         api_key = api_key or os.environ.get("SYMBI_API_KEY") or None
         if base_url is None or api_key is None:
@@ -159,7 +179,9 @@ class SymbiontClient:
         self._opener = urllib.request.build_opener(*handlers)
         self.schedule = ScheduleApi(self)
 
-    def request(self, method: str, path: str, *, body: Any = None, query: Optional[dict[str, Any]] = None) -> Any:
+    def request(
+        self, method: str, path: str, *, body: Any = None, query: dict[str, Any] | None = None
+    ) -> Any:
         """One call: JSON in, JSON out; raises an ApiError subclass for an error answer."""
         url = self.base_url + path
         q = {k: v for k, v in (query or {}).items() if v is not None}
@@ -180,8 +202,11 @@ class SymbiontClient:
             raise _error_from(exc) from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise ApiConnectionError(f"cannot reach the symbi API at {self.base_url}: {reason}"
-                                     " (is `symbi cron daemon` running?)", status=0, code="unreachable") from None
+            raise ApiConnectionError(
+                f"cannot reach the symbi API at {self.base_url}: {reason} (is `symbi cron daemon` running?)",
+                status=0,
+                code="unreachable",
+            ) from None
         return json.loads(raw) if raw else None
 
     def __repr__(self) -> str:
@@ -196,8 +221,12 @@ def _error_from(exc: urllib.error.HTTPError) -> ApiError:
     if not isinstance(body, dict):
         body = {}
     cls = _BY_STATUS.get(exc.code, ApiError)
-    return cls(body.get("error") or f"HTTP {exc.code}", status=exc.code, code=body.get("code", "error"),
-               details=body.get("details"))
+    return cls(
+        body.get("error") or f"HTTP {exc.code}",
+        status=exc.code,
+        code=body.get("code", "error"),
+        details=body.get("details"),
+    )
 
 
 def _ref(job_id: Any) -> str:
@@ -214,14 +243,16 @@ class ScheduleApi:
     def __init__(self, client: SymbiontClient) -> None:
         self._c = client
 
-    def create(self, spec: Optional[Mapping[str, Any]] = None, **fields: Any) -> Record:
+    def create(self, spec: Mapping[str, Any] | None = None, **fields: Any) -> Record:
         """Create a job from its fields (SPEC §4 names); returns the job."""
         return Record(self._c.request("POST", self._BASE, body={**(spec or {}), **fields}))
 
-    def list(self, status: Optional[str] = None, agent_id: Optional[str] = None) -> list[Record]:
+    def list(self, status: str | None = None, agent_id: str | None = None) -> list[Record]:
         """Jobs, optionally filtered by status and agent."""
-        return [Record(j) for j in self._c.request("GET", self._BASE, query={"status": status,
-                                                                          "agent_id": agent_id})]
+        return [
+            Record(j)
+            for j in self._c.request("GET", self._BASE, query={"status": status, "agent_id": agent_id})
+        ]
 
     def get(self, job_id: Any) -> Record:
         """One job by id, id prefix or name."""
@@ -231,9 +262,11 @@ class ScheduleApi:
         """A job with its ``recent_runs``."""
         return Record(self._c.request("GET", f"{self._BASE}/{_ref(job_id)}", query={"history": history}))
 
-    def update(self, job_id: Any, changes: Optional[Mapping[str, Any]] = None, **fields: Any) -> Record:
+    def update(self, job_id: Any, changes: Mapping[str, Any] | None = None, **fields: Any) -> Record:
         """Change some fields; returns the job."""
-        return Record(self._c.request("PUT", f"{self._BASE}/{_ref(job_id)}", body={**(changes or {}), **fields}))
+        return Record(
+            self._c.request("PUT", f"{self._BASE}/{_ref(job_id)}", body={**(changes or {}), **fields})
+        )
 
     def delete(self, job_id: Any) -> Record:
         return Record(self._c.request("DELETE", f"{self._BASE}/{_ref(job_id)}"))
@@ -244,15 +277,19 @@ class ScheduleApi:
     def resume(self, job_id: Any) -> Record:
         return Record(self._c.request("POST", f"{self._BASE}/{_ref(job_id)}/resume"))
 
-    def run_now(self, job_id: Any, input: Optional[str] = None) -> Record:
+    def run_now(self, job_id: Any, input: str | None = None) -> Record:
         """Queue a run now; returns it (``run.id``, ``run.status``)."""
         body = {"input": input} if input is not None else {}
         return Record(self._c.request("POST", f"{self._BASE}/{_ref(job_id)}/run", body=body))
 
-    def get_history(self, job_id: Any, limit: Optional[int] = None, status: Optional[str] = None) -> list[Record]:
+    def get_history(self, job_id: Any, limit: int | None = None, status: str | None = None) -> list[Record]:
         """Runs, newest first."""
-        return [Record(r) for r in self._c.request("GET", f"{self._BASE}/{_ref(job_id)}/history",
-                                                   query={"limit": limit, "status": status})]
+        return [
+            Record(r)
+            for r in self._c.request(
+                "GET", f"{self._BASE}/{_ref(job_id)}/history", query={"limit": limit, "status": status}
+            )
+        ]
 
     def next_run(self, job_id: Any, count: int = 1) -> Record:
         return Record(self._c.request("GET", f"{self._BASE}/{_ref(job_id)}/next_run", query={"count": count}))

@@ -30,41 +30,34 @@ def test_the_guides_python_sdk_example_runs(api, monkeypatch, capsys):
     monkeypatch.setenv("SYMBI_API_KEY", api.key)
     from symbi_cron.client import SymbiontClient
 
-    client = SymbiontClient(
-        base_url=api.url,
-        api_key=os.environ['SYMBI_API_KEY']
-    )
+    client = SymbiontClient(base_url=api.url, api_key=os.environ["SYMBI_API_KEY"])
     # Crear trabajo programado
     job = client.schedule.create(
-        name='hourly-metrics',
-        agent_id='metrics-agent',
-        cron_expr='0 * * * *',
-        session_mode='ephemeral_with_summary',
-        delivery=['slack', 'log_file'],
-        slack_channel='#metrics'
+        name="hourly-metrics",
+        agent_id="metrics-agent",
+        cron_expr="0 * * * *",
+        session_mode="ephemeral_with_summary",
+        delivery=["slack", "log_file"],
+        slack_channel="#metrics",
     )
     print(f"Created job: {job.id}")
     # Listar trabajos para un agente específico
-    jobs = client.schedule.list(agent_id='metrics-agent')
+    jobs = client.schedule.list(agent_id="metrics-agent")
     print(f"Found {len(jobs)} jobs for metrics-agent")
     # Obtener detalles del trabajo
     details = client.schedule.get(job.id)
     print(f"Cron: {details.cron_expr}")
     print(f"Next run: {details.next_run}")
     # Actualizar expresión cron
-    client.schedule.update(job.id, cron_expr='*/30 * * * *')
+    client.schedule.update(job.id, cron_expr="*/30 * * * *")
     # Activar ejecución inmediata
-    run = client.schedule.run_now(job.id, input='Generate metrics report')
+    run = client.schedule.run_now(job.id, input="Generate metrics report")
     print(f"Run ID: {run.id}")
     # Pausar durante mantenimiento
     client.schedule.pause(job.id)
     print("Job paused for maintenance")
     # Ver fallos recientes
-    history = client.schedule.get_history(
-        job.id,
-        status='failed',
-        limit=5
-    )
+    history = client.schedule.get_history(job.id, status="failed", limit=5)
     for run in history:
         print(f"Failed run {run.id}: {run.error_message}")
     # Reanudar después del mantenimiento
@@ -90,7 +83,7 @@ def test_records_and_typed_errors(api):
     assert job.heartbeat.max_iterations == 10  # nested objects are Records too
     assert job.to_dict()["agent_id"] == "a"
     with pytest.raises(AttributeError, match="nope"):
-        job.nope
+        _ = job.nope
     status = client.schedule.get_status(job, history=3)
     assert status.recent_runs == []
     assert client.schedule.next_run(job.id, count=2).next_runs[0] == job.next_run

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable, Optional
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -29,7 +30,7 @@ class Route:
     handler: str  # method name of Api
     summary: str
     query: tuple[str, ...] = ()
-    body: Optional[type[BaseModel]] = None
+    body: type[BaseModel] | None = None
     body_required: bool = True
     responses: tuple[tuple[int, Any], ...] = ()  # (status, model | list[model] | "text" | None)
     auth: bool = True
@@ -44,56 +45,181 @@ _S = "/api/v1/schedule"
 _P = "/api/v1/schedules"
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/health", "health", "Liveness", responses=((200, S.Health),), auth=False, tag="health"),
-    Route("GET", "/api/v1/health/scheduler", "scheduler_health",
-          "Scheduler health and run totals (the guide's shape; ?format=runtime gives symbiont-sdk's)",
-          query=("format",), responses=((200, (S.SchedulerHealth, S.RuntimeSchedulerHealth)),
-                                         (503, (S.SchedulerHealth, S.RuntimeSchedulerHealth))), auth=False,
-          tag="health"),
-    Route("GET", "/metrics", "metrics", "Prometheus metrics (text exposition format)",
-          responses=((200, "text"), (404, S.ErrorBody)), auth=False, tag="health"),
-    Route("GET", "/api/v1/openapi.json", "openapi", "This document", responses=((200, "object"),), tag="meta"),
+    Route(
+        "GET",
+        "/api/v1/health/scheduler",
+        "scheduler_health",
+        "Scheduler health and run totals (the guide's shape; ?format=runtime gives symbiont-sdk's)",
+        query=("format",),
+        responses=(
+            (200, (S.SchedulerHealth, S.RuntimeSchedulerHealth)),
+            (503, (S.SchedulerHealth, S.RuntimeSchedulerHealth)),
+        ),
+        auth=False,
+        tag="health",
+    ),
+    Route(
+        "GET",
+        "/metrics",
+        "metrics",
+        "Prometheus metrics (text exposition format)",
+        responses=((200, "text"), (404, S.ErrorBody)),
+        auth=False,
+        tag="health",
+    ),
+    Route(
+        "GET", "/api/v1/openapi.json", "openapi", "This document", responses=((200, "object"),), tag="meta"
+    ),
     # the guide's family
     Route("POST", _S, "create_job", "Create a job", body=JobSpec, responses=((201, Job),)),
-    Route("GET", _S, "list_jobs", "List jobs, optionally by status and agent", query=("status", "agent_id"),
-          responses=((200, [Job]),)),
-    Route("GET", _S + "/{id}", "get_job", "A job (with its recent runs when ?history=N)", query=("history",),
-          responses=((200, S.JobWithRuns),)),
-    Route("PUT", _S + "/{id}", "update_job", "Change some fields of a job", body=S.JobUpdate,
-          responses=((200, Job),)),
-    Route("DELETE", _S + "/{id}", "delete_job", "Delete a job and its history", responses=((200, S.DeleteResult),)),
+    Route(
+        "GET",
+        _S,
+        "list_jobs",
+        "List jobs, optionally by status and agent",
+        query=("status", "agent_id"),
+        responses=((200, [Job]),),
+    ),
+    Route(
+        "GET",
+        _S + "/{id}",
+        "get_job",
+        "A job (with its recent runs when ?history=N)",
+        query=("history",),
+        responses=((200, S.JobWithRuns),),
+    ),
+    Route(
+        "PUT",
+        _S + "/{id}",
+        "update_job",
+        "Change some fields of a job",
+        body=S.JobUpdate,
+        responses=((200, Job),),
+    ),
+    Route(
+        "DELETE",
+        _S + "/{id}",
+        "delete_job",
+        "Delete a job and its history",
+        responses=((200, S.DeleteResult),),
+    ),
     Route("POST", _S + "/{id}/pause", "pause_job", "Pause an active job", responses=((200, Job),)),
     Route("POST", _S + "/{id}/resume", "resume_job", "Resume a paused job", responses=((200, Job),)),
-    Route("POST", _S + "/{id}/run", "run_job", "Queue a run now (the daemon starts it)", body=S.RunRequest,
-          body_required=False, responses=((202, S.RunAccepted),)),
-    Route("GET", _S + "/{id}/history", "job_history", "A job's runs, newest first", query=("limit", "status"),
-          responses=((200, [Run]),)),
-    Route("GET", _S + "/{id}/next_run", "next_run", "The job's next slot (and the next ?count=N)",
-          query=("count",), responses=((200, S.NextRun),)),
+    Route(
+        "POST",
+        _S + "/{id}/run",
+        "run_job",
+        "Queue a run now (the daemon starts it)",
+        body=S.RunRequest,
+        body_required=False,
+        responses=((202, S.RunAccepted),),
+    ),
+    Route(
+        "GET",
+        _S + "/{id}/history",
+        "job_history",
+        "A job's runs, newest first",
+        query=("limit", "status"),
+        responses=((200, [Run]),),
+    ),
+    Route(
+        "GET",
+        _S + "/{id}/next_run",
+        "next_run",
+        "The job's next slot (and the next ?count=N)",
+        query=("count",),
+        responses=((200, S.NextRun),),
+    ),
     # the runtime family (symbiont-sdk's client.schedules)
-    Route("GET", _P, "list_schedules", "List schedules", responses=((200, [S.ScheduleSummary]),), tag="schedules"),
-    Route("POST", _P, "create_schedule", "Create a schedule", body=S.CreateScheduleRequest,
-          responses=((201, S.CreateScheduleResponse),), tag="schedules"),
-    Route("GET", _P + "/{id}", "get_schedule", "A schedule", responses=((200, S.ScheduleDetail),),
-          tag="schedules"),
-    Route("PUT", _P + "/{id}", "update_schedule", "Change a schedule", body=S.UpdateScheduleRequest,
-          responses=((200, S.ScheduleDetail),), tag="schedules"),
-    Route("DELETE", _P + "/{id}", "delete_schedule", "Delete a schedule",
-          responses=((200, S.DeleteScheduleResponse),), tag="schedules"),
-    Route("POST", _P + "/{id}/pause", "pause_schedule", "Pause a schedule",
-          responses=((200, S.ScheduleActionResponse),), tag="schedules"),
-    Route("POST", _P + "/{id}/resume", "resume_schedule", "Resume a schedule",
-          responses=((200, S.ScheduleActionResponse),), tag="schedules"),
-    Route("POST", _P + "/{id}/trigger", "trigger_schedule", "Queue a run now",
-          responses=((202, S.ScheduleActionResponse),), tag="schedules"),
-    Route("GET", _P + "/{id}/history", "schedule_history", "Run history", query=("limit",),
-          responses=((200, S.ScheduleHistoryResponse),), tag="schedules"),
-    Route("GET", _P + "/{id}/next-runs", "schedule_next_runs", "The next N slots", query=("count",),
-          responses=((200, S.NextRunsResponse),), tag="schedules"),
+    Route(
+        "GET",
+        _P,
+        "list_schedules",
+        "List schedules",
+        responses=((200, [S.ScheduleSummary]),),
+        tag="schedules",
+    ),
+    Route(
+        "POST",
+        _P,
+        "create_schedule",
+        "Create a schedule",
+        body=S.CreateScheduleRequest,
+        responses=((201, S.CreateScheduleResponse),),
+        tag="schedules",
+    ),
+    Route(
+        "GET",
+        _P + "/{id}",
+        "get_schedule",
+        "A schedule",
+        responses=((200, S.ScheduleDetail),),
+        tag="schedules",
+    ),
+    Route(
+        "PUT",
+        _P + "/{id}",
+        "update_schedule",
+        "Change a schedule",
+        body=S.UpdateScheduleRequest,
+        responses=((200, S.ScheduleDetail),),
+        tag="schedules",
+    ),
+    Route(
+        "DELETE",
+        _P + "/{id}",
+        "delete_schedule",
+        "Delete a schedule",
+        responses=((200, S.DeleteScheduleResponse),),
+        tag="schedules",
+    ),
+    Route(
+        "POST",
+        _P + "/{id}/pause",
+        "pause_schedule",
+        "Pause a schedule",
+        responses=((200, S.ScheduleActionResponse),),
+        tag="schedules",
+    ),
+    Route(
+        "POST",
+        _P + "/{id}/resume",
+        "resume_schedule",
+        "Resume a schedule",
+        responses=((200, S.ScheduleActionResponse),),
+        tag="schedules",
+    ),
+    Route(
+        "POST",
+        _P + "/{id}/trigger",
+        "trigger_schedule",
+        "Queue a run now",
+        responses=((202, S.ScheduleActionResponse),),
+        tag="schedules",
+    ),
+    Route(
+        "GET",
+        _P + "/{id}/history",
+        "schedule_history",
+        "Run history",
+        query=("limit",),
+        responses=((200, S.ScheduleHistoryResponse),),
+        tag="schedules",
+    ),
+    Route(
+        "GET",
+        _P + "/{id}/next-runs",
+        "schedule_next_runs",
+        "The next N slots",
+        query=("count",),
+        responses=((200, S.NextRunsResponse),),
+        tag="schedules",
+    ),
 )
 _COMPILED = [(r, r.pattern) for r in ROUTES]
 
 
-def _int_param(query: dict[str, str], name: str, default: Optional[int], lo: int, hi: int) -> Optional[int]:
+def _int_param(query: dict[str, str], name: str, default: int | None, lo: int, hi: int) -> int | None:
     raw = query.get(name)
     if raw is None:
         return default
@@ -140,7 +266,7 @@ class Api:
         self.key = key
         self.max_body_bytes = app.settings.api.max_body_bytes
         self._metrics: Any = None
-        self._openapi: Optional[bytes] = None
+        self._openapi: bytes | None = None
 
     # -- dispatch ----------------------------------------------------------------------------------------------
     def dispatch(self, request: Request) -> Response:
@@ -156,8 +282,12 @@ class Api:
             allow = ", ".join(sorted(set(allowed) | ({"HEAD"} if "GET" in allowed else set()) | {"OPTIONS"}))
             if request.method == "OPTIONS":
                 return Response(204, None, headers={"Allow": allow})
-            raise HttpError(405, "method_not_allowed", f"{request.method} is not allowed on {request.path}"
-                            f" (allowed: {allow})", headers={"Allow": allow})
+            raise HttpError(
+                405,
+                "method_not_allowed",
+                f"{request.method} is not allowed on {request.path} (allowed: {allow})",
+                headers={"Allow": allow},
+            )
         raise HttpError(404, "not_found", f"no such endpoint: {request.path}")
 
     def _call(self, route: Route, request: Request, params: dict[str, str]) -> Response:
@@ -166,15 +296,22 @@ class Api:
         unknown = sorted(set(request.query) - set(route.query))
         if unknown:
             accepted = ", ".join(route.query) or "none"
-            raise InvalidInput(f"unknown query parameter{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}"
-                               f" (accepted: {accepted})", field=unknown[0], details={"unknown": unknown})
+            raise InvalidInput(
+                f"unknown query parameter{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}"
+                f" (accepted: {accepted})",
+                field=unknown[0],
+                details={"unknown": unknown},
+            )
         if request.body.strip():
             ctype = (request.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
             if route.body is None and request.method in ("GET", "HEAD", "DELETE"):
                 pass  # a stray body on a read is ignored, as most servers do
             elif ctype != "application/json" and not ctype.endswith("+json"):
-                raise HttpError(415, "unsupported_media_type",
-                                f"send the body as application/json (got {ctype or 'no Content-Type'})")
+                raise HttpError(
+                    415,
+                    "unsupported_media_type",
+                    f"send the body as application/json (got {ctype or 'no Content-Type'})",
+                )
         request.params = params
         handler: Callable[[Request], Response] = getattr(self, route.handler)
         return handler(request)
@@ -221,26 +358,48 @@ class Api:
         code = 200 if accessible else 503
         if fmt == "runtime":
             jobs = t["jobs"]
-            return Response(code, S.RuntimeSchedulerHealth(
-                is_running=self.supervisor is not None, store_accessible=accessible,
-                jobs_total=sum(jobs.values()), jobs_active=jobs.get("active", 0), jobs_paused=jobs.get("paused", 0),
-                jobs_dead_letter=jobs.get("dead_letter", 0), global_active_runs=in_flight,
-                max_concurrent=self.app.settings.scheduler.max_concurrent_jobs,
-                runs_total=succeeded + failed, runs_succeeded=succeeded, runs_failed=failed,
-                average_execution_time_ms=float(t["avg_ms"] or 0.0), longest_run_ms=float(t["max_ms"] or 0.0),
-            ).model_dump(mode="json"))
-        return Response(code, S.SchedulerHealth(
-            status=status, active_jobs=t["jobs"].get("active", 0), paused_jobs=t["jobs"].get("paused", 0),
-            dead_letter_jobs=t["jobs"].get("dead_letter", 0), in_flight_jobs=in_flight,
-            queued_runs=int(snap.get("queued", t["queued"])),
-            tick_lag_seconds=lag,
-            metrics=S.HealthMetrics(runs_total=succeeded + failed, runs_succeeded=succeeded, runs_failed=failed,
-                                    avg_execution_time_ms=round(float(t["avg_ms"] or 0.0), 1)),
-        ).model_dump(mode="json"))
+            return Response(
+                code,
+                S.RuntimeSchedulerHealth(
+                    is_running=self.supervisor is not None,
+                    store_accessible=accessible,
+                    jobs_total=sum(jobs.values()),
+                    jobs_active=jobs.get("active", 0),
+                    jobs_paused=jobs.get("paused", 0),
+                    jobs_dead_letter=jobs.get("dead_letter", 0),
+                    global_active_runs=in_flight,
+                    max_concurrent=self.app.settings.scheduler.max_concurrent_jobs,
+                    runs_total=succeeded + failed,
+                    runs_succeeded=succeeded,
+                    runs_failed=failed,
+                    average_execution_time_ms=float(t["avg_ms"] or 0.0),
+                    longest_run_ms=float(t["max_ms"] or 0.0),
+                ).model_dump(mode="json"),
+            )
+        return Response(
+            code,
+            S.SchedulerHealth(
+                status=status,
+                active_jobs=t["jobs"].get("active", 0),
+                paused_jobs=t["jobs"].get("paused", 0),
+                dead_letter_jobs=t["jobs"].get("dead_letter", 0),
+                in_flight_jobs=in_flight,
+                queued_runs=int(snap.get("queued", t["queued"])),
+                tick_lag_seconds=lag,
+                metrics=S.HealthMetrics(
+                    runs_total=succeeded + failed,
+                    runs_succeeded=succeeded,
+                    runs_failed=failed,
+                    avg_execution_time_ms=round(float(t["avg_ms"] or 0.0), 1),
+                ),
+            ).model_dump(mode="json"),
+        )
 
     def metrics(self, request: Request) -> Response:
         if not self.app.settings.scheduler.enable_metrics:
-            raise HttpError(404, "metrics_disabled", "metrics are disabled (scheduler.enable_metrics = false)")
+            raise HttpError(
+                404, "metrics_disabled", "metrics are disabled (scheduler.enable_metrics = false)"
+            )
         if self._metrics is None:
             from .metrics import MetricsExporter
 
@@ -266,8 +425,14 @@ class Api:
     def list_jobs(self, request: Request) -> Response:
         from ..services import jobs
 
-        return Response(200, jobs.list_jobs(self.app, status=request.query.get("status") or None,
-                                            agent=request.query.get("agent_id") or None))
+        return Response(
+            200,
+            jobs.list_jobs(
+                self.app,
+                status=request.query.get("status") or None,
+                agent=request.query.get("agent_id") or None,
+            ),
+        )
 
     def get_job(self, request: Request) -> Response:
         from ..services import jobs
@@ -302,11 +467,13 @@ class Api:
 
         return Response(200, jobs.resume_job(self.app, request.params["id"]))
 
-    def _trigger(self, ref: str, input: Optional[str]) -> dict[str, Any]:
+    def _trigger(self, ref: str, input: str | None) -> dict[str, Any]:
         try:
             from ..services.runs import queue_manual
         except ImportError:
-            raise DaemonNotRunning("manual runs are not available: the run service is not installed") from None
+            raise DaemonNotRunning(
+                "manual runs are not available: the run service is not installed"
+            ) from None
         # Queued for the daemon serving this API, which the store change wakes (app.changed()).
         return queue_manual(self.app, ref, input_text=input)
 
@@ -314,18 +481,27 @@ class Api:
         # No body at all is fine (the guide's curl for pause/resume style calls); a body must be an object.
         body = _validate(S.RunRequest, request.json()) if request.body.strip() else S.RunRequest()
         run = self._trigger(request.params["id"], body.input)  # type: ignore[attr-defined]
-        return Response(202, S.RunAccepted(
-            id=run["id"], run_id=run["id"], job_id=run["job_id"], job_name=run.get("job_name"),
-            status=run["status"], trigger=run.get("trigger", "manual"), input=run.get("input"),
-            scheduled_for=run.get("scheduled_for"),
-        ).model_dump())
+        return Response(
+            202,
+            S.RunAccepted(
+                id=run["id"],
+                run_id=run["id"],
+                job_id=run["job_id"],
+                job_name=run.get("job_name"),
+                status=run["status"],
+                trigger=run.get("trigger", "manual"),
+                input=run.get("input"),
+                scheduled_for=run.get("scheduled_for"),
+            ).model_dump(),
+        )
 
     def job_history(self, request: Request) -> Response:
         from ..services import jobs
 
         limit = _int_param(request.query, "limit", 20, 1, MAX_LIMIT)
-        runs = jobs.job_history(self.app, request.params["id"], limit=limit,
-                                status=request.query.get("status") or None)
+        runs = jobs.job_history(
+            self.app, request.params["id"], limit=limit, status=request.query.get("status") or None
+        )
         return Response(200, _dump_runs(runs))
 
     def _next_runs(self, job: dict[str, Any], count: int) -> list[datetime]:
@@ -348,10 +524,18 @@ class Api:
         count = _int_param(request.query, "count", 1, 1, MAX_COUNT) or 1
         job = jobs.get_job(self.app, request.params["id"])
         upcoming = self._next_runs(job, count)
-        return Response(200, S.NextRun(
-            id=job["id"], job_id=job["id"], name=job["name"], status=job["status"], timezone=job["timezone"],
-            next_run=upcoming[0] if upcoming else None, next_runs=upcoming,
-        ).model_dump())
+        return Response(
+            200,
+            S.NextRun(
+                id=job["id"],
+                job_id=job["id"],
+                name=job["name"],
+                status=job["status"],
+                timezone=job["timezone"],
+                next_run=upcoming[0] if upcoming else None,
+                next_runs=upcoming,
+            ).model_dump(),
+        )
 
     # -- the runtime family ------------------------------------------------------------------------------------
     def _policy(self, policy_ids: list[str]) -> dict[str, Any]:
@@ -378,13 +562,23 @@ class Api:
         from ..services import jobs
 
         req = _validate(S.CreateScheduleRequest, request.json())
-        spec = {"name": req.name, "agent_id": req.agent_name, "cron_expr": req.cron_expression,  # type: ignore[attr-defined]
-                "timezone": req.timezone, "one_shot": req.one_shot,  # type: ignore[attr-defined]
-                "policy": self._policy(req.policy_ids)}  # type: ignore[attr-defined]
+        spec = {
+            "name": req.name,
+            "agent_id": req.agent_name,
+            "cron_expr": req.cron_expression,  # type: ignore[attr-defined]
+            "timezone": req.timezone,
+            "one_shot": req.one_shot,  # type: ignore[attr-defined]
+            "policy": self._policy(req.policy_ids),
+        }  # type: ignore[attr-defined]
         job = _runtime_errors(lambda: jobs.create_job(self.app, spec))
-        return Response(201, S.CreateScheduleResponse(
-            job_id=job["id"], next_run=job["next_run"].isoformat() if job.get("next_run") else None,
-            status=job["status"]).model_dump(mode="json"))
+        return Response(
+            201,
+            S.CreateScheduleResponse(
+                job_id=job["id"],
+                next_run=job["next_run"].isoformat() if job.get("next_run") else None,
+                status=job["status"],
+            ).model_dump(mode="json"),
+        )
 
     def get_schedule(self, request: Request) -> Response:
         from ..services import jobs
@@ -417,20 +611,32 @@ class Api:
         from ..services import jobs
 
         job = jobs.pause_job(self.app, request.params["id"])
-        return Response(200, S.ScheduleActionResponse(job_id=job["id"], action="pause", status=job["status"])
-                        .model_dump(mode="json"))
+        return Response(
+            200,
+            S.ScheduleActionResponse(job_id=job["id"], action="pause", status=job["status"]).model_dump(
+                mode="json"
+            ),
+        )
 
     def resume_schedule(self, request: Request) -> Response:
         from ..services import jobs
 
         job = jobs.resume_job(self.app, request.params["id"])
-        return Response(200, S.ScheduleActionResponse(job_id=job["id"], action="resume", status=job["status"])
-                        .model_dump(mode="json"))
+        return Response(
+            200,
+            S.ScheduleActionResponse(job_id=job["id"], action="resume", status=job["status"]).model_dump(
+                mode="json"
+            ),
+        )
 
     def trigger_schedule(self, request: Request) -> Response:
         run = self._trigger(request.params["id"], None)
-        return Response(202, S.ScheduleActionResponse(job_id=run["job_id"], action="trigger",
-                                                      status=run["status"]).model_dump(mode="json"))
+        return Response(
+            202,
+            S.ScheduleActionResponse(job_id=run["job_id"], action="trigger", status=run["status"]).model_dump(
+                mode="json"
+            ),
+        )
 
     def schedule_history(self, request: Request) -> Response:
         from ..services import jobs
@@ -438,24 +644,32 @@ class Api:
         limit = _int_param(request.query, "limit", 50, 1, MAX_LIMIT)
         job = jobs.get_job(self.app, request.params["id"])
         runs = jobs.job_history(self.app, job["id"], limit=limit)
-        return Response(200, S.ScheduleHistoryResponse(
-            job_id=job["id"], history=[S.ScheduleRunEntry(**S.schedule_run_entry(r)) for r in runs],
-        ).model_dump(mode="json"))
+        return Response(
+            200,
+            S.ScheduleHistoryResponse(
+                job_id=job["id"],
+                history=[S.ScheduleRunEntry(**S.schedule_run_entry(r)) for r in runs],
+            ).model_dump(mode="json"),
+        )
 
     def schedule_next_runs(self, request: Request) -> Response:
         from ..services import jobs
 
         count = _int_param(request.query, "count", 10, 1, MAX_COUNT) or 10
         job = jobs.get_job(self.app, request.params["id"])
-        return Response(200, S.NextRunsResponse(
-            job_id=job["id"], next_runs=[d.isoformat() for d in self._next_runs(job, count)],
-        ).model_dump(mode="json"))
+        return Response(
+            200,
+            S.NextRunsResponse(
+                job_id=job["id"],
+                next_runs=[d.isoformat() for d in self._next_runs(job, count)],
+            ).model_dump(mode="json"),
+        )
 
 
 _RUNTIME_NAMES = {"agent_id": "agent_name", "cron_expr": "cron_expression"}
 
 
-def runtime_field(field: Optional[str]) -> Optional[str]:
+def runtime_field(field: str | None) -> str | None:
     """A job field's name as the runtime family calls it."""
     if field is None:
         return None

@@ -28,13 +28,17 @@ class _Out(BaseModel):
 
 # -- the guide's family ----------------------------------------------------------------------------------------
 def _optional_fields(model: type[BaseModel]) -> dict[str, Any]:
-    return {name: (Optional[f.annotation], Field(default=None, description=f.description))  # type: ignore[valid-type]
-            for name, f in model.model_fields.items()}
+    return {
+        name: (Optional[f.annotation], Field(default=None, description=f.description))  # type: ignore[valid-type]
+        for name, f in model.model_fields.items()
+    }
 
 
 #: PUT /api/v1/schedule/{id}: any subset of the job's fields; the merged job is validated as a whole.
 JobUpdate: type[BaseModel] = create_model(  # type: ignore[call-overload]
-    "JobUpdate", __base__=_In, __doc__="Fields of a job to change; the others keep their values.",
+    "JobUpdate",
+    __base__=_In,
+    __doc__="Fields of a job to change; the others keep their values.",
     **_optional_fields(JobSpec),
 )
 
@@ -42,7 +46,7 @@ JobUpdate: type[BaseModel] = create_model(  # type: ignore[call-overload]
 class RunRequest(_In):
     """POST /api/v1/schedule/{id}/run: an optional input text for this run only."""
 
-    input: Optional[str] = Field(default=None, max_length=50_000)  # fits the body limit, escaped
+    input: str | None = Field(default=None, max_length=50_000)  # fits the body limit, escaped
 
 
 class RunAccepted(_Out):
@@ -51,11 +55,11 @@ class RunAccepted(_Out):
     id: str
     run_id: str
     job_id: str
-    job_name: Optional[str] = None
+    job_name: str | None = None
     status: str
     trigger: str = "manual"
-    input: Optional[str] = None
-    scheduled_for: Optional[datetime] = None
+    input: str | None = None
+    scheduled_for: datetime | None = None
 
 
 class DeleteResult(_Out):
@@ -72,7 +76,7 @@ class NextRun(_Out):
     name: str
     status: str
     timezone: str
-    next_run: Optional[datetime]
+    next_run: datetime | None
     next_runs: list[datetime] = Field(default_factory=list, description="the next `count` slots")
 
 
@@ -98,7 +102,7 @@ class SchedulerHealth(_Out):
     dead_letter_jobs: int
     in_flight_jobs: int
     queued_runs: int
-    tick_lag_seconds: Optional[float] = None
+    tick_lag_seconds: float | None = None
     metrics: HealthMetrics
 
 
@@ -125,39 +129,39 @@ class CreateScheduleRequest(_In):
 
 
 class UpdateScheduleRequest(_In):
-    cron_expression: Optional[str] = None
-    timezone: Optional[str] = None
-    policy_ids: Optional[list[str]] = None
-    one_shot: Optional[bool] = None
+    cron_expression: str | None = None
+    timezone: str | None = None
+    policy_ids: list[str] | None = None
+    one_shot: bool | None = None
 
 
 class CreateScheduleResponse(_Out):
     job_id: str
-    next_run: Optional[str]
+    next_run: str | None
     status: str
 
 
 class ScheduleSummary(_Out):
     job_id: str
     name: str
-    cron_expression: Optional[str]
+    cron_expression: str | None
     timezone: str
     status: str
     enabled: bool
-    next_run: Optional[str]
+    next_run: str | None
     run_count: int
 
 
 class ScheduleDetail(_Out):
     job_id: str
     name: str
-    cron_expression: Optional[str]
+    cron_expression: str | None
     timezone: str
     status: str
     enabled: bool
     one_shot: bool
-    next_run: Optional[str]
-    last_run: Optional[str]
+    next_run: str | None
+    last_run: str | None
     run_count: int
     failure_count: int
     created_at: str
@@ -167,10 +171,10 @@ class ScheduleDetail(_Out):
 class ScheduleRunEntry(_Out):
     run_id: str
     started_at: str = Field(description="when the run started; its slot time when it never started")
-    completed_at: Optional[str]
+    completed_at: str | None
     status: str
-    error: Optional[str]
-    execution_time_ms: Optional[int]
+    error: str | None
+    execution_time_ms: int | None
 
 
 class ScheduleHistoryResponse(_Out):
@@ -213,17 +217,25 @@ class RuntimeSchedulerHealth(_Out):
 
 
 # -- conversions -----------------------------------------------------------------------------------------------
-def _iso(dt: Optional[datetime]) -> Optional[str]:
+def _iso(dt: datetime | None) -> str | None:
     return dt.isoformat() if dt is not None else None
 
 
 def schedule_detail(job: dict[str, Any]) -> dict[str, Any]:
     """A stored job in symbiont-sdk's ScheduleDetail shape."""
     return ScheduleDetail(
-        job_id=job["id"], name=job["name"], cron_expression=job.get("cron_expr"), timezone=job["timezone"],
-        status=job["status"], enabled=job["status"] == "active", one_shot=bool(job.get("one_shot")),
-        next_run=_iso(job.get("next_run")), last_run=_iso(job.get("last_run")), run_count=job["run_count"],
-        failure_count=job["failure_count"], created_at=_iso(job["created_at"]) or "",
+        job_id=job["id"],
+        name=job["name"],
+        cron_expression=job.get("cron_expr"),
+        timezone=job["timezone"],
+        status=job["status"],
+        enabled=job["status"] == "active",
+        one_shot=bool(job.get("one_shot")),
+        next_run=_iso(job.get("next_run")),
+        last_run=_iso(job.get("last_run")),
+        run_count=job["run_count"],
+        failure_count=job["failure_count"],
+        created_at=_iso(job["created_at"]) or "",
         updated_at=_iso(job["updated_at"]) or "",
     ).model_dump(mode="json")
 
@@ -231,8 +243,13 @@ def schedule_detail(job: dict[str, Any]) -> dict[str, Any]:
 def schedule_summary(job: dict[str, Any]) -> dict[str, Any]:
     """A stored job in symbiont-sdk's ScheduleSummary shape."""
     return ScheduleSummary(
-        job_id=job["id"], name=job["name"], cron_expression=job.get("cron_expr"), timezone=job["timezone"],
-        status=job["status"], enabled=job["status"] == "active", next_run=_iso(job.get("next_run")),
+        job_id=job["id"],
+        name=job["name"],
+        cron_expression=job.get("cron_expr"),
+        timezone=job["timezone"],
+        status=job["status"],
+        enabled=job["status"] == "active",
+        next_run=_iso(job.get("next_run")),
         run_count=job["run_count"],
     ).model_dump(mode="json")
 
@@ -241,6 +258,10 @@ def schedule_run_entry(run: dict[str, Any]) -> dict[str, Any]:
     """A run in symbiont-sdk's ScheduleRunEntry shape (``started_at`` is never null there)."""
     started = run.get("started_at") or run.get("scheduled_for")
     return ScheduleRunEntry(
-        run_id=run["id"], started_at=_iso(started) or "", completed_at=_iso(run.get("finished_at")),
-        status=run["status"], error=run.get("error_message"), execution_time_ms=run.get("execution_time_ms"),
+        run_id=run["id"],
+        started_at=_iso(started) or "",
+        completed_at=_iso(run.get("finished_at")),
+        status=run["status"],
+        error=run.get("error_message"),
+        execution_time_ms=run.get("execution_time_ms"),
     ).model_dump(mode="json")

@@ -22,7 +22,7 @@ import socketserver
 import threading
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Optional
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ..errors import InvalidInput, SymbiError
@@ -38,8 +38,16 @@ SERVER_NAME = "symbi-cron"
 class HttpError(SymbiError):
     """An HTTP-level refusal (auth, method, media type, size) with its own status and code."""
 
-    def __init__(self, status: int, code: str, message: str, *, details: Any = None,
-                 headers: Optional[dict[str, str]] = None, close: bool = False) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+        close: bool = False,
+    ) -> None:
         super().__init__(message, details=details)
         self.http_status = status
         self.code = code
@@ -117,8 +125,11 @@ def parse_json(raw: bytes) -> Any:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InvalidInput(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", field="body",
-                           details={"field": "body", "line": exc.lineno, "column": exc.colno}) from None
+        raise InvalidInput(
+            f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
+            field="body",
+            details={"field": "body", "line": exc.lineno, "column": exc.colno},
+        ) from None
     except RecursionError:
         raise InvalidInput(f"JSON nested deeper than {MAX_JSON_DEPTH} levels", field="body") from None
     if _depth(value) > MAX_JSON_DEPTH:
@@ -180,7 +191,7 @@ class _Handler(BaseHTTPRequestHandler):
     # Headers and body leave in one write (the stdlib flushes after each request) and without Nagle's delay:
     # otherwise two small writes meet the client's delayed ACK and every answer takes 40 ms.
     wbufsize = 1 << 16
-    server: "ApiServer"
+    server: ApiServer
 
     def setup(self) -> None:
         super().setup()
@@ -212,22 +223,40 @@ class _Handler(BaseHTTPRequestHandler):
         path = getattr(self, "path", "") or ""
         log.debug("%s %s %s", getattr(self, "command", None), path.split("?", 1)[0], code)
 
-    def send_error(self, code: int, message: Optional[str] = None, explain: Optional[str] = None) -> None:
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """The stdlib's own refusals (bad request line, headers too long, unknown method) as JSON too."""
-        codes = {400: "bad_request", 408: "timeout", 414: "uri_too_long", 431: "headers_too_large",
-                 501: "method_not_implemented", 505: "http_version_not_supported"}
+        codes = {
+            400: "bad_request",
+            408: "timeout",
+            414: "uri_too_long",
+            431: "headers_too_large",
+            501: "method_not_implemented",
+            505: "http_version_not_supported",
+        }
         self.close_connection = True
         try:
-            self._send(Response(code, {"error": message or self.responses.get(code, ("error",))[0],
-                                       "code": codes.get(code, "bad_request"), "details": None},
-                                headers={"Connection": "close"}))
+            self._send(
+                Response(
+                    code,
+                    {
+                        "error": message or self.responses.get(code, ("error",))[0],
+                        "code": codes.get(code, "bad_request"),
+                        "details": None,
+                    },
+                    headers={"Connection": "close"},
+                )
+            )
         except OSError:
             pass
 
     def _read_body(self) -> bytes:
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            raise HttpError(411, "length_required", "send the body with a Content-Length (chunked is not"
-                            " supported)", close=True)
+            raise HttpError(
+                411,
+                "length_required",
+                "send the body with a Content-Length (chunked is not supported)",
+                close=True,
+            )
         raw = self.headers.get("Content-Length")
         if raw is None or raw.strip() == "":
             return b""
@@ -236,12 +265,19 @@ class _Handler(BaseHTTPRequestHandler):
             if length < 0:
                 raise ValueError
         except ValueError:
-            raise HttpError(400, "bad_request", f"Content-Length {raw!r} is not a number", close=True) from None
+            raise HttpError(
+                400, "bad_request", f"Content-Length {raw!r} is not a number", close=True
+            ) from None
         limit = self.server.api.max_body_bytes
         if length > limit:
             self._linger = True
-            raise HttpError(413, "payload_too_large", f"the body is {length} bytes; the limit is {limit}"
-                            " (api.max_body_bytes)", details={"limit": limit, "length": length}, close=True)
+            raise HttpError(
+                413,
+                "payload_too_large",
+                f"the body is {length} bytes; the limit is {limit} (api.max_body_bytes)",
+                details={"limit": limit, "length": length},
+                close=True,
+            )
         if length == 0:
             return b""
         body = self.rfile.read(length)
@@ -257,10 +293,17 @@ class _Handler(BaseHTTPRequestHandler):
         limit = self.server.api.max_body_bytes
         if raw.strip().isdigit() and int(raw) > limit:
             self.close_connection = True
-            self._send(error_response(HttpError(413, "payload_too_large", f"the body is {raw} bytes; the limit"
-                                                f" is {limit} (api.max_body_bytes)",
-                                                details={"limit": limit, "length": int(raw)},
-                                                headers={"Connection": "close"})))
+            self._send(
+                error_response(
+                    HttpError(
+                        413,
+                        "payload_too_large",
+                        f"the body is {raw} bytes; the limit is {limit} (api.max_body_bytes)",
+                        details={"limit": limit, "length": int(raw)},
+                        headers={"Connection": "close"},
+                    )
+                )
+            )
             return False
         return super().handle_expect_100()
 
@@ -298,8 +341,9 @@ class _Handler(BaseHTTPRequestHandler):
             path = split.path.rstrip("/") or "/"
             body = self._read_body()
             try:
-                pairs = parse_qsl(split.query, keep_blank_values=True, strict_parsing=False,
-                                  max_num_fields=100)
+                pairs = parse_qsl(
+                    split.query, keep_blank_values=True, strict_parsing=False, max_num_fields=100
+                )
             except ValueError:
                 raise InvalidInput("too many query parameters", field="query") from None
             query: dict[str, str] = {}
@@ -319,8 +363,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         except Exception:  # a bug, never the user's fault: log it, answer 500 without details
             log.exception("internal error serving %s %s", self.command, self.path.split("?", 1)[0])
-            response = Response(500, {"error": "internal error (see the daemon log)", "code": "internal",
-                                      "details": None})
+            response = Response(
+                500, {"error": "internal error (see the daemon log)", "code": "internal", "details": None}
+            )
         try:
             self._send(response)
         except OSError:
@@ -367,9 +412,13 @@ class ApiServer(ThreadingHTTPServer):
         if not self._slots.acquire(blocking=False):
             body = dumps({"error": "too many connections; try again", "code": "busy", "details": None})
             try:
-                request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-                                b"Retry-After: 1\r\nConnection: close\r\nContent-Length: "
-                                + str(len(body)).encode() + b"\r\n\r\n" + body)
+                request.sendall(
+                    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                    b"Retry-After: 1\r\nConnection: close\r\nContent-Length: "
+                    + str(len(body)).encode()
+                    + b"\r\n\r\n"
+                    + body
+                )
             except OSError:
                 pass
             self.shutdown_request(request)
@@ -396,18 +445,18 @@ class ApiServer(ThreadingHTTPServer):
 class ApiHandle:
     """A running (or disabled) API server; ``close()`` stops it."""
 
-    server: Optional[ApiServer]
-    thread: Optional[threading.Thread]
+    server: ApiServer | None
+    thread: threading.Thread | None
     bind: str
     port: int
-    key: Optional[str] = None
+    key: str | None = None
 
     @property
     def enabled(self) -> bool:
         return self.server is not None
 
     @property
-    def url(self) -> Optional[str]:
+    def url(self) -> str | None:
         if not self.server:
             return None
         host = f"[{self.bind}]" if ":" in self.bind else self.bind
@@ -433,8 +482,9 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def start_api(app: Any, supervisor: Any = None, *, bind: Optional[str] = None,
-              port: Optional[int] = None) -> ApiHandle:
+def start_api(
+    app: Any, supervisor: Any = None, *, bind: str | None = None, port: int | None = None
+) -> ApiHandle:
     """Serve the API for ``app`` in a background thread; returns a handle (``handle.close()`` stops it).
 
     ``bind``/``port`` override ``[api]`` (port 0 picks a free port, for tests). When ``api.enabled`` is false the
@@ -455,10 +505,14 @@ def start_api(app: Any, supervisor: Any = None, *, bind: Optional[str] = None,
     except OSError as exc:
         raise _bind_error(exc, bind, port) from None
     if not is_loopback(bind):
-        log.warning("the API listens on %s:%s, beyond this machine: put TLS termination in front of it"
-                    " (api.bind)", bind, server.server_port)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
-                              name="symbi-api", daemon=True)
+        log.warning(
+            "the API listens on %s:%s, beyond this machine: put TLS termination in front of it (api.bind)",
+            bind,
+            server.server_port,
+        )
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="symbi-api", daemon=True
+    )
     thread.start()
     return ApiHandle(server, thread, bind, server.server_port, key)
 
@@ -469,7 +523,9 @@ def _bind_error(exc: OSError, bind: str, port: int) -> SymbiError:
     if exc.errno == errno.EACCES:
         return SymbiError(f"not allowed to listen on {bind}:{port} (ports below 1024 need privileges)")
     if exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT) or isinstance(exc, socket.gaierror):
-        return SymbiError(f"cannot listen on {bind}:{port}: {bind} is not an address of this machine (api.bind)")
+        return SymbiError(
+            f"cannot listen on {bind}:{port}: {bind} is not an address of this machine (api.bind)"
+        )
     return SymbiError(f"cannot listen on {bind}:{port}: {exc.strerror or exc}")
 
 
@@ -478,12 +534,21 @@ def check_auth(headers: Any, key: str) -> None:
     value = headers.get("Authorization") or ""
     scheme, _, token = value.strip().partition(" ")
     if not value:
-        raise HttpError(401, "unauthorized", "missing Authorization: Bearer KEY (see `symbi api-key`)",
-                        headers={"WWW-Authenticate": 'Bearer realm="symbi"'})
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode("utf-8", "replace"),
-                                                             key.encode("utf-8")):
-        raise HttpError(401, "unauthorized", "invalid API key",
-                        headers={"WWW-Authenticate": 'Bearer realm="symbi", error="invalid_token"'})
+        raise HttpError(
+            401,
+            "unauthorized",
+            "missing Authorization: Bearer KEY (see `symbi api-key`)",
+            headers={"WWW-Authenticate": 'Bearer realm="symbi"'},
+        )
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        token.strip().encode("utf-8", "replace"), key.encode("utf-8")
+    ):
+        raise HttpError(
+            401,
+            "unauthorized",
+            "invalid API key",
+            headers={"WWW-Authenticate": 'Bearer realm="symbi", error="invalid_token"'},
+        )
 
 
 def path_param(raw: str) -> str:

@@ -14,18 +14,33 @@ def test_open_and_closed_endpoints(http):
     assert http("GET", "/health", auth=False).status == 200
     assert http("GET", "/api/v1/health/scheduler", auth=False).status == 200
     assert http("GET", "/metrics", auth=False).status == 200
-    for method, path in (("GET", "/api/v1/schedule"), ("POST", "/api/v1/schedule"), ("GET", "/api/v1/schedules"),
-                         ("GET", "/api/v1/openapi.json"), ("POST", "/api/v1/schedules/x/trigger")):
+    for method, path in (
+        ("GET", "/api/v1/schedule"),
+        ("POST", "/api/v1/schedule"),
+        ("GET", "/api/v1/schedules"),
+        ("GET", "/api/v1/openapi.json"),
+        ("POST", "/api/v1/schedules/x/trigger"),
+    ):
         r = http(method, path, auth=False)
         assert r.status == 401, (method, path)
         assert r.body["code"] == "unauthorized" and r.headers["www-authenticate"].startswith("Bearer")
 
 
 def test_wrong_keys_are_refused(http):
-    for value in ("Bearer nope", f"Basic {http.key}", http.key, f"Bearer {http.key}x", "Bearer", "Bearer \u00e9"):
+    for value in (
+        "Bearer nope",
+        f"Basic {http.key}",
+        http.key,
+        f"Bearer {http.key}x",
+        "Bearer",
+        "Bearer \u00e9",
+    ):
         r = http("GET", "/api/v1/schedule", auth=False, headers={"Authorization": value})
         assert r.status == 401, value
-    assert http("GET", "/api/v1/schedule", auth=False, headers={"Authorization": f"bearer {http.key}"}).status == 200
+    assert (
+        http("GET", "/api/v1/schedule", auth=False, headers={"Authorization": f"bearer {http.key}"}).status
+        == 200
+    )
 
 
 def test_generated_key_is_private_and_stable(app, server):

@@ -6,10 +6,9 @@ from __future__ import annotations
 import socket
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
-
 from agents.daemon_helper import Daemon, wait_for
-from conftest import Http
+from api_helpers import Http
+from prometheus_client.parser import text_string_to_metric_families
 
 pytestmark = pytest.mark.slow
 
@@ -74,8 +73,9 @@ def test_daemon_serves_the_api_runs_jobs_and_metrics_survive_a_restart(daemon, m
     from symbiont.schedules import CreateScheduleRequest
 
     sdk = Client(api_key=d.api.key, base_url=f"{d.api.url}/api/v1")
-    ok = sdk.schedules.create_schedule(CreateScheduleRequest(name="ok-job", cron_expression="0 0 1 1 *",
-                                                             agent_name="ok"))
+    ok = sdk.schedules.create_schedule(
+        CreateScheduleRequest(name="ok-job", cron_expression="0 0 1 1 *", agent_name="ok")
+    )
     assert sdk.schedules.trigger_schedule(ok.job_id).status == "queued"
 
     # our client, the guide's family
@@ -111,6 +111,8 @@ def test_daemon_serves_the_api_runs_jobs_and_metrics_survive_a_restart(daemon, m
     after = _counts(d.http("GET", "/metrics", auth=False).text)
     n_failed_now = sum(1 for r in client.schedule.get_history(bad.id, limit=100) if r.status == "failed")
     assert after[("symbiont_cron_runs_total", (("job_name", "ok-job"), ("status", "succeeded")))] == 2
-    assert after[("symbiont_cron_runs_total", (("job_name", "bad-job"), ("status", "failed")))] == n_failed_now
+    assert (
+        after[("symbiont_cron_runs_total", (("job_name", "bad-job"), ("status", "failed")))] == n_failed_now
+    )
     key = ("symbiont_cron_execution_duration_seconds_count", (("job_name", "ok-job"),))
     assert after[key] == before[key] == 2

@@ -33,8 +33,11 @@ def test_malformed_json_names_line_and_column(http):
 
 
 def test_wrong_content_type_is_415(http):
-    _error(http("POST", "/api/v1/schedule", JOB, content_type="application/x-www-form-urlencoded"), 415,
-           "unsupported_media_type")
+    _error(
+        http("POST", "/api/v1/schedule", JOB, content_type="application/x-www-form-urlencoded"),
+        415,
+        "unsupported_media_type",
+    )
     _error(http("POST", "/api/v1/schedule", JOB, content_type=None), 415)
     assert http("POST", "/api/v1/schedule", JOB, content_type="application/json; charset=utf-8").status == 201
 
@@ -45,28 +48,40 @@ def test_body_over_the_limit_is_413_before_it_is_read(http, server):
     assert b["details"]["limit"] == 1_048_576
     # A lying Content-Length: the server refuses from the header alone and does not wait for the bytes.
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
-        s.sendall(b"POST /api/v1/schedule HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                  b"Authorization: Bearer " + server.key.encode() + b"\r\nContent-Length: 999999999\r\n\r\n{")
+        s.sendall(
+            b"POST /api/v1/schedule HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer " + server.key.encode() + b"\r\nContent-Length: 999999999\r\n\r\n{"
+        )
         assert s.recv(4096).startswith(b"HTTP/1.1 413")
 
 
 def test_expect_100_continue_is_refused_before_the_body(server):
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
-        s.sendall(b"POST /api/v1/schedule HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                  b"Expect: 100-continue\r\nContent-Length: 5000000\r\n\r\n")
+        s.sendall(
+            b"POST /api/v1/schedule HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Expect: 100-continue\r\nContent-Length: 5000000\r\n\r\n"
+        )
         assert s.recv(4096).startswith(b"HTTP/1.1 413")
 
 
 def test_deep_nesting_is_refused(http):
-    deep = b'{"name": "n", "agent_id": "a", "cron_expr": "* * * * *", "custom": ' + b'{"a": ' * 50 + b"1" + b"}" * 51
+    deep = (
+        b'{"name": "n", "agent_id": "a", "cron_expr": "* * * * *", "custom": '
+        + b'{"a": ' * 50
+        + b"1"
+        + b"}" * 51
+    )
     _error(http("POST", "/api/v1/schedule", raw=deep), 400)
     very_deep = b"[" * 200_000 + b"]" * 200_000  # would overflow a recursive parser
     _error(http("POST", "/api/v1/schedule", raw=very_deep), 400)
 
 
 def test_bad_content_length_and_chunked(server):
-    for header, status in ((b"Content-Length: banana", b"400"), (b"Content-Length: -5", b"400"),
-                           (b"Transfer-Encoding: chunked", b"411")):
+    for header, status in (
+        (b"Content-Length: banana", b"400"),
+        (b"Content-Length: -5", b"400"),
+        (b"Transfer-Encoding: chunked", b"411"),
+    ):
         with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
             s.sendall(b"POST /api/v1/schedule HTTP/1.1\r\nHost: x\r\n" + header + b"\r\n\r\n")
             assert s.recv(4096).split(b" ")[1] == status
@@ -99,7 +114,9 @@ def test_unknown_method_and_garbage_request_line(server):
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
         s.sendall(b"BREW /api/v1/schedule HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         data = _read_all(s)
-    assert data.startswith(b"HTTP/1.1 405") and b"Allow: GET, HEAD, OPTIONS, POST" in data and b'"code"' in data
+    assert (
+        data.startswith(b"HTTP/1.1 405") and b"Allow: GET, HEAD, OPTIONS, POST" in data and b'"code"' in data
+    )
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
         s.sendall(b"\x00\x01garbage\r\n\r\n")
         assert s.recv(4096).split(b" ")[1] == b"400"
@@ -152,11 +169,16 @@ def test_connections_over_the_cap_get_503(app, monkeypatch):
 
 @pytest.mark.parametrize("path", ["/api/v1/schedule", "/api/v1/schedules"])
 def test_fields_of_the_wrong_type_never_give_500(http, path):
-    bodies = [{"name": 1}, {"name": None}, {"name": [], "agent_id": {}}, {"cron_expr": 5, "name": "x"},
-              {"name": "x", "agent_id": "a", "cron_expr": "* * * * *", "at": "yesterday"},
-              {"name": "x", "agent_name": "a", "cron_expression": "* * * * *", "policy_ids": ["none"]},
-              {"name": "x", "agent_name": "a", "cron_expression": "* * * * *", "timezone": "Nowhere/Land"},
-              {"name": "\u0000", "agent_id": "a", "cron_expr": "* * * * *"}]
+    bodies = [
+        {"name": 1},
+        {"name": None},
+        {"name": [], "agent_id": {}},
+        {"cron_expr": 5, "name": "x"},
+        {"name": "x", "agent_id": "a", "cron_expr": "* * * * *", "at": "yesterday"},
+        {"name": "x", "agent_name": "a", "cron_expression": "* * * * *", "policy_ids": ["none"]},
+        {"name": "x", "agent_name": "a", "cron_expression": "* * * * *", "timezone": "Nowhere/Land"},
+        {"name": "\u0000", "agent_id": "a", "cron_expr": "* * * * *"},
+    ]
     for body in bodies:
         r = http("POST", path, body)
         assert r.status == 400, (body, r.body)

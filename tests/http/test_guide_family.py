@@ -54,7 +54,7 @@ def test_every_curl_example_of_the_guide_works_as_written(http, server):
     # The guide's examples name the job "job-123": a job may be named by its name, so one exists by that name.
     assert http("POST", "/api/v1/schedule", {**GUIDE_JOB, "name": "job-123"}).status == 201
     base = f"http://127.0.0.1:{server.port}"
-    for example, expected in zip(GUIDE_CURLS, EXPECTED):
+    for example, expected in zip(GUIDE_CURLS, EXPECTED, strict=True):
         argv = shlex.split(example.replace("\\\n", " ").replace("\n", " "))
         argv = [a.replace("http://localhost:8080", base) for a in argv]
         argv[1:1] = ["-sS", "-w", "\n%{http_code}", "-H", f"Authorization: Bearer {server.key}"]
@@ -175,8 +175,11 @@ def test_next_run(http, app):
     assert r.status == 200
     # The fake clock stands at 2026-11-27 12:00 UTC: the next slots are the following hours.
     assert r.body["next_run"] == "2026-11-27T13:00:00+00:00"
-    assert r.body["next_runs"] == ["2026-11-27T13:00:00+00:00", "2026-11-27T14:00:00+00:00",
-                                   "2026-11-27T15:00:00+00:00"]
+    assert r.body["next_runs"] == [
+        "2026-11-27T13:00:00+00:00",
+        "2026-11-27T14:00:00+00:00",
+        "2026-11-27T15:00:00+00:00",
+    ]
     assert http("GET", f"/api/v1/schedule/{job['id']}/next_run?count=100000").status == 400
 
 

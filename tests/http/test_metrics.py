@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import uuid
 
+from api_helpers import Http
 from prometheus_client.parser import text_string_to_metric_families
 
 from symbi_cron.http.server import start_api
 from symbi_cron.store import runs as run_rows
 from symbi_cron.store.audit import append_event
 from symbi_cron.timeutil import to_ms
-
-from conftest import Http
 
 
 def _families(text: str) -> dict:
@@ -33,24 +32,50 @@ def _seed(app, http, job_name: str, outcomes: list[tuple[str, int | None]]) -> s
     with app.store.write() as tx:
         for i, (status, ms) in enumerate(outcomes):
             rid = str(uuid.uuid4())
-            run_rows.insert(tx, id=rid, job_id=job["id"], trigger="schedule", status="running",
-                            scheduled_for=now - (i + 1) * 3_600_000, now_ms=now)
-            run_rows.update(tx, rid, now_ms=now, status=status, started_at=now - 1000, finished_at=now,
-                            execution_time_ms=ms)
+            run_rows.insert(
+                tx,
+                id=rid,
+                job_id=job["id"],
+                trigger="schedule",
+                status="running",
+                scheduled_for=now - (i + 1) * 3_600_000,
+                now_ms=now,
+            )
+            run_rows.update(
+                tx,
+                rid,
+                now_ms=now,
+                status=status,
+                started_at=now - 1000,
+                finished_at=now,
+                execution_time_ms=ms,
+            )
             if status == "failed":
-                tx.execute("INSERT INTO deliveries (run_id, channel, ok, detail, attempts, at) VALUES (?,?,?,?,?,?)",
-                           (rid, "webhook", 0, "HTTP 500", 3, now))
+                tx.execute(
+                    "INSERT INTO deliveries (run_id, channel, ok, detail, attempts, at) VALUES (?,?,?,?,?,?)",
+                    (rid, "webhook", 0, "HTTP 500", 3, now),
+                )
     return job["id"]
 
 
 def test_metrics_come_from_the_store_and_survive_a_restart(app, http):
-    _seed(app, http, "daily-report", [("succeeded", 1234), ("succeeded", 400), ("failed", 50_000),
-                                      ("skipped", None), ("missed", None)])
+    _seed(
+        app,
+        http,
+        "daily-report",
+        [("succeeded", 1234), ("succeeded", 400), ("failed", 50_000), ("skipped", None), ("missed", None)],
+    )
     _seed(app, http, "flaky-job", [("failed", 10), ("timed_out", 3_600_500)])
     with app.store.write() as tx:
         for _ in range(2):
-            append_event(tx, at_ms=to_ms(app.clock.now()), type="CronJobDeadLettered", actor="supervisor",
-                         job_name="flaky-job", details={})
+            append_event(
+                tx,
+                at_ms=to_ms(app.clock.now()),
+                type="CronJobDeadLettered",
+                actor="supervisor",
+                job_name="flaky-job",
+                details={},
+            )
     r = http("GET", "/metrics", auth=False)
     assert r.status == 200 and r.headers["content-type"].startswith("text/plain")
     fams = _families(r.text)
@@ -59,13 +84,32 @@ def test_metrics_come_from_the_store_and_survive_a_restart(app, http):
     assert _value(fams, runs, "symbiont_cron_runs_total", job_name="daily-report", status="succeeded") == 2
     assert _value(fams, runs, "symbiont_cron_runs_total", job_name="daily-report", status="failed") == 1
     assert _value(fams, runs, "symbiont_cron_runs_total", job_name="flaky-job", status="timed_out") == 1
-    assert _value(fams, "symbiont_cron_skipped_slots", "symbiont_cron_skipped_slots_total",
-                  job_name="daily-report") == 1
-    assert _value(fams, "symbiont_cron_missed_slots", "symbiont_cron_missed_slots_total",
-                  job_name="daily-report") == 1
-    assert _value(fams, "symbiont_cron_dead_letter", "symbiont_cron_dead_letter_total", job_name="flaky-job") == 2
-    assert _value(fams, "symbiont_cron_delivery_failures", "symbiont_cron_delivery_failures_total",
-                  job_name="daily-report", channel="webhook") == 1
+    assert (
+        _value(
+            fams, "symbiont_cron_skipped_slots", "symbiont_cron_skipped_slots_total", job_name="daily-report"
+        )
+        == 1
+    )
+    assert (
+        _value(
+            fams, "symbiont_cron_missed_slots", "symbiont_cron_missed_slots_total", job_name="daily-report"
+        )
+        == 1
+    )
+    assert (
+        _value(fams, "symbiont_cron_dead_letter", "symbiont_cron_dead_letter_total", job_name="flaky-job")
+        == 2
+    )
+    assert (
+        _value(
+            fams,
+            "symbiont_cron_delivery_failures",
+            "symbiont_cron_delivery_failures_total",
+            job_name="daily-report",
+            channel="webhook",
+        )
+        == 1
+    )
     assert _value(fams, "symbiont_cron_in_flight_jobs", "symbiont_cron_in_flight_jobs") == 0
 
     h = "symbiont_cron_execution_duration_seconds"
@@ -87,6 +131,7 @@ def test_metrics_come_from_the_store_and_survive_a_restart(app, http):
     finally:
         again.close()
     for name in (runs, "symbiont_cron_dead_letter", h, "symbiont_cron_delivery_failures"):
+
         def key(fs):
             return sorted((x.name, sorted(x.labels.items()), x.value) for x in fs.samples)
 
@@ -95,7 +140,13 @@ def test_metrics_come_from_the_store_and_survive_a_restart(app, http):
 
 class _Supervisor:
     def snapshot(self) -> dict:
-        return {"in_flight": 3, "queued": 4, "tick_lag_seconds": 0.25, "started_at": None, "last_tick_at": None}
+        return {
+            "in_flight": 3,
+            "queued": 4,
+            "tick_lag_seconds": 0.25,
+            "started_at": None,
+            "last_tick_at": None,
+        }
 
 
 def test_live_gauges_come_from_the_supervisor(app):

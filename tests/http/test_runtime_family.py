@@ -30,8 +30,11 @@ def sdk(server, monkeypatch):
 
 def test_sdk_schedules_methods_round_trip(sdk, http):
     s = sdk.schedules
-    created = s.create_schedule(CreateScheduleRequest(name="nightly", cron_expression="0 3 * * *",
-                                                      agent_name="backup", timezone="Europe/Madrid"))
+    created = s.create_schedule(
+        CreateScheduleRequest(
+            name="nightly", cron_expression="0 3 * * *", agent_name="backup", timezone="Europe/Madrid"
+        )
+    )
     assert created.status == "active" and created.next_run.startswith("2026-11-28T02:00:00")
     job_id = created.job_id
 
@@ -39,14 +42,20 @@ def test_sdk_schedules_methods_round_trip(sdk, http):
     assert [x.job_id for x in listed] == [job_id] and listed[0].enabled is True
 
     detail = s.get_schedule(job_id)
-    assert detail.name == "nightly" and detail.cron_expression == "0 3 * * *" and detail.timezone == "Europe/Madrid"
+    assert (
+        detail.name == "nightly"
+        and detail.cron_expression == "0 3 * * *"
+        and detail.timezone == "Europe/Madrid"
+    )
     assert detail.one_shot is False and detail.run_count == 0 and detail.failure_count == 0
 
     updated = s.update_schedule(job_id, UpdateScheduleRequest(cron_expression="30 4 * * *", one_shot=True))
     assert updated.cron_expression == "30 4 * * *" and updated.one_shot is True
 
     nxt = s.get_schedule_next_runs(job_id, count=3)
-    assert nxt.job_id == job_id and len(nxt.next_runs) == 3 and nxt.next_runs[0].startswith("2026-11-28T03:30")
+    assert (
+        nxt.job_id == job_id and len(nxt.next_runs) == 3 and nxt.next_runs[0].startswith("2026-11-28T03:30")
+    )
 
     paused = s.pause_schedule(job_id)
     assert (paused.action, paused.status) == ("pause", "paused")
@@ -75,7 +84,9 @@ def test_sdk_errors(sdk):
     with pytest.raises(NotFoundError):
         sdk.schedules.get_schedule("no-such-job")
     with pytest.raises(APIError) as exc:
-        sdk.schedules.create_schedule(CreateScheduleRequest(name="x", cron_expression="70 * * * *", agent_name="a"))
+        sdk.schedules.create_schedule(
+            CreateScheduleRequest(name="x", cron_expression="70 * * * *", agent_name="a")
+        )
     assert exc.value.status_code == 400 and "cron_expression" in exc.value.response_text
 
 
@@ -90,18 +101,33 @@ def test_policy_ids_name_config_policies(app, http):
 
     handle = start_api(app, None, port=0)
     try:
-        from conftest import Http
+        from api_helpers import Http
 
         call = Http(handle)
-        r = call("POST", "/api/v1/schedules", {"name": "p", "cron_expression": "0 9 * * 1-5", "agent_name": "a",
-                                               "policy_ids": ["business-hours", "short"]})
+        r = call(
+            "POST",
+            "/api/v1/schedules",
+            {
+                "name": "p",
+                "cron_expression": "0 9 * * 1-5",
+                "agent_name": "a",
+                "policy_ids": ["business-hours", "short"],
+            },
+        )
         assert r.status == 201, r.body
         job = call("GET", f"/api/v1/schedule/{r.body['job_id']}").body
         assert job["policy"]["allowed_hours"] == {"start": "09:00", "end": "17:00"}
         assert job["policy"]["max_runtime"] == 300
-        r = call("POST", "/api/v1/schedules", {"name": "q", "cron_expression": "0 9 * * *", "agent_name": "a",
-                                               "policy_ids": ["nope"]})
-        assert r.status == 400 and r.body["details"]["field"] == "policy_ids" and "business-hours" in r.body["error"]
+        r = call(
+            "POST",
+            "/api/v1/schedules",
+            {"name": "q", "cron_expression": "0 9 * * *", "agent_name": "a", "policy_ids": ["nope"]},
+        )
+        assert (
+            r.status == 400
+            and r.body["details"]["field"] == "policy_ids"
+            and "business-hours" in r.body["error"]
+        )
     finally:
         handle.close()
 
