@@ -297,7 +297,7 @@ def run(paths: Paths, *, env: dict[str, str] | None = None, detach: bool, ready_
         sup.request_stop()
     if holder["reload"]:
         sup.request_reload()
-    log.info("daemon ready (pid %d, %s, store %s%s)", os.getpid(), sup.daemon_id, paths.db,
+    log.info("daemon ready (pid %d, %s, store %s%s)", os.getpid(), sup.daemon_id, sup.app.store.path,
              f", API {api.url}" if api is not None and getattr(api, "url", None) else "")
     _tell(ready_fd, f"READY {os.getpid()}")
     if ready_fd is not None:

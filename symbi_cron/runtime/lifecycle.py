@@ -10,7 +10,9 @@
   ``pending_approval``, ``cancelled``).
 - :func:`finish_run`: the outcome is recorded; the job's counters move; a failure is retried with doubling
   backoff or dead-letters the job; a one-shot completes.
-- :func:`recover_interrupted`: runs left ``running`` by a dead process become ``interrupted``.
+- :func:`recover_interrupted`: runs left ``running`` by a dead process become ``interrupted``. On one SQLite store
+  "dead" means its pid is gone; on a shared PostgreSQL store it means its daemon's lease (:func:`renew_lease`,
+  the ``daemons`` table) lapsed, whatever host it ran on.
 """
 
 from __future__ import annotations
@@ -49,8 +51,13 @@ OPEN_RUNS = "status IN ('queued', 'running', 'pending_approval')"
 
 
 def owner_id(kind: str = "daemon") -> str:
-    """An id for this supervisor instance, ``kind:pid:random``: recovery knows whose runs it sees."""
-    return f"{kind}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    """An id for this supervisor instance, ``kind:pid:random:host``: recovery knows whose runs it sees (the host
+    matters on a shared store, where a pid means something only on its own machine)."""
+    return f"{kind}:{os.getpid()}:{uuid.uuid4().hex[:8]}:{host_name()}"
+
+
+def owner_kind(owner: str | None) -> str:
+    return (owner or "").split(":", 1)[0]
 
 
 def owner_alive(owner: str | None, me: str) -> bool:
@@ -394,17 +401,70 @@ def _complete_one_shot_if_done(conn, job: dict[str, Any], *, now_ms: int, ok: bo
                  job_name=job["name"], details={"one_shot": True, "status": final})
 
 
+# -- leases (several daemons on one shared store) ------------------------------------------------------------------
+def host_name() -> str:
+    import socket
+
+    return socket.gethostname()
+
+
+def register_daemon(conn, daemon_id: str, *, now_ms: int, lease_ms: int) -> None:
+    """Record this daemon and its first lease (until ``now_ms + lease_ms``)."""
+    conn.execute(
+        "INSERT INTO daemons (id, host, pid, started_at, lease_until) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT (id) DO UPDATE SET lease_until = excluded.lease_until",
+        (daemon_id, host_name(), os.getpid(), now_ms, now_ms + lease_ms),
+    )
+
+
+def renew_lease(conn, daemon_id: str, *, now_ms: int, lease_ms: int) -> bool:
+    """Extend this daemon's lease. False when it had lapsed (or was removed): the others may have taken its
+    runs over, so the caller should say so; the lease is taken again either way."""
+    cur = conn.execute("UPDATE daemons SET lease_until = ? WHERE id = ? AND lease_until >= ?",
+                       (now_ms + lease_ms, daemon_id, now_ms))
+    if cur.rowcount == 1:
+        return True
+    register_daemon(conn, daemon_id, now_ms=now_ms, lease_ms=lease_ms)
+    return False
+
+
+def release_daemon(conn, daemon_id: str) -> None:
+    """A clean stop: the daemon's row goes (its runs were drained and recorded)."""
+    conn.execute("DELETE FROM daemons WHERE id = ?", (daemon_id,))
+
+
+def lease_alive(conn, owner: str | None, me: str, now_ms: int) -> bool:
+    """Whether the owner of a run is alive on a shared store: its daemon holds an unexpired lease. An owner with
+    no lease row is a daemon that is gone, or a foreground ``symbi cron run``: that one is judged by its pid when
+    it ran on this host, and left alone when it ran elsewhere (only its own host can tell)."""
+    if not owner or owner == me:
+        return owner == me
+    row = conn.execute("SELECT lease_until, host FROM daemons WHERE id = ?", (owner,)).fetchone()
+    if row is not None:
+        return int(row[0]) >= now_ms
+    if owner_kind(owner) == "daemon":
+        return False
+    parts = owner.split(":")
+    if len(parts) > 3 and parts[3] != host_name():
+        return True
+    return owner_alive(owner, me)
+
+
 # -- recovery ------------------------------------------------------------------------------------------------------
-def recover_interrupted(conn, *, me: str, now_ms: int, actor: str = "daemon") -> list[str]:
+def recover_interrupted(conn, *, me: str, now_ms: int, actor: str = "daemon", leases: bool = False) -> list[str]:
     """Runs left ``running`` by a process that is gone become ``interrupted`` (a failure, retried per policy).
 
+    With ``leases`` (a shared PostgreSQL store) "gone" is :func:`lease_alive` false, else the owner's pid is gone.
     Queued runs are left queued: they never started, so starting them now still runs them exactly once.
     """
     done = []
     for run in run_rows.with_status(conn, ("running",)):
-        if owner_alive(run.get("daemon_id"), me):
+        owner = run.get("daemon_id")
+        if lease_alive(conn, owner, me, now_ms) if leases else owner_alive(owner, me):
             continue
         finish_run(conn, run["id"], status="interrupted", now_ms=now_ms, actor=actor,
                    error_message="the supervisor stopped while the run was in flight (crash, kill or power loss)")
         done.append(run["id"])
+    if leases:  # lapsed daemons whose runs are all recorded now: their rows have served their purpose
+        conn.execute("DELETE FROM daemons WHERE lease_until < ? AND id <> ?", (now_ms, me))
     return done

@@ -8,6 +8,12 @@ The loop then sleeps until the next slot, the next queued run, a worker finishin
 than ``tick_interval_seconds``.
 
 Signals only set events (:meth:`request_reload`, :meth:`request_stop`); the loop does the work.
+
+On a shared PostgreSQL store (docs/scaling.md) several supervisors tick against one database: each holds a lease in
+the ``daemons`` table, renewed every ``lease_seconds / 3`` by the tick (which never sleeps longer than that); each
+renewal also records the runs of daemons whose lease lapsed ``interrupted`` (retried per the job's policy by
+whoever is alive). A thread LISTENs on the ``symbi_reload`` channel so a change made on any host wakes every
+supervisor like SIGHUP.
 """
 
 from __future__ import annotations
@@ -157,6 +163,9 @@ class Supervisor:
         self.ticks = 0
         self.last_error: str | None = None
         self.queued = 0
+        self.shared = getattr(app.store, "dialect", "sqlite") == "postgresql"
+        self._lease_renewed_ms: int | None = None
+        self._listener: threading.Thread | None = None
 
     # -- control (safe from signal handlers and other threads) -------------------------------------------------
     def request_reload(self) -> None:
@@ -194,13 +203,66 @@ class Supervisor:
 
     # -- the loop ----------------------------------------------------------------------------------------------
     def recover(self) -> list[str]:
-        """Mark runs left ``running`` by a dead process ``interrupted`` (call once at start)."""
+        """Mark runs left ``running`` by a dead process ``interrupted`` (call once at start; on a shared store
+        this also takes the lease, and the tick repeats the check at every renewal)."""
+        now_ms = to_ms(self.app.clock.now())
         with self.app.store.write() as tx:
-            done = lifecycle.recover_interrupted(tx, me=self.daemon_id, now_ms=to_ms(self.app.clock.now()))
+            if self.shared:
+                lifecycle.register_daemon(tx, self.daemon_id, now_ms=now_ms, lease_ms=self.lease_ms)
+                self._lease_renewed_ms = now_ms
+            done = lifecycle.recover_interrupted(tx, me=self.daemon_id, now_ms=now_ms, leases=self.shared)
         if done:
-            log.warning("%d run(s) left running by a previous supervisor recorded interrupted: %s", len(done),
+            log.warning("%d run(s) left running by a %s recorded interrupted: %s", len(done),
+                        "daemon whose lease lapsed" if self.shared else "previous supervisor",
                         ", ".join(r[:8] for r in done))
         return done
+
+    @property
+    def lease_ms(self) -> int:
+        store_settings = getattr(self.app.settings, "store", None)
+        return int(float(getattr(store_settings, "lease_seconds", 30)) * 1000)
+
+    def _keep_lease(self, now_ms: int) -> None:
+        """Shared store: renew the lease every third of its length, and take over lapsed daemons' runs."""
+        if self._lease_renewed_ms is not None and now_ms - self._lease_renewed_ms < self.lease_ms // 3:
+            return
+        with self.app.store.write() as tx:
+            held = lifecycle.renew_lease(tx, self.daemon_id, now_ms=now_ms, lease_ms=self.lease_ms)
+            done = lifecycle.recover_interrupted(tx, me=self.daemon_id, now_ms=now_ms, leases=True)
+        if not held and self._lease_renewed_ms is not None:
+            log.error("this daemon's lease had lapsed (%.1fs without renewal): the other daemons may have"
+                      " recorded its runs interrupted", (now_ms - self._lease_renewed_ms) / 1000)
+        self._lease_renewed_ms = now_ms
+        if done:
+            log.warning("%d run(s) of a daemon whose lease lapsed recorded interrupted: %s", len(done),
+                        ", ".join(r[:8] for r in done))
+
+    def _listen(self) -> None:
+        """LISTEN on the reload channel; a notification is a reload (like SIGHUP). Reconnects on errors."""
+        from ..store.postgres import RELOAD_CHANNEL
+
+        while not self._stop.is_set():
+            conn = None
+            try:
+                conn = self.app.store.raw_connection()
+                conn.execute(f"LISTEN {RELOAD_CHANNEL}")
+                self.request_reload()  # anything sent while we were not listening
+                while not self._stop.is_set():
+                    got = False
+                    for _n in conn.notifies(timeout=0.5, stop_after=1):
+                        got = True
+                    if got:
+                        self.request_reload()
+            except Exception as exc:
+                if not self._stop.is_set():
+                    log.warning("reload listener: %s; reconnecting", exc)
+                    self._stop.wait(1.0)
+            finally:
+                if conn is not None:
+                    try:
+                        conn.close()
+                    except Exception:
+                        pass
 
     def tick(self) -> float:
         """One pass: claim due slots, start what may start. Returns the seconds to sleep before the next."""
@@ -210,6 +272,9 @@ class Supervisor:
         now = self.app.clock.now()
         now_ms = to_ms(now)
         interval = float(self.app.settings.scheduler.tick_interval_seconds)
+        if self.shared:
+            self._keep_lease(now_ms)
+            interval = min(interval, self.lease_ms / 3000)
         conn = self.app.store.connection()
         due = job_rows.due(conn, now_ms, limit=CLAIM_BATCH) if not self.stopping else []
         lag = 0.0
@@ -302,6 +367,9 @@ class Supervisor:
     def serve(self, *, on_tick_error: Any = None) -> None:
         """Tick until :meth:`request_stop`; a failing tick is logged and retried, never silent."""
         last_logged: str | None = None
+        if self.shared and self._listener is None:
+            self._listener = threading.Thread(target=self._listen, name="reload-listener", daemon=True)
+            self._listener.start()
         while not self._stop.is_set():
             self._wake.clear()
             try:
@@ -340,6 +408,12 @@ class Supervisor:
             threads = [f.thread for f in self._inflight.values()]
         for t in threads:
             t.join(timeout=grace)
+        if self.shared and not self.in_flight():
+            try:
+                with self.app.store.write() as tx:
+                    lifecycle.release_daemon(tx, self.daemon_id)
+            except SymbiError as exc:  # the lease lapses by itself
+                log.warning("could not release the lease: %s", exc)
         return stopped
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
