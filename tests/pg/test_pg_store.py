@@ -1,0 +1,220 @@
+"""The PostgreSQL store's own mechanics: one migration source for both dialects, the schema version, rows by name
+and position, the write lock across processes' connections, NOTIFY on a change, leases and lease-based recovery."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+import pytest
+
+from symbi_cron.errors import StoreError
+from symbi_cron.runtime import lifecycle
+from symbi_cron.services import jobs as job_svc
+from symbi_cron.store import Store, open_store
+from symbi_cron.store import jobs as job_rows
+from symbi_cron.store.migrations import LATEST_VERSION
+from symbi_cron.store.postgres import PgStore, translate
+from symbi_cron.timeutil import to_ms
+
+
+def _pg_columns(store: PgStore) -> dict[str, list[str]]:
+    rows = store.query(
+        "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public'"
+        " ORDER BY table_name, ordinal_position")
+    out: dict[str, list[str]] = {}
+    for t, c in rows:
+        out.setdefault(t, []).append(c)
+    return out
+
+
+def _pg_indexes(store: PgStore) -> set[str]:
+    return {r[0] for r in store.query("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")}
+
+
+def test_both_dialects_build_the_same_tables_columns_and_indexes(tmp_path, pg_url):
+    lite = Store(tmp_path / "s.db")
+    lite_tables = [r[0] for r in lite.query("SELECT name FROM sqlite_master WHERE type = 'table'"
+                                            " AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+    lite_cols = {t: [r[1] for r in lite.query(f"PRAGMA table_info({t})")] for t in lite_tables}
+    lite_idx = {r[0] for r in lite.query("SELECT name FROM sqlite_master WHERE type = 'index'"
+                                         " AND name NOT LIKE 'sqlite_%'")}
+    pg = PgStore(pg_url)
+    pg_cols = _pg_columns(pg)
+    # PostgreSQL's bookkeeping: the schema version (PRAGMA user_version) and the audit's highest seq ever
+    # written (sqlite_sequence).
+    assert set(pg_cols) - set(lite_cols) == {"schema_version", "audit_sequence"}
+    assert {t: pg_cols[t] for t in lite_cols} == lite_cols
+    assert lite_idx <= _pg_indexes(pg)
+    assert pg.schema_version() == lite.schema_version() == LATEST_VERSION
+
+
+def test_instants_are_64_bit(pg_url):
+    pg = PgStore(pg_url)
+    types = {r[0] for r in pg.query("SELECT data_type FROM information_schema.columns WHERE table_name = 'runs'"
+                                    " AND column_name IN ('scheduled_for', 'created_at', 'not_before')")}
+    assert types == {"bigint"}
+
+
+def test_migrate_is_idempotent_and_a_newer_schema_is_refused(pg_url):
+    pg = PgStore(pg_url)
+    assert pg.migrate() == LATEST_VERSION
+    with pg.write() as tx:
+        tx.execute("INSERT INTO agents (name, spec, created_at, updated_at) VALUES ('a', '{}', 1, 1)")
+    again = PgStore(pg_url)
+    assert again.migrate() == LATEST_VERSION
+    assert again.query("SELECT COUNT(*) FROM agents")[0][0] == 1
+    with again.write() as tx:
+        tx.execute(f"PRAGMA user_version = {LATEST_VERSION + 1}")  # the dialect hook: schema_version
+    with pytest.raises(StoreError, match="newer than this symbi"):
+        PgStore(pg_url).connection()
+
+
+def test_translation_of_the_sqlite_dialect():
+    assert translate("SELECT * FROM jobs INDEXED BY jobs_due WHERE a = ? AND b LIKE '50%?'") == (
+        "SELECT * FROM jobs WHERE a = %s AND b LIKE '50%%?'")
+    assert translate("PRAGMA user_version") == "SELECT version FROM schema_version"
+    with pytest.raises(StoreError, match="not supported"):
+        translate("PRAGMA journal_mode")
+
+
+def test_rows_read_by_name_and_by_position(pg_url):
+    pg = PgStore(pg_url)
+    row = pg.query("SELECT 1 AS one, 'x' AS two, AVG(v) AS avg FROM (VALUES (1), (2)) t(v)")[0]
+    assert (row["one"], row[1], row["avg"], row.keys()) == (1, "x", 1.5, ["one", "two", "avg"])
+    assert dict(row) == {"one": 1, "two": "x", "avg": 1.5}
+
+
+def test_open_store_picks_the_backend_from_the_url(home, pg_url, monkeypatch):
+    from symbi_cron.paths import resolve
+
+    assert isinstance(open_store(resolve()), Store)
+    monkeypatch.setenv("SYMBI_STORE_URL", pg_url)
+    assert isinstance(open_store(resolve()), PgStore)
+    monkeypatch.delenv("SYMBI_STORE_URL")
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text(f'[store]\nurl = "{pg_url}"\n')
+    assert isinstance(open_store(resolve()), PgStore)
+
+
+def test_an_unreachable_server_is_one_clear_error(home):
+    store = PgStore("postgresql://nobody:secret@127.0.0.1:1/none")
+    with pytest.raises(StoreError) as err:
+        store.connection()
+    assert "cannot reach the store" in str(err.value) and "secret" not in str(err.value)
+
+
+def test_writes_from_many_connections_are_serialised(pg_url):
+    """Read-modify-write with no row lock: correct only because every write holds the store-wide lock."""
+    pg = PgStore(pg_url)
+    with pg.write() as tx:
+        tx.execute("INSERT INTO agents (name, spec, created_at, updated_at) VALUES ('n', '0', 1, 1)")
+
+    def bump() -> None:
+        store = PgStore(pg_url)  # its own connections, as another daemon would have
+        for _ in range(25):
+            with store.write() as tx:
+                n = int(tx.execute("SELECT spec FROM agents WHERE name = 'n'").fetchone()[0])
+                tx.execute("UPDATE agents SET spec = ? WHERE name = 'n'", (str(n + 1),))
+        store.close()
+
+    threads = [threading.Thread(target=bump) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert pg.query("SELECT spec FROM agents WHERE name = 'n'")[0][0] == "100"
+
+
+def test_a_change_notifies_listeners_at_commit_only(app, pg_url):
+    import psycopg
+
+    listener = psycopg.connect(pg_url, autocommit=True)
+    listener.execute("LISTEN symbi_reload")
+    with pytest.raises(RuntimeError), app.store.write():
+        job_svc.create_job(app, {"name": "rolled-back", "agent_id": "a", "cron_expr": "* * * * *"})
+        raise RuntimeError("abort")
+    assert list(listener.notifies(timeout=0.3, stop_after=1)) == []
+    job_svc.create_job(app, {"name": "kept", "agent_id": "a", "cron_expr": "* * * * *"})
+    got = list(listener.notifies(timeout=5, stop_after=1))
+    assert [n.channel for n in got] == ["symbi_reload"] and got[0].payload == "test"
+    listener.close()
+
+
+def test_the_supervisor_reloads_on_a_notification(rt):
+    sup = rt.supervisor()
+    t = threading.Thread(target=sup.serve, daemon=True)
+    t.start()
+    try:
+        deadline = time.monotonic() + 10
+        while sup._listener is None or sup.ticks == 0:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        time.sleep(0.3)  # the listener's first reload is consumed by a tick
+        before = sup.ticks
+        sup._reload.clear()
+        reloaded = threading.Event()
+        original = sup._reload_config
+        sup._reload_config = lambda: (reloaded.set(), original())  # type: ignore[method-assign]
+        other = PgStore(rt.app.store.url)
+        other.notify_changed("another host")
+        assert reloaded.wait(5), "the notification did not reach the supervisor"
+        deadline = time.monotonic() + 5
+        while sup.ticks <= before:  # ...and it looked at the store at once
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    finally:
+        sup.request_stop()
+        t.join(10)
+
+
+def test_a_lapsed_lease_hands_the_running_run_to_the_others(rt, clock):
+    rt.agent("a", "echo")
+    job = rt.job(retry_backoff_seconds=0, max_retries=3)
+    dead = rt.supervisor(daemon_id="daemon:424242:dead0001:elsewhere")
+    live = rt.supervisor(seed=2)
+    clock.advance(60)
+    dead.recover()  # takes its lease
+    live.recover()
+    with rt.app.store.write() as tx:  # the dead daemon claimed and started the slot, then vanished
+        res = lifecycle.claim_job(tx, job_rows.get(tx, job["id"]), now_ms=to_ms(clock.now()),
+                                  daemon_id=dead.daemon_id, rng=random.Random(1), limits=lifecycle.Limits())
+    assert dead.driver.begin(res.queued[0]) is not None  # running, owned by the dead daemon
+    rt.cycle(live)
+    assert [r["status"] for r in rt.runs(job["id"])] == ["running"]  # its lease still holds
+    clock.advance(31)  # past the 30 s lease: dead never renewed
+    rt.cycle(live)
+    rt.cycle(live)
+    runs = rt.runs(job["id"])
+    assert [(r["status"], r["trigger"]) for r in runs] == [("interrupted", "schedule"), ("succeeded", "retry")]
+    assert runs[1]["daemon_id"] == live.daemon_id
+    assert rt.app.store.query("SELECT id FROM daemons")[0][0] == live.daemon_id  # the lapsed row is gone
+
+
+def test_max_concurrent_holds_across_supervisors(rt, clock):
+    """Two supervisors sharing the store never run more than max_concurrent runs of a job between them."""
+    from symbi_cron.services.runs import queue_manual
+
+    rt.agent("a", "sleep", "0.3")
+    job = rt.job(max_concurrent=1, cron="0 0 1 1 *")
+    sups = [rt.supervisor(seed=i) for i in range(2)]
+    for s in sups:
+        s.recover()
+    for _ in range(3):
+        queue_manual(rt.app, job["id"])
+    seen = 0
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for s in sups:
+            s.tick()
+        running = rt.app.store.query("SELECT COUNT(*) FROM runs WHERE status = 'running'")[0][0]
+        assert running <= 1
+        done = rt.app.store.query("SELECT COUNT(*) FROM runs WHERE status = 'succeeded'")[0][0]
+        seen = max(seen, running)
+        if done == 3:
+            break
+        time.sleep(0.02)
+    assert done == 3 and seen == 1
+    for s in sups:
+        assert s.wait_idle(30)
