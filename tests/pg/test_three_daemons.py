@@ -1,0 +1,156 @@
+"""Three real daemons (``symbi cron daemon start``, each with its own SYMBI_HOME and pidfile, the API off) share
+one PostgreSQL database: every due slot runs exactly once, whichever daemon claims it; then the daemon running a
+slow job is killed with SIGKILL and the other two take over: its interrupted run is retried once, the slots that
+come due afterwards run once, nothing is lost and nothing is doubled.
+
+Each agent appends ``job slot trigger pid`` to a shared file when it starts, so an agent started twice for one
+slot would show even if the store recorded it once. Slots are set to now + a few seconds directly in the store
+(``next_run``), and a NOTIFY wakes the daemons, as ``App.changed`` does for the CLI and the API.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections import Counter
+
+import pytest
+
+from agents.daemon_helper import Daemon, wait_for
+from symbi_cron.paths import resolve
+from symbi_cron.services import agents as agent_svc
+from symbi_cron.services import jobs as job_svc
+from symbi_cron.services.app import App
+from symbi_cron.store.postgres import PgStore
+
+pytestmark = pytest.mark.slow
+
+LEASE_SECONDS = 3
+
+
+def _set_due(store: PgStore, job_ids: list[str], first_in: float, spread: float) -> dict[str, int]:
+    """Put each job's next_run at now + first_in .. + spread (whole seconds, like cron slots)."""
+    now = time.time()
+    due = {}
+    with store.write() as tx:
+        for i, job_id in enumerate(job_ids):
+            at = int((now + first_in + spread * i / max(1, len(job_ids) - 1)) * 1000)
+            at -= at % 1000
+            tx.execute("UPDATE jobs SET next_run = ? WHERE id = ?", (at, job_id))
+            due[job_id] = at
+        store.notify_changed("test")
+    return due
+
+
+def _marks(path) -> list[tuple[str, str, str, int]]:
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        name, slot, trigger, pid = line.split()
+        out.append((name, slot, trigger, int(pid)))
+    return out
+
+
+def test_three_daemons_run_each_slot_once_and_take_over_after_a_kill(tmp_path, home, pg_url):
+    marks = tmp_path / "marks.log"
+    store = PgStore(pg_url)
+    app = App(paths=resolve(), store=store, actor="test")
+    mark = f'echo "$SYMBI_JOB_NAME $SYMBI_SCHEDULED_FOR $SYMBI_TRIGGER $$" >> {marks}'
+    agent_svc.add_agent(app, {"name": "quick", "command": mark, "shell": True})
+    agent_svc.add_agent(app, {"name": "slow", "command": f"{mark}; sleep 5", "shell": True})
+    far = "2099-01-01T00:00:00+00:00"
+    at_jobs = [job_svc.create_job(app, {"name": f"at-{i}", "agent_id": "quick", "at": far})["id"]
+               for i in range(24)]
+    cron_jobs = [job_svc.create_job(app, {"name": f"cron-{i}", "agent_id": "quick", "cron_expr": "* * * * *"})["id"]
+                 for i in range(6)]
+    slow = job_svc.create_job(app, {"name": "slow", "agent_id": "slow", "at": far, "retry_backoff_seconds": 0,
+                                    "max_retries": 3})["id"]
+    later = [job_svc.create_job(app, {"name": f"later-{i}", "agent_id": "quick", "at": far})["id"]
+             for i in range(10)]
+
+    daemons = []
+    try:
+        for n in range(3):
+            d = Daemon(tmp_path / f"host{n}")
+            with open(d.home / "config.toml", "a") as fh:
+                fh.write(f"[store]\nlease_seconds = {LEASE_SECONDS}\n")
+            d.env["SYMBI_STORE_URL"] = pg_url
+            daemons.append(d)
+            d.start()
+        assert store.query("SELECT COUNT(*) FROM daemons")[0][0] == 3
+
+        # -- phase 1: 30 slots due within a few seconds, three daemons racing for them -----------------------------
+        t0 = time.monotonic()
+        due = _set_due(store, at_jobs + cron_jobs, first_in=2, spread=4)
+
+        def all_done() -> bool:
+            done = store.query("SELECT COUNT(*) FROM runs WHERE status = 'succeeded' AND trigger = 'schedule'")
+            return done[0][0] >= len(due)
+
+        wait_for(all_done, timeout=30, what="every due slot to run")
+        phase1 = time.monotonic() - t0
+        runs = store.query("SELECT job_id, scheduled_for, status, daemon_id FROM runs")
+        per_slot = Counter((r["job_id"], r["scheduled_for"]) for r in runs)
+        # (a cron job's next minute may come due meanwhile: it too must have exactly one run)
+        assert all((j, s) in per_slot for j, s in due.items()), "a due slot has no run"
+        assert set(per_slot.values()) == {1}, "a slot has several runs"
+        assert {r["status"] for r in runs} <= {"succeeded", "queued", "running"}
+        started = Counter((name, slot) for name, slot, _t, _p in _marks(marks))
+        assert len(started) >= len(due) and set(started.values()) == {1}, "an agent started twice for a slot"
+        owners = Counter(r["daemon_id"] for r in runs)
+
+        # -- phase 2: kill the daemon running the slow job; the others take over ---------------------------------
+        _set_due(store, [slow], first_in=0.5, spread=0)
+        running = wait_for(lambda: store.query("SELECT id, daemon_id FROM runs WHERE job_id = ? AND"
+                                               " status = 'running'", (slow,)), timeout=15, what="the slow run")
+        victim_pid = int(running[0]["daemon_id"].split(":")[1])
+        victim = next(d for d in daemons if d.pid == victim_pid)
+        os.kill(victim_pid, signal.SIGKILL)
+        t_kill = time.monotonic()
+        due_later = _set_due(store, later, first_in=1, spread=3)
+
+        wait_for(lambda: store.query("SELECT 1 FROM runs WHERE job_id = ? AND status = 'interrupted'", (slow,)),
+                 timeout=LEASE_SECONDS + 10, what="the killed daemon's run recorded interrupted")
+        detected = time.monotonic() - t_kill
+
+        def taken_over():
+            rows = store.query("SELECT status, trigger, daemon_id FROM runs WHERE job_id = ?"
+                               " ORDER BY created_at", (slow,))
+            return rows if [(r["status"], r["trigger"]) for r in rows] == [
+                ("interrupted", "schedule"), ("succeeded", "retry")] else None
+
+        slow_runs = wait_for(taken_over, timeout=LEASE_SECONDS + 20, what="the interrupted run's retry")
+        takeover = time.monotonic() - t_kill
+        assert slow_runs[1]["daemon_id"] != slow_runs[0]["daemon_id"]
+        assert int(slow_runs[1]["daemon_id"].split(":")[1]) != victim_pid
+        wait_for(lambda: store.query("SELECT COUNT(*) FROM runs WHERE job_id IN (%s) AND status = 'succeeded'"
+                                     % ",".join("?" * len(later)), tuple(later))[0][0] == len(later),
+                 timeout=20, what="the slots due after the kill")
+        later_runs = store.query("SELECT job_id, scheduled_for, daemon_id FROM runs WHERE job_id IN (%s)"
+                                 % ",".join("?" * len(later)), tuple(later))
+        assert Counter((r["job_id"], r["scheduled_for"]) for r in later_runs) == Counter(due_later.items())
+        assert all(int(r["daemon_id"].split(":")[1]) != victim_pid for r in later_runs)
+        slow_marks = [(t, p) for name, _s, t, p in _marks(marks) if name == "slow"]
+        assert [t for t, _p in slow_marks] == ["schedule", "retry"]  # started once, retried once: no double
+        job = store.query("SELECT status, failure_count FROM jobs WHERE id = ?", (slow,))[0]
+        assert job["status"] == "completed" and job["failure_count"] == 0
+        print(f"\nphase 1: {len(due)} slots in {phase1:.1f}s over {len(owners)} daemon(s) {sorted(owners.values())};"
+              f" after SIGKILL: interrupted in {detected:.1f}s, retry done in {takeover:.1f}s (lease {LEASE_SECONDS}s,"
+              " the agent sleeps 5 s)")
+
+        # The survivors stop cleanly and give their leases back.
+        for d in daemons:
+            if d is not victim:
+                d.symbi("cron", "daemon", "stop", check=True, timeout=30)
+        assert [r[0] for r in store.query("SELECT id FROM daemons")] in ([], [running[0]["daemon_id"]])
+    finally:
+        for d in daemons:
+            d.cleanup()
+        for _name, _s, _t, pid in _marks(marks):  # the killed daemon's orphaned agent (its own process group)
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        store.close()
