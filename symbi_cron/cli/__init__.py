@@ -24,6 +24,7 @@ ROOT_COMMANDS = {
     "completion": "symbi_cron.cli.completion:completion",
     "audit": "symbi_cron.cli.audit:audit",
     "api-key": "symbi_cron.cli.api_key:api_key",
+    "store": "symbi_cron.cli.store_cmd:store",
 }
 
 

@@ -44,9 +44,11 @@ def load_receipts(conn: sqlite3.Connection, run_ids: Iterable[str]) -> dict[str,
     for i in range(0, len(ids), _CHUNK):
         chunk = ids[i : i + _CHUNK]
         marks = ",".join("?" * len(chunk))
+        # Insertion order breaks ties of `at`: SQLite's rowid, PostgreSQL's physical row position.
+        tiebreak = "ctid" if getattr(conn, "dialect", "sqlite") == "postgresql" else "rowid"
         cur = conn.execute(
             f"SELECT run_id, channel, ok, detail, attempts, at FROM deliveries WHERE run_id IN ({marks}) "
-            "ORDER BY run_id, at, rowid",
+            f"ORDER BY run_id, at, {tiebreak}",
             chunk,
         )
         for run_id, channel, ok, detail, attempts, at in cur.fetchall():
