@@ -1,11 +1,12 @@
 # bash completion for symbi, generated from the command tree by scripts/gen_docs.py: do not edit.
 # Install: source it from ~/.bashrc, or copy it to ~/.local/share/bash-completion/completions/symbi
 declare -gA _symbi_cmds=(
-  ['symbi']='agent api-key audit completion config cron logs run'
+  ['symbi']='agent api-key audit completion config cron logs run store'
   ['symbi agent']='add list remove show'
   ['symbi audit']='query verify'
   ['symbi config']='show'
   ['symbi cron']='add approve daemon deny export history import list next pause pending remove reset resume run status test-delivery validate'
+  ['symbi store']='migrate'
 )
 declare -gA _symbi_opts=(
   ['symbi']='--help --version -V -h'
@@ -42,6 +43,8 @@ declare -gA _symbi_opts=(
   ['symbi cron validate']='--file --format --help -h'
   ['symbi logs']='--filter --follow --help --level --lines -f -h -n'
   ['symbi run']='--help --input --timeout -h'
+  ['symbi store']='--help -h'
+  ['symbi store migrate']='--format --help --to -h'
 )
 declare -gA _symbi_valopts=(
   ['symbi agent add']='--agentpin-id --capability --command --description --env --format --model --system-prompt --workdir'
@@ -70,6 +73,7 @@ declare -gA _symbi_valopts=(
   ['symbi cron validate']='--file --format'
   ['symbi logs']='--filter --level --lines -n'
   ['symbi run']='--input --timeout'
+  ['symbi store migrate']='--format --to'
 )
 declare -gA _symbi_choices=(
   ['symbi agent add --format']='table json'
@@ -97,6 +101,7 @@ declare -gA _symbi_choices=(
   ['symbi cron test-delivery --format']='table json'
   ['symbi cron validate --format']='table json'
   ['symbi logs --level']='debug info warning error'
+  ['symbi store migrate --format']='table json'
 )
 declare -gA _symbi_dynamic=(
   ['symbi agent remove']='1'

@@ -4,7 +4,7 @@
 function __symbi_cmds
     switch $argv[1]
         case 'symbi'
-            printf '%s\n' 'agent	Register and inspect the agents jobs run.' 'api-key	Print the key the HTTP API expects in `Authorization: Bearer KEY`.' 'audit	Query the append-only audit log and verify it was not tampered with.' 'completion	Print the shell completion script for bash, zsh or fish.' 'config	Inspect the configuration (config.toml plus SYMBI_* environment overrides).' 'cron	Manage and run scheduled jobs.' 'logs	Show the daemon\'s log, filtered.' 'run	Run an agent once in the foreground (test it outside the scheduler).'
+            printf '%s\n' 'agent	Register and inspect the agents jobs run.' 'api-key	Print the key the HTTP API expects in `Authorization: Bearer KEY`.' 'audit	Query the append-only audit log and verify it was not tampered with.' 'completion	Print the shell completion script for bash, zsh or fish.' 'config	Inspect the configuration (config.toml plus SYMBI_* environment overrides).' 'cron	Manage and run scheduled jobs.' 'logs	Show the daemon\'s log, filtered.' 'run	Run an agent once in the foreground (test it outside the scheduler).' 'store	Manage the job store (SQLite by default; PostgreSQL for several daemons).'
         case 'symbi agent'
             printf '%s\n' 'add	Register agent NAME.' 'list	List registered agents.' 'remove	Unregister agent NAME (refused while jobs use it, unless --force).' 'show	Show one agent.'
         case 'symbi audit'
@@ -13,6 +13,8 @@ function __symbi_cmds
             printf '%s\n' 'show	Print the effective configuration with secrets masked.'
         case 'symbi cron'
             printf '%s\n' 'add	Add a job from JSON or from a .symbi file.' 'approve	Approve a run waiting in pending_approval: it starts as soon as the daemon...' 'daemon	Start, stop, inspect or reload the scheduler daemon.' 'deny	Deny a run waiting in pending_approval: it is closed as denied and never starts.' 'export	Print the jobs that crontab can express, as a crontab (the others as comments...' 'history	Show a job\'s runs, newest first (`--format csv > runs.csv` for a spreadsheet).' 'import	Turn each line of a crontab into an agent and a job (one transaction).' 'list	List jobs.' 'next	Print the next fire times of the cron expression EXPR.' 'pause	Pause a job: no new runs until resumed; state is kept.' 'pending	List runs waiting for approval, oldest first.' 'remove	Remove a job and its run history (asks first unless --force).' 'reset	Return a job (e.g. dead-lettered) to active, failure count zero, fresh next run.' 'resume	Resume a paused job; its next run is computed from now.' 'run	Run a job now: queued for the daemon, or in the foreground when no daemon runs.' 'status	Show a job\'s details, next run and recent runs.' 'test-delivery	Send a sample run of JOB through its delivery channels and print one receipt...' 'validate	Check a .symbi file without changing anything.'
+        case 'symbi store'
+            printf '%s\n' 'migrate	Copy jobs, agents, runs, deliveries and the audit log into another store,...'
     end
 end
 
@@ -86,6 +88,10 @@ function __symbi_opts
             printf '%s\n' '--filter	Only lines containing TEXT (e.g. scheduler, a job name).' '--follow	Keep printing lines as they are written.' '--help	Show this message and exit.' '--level	Only lines at this level or above (start the daemon with SYMBI_LOG_LEVEL=DEBUG for debug).' '--lines	How many lines from the end.' '-f	Keep printing lines as they are written.' '-h	Show this message and exit.' '-n	How many lines from the end.'
         case 'symbi run'
             printf '%s\n' '--help	Show this message and exit.' '--input	Text on the agent\'s stdin (`-` reads this stdin).' '--timeout	Kill the agent after this many seconds (exit 124).' '-h	Show this message and exit.'
+        case 'symbi store'
+            printf '%s\n' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'symbi store migrate'
+            printf '%s\n' '--format	Output format: table for people, json/csv for scripts.' '--help	Show this message and exit.' '--to	The empty target store: postgresql://USER@HOST/DB (a password from ${ENV} or ~/.pgpass).' '-h	Show this message and exit.'
     end
 end
 
@@ -143,6 +149,8 @@ function __symbi_valopts
             printf '%s\n' '--filter' '--level' '--lines' '-n'
         case 'symbi run'
             printf '%s\n' '--input' '--timeout'
+        case 'symbi store migrate'
+            printf '%s\n' '--format' '--to'
     end
 end
 
@@ -198,6 +206,8 @@ function __symbi_choices
             printf '%s\n' 'table' 'json'
         case 'symbi logs --level'
             printf '%s\n' 'debug' 'info' 'warning' 'error'
+        case 'symbi store migrate --format'
+            printf '%s\n' 'table' 'json'
     end
 end
 

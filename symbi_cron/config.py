@@ -113,10 +113,11 @@ class ModelSettings(_Section):
     prices: dict[str, ModelPrice] = Field(default_factory=dict)  # model name or glob -> price
 
 
+_STORE_URL = r"^(postgresql://|postgres://|sqlite:).*"
+
+
 class StoreSettings(_Section):
-    # Empty: the SQLite file in the data directory. postgresql://USER:${PGPASSWORD}@HOST/DB: a database shared by
-    # several daemons (docs/scaling.md). SYMBI_STORE_URL overrides it.
-    url: str | None = Field(default=None, pattern=r"^(postgresql://|postgres://|sqlite:).*")
+    url: str | None = Field(default=None, pattern=_STORE_URL)  # a postgresql:// URL shares it (scaling.md)
     lease_seconds: float = Field(default=30, ge=3, le=3600)  # a daemon silent this long is presumed dead
 
 
