@@ -85,8 +85,10 @@ def main() -> None:
     elapsed = time.perf_counter() - t0
     runs = app.store.query("SELECT COUNT(*), COUNT(DISTINCT job_id) FROM runs")[0]
     assert runs[0] == runs[1] == n_jobs, f"expected {n_jobs} runs, one per job, got {tuple(runs)}"
-    print(f"claims: {n_jobs} due jobs claimed by 3 processes in {elapsed:.2f}s = {n_jobs / elapsed:,.0f}"
-          f" claims/s; exactly one run per slot")
+    print(
+        f"claims: {n_jobs} due jobs claimed by 3 processes in {elapsed:.2f}s = {n_jobs / elapsed:,.0f}"
+        f" claims/s; exactly one run per slot"
+    )
 
     import psycopg
 
@@ -98,8 +100,10 @@ def main() -> None:
         job_svc.pause_job(app, f"j{i}")
         for _n in listener.notifies(timeout=5, stop_after=1):
             delays.append((time.perf_counter() - t) * 1000)
-    print(f"change -> another connection notified (write + commit + NOTIFY): median"
-          f" {statistics.median(delays):.1f} ms, max {max(delays):.1f} ms over {len(delays)}")
+    print(
+        f"change -> another connection notified (write + commit + NOTIFY): median"
+        f" {statistics.median(delays):.1f} ms, max {max(delays):.1f} ms over {len(delays)}"
+    )
 
 
 if __name__ == "__main__":

@@ -13,8 +13,13 @@ def store() -> None:
 
 
 @store.command("migrate")
-@click.option("--to", "to_url", required=True, metavar="URL",
-              help="The empty target store: postgresql://USER@HOST/DB (a password from ${ENV} or ~/.pgpass).")
+@click.option(
+    "--to",
+    "to_url",
+    required=True,
+    metavar="URL",
+    help="The empty target store: postgresql://USER@HOST/DB (a password from ${ENV} or ~/.pgpass).",
+)
 @format_option(("table", "json"))
 def migrate(to_url: str, fmt: str) -> None:
     """Copy jobs, agents, runs, deliveries and the audit log into another store, verifying row counts and the
@@ -31,6 +36,8 @@ def migrate(to_url: str, fmt: str) -> None:
         return
     for table, n in result["tables"].items():
         click.echo(f"{table:<11} {n:>9} rows copied")
-    click.echo(f"audit chain verified on the target: {result['audit']['count']} events, head"
-               f" {result['audit']['head'][:16] if result['audit']['head'] else '-'}")
+    click.echo(
+        f"audit chain verified on the target: {result['audit']['count']} events, head"
+        f" {result['audit']['head'][:16] if result['audit']['head'] else '-'}"
+    )
     click.echo("done: set SYMBI_STORE_URL (or [store] url in config.toml) to the new store on every host")

@@ -41,8 +41,10 @@ def migrate_store(app: App, to_url: str) -> dict[str, Any]:
         raise InvalidInput("--to names the store being copied", field="--to")
     source_check = verify_chain(app)
     if not source_check["ok"]:
-        raise InvalidState(f"the source audit log does not verify ({source_check['problems'][0]['message']});"
-                           " run `symbi audit verify` and fix that first")
+        raise InvalidState(
+            f"the source audit log does not verify ({source_check['problems'][0]['message']});"
+            " run `symbi audit verify` and fix that first"
+        )
     copied: dict[str, int] = {}
     with app.store.read() as src, target.write() as dst:
         for table in TABLES:
@@ -51,7 +53,7 @@ def migrate_store(app: App, to_url: str) -> dict[str, Any]:
         for table in TABLES:
             cur = src.execute(f"SELECT * FROM {table}")
             columns = [d[0] for d in cur.description]
-            sql = (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})")
+            sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
             total = 0
             while True:
                 rows = cur.fetchmany(BATCH)
@@ -63,12 +65,21 @@ def migrate_store(app: App, to_url: str) -> dict[str, Any]:
         for table in TABLES:
             theirs = _count(dst, table)
             if theirs != copied[table] or theirs != _count(src, table):
-                raise StoreError(f"{table}: {copied[table]} rows read but {theirs} in the target; nothing was"
-                                 " copied")
+                raise StoreError(
+                    f"{table}: {copied[table]} rows read but {theirs} in the target; nothing was copied"
+                )
         check = verify_chain(replace(app, store=target))  # inside the write: sees the copied rows
-        if not check["ok"] or check["head"] != source_check["head"] or check["count"] != source_check["count"]:
+        if (
+            not check["ok"]
+            or check["head"] != source_check["head"]
+            or check["count"] != source_check["count"]
+        ):
             problem = check["problems"][0]["message"] if check["problems"] else "a different head"
             raise StoreError(f"the audit chain does not verify on the target ({problem}); nothing was copied")
     target.close()
-    return {"from": str(app.store.path), "to": str(getattr(target, "path", to_url)), "tables": copied,
-            "audit": {"ok": True, "count": check["count"], "head": check["head"]}}
+    return {
+        "from": str(app.store.path),
+        "to": str(getattr(target, "path", to_url)),
+        "tables": copied,
+        "audit": {"ok": True, "count": check["count"], "head": check["head"]},
+    }

@@ -36,8 +36,10 @@ def store_url(paths: Paths, env: Mapping[str, str] | None = None) -> str | None:
     if url.startswith("sqlite:"):
         return None if url in ("sqlite:", "sqlite://") else url
     if not is_postgres_url(url):
-        raise ConfigError(f"store.url must start with postgresql:// (or be empty for SQLite), got {url[:20]!r}",
-                          field="store.url")
+        raise ConfigError(
+            f"store.url must start with postgresql:// (or be empty for SQLite), got {url[:20]!r}",
+            field="store.url",
+        )
     return url
 
 

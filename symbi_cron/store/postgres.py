@@ -45,9 +45,7 @@ def _import_psycopg() -> Any:
     try:
         import psycopg
     except ImportError:
-        raise StoreError(
-            "a postgresql:// store needs psycopg: pip install 'symbi-cron[postgres]'"
-        ) from None
+        raise StoreError("a postgresql:// store needs psycopg: pip install 'symbi-cron[postgres]'") from None
     return psycopg
 
 
@@ -113,7 +111,9 @@ def pg_ddl(statement: str) -> list[str]:
         ]
     out = statement.strip().rstrip(";")
     autoinc = _AUTOINC.match(out)
-    out = re.sub(r"\bINTEGER\s+PRIMARY\s+KEY\s+AUTOINCREMENT\b", "BIGINT PRIMARY KEY", out, flags=re.IGNORECASE)
+    out = re.sub(
+        r"\bINTEGER\s+PRIMARY\s+KEY\s+AUTOINCREMENT\b", "BIGINT PRIMARY KEY", out, flags=re.IGNORECASE
+    )
     out = re.sub(r"\bINTEGER\b", "BIGINT", out)
     out = re.sub(r"\bREAL\b", "DOUBLE PRECISION", out)
     stmts = [out]
@@ -236,8 +236,9 @@ class PgStore:
     def _open(self) -> PgConnection:
         psycopg = self._psycopg
         try:
-            raw = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
-                                  application_name="symbi-cron")
+            raw = psycopg.connect(
+                self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, application_name="symbi-cron"
+            )
         except psycopg.Error as exc:
             raise _pg_error(exc, self.url) from None
         return PgConnection(raw)
@@ -354,9 +355,11 @@ class PgStore:
 
     # -- schema ------------------------------------------------------------------------------------------------
     def schema_version(self) -> int:
-        row = self.connection().execute(
-            "SELECT version FROM schema_version" if self._has_version_table() else "SELECT 0"
-        ).fetchone()
+        row = (
+            self.connection()
+            .execute("SELECT version FROM schema_version" if self._has_version_table() else "SELECT 0")
+            .fetchone()
+        )
         return int(row[0]) if row else 0
 
     def _has_version_table(self) -> bool:

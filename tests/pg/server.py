@@ -79,24 +79,46 @@ def _start() -> str:
     os.chmod(base, 0o700)
     port = _free_port()
     env = {**os.environ, "LC_ALL": "C", "LANG": "C"}
-    r = subprocess.run(_as_owner([initdb, "-D", str(data), "-A", "trust", "-U", "symbi", "-E", "UTF8",
-                                  "--locale=C", "--no-sync"], user),
-                       capture_output=True, text=True, env=env, timeout=120)
+    r = subprocess.run(
+        _as_owner(
+            [initdb, "-D", str(data), "-A", "trust", "-U", "symbi", "-E", "UTF8", "--locale=C", "--no-sync"],
+            user,
+        ),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     if r.returncode != 0:
         shutil.rmtree(base, ignore_errors=True)
         raise RuntimeError(f"initdb failed: {(r.stderr or r.stdout).strip()[-400:]}")
-    opts = (f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off"
-            " -c full_page_writes=off -c max_connections=200")
-    r = subprocess.run(_as_owner([pg_ctl, "-D", str(data), "-o", opts, "-l", str(base / "server.log"), "-w",
-                                  "-t", "60", "start"], user), capture_output=True, text=True, env=env, timeout=90)
+    opts = (
+        f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off"
+        " -c full_page_writes=off -c max_connections=200"
+    )
+    r = subprocess.run(
+        _as_owner(
+            [pg_ctl, "-D", str(data), "-o", opts, "-l", str(base / "server.log"), "-w", "-t", "60", "start"],
+            user,
+        ),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=90,
+    )
     if r.returncode != 0:
-        log = (base / "server.log").read_text(errors="replace")[-400:] if (base / "server.log").exists() else ""
+        log = (
+            (base / "server.log").read_text(errors="replace")[-400:] if (base / "server.log").exists() else ""
+        )
         shutil.rmtree(base, ignore_errors=True)
         raise RuntimeError(f"pg_ctl start failed: {(r.stderr or r.stdout).strip()[-300:]} {log}")
 
     def stop() -> None:
-        subprocess.run(_as_owner([pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"], user),
-                       capture_output=True, timeout=60)
+        subprocess.run(
+            _as_owner([pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"], user),
+            capture_output=True,
+            timeout=60,
+        )
         shutil.rmtree(base, ignore_errors=True)
 
     atexit.register(stop)
@@ -139,7 +161,9 @@ def fresh_database() -> str:
             store.close()
             _state["template"] = name
     name = f"symbi_t_{uuid.uuid4().hex[:12]}"
-    for attempt in range(20):  # CREATE DATABASE ... TEMPLATE fails while another session is still on the template
+    for attempt in range(
+        20
+    ):  # CREATE DATABASE ... TEMPLATE fails while another session is still on the template
         try:
             with psycopg.connect(admin, autocommit=True) as c:
                 c.execute(f"CREATE DATABASE {name} TEMPLATE {_state['template']}")

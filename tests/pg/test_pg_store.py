@@ -22,7 +22,8 @@ from symbi_cron.timeutil import to_ms
 def _pg_columns(store: PgStore) -> dict[str, list[str]]:
     rows = store.query(
         "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public'"
-        " ORDER BY table_name, ordinal_position")
+        " ORDER BY table_name, ordinal_position"
+    )
     out: dict[str, list[str]] = {}
     for t, c in rows:
         out.setdefault(t, []).append(c)
@@ -35,11 +36,19 @@ def _pg_indexes(store: PgStore) -> set[str]:
 
 def test_both_dialects_build_the_same_tables_columns_and_indexes(tmp_path, pg_url):
     lite = Store(tmp_path / "s.db")
-    lite_tables = [r[0] for r in lite.query("SELECT name FROM sqlite_master WHERE type = 'table'"
-                                            " AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+    lite_tables = [
+        r[0]
+        for r in lite.query(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        )
+    ]
     lite_cols = {t: [r[1] for r in lite.query(f"PRAGMA table_info({t})")] for t in lite_tables}
-    lite_idx = {r[0] for r in lite.query("SELECT name FROM sqlite_master WHERE type = 'index'"
-                                         " AND name NOT LIKE 'sqlite_%'")}
+    lite_idx = {
+        r[0]
+        for r in lite.query(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%'"
+        )
+    }
     pg = PgStore(pg_url)
     pg_cols = _pg_columns(pg)
     # PostgreSQL's bookkeeping: the schema version (PRAGMA user_version) and the audit's highest seq ever
@@ -52,8 +61,13 @@ def test_both_dialects_build_the_same_tables_columns_and_indexes(tmp_path, pg_ur
 
 def test_instants_are_64_bit(pg_url):
     pg = PgStore(pg_url)
-    types = {r[0] for r in pg.query("SELECT data_type FROM information_schema.columns WHERE table_name = 'runs'"
-                                    " AND column_name IN ('scheduled_for', 'created_at', 'not_before')")}
+    types = {
+        r[0]
+        for r in pg.query(
+            "SELECT data_type FROM information_schema.columns WHERE table_name = 'runs'"
+            " AND column_name IN ('scheduled_for', 'created_at', 'not_before')"
+        )
+    }
     assert types == {"bigint"}
 
 
@@ -73,7 +87,8 @@ def test_migrate_is_idempotent_and_a_newer_schema_is_refused(pg_url):
 
 def test_translation_of_the_sqlite_dialect():
     assert translate("SELECT * FROM jobs INDEXED BY jobs_due WHERE a = ? AND b LIKE '50%?'") == (
-        "SELECT * FROM jobs WHERE a = %s AND b LIKE '50%%?'")
+        "SELECT * FROM jobs WHERE a = %s AND b LIKE '50%%?'"
+    )
     assert translate("PRAGMA user_version") == "SELECT version FROM schema_version"
     with pytest.raises(StoreError, match="not supported"):
         translate("PRAGMA journal_mode")
@@ -178,8 +193,14 @@ def test_a_lapsed_lease_hands_the_running_run_to_the_others(rt, clock):
     dead.recover()  # takes its lease
     live.recover()
     with rt.app.store.write() as tx:  # the dead daemon claimed and started the slot, then vanished
-        res = lifecycle.claim_job(tx, job_rows.get(tx, job["id"]), now_ms=to_ms(clock.now()),
-                                  daemon_id=dead.daemon_id, rng=random.Random(1), limits=lifecycle.Limits())
+        res = lifecycle.claim_job(
+            tx,
+            job_rows.get(tx, job["id"]),
+            now_ms=to_ms(clock.now()),
+            daemon_id=dead.daemon_id,
+            rng=random.Random(1),
+            limits=lifecycle.Limits(),
+        )
     assert dead.driver.begin(res.queued[0]) is not None  # running, owned by the dead daemon
     rt.cycle(live)
     assert [r["status"] for r in rt.runs(job["id"])] == ["running"]  # its lease still holds
@@ -187,7 +208,10 @@ def test_a_lapsed_lease_hands_the_running_run_to_the_others(rt, clock):
     rt.cycle(live)
     rt.cycle(live)
     runs = rt.runs(job["id"])
-    assert [(r["status"], r["trigger"]) for r in runs] == [("interrupted", "schedule"), ("succeeded", "retry")]
+    assert [(r["status"], r["trigger"]) for r in runs] == [
+        ("interrupted", "schedule"),
+        ("succeeded", "retry"),
+    ]
     assert runs[1]["daemon_id"] == live.daemon_id
     assert rt.app.store.query("SELECT id FROM daemons")[0][0] == live.daemon_id  # the lapsed row is gone
 

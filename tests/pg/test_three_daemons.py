@@ -16,8 +16,8 @@ import time
 from collections import Counter
 
 import pytest
-
 from agents.daemon_helper import Daemon, wait_for
+
 from symbi_cron.paths import resolve
 from symbi_cron.services import agents as agent_svc
 from symbi_cron.services import jobs as job_svc
@@ -61,14 +61,20 @@ def test_three_daemons_run_each_slot_once_and_take_over_after_a_kill(tmp_path, h
     agent_svc.add_agent(app, {"name": "quick", "command": mark, "shell": True})
     agent_svc.add_agent(app, {"name": "slow", "command": f"{mark}; sleep 5", "shell": True})
     far = "2099-01-01T00:00:00+00:00"
-    at_jobs = [job_svc.create_job(app, {"name": f"at-{i}", "agent_id": "quick", "at": far})["id"]
-               for i in range(24)]
-    cron_jobs = [job_svc.create_job(app, {"name": f"cron-{i}", "agent_id": "quick", "cron_expr": "* * * * *"})["id"]
-                 for i in range(6)]
-    slow = job_svc.create_job(app, {"name": "slow", "agent_id": "slow", "at": far, "retry_backoff_seconds": 0,
-                                    "max_retries": 3})["id"]
-    later = [job_svc.create_job(app, {"name": f"later-{i}", "agent_id": "quick", "at": far})["id"]
-             for i in range(10)]
+    at_jobs = [
+        job_svc.create_job(app, {"name": f"at-{i}", "agent_id": "quick", "at": far})["id"] for i in range(24)
+    ]
+    cron_jobs = [
+        job_svc.create_job(app, {"name": f"cron-{i}", "agent_id": "quick", "cron_expr": "* * * * *"})["id"]
+        for i in range(6)
+    ]
+    slow = job_svc.create_job(
+        app, {"name": "slow", "agent_id": "slow", "at": far, "retry_backoff_seconds": 0, "max_retries": 3}
+    )["id"]
+    later = [
+        job_svc.create_job(app, {"name": f"later-{i}", "agent_id": "quick", "at": far})["id"]
+        for i in range(10)
+    ]
 
     daemons = []
     try:
@@ -86,7 +92,9 @@ def test_three_daemons_run_each_slot_once_and_take_over_after_a_kill(tmp_path, h
         due = _set_due(store, at_jobs + cron_jobs, first_in=2, spread=4)
 
         def all_done() -> bool:
-            done = store.query("SELECT COUNT(*) FROM runs WHERE status = 'succeeded' AND trigger = 'schedule'")
+            done = store.query(
+                "SELECT COUNT(*) FROM runs WHERE status = 'succeeded' AND trigger = 'schedule'"
+            )
             return done[0][0] >= len(due)
 
         wait_for(all_done, timeout=30, what="every due slot to run")
@@ -103,42 +111,69 @@ def test_three_daemons_run_each_slot_once_and_take_over_after_a_kill(tmp_path, h
 
         # -- phase 2: kill the daemon running the slow job; the others take over ---------------------------------
         _set_due(store, [slow], first_in=0.5, spread=0)
-        running = wait_for(lambda: store.query("SELECT id, daemon_id FROM runs WHERE job_id = ? AND"
-                                               " status = 'running'", (slow,)), timeout=15, what="the slow run")
+        running = wait_for(
+            lambda: store.query(
+                "SELECT id, daemon_id FROM runs WHERE job_id = ? AND status = 'running'", (slow,)
+            ),
+            timeout=15,
+            what="the slow run",
+        )
         victim_pid = int(running[0]["daemon_id"].split(":")[1])
         victim = next(d for d in daemons if d.pid == victim_pid)
         os.kill(victim_pid, signal.SIGKILL)
         t_kill = time.monotonic()
         due_later = _set_due(store, later, first_in=1, spread=3)
 
-        wait_for(lambda: store.query("SELECT 1 FROM runs WHERE job_id = ? AND status = 'interrupted'", (slow,)),
-                 timeout=LEASE_SECONDS + 10, what="the killed daemon's run recorded interrupted")
+        wait_for(
+            lambda: store.query("SELECT 1 FROM runs WHERE job_id = ? AND status = 'interrupted'", (slow,)),
+            timeout=LEASE_SECONDS + 10,
+            what="the killed daemon's run recorded interrupted",
+        )
         detected = time.monotonic() - t_kill
 
         def taken_over():
-            rows = store.query("SELECT status, trigger, daemon_id FROM runs WHERE job_id = ?"
-                               " ORDER BY created_at", (slow,))
-            return rows if [(r["status"], r["trigger"]) for r in rows] == [
-                ("interrupted", "schedule"), ("succeeded", "retry")] else None
+            rows = store.query(
+                "SELECT status, trigger, daemon_id FROM runs WHERE job_id = ? ORDER BY created_at", (slow,)
+            )
+            return (
+                rows
+                if [(r["status"], r["trigger"]) for r in rows]
+                == [("interrupted", "schedule"), ("succeeded", "retry")]
+                else None
+            )
 
         slow_runs = wait_for(taken_over, timeout=LEASE_SECONDS + 20, what="the interrupted run's retry")
         takeover = time.monotonic() - t_kill
         assert slow_runs[1]["daemon_id"] != slow_runs[0]["daemon_id"]
         assert int(slow_runs[1]["daemon_id"].split(":")[1]) != victim_pid
-        wait_for(lambda: store.query("SELECT COUNT(*) FROM runs WHERE job_id IN (%s) AND status = 'succeeded'"
-                                     % ",".join("?" * len(later)), tuple(later))[0][0] == len(later),
-                 timeout=20, what="the slots due after the kill")
-        later_runs = store.query("SELECT job_id, scheduled_for, daemon_id FROM runs WHERE job_id IN (%s)"
-                                 % ",".join("?" * len(later)), tuple(later))
+        wait_for(
+            lambda: (
+                store.query(
+                    "SELECT COUNT(*) FROM runs WHERE job_id IN (%s) AND status = 'succeeded'"
+                    % ",".join("?" * len(later)),
+                    tuple(later),
+                )[0][0]
+                == len(later)
+            ),
+            timeout=20,
+            what="the slots due after the kill",
+        )
+        later_runs = store.query(
+            "SELECT job_id, scheduled_for, daemon_id FROM runs WHERE job_id IN (%s)"
+            % ",".join("?" * len(later)),
+            tuple(later),
+        )
         assert Counter((r["job_id"], r["scheduled_for"]) for r in later_runs) == Counter(due_later.items())
         assert all(int(r["daemon_id"].split(":")[1]) != victim_pid for r in later_runs)
         slow_marks = [(t, p) for name, _s, t, p in _marks(marks) if name == "slow"]
         assert [t for t, _p in slow_marks] == ["schedule", "retry"]  # started once, retried once: no double
         job = store.query("SELECT status, failure_count FROM jobs WHERE id = ?", (slow,))[0]
         assert job["status"] == "completed" and job["failure_count"] == 0
-        print(f"\nphase 1: {len(due)} slots in {phase1:.1f}s over {len(owners)} daemon(s) {sorted(owners.values())};"
-              f" after SIGKILL: interrupted in {detected:.1f}s, retry done in {takeover:.1f}s (lease {LEASE_SECONDS}s,"
-              " the agent sleeps 5 s)")
+        print(
+            f"\nphase 1: {len(due)} slots in {phase1:.1f}s over {len(owners)} daemon(s) {sorted(owners.values())};"
+            f" after SIGKILL: interrupted in {detected:.1f}s, retry done in {takeover:.1f}s (lease {LEASE_SECONDS}s,"
+            " the agent sleeps 5 s)"
+        )
 
         # The survivors stop cleanly and give their leases back.
         for d in daemons:
