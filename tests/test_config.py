@@ -124,3 +124,12 @@ def test_config_errors_reach_the_user_as_one_line(cli, home):
     result = cli("config", "show")
     assert result.exit_code == 2
     assert result.stderr.strip().startswith("error: ") and "scheduler.max_jobs: unknown key" in result.stderr
+
+
+def test_a_broken_config_file_stops_even_the_read_commands(cli, home):
+    """Guessing the SQLite default would send a PostgreSQL user's commands to a stray local file."""
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text('[store]\nurl = "postgresql://db/symbi"\n[scheduler\n')
+    result = cli("cron", "list")
+    assert result.exit_code == 2 and result.stderr.startswith("error: ") and "config.toml" in result.stderr
+    assert not (home / "symbi.db").exists()

@@ -8,6 +8,7 @@ paths only). The store is opened read-only and never created or migrated: a Tab 
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 import click
@@ -16,9 +17,15 @@ import click
 def _store_rows(sql: str, params: tuple = ()) -> list[sqlite3.Row]:
     """Rows from the store opened read-only; [] when there is no store or it cannot be read."""
     from ..paths import resolve
+    from ..errors import SymbiError
+    from ..store.factory import is_postgres_url, store_url
 
     try:
-        db = resolve().db
+        paths = resolve()
+        url = store_url(paths)
+        if url and is_postgres_url(url):
+            return []  # a shared PostgreSQL store: a Tab press must not open network connections
+        db = Path(url.removeprefix("sqlite://").removeprefix("sqlite:")) if url else paths.db
         if not db.exists():
             return []
         conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=0.5)
@@ -27,7 +34,7 @@ def _store_rows(sql: str, params: tuple = ()) -> list[sqlite3.Row]:
             return conn.execute(sql, params).fetchall()
         finally:
             conn.close()
-    except (sqlite3.Error, OSError, ValueError):
+    except (sqlite3.Error, OSError, ValueError, SymbiError):
         return []
 
 

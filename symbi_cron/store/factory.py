@@ -51,8 +51,11 @@ def _config_url(paths: Paths) -> str | None:
     try:
         with open(paths.config_file, "rb") as fh:
             data = tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError):
-        return None  # load_settings reports a broken file with its line; here SQLite is the safe reading
+    except OSError:
+        return None
+    except tomllib.TOMLDecodeError as exc:
+        # Guessing SQLite here would send a PostgreSQL user's changes to a local file: refuse instead.
+        raise ConfigError(f"{paths.config_file}: {exc}") from None
     section = data.get("store")
     url = section.get("url") if isinstance(section, dict) else None
     return url if isinstance(url, str) and url else None

@@ -167,3 +167,19 @@ def test_complete_agent_reads_the_registry(jobs_home: Path) -> None:
 def test_completion_without_a_store_creates_nothing(home: Path) -> None:
     assert complete_job(None, None, "") == []  # type: ignore[arg-type]
     assert not home.exists() or not (home / "symbi.db").exists()
+
+
+def test_value_completion_never_touches_a_postgresql_store(home, monkeypatch):
+    """With a shared store configured, Tab must not open network connections: it completes nothing."""
+    from symbi_cron.cli.completers import complete_job
+
+    monkeypatch.setenv("SYMBI_STORE_URL", "postgresql://nobody@127.0.0.1:9/none")
+    assert complete_job(None, None, "") == []  # type: ignore[arg-type]
+
+
+def test_value_completion_survives_a_broken_config(home):
+    from symbi_cron.cli.completers import complete_job
+
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text("[store\n")
+    assert complete_job(None, None, "") == []  # type: ignore[arg-type]
