@@ -63,7 +63,7 @@ def main() -> None:
     print(f"{'python -c pass':<34} {base:7.1f} ms   1.00x")
     print(f"{'symbi --version':<34} {version:7.1f} ms  {version / base:5.2f}x")
     print(f"{f'symbi cron list ({args.jobs} jobs)':<34} {listing:7.1f} ms  {listing / base:5.2f}x   (target <= 4x)")
-    print(f"{f'symbi cron list --format json':<34} {listing_json:7.1f} ms  {listing_json / base:5.2f}x")
+    print(f"{'symbi cron list --format json':<34} {listing_json:7.1f} ms  {listing_json / base:5.2f}x")
     shutil.rmtree(home, ignore_errors=True)
 
 

@@ -3,7 +3,8 @@
     python bench/ticks.py [--jobs 100000] [--slots 200]
 
 1. Per-tick cost: a store with N active jobs whose next slot is hours away (idle), N finished runs of history,
-   and one Supervisor on the real clock; each tick is timed (wall clock, in-process). Targets: under 2 ms at 100,000 idle jobs, and no growth
+   and one Supervisor on the real clock; each tick is timed (wall clock, in-process). Targets: under 2 ms at
+   100,000 idle jobs, and no growth
    from 1,000 to 100,000 (the tick uses the partial index ``jobs_due`` and MIN(next_run), never a scan).
 2. Start delay: ``--slots`` one-shot ``at`` jobs due between 2 and 12 seconds from now (spread evenly, at
    arbitrary milliseconds, so most do not fall on a tick boundary) running ``/bin/true``, with the default

@@ -406,7 +406,8 @@ def fill_regions(text: str, regions: dict[str, Callable[[], str]], path: str) ->
         )
         if not pattern.search(text):
             raise SystemExit(f"{path}: missing the markers of the generated region {name!r}")
-        text = pattern.sub(lambda m: m.group(1) + "\n" + make() + "\n" + m.group(2), text)
+        body = make()
+        text = pattern.sub(lambda m, body=body: m.group(1) + "\n" + body + "\n" + m.group(2), text)
     return text
 
 

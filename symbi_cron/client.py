@@ -14,6 +14,7 @@ Standard library only (urllib).
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import urllib.error
@@ -282,7 +283,7 @@ class ScheduleApi:
         body = {"input": input} if input is not None else {}
         return Record(self._c.request("POST", f"{self._BASE}/{_ref(job_id)}/run", body=body))
 
-    def get_history(self, job_id: Any, limit: int | None = None, status: str | None = None) -> list[Record]:
+    def get_history(self, job_id: Any, limit: int | None = None, status: str | None = None) -> builtins.list[Record]:
         """Runs, newest first."""
         return [
             Record(r)

@@ -235,7 +235,8 @@ def _config_error(exc: ValidationError, source: str) -> ConfigError:
     if err.get("type") == "extra_forbidden":
         msg = "unknown key"
     more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-    return ConfigError(f"{source}: {key}: {msg}{more}", details={"key": key, "problems": exc.errors(include_url=False, include_context=False, include_input=False)})
+    problems = exc.errors(include_url=False, include_context=False, include_input=False)
+    return ConfigError(f"{source}: {key}: {msg}{more}", details={"key": key, "problems": problems})
 
 
 def load_settings(config_file: Path | None = None, env: dict[str, str] | None = None) -> Settings:

@@ -48,7 +48,7 @@ def parse_instant(text: str, *, field: str, default_tz=None) -> datetime:
     try:
         dt = datetime.fromisoformat(s)
     except ValueError:
-        raise InvalidInput(f"{text!r} is not an ISO 8601 date-time (e.g. 2026-02-15T14:30:00Z)", field=field)
+        raise InvalidInput(f"{text!r} is not an ISO 8601 date-time (e.g. 2026-02-15T14:30:00Z)", field=field) from None
     if dt.tzinfo is None:
         if default_tz is None:
             raise InvalidInput(f"{text!r} has no UTC offset (add Z or +HH:MM)", field=field)
@@ -70,7 +70,9 @@ def load_zone(name: str, *, field: str = "timezone"):
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise InvalidInput(f"unknown time zone {name!r} (expected an IANA name such as Europe/Madrid)", field=field)
+        raise InvalidInput(
+            f"unknown time zone {name!r} (expected an IANA name such as Europe/Madrid)", field=field
+        ) from None
 
 
 def local_zone_name() -> str:

@@ -1,9 +1,9 @@
 """The model's vocabulary and shapes."""
 
-from symbi_cron.models import Job, parse_duration, format_duration
-from symbi_cron.vocab import JOB_FIELD_ORDER
-
 import pytest
+
+from symbi_cron.models import Job, format_duration, parse_duration
+from symbi_cron.vocab import JOB_FIELD_ORDER
 
 
 def test_job_field_order_matches_the_model():

@@ -7,9 +7,8 @@ from typing import Any
 
 import click
 
-from .completers import complete_agent
-
 from .common import Column, emit_json, format_option, get_app, local_time, render_csv, render_table
+from .completers import complete_agent
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import click
 
-from .completers import complete_run
-
 from .common import emit_json, format_option, get_app, render_table, short_id
+from .completers import complete_run
 
 
 def _age(seconds: int) -> str:

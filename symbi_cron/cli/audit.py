@@ -7,9 +7,8 @@ from typing import Any
 
 import click
 
-from .completers import complete_job
-
 from .common import emit_json, format_option, get_app, positive, render_csv, render_table, short_id
+from .completers import complete_job
 
 CSV_FIELDS = ("seq", "at", "type", "actor", "job_id", "job_name", "run_id", "details", "prev_hash", "hash")
 

@@ -16,8 +16,8 @@ import click
 
 def _store_rows(sql: str, params: tuple = ()) -> list[sqlite3.Row]:
     """Rows from the store opened read-only; [] when there is no store or it cannot be read."""
-    from ..paths import resolve
     from ..errors import SymbiError
+    from ..paths import resolve
     from ..store.factory import is_postgres_url, store_url
 
     try:

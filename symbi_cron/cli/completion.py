@@ -13,7 +13,6 @@ The value completers read the store read-only and never create or migrate it: a 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import click
 
@@ -62,6 +61,7 @@ def command_tree(root: click.Command | None = None, name: str = PROG) -> Node:
     """The whole command tree below ``root`` (``symbi`` by default), importing every lazy command."""
     if root is None:
         from . import cli as root
+    assert root is not None
     ctx = click.Context(root, info_name=name, **root.context_settings)
     return _node(root, ctx, (name,))
 

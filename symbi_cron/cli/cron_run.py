@@ -13,9 +13,8 @@ from typing import Any
 
 import click
 
-from .completers import complete_job
-
 from .common import emit_json, format_option, get_app
+from .completers import complete_job
 
 
 @click.command("run")

@@ -7,9 +7,8 @@ import sys
 
 import click
 
-from .completers import complete_job
-
 from .common import emit_json, format_option, get_app, render_table
+from .completers import complete_job
 
 
 @click.command("test-delivery")

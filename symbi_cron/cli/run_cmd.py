@@ -10,9 +10,8 @@ import sys
 
 import click
 
-from .completers import complete_agent
-
 from .common import get_app
+from .completers import complete_agent
 
 
 @click.command("run")

@@ -10,7 +10,7 @@ import dataclasses
 import re
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -18,6 +18,8 @@ from ..errors import DaemonNotRunning, InvalidInput, SymbiError
 from ..models import Job, JobSpec, Policy, Run, validation_error
 from . import schemas as S
 from .server import HttpError, Request, Response, check_auth, path_param
+
+_M = TypeVar("_M", bound=BaseModel)
 
 MAX_LIMIT = 10_000
 MAX_COUNT = 1_000
@@ -232,7 +234,7 @@ def _int_param(query: dict[str, str], name: str, default: int | None, lo: int, h
     return value
 
 
-def _validate(model: type[BaseModel], data: Any) -> BaseModel:
+def _validate(model: type[_M], data: Any) -> _M:
     if not isinstance(data, dict):
         raise InvalidInput("expected a JSON object", field="body")
     try:

@@ -29,7 +29,7 @@ class _Out(BaseModel):
 # -- the guide's family ----------------------------------------------------------------------------------------
 def _optional_fields(model: type[BaseModel]) -> dict[str, Any]:
     return {
-        name: (Optional[f.annotation], Field(default=None, description=f.description))  # type: ignore[valid-type]
+        name: (Optional[f.annotation], Field(default=None, description=f.description))  # type: ignore[valid-type]  # noqa: UP045
         for name, f in model.model_fields.items()
     }
 

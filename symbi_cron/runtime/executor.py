@@ -1,10 +1,11 @@
 """The subprocess protocol (SPEC §6): run one agent command once and report what happened.
 
-The agent runs without a shell (``shlex.split``) unless it asks for one, in its own process group (so a timeout
-or a shutdown can stop everything it started), with the run's context directory as its working directory (the agent's ``workdir`` when it names one), the
-input text on stdin and the ``SYMBI_*`` variables in its environment. stdout is the output: all of it goes to the
-run's log file (0600), the first ``output_cap`` bytes are kept for the store and the last few KiB for the summary
-and the heartbeat's ``sleep`` check. stderr goes to the run's log, each line marked ``[stderr]``.
+The agent runs without a shell (``shlex.split``) unless it asks for one, in its own process group (so a timeout or a
+shutdown can stop everything it started), with the run's context directory as its working directory (the agent's
+``workdir`` when it names one), the input text on stdin and the ``SYMBI_*`` variables in its environment. stdout is
+the output: all of it goes to the run's log file (0600), the first ``output_cap`` bytes are kept for the store and
+the last few KiB for the summary and the heartbeat's ``sleep`` check. stderr goes to the run's log, each line marked
+``[stderr]``.
 
 Nothing here touches the store: the caller records the :class:`ExecResult`.
 """
@@ -102,7 +103,7 @@ def agent_argv(agent: Mapping[str, Any], env: Mapping[str, str] | None = None) -
     try:
         argv = shlex.split(command)
     except ValueError as exc:
-        raise AgentError(f"agent {agent.get('name')!r}: command cannot be split like a shell would: {exc}")
+        raise AgentError(f"agent {agent.get('name')!r}: command cannot be split like a shell would: {exc}") from None
     if not argv:
         raise AgentError(f"agent {agent.get('name')!r} has an empty command")
     return argv

@@ -69,7 +69,7 @@ def _symbi_vars(ctx: RunContext, session: sessions.Session, iteration: int) -> d
         "SYMBI_JOB_NAME": str(job.get("name") or ""),
         "SYMBI_RUN_ID": str(run.get("id") or ""),
         "SYMBI_AGENT_ID": str(job.get("agent_id") or (ctx.agent or {}).get("name") or ""),
-        "SYMBI_SCHEDULED_FOR": scheduled.isoformat() if hasattr(scheduled, "isoformat") else str(scheduled or ""),
+        "SYMBI_SCHEDULED_FOR": scheduled.isoformat() if scheduled is not None else "",
         "SYMBI_TRIGGER": str(run.get("trigger") or ""),
         "SYMBI_SESSION_MODE": session.mode,
         "SYMBI_CONTEXT_DIR": str(session.context_dir),

@@ -76,7 +76,7 @@ class RunDriver:
             prev = previous_summary(conn, job["id"], before_run=run["id"])
         ctx = RunContext(
             paths=app.paths, job=job, run=run, agent=begun.agent,
-            input_text=run.get("input") if run.get("input") is not None else (job.get("input") or ""),
+            input_text=str(run["input"] if run.get("input") is not None else (job.get("input") or "")),
             previous_summary=prev, output_cap=sched.output_cap_bytes, kill_grace=sched.kill_grace_seconds,
             max_runtime=float(max_runtime) if max_runtime else None, cancel=self.cancel, echo=self.echo,
             base_env=app.env, settings=app.settings,
@@ -244,7 +244,7 @@ class Supervisor:
         while not self._stop.is_set():
             conn = None
             try:
-                conn = self.app.store.raw_connection()
+                conn = self.app.store.raw_connection()  # type: ignore[attr-defined]  # PgStore only
                 conn.execute(f"LISTEN {RELOAD_CHANNEL}")
                 self.request_reload()  # anything sent while we were not listening
                 while not self._stop.is_set():

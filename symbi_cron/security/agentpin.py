@@ -200,7 +200,8 @@ class AgentPinVerifier:
             raise AgentPinError(f"trust bundle {path} cannot be read: {exc}") from None
         if not isinstance(bundle, dict):
             raise AgentPinError(f"trust bundle {path} is not a JSON object")
-        doc = next((d for d in bundle.get("documents") or [] if isinstance(d, dict) and d.get("entity") == domain), None)
+        docs = bundle.get("documents") or []
+        doc = next((d for d in docs if isinstance(d, dict) and d.get("entity") == domain), None)
         rev = next(
             (d for d in bundle.get("revocations") or [] if isinstance(d, dict) and d.get("entity") == domain), None
         )

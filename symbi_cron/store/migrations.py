@@ -1,10 +1,9 @@
 """The versioned schema. Append a migration to change it; never edit a released one.
 
 ``PRAGMA user_version`` holds the version applied (a ``schema_version`` table on PostgreSQL, where
-``store/postgres.pg_ddl`` translates each statement: one source for both dialects). Each migration runs inside the same write transaction that
-bumps the version, so a failed migration leaves the store as it was. Instants are INTEGER milliseconds since the
-Unix epoch (UTC): they sort and compare as instants.
-"""
+``store/postgres.pg_ddl`` translates each statement: one source for both dialects). Each migration runs inside the
+same write transaction that bumps the version, so a failed migration leaves the store as it was. Instants are
+INTEGER milliseconds since the Unix epoch (UTC): they sort and compare as instants."""
 
 from __future__ import annotations
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from agents.daemon_helper import Daemon, wait_for
 
 

@@ -10,7 +10,6 @@ import socket
 import stat
 
 import pytest
-
 from agents.daemon_helper import Daemon, wait_for
 
 pytestmark = pytest.mark.slow

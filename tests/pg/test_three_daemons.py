@@ -146,11 +146,11 @@ def test_three_daemons_run_each_slot_once_and_take_over_after_a_kill(tmp_path, h
         takeover = time.monotonic() - t_kill
         assert slow_runs[1]["daemon_id"] != slow_runs[0]["daemon_id"]
         assert int(slow_runs[1]["daemon_id"].split(":")[1]) != victim_pid
+        placeholders = ",".join("?" * len(later))
         wait_for(
             lambda: (
                 store.query(
-                    "SELECT COUNT(*) FROM runs WHERE job_id IN (%s) AND status = 'succeeded'"
-                    % ",".join("?" * len(later)),
+                    f"SELECT COUNT(*) FROM runs WHERE job_id IN ({placeholders}) AND status = 'succeeded'",
                     tuple(later),
                 )[0][0]
                 == len(later)
@@ -159,8 +159,7 @@ def test_three_daemons_run_each_slot_once_and_take_over_after_a_kill(tmp_path, h
             what="the slots due after the kill",
         )
         later_runs = store.query(
-            "SELECT job_id, scheduled_for, daemon_id FROM runs WHERE job_id IN (%s)"
-            % ",".join("?" * len(later)),
+            f"SELECT job_id, scheduled_for, daemon_id FROM runs WHERE job_id IN ({placeholders})",
             tuple(later),
         )
         assert Counter((r["job_id"], r["scheduled_for"]) for r in later_runs) == Counter(due_later.items())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import shlex
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,6 @@ import pytest
 from symbi_cron.config import Settings
 from symbi_cron.services import agents as agent_svc
 from symbi_cron.services import jobs as job_svc
-
-from datetime import datetime, timezone
 
 #: The instant of the shared `clock` fixture (tests/conftest.py).
 T0 = datetime(2026, 11, 27, 12, 0, 0, tzinfo=timezone.utc)

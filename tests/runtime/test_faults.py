@@ -9,12 +9,10 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-
 from agents.daemon_helper import Daemon, wait_for
 
 pytestmark = pytest.mark.slow
