@@ -13,6 +13,8 @@ from typing import Any
 
 def display_width(text: str) -> int:
     """Columns a string takes in a terminal (wide East Asian characters count two, combining marks zero)."""
+    if text.isascii():
+        return len(text)
     width = 0
     for ch in text:
         if unicodedata.combining(ch):
