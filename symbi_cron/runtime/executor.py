@@ -162,37 +162,61 @@ class _Collector:
                 self.echo = None
 
 
-def _pump_stdout(stream: Any, sink: _Collector) -> None:
+def _chunks(stream: Any, stop: threading.Event):
+    """Yield what the pipe gives until EOF or ``stop``. Reads the raw descriptor with a timeout: a blocking read on
+    the buffered object cannot be interrupted, and closing that object from another thread waits for the read (a
+    grandchild that left the agent's process group with the pipe open would hang the run for its whole life)."""
+    import select
+
+    fd = stream.fileno()
+    while not stop.is_set():
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if not ready:
+            continue
+        chunk = os.read(fd, 65_536)
+        if not chunk:
+            return
+        yield chunk
+
+
+def _pump_stdout(stream: Any, sink: _Collector, stop: threading.Event) -> None:
     try:
-        while True:
-            chunk = stream.read1(65_536)
-            if not chunk:
-                break
+        for chunk in _chunks(stream, stop):
             sink.feed(chunk)
     except (OSError, ValueError):
         pass
 
 
-def _pump_stderr(stream: Any, log: Any, lock: threading.Lock, keep: list[bytes], echo: TextIO | None = None
-                 ) -> None:
+def _pump_stderr(stream: Any, log: Any, lock: threading.Lock, keep: list[bytes], echo: TextIO | None = None,
+                 stop: threading.Event | None = None) -> None:
+    def emit(line: bytes) -> None:
+        nonlocal echo
+        if not line.endswith(b"\n"):
+            line += b"\n"
+        if echo is not None:
+            try:
+                echo.write(line.decode("utf-8", "replace"))
+                echo.flush()
+            except (OSError, ValueError):
+                echo = None
+        keep.append(line)
+        if len(keep) > 20:
+            del keep[0]
+        with lock:
+            log.write(b"[stderr] " + line)
+            log.flush()
+
+    pending = b""
     try:
-        for line in iter(stream.readline, b""):
-            if not line.endswith(b"\n"):
-                line += b"\n"
-            if echo is not None:
-                try:
-                    echo.write(line.decode("utf-8", "replace"))
-                    echo.flush()
-                except (OSError, ValueError):
-                    echo = None
-            keep.append(line)
-            if len(keep) > 20:
-                del keep[0]
-            with lock:
-                log.write(b"[stderr] " + line)
-                log.flush()
+        for chunk in _chunks(stream, stop or threading.Event()):
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                emit(line + b"\n")
     except (OSError, ValueError):
         pass
+    if pending:
+        emit(pending)
 
 
 def _feed_stdin(stream: Any, data: bytes) -> None:
@@ -248,9 +272,11 @@ def execute(req: ExecRequest, *, on_start: Callable[[int], None] | None = None,
         on_start(proc.pid)
     sink = _Collector(req.output_cap, log, lock, req.echo)
     err_lines: list[bytes] = []
+    stop_pumps = threading.Event()
     threads = [
-        threading.Thread(target=_pump_stdout, args=(proc.stdout, sink), daemon=True),
-        threading.Thread(target=_pump_stderr, args=(proc.stderr, log, lock, err_lines, req.echo_stderr), daemon=True),
+        threading.Thread(target=_pump_stdout, args=(proc.stdout, sink, stop_pumps), daemon=True),
+        threading.Thread(target=_pump_stderr, args=(proc.stderr, log, lock, err_lines, req.echo_stderr, stop_pumps),
+                         daemon=True),
         threading.Thread(target=_feed_stdin, args=(proc.stdin, req.input_text.encode("utf-8")), daemon=True),
     ]
     for t in threads:
@@ -288,6 +314,10 @@ def execute(req: ExecRequest, *, on_start: Callable[[int], None] | None = None,
         _killpg(pgid, signal.SIGKILL)
         for t in threads[:2]:
             t.join(timeout=1.0)
+    # Still open: a process outside the group (setsid, a daemon it started) holds the pipes. Stop reading.
+    stop_pumps.set()
+    for t in threads[:2]:
+        t.join(timeout=1.0)
     for stream in (proc.stdout, proc.stderr):
         try:
             stream.close()  # type: ignore[union-attr]
