@@ -14,12 +14,14 @@ from __future__ import annotations
 import dataclasses
 import errno
 import hmac
+import io
 import ipaddress
 import json
 import logging
 import socket
 import socketserver
 import threading
+import time
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -30,6 +32,9 @@ from ..errors import InvalidInput, SymbiError
 log = logging.getLogger("symbi_cron.http")
 
 SOCKET_TIMEOUT = 15.0
+#: A whole request (request line, headers and body, and the idle wait before it on a kept-alive connection) must
+#: arrive within this many seconds: a client trickling a byte per read timeout cannot hold a connection forever.
+REQUEST_DEADLINE = 30.0
 MAX_CONNECTIONS = 128
 MAX_JSON_DEPTH = 32
 SERVER_NAME = "symbi-cron"
@@ -182,6 +187,24 @@ def error_response(exc: SymbiError) -> Response:
     return Response(exc.http_status, body, headers=headers)
 
 
+class _DeadlineReader(io.RawIOBase):
+    """The connection's reads, each one bounded by what is left of the handler's request deadline."""
+
+    def __init__(self, handler: _Handler) -> None:
+        self._handler = handler
+        self._sock = handler.connection
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        left = self._handler._deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the request did not arrive in time")
+        self._sock.settimeout(min(self._handler.timeout, left))
+        return self._sock.recv_into(buffer)
+
+
 class _Handler(BaseHTTPRequestHandler):
     server_version = SERVER_NAME
     sys_version = ""
@@ -192,6 +215,7 @@ class _Handler(BaseHTTPRequestHandler):
     # otherwise two small writes meet the client's delayed ACK and every answer takes 40 ms.
     wbufsize = 1 << 16
     server: ApiServer
+    _deadline = 0.0
 
     def setup(self) -> None:
         super().setup()
@@ -199,6 +223,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
             pass
+        self._deadline = time.monotonic() + REQUEST_DEADLINE
+        self.rfile = io.BufferedReader(_DeadlineReader(self))
+
+    def handle_one_request(self) -> None:
+        self._deadline = time.monotonic() + REQUEST_DEADLINE
+        super().handle_one_request()
 
     # Every method goes through one dispatcher; routes decide what is allowed (405 with Allow otherwise).
     def do_GET(self) -> None:
@@ -235,6 +265,7 @@ class _Handler(BaseHTTPRequestHandler):
         }
         self.close_connection = True
         try:
+            self.connection.settimeout(self.timeout)
             self._send(
                 Response(
                     code,
@@ -249,25 +280,33 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
-    def _read_body(self) -> bytes:
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+    def _check_framing(self) -> None:
+        """Refuse what a proxy in front could frame differently (request smuggling): a malformed or folded
+        header line, any Transfer-Encoding, several Content-Length values that differ."""
+        if self.headers.defects or any("\n" in v or "\r" in v for v in self.headers.values()):
+            raise HttpError(400, "bad_request", "malformed or folded header line", close=True)
+        if any(k.strip().lower() == "transfer-encoding" for k in self.headers.keys()):
             raise HttpError(
                 411,
                 "length_required",
-                "send the body with a Content-Length (chunked is not supported)",
+                "send the body with a Content-Length (Transfer-Encoding is not supported)",
                 close=True,
             )
+        lengths = {v.strip() for v in self.headers.get_all("Content-Length") or ()}
+        if len(lengths) > 1:
+            raise HttpError(400, "bad_request", "several different Content-Length headers", close=True)
+
+    def _read_body(self) -> bytes:
+        self._check_framing()
         raw = self.headers.get("Content-Length")
         if raw is None or raw.strip() == "":
             return b""
-        try:
-            length = int(raw)
-            if length < 0:
-                raise ValueError
-        except ValueError:
+        # Digits only: int() would also take "+5", "1_0" and " 5 " that other parsers read differently.
+        if not raw.strip().isascii() or not raw.strip().isdigit():
             raise HttpError(
                 400, "bad_request", f"Content-Length {raw!r} is not a number", close=True
-            ) from None
+            )
+        length = int(raw)
         limit = self.server.api.max_body_bytes
         if length > limit:
             self._linger = True
@@ -349,6 +388,7 @@ class _Handler(BaseHTTPRequestHandler):
             query: dict[str, str] = {}
             for k, v in pairs:
                 query.setdefault(k, v)
+            self.connection.settimeout(self.timeout)  # the request is in; the answer gets the full timeout
             request = Request(self.command, path, {}, query, self.headers, body)
             response = api.dispatch(request)
         except HttpError as exc:
