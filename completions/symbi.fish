@@ -12,7 +12,7 @@ function __symbi_cmds
         case 'symbi config'
             printf '%s\n' 'show	Print the effective configuration with secrets masked.'
         case 'symbi cron'
-            printf '%s\n' 'add	Add a job from JSON or from a .symbi file.' 'approve	Approve a run waiting in pending_approval: it starts as soon as the daemon...' 'daemon	Start, stop, inspect or reload the scheduler daemon.' 'deny	Deny a run waiting in pending_approval: it is closed as denied and never starts.' 'export	Print the jobs that crontab can express, as a crontab (the others as comments...' 'history	Show a job\'s runs, newest first (`--format csv > runs.csv` for a spreadsheet).' 'import	Turn each line of a crontab into an agent and a job (one transaction).' 'list	List jobs.' 'next	Print the next fire times of the cron expression EXPR.' 'pause	Pause a job: no new runs until resumed; state is kept.' 'pending	List runs waiting for approval, oldest first.' 'remove	Remove a job and its run history (asks first unless --force).' 'reset	Return a job (e.g. dead-lettered) to active, failure count zero, fresh next run.' 'resume	Resume a paused job; its next run is computed from now.' 'run	Run a job now: queued for the daemon, or in the foreground when no daemon runs.' 'status	Show a job\'s details, next run and recent runs.' 'test-delivery	Send a sample run of JOB through its delivery channels and print one receipt...' 'validate	Check a .symbi file without changing anything.'
+            printf '%s\n' 'add	Add a job from JSON or from a .symbi file.' 'approve	Approve a run waiting in pending_approval: it starts as soon as the daemon...' 'daemon	Start, stop, inspect or reload the scheduler daemon.' 'deny	Deny a run waiting in pending_approval: it is closed as denied and never starts.' 'export	Print the jobs that crontab can express, as a crontab (the others as comments...' 'history	Show a job\'s runs, newest first (`--format csv > runs.csv` for a spreadsheet).' 'import	Turn each line of a crontab into an agent and a job (one transaction).' 'list	List jobs.' 'next	Print the next fire times of the cron expression EXPR.' 'pause	Pause a job: no new runs until resumed; state is kept.' 'pending	List runs waiting for approval, oldest first.' 'remove	Remove a job and its run history (asks first unless --force).' 'reset	Return a job (e.g. dead-lettered) to active, failure count zero, fresh next run.' 'resume	Resume a paused job; its next run is computed from now.' 'run	Run a job now: queued for the daemon, or in the foreground when no daemon runs.' 'status	Show a job\'s details, next run and recent runs.' 'test-delivery	Send a sample run of JOB through its delivery channels and print one receipt...' 'update	Change some of a job\'s fields, keeping the others, its status and its history.' 'validate	Check a .symbi file without changing anything.'
         case 'symbi store'
             printf '%s\n' 'migrate	Copy jobs, agents, runs, deliveries and the audit log into another store,...'
     end
@@ -82,6 +82,8 @@ function __symbi_opts
             printf '%s\n' '--format	Output format: table for people, json/csv for scripts.' '--help	Show this message and exit.' '--history	How many recent runs to show.' '--watch	Redraw every 5 seconds until interrupted.' '-h	Show this message and exit.'
         case 'symbi cron test-delivery'
             printf '%s\n' '--channel	Send only through this channel (repeatable): stdout, log_file, webhook, slack, email or custom:NAME. Default: the job\'s own delivery list.' '--format	Output format: table for people, json/csv for scripts.' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'symbi cron update'
+            printf '%s\n' '--cron	A new cron expression (shorthand for --json).' '--format	Output format: table for people, json/csv for scripts.' '--help	Show this message and exit.' '--json	The fields to change, as a JSON object (`-` reads stdin); the others are kept.' '-h	Show this message and exit.'
         case 'symbi cron validate'
             printf '%s\n' '--file	The .symbi file to check (`-` = stdin).' '--format	Output format: table for people, json/csv for scripts.' '--help	Show this message and exit.' '-h	Show this message and exit.'
         case 'symbi logs'
@@ -143,6 +145,8 @@ function __symbi_valopts
             printf '%s\n' '--format' '--history'
         case 'symbi cron test-delivery'
             printf '%s\n' '--channel' '--format'
+        case 'symbi cron update'
+            printf '%s\n' '--cron' '--format' '--json'
         case 'symbi cron validate'
             printf '%s\n' '--file' '--format'
         case 'symbi logs'
@@ -202,6 +206,8 @@ function __symbi_choices
             printf '%s\n' 'table' 'json'
         case 'symbi cron test-delivery --format'
             printf '%s\n' 'table' 'json'
+        case 'symbi cron update --format'
+            printf '%s\n' 'table' 'json'
         case 'symbi cron validate --format'
             printf '%s\n' 'table' 'json'
         case 'symbi logs --level'
@@ -246,6 +252,8 @@ function __symbi_dynamic
         case 'symbi cron status'
             printf '%s\n' 1
         case 'symbi cron test-delivery'
+            printf '%s\n' 1
+        case 'symbi cron update'
             printf '%s\n' 1
         case 'symbi run'
             printf '%s\n' 1

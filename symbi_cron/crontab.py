@@ -120,9 +120,9 @@ def parse_crontab(text: str) -> Crontab:
             env[name] = value
             continue
         if line.startswith("@"):
-            macro, _, command = line.partition(" ")
-            macro = macro.lower()
-            command = command.strip()
+            words = line.split(None, 1)  # cron separates fields by blanks: spaces or tabs
+            macro = words[0].lower()
+            command = words[1].strip() if len(words) > 1 else ""
             if macro == "@reboot":
                 tab.skipped.append(Skipped(n, raw, "@reboot has no equivalent in symbi (start it from a "
                                                    "systemd unit or keep it in your crontab)"))

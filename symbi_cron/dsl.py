@@ -1098,26 +1098,32 @@ def raise_problems(problems: list[Problem], text: str) -> typing.NoReturn:
 
 
 def read_text(path: str | Path) -> str:
-    """A file's text (``-`` is stdin), or InvalidInput naming the file."""
+    """A file's text (``-`` is stdin) without a leading byte-order mark, or InvalidInput naming the file."""
     import sys
 
-    if str(path) == "-":
-        return sys.stdin.read()
-    p = Path(path)
+    name = "<stdin>" if str(path) == "-" else str(path)
+    if not name:
+        raise InvalidInput("no file name given (use - for stdin)", field="file")
     try:
-        data = p.read_bytes()
+        if name == "<stdin>":
+            stdin = sys.stdin.buffer if hasattr(sys.stdin, "buffer") else None
+            data = stdin.read() if stdin is not None else sys.stdin.read().encode("utf-8", "surrogateescape")
+        else:
+            data = Path(path).read_bytes()
     except FileNotFoundError:
         raise InvalidInput(f"no such file: {path}", field="file") from None
     except IsADirectoryError:
         raise InvalidInput(f"{path} is a directory, not a file", field="file") from None
     except OSError as exc:
-        raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}", field="file") from None
+        raise InvalidInput(f"cannot read {name}: {exc.strerror or exc}", field="file") from None
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise DslError([Problem(str(path), line, col, "the file is not valid UTF-8")]) from None
+        raise DslError([Problem(name, line, col, "the file is not valid UTF-8")]) from None
+    # Editors on Windows start a UTF-8 file with a BOM; it is not part of the text (a crontab's first field).
+    return text[1:] if text.startswith("\ufeff") else text
 
 
 def parse_file(path: str | Path, *, known_agents: Iterable[str] | None = None) -> Document:

@@ -83,9 +83,19 @@ class Paths:
 
 
 def safe_filename(name: str) -> str:
-    """A file name derived from a job name: keeps letters, digits, ``-``, ``_`` and ``.``."""
+    """A file name derived from a job name, distinct for distinct names and short enough for any file system.
+
+    A name of letters, digits, ``-``, ``_`` and ``.`` (not starting with ``.``, at most 100 bytes) is used as is.
+    Any other name is cleaned (other characters become ``_``), shortened to 50 characters and given a hash of the
+    original, so that ``a/b`` and ``a_b`` (or two long names with the same beginning) never share a file.
+    """
     cleaned = "".join(c if (c.isalnum() or c in "-_.") else "_" for c in name)
-    return cleaned.lstrip(".") or "_"
+    if cleaned == name and name[:1] not in ("", ".") and len(name.encode("utf-8", "replace")) <= 100:
+        return name
+    import hashlib
+
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    return f"{cleaned.lstrip('.')[:50]}-{digest}"
 
 
 def ensure_private_dir(path: Path) -> Path:

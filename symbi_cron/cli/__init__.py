@@ -28,7 +28,26 @@ ROOT_COMMANDS = {
 }
 
 
-@click.group(cls=LazyGroup, lazy_commands=ROOT_COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+def _reader_gone() -> None:
+    """`symbi cron list | head -1`: the reader went away. Say nothing and exit 0, whatever the timing."""
+    try:  # stdout's buffer would fail again at exit: point fd 1 at /dev/null (the Python docs' recipe)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    sys.exit(0)
+
+
+class _RootGroup(LazyGroup):
+    def invoke(self, ctx: click.Context):
+        # click turns EPIPE into exit 1 inside its main(), before main() below could see it: catch it first.
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            _reader_gone()
+
+
+@click.group(cls=_RootGroup, lazy_commands=ROOT_COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", "-V", prog_name="symbi", message="%(prog)s %(version)s")
 def cli() -> None:
     """symbi: schedule AI agents with cron, reliably.
@@ -54,19 +73,22 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.ClickException as exc:
+    except click.exceptions.NoArgsIsHelpError as exc:  # `symbi cron` alone: the help, as click shows it
         exc.show()
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        # A usage mistake is one `error: ...` line too (SPEC §11), naming where the help is.
+        message = exc.format_message().rstrip(".")
+        ctx = getattr(exc, "ctx", None)
+        if isinstance(exc, click.UsageError) and ctx is not None:
+            message += f" (see '{ctx.command_path} --help')"
+        click.echo(f"error: {message}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
     except BrokenPipeError:
-        # `symbi cron list | head`: the reader went away; say nothing.
-        try:
-            sys.stdout = open(os.devnull, "w")
-        except OSError:
-            pass
-        sys.exit(0)
+        _reader_gone()
     except Exception as exc:  # a bug: one line unless debugging
         if os.environ.get("SYMBI_DEBUG"):
             raise

@@ -126,14 +126,19 @@ def render_csv(rows: Iterable[dict[str, Any]], fields: Sequence[str]) -> None:
     sys.stdout.flush()
 
 
+#: The largest count a store can take (SQLite's 64-bit integer). A count is "at most N", so a bigger N means
+#: the same as this one: `--limit 100000000000000000000` lists everything instead of failing in the store.
+MAX_COUNT = 2**63 - 1
+
+
 def positive(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
-    """A click callback refusing zero and negative numbers with the option's name."""
+    """A click callback refusing zero and negative numbers with the option's name (huge ones mean "all")."""
     if value is not None and value < 1:
         raise click.BadParameter("must be a positive number", ctx=ctx, param=param)
-    return value
+    return min(value, MAX_COUNT) if value is not None else None
 
 
 def non_negative(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
     if value is not None and value < 0:
         raise click.BadParameter("must be zero or more", ctx=ctx, param=param)
-    return value
+    return min(value, MAX_COUNT) if value is not None else None

@@ -10,6 +10,7 @@ CRON_COMMANDS = {
     # jobs (cli/cron_jobs.py)
     "list": "symbi_cron.cli.cron_jobs:list_jobs",
     "add": "symbi_cron.cli.cron_jobs:add",
+    "update": "symbi_cron.cli.cron_jobs:update",
     "remove": "symbi_cron.cli.cron_jobs:remove",
     "pause": "symbi_cron.cli.cron_jobs:pause",
     "resume": "symbi_cron.cli.cron_jobs:resume",

@@ -1,4 +1,4 @@
-"""``symbi cron list|add|remove|pause|resume|status|history|reset``: job commands over services.jobs."""
+"""``symbi cron list|add|update|remove|pause|resume|status|history|reset``: job commands over services.jobs."""
 
 from __future__ import annotations
 
@@ -96,7 +96,7 @@ def list_jobs(status: str | None, agent: str | None, fmt: str) -> None:
 
 def _read_json_arg(text: str) -> Any:
     if text == "-":
-        text = sys.stdin.read()
+        text = sys.stdin.read().removeprefix("\ufeff")  # a BOM from a Windows editor is not JSON
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -150,6 +150,48 @@ def add(json_text: str | None, file_: str | None, schedules: tuple[str, ...], al
     else:
         for job in result.get("jobs", []):
             click.echo(job["id"])
+
+
+@click.command()
+@JOB_ARG
+@click.option("--json", "json_text", metavar="TEXT",
+              help="The fields to change, as a JSON object (`-` reads stdin); the others are kept.")
+@click.option("--cron", "cron_expr", metavar="EXPR", help="A new cron expression (shorthand for --json).")
+@format_option()
+def update(job: str, json_text: str | None, cron_expr: str | None, fmt: str) -> None:
+    """Change some of a job's fields, keeping the others, its status and its history.
+
+    The next run is recomputed when the schedule changes. Unlike `add --replace`, a paused job stays paused
+    and the failure count is kept.
+
+    \b
+      symbi cron update nightly-report --cron "*/30 * * * *"
+      symbi cron update nightly-report --json '{"delivery": ["log_file", "slack"], "slack_channel": "#ops"}'
+    """
+    from ..errors import InvalidInput
+    from ..services import jobs
+
+    changes: dict[str, Any] = {}
+    if json_text:
+        changes = _read_json_arg(json_text)
+        if not isinstance(changes, dict):
+            raise InvalidInput("expected a JSON object with the fields to change", field="--json")
+    if cron_expr is not None:
+        if "cron_expr" in changes:
+            raise InvalidInput("give the cron expression once: --cron or cron_expr in --json", field="--cron")
+        changes["cron_expr"] = cron_expr
+    if not changes:
+        raise InvalidInput("nothing to change: give --json TEXT and/or --cron EXPR")
+    app = get_app()
+    result = jobs.update_job(app, job, changes)
+    if "agent_id" in changes:
+        for w in jobs.agent_warnings(app, result):
+            warn(w)
+    if fmt == "json":
+        emit_json(result)
+    else:
+        nxt = local_time(result.get("next_run")) if result.get("next_run") else "none"
+        click.echo(f"updated {result['name']} ({result['id'][:8]}): {result['status']}, next run {nxt}")
 
 
 @click.command()

@@ -67,12 +67,18 @@ def add_from_file(app: App, path: str | Path, *, schedules: list[str] | None,
     for decl in chosen:
         agent_id = decl.spec.agent_id
         if doc.agent(agent_id) is None and agent_id not in registered:
+            import difflib
+
             line, col = decl.positions.get("agent_id", (decl.line, decl.column))
+            # A near miss gets the same suggestion `symbi cron validate` gives.
+            close = difflib.get_close_matches(agent_id, [a.spec.name for a in doc.agents] + list(registered),
+                                              n=1, cutoff=0.6)
             problems.append(dsl.Problem(
                 file, line, col,
                 f"schedule {decl.spec.name!r} names agent {agent_id!r}, which is neither defined in this "
                 "file nor registered", found=agent_id,
-                hint="define it with `agent NAME { }` or `symbi agent add`"))
+                hint=f"did you mean `{close[0]}`?" if close
+                else "define it with `agent NAME { }` or `symbi agent add`"))
     if problems:
         dsl.raise_problems(problems, dsl.read_text(path))
 

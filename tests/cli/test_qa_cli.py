@@ -1,0 +1,168 @@
+"""The command line as shells and scripts use it (SPEC §11, §4, §3): edge cases found in review, each with the
+user's symptom it guards against."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+BIG = str(10**20)
+
+
+def _job(cli, name: str, **fields) -> str:
+    spec = {"name": name, "agent_id": "echoer", "cron_expr": "0 9 * * *", **fields}
+    return cli("cron", "add", "--json", json.dumps(spec), ok=True).stdout.strip()
+
+
+@pytest.fixture
+def echoer(cli):
+    cli("agent", "add", "echoer", "--command", "echo hello", ok=True)
+
+
+# -- the job's log file ------------------------------------------------------------------------------------------
+def test_jobs_whose_names_differ_only_in_punctuation_keep_separate_log_files(cli, home, echoer):
+    # "a/b" used to become logs/jobs/a_b.log, the file of the job named "a_b": one job's log held the other's runs.
+    for name in ("a/b", "a_b", "a b"):
+        _job(cli, name, delivery=["log_file"])
+        cli("cron", "run", name, "--wait", ok=True)
+    files = sorted((home / "logs" / "jobs").iterdir())
+    assert len(files) == 3
+    assert (home / "logs" / "jobs" / "a_b.log") in files  # a plain name keeps its plain file name
+    for f in files:
+        assert f.read_text().count("=== ") == 1  # one run each
+
+
+def test_a_long_unicode_job_name_still_gets_its_log_file(cli, home, echoer):
+    # 200 characters of "é" are 400 bytes: over the 255-byte file-name limit, so log_file delivery failed.
+    name = "é" * 200
+    _job(cli, name, delivery=["log_file"])
+    cli("cron", "run", name, "--wait", ok=True)
+    run = json.loads(cli("cron", "history", name, "--format", "json", ok=True).stdout)[0]
+    assert [(d["channel"], d["ok"]) for d in run["deliveries"]] == [("log_file", True)], run["deliveries"]
+    [log] = (home / "logs" / "jobs").iterdir()
+    assert len(log.name.encode()) < 255 and "hello" in log.read_text()
+
+
+# -- numbers -----------------------------------------------------------------------------------------------------
+def test_a_huge_count_means_all_instead_of_an_internal_error(cli, echoer):
+    _job(cli, "j")
+    cli("cron", "run", "j", "--wait", ok=True)
+    for args in (("cron", "history", "j", "--limit", BIG), ("cron", "status", "j", "--history", BIG),
+                 ("audit", "query", "--limit", BIG)):
+        r = cli(*args, "--format", "json")
+        assert r.exit_code == 0, (args, r.stderr)
+        assert json.loads(r.stdout)
+
+
+# -- usage errors ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("args, words", [
+    (("cron", "list", "--bogus"), "--bogus"),
+    (("cron", "status"), "JOB"),
+    (("cron", "history", "x", "--limit", "0"), "--limit"),
+    (("cron", "list", "--format", "yaml"), "--format"),
+    (("cron", "history", "x", "--limit", "ten"), "--limit"),
+])
+def test_a_usage_mistake_is_one_error_line_with_exit_2(cli, args, words):
+    r = cli(*args)
+    assert r.exit_code == 2
+    assert r.stdout == ""
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], r.stderr
+    assert "--help" in lines[0]
+
+
+def test_a_group_alone_still_shows_its_help(cli):
+    r = cli("cron")
+    assert r.exit_code == 2 and "Commands:" in r.stderr + r.stdout
+
+
+# -- pipes -------------------------------------------------------------------------------------------------------
+def test_a_reader_that_stops_early_is_not_an_error(app, home):
+    # `symbi cron list --format json | head -1` under `set -o pipefail`: click turned EPIPE into exit 1.
+    from symbi_cron.services import jobs
+
+    for i in range(150):  # ~250 kB of JSON: more than a pipe holds, so the writer meets the closed pipe
+        jobs.create_job(app, {"name": f"bulk-{i}", "agent_id": "echoer", "cron_expr": "@hourly"})
+    for fmt in ("json", "csv", "table"):
+        proc = subprocess.Popen([sys.executable, "-m", "symbi_cron", "cron", "list", "--format", fmt],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.readline()
+        proc.stdout.close()
+        err = proc.stderr.read()
+        assert proc.wait(timeout=30) == 0, (fmt, err)
+        assert err == b"", (fmt, err)
+
+
+# -- files -------------------------------------------------------------------------------------------------------
+def test_a_crontab_macro_followed_by_a_tab_is_imported(cli, tmp_path):
+    tab = tmp_path / "tab"
+    tab.write_text("@daily\techo daily   \t\n0\t3 * *\t1-5\techo weekday\n")
+    r = cli("cron", "import", "--crontab", str(tab), "--dry-run", "--format", "json", ok=True)
+    out = json.loads(r.stdout)
+    assert out["skipped"] == []
+    assert [j["cron_expr"] for j in out["jobs"]] == ["@daily", "0 3 * * 1-5"]
+    assert [a["command"] for a in out["agents"]] == ["echo daily", "echo weekday"]
+
+
+def test_a_crontab_with_a_byte_order_mark_and_crlf_imports_its_first_line(cli, tmp_path):
+    tab = tmp_path / "tab"
+    tab.write_bytes(b"\xef\xbb\xbf0 * * * * echo hi\r\n")
+    for source, stdin in ((str(tab), None), ("-", tab.read_bytes().decode("utf-8"))):
+        r = cli("cron", "import", "--crontab", source, "--dry-run", "--format", "json", input=stdin, ok=True)
+        out = json.loads(r.stdout)
+        assert out["skipped"] == [] and [j["cron_expr"] for j in out["jobs"]] == ["0 * * * *"], out
+
+
+def test_json_on_stdin_with_a_byte_order_mark_is_read(cli):
+    spec = json.dumps({"name": "bom", "agent_id": "echoer", "cron_expr": "@daily"})
+    cli("cron", "add", "--json", "-", input="\ufeff" + spec, ok=True)
+
+
+def test_an_empty_file_name_is_named_as_such(cli):
+    for args in (("cron", "validate", "--file", ""), ("cron", "import", "--crontab", "")):
+        r = cli(*args)
+        assert r.exit_code == 2 and "no file name given" in r.stderr and "directory" not in r.stderr
+
+
+def test_add_from_a_file_suggests_the_agent_meant(cli, tmp_path):
+    f = tmp_path / "jobs.symbi"
+    f.write_text('agent reporter { command: "echo r" }\n'
+                 'schedule {\n  name: "daily"\n  agent: "reportr"\n  cron: "0 9 * * *"\n}\n')
+    r = cli("cron", "add", "--file", str(f), "--schedule", "daily")
+    assert r.exit_code == 2 and "jobs.symbi:4:10:" in r.stderr and "did you mean `reporter`?" in r.stderr
+
+
+# -- symbi cron update -------------------------------------------------------------------------------------------
+def test_update_changes_only_the_given_fields_and_keeps_the_state(cli, echoer):
+    job_id = _job(cli, "nightly", delivery=["log_file", "stdout"], input="hi")
+    cli("cron", "pause", "nightly", ok=True)
+    r = cli("cron", "update", "nightly", "--cron", "*/30 * * * *", "--format", "json", ok=True)
+    job = json.loads(r.stdout)
+    assert job["id"] == job_id and job["cron_expr"] == "*/30 * * * *"
+    assert job["status"] == "paused" and job["delivery"] == ["log_file", "stdout"] and job["input"] == "hi"
+    r = cli("cron", "update", job_id[:8], "--json", '{"input": "new"}', ok=True)
+    assert r.stdout.startswith("updated nightly (") and "paused" in r.stdout
+    resumed = json.loads(cli("cron", "resume", "nightly", "--format", "json", ok=True).stdout)
+    assert resumed["input"] == "new" and resumed["next_run"].endswith(("00:00+00:00", "30:00+00:00"))
+    events = json.loads(cli("audit", "query", "--type", "CronJobUpdated", "--format", "json", ok=True).stdout)
+    assert len(events) == 2
+
+
+@pytest.mark.parametrize("args, code", [
+    ((), 2),                                            # nothing to change
+    (("--json", '{"status": "active"}'), 2),            # kept by the scheduler
+    (("--json", '{"cron_expr": "61 * * * *"}'), 2),     # bad expression, named
+    (("--json", "[1]"), 2),
+    (("--json", '{"nam": "x"}'), 2),                    # unknown field
+    (("--json", '{"name": "other"}'), 4),               # taken
+])
+def test_update_refuses_bad_changes_with_the_documented_codes(cli, echoer, args, code):
+    _job(cli, "one")
+    _job(cli, "other")
+    r = cli("cron", "update", "one", *args)
+    assert r.exit_code == code and r.stderr.startswith("error: ") and len(r.stderr.splitlines()) == 1, r.stderr
+    assert cli("cron", "update", "nosuch", "--cron", "@daily").exit_code == 3
