@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -121,6 +122,8 @@ def _jwk_to_key(jwk: dict[str, Any], kid: str):
 
     if jwk.get("kty") != "EC" or jwk.get("crv") != "P-256":
         raise AgentPinError(f"key {kid!r} is not an EC P-256 key (kty={jwk.get('kty')!r}, crv={jwk.get('crv')!r})")
+    if jwk.get("use", "sig") != "sig":
+        raise AgentPinError(f"key {kid!r} is not a signing key (use={jwk.get('use')!r})")
     try:
         x, y = _b64url_decode(jwk["x"]), _b64url_decode(jwk["y"])
         if len(x) != 32 or len(y) != 32:
@@ -161,8 +164,8 @@ def _int_claim(payload: dict[str, Any], name: str, *, required: bool) -> int | N
         if required:
             raise AgentPinError(f"credential has no {name!r} claim")
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise AgentPinError(f"credential claim {name!r} is not a number")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise AgentPinError(f"credential claim {name!r} is not a number")  # JSON parsers take Infinity and NaN
     return int(value)
 
 
@@ -325,13 +328,15 @@ class AgentPinVerifier:
         want = expected_subject(domain, agent_name, agentpin_id)
         if sub != want:
             raise AgentPinError(f"subject {sub!r} does not name this job's agent (expected {want!r})")
-        agent = next(
-            (a for a in doc.get("agents") or [] if isinstance(a, dict) and a.get("agent_id") == sub), None
-        )
-        if agent is None:
+        entries = [a for a in doc.get("agents") or [] if isinstance(a, dict) and a.get("agent_id") == sub]
+        if not entries:
             raise AgentPinError(f"agent {sub!r} is not declared in the discovery document of {domain}")
-        if agent.get("status") != "active":
-            raise AgentPinError(f"agent {sub!r} is {agent.get('status')!r} in the discovery document, not active")
+        # Fail closed on a document that lists the agent twice: every entry must say active.
+        for agent in entries:
+            if agent.get("status") != "active":
+                raise AgentPinError(
+                    f"agent {sub!r} is {agent.get('status')!r} in the discovery document, not active"
+                )
         jti = payload.get("jti")
         if revocation:
             _check_revocation(revocation, jti=jti, sub=sub, kid=kid)
