@@ -90,3 +90,14 @@ def run_symbi(home: Path):
         )
 
     return run
+
+
+@pytest.fixture
+def d(tmp_path: Path):
+    """A real daemon's SYMBI_HOME driven through the `symbi` CLI as subprocesses (tests/agents/daemon_helper.py);
+    whatever daemon the test started is killed, and waited for, at the end."""
+    from agents.daemon_helper import Daemon
+
+    daemon = Daemon(tmp_path / "home")
+    yield daemon
+    daemon.cleanup()

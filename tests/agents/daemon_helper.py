@@ -12,6 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from symbi_cron.runtime.control import pid_alive
+
 AGENT_SCRIPT = Path(__file__).resolve().parent / "agent.py"
 
 
@@ -119,10 +121,22 @@ class Daemon:
     def runs(self, job_id: str) -> list[sqlite3.Row]:
         return self.query("SELECT * FROM runs WHERE job_id = ? ORDER BY scheduled_for, created_at", (job_id,))
 
+    def kill9(self) -> int:
+        """SIGKILL the running daemon and wait until it is really gone (a signal is delivered asynchronously: a
+        `start` right after the kill could still see it alive). Returns its pid."""
+        pid = self.pid
+        assert pid, "no daemon is running"
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: not pid_alive(pid), what=f"the killed daemon (pid {pid}) to exit")
+        return pid
+
     def cleanup(self) -> None:
-        """Kill whatever daemon this test started (never anything else)."""
-        for pid in list(self.pids) + ([self.pid] if self.pid else []):
+        """Kill whatever daemon this test started (never anything else) and wait until each has exited, so
+        nothing of this test still holds its files when the next one starts (or a filesystem is unmounted)."""
+        pids = set(self.pids) | ({self.pid} if self.pid else set())
+        for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
+        wait_for(lambda: not any(pid_alive(pid) for pid in pids), what="the test's daemons to exit")

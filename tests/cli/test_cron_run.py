@@ -4,15 +4,7 @@ from __future__ import annotations
 
 import json
 
-import pytest
-from agents.daemon_helper import Daemon, wait_for
-
-
-@pytest.fixture
-def d(tmp_path):
-    daemon = Daemon(tmp_path / "home")
-    yield daemon
-    daemon.cleanup()
+from agents.daemon_helper import wait_for
 
 
 def test_foreground_run_without_a_daemon(d):

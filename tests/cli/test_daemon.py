@@ -10,16 +10,9 @@ import socket
 import stat
 
 import pytest
-from agents.daemon_helper import Daemon, wait_for
+from agents.daemon_helper import wait_for
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def d(tmp_path):
-    daemon = Daemon(tmp_path / "home")
-    yield daemon
-    daemon.cleanup()
 
 
 def _status(d):

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+# The runtime suites' ``settings`` and ``rt`` fixtures, as they are: ``rt`` asks for ``app`` by name, so here it
+# gets the PostgreSQL one below.
+from runtime.conftest import rt, settings  # noqa: F401  (fixtures re-exported for pytest)
+
 from symbi_cron.paths import resolve
 from symbi_cron.services.app import App
 
@@ -26,20 +30,3 @@ def app(home, clock, pg_url):
     application.store.close()
 
 
-@pytest.fixture
-def settings():
-    from symbi_cron.config import Settings
-
-    s = Settings()
-    s.api.enabled = False
-    s.scheduler.kill_grace_seconds = 1
-    s.scheduler.default_timezone = "UTC"
-    return s
-
-
-@pytest.fixture
-def rt(app, settings):
-    from runtime.conftest import Runtime
-
-    app.settings = settings
-    return Runtime(app)

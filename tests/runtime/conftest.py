@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import random
-import shlex
-import sys
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
+from agents.daemon_helper import agent_command
 
 from symbi_cron.config import Settings
 from symbi_cron.services import agents as agent_svc
@@ -17,12 +15,6 @@ from symbi_cron.services import jobs as job_svc
 
 #: The instant of the shared `clock` fixture (tests/conftest.py).
 T0 = datetime(2026, 11, 27, 12, 0, 0, tzinfo=timezone.utc)
-AGENT_SCRIPT = Path(__file__).resolve().parent.parent / "agents" / "agent.py"
-
-
-def agent_command(*args: str) -> str:
-    """The command line that runs the test agent with ``args``."""
-    return " ".join(shlex.quote(a) for a in (sys.executable, str(AGENT_SCRIPT), *args))
 
 
 @pytest.fixture
