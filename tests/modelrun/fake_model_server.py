@@ -25,13 +25,13 @@ then a plain "ok"). Every request is recorded, so tests assert exactly what the 
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.servers.http_recorder import Recorded, RecordingHTTPServer, Reply
 
 ANTHROPIC_PATH = "/v1/messages"
 OPENAI_PATH = "/v1/chat/completions"
@@ -76,23 +76,13 @@ class Turn:
 
 
 @dataclass
-class Request:
+class Request(Recorded):
     """One request as the server saw it."""
 
-    path: str
-    headers: dict[str, str]
-    body: bytes
-    at: float
-    api: str  # "anthropic" | "openai" | "unknown"
-
-    def header(self, name: str) -> str | None:
-        for k, v in self.headers.items():
-            if k.lower() == name.lower():
-                return v
-        return None
-
-    def json(self) -> Any:
-        return json.loads(self.body.decode("utf-8"))
+    @property
+    def api(self) -> str:
+        """ "anthropic" | "openai" | "unknown" (by the path)."""
+        return "anthropic" if self.path == ANTHROPIC_PATH else "openai" if self.path == OPENAI_PATH else "unknown"
 
     def user_texts(self) -> list[str]:
         """The text of every user turn, in order, whatever the API."""
@@ -114,77 +104,56 @@ class _Invalid(Exception):
         self.status, self.kind, self.message = status, kind, message
 
 
-class FakeModelServer:
-    """ThreadingHTTPServer in a background thread; ``key`` is the API key it accepts (None: any or none)."""
+class FakeModelServer(RecordingHTTPServer):
+    """The recording server (tests/servers/http_recorder.py) answering as the model APIs; ``key`` is the API key
+    it accepts (None: any or none). :meth:`script` takes :class:`Turn` objects."""
+
+    record_type = Request
 
     def __init__(
         self, key: str | None = "test-key", responder: Callable[[Request], Turn] | None = None
     ) -> None:
+        super().__init__()
         self.key = key
         self.responder = responder
-        self.requests: list[Request] = []
-        self._script: list[Turn] = []
-        self._cond = threading.Condition()
-        self._httpd: ThreadingHTTPServer | None = None
 
-    # -- control ---------------------------------------------------------------------------------------------
-    def script(self, *turns: Turn) -> None:
-        with self._cond:
-            self._script.extend(turns)
-
-    @property
+    @property  # type: ignore[override]  # the APIs' paths are fixed: the base URL is what clients are given
     def url(self) -> str:
-        assert self._httpd is not None, "server not started"
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def wait_for(self, n: int, timeout: float = 5.0) -> list[Request]:
-        """Block until ``n`` requests arrived (fails after ``timeout`` seconds)."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while len(self.requests) < n:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"expected {n} requests, got {len(self.requests)} in {timeout}s")
-                self._cond.wait(left)
-            return list(self.requests)
+        return super().url("")
 
     # -- answering -------------------------------------------------------------------------------------------
+    def _answer(self, rec: Recorded) -> Reply:
+        status, headers, data = self.handle(rec)  # type: ignore[arg-type]  # record_type makes it a Request
+        return Reply(status, data, {"Content-Type": "application/json", **headers})
+
     def _next_turn(self, req: Request) -> Turn:
         with self._cond:
             self.requests.append(req)
             self._cond.notify_all()
             if self._script:
-                return self._script.pop(0)
+                return self._script.pop(0)  # type: ignore[return-value]
         if self.responder is not None:
             return self.responder(req)
         return Turn.say("ok")
 
-    def handle(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
-        api = "anthropic" if path == ANTHROPIC_PATH else "openai" if path == OPENAI_PATH else "unknown"
-        req = Request(path, headers, body, time.monotonic(), api)
+    def handle(self, req: Request) -> tuple[int, dict[str, str], bytes]:
+        api = req.api
         if api == "unknown":
-            with self._cond:
-                self.requests.append(req)
-                self._cond.notify_all()
+            self._record(req)
             return (
                 404,
                 {},
-                json.dumps({"error": {"message": f"no route {path}", "type": "not_found"}}).encode(),
+                json.dumps({"error": {"message": f"no route {req.path}", "type": "not_found"}}).encode(),
             )
         try:
-            data = json.loads(body.decode("utf-8"))
+            data = json.loads(req.body.decode("utf-8"))
             self._check_auth(api, req)
             (self._check_anthropic if api == "anthropic" else self._check_openai)(data)
         except _Invalid as exc:
-            with self._cond:
-                self.requests.append(req)
-                self._cond.notify_all()
+            self._record(req)
             return exc.status, {}, self._error_body(api, exc.kind, exc.message)
         except ValueError as exc:
-            with self._cond:
-                self.requests.append(req)
-                self._cond.notify_all()
+            self._record(req)
             return 400, {}, self._error_body(api, "invalid_request_error", f"body is not JSON: {exc}")
         turn = self._next_turn(req)
         if turn.delay:
@@ -192,9 +161,9 @@ class FakeModelServer:
         if turn.status != 200:
             return turn.status, dict(turn.headers), self._error_body(api, turn.error_type, turn.error_message)
         answer = (
-            self._anthropic_answer(data, turn, body)
+            self._anthropic_answer(data, turn, req.body)
             if api == "anthropic"
-            else self._openai_answer(data, turn, body)
+            else self._openai_answer(data, turn, req.body)
         )
         return 200, dict(turn.headers), json.dumps(answer).encode("utf-8")
 
@@ -354,52 +323,3 @@ class FakeModelServer:
             ],
             "usage": {"prompt_tokens": tin, "completion_tokens": tout, "total_tokens": tin + tout},
         }
-
-    # -- lifecycle -------------------------------------------------------------------------------------------
-    def start(self) -> FakeModelServer:
-        owner = self
-
-        class _H(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                status, headers, data = owner.handle(self.path, dict(self.headers.items()), body)
-                try:
-                    self.send_response(status)
-                    for k, v in headers.items():
-                        self.send_header(k, v)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.send_header("Connection", "close")
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (a timeout test)
-                self.close_connection = True
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _H)
-        self._httpd.daemon_threads = True
-        threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.02},
-            daemon=True,
-            name="fake-model-server",
-        ).start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-    def __enter__(self) -> FakeModelServer:
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()

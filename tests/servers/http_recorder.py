@@ -61,7 +61,12 @@ Handler = Callable[[Recorded], Reply | None]
 
 
 class RecordingHTTPServer:
-    """ThreadingHTTPServer in a background thread; thread-safe records and script."""
+    """ThreadingHTTPServer in a background thread; thread-safe records and script.
+
+    A subclass that answers in its own way (``tests/modelrun/fake_model_server.py``) sets ``record_type`` (a
+    subclass of :class:`Recorded`) and overrides :meth:`_answer`, recording with :meth:`_record`."""
+
+    record_type: type[Recorded] = Recorded
 
     def __init__(self, default: Reply | None = None, handler: Handler | None = None) -> None:
         self.default = default or Reply(200, b"ok")
@@ -100,6 +105,11 @@ class RecordingHTTPServer:
                 self._cond.wait(left)
             return list(self.requests)
 
+    def _record(self, rec: Recorded) -> None:
+        with self._cond:
+            self.requests.append(rec)
+            self._cond.notify_all()
+
     def _answer(self, rec: Recorded) -> Reply:
         with self._cond:
             self.requests.append(rec)
@@ -126,7 +136,7 @@ class RecordingHTTPServer:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                rec = Recorded(self.command, self.path, dict(self.headers.items()), body, time.monotonic())
+                rec = owner.record_type(self.command, self.path, dict(self.headers.items()), body, time.monotonic())
                 reply = owner._answer(rec)
                 if reply.delay:
                     time.sleep(reply.delay)
