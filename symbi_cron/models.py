@@ -307,6 +307,16 @@ class AgentSpec(Strict):
             raise ValueError("an agent has a command or a model, not both")
         if self.model is not None and not self.system_prompt:
             raise ValueError("a model agent needs a system_prompt")
+        if self.command is not None:  # refused when registered, not at the first run hours later
+            if not self.command.strip():
+                raise ValueError("the command is empty")
+            if not self.shell:
+                import shlex
+
+                try:
+                    shlex.split(self.command)
+                except ValueError as exc:
+                    raise ValueError(f"the command cannot be split like a shell would: {exc}") from None
         model_only = self.tools or self.max_tokens is not None or self.temperature is not None
         if self.command is not None and model_only:
             raise ValueError("tools, max_tokens and temperature are for model agents (not command agents)")

@@ -31,6 +31,9 @@ def run_job(job: str, input_text: str | None, wait: bool, timeout: float | None,
     app = get_app()
     run = runs.queue_manual(app, job, input_text=input_text)
     pid = running_pid(app.paths)
+    # With --format json, stdout holds the run object alone (for jq): the agent's streamed output and the
+    # stdout channel go to stderr.
+    out = sys.stderr if fmt == "json" else sys.stdout
     if pid is None:
         import logging
 
@@ -38,7 +41,7 @@ def run_job(job: str, input_text: str | None, wait: bool, timeout: float | None,
 
         logging.getLogger("symbi").addHandler(logging.NullHandler())  # the result line below says it all
 
-        final = execute_now(app, run["id"], stdout=sys.stdout, echo=sys.stdout if wait else None)
+        final = execute_now(app, run["id"], stdout=out, echo=out if wait else None)
         if final is not None and final["status"] == "queued":
             # The job is at its max_concurrent limit (a run of it is in flight elsewhere).
             click.echo(f"run {run['id']} is queued: job {run['job_name']!r} is at its max_concurrent limit",
@@ -52,7 +55,7 @@ def run_job(job: str, input_text: str | None, wait: bool, timeout: float | None,
             click.echo(run["id"])
             click.echo(f"queued run {run['id'][:8]} of job {run['job_name']!r} for the daemon (pid {pid})", err=True)
         return
-    follower = _LogFollower(app.paths.run_log(run["id"]))
+    follower = _LogFollower(app.paths.run_log(run["id"]), out)
     final = runs.wait_for_run(app, run["id"], timeout=timeout, poll=0.1, on_poll=follower.pump)
     time.sleep(0.05)
     follower.pump()
@@ -62,8 +65,9 @@ def run_job(job: str, input_text: str | None, wait: bool, timeout: float | None,
 class _LogFollower:
     """Prints what is appended to a run's log file (``tail -f`` that starts at the beginning)."""
 
-    def __init__(self, path) -> None:
+    def __init__(self, path, stream) -> None:
         self.path = path
+        self.stream = stream
         self.pos = 0
 
     def pump(self) -> None:
@@ -75,8 +79,8 @@ class _LogFollower:
             return
         if data:
             self.pos += len(data)
-            sys.stdout.write(data.decode("utf-8", "replace"))
-            sys.stdout.flush()
+            self.stream.write(data.decode("utf-8", "replace"))
+            self.stream.flush()
 
 
 def _finish(run: dict[str, Any], job_name: str, fmt: str, wait: bool, streamed: bool = False) -> None:

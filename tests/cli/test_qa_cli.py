@@ -166,3 +166,36 @@ def test_update_refuses_bad_changes_with_the_documented_codes(cli, echoer, args,
     r = cli("cron", "update", "one", *args)
     assert r.exit_code == code and r.stderr.startswith("error: ") and len(r.stderr.splitlines()) == 1, r.stderr
     assert cli("cron", "update", "nosuch", "--cron", "@daily").exit_code == 3
+
+
+# -- agents ------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("command, words", [("", "empty"), ("   ", "empty"), ('echo "x', "No closing quotation")])
+def test_an_agent_that_could_never_run_is_refused_when_registered(cli, tmp_path, command, words):
+    # It was registered, and every run of every job using it failed hours later.
+    r = cli("agent", "add", "broken", "--command", command)
+    assert r.exit_code == 2 and r.stderr.startswith("error: ") and words in r.stderr, r.stderr
+    assert cli("agent", "show", "broken").exit_code == 3
+    f = tmp_path / "a.symbi"
+    f.write_text(f"agent broken {{\n  command: {json.dumps(command)}\n}}\n")
+    v = cli("cron", "validate", "--file", str(f))
+    assert v.exit_code == 1 and words in v.stderr
+    # A shell command is the shell's to parse.
+    cli("agent", "add", "shelly", "--shell", "--command", 'echo "x', ok=True)
+
+
+# -- cron run --format json --------------------------------------------------------------------------------------
+def test_cron_run_with_format_json_prints_only_the_run_on_stdout(d):
+    # `symbi cron run J --wait --format json | jq` got the agent's streamed output (and the stdout channel's)
+    # ahead of the JSON object.
+    d.add_agent("a", "echo")
+    d.add_job("j", "a", delivery=["stdout", "log_file"], input="the output")
+    for args in ((), ("--wait",)):
+        proc = d.symbi("cron", "run", "j", *args, "--format", "json")
+        assert proc.returncode == 0, proc.stderr
+        run = json.loads(proc.stdout)
+        assert run["status"] == "succeeded" and run["output"] == "the output"
+        assert "the output" in proc.stderr  # still shown to the person at the terminal
+    d.start()
+    proc = d.symbi("cron", "run", "j", "--wait", "--format", "json", timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["output"] == "the output" and "the output" in proc.stderr
