@@ -87,7 +87,6 @@ def test_restart_gives_a_new_daemon(d):
 
 
 def test_start_fails_with_the_reason_when_the_port_is_in_use(d):
-    pytest.importorskip("symbi_cron.http.routes")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen()
