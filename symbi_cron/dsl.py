@@ -198,9 +198,8 @@ def _dedent_triple(body: str) -> str:
     """A \"\"\" string's text: the first line break and the closing line's indentation dropped, dedented."""
     import textwrap
 
-    if body.startswith("\r\n"):
-        body = body[2:]
-    elif body.startswith("\n"):
+    body = body.replace("\r\n", "\n")  # a file saved with CRLF line ends: the text's line breaks are still \n
+    if body.startswith("\n"):
         body = body[1:]
     lines = body.split("\n")
     if len(lines) > 1 and not lines[-1].strip():

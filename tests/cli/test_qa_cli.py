@@ -199,3 +199,16 @@ def test_cron_run_with_format_json_prints_only_the_run_on_stdout(d):
     proc = d.symbi("cron", "run", "j", "--wait", "--format", "json", timeout=30)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["output"] == "the output" and "the output" in proc.stderr
+
+
+# -- .symbi files saved on Windows ----------------------------------------------------------------------------------
+def test_a_symbi_file_with_crlf_tabs_and_a_bom_gives_the_same_jobs(cli, tmp_path):
+    # A multi-line system prompt kept its carriage returns ("line one\r\nline two\r").
+    text = ('agent m {\n\tmodel: "claude-x"\n\tsystem_prompt: """\n\t\tline one\n\t\tline two\n\t\t"""\n}\n'
+            'schedule {\n\tname: "s",  agent: "m",\n\tcron: "0 9 * * *"   \t\n\tinput: "a\\tb"\n}\n')
+    f = tmp_path / "win.symbi"
+    f.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+    cli("cron", "validate", "--file", str(f), ok=True)
+    out = json.loads(cli("cron", "add", "--file", str(f), "--all", "--format", "json", ok=True).stdout)
+    assert out["agents"][0]["system_prompt"] == "line one\nline two"
+    assert out["jobs"][0]["input"] == "a\tb" and out["jobs"][0]["cron_expr"] == "0 9 * * *"
