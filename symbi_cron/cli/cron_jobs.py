@@ -225,7 +225,7 @@ def _by_exact_name(app, name: str) -> dict[str, Any]:
     from ..errors import NotFound
     from ..services import jobs
 
-    found = [j for j in jobs.list_jobs(app) if j["name"] == name]
+    found = [j for j in jobs.list_jobs(app) if j["name"] == name.strip()]
     if not found:
         raise NotFound(f"no job named {name!r}")
     return found[0]

@@ -93,8 +93,9 @@ def _ms(dt: datetime | None) -> int | None:
 # -- lookups ---------------------------------------------------------------------------------------------------
 def resolve_job(conn, ref: str) -> dict[str, Any]:
     """The job named by id, unique id prefix, or name; NotFound or Conflict (ambiguous prefix)."""
-    if not ref or not isinstance(ref, str):
+    if not isinstance(ref, str) or not ref.strip():
         raise InvalidInput("a job id, id prefix or name is required", field="job")
+    ref = ref.strip()  # names are stored trimmed (JobSpec), ids have no blanks: `"nightly "` means nightly
     matches = job_rows.find(conn, ref)
     if not matches:
         raise NotFound(f"no job with id, id prefix or name {ref!r}")

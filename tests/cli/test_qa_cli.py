@@ -212,3 +212,13 @@ def test_a_symbi_file_with_crlf_tabs_and_a_bom_gives_the_same_jobs(cli, tmp_path
     out = json.loads(cli("cron", "add", "--file", str(f), "--all", "--format", "json", ok=True).stdout)
     assert out["agents"][0]["system_prompt"] == "line one\nline two"
     assert out["jobs"][0]["input"] == "a\tb" and out["jobs"][0]["cron_expr"] == "0 9 * * *"
+
+
+def test_a_job_name_with_blanks_around_it_finds_the_job_it_created(cli, echoer):
+    # The name is stored trimmed, so `cron status "  padded  "` (as added) said "no job".
+    job_id = _job(cli, "  padded  ")
+    for args in (("cron", "status", "  padded  "), ("cron", "pause", "padded "), ("cron", "resume", " padded")):
+        r = cli(*args, "--format", "json", ok=True)
+        assert json.loads(r.stdout)["id"] == job_id
+    assert cli("cron", "status", "   ").exit_code == 2
+    cli("cron", "remove", "--name", " padded ", "--force", ok=True)
