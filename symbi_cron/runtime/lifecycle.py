@@ -190,6 +190,9 @@ def claim_job(conn, job: dict[str, Any], *, now_ms: int, daemon_id: str, rng: ra
                                                           "last": iso(from_ms(latest))}})
     job_rows.set_state(conn, job["id"], now_ms=now_ms, next_run=nxt)
     result.next_run = nxt
+    if nxt is None and not result.queued:  # a one-shot whose only slot was missed (catchup: skip) or skipped
+        _complete_one_shot_if_done(conn, job, now_ms=now_ms, ok=False, actor=actor,
+                                   reason="its only slot was missed or skipped and no run was started")
     return result
 
 
@@ -385,7 +388,8 @@ def _after_failure(conn, job: dict[str, Any], run: dict[str, Any], failure_count
                        detail={"retry_of": run["id"], "backoff_ms": backoff_ms})
 
 
-def _complete_one_shot_if_done(conn, job: dict[str, Any], *, now_ms: int, ok: bool, actor: str) -> None:
+def _complete_one_shot_if_done(conn, job: dict[str, Any], *, now_ms: int, ok: bool, actor: str,
+                               reason: str | None = None) -> None:
     """A one-shot (``at``, or ``one_shot: true``) with no slot left and nothing open ends here."""
     if job.get("cron_expr") and not job.get("one_shot"):
         return
@@ -397,8 +401,11 @@ def _complete_one_shot_if_done(conn, job: dict[str, Any], *, now_ms: int, ok: bo
         return
     final = "completed" if ok else "failed"
     job_rows.set_state(conn, job["id"], now_ms=now_ms, status=final)
+    details: dict[str, Any] = {"one_shot": True, "status": final}
+    if reason:
+        details["error"] = reason
     append_event(conn, at_ms=now_ms, type=COMPLETED if ok else FAILED, actor=actor, job_id=job["id"],
-                 job_name=job["name"], details={"one_shot": True, "status": final})
+                 job_name=job["name"], details=details)
 
 
 # -- leases (several daemons on one shared store) ------------------------------------------------------------------

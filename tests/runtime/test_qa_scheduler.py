@@ -1,0 +1,186 @@
+"""Reviewer's checks of the scheduler (SPEC §3 DST, §5 runs, §12 tick loop) through the real Supervisor on a
+FakeClock with real agents and a real store."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from symbi_cron.services import jobs as job_svc
+
+from .conftest import T0
+
+
+def _ticks(rt, sup, clock, until: datetime, step: float = 60.0) -> None:
+    """Tick the loop every ``step`` seconds of fake time up to ``until`` (as a sleeping daemon would)."""
+    while clock.now() < until:
+        clock.advance(min(step, (until - clock.now()).total_seconds()))
+        sup.tick()
+        assert sup.wait_idle(30)
+
+
+def test_one_shot_cron_job_missed_with_catchup_skip_does_not_stay_active_forever(rt, clock):
+    rt.agent("a", "echo")
+    job = rt.job(one_shot=True, catchup="skip")
+    sup = rt.supervisor()
+    rt.cycle(sup, 3600)  # the daemon was down when its only slot came
+    runs = rt.runs(job["id"])
+    assert [r["status"] for r in runs] == ["missed"]
+    j = rt.get_job(job["id"])
+    assert j["next_run"] is None
+    assert j["status"] != "active", "a one-shot with no slot left and nothing to run must not stay active"
+
+
+def test_at_job_missed_with_catchup_skip_does_not_stay_active_forever(rt, clock):
+    rt.agent("a", "echo")
+    job = rt.job(cron=None, at=(T0 + timedelta(minutes=5)).isoformat(), catchup="skip")
+    rt.cycle(rt.supervisor(), 3600)
+    assert [r["status"] for r in rt.runs(job["id"])] == ["missed"]
+    j = rt.get_job(job["id"])
+    assert j["next_run"] is None and j["status"] != "active"
+
+
+def test_at_job_missed_with_catchup_once_runs_once_and_completes(rt, clock):
+    rt.agent("a", "echo")
+    job = rt.job(cron=None, at=(T0 + timedelta(minutes=5)).isoformat())
+    sup = rt.supervisor()
+    rt.cycle(sup, 3600)
+    rt.cycle(sup, 3600)
+    runs = rt.runs(job["id"])
+    assert sorted((r["status"], r["trigger"]) for r in runs) == [("missed", "schedule"), ("succeeded", "catchup")]
+    assert rt.get_job(job["id"])["status"] == "completed"
+
+
+def test_spring_forward_fixed_time_job_runs_once_right_after_the_jump_in_the_tick_loop(rt, clock):
+    rt.agent("a", "echo")
+    clock.set(datetime(2027, 3, 13, 12, 0, tzinfo=timezone.utc))
+    job = rt.job(cron="30 2 * * *", timezone="America/New_York")
+    sup = rt.supervisor()
+    _ticks(rt, sup, clock, datetime(2027, 3, 15, 12, 0, tzinfo=timezone.utc), step=300)
+    runs = rt.runs(job["id"])
+    # 2027-03-14 02:30 does not exist in New York: it runs at 03:00 EDT (07:00 UTC), then 02:30 EDT (06:30 UTC).
+    assert [(r["scheduled_for"], r["status"], r["trigger"]) for r in runs] == [
+        (datetime(2027, 3, 14, 7, 0, tzinfo=timezone.utc), "succeeded", "schedule"),
+        (datetime(2027, 3, 15, 6, 30, tzinfo=timezone.utc), "succeeded", "schedule"),
+    ]
+
+
+def test_fall_back_fixed_time_once_and_every_half_hour_follows_the_clock(rt, clock):
+    rt.agent("a", "echo")
+    clock.set(datetime(2027, 11, 6, 12, 0, tzinfo=timezone.utc))
+    fixed = rt.job("fixed", cron="30 1 * * *", timezone="America/New_York")
+    every = rt.job("every", cron="*/30 1 * * *", timezone="America/New_York")
+    sup = rt.supervisor()
+    _ticks(rt, sup, clock, datetime(2027, 11, 7, 12, 0, tzinfo=timezone.utc), step=120)
+    assert [r["scheduled_for"] for r in rt.runs(fixed["id"])] == [datetime(2027, 11, 7, 5, 30, tzinfo=timezone.utc)]
+    assert [r["scheduled_for"].strftime("%H:%M") for r in rt.runs(every["id"])] == ["05:00", "05:30", "06:00",
+                                                                                   "06:30"]
+    assert all(r["status"] == "succeeded" for r in rt.runs(every["id"]))
+
+
+def test_machine_asleep_for_a_day_catches_up_once(rt, clock):
+    rt.agent("a", "echo")
+    job = rt.job(cron="*/5 * * * *")
+    sup = rt.supervisor()
+    rt.cycle(sup, 300)
+    rt.cycle(sup, 86400 + 90)  # asleep a day; wakes 90 s after a slot
+    runs = rt.runs(job["id"])
+    assert [r["status"] for r in runs if r["trigger"] == "catchup"] == ["succeeded"]
+    assert sum(r["status"] == "missed" for r in runs) == 288
+    assert rt.get_job(job["id"])["next_run"] == clock.now() - timedelta(seconds=90) + timedelta(minutes=5)
+    assert len({r["scheduled_for"] for r in runs}) == len(runs)
+    rt.cycle(sup)  # the same instant again: nothing more
+    assert len(rt.runs(job["id"])) == len(runs)
+
+
+def test_clock_stepped_back_runs_no_slot_twice(rt, clock):
+    rt.agent("a", "echo")
+    job = rt.job(cron="*/5 * * * *")
+    sup = rt.supervisor()
+    rt.cycle(sup, 300)
+    rt.cycle(sup, 300)
+    clock.advance(-600)  # NTP steps the clock back ten minutes
+    _ticks(rt, sup, clock, T0 + timedelta(minutes=15))
+    slots = [r["scheduled_for"] for r in rt.runs(job["id"])]
+    assert slots == [T0 + timedelta(minutes=m) for m in (5, 10, 15)]
+
+
+def test_pause_while_a_run_is_in_flight_lets_it_finish_without_retry(rt, clock):
+    rt.agent("a", "fail")
+    job = rt.job(max_retries=5, retry_backoff_seconds=1)
+    sup = rt.supervisor()
+    rt.agent("a", "sleep", "0.5")
+    clock.advance(60)
+    sup.tick()
+    assert sup.in_flight() == 1
+    job_svc.pause_job(rt.app, job["id"])
+    assert sup.wait_idle(30)
+    run = rt.runs(job["id"])[0]
+    assert run["status"] == "succeeded"
+    rt.cycle(sup, 600)
+    assert len(rt.runs(job["id"])) == 1 and rt.get_job(job["id"])["status"] == "paused"
+    j = job_svc.resume_job(rt.app, job["id"])
+    assert j["next_run"] == clock.now().replace(second=0) + timedelta(minutes=1)
+
+
+def test_remove_refused_while_in_flight_then_allowed(rt, clock):
+    import pytest
+
+    from symbi_cron.errors import InvalidState
+
+    rt.agent("a", "sleep", "0.5")
+    job = rt.job()
+    sup = rt.supervisor()
+    clock.advance(60)
+    sup.tick()
+    with pytest.raises(InvalidState):
+        job_svc.delete_job(rt.app, job["id"])
+    assert sup.wait_idle(30)
+    job_svc.delete_job(rt.app, job["id"])
+    rt.cycle(sup, 60)
+    assert rt.app.store.query("SELECT COUNT(*) FROM runs")[0][0] == 0
+
+
+def test_max_concurrent_two_with_slow_agents(rt, clock):
+    rt.agent("a", "sleep", "2")
+    job = rt.job(max_concurrent=2)
+    sup = rt.supervisor()
+    for _ in range(3):
+        clock.advance(60)
+        sup.tick()
+    assert sup.in_flight() == 2
+    assert sup.wait_idle(30)
+    assert [r["status"] for r in rt.runs(job["id"])] == ["succeeded", "succeeded", "skipped"]
+
+
+def test_retries_count_runs_attempts_and_triggers(rt, clock):
+    rt.agent("a", "fail")
+    job = rt.job(cron="0 * * * *", max_retries=4, retry_backoff_seconds=10)
+    sup = rt.supervisor()
+    _ticks(rt, sup, clock, T0 + timedelta(minutes=65), step=5)
+    runs = rt.runs(job["id"])
+    assert [(r["trigger"], r["attempt"], r["status"]) for r in runs] == [
+        ("schedule", 1, "failed"), ("retry", 2, "failed"), ("retry", 3, "failed"), ("retry", 4, "failed")]
+    gaps = [(b["started_at"] - a["finished_at"]).total_seconds() for a, b in zip(runs, runs[1:], strict=False)]
+    assert gaps == [10, 20, 40]
+    assert rt.get_job(job["id"])["status"] == "dead_letter"
+    _ticks(rt, sup, clock, T0 + timedelta(hours=3), step=600)
+    assert len(rt.runs(job["id"])) == 4
+
+
+def test_jitter_stays_within_bounds(rt, clock):
+    rt.agent("a", "echo")
+    job = rt.job(jitter_seconds=20)
+    sup = rt.supervisor(seed=11)
+    for _ in range(30):
+        clock.advance(60)
+        sup.tick()
+        for _ in range(25):
+            clock.advance(1)
+            sup.tick()
+        assert sup.wait_idle(30)
+        clock.advance(-25)
+    runs = rt.runs(job["id"])
+    assert len(runs) == 30 and all(r["status"] == "succeeded" for r in runs)
+    delays = [(r["started_at"] - r["scheduled_for"]).total_seconds() for r in runs]
+    assert all(0 <= d <= 21 for d in delays), delays
+    assert len(set(delays)) > 5
