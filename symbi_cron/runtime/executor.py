@@ -132,10 +132,49 @@ def _killpg(pgid: int, sig: int) -> None:
         pass
 
 
+def env_secrets(agent: Mapping[str, Any], env: Mapping[str, str]) -> list[bytes]:
+    """What the agent's ``env`` took from ``${VAR}`` references (the referenced values and the expanded ones):
+    secrets that are masked in everything the run records, should the agent print them."""
+    from ..config import _REF_RE
+
+    out: set[bytes] = set()
+    for k, v in (agent.get("env") or {}).items():
+        names = _REF_RE.findall(str(v))
+        if names:
+            out.update(env.get(n, "").strip().encode("utf-8") for n in names)
+            out.add(env.get(str(k), "").strip().encode("utf-8"))
+    return sorted((s for s in out if len(s) >= 4), key=len, reverse=True)  # shorter would garble everything
+
+
+class _Masker:
+    """Replaces secret values with ``***`` in a byte stream; holds back the few bytes that could begin one."""
+
+    def __init__(self, secrets: list[bytes]) -> None:
+        self.secrets = secrets
+        self.keep = max(len(s) for s in secrets) - 1
+        self.pending = b""
+
+    def mask(self, data: bytes) -> bytes:
+        for s in self.secrets:
+            data = data.replace(s, b"***")
+        return data
+
+    def feed(self, chunk: bytes) -> bytes:
+        data = self.mask(self.pending + chunk)
+        cut = max(0, len(data) - self.keep)
+        self.pending = data[cut:]
+        return data[:cut]
+
+    def flush(self) -> bytes:
+        data, self.pending = self.mask(self.pending), b""
+        return data
+
+
 class _Collector:
     """Reads stdout: everything to the log, the head for the store, the tail for summaries."""
 
-    def __init__(self, cap: int, log: Any, lock: threading.Lock, echo: TextIO | None) -> None:
+    def __init__(self, cap: int, log: Any, lock: threading.Lock, echo: TextIO | None,
+                 masker: _Masker | None = None) -> None:
         self.cap = cap
         self.head = bytearray()
         self.tail = bytearray()
@@ -143,8 +182,21 @@ class _Collector:
         self.log = log
         self.lock = lock
         self.echo = echo
+        self.masker = masker
 
     def feed(self, chunk: bytes) -> None:
+        if self.masker is not None:
+            chunk = self.masker.feed(chunk)
+            if not chunk:
+                return
+        self._take(chunk)
+
+    def flush(self) -> None:
+        """The bytes a masker held back, once the stream has ended."""
+        if self.masker is not None and (rest := self.masker.flush()):
+            self._take(rest)
+
+    def _take(self, chunk: bytes) -> None:
         self.total += len(chunk)
         if len(self.head) < self.cap:
             self.head += chunk[: self.cap - len(self.head)]
@@ -188,11 +240,13 @@ def _pump_stdout(stream: Any, sink: _Collector, stop: threading.Event) -> None:
 
 
 def _pump_stderr(stream: Any, log: Any, lock: threading.Lock, keep: list[bytes], echo: TextIO | None = None,
-                 stop: threading.Event | None = None) -> None:
+                 stop: threading.Event | None = None, masker: _Masker | None = None) -> None:
     def emit(line: bytes) -> None:
         nonlocal echo
         if not line.endswith(b"\n"):
             line += b"\n"
+        if masker is not None:
+            line = masker.mask(line)
         if echo is not None:
             try:
                 echo.write(line.decode("utf-8", "replace"))
@@ -270,13 +324,14 @@ def execute(req: ExecRequest, *, on_start: Callable[[int], None] | None = None,
     pgid = proc.pid  # start_new_session: the child leads its own group
     if on_start is not None:
         on_start(proc.pid)
-    sink = _Collector(req.output_cap, log, lock, req.echo)
+    secrets = env_secrets(req.agent, req.env)
+    sink = _Collector(req.output_cap, log, lock, req.echo, _Masker(secrets) if secrets else None)
     err_lines: list[bytes] = []
     stop_pumps = threading.Event()
     threads = [
         threading.Thread(target=_pump_stdout, args=(proc.stdout, sink, stop_pumps), daemon=True),
-        threading.Thread(target=_pump_stderr, args=(proc.stderr, log, lock, err_lines, req.echo_stderr, stop_pumps),
-                         daemon=True),
+        threading.Thread(target=_pump_stderr, args=(proc.stderr, log, lock, err_lines, req.echo_stderr, stop_pumps,
+                                                    _Masker(secrets) if secrets else None), daemon=True),
         threading.Thread(target=_feed_stdin, args=(proc.stdin, req.input_text.encode("utf-8")), daemon=True),
     ]
     for t in threads:
@@ -323,6 +378,7 @@ def execute(req: ExecRequest, *, on_start: Callable[[int], None] | None = None,
             stream.close()  # type: ignore[union-attr]
         except OSError:
             pass
+    sink.flush()
     code = proc.returncode
     duration_ms = int((monotonic() - started) * 1000)
     output = sink.head.decode("utf-8", "replace")

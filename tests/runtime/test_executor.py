@@ -35,7 +35,8 @@ def test_stdin_stdout_cwd_and_env(tmp_path, monkeypatch):
     data = json.loads(res.output)
     assert data["stdin"] == "the input"
     assert data["cwd"] == str(tmp_path / "ctx")
-    assert data["AGENT_TOKEN"] == "s3cret" and data["AGENT_PLAIN"] == "x"
+    # The agent got the secret; printed, it is masked in what the run records (SPEC §4).
+    assert data["AGENT_TOKEN"] == "***" and data["AGENT_PLAIN"] == "x"
     assert data["SYMBI_RUN_ID"] == "r1"
     assert "SYMBI_API_KEY" not in data
     assert stat.S_IMODE(os.stat(tmp_path / "r1.log").st_mode) == 0o600
