@@ -21,7 +21,7 @@ import os
 import random
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -229,17 +229,26 @@ def _new_run(conn, job: dict[str, Any], result: ClaimResult, *, trigger: str, sc
 
 
 # -- starting ------------------------------------------------------------------------------------------------------
-def startable(conn, now_ms: int, limit: int) -> list[dict[str, Any]]:
-    """Queued runs whose ``not_before`` has come, in order (earliest first)."""
+def startable(conn, now_ms: int, limit: int, exclude_jobs: Collection[str] = ()) -> list[dict[str, Any]]:
+    """Queued runs whose ``not_before`` has come, in order (earliest first), leaving out the runs of
+    ``exclude_jobs`` (jobs found at their ``max_concurrent``: their runs must not hide the others')."""
     if limit <= 0:
         return []
+    excluded = list(exclude_jobs)
+    skip = f" AND job_id NOT IN ({', '.join('?' for _ in excluded)})" if excluded else ""
     rows = conn.execute(
         f"SELECT {run_rows.RUN_COLUMNS} FROM runs WHERE {OPEN_RUNS} AND status = 'queued'"
-        " AND COALESCE(not_before, 0) <= ?"
+        f" AND COALESCE(not_before, 0) <= ?{skip}"
         " ORDER BY COALESCE(not_before, scheduled_for), created_at LIMIT ?",
-        (now_ms, limit),
+        (now_ms, *excluded, limit),
     ).fetchall()
     return [run_rows.row_to_run(r) for r in rows]
+
+
+def still_queued(conn, run_id: str) -> bool:
+    """Whether the run is still ``queued`` (after :func:`begin_run` declined it: its job is at its limit)."""
+    row = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
+    return row is not None and row[0] == "queued"
 
 
 def next_queued(conn, now_ms: int) -> int | None:

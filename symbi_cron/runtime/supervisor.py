@@ -322,15 +322,25 @@ class Supervisor:
         if capacity <= 0:
             return 0
         started = 0
-        candidates = lifecycle.startable(self.app.store.connection(), now_ms, capacity + 20)
-        for run in candidates:
-            if started >= capacity:
+        conn = self.app.store.connection()
+        # Jobs found at their max_concurrent: their queued runs stay queued and are left out of the next look,
+        # so a long queue of one busy job never hides the due runs of the others behind it.
+        full: set[str] = set()
+        while started < capacity:
+            candidates = lifecycle.startable(conn, now_ms, capacity - started + 20, exclude_jobs=full)
+            if not candidates:
                 break
-            begun = self.driver.begin(run["id"])
-            if begun is None:
-                continue
-            self._spawn(begun)
-            started += 1
+            for run in candidates:
+                if started >= capacity:
+                    break
+                if run["job_id"] in full:
+                    continue
+                begun = self.driver.begin(run["id"])
+                if begun is not None:
+                    self._spawn(begun)
+                    started += 1
+                elif lifecycle.still_queued(conn, run["id"]):
+                    full.add(run["job_id"])
         return started
 
     def _spawn(self, begun: lifecycle.Begun) -> None:

@@ -184,3 +184,25 @@ def test_jitter_stays_within_bounds(rt, clock):
     delays = [(r["started_at"] - r["scheduled_for"]).total_seconds() for r in runs]
     assert all(0 <= d <= 21 for d in delays), delays
     assert len(set(delays)) > 5
+
+
+def test_runs_blocked_by_their_jobs_limit_do_not_starve_other_jobs(rt, clock):
+    from symbi_cron.services import runs as run_svc
+
+    rt.agent("slow", "sleep", "3")
+    rt.agent("a", "echo")
+    busy = rt.job("busy", agent="slow", cron="0 0 1 1 *")
+    other = rt.job("other", agent="a", cron="* * * * *")
+    sup = rt.supervisor()
+    for _ in range(40):  # queued by hand: they wait for the busy job's place, one at a time
+        run_svc.queue_manual(rt.app, busy["id"])
+    sup.tick()
+    assert sup.in_flight() == 1
+    clock.advance(60)
+    sup.tick()
+    other_runs = rt.runs(other["id"])
+    assert [r["status"] for r in other_runs] in (["running"], ["succeeded"]), \
+        "a due run of another job waited behind runs that cannot start"
+    assert sup.wait_idle(30)
+    assert rt.runs(other["id"])[0]["status"] == "succeeded"
+    assert [r["status"] for r in rt.runs(busy["id"])].count("queued") == 39  # still waiting their turn, not lost
