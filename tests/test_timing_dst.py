@@ -283,3 +283,18 @@ def test_fixed_time_classification() -> None:
     assert not parse("*/15 2 * * *").is_fixed_time()
     assert not parse("30 * * * *").is_fixed_time()
     assert not parse("30 */2 * * *").is_fixed_time()
+
+
+def test_clock_following_job_in_an_hour_that_does_not_exist_fires_nothing():
+    """Santiago skips 00:00-00:59 on 2026-09-06: `* 0 * * 0` (minute starts with *) follows the real clock, so that
+    Sunday has no hour 0 and the next fire is the next Sunday's 00:00 (found by the property test against cronsim,
+    which fires at 01:00 instead)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from symbi_cron.timing import parse
+
+    tz = ZoneInfo("America/Santiago")
+    start = datetime(2026, 9, 5, 23, 0, tzinfo=tz)
+    nxt = parse("* 0 * * 0").next_after(start, tz).astimezone(tz)
+    assert (nxt.date().isoformat(), nxt.hour, nxt.minute) == ("2026-09-13", 0, 0)
