@@ -8,35 +8,18 @@ value never needs to be written anywhere. Unknown keys and wrong types are error
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .envref import (  # noqa: E402,F401  (re-exported: part of the configuration's interface)
+    expand_env,
+    has_env_ref,
+    literal_secret_warnings,
+    looks_like_secret,
+)
 from .errors import ConfigError
-
-_REF_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-def expand_env(value: str, env: Mapping[str, str] | None = None, *, strict: bool = False) -> str:
-    """Replace ``${VAR}`` references with their values (missing -> empty, or an error when ``strict``)."""
-    env = os.environ if env is None else env
-
-    def sub(m: re.Match[str]) -> str:
-        name = m.group(1)
-        if name not in env:
-            if strict:
-                raise ConfigError(f"environment variable {name} is not set", field=f"${{{name}}}")
-            return ""
-        return env[name]
-
-    return _REF_RE.sub(sub, value)
-
-
-def has_env_ref(value: Any) -> bool:
-    return isinstance(value, str) and bool(_REF_RE.search(value))
 
 
 class _Section(BaseModel):

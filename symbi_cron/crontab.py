@@ -17,12 +17,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .envref import looks_like_secret
+
 _ENV_LINE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
 _MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
 #: Words that start a command line without naming the program (their argument is skipped too where noted).
 _WRAPPERS = {"sudo", "nice", "ionice", "env", "exec", "nohup", "chronic", "time", "command", "setsid"}
 _WRAPPERS_WITH_ARG = {"cd", "timeout", "flock", "pushd"}
-_SECRETISH = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASS|CREDENTIAL)", re.IGNORECASE)
 _ENV_REF = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 
 
@@ -114,7 +115,7 @@ def parse_crontab(text: str) -> Crontab:
             if name == "SHELL":
                 shell = value or "/bin/sh"
                 continue
-            if value and _SECRETISH.search(name) and not _ENV_REF.search(value):
+            if value and looks_like_secret(name) and not _ENV_REF.search(value):
                 tab.warnings.append(f"line {n}: {name} looks like a secret; it is stored as written "
                                     f"(export it and write {name}=${{{name}}} to keep it out of the store)")
             env[name] = value

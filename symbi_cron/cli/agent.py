@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from .common import Column, emit_json, format_option, get_app, local_time, render_csv, render_table
+from .common import Column, emit_json, format_option, get_app, local_time, render_csv, render_table, warn
 from .completers import complete_agent
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -77,6 +77,10 @@ def add(name: str, command: str | None, shell: bool, model: str | None, system_p
         "agentpin_id": agentpin_id, "description": description,
     }
     result = add_agent(get_app(), spec, replace=replace)
+    from ..envref import literal_secret_warnings
+
+    for w in literal_secret_warnings(result.get("env") or {}, "env"):
+        warn(w)
     if fmt == "json":
         emit_json(result)
     else:

@@ -122,13 +122,18 @@ def list_jobs(app: App, *, status: str | None = None, agent: str | None = None) 
 
 
 def agent_warnings(app: App, spec: dict[str, Any]) -> list[str]:
-    """Warnings a user should see when adding a job (nothing stops the add)."""
+    """Warnings a user should see when adding a job (nothing stops the add): an agent not registered yet, secrets
+    written literally instead of as ``${VAR}`` references."""
+    from ..config import literal_secret_warnings
+
+    out = literal_secret_warnings(spec.get("webhook_headers") or {}, "webhook header")
+    out += literal_secret_warnings({"agent_pin_jwt": spec.get("agent_pin_jwt")}, "job field")
     if agent_rows.get(app.store.connection(), spec["agent_id"]) is None:
-        return [
+        out.append(
             f"agent {spec['agent_id']!r} is not registered: its runs will fail until it is"
             f" (symbi agent add {spec['agent_id']} --command ...)"
-        ]
-    return []
+        )
+    return out
 
 
 # -- changes ---------------------------------------------------------------------------------------------------
