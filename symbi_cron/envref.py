@@ -30,6 +30,11 @@ def expand_env(value: str, env: Mapping[str, str] | None = None, *, strict: bool
     return _REF_RE.sub(sub, value)
 
 
+def env_refs(value: str) -> list[str]:
+    """The variable names ``value`` refers to with ``${VAR}``, in order."""
+    return _REF_RE.findall(value)
+
+
 def has_env_ref(value: Any) -> bool:
     return isinstance(value, str) and bool(_REF_RE.search(value))
 

@@ -135,11 +135,11 @@ def _killpg(pgid: int, sig: int) -> None:
 def env_secrets(agent: Mapping[str, Any], env: Mapping[str, str]) -> list[bytes]:
     """What the agent's ``env`` took from ``${VAR}`` references (the referenced values and the expanded ones):
     secrets that are masked in everything the run records, should the agent print them."""
-    from ..config import _REF_RE
+    from ..envref import env_refs
 
     out: set[bytes] = set()
     for k, v in (agent.get("env") or {}).items():
-        names = _REF_RE.findall(str(v))
+        names = env_refs(str(v))
         if names:
             out.update(env.get(n, "").strip().encode("utf-8") for n in names)
             out.add(env.get(str(k), "").strip().encode("utf-8"))
