@@ -206,3 +206,26 @@ def test_runs_blocked_by_their_jobs_limit_do_not_starve_other_jobs(rt, clock):
     assert sup.wait_idle(30)
     assert rt.runs(other["id"])[0]["status"] == "succeeded"
     assert [r["status"] for r in rt.runs(busy["id"])].count("queued") == 39  # still waiting their turn, not lost
+
+
+def test_every_minute_job_across_a_restart_ten_minutes_down(rt, clock):
+    rt.agent("a", "echo")
+    once = rt.job("once", cron="* * * * *")
+    skip = rt.job("skip", cron="* * * * *", catchup="skip")
+    first = rt.supervisor(seed=1)
+    first.recover()
+    _ticks(rt, first, clock, T0 + timedelta(minutes=3), step=20)
+    clock.advance(10 * 60 + 30)  # the daemon is down ten minutes; it comes back at 12:13:30
+    second = rt.supervisor(seed=2)
+    assert second.recover() == []
+    _ticks(rt, second, clock, T0 + timedelta(minutes=15, seconds=30), step=20)
+    for job in (once, skip):
+        runs = rt.runs(job["id"])
+        slots = [r["scheduled_for"] for r in runs]
+        assert len(slots) == len(set(slots)), "a slot ran twice"
+        assert [r["scheduled_for"] for r in runs if r["status"] == "missed"] == [
+            T0 + timedelta(minutes=m) for m in range(4, 13)]
+        # 12:13 is 30 s late: it runs as the slot (it stands for the catch-up: one run, not two racing)
+        assert [r["scheduled_for"] for r in runs if r["status"] == "succeeded"] == [
+            T0 + timedelta(minutes=m) for m in (1, 2, 3, 13, 14, 15)]
+        assert not any(r["trigger"] == "catchup" for r in runs)
