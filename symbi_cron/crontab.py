@@ -17,14 +17,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .envref import looks_like_secret
+from .envref import has_env_ref, looks_like_secret
 
 _ENV_LINE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
 _MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
 #: Words that start a command line without naming the program (their argument is skipped too where noted).
 _WRAPPERS = {"sudo", "nice", "ionice", "env", "exec", "nohup", "chronic", "time", "command", "setsid"}
 _WRAPPERS_WITH_ARG = {"cd", "timeout", "flock", "pushd"}
-_ENV_REF = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 
 
 @dataclass
@@ -115,7 +114,7 @@ def parse_crontab(text: str) -> Crontab:
             if name == "SHELL":
                 shell = value or "/bin/sh"
                 continue
-            if value and looks_like_secret(name) and not _ENV_REF.search(value):
+            if value and looks_like_secret(name) and not has_env_ref(value):
                 tab.warnings.append(f"line {n}: {name} looks like a secret; it is stored as written "
                                     f"(export it and write {name}=${{{name}}} to keep it out of the store)")
             env[name] = value
@@ -262,7 +261,7 @@ _NAME_SET = {n.upper() for n in (
 
 def _env_assign(name: str, value: str) -> str:
     # Keep ${VAR} references live (the shell resolves them when the job runs); quote everything else.
-    if _ENV_REF.search(value) and not re.search(r'["\\`]', value) and "$(" not in value:
+    if has_env_ref(value) and not re.search(r'["\\`]', value) and "$(" not in value:
         return f'{name}="{value}"'
     return f"{name}={shlex.quote(value)}"
 

@@ -27,7 +27,7 @@ def migrate(to_url: str, fmt: str) -> None:
 
     Example: symbi store migrate --to postgresql://symbi@db.internal/symbi
     """
-    from ..config import expand_env
+    from ..envref import expand_env
     from ..services.storage import migrate_store
 
     result = migrate_store(get_app(), expand_env(to_url, strict=True))

@@ -199,7 +199,7 @@ class DeliveryContext:
         it)."""
         if value is None:
             return None
-        from ..config import expand_env
+        from ..envref import expand_env
 
         return expand_env(value, dict(self.env))
 

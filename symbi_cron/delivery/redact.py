@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
 
+from ..envref import env_refs, expand_env
+
 MASK = "***"
 #: Shorter values are not masked: masking "a" or "123" would garble every message and protect nothing.
 MIN_SECRET_LEN = 4
@@ -39,7 +41,6 @@ SECRET_ENV_VARS = (
 )
 #: Keys (in a job's ``custom`` map) whose values are treated as secrets.
 _SECRET_KEY_RE = re.compile(r"(?i)(url|token|secret|password|passwd|key|auth|credential)")
-_REF_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def url_secrets(url: str) -> list[str]:
@@ -125,8 +126,6 @@ class Redactor:
 def _expand(value: Any, env: Mapping[str, str]) -> str | None:
     if not isinstance(value, str):
         return None
-    from ..config import expand_env
-
     return expand_env(value, dict(env))
 
 
@@ -134,7 +133,7 @@ def _referenced_values(text: Any, env: Mapping[str, str]) -> list[str]:
     """Values of the environment variables a ``${VAR}`` text refers to."""
     if not isinstance(text, str):
         return []
-    return [env.get(name, "") for name in _REF_RE.findall(text)]
+    return [env.get(name, "") for name in env_refs(text)]
 
 
 def build_redactor(job: Mapping[str, Any], settings: Any, env: Mapping[str, str]) -> Redactor:

@@ -67,7 +67,7 @@ def api_key(app: Any, *, create: bool = True) -> str:
     settings = app.settings
     configured = settings.api.key
     if configured:
-        from ..config import has_env_ref
+        from ..envref import has_env_ref
 
         value = settings.secret(configured, app.env).strip()
         if not value:

@@ -113,7 +113,7 @@ def agent_env(agent: Mapping[str, Any], symbi_vars: Mapping[str, str], base: Map
               ) -> dict[str, str]:
     """The agent's environment: the supervisor's (minus symbi's own secrets), the agent's ``env`` with
     ``${VAR}`` expanded now (never stored), then the ``SYMBI_*`` protocol variables."""
-    from ..config import expand_env
+    from ..envref import expand_env
 
     base = dict(os.environ if base is None else base)
     for k in PRIVATE_ENV:

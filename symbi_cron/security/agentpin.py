@@ -378,7 +378,7 @@ def _check_revocation(doc: dict[str, Any], *, jti: Any, sub: str, kid: str) -> N
 
 def credential_for_job(job: dict[str, Any], env: dict[str, str] | None = None) -> str:
     """The job's ``agent_pin_jwt`` with ``${VAR}`` references resolved at the point of use (never stored)."""
-    from ..config import expand_env, has_env_ref
+    from ..envref import expand_env, has_env_ref
     from ..errors import ConfigError
 
     raw = job.get("agent_pin_jwt")

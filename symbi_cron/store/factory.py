@@ -9,15 +9,14 @@ are loaded.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from typing import Any
 
+from ..envref import expand_env
 from ..errors import ConfigError
 from ..paths import Paths
 
 PG_SCHEMES = ("postgresql://", "postgres://")
-_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def is_postgres_url(url: str | None) -> bool:
@@ -32,7 +31,7 @@ def store_url(paths: Paths, env: Mapping[str, str] | None = None) -> str | None:
         url = _config_url(paths)
     if not url:
         return None
-    url = _REF.sub(lambda m: env.get(m.group(1), ""), url)
+    url = expand_env(url, env)
     if url.startswith("sqlite:"):
         return None if url in ("sqlite:", "sqlite://") else url
     if not is_postgres_url(url):
