@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StoreError
+from .base import TransactionalStore
 from .migrations import LATEST_VERSION, MIGRATIONS
 
 BUSY_TIMEOUT_MS = 10_000
@@ -38,7 +39,7 @@ def _store_error(exc: BaseException, path: Path) -> StoreError:
     return StoreError(f"store error on {path}: {text}")
 
 
-class Store:
+class Store(TransactionalStore):
     """One SQLite store file. Thread-safe: each thread gets its own connection."""
 
     #: Which SQL dialect the connections speak (``postgres.PgStore`` says "postgresql").
@@ -103,19 +104,11 @@ class Store:
             self._lock_obj = FileLock(str(self.lock_path), timeout=self.lock_timeout, mode=0o600)
         return self._lock_obj
 
-    # -- transactions ------------------------------------------------------------------------------------------
+    # -- transactions (the template is TransactionalStore.write) ------------------------------------------------
+    _driver_error = sqlite3.Error
+
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """One atomic change under the file lock. Nested calls join the outer transaction."""
-        conn = self.connection()
-        depth = getattr(self._local, "depth", 0)
-        if depth:
-            self._local.depth = depth + 1
-            try:
-                yield conn
-            finally:
-                self._local.depth = depth
-            return
+    def _write_lock(self) -> Iterator[None]:
         from filelock import Timeout
 
         lock = self._file_lock()
@@ -125,41 +118,29 @@ class Store:
             raise StoreError(f"the store lock {self.lock_path} is held by another process; try again") from None
         except OSError as exc:
             raise _store_error(exc, self.lock_path) from None
-        self._local.depth = 1
-        self._local.after_commit = []
         try:
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise _store_error(exc, self.path) from None
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            try:
-                conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                try:
-                    conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
-                raise _store_error(exc, self.path) from None
-        except sqlite3.Error as exc:
-            raise _store_error(exc, self.path) from None
+            yield
         finally:
-            self._local.depth = 0
             lock.release()
-        callbacks, self._local.after_commit = self._local.after_commit, []
-        for cb in callbacks:
-            cb()
 
-    def after_commit(self, callback: Callable[[], None]) -> None:
-        """Run ``callback`` once the current write transaction commits (dropped on rollback)."""
-        if getattr(self._local, "depth", 0):
-            self._local.after_commit.append(callback)
-        else:
-            callback()
+    def _begin_write(self, conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+
+    def _commit(self, conn: sqlite3.Connection) -> None:
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error:
+            self._rollback(conn)
+            raise
+
+    def _rollback(self, conn: sqlite3.Connection) -> None:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # nothing to roll back (the failed statement ended the transaction)
+
+    def _store_error(self, exc: BaseException) -> StoreError:
+        return _store_error(exc, self.path)
 
     def notify_changed(self, origin: str = "") -> None:
         """Nothing to announce: one SQLite store has one daemon, which the CLI signals (``App.notify``)."""
@@ -168,7 +149,7 @@ class Store:
     def read(self) -> Iterator[sqlite3.Connection]:
         """A consistent snapshot for several queries (no lock taken)."""
         conn = self.connection()
-        if getattr(self._local, "depth", 0):
+        if self.in_write():
             yield conn
             return
         try:

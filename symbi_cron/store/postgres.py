@@ -26,6 +26,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..errors import StoreError
+from .base import TransactionalStore
 from .migrations import LATEST_VERSION, MIGRATIONS
 
 #: pg_advisory_xact_lock key of the store-wide write lock ("symbicro" in ASCII, as a signed 64-bit integer).
@@ -217,7 +218,7 @@ def _pg_error(exc: BaseException, url: str) -> StoreError:
     return StoreError(f"store error on {where}: {text}")
 
 
-class PgStore:
+class PgStore(TransactionalStore):
     """A store in a PostgreSQL database. Thread-safe: each thread gets its own connection."""
 
     dialect = "postgresql"
@@ -228,6 +229,7 @@ class PgStore:
         self.lock_path = None
         self.lock_timeout = lock_timeout
         self._psycopg = _import_psycopg()
+        self._driver_error = self._psycopg.Error
         self._local = threading.local()
         self._migrated = False
         self._migrate_lock = threading.Lock()
@@ -246,7 +248,7 @@ class PgStore:
     def connection(self) -> PgConnection:
         """This thread's connection (reopened when the server dropped it), migrated to the latest schema."""
         conn = getattr(self._local, "conn", None)
-        if conn is not None and conn.broken and not getattr(self._local, "depth", 0):
+        if conn is not None and conn.broken and not self.in_write():
             conn = None
         if conn is None:
             conn = self._open()
@@ -270,58 +272,34 @@ class PgStore:
             finally:
                 self._local.conn = None
 
-    # -- transactions ------------------------------------------------------------------------------------------
-    @contextmanager
-    def write(self) -> Iterator[PgConnection]:
-        """One atomic change, serialised store-wide by the advisory lock. Nested calls join the outer one."""
-        conn = self.connection()
-        depth = getattr(self._local, "depth", 0)
-        if depth:
-            self._local.depth = depth + 1
-            try:
-                yield conn
-            finally:
-                self._local.depth = depth
-            return
-        psycopg = self._psycopg
-        self._local.depth = 1
-        self._local.after_commit = []
+    # -- transactions (the template is TransactionalStore.write) ------------------------------------------------
+    def _begin_write(self, conn: PgConnection) -> None:
+        """BEGIN, then the store-wide advisory lock: writes are serialised across every host, as the file lock
+        does on one machine (the audit chain's order and every lifecycle rule rely on it)."""
         try:
-            try:
-                conn.execute("BEGIN")
-                conn.execute(f"SET LOCAL lock_timeout = '{int(self.lock_timeout * 1000)}ms'")
-                conn.execute("SELECT pg_advisory_xact_lock(?)", (_signed64(WRITE_LOCK_KEY),))
-            except psycopg.Error as exc:
-                _rollback(conn)
-                raise _pg_error(exc, self.url) from None
-            try:
-                yield conn
-            except BaseException:
-                _rollback(conn)
-                raise
-            try:
-                conn.execute("COMMIT")
-            except psycopg.Error as exc:
-                _rollback(conn)
-                raise _pg_error(exc, self.url) from None
-        except psycopg.Error as exc:
-            raise _pg_error(exc, self.url) from None
-        finally:
-            self._local.depth = 0
-        callbacks, self._local.after_commit = self._local.after_commit, []
-        for cb in callbacks:
-            cb()
+            conn.execute("BEGIN")
+            conn.execute(f"SET LOCAL lock_timeout = '{int(self.lock_timeout * 1000)}ms'")
+            conn.execute("SELECT pg_advisory_xact_lock(?)", (_signed64(WRITE_LOCK_KEY),))
+        except self._psycopg.Error:
+            _rollback(conn)
+            raise
 
-    def after_commit(self, callback: Callable[[], None]) -> None:
-        """Run ``callback`` once the current write transaction commits (dropped on rollback)."""
-        if getattr(self._local, "depth", 0):
-            self._local.after_commit.append(callback)
-        else:
-            callback()
+    def _commit(self, conn: PgConnection) -> None:
+        try:
+            conn.execute("COMMIT")
+        except self._psycopg.Error:
+            _rollback(conn)
+            raise
+
+    def _rollback(self, conn: PgConnection) -> None:
+        _rollback(conn)
+
+    def _store_error(self, exc: BaseException) -> StoreError:
+        return _pg_error(exc, self.url)
 
     def notify_changed(self, origin: str = "") -> None:
         """Tell every daemon sharing this database that the store changed (NOTIFY, delivered at COMMIT)."""
-        if getattr(self._local, "depth", 0):
+        if self.in_write():
             self.connection().execute("SELECT pg_notify(?, ?)", (RELOAD_CHANNEL, origin))
         else:
             with self.write() as tx:
@@ -331,7 +309,7 @@ class PgStore:
     def read(self) -> Iterator[PgConnection]:
         """A consistent snapshot for several queries (no lock taken)."""
         conn = self.connection()
-        if getattr(self._local, "depth", 0):
+        if self.in_write():
             yield conn
             return
         psycopg = self._psycopg

@@ -1,0 +1,86 @@
+"""What every store backend shares: one connection per thread, write transactions that nested calls join, and
+callbacks run after commit. A backend says how to lock, begin, commit and roll back, and which driver errors
+become :class:`~symbi_cron.errors.StoreError`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any
+
+from ..errors import StoreError
+
+
+class TransactionalStore:
+    """The write-transaction template. Subclasses set ``_local`` and implement the ``_hooks``."""
+
+    _local: threading.local
+    #: The driver's base error class: any such error inside a write becomes a StoreError.
+    _driver_error: type[BaseException] = Exception
+
+    # -- what a backend provides -------------------------------------------------------------------------------
+    def connection(self) -> Any:
+        raise NotImplementedError
+
+    def _write_lock(self) -> AbstractContextManager[Any]:
+        """Held around the whole transaction (the SQLite file lock); none by default."""
+        return nullcontext()
+
+    def _begin_write(self, conn: Any) -> None:
+        raise NotImplementedError
+
+    def _commit(self, conn: Any) -> None:
+        """Commit; on failure roll back and raise the driver's error."""
+        raise NotImplementedError
+
+    def _rollback(self, conn: Any) -> None:
+        raise NotImplementedError
+
+    def _store_error(self, exc: BaseException) -> StoreError:
+        raise NotImplementedError
+
+    # -- the template ------------------------------------------------------------------------------------------
+    @contextmanager
+    def write(self) -> Iterator[Any]:
+        """One atomic change. Nested calls join the outer transaction; any exception rolls the whole change back."""
+        conn = self.connection()
+        depth = getattr(self._local, "depth", 0)
+        if depth:
+            self._local.depth = depth + 1
+            try:
+                yield conn
+            finally:
+                self._local.depth = depth
+            return
+        with self._write_lock():
+            self._local.depth = 1
+            self._local.after_commit = []
+            try:
+                try:
+                    self._begin_write(conn)
+                    try:
+                        yield conn
+                    except BaseException:
+                        self._rollback(conn)
+                        raise
+                    self._commit(conn)
+                except self._driver_error as exc:
+                    raise self._store_error(exc) from None
+            finally:
+                self._local.depth = 0
+        callbacks, self._local.after_commit = self._local.after_commit, []
+        for cb in callbacks:
+            cb()
+
+    def in_write(self) -> bool:
+        """Whether this thread is inside a write transaction."""
+        return bool(getattr(self._local, "depth", 0))
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the current write transaction commits (dropped on rollback)."""
+        if self.in_write():
+            self._local.after_commit.append(callback)
+        else:
+            callback()
