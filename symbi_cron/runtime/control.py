@@ -83,3 +83,21 @@ def signal_reload(paths: Paths) -> bool:
     except OSError:
         return False
     return True
+
+
+def process_identity(pid: int) -> str | None:
+    """``BOOT.START`` for a live process on Linux: this boot's id and the process's start time in clock ticks.
+
+    A pid alone does not name a process for long (it is reused, and after a reboot the old daemon's pid may belong
+    to anything); a pid with its start time in this boot does. None where /proc cannot tell.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        start = fields[19]  # field 22 of stat(5), counted after the ")" that ends the command name
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as fh:
+            boot = fh.read().strip().replace("-", "")[:12]
+    except (OSError, IndexError, UnicodeDecodeError):
+        return None
+    return f"{boot}.{start}"
+

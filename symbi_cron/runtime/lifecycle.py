@@ -51,9 +51,13 @@ OPEN_RUNS = "status IN ('queued', 'running', 'pending_approval')"
 
 
 def owner_id(kind: str = "daemon") -> str:
-    """An id for this supervisor instance, ``kind:pid:random:host``: recovery knows whose runs it sees (the host
-    matters on a shared store, where a pid means something only on its own machine)."""
-    return f"{kind}:{os.getpid()}:{uuid.uuid4().hex[:8]}:{host_name()}"
+    """An id for this supervisor instance, ``kind:pid:random:host:identity``: recovery knows whose runs it sees
+    (the host matters on a shared store, where a pid means something only on its own machine; the identity, the
+    boot and the process's start time, tells a live owner from a later process that got the same pid)."""
+    from .control import process_identity
+
+    ident = process_identity(os.getpid()) or "-"
+    return f"{kind}:{os.getpid()}:{uuid.uuid4().hex[:8]}:{host_name()}:{ident}"
 
 
 def owner_kind(owner: str | None) -> str:
@@ -71,9 +75,16 @@ def owner_alive(owner: str | None, me: str) -> bool:
         return False
     if pid == os.getpid():
         return False  # our pid, but not our id: a previous process that had the same pid
-    from .control import pid_alive
+    from .control import pid_alive, process_identity
 
-    return pid_alive(pid)
+    if not pid_alive(pid):
+        return False
+    recorded = parts[4] if len(parts) > 4 else "-"
+    if recorded != "-":
+        current = process_identity(pid)
+        if current is not None and current != recorded:
+            return False  # the pid was reused (after a reboot, or by chance): the owner is gone
+    return True
 
 
 @dataclass
@@ -382,10 +393,11 @@ def _after_failure(conn, job: dict[str, Any], run: dict[str, Any], failure_count
     max_retries = max_retries_of(job)
     if failure_count >= max_retries:
         job_rows.set_state(conn, job["id"], now_ms=now_ms, status="dead_letter")
+        # No more runs start (SPEC §5): manual runs queued before this moment go too (new ones are refused until
+        # `symbi cron reset`).
         for open_run in run_rows.with_status(conn, ("queued",), job_id=job["id"]):
-            if open_run["trigger"] in SCHEDULED_TRIGGERS:
-                run_rows.update(conn, open_run["id"], now_ms=now_ms, status="cancelled", finished_at=now_ms,
-                                error_message="job dead-lettered")
+            run_rows.update(conn, open_run["id"], now_ms=now_ms, status="cancelled", finished_at=now_ms,
+                            error_message="job dead-lettered")
         append_event(conn, at_ms=now_ms, type=DEAD_LETTERED, actor=actor, job_id=job["id"], job_name=job["name"],
                      run_id=run["id"], details={"failure_count": failure_count, "max_retries": max_retries,
                                                 "last_status": run.get("status")})

@@ -198,6 +198,20 @@ def test_retries_double_then_dead_letter_then_reset(rt, clock):
     assert rt.runs(job["id"])[-1]["status"] == "succeeded"
 
 
+def test_dead_letter_cancels_manual_runs_already_queued(rt, clock):
+    from symbi_cron.services import runs as run_svc
+
+    rt.agent("a", "fail")
+    job = rt.job(max_retries=1, retry_backoff_seconds=10)
+    first = run_svc.queue_manual(rt.app, job["id"])
+    second = run_svc.queue_manual(rt.app, job["id"])  # waits behind the first (max_concurrent 1)
+    rt.cycle(rt.supervisor(), 1)
+    by_id = {r["id"]: r for r in rt.runs(job["id"])}
+    assert rt.get_job(job["id"])["status"] == "dead_letter"
+    assert by_id[first["id"]]["status"] == "failed"
+    assert (by_id[second["id"]]["status"], by_id[second["id"]]["error_message"]) == ("cancelled", "job dead-lettered")
+
+
 def test_success_resets_failure_count(rt, clock):
     rt.agent("a", "fail")
     job = rt.job(max_retries=5, retry_backoff_seconds=1)

@@ -1,0 +1,70 @@
+"""A run's owner is a process, not a pid: a reused pid (after a reboot, or by chance) must not keep a dead daemon's
+run `running` forever, with every later slot of its job `skipped`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from symbi_cron.runtime import lifecycle
+from symbi_cron.runtime.control import process_identity
+
+
+def test_process_identity_names_a_process_not_a_pid():
+    me = process_identity(os.getpid())
+    assert me is not None and me == process_identity(os.getpid())
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        other = process_identity(child.pid)
+        assert other is not None and other != me
+    finally:
+        child.kill()
+        child.wait()
+    assert process_identity(child.pid) is None
+
+
+def test_an_owner_whose_pid_now_belongs_to_another_process_is_gone():
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        ident = process_identity(child.pid)
+        alive = f"daemon:{child.pid}:abcd1234:{lifecycle.host_name()}:{ident}"
+        reused = f"daemon:{child.pid}:abcd1234:{lifecycle.host_name()}:{ident.split('.')[0]}.1"
+        legacy = f"daemon:{child.pid}:abcd1234:{lifecycle.host_name()}"  # ids written before identities
+        assert lifecycle.owner_alive(alive, "daemon:me") is True
+        assert lifecycle.owner_alive(reused, "daemon:me") is False
+        assert lifecycle.owner_alive(legacy, "daemon:me") is True
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_our_own_ids_carry_the_identity():
+    oid = lifecycle.owner_id("daemon")
+    kind, pid, _rand, host, ident = oid.split(":")
+    assert (kind, int(pid), host) == ("daemon", os.getpid(), lifecycle.host_name())
+    assert ident == process_identity(os.getpid())
+
+
+def test_recovery_interrupts_a_run_whose_owner_pid_was_reused(rt, clock):
+    from symbi_cron.store import jobs as job_rows
+    from symbi_cron.store import runs as run_rows
+    from symbi_cron.timeutil import to_ms
+
+    rt.agent("a", "echo")
+    job = rt.job(retry_backoff_seconds=5)
+    clock.advance(60)
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        stale_owner = f"daemon:{child.pid}:dead0000:{lifecycle.host_name()}:0000.1"  # a live pid, not that process
+        with rt.app.store.write() as tx:
+            lifecycle.claim_job(tx, job_rows.get(tx, job["id"]), now_ms=to_ms(clock.now()), daemon_id=stale_owner,
+                                rng=__import__("random").Random(1), limits=lifecycle.Limits())
+            run = rt.runs(job["id"])[0]
+            run_rows.update(tx, run["id"], now_ms=to_ms(clock.now()), status="running",
+                            started_at=to_ms(clock.now()), daemon_id=stale_owner)
+        assert rt.supervisor().recover() == [run["id"]]
+        assert {r["id"]: r["status"] for r in rt.runs(job["id"])}[run["id"]] == "interrupted"
+    finally:
+        child.kill()
+        child.wait()
