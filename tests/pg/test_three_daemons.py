@@ -118,6 +118,10 @@ def test_three_daemons_run_each_slot_once_and_take_over_after_a_kill(tmp_path, h
             timeout=15,
             what="the slow run",
         )
+        # `running` is recorded just before the agent starts: kill only once the agent has really started, or the
+        # retry would be its first start and the "started once, retried once" check below would race.
+        wait_for(lambda: any(name == "slow" for name, _s, _t, _p in _marks(marks)), timeout=15,
+                 what="the slow agent to start")
         victim_pid = int(running[0]["daemon_id"].split(":")[1])
         victim = next(d for d in daemons if d.pid == victim_pid)
         os.kill(victim_pid, signal.SIGKILL)
