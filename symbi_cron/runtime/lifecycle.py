@@ -151,11 +151,22 @@ def _jitter_ms(job: dict[str, Any], limits: Limits, rng: random.Random) -> int:
     return int(rng.uniform(0, float(jitter)) * 1000)
 
 
-def _occupied(conn, job_id: str) -> int:
+def _occupancy(conn, job_id: str) -> tuple[int, str]:
+    """How many of the job's places are taken, and by what, in words ("1 running, 1 retry waiting for its
+    backoff"): a skipped slot's reason must say why, and a waiting retry is not "in flight"."""
     marks = ", ".join("?" for _ in OCCUPYING)
-    return conn.execute(
-        f"SELECT COUNT(*) FROM runs WHERE job_id = ? AND status IN ({marks})", (job_id, *OCCUPYING)
-    ).fetchone()[0]
+    rows = conn.execute(
+        f"SELECT status, trigger, COUNT(*) FROM runs WHERE job_id = ? AND status IN ({marks})"
+        " GROUP BY status, trigger", (job_id, *OCCUPYING)
+    ).fetchall()
+    running = sum(r[2] for r in rows if r[0] == "running")
+    retries = sum(r[2] for r in rows if r[0] == "queued" and r[1] == "retry")
+    queued = sum(r[2] for r in rows if r[0] == "queued" and r[1] != "retry")
+    words = [f"{running} running" if running else "",
+             f"{retries} {'retry' if retries == 1 else 'retries'} waiting for {'its' if retries == 1 else 'their'}"
+             " backoff" if retries else "",
+             f"{queued} queued" if queued else ""]
+    return running + retries + queued, ", ".join(w for w in words if w)
 
 
 def claim_job(conn, job: dict[str, Any], *, now_ms: int, daemon_id: str, rng: random.Random, limits: Limits,
@@ -212,9 +223,9 @@ def _new_run(conn, job: dict[str, Any], result: ClaimResult, *, trigger: str, sc
              detail: dict[str, Any] | None = None) -> None:
     base = scheduled_for if scheduled_for is not None else now_ms
     limit = int(job.get("max_concurrent") or 1)
-    busy = _occupied(conn, job["id"])
+    busy, taken_by = _occupancy(conn, job["id"])
     if busy >= limit:
-        reason = f"job at its max_concurrent limit ({busy} run{'s' if busy != 1 else ''} in flight, limit {limit})"
+        reason = f"job at its max_concurrent limit of {limit} ({taken_by})"
         if scheduled_for is not None:
             run_rows.insert(conn, id=str(uuid.uuid4()), job_id=job["id"], trigger=trigger, status="skipped",
                             scheduled_for=scheduled_for, now_ms=now_ms, finished=True, error_message=reason,

@@ -113,7 +113,20 @@ def test_max_concurrent_gives_skipped(rt, clock):
     assert sup.wait_idle(30)
     runs = rt.runs(job["id"])
     assert [r["status"] for r in runs] == ["succeeded", "skipped"]
-    assert "max_concurrent" in runs[1]["error_message"]
+    assert runs[1]["error_message"] == "job at its max_concurrent limit of 1 (1 running)"
+
+
+def test_a_slot_skipped_behind_a_waiting_retry_says_so(rt, clock):
+    """A retry waiting out its backoff holds the job's place: the skipped slot's reason must say that, not that
+    a run is in flight."""
+    rt.agent("a", "fail")
+    job = rt.job(retry_backoff_seconds=600)
+    sup = rt.supervisor()
+    rt.cycle(sup, 60)  # the 12:01 slot fails; its retry waits 10 minutes
+    rt.cycle(sup, 60)  # the 12:02 slot finds the retry holding the place
+    skipped = [r for r in rt.runs(job["id"]) if r["status"] == "skipped"]
+    assert skipped and skipped[0]["error_message"] == (
+        "job at its max_concurrent limit of 1 (1 retry waiting for its backoff)")
 
 
 def test_global_limit_queues_in_order(rt, clock, settings):
