@@ -66,12 +66,18 @@ def query(types, since, until, job, run, actor, limit, fmt) -> None:
 
 
 @audit.command("verify")
+@click.option("--expect-head", metavar="HASH",
+              help="A head printed by an earlier verify and kept elsewhere: it must still be in the chain.")
 @format_option(("table", "json"))
-def verify(fmt) -> None:
-    """Recompute the hash chain; exit 1 naming every row changed, removed or inserted."""
+def verify(expect_head: str | None, fmt) -> None:
+    """Recompute the hash chain; exit 1 naming every row changed, removed or inserted.
+
+    Keep the printed head outside the store (a ticket, another machine) and pass it back with --expect-head:
+    that also catches a chain rewritten and rehashed to the end.
+    """
     from ..services.audit import verify_chain
 
-    result = verify_chain(get_app())
+    result = verify_chain(get_app(), expect_head=expect_head)
     if fmt == "json":
         emit_json(result)
     elif result["ok"]:
@@ -80,7 +86,8 @@ def verify(fmt) -> None:
             click.echo(f"head: {result['head']}")
     else:
         for p in result["problems"]:
-            click.echo(f"seq {p['seq']}: {p['problem']}: {p['message']}")
+            where = f"seq {p['seq']}" if p["seq"] is not None else "chain"
+            click.echo(f"{where}: {p['problem']}: {p['message']}")
     if not result["ok"]:
         from ..errors import SymbiError
 

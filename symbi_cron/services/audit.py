@@ -6,7 +6,7 @@ happen.
 according to SQLite's AUTOINCREMENT counter) and ``broken_link`` (its ``prev_hash`` is not the previous row's hash:
 that row was rewritten with a recomputed hash, or this row was inserted). A chain anyone with write access can
 recompute end to end proves nothing by itself: keep the ``head`` hash that ``verify`` prints somewhere else and
-compare it later (see docs/security.md).
+pass it back later (``expect_head``, ``--expect-head``; see docs/security.md).
 """
 
 from __future__ import annotations
@@ -148,8 +148,19 @@ def _prefix(text: str) -> str:
     return _escape_like(text) + "%" if len(text) >= 4 else "\x00never"
 
 
-def verify_chain(app: App) -> dict[str, Any]:
-    """Recompute the hash chain. ``{"ok", "count", "head", "problems": [{"seq", "problem", "message"}]}``."""
+def verify_chain(app: App, *, expect_head: str | None = None) -> dict[str, Any]:
+    """Recompute the hash chain. ``{"ok", "count", "head", "problems": [{"seq", "problem", "message"}]}``.
+
+    ``expect_head`` is a ``head`` printed by an earlier verify and kept outside the store: the log only grows, so
+    that hash must still be in the chain. This catches what recomputing alone cannot: every hash rewritten from
+    some row to the end.
+    """
+    if expect_head is not None:
+        expect_head = expect_head.strip().lower()
+        if len(expect_head) != 64 or any(c not in "0123456789abcdef" for c in expect_head):
+            raise InvalidInput("expected the 64 hex digits a previous `symbi audit verify` printed as head",
+                               field="--expect-head")
+    anchor_seen = False
     from ..store.audit import GENESIS_HASH, event_hash
 
     problems: list[dict[str, Any]] = []
@@ -184,6 +195,7 @@ def verify_chain(app: App) -> dict[str, Any]:
             prev_hash = row["hash"]
             prev_seq = seq
             expected_seq = seq + 1
+            anchor_seen = anchor_seen or row["hash"] == expect_head
         # AUTOINCREMENT remembers the highest seq ever written: rows missing past the last one are a truncation.
         if getattr(conn, "dialect", "sqlite") == "postgresql":  # store/postgres.pg_ddl keeps it there
             top = conn.execute("SELECT seq FROM audit_sequence WHERE seq > 0").fetchone()
@@ -191,6 +203,12 @@ def verify_chain(app: App) -> dict[str, Any]:
             top = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'audit'").fetchone()
     if top is not None and top[0] >= expected_seq:
         problems.append(_removed(expected_seq, top[0]))
+    if expect_head is not None and not anchor_seen:
+        problems.append({
+            "seq": None, "problem": "anchor_missing",
+            "message": f"the head recorded earlier ({expect_head[:12]}...) is no longer in the chain: rows up to it"
+                       " were rewritten (and rehashed) or removed",
+        })
     return {"ok": not problems, "count": count, "head": prev_hash if count else None, "problems": problems}
 
 
