@@ -192,7 +192,7 @@ def _rehash_from(home, start_seq: int, forged_details: dict) -> None:
     rows = conn.execute("SELECT seq, at, type, actor, job_id, job_name, run_id, details, prev_hash FROM audit"
                         " ORDER BY seq").fetchall()
     prev = None
-    for seq, at, type_, actor, job_id, job_name, run_id, details, prev_hash in rows:
+    for seq, at, type_, actor, job_id, job_name, run_id, details, _old_prev in rows:
         if seq < start_seq:
             prev = conn.execute("SELECT hash FROM audit WHERE seq = ?", (seq,)).fetchone()[0]
             continue
@@ -200,7 +200,8 @@ def _rehash_from(home, start_seq: int, forged_details: dict) -> None:
             details = canonical_details(forged_details)
         digest = event_hash(seq=seq, at=at, type=type_, actor=actor, job_id=job_id, job_name=job_name,
                             run_id=run_id, details=details, prev_hash=prev)
-        conn.execute("UPDATE audit SET details = ?, prev_hash = ?, hash = ? WHERE seq = ?", (details, prev, digest, seq))
+        conn.execute("UPDATE audit SET details = ?, prev_hash = ?, hash = ? WHERE seq = ?",
+                     (details, prev, digest, seq))
         prev = digest
     conn.commit()
     conn.close()
