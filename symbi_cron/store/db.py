@@ -67,9 +67,7 @@ class Store(TransactionalStore):
             )
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if mode.lower() != "wal":
-                conn.execute("PRAGMA journal_mode = WAL")
+            _enable_wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
         except (sqlite3.Error, OSError) as exc:
@@ -195,6 +193,26 @@ class Store(TransactionalStore):
                 current = version
         self._migrated = True
         return current
+
+
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switch a new store to WAL. Two processes (or threads) opening a brand-new file at once race for this
+    switch, and SQLite answers the loser "database is locked" at once, without its busy handler: retry until the
+    busy timeout instead of failing the command."""
+    import time
+
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    delay = 0.005
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            return
+        except sqlite3.OperationalError as exc:
+            text = str(exc).lower()
+            if ("locked" not in text and "busy" not in text) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
 
 
 def _split_sql(script: str) -> list[str]:

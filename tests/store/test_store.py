@@ -163,3 +163,34 @@ def test_due_query_uses_the_partial_index(app):
     assert any("jobs_due" in str(tuple(r)) for r in plan)
     assert not any("TEMP B-TREE" in str(tuple(r)) for r in plan)
     assert job_rows.due(app.store.connection(), 1) == []
+
+
+def test_many_openers_of_a_brand_new_store_all_succeed(tmp_path):
+    """Processes (here threads with their own Store) racing to create the same store: the WAL switch and the
+    migration happen once, nobody gets 'database is locked'."""
+    for round_ in range(10):
+        path = tmp_path / f"race{round_}" / "symbi.db"
+        barrier = threading.Barrier(6)
+        errors: list[BaseException] = []
+
+        def opener(path=path, barrier=barrier, errors=errors) -> None:
+            store = Store(path)
+            barrier.wait()
+            try:
+                store.connection()
+                with store.write() as tx:
+                    tx.execute("INSERT INTO agents (name, spec, created_at, updated_at) VALUES (?, '{}', 1, 1)",
+                               (f"a{threading.get_ident()}",))
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+            finally:
+                store.close()
+
+        threads = [threading.Thread(target=opener) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == [], errors
+        assert Store(path).query("SELECT COUNT(*) FROM agents")[0][0] == 6
+        assert Store(path).query("PRAGMA journal_mode")[0][0] == "wal"
