@@ -47,7 +47,13 @@ def run_agent(agent: str, input_text: str | None, timeout: float | None) -> None
         kill_grace=sched.kill_grace_seconds, echo=sys.stdout, echo_stderr=sys.stderr,
     )
     try:
-        result = execute(req)
+        if spec.get("model") and not spec.get("command"):  # a model agent: the built-in runner, as in a run
+            from ..modelrun.execution import execute_model
+
+            result = execute_model(req, session_mode="fully_ephemeral", previous_summary=None, summary_file=None,
+                                   settings=app.settings)
+        else:
+            result = execute(req)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         try:

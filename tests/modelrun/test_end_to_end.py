@@ -198,3 +198,15 @@ def test_max_runtime_of_a_model_agent_is_timed_out(app, sched, model_server):
     [run] = sched.runs(job["id"])
     assert run["status"] == "timed_out"
     assert "max_runtime reached while waiting for the model" in run["error_message"]
+
+
+def test_symbi_run_a_model_agent(d, model_server):
+    """`symbi run AGENT` runs a model agent once, as the scheduler would: its answer on stdout, exit 0."""
+    model_server.responder = lambda req: Turn.say("Disks fine.\nsleep")
+    d.env.update(ANTHROPIC_API_KEY=KEY, SYMBI_MODEL_BASE_URL=model_server.url)
+    d.symbi("agent", "add", "mon", "--model", "claude-sonnet-4.5", "--system-prompt", "Watch.", check=True)
+    proc = d.symbi("run", "mon", "--input", "check the disks")
+    assert (proc.returncode, proc.stdout) == (0, "Disks fine.\nsleep\n"), proc.stderr
+    [request] = model_server.requests
+    assert request.user_texts() == ["check the disks"]
+    assert not d.query("SELECT * FROM runs")  # outside the scheduler: nothing recorded
