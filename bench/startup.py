@@ -18,7 +18,10 @@ from pathlib import Path
 
 
 def median_ms(argv: list[str], env: dict[str, str], runs: int) -> float:
-    subprocess.run(argv, env=env, capture_output=True, check=True)  # warm the page cache
+    """The median wall time of ``argv`` over ``runs`` runs, after one warm-up run (page cache, shiv's cache)."""
+    first = subprocess.run(argv, env=env, capture_output=True, text=True)
+    if first.returncode != 0:
+        sys.exit(f"{' '.join(argv)} failed: {first.stderr.strip()}")
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()

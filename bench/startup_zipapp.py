@@ -10,26 +10,14 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+from startup import median_ms  # bench/ is on sys.path when this script runs
+
 REPO = Path(__file__).resolve().parent.parent
-
-
-def median_ms(argv: list[str], env: dict[str, str], runs: int) -> float:
-    first = subprocess.run(argv, env=env, capture_output=True, text=True)  # warm: shiv extraction, page cache
-    if first.returncode != 0:
-        sys.exit(f"{' '.join(argv)} failed: {first.stderr.strip()}")
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        subprocess.run(argv, env=env, capture_output=True, check=True)
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
 
 
 def main() -> None:
