@@ -99,7 +99,7 @@ def execute_model(
         duration_ms=duration_ms,
         error_message=error,
         output_bytes=len(data),
-        extra={"usage": dict(res.usage), "model_calls": res.iterations_hint, "tool_calls": res.tool_calls},
+        extra={"usage": dict(res.usage), "model_calls": res.model_calls, "tool_calls": res.tool_calls},
     )
 
 

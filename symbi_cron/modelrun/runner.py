@@ -38,7 +38,7 @@ class ModelRunResult:
     usage: dict[str, Any] = field(
         default_factory=lambda: {"input_tokens": 0, "output_tokens": 0, "cost_usd": None}
     )
-    iterations_hint: int = 0
+    model_calls: int = 0
     timed_out: bool = False
     tool_calls: int = 0
     interrupted: bool = False
@@ -89,11 +89,9 @@ def _summary_of(text: str) -> str | None:
 
 def _tool_env(env: Mapping[str, str], settings: Any, key: str | None) -> dict[str, str]:
     """The tools' environment: the agent's, minus the model API keys (a tool runs what a model chose)."""
-    secret_vars = set(providers.KEY_ENV.values())
-    import re
+    from ..envref import env_refs
 
-    for ref in re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", settings.models.api_key or ""):
-        secret_vars.add(ref)
+    secret_vars = set(providers.KEY_ENV.values()) | set(env_refs(settings.models.api_key or ""))
     return {k: v for k, v in env.items() if k not in secret_vars and not (key and v == key)}
 
 
@@ -230,7 +228,7 @@ def _run(
                 sleep=_sleeper(sleep, cancel),
                 write=write,
             )
-            result.iterations_hint = step
+            result.model_calls = step
             account(reply)
             messages.append(reply.to_message())
             if reply.text:

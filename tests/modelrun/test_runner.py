@@ -51,7 +51,7 @@ def test_tool_call_is_executed_and_answered(server, run, tmp_path, model, provid
     res, log, _ = run(spec, settings=make_settings(server, provider))
     assert res.ok, res.error_message
     assert res.output == "greeted\nsleep" and res.summary == "greeted"
-    assert res.tool_calls == 1 and res.iterations_hint == 2
+    assert res.tool_calls == 1 and res.model_calls == 2
     second = server.requests[1]
     results = _tool_results(second)
     assert len(results) == 1
