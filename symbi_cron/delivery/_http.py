@@ -114,29 +114,29 @@ def retry_after_seconds(headers: Mapping[str, str], now: datetime) -> float | No
 Verdict = tuple[str, str]
 
 
-def send_with_retries(
+def post_with_retries(
     ctx: DeliveryContext,
     channel: str,
-    attempt_once: Callable[[], HttpResult],
+    url: str,
+    body: bytes,
+    headers: Mapping[str, str],
     judge: Callable[[HttpResult], Verdict],
-    *,
-    retries: int,
-    backoff: float,
 ):
-    """Call ``attempt_once`` until ``judge`` says ok or fail, or ``retries`` retries are spent.
+    """POST ``body`` to ``url`` until ``judge`` says ok or fail, or ``webhook_retry_attempts`` retries are spent.
 
-    Between tries it waits ``backoff`` seconds, doubling each time, or what a 429/503 ``Retry-After`` asks
-    for.
+    Each attempt times out after ``webhook_timeout_seconds``. Between tries it waits
+    ``webhook_retry_backoff_seconds``, doubling each time, or what a 429/503 ``Retry-After`` asks for.
     Returns the channel's receipt (detail redacted).
     """
+    d = ctx.delivery
     attempts = 0
     while True:
         attempts += 1
-        result = attempt_once()
+        result = post(url, body, headers, d.webhook_timeout_seconds)
         verdict, detail = judge(result)
         if verdict == "ok":
             return ctx.receipt(channel, True, detail, attempts)
-        if verdict != "retry" or attempts > retries:
+        if verdict != "retry" or attempts > d.webhook_retry_attempts:
             if verdict == "retry" and attempts > 1:
                 detail = f"{detail} (gave up after {attempts} attempts)"
             return ctx.receipt(channel, False, detail, attempts)
@@ -144,7 +144,7 @@ def send_with_retries(
         if result.status in (429, 503):
             wait = retry_after_seconds(result.headers, ctx.now())
         if wait is None:
-            wait = backoff * (2 ** (attempts - 1))
+            wait = d.webhook_retry_backoff_seconds * (2 ** (attempts - 1))
         ctx.warning(f"{channel}: attempt {attempts} failed: {detail}; retrying in {wait:g}s")
         if wait > 0:
             ctx.sleep(wait)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ._http import HttpResult, Verdict, post, send_with_retries
+from ._http import HttpResult, Verdict, post_with_retries
 from .base import DeliveryContext, DeliveryPayload, Receipt
 from .redact import describe_url
 
@@ -179,7 +179,6 @@ class SlackChannel:
         token = ctx.secret(ctx.env.get("SYMBI_SLACK_TOKEN") or d.slack_api_token)
         channel = job.get("slack_channel") or d.slack_default_channel
         message = build_message(payload)
-        timeout = d.webhook_timeout_seconds
 
         if not webhook_url and token and channel:
             base = (d.slack_api_base_url or "https://slack.com/api").rstrip("/")
@@ -190,14 +189,7 @@ class SlackChannel:
             ).encode("utf-8")
             headers = {"Content-Type": "application/json; charset=utf-8", "Authorization": f"Bearer {token}"}
             where = describe_url(url)
-            return send_with_retries(
-                ctx,
-                self.name,
-                lambda: post(url, body, headers, timeout),
-                lambda r: _judge_api(r, where, str(channel)),
-                retries=d.webhook_retry_attempts,
-                backoff=d.webhook_retry_backoff_seconds,
-            )
+            return post_with_retries(ctx, self.name, url, body, headers, lambda r: _judge_api(r, where, str(channel)))
         if not webhook_url:
             webhook_url = ctx.secret(ctx.env.get("SYMBI_SLACK_WEBHOOK_URL") or d.slack_webhook_url)
         if not webhook_url:
@@ -215,11 +207,4 @@ class SlackChannel:
         body = json.dumps(message, ensure_ascii=False).encode("utf-8")
         headers = {"Content-Type": "application/json; charset=utf-8"}
         where = describe_url(webhook_url)
-        return send_with_retries(
-            ctx,
-            self.name,
-            lambda: post(webhook_url, body, headers, timeout),
-            lambda r: _judge_webhook(r, where),
-            retries=d.webhook_retry_attempts,
-            backoff=d.webhook_retry_backoff_seconds,
-        )
+        return post_with_retries(ctx, self.name, webhook_url, body, headers, lambda r: _judge_webhook(r, where))

@@ -8,7 +8,7 @@ Retries: 5xx, 408, 429 and network errors are retried ``webhook_retry_attempts``
 
 from __future__ import annotations
 
-from ._http import HttpResult, Verdict, post, send_with_retries
+from ._http import HttpResult, Verdict, post_with_retries
 from .base import DeliveryContext, DeliveryPayload, Receipt
 from .redact import describe_url
 
@@ -48,11 +48,4 @@ class WebhookChannel:
                 headers["Authorization"] = auth
         body = payload.to_json().encode("utf-8")
         where = describe_url(url)
-        return send_with_retries(
-            ctx,
-            self.name,
-            lambda: post(url, body, headers, d.webhook_timeout_seconds),
-            lambda r: judge_http(r, where),
-            retries=d.webhook_retry_attempts,
-            backoff=d.webhook_retry_backoff_seconds,
-        )
+        return post_with_retries(ctx, self.name, url, body, headers, lambda r: judge_http(r, where))
