@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from ..errors import DaemonNotRunning, InvalidInput, SymbiError
+from ..errors import InvalidInput, SymbiError
 from ..models import Job, JobSpec, Policy, Run, validation_error
 from . import schemas as S
 from .server import HttpError, Request, Response, check_auth, path_param
@@ -340,9 +340,7 @@ class Api:
         try:
             t = store_totals(self.app.store.connection())
             accessible = True
-        except SymbiError:
-            t, accessible = None, False
-        except Exception:
+        except Exception:  # the store cannot be read: unhealthy, and the answer still comes
             t, accessible = None, False
         lag = snap.get("tick_lag_seconds")
         interval = float(self.app.settings.scheduler.tick_interval_seconds)
@@ -469,20 +467,13 @@ class Api:
 
         return Response(200, jobs.resume_job(self.app, request.params["id"]))
 
-    def _trigger(self, ref: str, input: str | None) -> dict[str, Any]:
-        try:
-            from ..services.runs import queue_manual
-        except ImportError:
-            raise DaemonNotRunning(
-                "manual runs are not available: the run service is not installed"
-            ) from None
-        # Queued for the daemon serving this API, which the store change wakes (app.changed()).
-        return queue_manual(self.app, ref, input_text=input)
-
     def run_job(self, request: Request) -> Response:
         # No body at all is fine (the guide's curl for pause/resume style calls); a body must be an object.
         body = _validate(S.RunRequest, request.json()) if request.body.strip() else S.RunRequest()
-        run = self._trigger(request.params["id"], body.input)  # type: ignore[attr-defined]
+        from ..services.runs import queue_manual
+
+        # Queued for the daemon serving this API, which the store change wakes (app.changed()).
+        run = queue_manual(self.app, request.params["id"], input_text=body.input)  # type: ignore[attr-defined]
         return Response(
             202,
             S.RunAccepted(
@@ -613,32 +604,19 @@ class Api:
         from ..services import jobs
 
         job = jobs.pause_job(self.app, request.params["id"])
-        return Response(
-            200,
-            S.ScheduleActionResponse(job_id=job["id"], action="pause", status=job["status"]).model_dump(
-                mode="json"
-            ),
-        )
+        return _schedule_action(200, job["id"], "pause", job["status"])
 
     def resume_schedule(self, request: Request) -> Response:
         from ..services import jobs
 
         job = jobs.resume_job(self.app, request.params["id"])
-        return Response(
-            200,
-            S.ScheduleActionResponse(job_id=job["id"], action="resume", status=job["status"]).model_dump(
-                mode="json"
-            ),
-        )
+        return _schedule_action(200, job["id"], "resume", job["status"])
 
     def trigger_schedule(self, request: Request) -> Response:
-        run = self._trigger(request.params["id"], None)
-        return Response(
-            202,
-            S.ScheduleActionResponse(job_id=run["job_id"], action="trigger", status=run["status"]).model_dump(
-                mode="json"
-            ),
-        )
+        from ..services.runs import queue_manual
+
+        run = queue_manual(self.app, request.params["id"])
+        return _schedule_action(202, run["job_id"], "trigger", run["status"])
 
     def schedule_history(self, request: Request) -> Response:
         from ..services import jobs
@@ -666,6 +644,13 @@ class Api:
                 next_runs=[d.isoformat() for d in self._next_runs(job, count)],
             ).model_dump(mode="json"),
         )
+
+
+def _schedule_action(code: int, job_id: str, action: str, status: str) -> Response:
+    """The runtime family's answer to pause, resume and trigger."""
+    return Response(
+        code, S.ScheduleActionResponse(job_id=job_id, action=action, status=status).model_dump(mode="json")
+    )
 
 
 _RUNTIME_NAMES = {"agent_id": "agent_name", "cron_expr": "cron_expression"}
