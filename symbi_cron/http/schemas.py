@@ -241,17 +241,9 @@ def schedule_detail(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def schedule_summary(job: dict[str, Any]) -> dict[str, Any]:
-    """A stored job in symbiont-sdk's ScheduleSummary shape."""
-    return ScheduleSummary(
-        job_id=job["id"],
-        name=job["name"],
-        cron_expression=job.get("cron_expr"),
-        timezone=job["timezone"],
-        status=job["status"],
-        enabled=job["status"] == "active",
-        next_run=_iso(job.get("next_run")),
-        run_count=job["run_count"],
-    ).model_dump(mode="json")
+    """A stored job in symbiont-sdk's ScheduleSummary shape (the detail's fields that the summary has)."""
+    detail = schedule_detail(job)
+    return {name: detail[name] for name in ScheduleSummary.model_fields}
 
 
 def schedule_run_entry(run: dict[str, Any]) -> dict[str, Any]:
