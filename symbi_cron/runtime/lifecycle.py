@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from ..models import FAILURE_RUN_STATUSES
-from ..services.jobs import next_fire
+from ..services.jobs import FAILED, end_one_shot_if_done, next_fire
 from ..services.runs import insert_unscheduled
 from ..store import agents as agent_rows
 from ..store import jobs as job_rows
@@ -35,8 +35,7 @@ from ..store import runs as run_rows
 from ..store.audit import append_event
 from ..timeutil import from_ms, iso, to_ms
 
-EXECUTED, FAILED, DEAD_LETTERED = "CronJobExecuted", "CronJobFailed", "CronJobDeadLettered"
-COMPLETED = "CronJobCompleted"
+EXECUTED, DEAD_LETTERED = "CronJobExecuted", "CronJobDeadLettered"
 
 #: How late a slot may start and still count as on time (a busy tick, a short suspend).
 DEFAULT_LATE_GRACE_MS = 60_000
@@ -213,8 +212,8 @@ def claim_job(conn, job: dict[str, Any], *, now_ms: int, daemon_id: str, rng: ra
     job_rows.set_state(conn, job["id"], now_ms=now_ms, next_run=nxt)
     result.next_run = nxt
     if nxt is None and not result.queued:  # a one-shot whose only slot was missed (catchup: skip) or skipped
-        _complete_one_shot_if_done(conn, job, now_ms=now_ms, ok=False, actor=actor,
-                                   reason="its only slot was missed or skipped and no run was started")
+        end_one_shot_if_done(conn, job, now_ms=now_ms, ok=False, actor=actor,
+                             reason="its only slot was missed or skipped and no run was started")
     return result
 
 
@@ -331,7 +330,7 @@ def begin_run(conn, run_id: str, *, now_ms: int, daemon_id: str, gate: Callable[
             run_rows.update(conn, run_id, now_ms=now_ms, status="pending_approval", detail=detail)
         record_decision(conn, job=job, run_id=run_id, decision=decision, now_ms=now_ms, actor=actor)
         if decision.kind == "deny":
-            _complete_one_shot_if_done(conn, job, now_ms=now_ms, ok=False, actor=actor)
+            end_one_shot_if_done(conn, job, now_ms=now_ms, ok=False, actor=actor)
         return None
     run_rows.update(conn, run_id, now_ms=now_ms, status="running", started_at=now_ms, daemon_id=daemon_id)
     run = run_rows.get(conn, run_id)
@@ -387,7 +386,7 @@ def finish_run(conn, run_id: str, *, status: str, now_ms: int, exit_code: int | 
     if failed:
         _after_failure(conn, job, run, failure_count, now_ms=now_ms, actor=actor)
     elif status == "succeeded":
-        _complete_one_shot_if_done(conn, job, now_ms=now_ms, ok=True, actor=actor)
+        end_one_shot_if_done(conn, job, now_ms=now_ms, ok=True, actor=actor)
     return run_rows.get(conn, run_id)
 
 
@@ -418,26 +417,6 @@ def _after_failure(conn, job: dict[str, Any], run: dict[str, Any], failure_count
     insert_unscheduled(conn, job_id=job["id"], trigger="retry", status="queued", now_ms=now_ms,
                        attempt=attempt + 1, input=run.get("input"), not_before=now_ms + backoff_ms,
                        detail={"retry_of": run["id"], "backoff_ms": backoff_ms})
-
-
-def _complete_one_shot_if_done(conn, job: dict[str, Any], *, now_ms: int, ok: bool, actor: str,
-                               reason: str | None = None) -> None:
-    """A one-shot (``at``, or ``one_shot: true``) with no slot left and nothing open ends here."""
-    if job.get("cron_expr") and not job.get("one_shot"):
-        return
-    current = job_rows.get(conn, job["id"])
-    if current is None or current["status"] != "active" or current["next_run"] is not None:
-        return
-    open_runs = run_rows.with_status(conn, ("queued", "running", "pending_approval"), job_id=job["id"])
-    if open_runs:
-        return
-    final = "completed" if ok else "failed"
-    job_rows.set_state(conn, job["id"], now_ms=now_ms, status=final)
-    details: dict[str, Any] = {"one_shot": True, "status": final}
-    if reason:
-        details["error"] = reason
-    append_event(conn, at_ms=now_ms, type=COMPLETED if ok else FAILED, actor=actor, job_id=job["id"],
-                 job_name=job["name"], details=details)
 
 
 # -- leases (several daemons on one shared store) ------------------------------------------------------------------

@@ -22,6 +22,7 @@ from ..store import runs as run_rows
 from ..store.audit import append_event
 from ..timeutil import iso, to_ms
 from .app import App, current_user
+from .jobs import end_one_shot_if_done
 
 APPROVAL_REQUESTED = "CronRunApprovalRequested"
 APPROVED = "CronRunApproved"
@@ -150,6 +151,7 @@ def _expire(tx, job: dict[str, Any], run: dict[str, Any], now: datetime, actor: 
                     error_message=EXPIRED_MESSAGE, detail=detail)
     append_event(tx, at_ms=now_ms, type=EXPIRED, actor=actor, job_id=job["id"], job_name=job["name"],
                  run_id=run["id"], details={"scheduled_for": iso(run["scheduled_for"])})
+    end_one_shot_if_done(tx, job, now_ms=now_ms, ok=False, actor=actor, reason=f"its run: {EXPIRED_MESSAGE}")
 
 
 def approve_run(app: App, run_ref: str, *, user: str | None = None) -> dict[str, Any]:
@@ -198,6 +200,8 @@ def deny_run(app: App, run_ref: str, reason: str | None = None, *, user: str | N
                         error_message=f"denied by {user}: {reason}", detail=detail)
         append_event(tx, at_ms=now_ms, type=DENIED, actor=app.actor, job_id=job["id"], job_name=job["name"],
                      run_id=run["id"], details={"approver": user, "reason": reason})
+        end_one_shot_if_done(tx, job, now_ms=now_ms, ok=False, actor=app.actor,
+                             reason=f"its run was denied by {user}: {reason}")
         app.changed()
         out = run_rows.get(tx, run["id"])
     assert out is not None

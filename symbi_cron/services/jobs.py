@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 #: Audit event types written here.
 CREATED, UPDATED, DELETED = "CronJobCreated", "CronJobUpdated", "CronJobDeleted"
 PAUSED, RESUMED, RESET = "CronJobPaused", "CronJobResumed", "CronJobReset"
+COMPLETED, FAILED = "CronJobCompleted", "CronJobFailed"
 
 
 # -- validation and schedule math ------------------------------------------------------------------------------
@@ -260,6 +261,26 @@ def reset_job(app: App, ref: str) -> dict[str, Any]:
         })
         app.changed()
         return job_rows.get(tx, job["id"])  # type: ignore[return-value]
+
+
+def end_one_shot_if_done(conn, job: dict[str, Any], *, now_ms: int, ok: bool, actor: str,
+                         reason: str | None = None) -> None:
+    """Inside the caller's write transaction: a one-shot (``at``, or ``one_shot: true``) with no slot left and no
+    open run becomes ``completed`` (``ok``) or ``failed``, with its audit event; any other job is left as is."""
+    if job.get("cron_expr") and not job.get("one_shot"):
+        return
+    current = job_rows.get(conn, job["id"])
+    if current is None or current["status"] != "active" or current["next_run"] is not None:
+        return
+    if run_rows.with_status(conn, ("queued", "running", "pending_approval"), job_id=job["id"]):
+        return
+    final = "completed" if ok else "failed"
+    job_rows.set_state(conn, job["id"], now_ms=now_ms, status=final)
+    details: dict[str, Any] = {"one_shot": True, "status": final}
+    if reason:
+        details["error"] = reason
+    append_event(conn, at_ms=now_ms, type=COMPLETED if ok else FAILED, actor=actor, job_id=job["id"],
+                 job_name=job["name"], details=details)
 
 
 # -- history ---------------------------------------------------------------------------------------------------

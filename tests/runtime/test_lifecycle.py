@@ -347,3 +347,34 @@ def test_paused_job_cancels_its_queued_scheduled_run(rt, clock):
     job_svc.pause_job(rt.app, job["id"])
     rt.cycle(sup, 31)
     assert rt.runs(job["id"])[0]["status"] == "cancelled"
+
+
+def test_one_shot_whose_run_a_person_denies_ends_failed(rt, clock):
+    """The same end as a one-shot denied by the policy gate: nothing is left to run, so it is not active."""
+    from symbi_cron.services import approvals
+
+    rt.agent("a", "echo")
+    job = rt.job(cron=None, at=(T0 + timedelta(seconds=30)).isoformat(), policy={"require_approval": True})
+    rt.cycle(rt.supervisor(), 30)
+    [run] = rt.runs(job["id"])
+    assert run["status"] == "pending_approval"
+    approvals.deny_run(rt.app, run["id"], "not today", user="alice")
+    j = rt.get_job(job["id"])
+    assert (j["status"], j["next_run"]) == ("failed", None)
+    assert rt.events("CronJobFailed")[-1]["job_id"] == job["id"]
+
+
+def test_one_shot_whose_approval_expires_ends_failed(rt, clock):
+    import pytest
+
+    from symbi_cron.errors import InvalidState
+    from symbi_cron.services import approvals
+
+    rt.agent("a", "echo")
+    job = rt.job(one_shot=True, policy={"require_approval": True})
+    rt.cycle(rt.supervisor(), 60)
+    [run] = rt.runs(job["id"])
+    clock.advance(60)  # the cron expression's next slot: the request has expired
+    with pytest.raises(InvalidState, match="expired"):
+        approvals.approve_run(rt.app, run["id"], user="alice")
+    assert rt.get_job(job["id"])["status"] == "failed"
