@@ -43,8 +43,9 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 class PidFile:
     """A pidfile held with an exclusive ``flock`` while the daemon lives."""
 
-    def __init__(self, path) -> None:
-        self.path = path
+    def __init__(self, paths: Paths) -> None:
+        self.paths = paths
+        self.path = paths.pidfile
         self.fd: int | None = None
 
     def acquire(self, wait: float = 1.0) -> None:
@@ -63,7 +64,7 @@ class PidFile:
                 # A probe (status, reload) may hold a shared lock for an instant: retry briefly.
                 if time.monotonic() >= deadline:
                     os.close(fd)
-                    pid = read_pid_path(self.path)
+                    pid = read_pid(self.paths)
                     raise InvalidState(f"the daemon is already running (pid {pid})" if pid else
                                        "the daemon is already running") from None
                 time.sleep(0.02)
@@ -82,13 +83,6 @@ class PidFile:
             pass
         os.close(self.fd)
         self.fd = None
-
-
-def read_pid_path(path) -> int | None:
-    try:
-        return int(path.read_text(encoding="ascii").split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 @dataclass
@@ -269,7 +263,7 @@ def run(paths: Paths, *, env: dict[str, str] | None = None, detach: bool, ready_
     signal.signal(signal.SIGTERM, on_stop)
     signal.signal(signal.SIGINT, on_stop)
     signal.signal(signal.SIGHUP, on_reload)
-    pidfile = PidFile(paths.pidfile)
+    pidfile = PidFile(paths)
     try:
         pidfile.acquire()
     except OSError as exc:
