@@ -27,6 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from ..models import FAILURE_RUN_STATUSES
+from ..services.approvals import expire_pending, record_decision
 from ..services.jobs import FAILED, end_one_shot_if_done, next_fire
 from ..services.runs import insert_unscheduled
 from ..store import agents as agent_rows
@@ -91,14 +92,13 @@ class Limits:
     """The scheduler settings the lifecycle needs (from ``Settings.scheduler``)."""
 
     max_jitter_seconds: int = 0
-    default_max_retries: int = 3
     late_grace_ms: int = DEFAULT_LATE_GRACE_MS
     max_missed: int = DEFAULT_MAX_MISSED
 
     @classmethod
     def from_settings(cls, settings: Any) -> Limits:
         s = settings.scheduler
-        return cls(max_jitter_seconds=s.max_jitter_seconds, default_max_retries=s.default_max_retries)
+        return cls(max_jitter_seconds=s.max_jitter_seconds)
 
 
 @dataclass
@@ -195,12 +195,7 @@ def claim_job(conn, job: dict[str, Any], *, now_ms: int, daemon_id: str, rng: ra
                         scheduled_for=s, now_ms=now_ms, finished=True,
                         error_message="the scheduler was not running at this time")
     # Approval requests expire when the job's next slot comes (SPEC §9).
-    try:
-        from ..services.approvals import expire_pending
-
-        expire_pending(conn, job["id"], from_ms(now_ms), actor=actor)  # type: ignore[arg-type]
-    except ImportError:  # pragma: no cover - approvals ships with the package
-        pass
+    expire_pending(conn, job["id"], from_ms(now_ms), actor=actor)  # type: ignore[arg-type]
     if on_time:
         _new_run(conn, job, result, trigger="schedule", scheduled_for=latest, now_ms=now_ms, rng=rng,
                  limits=limits, daemon_id=daemon_id)
@@ -311,7 +306,7 @@ def begin_run(conn, run_id: str, *, now_ms: int, daemon_id: str, gate: Callable[
         run_rows.update(conn, run_id, now_ms=now_ms, status="cancelled", finished_at=now_ms,
                         error_message=f"job is {job['status']}: the run was not started")
         return None
-    if run_rows.count_active(conn, job["id"]) >= int(job.get("max_concurrent") or 1):
+    if run_rows.count_running(conn, job["id"]) >= int(job.get("max_concurrent") or 1):
         return None
     agent = agent_rows.get(conn, job["agent_id"])
     decision = gate(job, agent)
@@ -320,8 +315,6 @@ def begin_run(conn, run_id: str, *, now_ms: int, daemon_id: str, gate: Callable[
     if decision.kind == "require_approval" and approved:
         decision = None
     if decision is not None and decision.kind != "allow":
-        from ..services.approvals import record_decision
-
         detail["policy"] = decision.to_dict()
         if decision.kind == "deny":
             run_rows.update(conn, run_id, now_ms=now_ms, status="denied", finished_at=now_ms,
@@ -390,9 +383,9 @@ def finish_run(conn, run_id: str, *, status: str, now_ms: int, exit_code: int | 
     return run_rows.get(conn, run_id)
 
 
-def max_retries_of(job: dict[str, Any], default: int = 3) -> int:
+def max_retries_of(job: dict[str, Any]) -> int:
     value = job.get("max_retries")
-    return default if value is None else int(value)
+    return 3 if value is None else int(value)
 
 
 def _after_failure(conn, job: dict[str, Any], run: dict[str, Any], failure_count: int, *, now_ms: int,

@@ -209,7 +209,7 @@ def delete_job(app: App, ref: str) -> dict[str, Any]:
     """Remove a job and its run history; returns the job as it was. Refused while a run is in flight."""
     with app.store.write() as tx:
         job = resolve_job(tx, ref)
-        if run_rows.count_active(tx, job["id"]):
+        if run_rows.count_running(tx, job["id"]):
             raise InvalidState(f"job {job['name']!r} has a run in progress; wait for it or pause the job first")
         job_rows.delete(tx, job["id"])
         _audit(app, tx, DELETED, job["id"], job["name"], {"agent_id": job["agent_id"]})

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -53,7 +53,6 @@ class Store(TransactionalStore):
         self._lock_obj: Any = None
         self._migrated = False
         self._migrate_lock = threading.Lock()
-        self._after_commit: list[Callable[[], None]] = []
 
     # -- connections -------------------------------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
 from typing import Any
 
 from ..timeutil import from_ms
@@ -132,10 +131,6 @@ def earliest_next_run(conn: sqlite3.Connection) -> int | None:
     return row[0] if row else None
 
 
-def count_by_status(conn: sqlite3.Connection) -> dict[str, int]:
-    return {r[0]: r[1] for r in conn.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status")}
-
-
 def _spec_json(spec: dict[str, Any]) -> str:
     body = {k: v for k, v in spec.items() if k not in ("name", "agent_id")}
     return json.dumps(body, sort_keys=True, separators=(",", ":"), default=_json_default)
@@ -147,7 +142,3 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     raise TypeError(f"cannot store {type(value).__name__}")
-
-
-def ids(rows: Iterable[dict[str, Any]]) -> list[str]:
-    return [r["id"] for r in rows]

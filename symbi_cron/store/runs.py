@@ -112,7 +112,7 @@ def for_job(
 
 
 def with_status(conn: sqlite3.Connection, statuses: tuple[str, ...], *, job_id: str | None = None) -> list[dict]:
-    """Runs in any of ``statuses`` (uses the open-runs index for queued/running/pending_approval)."""
+    """Runs in any of ``statuses`` (of one job when ``job_id`` is given), earliest start first."""
     marks = ", ".join("?" for _ in statuses)
     sql = f"SELECT {RUN_COLUMNS} FROM runs WHERE status IN ({marks})"
     params: list[Any] = list(statuses)
@@ -123,17 +123,8 @@ def with_status(conn: sqlite3.Connection, statuses: tuple[str, ...], *, job_id: 
     return [row_to_run(r) for r in conn.execute(sql, params)]
 
 
-def count_active(conn: sqlite3.Connection, job_id: str) -> int:
+def count_running(conn: sqlite3.Connection, job_id: str) -> int:
     """Runs of a job that are running now."""
     return conn.execute(
         "SELECT COUNT(*) FROM runs WHERE job_id = ? AND status = 'running'", (job_id,)
     ).fetchone()[0]
-
-
-def totals(conn: sqlite3.Connection) -> dict[str, Any]:
-    """Counts by status and the mean execution time of finished runs (health endpoint, metrics)."""
-    by_status = {r[0]: r[1] for r in conn.execute("SELECT status, COUNT(*) FROM runs GROUP BY status")}
-    avg = conn.execute(
-        "SELECT AVG(execution_time_ms) FROM runs WHERE execution_time_ms IS NOT NULL"
-    ).fetchone()[0]
-    return {"by_status": by_status, "avg_execution_time_ms": avg}
