@@ -49,20 +49,23 @@ def list_agents(app: App) -> list[dict[str, Any]]:
     return agent_rows.list_agents(app.store.connection())
 
 
-def get_agent(app: App, name: str) -> dict[str, Any]:
-    """One agent; NotFound when it is not registered."""
-    agent = agent_rows.get(app.store.connection(), name)
+def resolve_agent(conn, name: str) -> dict[str, Any]:
+    """The agent registered under ``name``; NotFound when there is none."""
+    agent = agent_rows.get(conn, name)
     if agent is None:
         raise NotFound(f"no agent named {name!r} (see symbi agent list)")
     return agent
 
 
+def get_agent(app: App, name: str) -> dict[str, Any]:
+    """One agent; NotFound when it is not registered."""
+    return resolve_agent(app.store.connection(), name)
+
+
 def remove_agent(app: App, name: str, *, force: bool = False) -> dict[str, Any]:
     """Unregister an agent. Refused while jobs use it, unless ``force``."""
     with app.store.write() as tx:
-        agent = agent_rows.get(tx, name)
-        if agent is None:
-            raise NotFound(f"no agent named {name!r} (see symbi agent list)")
+        agent = resolve_agent(tx, name)
         users = [r[0] for r in tx.execute("SELECT name FROM jobs WHERE agent_id = ? ORDER BY name", (name,))]
         if users and not force:
             shown = ", ".join(users[:5]) + (" ..." if len(users) > 5 else "")

@@ -16,13 +16,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ..errors import Conflict, InvalidInput, InvalidState, NotFound, PermissionDenied, SymbiError
+from ..errors import InvalidState, NotFound, PermissionDenied, SymbiError
 from ..store import jobs as job_rows
 from ..store import runs as run_rows
 from ..store.audit import append_event
 from ..timeutil import iso, to_ms
 from .app import App, current_user
 from .jobs import end_one_shot_if_done
+from .runs import resolve_run
 
 APPROVAL_REQUESTED = "CronRunApprovalRequested"
 APPROVED = "CronRunApproved"
@@ -98,20 +99,6 @@ def record_pin_failure(conn, *, job: dict[str, Any], run_id: str | None, reason:
 
 
 # -- answering requests ------------------------------------------------------------------------------------------
-def resolve_run(conn, ref: str) -> dict[str, Any]:
-    """The run named by its id or a unique id prefix (at least 4 characters)."""
-    if not ref or not isinstance(ref, str):
-        raise InvalidInput("a run id or id prefix is required", field="run")
-    matches = run_rows.find(conn, ref.strip())
-    if not matches:
-        hint = " (give at least 4 characters of the id)" if len(ref.strip()) < 4 else ""
-        raise NotFound(f"no run with id or id prefix {ref!r}{hint}")
-    if len(matches) > 1:
-        ids = ", ".join(m["id"][:12] for m in matches[:5])
-        raise Conflict(f"{ref!r} matches several runs: {ids}; give more of the id")
-    return matches[0]
-
-
 def approval_deadline(job: dict[str, Any], run: dict[str, Any]) -> datetime | None:
     """When a pending run expires: the job's first slot after the run was requested (None: no next slot)."""
     from .jobs import next_fire

@@ -10,13 +10,13 @@ import time
 import uuid
 from typing import Any
 
-from ..errors import InvalidInput, InvalidState, NotFound
+from ..errors import Conflict, InvalidInput, InvalidState, NotFound
 from ..models import FINAL_RUN_STATUSES
 from ..store import runs as run_rows
 from ..store.audit import append_event
 from ..timeutil import to_ms
 from .app import App
-from .jobs import resolve_job
+from .jobs import attach_receipts, resolve_job
 
 TRIGGERED = "CronJobTriggered"
 #: Statuses from which a manual trigger is refused (the job will not run again until reset).
@@ -64,11 +64,22 @@ def queue_manual(app: App, ref: str, *, input_text: str | None = None) -> dict[s
     return run
 
 
+def resolve_run(conn, ref: str) -> dict[str, Any]:
+    """The run named by its id or a unique id prefix (at least 4 characters)."""
+    if not ref or not isinstance(ref, str):
+        raise InvalidInput("a run id or id prefix is required", field="run")
+    matches = run_rows.find(conn, ref.strip())
+    if not matches:
+        hint = " (give at least 4 characters of the id)" if len(ref.strip()) < 4 else ""
+        raise NotFound(f"no run with id or id prefix {ref!r}{hint}")
+    if len(matches) > 1:
+        ids = ", ".join(m["id"][:12] for m in matches[:5])
+        raise Conflict(f"{ref!r} matches several runs: {ids}; give more of the id")
+    return matches[0]
+
+
 def get_run(app: App, run_id: str) -> dict[str, Any]:
     """One run by id (or unique prefix), with its job's name and delivery receipts."""
-    from .approvals import resolve_run
-    from .jobs import attach_receipts
-
     with app.store.read() as conn:
         run = resolve_run(conn, run_id)
         row = conn.execute("SELECT name FROM jobs WHERE id = ?", (run["job_id"],)).fetchone()
