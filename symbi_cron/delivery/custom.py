@@ -17,6 +17,7 @@ import os
 import shlex
 import signal
 import subprocess
+import tempfile
 from typing import Any
 
 from .base import DeliveryContext, DeliveryPayload, Receipt, tail
@@ -50,29 +51,34 @@ class CommandChannel:
             }
         )
         timeout = ctx.delivery.custom_timeout_seconds
-        try:
-            proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                env=env,
-                cwd=str(ctx.paths.data_dir) if ctx.paths.data_dir.is_dir() else None,
-                start_new_session=True,  # its own process group, so a timeout kills its children too
-            )
-        except FileNotFoundError:
-            return ctx.receipt(self.name, False, f"command not found: {argv[0]}")
-        except PermissionError:
-            return ctx.receipt(self.name, False, f"command not executable: {argv[0]}")
-        except OSError as exc:
-            return ctx.receipt(self.name, False, f"cannot start {argv[0]}: {exc.strerror or exc}")
-        try:
-            _, err = proc.communicate(payload.to_json().encode("utf-8"), timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            _, err = proc.communicate()
-            return ctx.receipt(self.name, False, f"{argv[0]}: timed out after {timeout:g}s (killed)")
-        text = (err or b"").decode("utf-8", "replace")
+        # stderr goes to a file, not a pipe: a child the command leaves running in the background (`notify &`,
+        # a setsid daemon) would hold a pipe open, and reading it to the end would wait for that child (past the
+        # timeout, forever for a daemon) instead of for the command.
+        with tempfile.TemporaryFile() as errfile:
+            try:
+                proc = subprocess.Popen(
+                    argv,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.DEVNULL,
+                    stderr=errfile,
+                    env=env,
+                    cwd=str(ctx.paths.data_dir) if ctx.paths.data_dir.is_dir() else None,
+                    start_new_session=True,  # its own process group, so a timeout kills its children too
+                )
+            except FileNotFoundError:
+                return ctx.receipt(self.name, False, f"command not found: {argv[0]}")
+            except PermissionError:
+                return ctx.receipt(self.name, False, f"command not executable: {argv[0]}")
+            except OSError as exc:
+                return ctx.receipt(self.name, False, f"cannot start {argv[0]}: {exc.strerror or exc}")
+            try:
+                proc.communicate(payload.to_json().encode("utf-8"), timeout=timeout)
+            except subprocess.TimeoutExpired:
+                _kill_group(proc)
+                proc.wait()
+                return ctx.receipt(self.name, False, f"{argv[0]}: timed out after {timeout:g}s (killed)")
+            errfile.seek(max(0, errfile.seek(0, os.SEEK_END) - STDERR_TAIL * 8))  # only its tail is quoted
+            text = errfile.read().decode("utf-8", "replace")
         if proc.returncode != 0:
             how = f"exit {proc.returncode}" if proc.returncode > 0 else f"killed by signal {-proc.returncode}"
             return ctx.receipt(
