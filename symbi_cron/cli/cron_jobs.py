@@ -209,7 +209,7 @@ def remove(job: str | None, name: str | None, force: bool, fmt: str) -> None:
     app = get_app()
     ref = job or name
     assert ref is not None
-    target = jobs.get_job(app, ref) if job else _by_exact_name(app, name)  # type: ignore[arg-type]
+    target = jobs.get_job(app, ref) if job else jobs.get_job_by_name(app, ref)
     if not force:
         if not sys.stdin.isatty():
             raise InvalidInput("refusing to remove without confirmation (stdin is not a terminal); use --force")
@@ -219,16 +219,6 @@ def remove(job: str | None, name: str | None, force: bool, fmt: str) -> None:
         emit_json({"id": removed["id"], "name": removed["name"], "deleted": True})
     else:
         click.echo(f"removed {removed['name']} ({removed['id'][:8]})")
-
-
-def _by_exact_name(app, name: str) -> dict[str, Any]:
-    from ..errors import NotFound
-    from ..services import jobs
-
-    found = [j for j in jobs.list_jobs(app) if j["name"] == name.strip()]
-    if not found:
-        raise NotFound(f"no job named {name!r}")
-    return found[0]
 
 
 def _state_command(name: str, service_fn: str, help_text: str, done: str):

@@ -106,6 +106,14 @@ def resolve_job(conn, ref: str) -> dict[str, Any]:
     return matches[0]
 
 
+def get_job_by_name(app: App, name: str) -> dict[str, Any]:
+    """The job with exactly this name (no id or prefix matching: ``remove --name``)."""
+    job = job_rows.by_name(app.store.connection(), name.strip())
+    if job is None:
+        raise NotFound(f"no job named {name!r}")
+    return job
+
+
 def get_job(app: App, ref: str) -> dict[str, Any]:
     """One job by id, unique id prefix or name."""
     return resolve_job(app.store.connection(), ref)

@@ -95,6 +95,12 @@ def find(conn: sqlite3.Connection, ref: str) -> list[dict[str, Any]]:
     return [row_to_job(r) for r in rows]
 
 
+def by_name(conn: sqlite3.Connection, name: str) -> dict[str, Any] | None:
+    """The job with exactly this name (names are unique), or None."""
+    row = conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE name = ?", (name,)).fetchone()
+    return row_to_job(row) if row else None
+
+
 def name_taken(conn: sqlite3.Connection, name: str, *, except_id: str | None = None) -> bool:
     row = conn.execute("SELECT id FROM jobs WHERE name = ?", (name,)).fetchone()
     return bool(row) and row[0] != except_id
