@@ -14,14 +14,25 @@ from ..errors import StoreError
 
 
 class TransactionalStore:
-    """The write-transaction template. Subclasses set ``_local`` and implement the ``_hooks``."""
+    """The connection and write-transaction template. Subclasses set ``_local``, ``_migrated`` and
+    ``_migrate_lock`` and implement the ``_hooks`` and :meth:`migrate`."""
 
     _local: threading.local
+    _migrated: bool
+    _migrate_lock: threading.Lock
     #: The driver's base error class: any such error inside a write becomes a StoreError.
     _driver_error: type[BaseException] = Exception
 
     # -- what a backend provides -------------------------------------------------------------------------------
-    def connection(self) -> Any:
+    def _open(self) -> Any:
+        """A new connection (driver errors become StoreError)."""
+        raise NotImplementedError
+
+    def _usable(self, conn: Any) -> bool:
+        """Whether a thread's connection still works (a server may drop it); always, by default."""
+        return True
+
+    def migrate(self) -> int:
         raise NotImplementedError
 
     def _write_lock(self) -> AbstractContextManager[Any]:
@@ -40,6 +51,37 @@ class TransactionalStore:
 
     def _store_error(self, exc: BaseException) -> StoreError:
         raise NotImplementedError
+
+    # -- connections -------------------------------------------------------------------------------------------
+    def connection(self) -> Any:
+        """This thread's connection (reopened when it stopped working), migrated to the latest schema."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and not self.in_write() and not self._usable(conn):
+            conn = None
+        if conn is None:
+            conn = self._open()
+            self._local.conn = conn
+            if not self._migrated:
+                with self._migrate_lock:
+                    if not self._migrated:
+                        self.migrate()
+        return conn
+
+    def close(self) -> None:
+        """Close this thread's connection."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            try:
+                conn.close()
+            finally:
+                self._local.conn = None
+
+    def query(self, sql: str, params: tuple | dict = ()) -> list[Any]:
+        """Run one read query and return all rows."""
+        try:
+            return self.connection().execute(sql, params).fetchall()
+        except self._driver_error as exc:
+            raise self._store_error(exc) from None
 
     # -- the template ------------------------------------------------------------------------------------------
     @contextmanager

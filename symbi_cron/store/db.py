@@ -73,25 +73,6 @@ class Store(TransactionalStore):
             raise _store_error(exc, self.path) from None
         return conn
 
-    def connection(self) -> sqlite3.Connection:
-        """This thread's connection, migrated to the latest schema."""
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._open()
-            self._local.conn = conn
-            if not self._migrated:
-                with self._migrate_lock:
-                    if not self._migrated:
-                        self.migrate()
-        return conn
-
-    def close(self) -> None:
-        """Close this thread's connection."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
-
     # -- the file lock -----------------------------------------------------------------------------------------
     def _file_lock(self) -> Any:
         if self._lock_obj is None:
@@ -155,13 +136,6 @@ class Store(TransactionalStore):
                 yield conn
             finally:
                 conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise _store_error(exc, self.path) from None
-
-    def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
-        """Run one read query and return all rows."""
-        try:
-            return self.connection().execute(sql, params).fetchall()
         except sqlite3.Error as exc:
             raise _store_error(exc, self.path) from None
 

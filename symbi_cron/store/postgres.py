@@ -245,32 +245,12 @@ class PgStore(TransactionalStore):
             raise _pg_error(exc, self.url) from None
         return PgConnection(raw)
 
-    def connection(self) -> PgConnection:
-        """This thread's connection (reopened when the server dropped it), migrated to the latest schema."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None and conn.broken and not self.in_write():
-            conn = None
-        if conn is None:
-            conn = self._open()
-            self._local.conn = conn
-            if not self._migrated:
-                with self._migrate_lock:
-                    if not self._migrated:
-                        self.migrate()
-        return conn
+    def _usable(self, conn: PgConnection) -> bool:
+        return not conn.broken
 
     def raw_connection(self) -> Any:
         """A new autocommit psycopg connection of its own (LISTEN, bulk copies); the caller closes it."""
         return self._open().raw
-
-    def close(self) -> None:
-        """Close this thread's connection."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            try:
-                conn.close()
-            finally:
-                self._local.conn = None
 
     # -- transactions (the template is TransactionalStore.write) ------------------------------------------------
     def _begin_write(self, conn: PgConnection) -> None:
@@ -322,13 +302,6 @@ class PgStore(TransactionalStore):
                     conn.execute("COMMIT")
         except psycopg.Error as exc:
             _rollback(conn)
-            raise _pg_error(exc, self.url) from None
-
-    def query(self, sql: str, params: tuple | dict = ()) -> list[PgRow]:
-        """Run one read query and return all rows."""
-        try:
-            return self.connection().execute(sql, params).fetchall()
-        except self._psycopg.Error as exc:
             raise _pg_error(exc, self.url) from None
 
     # -- schema ------------------------------------------------------------------------------------------------
