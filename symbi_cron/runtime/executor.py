@@ -282,8 +282,7 @@ def _feed_stdin(stream: Any, data: bytes) -> None:
         pass
 
 
-def execute(req: ExecRequest, *, on_start: Callable[[int], None] | None = None,
-            monotonic: Callable[[], float] = time.monotonic) -> ExecResult:
+def execute(req: ExecRequest, *, monotonic: Callable[[], float] = time.monotonic) -> ExecResult:
     """Run the agent once; never raises for an agent's failure (a bad command is a ``failed`` result)."""
     from ..paths import ensure_private_dir, open_private
 
@@ -322,8 +321,6 @@ def execute(req: ExecRequest, *, on_start: Callable[[int], None] | None = None,
     except OSError as exc:
         return failed(f"agent {req.agent.get('name')!r}: cannot start {argv[0]}: {exc.strerror or exc}")
     pgid = proc.pid  # start_new_session: the child leads its own group
-    if on_start is not None:
-        on_start(proc.pid)
     secrets = env_secrets(req.agent, req.env)
     sink = _Collector(req.output_cap, log, lock, req.echo, _Masker(secrets) if secrets else None)
     err_lines: list[bytes] = []

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any, TextIO
 
 from ..paths import Paths
@@ -51,7 +51,6 @@ class RunContext:
     cancel: threading.Event | None = None
     echo: TextIO | None = None
     base_env: Mapping[str, str] | None = None
-    on_start: Callable[[int], None] | None = None
     #: The configuration (model agents read ``[models]``); None: read it when a model agent runs.
     settings: Any | None = None
 
@@ -59,6 +58,11 @@ class RunContext:
 def is_sleep(result: ExecResult) -> bool:
     """True when the iteration's last output line is ``sleep`` (case-insensitive)."""
     return result.last_line().lower() == "sleep"
+
+
+def without_sleep_line(result: ExecResult) -> ExecResult:
+    """The result with its last output line (the ``sleep`` control word) left out of the tail."""
+    return replace(result, tail="\n".join(result.tail.rstrip().splitlines()[:-1]))
 
 
 def _symbi_vars(ctx: RunContext, session: sessions.Session, iteration: int) -> dict[str, str]:
@@ -95,7 +99,7 @@ def _execute(ctx: RunContext, session: sessions.Session, iteration: int, deadlin
 
         return execute_model(req, session_mode=session.mode, previous_summary=session.previous_summary,
                              summary_file=session.summary_file, settings=ctx.settings)
-    return execute(req, on_start=ctx.on_start)
+    return execute(req)
 
 
 def perform(ctx: RunContext) -> RunOutcome:
@@ -153,12 +157,16 @@ def _wake(ctx: RunContext, mode: str, hb: Mapping[str, Any], started: float, dea
             room = max(1024, ctx.output_cap - sum(len(o.encode()) for o in outputs))
             res = _execute(ctx, session, i, deadline, f"[symbi] --- iteration {i} ---", room)
             used = i
-            it_summary = read_summary(session.summary_file, res)
+            slept = res.ok and is_sleep(res)
+            # `sleep` is the loop's control word, not what the agent found: a summary taken from the output's
+            # tail leaves it out, and a last iteration that said nothing else leaves the wake the summary of
+            # the iteration before it.
+            it_summary = read_summary(session.summary_file, without_sleep_line(res) if slept else res)
             summary = it_summary if ctx_mode != sessions.FULLY_EPHEMERAL else None
-            last_summary = it_summary
+            if it_summary is not None or not slept:
+                last_summary = it_summary
             outputs.append(res.output)
             usages.append(res.extra.get("usage"))
-            slept = res.ok and is_sleep(res)
             per_iter.append({"iteration": i, "status": res.status, "exit_code": res.exit_code,
                              "summary": it_summary, "duration_ms": res.duration_ms, "sleep": slept})
             if session is not wake_session and session.ephemeral:

@@ -23,7 +23,6 @@ import os
 import random
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any, TextIO
 
 from ..errors import SymbiError
@@ -134,13 +133,6 @@ class RunDriver:
             log.exception("delivery of run %s failed", run["id"][:8])
 
 
-@dataclass
-class _InFlight:
-    thread: threading.Thread
-    job_id: str
-    started: float
-
-
 class Supervisor:
     """The scheduler loop of one daemon (or one test): claims slots, starts runs, sleeps."""
 
@@ -156,7 +148,7 @@ class Supervisor:
         self._stop = threading.Event()
         self._reload = threading.Event()
         self._lock = threading.Lock()
-        self._inflight: dict[str, _InFlight] = {}
+        self._inflight: dict[str, threading.Thread] = {}  # by run id
         self.started_at = app.clock.now()
         self.last_tick_at: Any | None = None
         self.tick_lag_seconds = 0.0
@@ -359,7 +351,7 @@ class Supervisor:
 
         t = threading.Thread(target=work, name=f"run-{run_id[:8]}", daemon=True)
         with self._lock:
-            self._inflight[run_id] = _InFlight(t, begun.job["id"], time.monotonic())
+            self._inflight[run_id] = t
         t.start()
 
     def _reload_config(self) -> None:
@@ -415,7 +407,7 @@ class Supervisor:
             self.cancel.set()
         grace = float(self.app.settings.scheduler.kill_grace_seconds) + 5.0
         with self._lock:
-            threads = [f.thread for f in self._inflight.values()]
+            threads = list(self._inflight.values())
         for t in threads:
             t.join(timeout=grace)
         if self.shared and not self.in_flight():
