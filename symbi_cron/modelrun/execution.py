@@ -9,10 +9,11 @@ tokens and cost ride in ``ExecResult.extra["usage"]`` for the run record.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..runtime.executor import TAIL_BYTES, ExecRequest, ExecResult
+from ..runtime.executor import TAIL_BYTES, ExecRequest, ExecResult, env_secrets
 
 
 def _settings(settings: Any, env: dict[str, str]) -> Any:
@@ -21,6 +22,20 @@ def _settings(settings: Any, env: dict[str, str]) -> Any:
     from ..config import load_settings
 
     return load_settings(env=env)
+
+
+class _MaskedLog:
+    """The run log, with the agent's ``${VAR}`` secrets masked (the runner writes whole lines)."""
+
+    def __init__(self, stream: Any, mask: Callable[[str], str]) -> None:
+        self.stream = stream
+        self.mask = mask
+
+    def write(self, text: str) -> int:
+        return self.stream.write(self.mask(text))
+
+    def flush(self) -> None:
+        self.stream.flush()
 
 
 def execute_model(
@@ -37,7 +52,17 @@ def execute_model(
 
     started = time.monotonic()
     ensure_private_dir(req.cwd)
-    with open_private(req.log_path, "a") as log:
+    # As for a command agent (docs/security.md): what the agent's env took from ${VAR} references is masked in
+    # everything the run records, should a tool print it or the model repeat it.
+    secrets = [s.decode("utf-8", "replace") for s in env_secrets(req.agent, req.env)]
+
+    def mask(text: str) -> str:
+        for secret in secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    with open_private(req.log_path, "a") as raw_log:
+        log = _MaskedLog(raw_log, mask) if secrets else raw_log
         if req.log_header:
             log.write(req.log_header + "\n")
         try:
@@ -59,6 +84,10 @@ def execute_model(
             allowed_capabilities=set(req.agent.get("capabilities") or ()),
             cancel=req.cancel,
         )
+        if secrets:
+            res.output = mask(res.output)
+            res.summary = mask(res.summary) if res.summary else res.summary
+            res.error_message = mask(res.error_message) if res.error_message else res.error_message
         duration_ms = int((time.monotonic() - started) * 1000)
         status = (
             "succeeded"
