@@ -154,9 +154,15 @@ def test_zsh_completes_job_names(jobs_home: Path, symbi_bin: Path) -> None:
 
 
 def test_complete_job_reads_names_and_id_prefixes(jobs_home: Path) -> None:
+    import sqlite3
+
     names = [i.value for i in complete_job(None, None, "")]  # type: ignore[arg-type]
     assert names == ["daily-report", "db-backup"]
-    assert [i.value for i in complete_job(None, None, "db")] == ["db-backup"]  # type: ignore[arg-type]
+    ids = [r[0] for r in sqlite3.connect(jobs_home / "symbi.db").execute("SELECT id FROM jobs ORDER BY name")]
+    # "db" is a name prefix and a hex id prefix: the job named db-backup, plus any job whose random id starts so.
+    expected = ["db-backup"] + [i for i in ids if i.startswith("db")]
+    assert [i.value for i in complete_job(None, None, "db")] == expected  # type: ignore[arg-type]
+    assert [i.value for i in complete_job(None, None, ids[0][:6])] == [ids[0]]  # type: ignore[arg-type]
 
 
 def test_complete_agent_reads_the_registry(jobs_home: Path) -> None:
