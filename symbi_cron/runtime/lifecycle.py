@@ -395,7 +395,7 @@ def _after_failure(conn, job: dict[str, Any], run: dict[str, Any], failure_count
         return  # paused, completed or already dead-lettered: no retry
     max_retries = max_retries_of(job)
     if failure_count >= max_retries:
-        job_rows.set_state(conn, job["id"], now_ms=now_ms, status="dead_letter")
+        job_rows.set_state(conn, job["id"], now_ms=now_ms, status="dead_letter", next_run=None)
         # No more runs start (SPEC §5): manual runs queued before this moment go too (new ones are refused until
         # `symbi cron reset`).
         for open_run in run_rows.with_status(conn, ("queued",), job_id=job["id"]):

@@ -232,7 +232,8 @@ def pause_job(app: App, ref: str) -> dict[str, Any]:
         job = resolve_job(tx, ref)
         if job["status"] != "active":
             raise InvalidState(f"job {job['name']!r} is {job['status']}, not active: nothing to pause")
-        job_rows.set_state(tx, job["id"], now_ms=to_ms(now), status="paused")
+        # A paused job has no next run: resume computes one from the moment it resumes.
+        job_rows.set_state(tx, job["id"], now_ms=to_ms(now), status="paused", next_run=None)
         _audit(app, tx, PAUSED, job["id"], job["name"], {})
         app.changed()
         return job_rows.get(tx, job["id"])  # type: ignore[return-value]

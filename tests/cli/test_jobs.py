@@ -103,7 +103,8 @@ def test_pause_resume_recomputes_next_run_from_now(app, clock):
 
     job = jobs.create_job(app, {"name": "p", "agent_id": "a", "cron_expr": "0 * * * *"})
     assert job["next_run"] == datetime(2026, 11, 27, 13, tzinfo=timezone.utc)
-    jobs.pause_job(app, "p")
+    paused = jobs.pause_job(app, "p")
+    assert (paused["status"], paused["next_run"]) == ("paused", None)  # no stale "next run" while paused
     clock.advance(5 * 3600 + 60)  # 17:01, five slots passed while paused
     resumed = jobs.resume_job(app, "p")
     assert resumed["status"] == "active"

@@ -196,7 +196,7 @@ def test_retries_double_then_dead_letter_then_reset(rt, clock):
     clock.set(T0 + timedelta(minutes=2))
     rt.cycle(sup)
     j = rt.get_job(job["id"])
-    assert (j["status"], j["failure_count"]) == ("dead_letter", 3)
+    assert (j["status"], j["failure_count"], j["next_run"]) == ("dead_letter", 3, None)
     assert len(rt.events("CronJobDeadLettered")) == 1
     assert len(rt.events("CronJobFailed")) == 3
     # No more runs start: the pending retry is cancelled, later slots are not claimed.
