@@ -213,6 +213,18 @@ def test_matches_cronsim_with_dst(expr: str, zone: str, near: datetime, shift: i
         # cronsim moves a clock-following job's hour that a forward jump skipped to just after the jump (`* 0 * * 0`
         # fires at 01:00 on America/Santiago's 2026-09-06, where 00:00-00:59 does not exist); SPEC §3 says such a
         # job follows the real clock, so nothing fires in that hour. Answers outside the job's hours are that case.
-        local = [t.astimezone(tz) for t in theirs]
+        # Through UTC: cronsim returns the gap's wall time (00:00 with the old offset), and astimezone() to the same
+        # tzinfo object would hand it back unchanged instead of the real clock's reading.
+        local = [t.astimezone(timezone.utc).astimezone(tz) for t in theirs]
         assume(all(t.hour in cron.hours and t.minute in cron.minutes for t in local))
     assert [t.astimezone(timezone.utc) for t in theirs] == ours(expr, tz, start), expr
+
+
+def test_the_santiago_gap_case_is_excluded_not_compared():
+    """The example hypothesis found: cronsim answers the non-existent 00:00 of 2026-09-06 (its instant reads
+    01:00 on the real clock), which the cronsim test must leave out; we answer the next Sunday."""
+    tz = ZoneInfo("America/Santiago")
+    start = datetime(2026, 9, 6, 0, 0, tzinfo=timezone.utc).astimezone(tz)
+    theirs = next(cronsim_mod.CronSim("* 0 * * 0", start))
+    assert theirs.astimezone(timezone.utc).astimezone(tz).hour == 1  # outside the job's hours: excluded
+    assert ours("* 0 * * 0", tz, start, 1)[0] == datetime(2026, 9, 13, 3, 0, tzinfo=timezone.utc)
