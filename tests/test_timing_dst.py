@@ -298,3 +298,17 @@ def test_clock_following_job_in_an_hour_that_does_not_exist_fires_nothing():
     start = datetime(2026, 9, 5, 23, 0, tzinfo=tz)
     nxt = parse("* 0 * * 0").next_after(start, tz).astimezone(tz)
     assert (nxt.date().isoformat(), nxt.hour, nxt.minute) == ("2026-09-13", 0, 0)
+
+
+def test_clock_following_job_runs_in_the_hour_after_a_midnight_jump():
+    """Santiago's 2026-09-06 starts at 01:00: `* 1 * * 0` fires at 01:00 that Sunday (cronsim skips to the next
+    Sunday, which is why the property test leaves Santiago's midnight transitions to this case)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from symbi_cron.timing import parse
+
+    tz = ZoneInfo("America/Santiago")
+    nxt = parse("* 1 * * 0").next_after(datetime(2026, 9, 5, 22, 0, tzinfo=tz), tz).astimezone(tz)
+    assert nxt.isoformat() == "2026-09-06T01:00:00-03:00"
+

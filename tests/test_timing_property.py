@@ -20,7 +20,8 @@ oracle lacks a feature):
   which is before the start; we return the next day's time. Such starts are excluded from the cronsim test.
 * cronsim moves a non-fixed job's hour that a forward jump skipped to just after the jump (`* 0 * * 0` fires at
   01:00 on America/Santiago's 2026-09-06); we follow the real clock, as SPEC §3 says: that hour does not exist.
-  Answers outside the job's hours are excluded from the cronsim test.
+  Answers outside the job's hours are excluded from the cronsim test; so are non-fixed jobs near Santiago's
+  midnight transitions, where cronsim also skips the hours after the jump (`* 1 * * 0` misses 01:00-01:59).
 * cronsim advances a non-fixed job's hour by adding 3600 s of real time, which lands on :30 after Lord Howe's
   half-hour fall-back: for `* 2 * * *` on 2026-04-05 it skips 02:00-02:29 (+10:30), which the real clock
   shows. Non-fixed jobs in Lord Howe are left to the named cases in test_timing_dst.py.
@@ -217,6 +218,9 @@ def test_matches_cronsim_with_dst(expr: str, zone: str, near: datetime, shift: i
         # tzinfo object would hand it back unchanged instead of the real clock's reading.
         local = [t.astimezone(timezone.utc).astimezone(tz) for t in theirs]
         assume(all(t.hour in cron.hours and t.minute in cron.minutes for t in local))
+        # cronsim also loses the rest of a day whose midnight a forward jump skipped (`* 1 * * 0` misses 01:00-01:59
+        # of Santiago's 2026-09-06): midnight transitions are left to the named cases in test_timing_dst.py.
+        assume(not (zone == "America/Santiago" and abs((start - near).total_seconds()) < 2 * 86400))
     assert [t.astimezone(timezone.utc) for t in theirs] == ours(expr, tz, start), expr
 
 
