@@ -20,46 +20,35 @@ from .completers import complete_agent
 @click.option("--timeout", type=float, default=None, help="Kill the agent after this many seconds (exit 124).")
 def run_agent(agent: str, input_text: str | None, timeout: float | None) -> None:
     """Run an agent once in the foreground (test it outside the scheduler)."""
-    import shutil
     import time
     import uuid
 
-    from ..runtime.executor import ExecRequest, agent_env, execute
+    from ..runtime.executor import ExecRequest, agent_env
+    from ..runtime.heartbeat import execute_agent, symbi_vars
+    from ..runtime.sessions import FULLY_EPHEMERAL, open_session
     from ..services.agents import get_agent
 
     app = get_app()
     spec = get_agent(app, agent)
     if input_text == "-":
         input_text = sys.stdin.read()
-    run_id = str(uuid.uuid4())
-    workdir = app.paths.contexts_dir / "_adhoc" / run_id
-    symbi_vars = {
-        "SYMBI_JOB_ID": "", "SYMBI_JOB_NAME": "", "SYMBI_RUN_ID": run_id, "SYMBI_AGENT_ID": spec["name"],
-        "SYMBI_SCHEDULED_FOR": "", "SYMBI_TRIGGER": "manual", "SYMBI_SESSION_MODE": "fully_ephemeral",
-        "SYMBI_CONTEXT_DIR": str(workdir), "SYMBI_ITERATION": "1", "SYMBI_PREVIOUS_SUMMARY": "",
-        "SYMBI_SUMMARY_FILE": str(workdir / ".symbi-summary"),
-    }
+    run = {"id": str(uuid.uuid4()), "trigger": "manual"}
+    # The same session, environment and dispatch as a scheduled run, in a throwaway context (no job, no record).
+    session = open_session(app.paths, "_adhoc", run["id"], FULLY_EPHEMERAL, None)
+    log_path = session.context_dir.with_suffix(".log")
     sched = app.settings.scheduler
     req = ExecRequest(
-        agent=spec, input_text=input_text or "", cwd=workdir, env=agent_env(spec, symbi_vars, app.env),
-        log_path=workdir.with_suffix(".log"), output_cap=sched.output_cap_bytes,
+        agent=spec, input_text=input_text or "", cwd=session.context_dir,
+        env=agent_env(spec, symbi_vars(job={}, run=run, agent=spec, session=session, iteration=1), app.env),
+        log_path=log_path, output_cap=sched.output_cap_bytes,
         deadline=(time.monotonic() + timeout) if timeout else None, max_runtime=timeout,
         kill_grace=sched.kill_grace_seconds, echo=sys.stdout, echo_stderr=sys.stderr,
     )
     try:
-        if spec.get("model") and not spec.get("command"):  # a model agent: the built-in runner, as in a run
-            from ..modelrun.execution import execute_model
-
-            result = execute_model(req, session_mode="fully_ephemeral", previous_summary=None, summary_file=None,
-                                   settings=app.settings)
-        else:
-            result = execute(req)
+        result = execute_agent(req, session, settings=app.settings)
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-        try:
-            workdir.with_suffix(".log").unlink()
-        except FileNotFoundError:
-            pass
+        session.close()
+        log_path.unlink(missing_ok=True)
     if result.status == "timed_out":
         click.echo(f"error: {result.error_message}", err=True)
         raise click.exceptions.Exit(124)

@@ -65,14 +65,15 @@ def without_sleep_line(result: ExecResult) -> ExecResult:
     return replace(result, tail="\n".join(result.tail.rstrip().splitlines()[:-1]))
 
 
-def _symbi_vars(ctx: RunContext, session: sessions.Session, iteration: int) -> dict[str, str]:
-    job, run = ctx.job, ctx.run
+def symbi_vars(*, job: Mapping[str, Any], run: Mapping[str, Any], agent: Mapping[str, Any] | None,
+               session: sessions.Session, iteration: int) -> dict[str, str]:
+    """The ``SYMBI_*`` environment of one execution (SPEC §6); empty job and run fields for an ad-hoc run."""
     scheduled = run.get("scheduled_for")
     return {
         "SYMBI_JOB_ID": str(job.get("id") or ""),
         "SYMBI_JOB_NAME": str(job.get("name") or ""),
         "SYMBI_RUN_ID": str(run.get("id") or ""),
-        "SYMBI_AGENT_ID": str(job.get("agent_id") or (ctx.agent or {}).get("name") or ""),
+        "SYMBI_AGENT_ID": str(job.get("agent_id") or (agent or {}).get("name") or ""),
         "SYMBI_SCHEDULED_FOR": scheduled.isoformat() if scheduled is not None else "",
         "SYMBI_TRIGGER": str(run.get("trigger") or ""),
         "SYMBI_SESSION_MODE": session.mode,
@@ -84,22 +85,29 @@ def _symbi_vars(ctx: RunContext, session: sessions.Session, iteration: int) -> d
     }
 
 
+def execute_agent(req: ExecRequest, session: sessions.Session, *, settings: Any | None) -> ExecResult:
+    """One execution of an agent: its command as a subprocess, or a model agent through the built-in runner.
+    Every way of running an agent (a scheduled run, a heartbeat iteration, `symbi run`) goes through here."""
+    if req.agent.get("model") and not req.agent.get("command"):
+        from ..modelrun.execution import execute_model
+
+        return execute_model(req, session_mode=session.mode, previous_summary=session.previous_summary,
+                             summary_file=session.summary_file, settings=settings)
+    return execute(req)
+
+
 def _execute(ctx: RunContext, session: sessions.Session, iteration: int, deadline: float | None,
              header: str | None, cap: int) -> ExecResult:
     assert ctx.agent is not None
-    env = agent_env(ctx.agent, _symbi_vars(ctx, session, iteration), ctx.base_env)
+    env = agent_env(ctx.agent, symbi_vars(job=ctx.job, run=ctx.run, agent=ctx.agent, session=session,
+                                          iteration=iteration), ctx.base_env)
     req = ExecRequest(
         agent=ctx.agent, input_text=ctx.input_text, cwd=session.context_dir, env=env,
         log_path=ctx.paths.run_log(str(ctx.run["id"])), output_cap=cap, deadline=deadline,
         max_runtime=ctx.max_runtime, kill_grace=ctx.kill_grace, echo=ctx.echo, cancel=ctx.cancel,
         log_header=header,
     )
-    if ctx.agent.get("model") and not ctx.agent.get("command"):  # a model agent: the built-in runner
-        from ..modelrun.execution import execute_model
-
-        return execute_model(req, session_mode=session.mode, previous_summary=session.previous_summary,
-                             summary_file=session.summary_file, settings=ctx.settings)
-    return execute(req)
+    return execute_agent(req, session, settings=ctx.settings)
 
 
 def perform(ctx: RunContext) -> RunOutcome:
