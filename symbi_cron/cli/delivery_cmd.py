@@ -29,33 +29,10 @@ def test_delivery(job: str, channels: tuple[str, ...], fmt: str) -> None:
     No agent runs and nothing is stored. Exits 1 when any channel failed. JOB is an id, an id prefix or a
     name.
     """
-    import os
+    from ..services.delivery import test_delivery as send_sample
 
-    from ..delivery.base import DeliveryContext
-    from ..delivery.router import deliver
-    from ..delivery.sample import check_channel_names, sample_payload
-    from ..errors import InvalidInput
-    from ..services.jobs import get_job
-
-    app = get_app()
-    job_dict = get_job(app, job)
-    names = (
-        check_channel_names(channels)
-        if channels
-        else check_channel_names(job_dict.get("delivery") or [], field="delivery")
-    )
-    if not names:
-        raise InvalidInput("the job has no delivery channels; name some with --channel", field="delivery")
-    ctx = DeliveryContext(
-        settings=app.settings,
-        paths=app.paths,
-        clock=app.clock,
-        env=dict(app.env if app.env is not None else os.environ),
-        log=None,
-        # With --format json the stdout channel writes to stderr, so stdout stays one JSON document.
-        stdout=sys.stderr if fmt == "json" else sys.stdout,
-    )
-    receipts = deliver(sample_payload(job_dict, app.clock.now()), names, ctx)
+    # With --format json the stdout channel writes to stderr, so stdout stays one JSON document.
+    receipts = send_sample(get_app(), job, channels, stdout=sys.stderr if fmt == "json" else sys.stdout)
     if fmt == "json":
         emit_json([r.to_dict() for r in receipts])
     else:

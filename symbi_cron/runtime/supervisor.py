@@ -114,21 +114,10 @@ class RunDriver:
         return None
 
     def _deliver(self, job: dict[str, Any], run: dict[str, Any], outcome: RunOutcome) -> None:
-        channels = list(job.get("delivery") or [])
-        if not channels:
-            return
         try:
-            from ..delivery.base import DeliveryContext, DeliveryPayload
-            from ..delivery.receipts import save_receipts
-            from ..delivery.router import deliver
+            from ..services.delivery import deliver_run
 
-            ctx = DeliveryContext(settings=self.app.settings, paths=self.app.paths, clock=self.app.clock,
-                                  env=dict(self.app.env if self.app.env is not None else os.environ),
-                                  log=logging.getLogger("symbi.delivery"), stdout=self.stdout)
-            payload = DeliveryPayload(job=job, run=run, output=run.get("output") or outcome.output or "")
-            receipts = deliver(payload, channels, ctx)
-            with self.app.store.write() as tx:
-                save_receipts(tx, run["id"], receipts)
+            deliver_run(self.app, job, run, run.get("output") or outcome.output or "", stdout=self.stdout)
         except Exception:  # delivery never fails a run; the output stays on the run and in its log
             log.exception("delivery of run %s failed", run["id"][:8])
 
