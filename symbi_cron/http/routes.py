@@ -9,13 +9,12 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from ..errors import InvalidInput, SymbiError
-from ..models import Job, JobSpec, Policy, Run, validation_error
+from ..models import Job, JobSpec, Run, validation_error
 from . import schemas as S
 from .server import HttpError, Request, Response, check_auth, path_param
 
@@ -497,26 +496,12 @@ class Api:
         )
         return Response(200, _dump_runs(runs))
 
-    def _next_runs(self, job: dict[str, Any], count: int) -> list[datetime]:
-        from ..services.jobs import next_fire
-
-        first = job.get("next_run")
-        if job["status"] != "active" or first is None:
-            return []
-        out = [first]
-        while len(out) < count:
-            nxt = next_fire(job, out[-1])
-            if nxt is None:
-                break
-            out.append(nxt)
-        return out
-
     def next_run(self, request: Request) -> Response:
         from ..services import jobs
 
         count = _int_param(request.query, "count", 1, 1, MAX_COUNT) or 1
         job = jobs.get_job(self.app, request.params["id"])
-        upcoming = self._next_runs(job, count)
+        upcoming = jobs.upcoming_runs(job, count)
         return Response(
             200,
             S.NextRun(
@@ -531,21 +516,6 @@ class Api:
         )
 
     # -- the runtime family ------------------------------------------------------------------------------------
-    def _policy(self, policy_ids: list[str]) -> dict[str, Any]:
-        """The named config policies merged in order (a later one's keys win)."""
-        defined = self.app.settings.policies
-        unknown = [p for p in policy_ids if p not in defined]
-        if unknown:
-            names = ", ".join(sorted(defined)) or "none are defined in config [policies]"
-            raise InvalidInput(f"unknown policy {unknown[0]!r} (defined: {names})", field="policy_ids")
-        merged: dict[str, Any] = {}
-        for p in policy_ids:
-            merged.update(defined[p])
-        try:
-            return Policy.model_validate(merged).model_dump(mode="json")
-        except ValidationError as exc:
-            raise validation_error(exc, prefix="policy_ids.") from None
-
     def list_schedules(self, request: Request) -> Response:
         from ..services import jobs
 
@@ -561,7 +531,7 @@ class Api:
             "cron_expr": req.cron_expression,  # type: ignore[attr-defined]
             "timezone": req.timezone,
             "one_shot": req.one_shot,  # type: ignore[attr-defined]
-            "policy": self._policy(req.policy_ids),
+            "policy": jobs.named_policy(self.app, req.policy_ids),
         }  # type: ignore[attr-defined]
         job = _runtime_errors(lambda: jobs.create_job(self.app, spec))
         return Response(
@@ -590,7 +560,7 @@ class Api:
         if req.one_shot is not None:  # type: ignore[attr-defined]
             changes["one_shot"] = req.one_shot  # type: ignore[attr-defined]
         if req.policy_ids is not None:  # type: ignore[attr-defined]
-            changes["policy"] = self._policy(req.policy_ids)  # type: ignore[attr-defined]
+            changes["policy"] = jobs.named_policy(self.app, req.policy_ids)  # type: ignore[attr-defined]
         job = _runtime_errors(lambda: jobs.update_job(self.app, request.params["id"], changes))
         return Response(200, S.schedule_detail(job))
 
@@ -641,7 +611,7 @@ class Api:
             200,
             S.NextRunsResponse(
                 job_id=job["id"],
-                next_runs=[d.isoformat() for d in self._next_runs(job, count)],
+                next_runs=[d.isoformat() for d in jobs.upcoming_runs(job, count)],
             ).model_dump(mode="json"),
         )
 

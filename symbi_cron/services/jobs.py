@@ -87,6 +87,40 @@ def next_fire(spec: dict[str, Any], after: datetime) -> datetime | None:
     return at if at > after else None
 
 
+def upcoming_runs(job: dict[str, Any], count: int) -> list[datetime]:
+    """The job's next ``count`` slots from its ``next_run`` (none unless it is active)."""
+    first = job.get("next_run")
+    if job["status"] != "active" or first is None:
+        return []
+    out = [first]
+    while len(out) < count:
+        nxt = next_fire(job, out[-1])
+        if nxt is None:
+            break
+        out.append(nxt)
+    return out
+
+
+def named_policy(app: App, policy_ids: list[str]) -> dict[str, Any]:
+    """The policies named in config ``[policies]``, merged in order (a later one's keys win), as a job's policy."""
+    from pydantic import ValidationError
+
+    from ..models import Policy, validation_error
+
+    defined = app.settings.policies
+    unknown = [p for p in policy_ids if p not in defined]
+    if unknown:
+        names = ", ".join(sorted(defined)) or "none are defined in config [policies]"
+        raise InvalidInput(f"unknown policy {unknown[0]!r} (defined: {names})", field="policy_ids")
+    merged: dict[str, Any] = {}
+    for p in policy_ids:
+        merged.update(defined[p])
+    try:
+        return Policy.model_validate(merged).model_dump(mode="json")
+    except ValidationError as exc:
+        raise validation_error(exc, prefix="policy_ids.") from None
+
+
 def _ms(dt: datetime | None) -> int | None:
     return to_ms(dt) if dt else None
 
