@@ -38,8 +38,10 @@ CONNECT_TIMEOUT_S = 10
 
 
 def redact_url(url: str) -> str:
-    """The URL with its password replaced by ``***`` (for messages and logs)."""
-    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+    """The URL with its password (in the userinfo or a ``password=`` parameter) replaced by ``***`` (for messages
+    and logs)."""
+    url = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+    return re.sub(r"([?&]password=)[^&#]*", r"\1***", url, flags=re.IGNORECASE)
 
 
 def _import_psycopg() -> Any:
@@ -211,10 +213,11 @@ def _pg_error(exc: BaseException, url: str) -> StoreError:
         return StoreError(f"the disk of the store {where} is full: nothing was changed ({text})")
     if sqlstate == "25006":
         return StoreError(f"the store {where} is read-only: cannot write ({text})")
+    # Before "connection": libpq reports a rejected password at connect as a connection failure, with no sqlstate.
+    if sqlstate.startswith("28") or "authentication failed" in text:
+        return StoreError(f"the store {where} refused the credentials ({text})")
     if sqlstate.startswith("08") or "connection" in text.lower():
         return StoreError(f"cannot reach the store {where} ({text})")
-    if sqlstate.startswith("28"):
-        return StoreError(f"the store {where} refused the credentials ({text})")
     return StoreError(f"store error on {where}: {text}")
 
 
