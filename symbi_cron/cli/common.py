@@ -25,10 +25,12 @@ def get_app(ctx: click.Context | None = None):
 
 
 def format_option(choices: Sequence[str] = ("table", "json"), default: str = "table"):
-    """``--format`` with the given choices."""
+    """``--format`` with the given choices; its help names only those choices (the first is for people)."""
+    people, *scripts = choices
+    help_text = f"Output format: {people} for people" + (f", {'/'.join(scripts)} for scripts." if scripts else ".")
     return click.option(
         "--format", "fmt", type=click.Choice(list(choices)), default=default, show_default=True,
-        help="Output format: table for people, json/csv for scripts.",
+        help=help_text,
     )
 
 

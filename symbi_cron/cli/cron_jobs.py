@@ -161,7 +161,7 @@ def add(json_text: str | None, file_: str | None, schedules: tuple[str, ...], al
 def update(job: str, json_text: str | None, cron_expr: str | None, fmt: str) -> None:
     """Change some of a job's fields, keeping the others, its status and its history.
 
-    The next run is recomputed when the schedule changes. Unlike `add --replace`, a paused job stays paused
+    JOB is a job id, id prefix or name. The next run is recomputed when the schedule changes. Unlike `add --replace`, a paused job stays paused
     and the failure count is kept.
 
     \b
@@ -195,12 +195,15 @@ def update(job: str, json_text: str | None, cron_expr: str | None, fmt: str) -> 
 
 
 @click.command()
-@click.argument("job", metavar="JOB", required=False, shell_complete=complete_job)
+@click.argument("job", metavar="[JOB]", required=False, shell_complete=complete_job)
 @click.option("--name", help="Name of the job to remove (instead of JOB).")
 @click.option("--force", is_flag=True, help="Do not ask for confirmation.")
 @format_option()
 def remove(job: str | None, name: str | None, force: bool, fmt: str) -> None:
-    """Remove a job and its run history (asks first unless --force)."""
+    """Remove a job and its run history (asks first unless --force).
+
+    JOB is a job id, id prefix or name; --name takes an exact name only.
+    """
     from ..errors import InvalidInput
     from ..services import jobs
 
@@ -222,7 +225,7 @@ def remove(job: str | None, name: str | None, force: bool, fmt: str) -> None:
 
 
 def _state_command(name: str, service_fn: str, help_text: str, done: str):
-    @click.command(name, help=help_text)
+    @click.command(name, help=help_text + "\n\nJOB is a job id, id prefix or name.")
     @JOB_ARG
     @format_option()
     def command(job: str, fmt: str) -> None:
@@ -288,7 +291,10 @@ def _print_status(job: dict[str, Any]) -> None:
 @click.option("--interval", type=float, default=5.0, hidden=True)
 @format_option()
 def status(job: str, history_n: int, watch: bool, interval: float, fmt: str) -> None:
-    """Show a job's details, next run and recent runs."""
+    """Show a job's details, next run and recent runs.
+
+    JOB is a job id, id prefix or name.
+    """
     from ..services import jobs
 
     app = get_app()
@@ -324,7 +330,10 @@ def status(job: str, history_n: int, watch: bool, interval: float, fmt: str) -> 
 @click.option("--status", help="Only runs in this status (e.g. failed).")
 @format_option(("table", "json", "csv"))
 def history(job: str, limit: int, status: str | None, fmt: str) -> None:
-    """Show a job's runs, newest first (`--format csv > runs.csv` for a spreadsheet)."""
+    """Show a job's runs, newest first (`--format csv > runs.csv` for a spreadsheet).
+
+    JOB is a job id, id prefix or name.
+    """
     from ..services import jobs
 
     runs = jobs.job_history(get_app(), job, limit=limit, status=status)

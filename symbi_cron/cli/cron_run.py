@@ -24,7 +24,13 @@ from .completers import complete_job
 @click.option("--timeout", type=float, default=None, help="With --wait: give up after this many seconds (exit 1).")
 @format_option()
 def run_job(job: str, input_text: str | None, wait: bool, timeout: float | None, fmt: str) -> None:
-    """Run a job now: queued for the daemon, or in the foreground when no daemon runs."""
+    """Run a job now: queued for the daemon, or in the foreground when no daemon runs.
+
+    JOB is a job id, id prefix or name.
+
+    \b
+      symbi cron run nightly-report --wait
+    """
     from ..runtime.control import running_pid
     from ..services import runs
 

@@ -26,7 +26,7 @@ from .completers import complete_job
 def test_delivery(job: str, channels: tuple[str, ...], fmt: str) -> None:
     """Send a sample run of JOB through its delivery channels and print one receipt per channel.
 
-    No agent runs and nothing is stored. Exits 1 when any channel failed. JOB is an id, an id prefix or a
+    No agent runs and nothing is stored. Exits 1 when any channel failed. JOB is a job id, id prefix or
     name.
     """
     from ..services.delivery import test_delivery as send_sample
