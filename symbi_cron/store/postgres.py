@@ -45,11 +45,17 @@ def redact_url(url: str) -> str:
 
 
 def _import_psycopg() -> Any:
+    global _DriverError
     try:
         import psycopg
     except ImportError:
         raise StoreError("a postgresql:// store needs psycopg: pip install 'symbi-cron[postgres]'") from None
+    _DriverError = psycopg.Error
     return psycopg
+
+
+#: psycopg.Error once psycopg is imported (this module must import without it).
+_DriverError: Any = ()
 
 
 # -- SQL translation -------------------------------------------------------------------------------------------
@@ -175,24 +181,33 @@ def _row_factory(cursor: Any) -> Callable[[Any], PgRow]:
 
 
 class PgConnection:
-    """A psycopg connection that speaks the store's SQLite dialect (see :func:`translate`)."""
+    """A psycopg connection that speaks the store's SQLite dialect (see :func:`translate`). A driver error is raised
+    as a StoreError, as :meth:`TransactionalStore.write` does: a read on a connection the server dropped (a database
+    restart under a daemon or the API) is a store error, reported in one line and retried, not a crash."""
 
     dialect = "postgresql"
 
-    def __init__(self, raw: Any) -> None:
+    def __init__(self, raw: Any, url: str = "") -> None:
         self.raw = raw
+        self.url = url
 
     def execute(self, sql: str, params: Any = ()) -> Any:
         cur = self.raw.cursor(row_factory=_row_factory)
-        if isinstance(params, dict):
-            cur.execute(translate(re.sub(r":(\w+)", r"%(\1)s", sql)), params)
-        else:
-            cur.execute(translate(sql), tuple(params))
+        try:
+            if isinstance(params, dict):
+                cur.execute(translate(re.sub(r":(\w+)", r"%(\1)s", sql)), params)
+            else:
+                cur.execute(translate(sql), tuple(params))
+        except _DriverError as exc:
+            raise _pg_error(exc, self.url) from None
         return cur
 
     def executemany(self, sql: str, seq: Iterable[Any]) -> Any:
         cur = self.raw.cursor(row_factory=_row_factory)
-        cur.executemany(translate(sql), [tuple(p) for p in seq])
+        try:
+            cur.executemany(translate(sql), [tuple(p) for p in seq])
+        except _DriverError as exc:
+            raise _pg_error(exc, self.url) from None
         return cur
 
     def close(self) -> None:
@@ -246,7 +261,7 @@ class PgStore(TransactionalStore):
             )
         except psycopg.Error as exc:
             raise _pg_error(exc, self.url) from None
-        return PgConnection(raw)
+        return PgConnection(raw, self.url)
 
     def _usable(self, conn: PgConnection) -> bool:
         return not conn.broken
@@ -263,14 +278,14 @@ class PgStore(TransactionalStore):
             conn.execute("BEGIN")
             conn.execute(f"SET LOCAL lock_timeout = '{int(self.lock_timeout * 1000)}ms'")
             conn.execute("SELECT pg_advisory_xact_lock(?)", (_signed64(WRITE_LOCK_KEY),))
-        except self._psycopg.Error:
+        except (self._psycopg.Error, StoreError):
             _rollback(conn)
             raise
 
     def _commit(self, conn: PgConnection) -> None:
         try:
             conn.execute("COMMIT")
-        except self._psycopg.Error:
+        except (self._psycopg.Error, StoreError):
             _rollback(conn)
             raise
 
@@ -303,6 +318,9 @@ class PgStore(TransactionalStore):
             finally:
                 if conn.raw.info.transaction_status != 0:  # not idle: end the snapshot
                     conn.execute("COMMIT")
+        except StoreError:
+            _rollback(conn)
+            raise
         except psycopg.Error as exc:
             _rollback(conn)
             raise _pg_error(exc, self.url) from None

@@ -37,3 +37,24 @@ def test_a_rejected_password_is_reported_as_refused_credentials_not_unreachable(
     )
     err = _pg_error(exc, "postgresql://app:s3cret@127.0.0.1/db")
     assert "refused the credentials" in str(err) and "s3cret" not in str(err)
+
+
+def test_a_read_on_a_connection_the_server_dropped_raises_store_error(pg_url):
+    """After a database restart a long-lived process (the daemon's tick, the API) reads on a connection the server
+    closed: that is a StoreError (logged in one line, retried), not a raw psycopg error logged as a bug."""
+    import psycopg
+    import pytest
+
+    from symbi_cron.errors import StoreError
+    from symbi_cron.store.postgres import PgStore
+
+    store = PgStore(pg_url)
+    conn = store.connection()
+    pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    with pytest.raises(StoreError) as err:
+        conn.execute("SELECT COUNT(*) FROM jobs").fetchall()
+    assert "cannot reach the store" in str(err.value)
+    assert store.query("SELECT COUNT(*) FROM jobs")[0][0] == 0  # the next use reconnects
+    store.close()
