@@ -22,12 +22,13 @@ usage: zipapp.sh [--python-version X.Y] [--platform TAG]... [--python PYTHON] [-
   --python-version X.Y  Python the file runs on (default: the building interpreter's)
   --platform TAG        wheel platform tag, e.g. manylinux_2_28_x86_64, manylinux_2_28_aarch64, macosx_11_0_arm64
                         (repeat for several; default: this machine)
-  --python PYTHON       interpreter that builds (default: $PYTHON, else python3); needs pip and shiv
+  --python PYTHON       interpreter that builds (default: $PYTHON, else this checkout's .venv/bin/python
+                        when it has shiv, else python3); needs pip and shiv
   --out DIR             output directory (default: dist)
 EOF
 }
 
-PYTHON="${PYTHON:-python3}"
+PYTHON="${PYTHON:-}"
 PY_VERSION=""
 PLATFORMS=()
 OUT_DIR="dist"
@@ -43,6 +44,14 @@ while [[ $# -gt 0 ]]; do
 done
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+if [[ -z "$PYTHON" ]]; then
+    # The README's test command installs shiv into the checkout's .venv; the system python3 rarely has it.
+    if [[ -x "$here/.venv/bin/python" ]] && "$here/.venv/bin/python" -m shiv --version >/dev/null 2>&1; then
+        PYTHON="$here/.venv/bin/python"
+    else
+        PYTHON="python3"
+    fi
+fi
 if [[ "$PYTHON" == */* ]]; then
     PYTHON="$(cd "$(dirname "$PYTHON")" && pwd)/$(basename "$PYTHON")"  # we cd later
 fi
