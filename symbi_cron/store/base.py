@@ -121,8 +121,10 @@ class TransactionalStore:
         return bool(getattr(self._local, "depth", 0))
 
     def after_commit(self, callback: Callable[[], None]) -> None:
-        """Run ``callback`` once the current write transaction commits (dropped on rollback)."""
+        """Run ``callback`` once the current write transaction commits (dropped on rollback). The same callback
+        registered several times in one transaction (every service step calls ``App.changed``) runs once."""
         if self.in_write():
-            self._local.after_commit.append(callback)
+            if callback not in self._local.after_commit:
+                self._local.after_commit.append(callback)
         else:
             callback()

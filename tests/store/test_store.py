@@ -194,3 +194,14 @@ def test_many_openers_of_a_brand_new_store_all_succeed(tmp_path):
         assert errors == [], errors
         assert Store(path).query("SELECT COUNT(*) FROM agents")[0][0] == 6
         assert Store(path).query("PRAGMA journal_mode")[0][0] == "wal"
+
+
+def test_a_change_made_of_several_steps_signals_the_daemon_once(app):
+    """Adding a file's agents and jobs calls App.changed at every step: one commit, one reload signal."""
+    calls = []
+    app.notify = lambda: calls.append(1)
+    with app.store.write():
+        for i in range(3):
+            jobs.create_job(app, {"name": f"step{i}", "agent_id": "a", "cron_expr": "0 9 * * *"})
+        assert calls == []  # nothing before the commit
+    assert calls == [1]
