@@ -161,8 +161,8 @@ def add(json_text: str | None, file_: str | None, schedules: tuple[str, ...], al
 def update(job: str, json_text: str | None, cron_expr: str | None, fmt: str) -> None:
     """Change some of a job's fields, keeping the others, its status and its history.
 
-    JOB is a job id, id prefix or name. The next run is recomputed when the schedule changes. Unlike `add --replace`, a paused job stays paused
-    and the failure count is kept.
+    JOB is a job id, id prefix or name. The next run is recomputed when the schedule changes. Unlike
+    `add --replace`, a paused job stays paused and the failure count is kept.
 
     \b
       symbi cron update nightly-report --cron "*/30 * * * *"
