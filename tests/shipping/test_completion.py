@@ -82,7 +82,8 @@ def test_bash_completes_job_names_from_the_store(jobs_home: Path, symbi_bin: Pat
         "daily-report",
         "db-backup",
     ]
-    assert _bash("COMP_WORDS=(symbi cron history --limit 3 da); COMP_CWORD=5; _symbi", env) == [
+    # "dai", not "da": a hex prefix would also complete any job whose random id starts with it.
+    assert _bash("COMP_WORDS=(symbi cron history --limit 3 dai); COMP_CWORD=5; _symbi", env) == [
         "daily-report"
     ]
 
