@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from .common import Column, emit_json, format_option, get_app, local_time, render_csv, render_table, warn
+from .common import Column, emit_json, format_option, get_app, local_time, render_rows, warn
 from .completers import complete_agent
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -93,13 +93,8 @@ def list_cmd(fmt: str) -> None:
     """List registered agents."""
     from ..services.agents import list_agents
 
-    rows = list_agents(get_app())
-    if fmt == "json":
-        emit_json(rows)
-    elif fmt == "csv":
-        render_csv(rows, CSV_FIELDS)
-    else:
-        render_table(rows, LIST_COLUMNS, empty="no agents (symbi agent add NAME --command ...)")
+    render_rows(list_agents(get_app()), fmt, columns=LIST_COLUMNS, csv_fields=CSV_FIELDS,
+                empty="no agents (symbi agent add NAME --command ...)")
 
 
 @agent.command("show")

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from .common import emit_json, format_option, get_app, positive, render_csv, render_table, short_id
+from .common import emit_json, format_option, get_app, positive, render_rows, short_id
 from .completers import complete_job
 
 CSV_FIELDS = ("seq", "at", "type", "actor", "job_id", "job_name", "run_id", "details", "prev_hash", "hash")
@@ -48,21 +48,15 @@ def query(types, since, until, job, run, actor, limit, fmt) -> None:
         until=parse_when(until, field="until", end_of_day=True) if until else None,
         job=job, run=run, actor=actor, limit=limit,
     )
-    if fmt == "json":
-        emit_json(rows)
-    elif fmt == "csv":
-        render_csv(rows, CSV_FIELDS)
-    else:
-        render_table(
-            rows,
-            [
-                ("SEQ", "seq"), ("TIME", "at"), ("TYPE", "type"), ("ACTOR", "actor"),
-                ("JOB", lambda r: r["job_name"] or short_id(r["job_id"]) if r["job_id"] or r["job_name"] else None),
-                ("RUN", lambda r: short_id(r["run_id"]) if r["run_id"] else None),
-                ("DETAILS", _details),
-            ],
-            empty="no audit events match",
-        )
+    render_rows(
+        rows, fmt, csv_fields=CSV_FIELDS, empty="no audit events match",
+        columns=[
+            ("SEQ", "seq"), ("TIME", "at"), ("TYPE", "type"), ("ACTOR", "actor"),
+            ("JOB", lambda r: r["job_name"] or short_id(r["job_id"]) if r["job_id"] or r["job_name"] else None),
+            ("RUN", lambda r: short_id(r["run_id"]) if r["run_id"] else None),
+            ("DETAILS", _details),
+        ],
+    )
 
 
 @audit.command("verify")

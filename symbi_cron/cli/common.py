@@ -133,6 +133,17 @@ def render_csv(rows: Iterable[dict[str, Any]], fields: Sequence[str]) -> None:
 MAX_COUNT = 2**63 - 1
 
 
+def render_rows(rows: list[dict[str, Any]], fmt: str, *, columns: Sequence[Column], csv_fields: Sequence[str],
+                empty: str = "", as_json: Callable[[dict[str, Any]], Any] | None = None) -> None:
+    """Print rows in the chosen ``--format``: json (each row through ``as_json`` when given), csv, or a table."""
+    if fmt == "json":
+        emit_json([as_json(r) for r in rows] if as_json else rows)
+    elif fmt == "csv":
+        render_csv(rows, csv_fields)
+    else:
+        render_table(rows, columns, empty=empty)
+
+
 def positive(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
     """A click callback refusing zero and negative numbers with the option's name (huge ones mean "all")."""
     if value is not None and value < 1:

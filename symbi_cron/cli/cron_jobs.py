@@ -16,7 +16,7 @@ from .common import (
     local_time,
     non_negative,
     positive,
-    render_csv,
+    render_rows,
     render_table,
     short_id,
     warn,
@@ -85,13 +85,8 @@ def list_jobs(status: str | None, agent: str | None, fmt: str) -> None:
     """List jobs."""
     from ..services import jobs
 
-    rows = jobs.list_jobs(get_app(), status=status, agent=agent)
-    if fmt == "json":
-        emit_json(rows)
-    elif fmt == "csv":
-        render_csv(rows, CSV_JOB_FIELDS)
-    else:
-        render_table(rows, LIST_COLUMNS, empty="no jobs")
+    render_rows(jobs.list_jobs(get_app(), status=status, agent=agent), fmt, columns=LIST_COLUMNS,
+                csv_fields=CSV_JOB_FIELDS, empty="no jobs")
 
 
 def _read_json_arg(text: str) -> Any:
@@ -336,10 +331,5 @@ def history(job: str, limit: int, status: str | None, fmt: str) -> None:
     """
     from ..services import jobs
 
-    runs = jobs.job_history(get_app(), job, limit=limit, status=status)
-    if fmt == "json":
-        emit_json([_run_json(r) for r in runs])
-    elif fmt == "csv":
-        render_csv(runs, CSV_RUN_FIELDS)
-    else:
-        render_table(runs, RUN_COLUMNS, empty="no runs")
+    render_rows(jobs.job_history(get_app(), job, limit=limit, status=status), fmt, columns=RUN_COLUMNS,
+                csv_fields=CSV_RUN_FIELDS, empty="no runs", as_json=_run_json)
