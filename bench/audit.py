@@ -36,18 +36,28 @@ def main() -> None:
         for start in range(0, args.events, batch):
             with store.write() as tx:
                 for i in range(start, min(start + batch, args.events)):
-                    append_event(tx, at_ms=base + i * 60_000, type="CronJobFailed" if i % 10 == 0 else
-                                 "CronJobExecuted", actor="daemon", job_id=f"job-{i % 50}", job_name=f"job-{i % 50}",
-                                 run_id=f"run-{i}", details={"exit_code": i % 3, "execution_time_ms": i})
+                    append_event(
+                        tx,
+                        at_ms=base + i * 60_000,
+                        type="CronJobFailed" if i % 10 == 0 else "CronJobExecuted",
+                        actor="daemon",
+                        job_id=f"job-{i % 50}",
+                        job_name=f"job-{i % 50}",
+                        run_id=f"run-{i}",
+                        details={"exit_code": i % 3, "execution_time_ms": i},
+                    )
         append_s = time.perf_counter() - t0
         store.close()
         print(f"append: {args.events} events in {append_s:.2f} s ({args.events / append_s:,.0f}/s, batches of {batch})")
 
-        for argv in (["audit", "verify"],
-                     ["audit", "query", "--type", "CronJobFailed", "--since", "2026-02-01", "--limit", "50"]):
+        for argv in (
+            ["audit", "verify"],
+            ["audit", "query", "--type", "CronJobFailed", "--since", "2026-02-01", "--limit", "50"],
+        ):
             t0 = time.perf_counter()
-            r = subprocess.run([sys.executable, "-m", "symbi_cron", *argv], env=env, capture_output=True, text=True,
-                               check=False)
+            r = subprocess.run(
+                [sys.executable, "-m", "symbi_cron", *argv], env=env, capture_output=True, text=True, check=False
+            )
             wall = time.perf_counter() - t0
             first = (r.stdout.splitlines() or [""])[0]
             print(f"symbi {' '.join(argv)}: {wall * 1000:.0f} ms (exit {r.returncode}) {first[:60]}")
@@ -70,16 +80,35 @@ def bench_agentpin(n: int = 2000) -> None:
 
     key = ec.generate_private_key(ec.SECP256R1())
     nums = key.public_key().public_numbers()
-    doc = {"agentpin_version": "0.1", "entity": "bench.example", "entity_type": "maker",
-           "public_keys": [{"kid": "k", "kty": "EC", "crv": "P-256", "x": b64u(nums.x.to_bytes(32, "big")),
-                            "y": b64u(nums.y.to_bytes(32, "big"))}],
-           "agents": [{"agent_id": "urn:agentpin:bench.example:a", "status": "active"}]}
+    doc = {
+        "agentpin_version": "0.1",
+        "entity": "bench.example",
+        "entity_type": "maker",
+        "public_keys": [
+            {
+                "kid": "k",
+                "kty": "EC",
+                "crv": "P-256",
+                "x": b64u(nums.x.to_bytes(32, "big")),
+                "y": b64u(nums.y.to_bytes(32, "big")),
+            }
+        ],
+        "agents": [{"agent_id": "urn:agentpin:bench.example:a", "status": "active"}],
+    }
     with tempfile.TemporaryDirectory() as d:
         Path(d, "bench.example.json").write_text(json.dumps(doc))
         now = datetime.now(timezone.utc)
-        token = jwt.encode({"iss": "bench.example", "sub": "urn:agentpin:bench.example:a", "iat": int(now.timestamp()),
-                            "exp": int((now + timedelta(hours=1)).timestamp())}, key, algorithm="ES256",
-                           headers={"typ": "agentpin-credential+jwt", "kid": "k"})
+        token = jwt.encode(
+            {
+                "iss": "bench.example",
+                "sub": "urn:agentpin:bench.example:a",
+                "iat": int(now.timestamp()),
+                "exp": int((now + timedelta(hours=1)).timestamp()),
+            },
+            key,
+            algorithm="ES256",
+            headers={"typ": "agentpin-credential+jwt", "kid": "k"},
+        )
         v = AgentPinVerifier(AgentPinSettings(domain="bench.example", discovery_dir=d), SystemClock())
         v.verify(token, agent_name="a")
         t0 = time.perf_counter()

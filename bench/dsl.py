@@ -30,7 +30,7 @@ agent thinker-{i} {{
 }}
 
 '''
-SCHEDULE = '''schedule {{
+SCHEDULE = """schedule {{
   name: "job-{i}"
   agent: "worker-{i}"
   cron: "{cron}"   # the schedule
@@ -50,7 +50,7 @@ SCHEDULE = '''schedule {{
   max_concurrent: 2
 }}
 
-'''
+"""
 CRONS = ["0 3 * * *", "*/15 * * * *", "0 9 * * MON-FRI", "@hourly", "30 2 1 * *", "0 0 L * *"]
 
 
@@ -91,8 +91,10 @@ def main() -> None:
         lex = best_of(dsl.tokenize, text, args.runs)
         syntax = best_of(dsl.parse_syntax, text, args.runs)
         full = best_of(dsl.parse, text, args.runs)
-        print(f"{real_mb:5.1f}M {blocks:8d} {real_mb / lex:9.1f} {real_mb / syntax:12.1f}"
-              f" {real_mb / full:10.2f} {full:8.2f}")
+        print(
+            f"{real_mb:5.1f}M {blocks:8d} {real_mb / lex:9.1f} {real_mb / syntax:12.1f}"
+            f" {real_mb / full:10.2f} {full:8.2f}"
+        )
 
 
 if __name__ == "__main__":

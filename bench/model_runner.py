@@ -37,15 +37,29 @@ def _stats(samples: list[float]) -> str:
 
 def bench(srv: FakeModelServer, provider: str, model: str, runs: int) -> None:
     settings = Settings(models=ModelSettings(provider=provider, base_url=srv.url))
-    agent = {"name": "bench", "model": model, "system_prompt": "Be brief.",
-             "tools": {"now": {"command": "true", "description": "nothing"}}}
+    agent = {
+        "name": "bench",
+        "model": model,
+        "system_prompt": "Be brief.",
+        "tools": {"now": {"command": "true", "description": "nothing"}},
+    }
     env = {"ANTHROPIC_API_KEY": KEY, "OPENAI_API_KEY": KEY, "PATH": "/usr/bin:/bin"}
     with tempfile.TemporaryDirectory() as tmp:
+
         def one(mode: str = "fully_ephemeral", ctx: Path | None = None) -> float:
             t = time.perf_counter()
-            res = run_model_agent(agent, input_text="go", context_dir=ctx or Path(tmp), session_mode=mode,
-                                  previous_summary=None, settings=settings, env=env, deadline=None,
-                                  log=io.StringIO(), allowed_capabilities=set())
+            res = run_model_agent(
+                agent,
+                input_text="go",
+                context_dir=ctx or Path(tmp),
+                session_mode=mode,
+                previous_summary=None,
+                settings=settings,
+                env=env,
+                deadline=None,
+                log=io.StringIO(),
+                allowed_capabilities=set(),
+            )
             assert res.ok, res.error_message
             return (time.perf_counter() - t) * 1000
 
@@ -57,9 +71,18 @@ def bench(srv: FakeModelServer, provider: str, model: str, runs: int) -> None:
             tool.append(one())
         shared = Path(tmp) / "shared"
         shared.mkdir()
-        conversation.save(shared, [m for i in range(200) for m in (
-            {"role": "user", "content": f"question {i} " + "x" * 200},
-            {"role": "assistant", "content": f"answer {i} " + "y" * 200})], model=model)
+        conversation.save(
+            shared,
+            [
+                m
+                for i in range(200)
+                for m in (
+                    {"role": "user", "content": f"question {i} " + "x" * 200},
+                    {"role": "assistant", "content": f"answer {i} " + "y" * 200},
+                )
+            ],
+            model=model,
+        )
         history = []
         for _ in range(max(10, runs // 10)):
             history.append(one("shared_persistent", shared))
@@ -70,8 +93,12 @@ def bench(srv: FakeModelServer, provider: str, model: str, runs: int) -> None:
 
 def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 200
-    out = subprocess.run([sys.executable, "-X", "importtime", "-c", "import symbi_cron.modelrun"],
-                         capture_output=True, text=True, cwd=ROOT).stderr.splitlines()
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import symbi_cron.modelrun"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    ).stderr.splitlines()
     own = [ln for ln in out if ln.rstrip().endswith("symbi_cron.modelrun")]
     print(f"import symbi_cron.modelrun: {own[-1].split('|')[1].strip() if own else '?'} us cumulative")
     with FakeModelServer(key=KEY) as srv:

@@ -43,10 +43,22 @@ def fill_store(home: Path, count: int) -> None:
     app = App(paths=paths, store=Store(paths.db, paths.lock), clock=FakeClock(datetime.now(timezone.utc)))
     with app.store.write() as tx:
         for i in range(count):
-            spec = {"name": f"job-{i:05d}", "agent_id": f"agent-{i % 50}", "cron_expr": f"{i % 60} * * * *",
-                    "timezone": "UTC", "delivery": ["log_file"], "max_retries": 3}
-            job_rows.insert(tx, id=f"{i:08x}-0000-4000-8000-000000000000", spec=spec, status="active",
-                            next_run=1_800_000_000_000 + i, now_ms=1_800_000_000_000)
+            spec = {
+                "name": f"job-{i:05d}",
+                "agent_id": f"agent-{i % 50}",
+                "cron_expr": f"{i % 60} * * * *",
+                "timezone": "UTC",
+                "delivery": ["log_file"],
+                "max_retries": 3,
+            }
+            job_rows.insert(
+                tx,
+                id=f"{i:08x}-0000-4000-8000-000000000000",
+                spec=spec,
+                status="active",
+                next_run=1_800_000_000_000 + i,
+                now_ms=1_800_000_000_000,
+            )
 
 
 def main() -> None:

@@ -60,9 +60,7 @@ def main() -> None:
         zipped = median_ms([*pyz, *argv], env, args.runs)
         rows.append((label, installed, zipped))
     shutil.rmtree(home, ignore_errors=True)
-    print(
-        f"python {sys.version.split()[0]}, {args.runs} runs each, median wall time, {args.jobs} jobs in the store"
-    )
+    print(f"python {sys.version.split()[0]}, {args.runs} runs each, median wall time, {args.jobs} jobs in the store")
     print(f"zipapp: {args.pyz.resolve().name} ({args.pyz.resolve().stat().st_size / 1e6:.1f} MB)")
     print(f"installed: {symbi}; zipapp: {python} -I (the first row is each interpreter alone)")
     print(f"{'command':<15} {'installed':>10} {'zipapp':>10} {'ratio':>7}")

@@ -29,8 +29,14 @@ def main() -> None:
             spec = {"name": f"job-{i:06d}", "agent_id": "a", "cron_expr": "0 * * * *", "timezone": "UTC"}
             # Idle jobs: next runs spread over the coming day; 5 are due now.
             next_run = now - 1000 if i < 5 else now + 60_000 + (i * 864_000_000 // args.jobs) // 1000
-            job_rows.insert(tx, id=f"{i:08x}-0000-4000-8000-000000000000", spec=spec,
-                            status="active" if i % 10 else "paused", next_run=next_run, now_ms=now)
+            job_rows.insert(
+                tx,
+                id=f"{i:08x}-0000-4000-8000-000000000000",
+                spec=spec,
+                status="active" if i % 10 else "paused",
+                next_run=next_run,
+                now_ms=now,
+            )
     load_s = time.perf_counter() - t0
     conn = store.connection()
     conn.execute("ANALYZE")
@@ -48,8 +54,10 @@ def main() -> None:
     assert len(job_rows.due(conn, now)) == 4  # i % 10 == 0 is paused
     q = statistics.quantiles
     print(f"{args.jobs} jobs loaded in {load_s:.2f} s ({args.jobs / load_s:,.0f} jobs/s, one transaction)")
-    print(f"due-jobs query        p50 {statistics.median(due):7.1f} µs  p99 {q(due, n=100)[98]:7.1f} µs"
-          "   (target < 1000 µs)")
+    print(
+        f"due-jobs query        p50 {statistics.median(due):7.1f} µs  p99 {q(due, n=100)[98]:7.1f} µs"
+        "   (target < 1000 µs)"
+    )
     print(f"earliest-next-run     p50 {statistics.median(earliest):7.1f} µs  p99 {q(earliest, n=100)[98]:7.1f} µs")
 
 

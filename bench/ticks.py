@@ -56,13 +56,20 @@ def _idle_jobs(app, n: int) -> None:
         ids = []
         for i in range(n):
             ids.append(str(uuid.uuid4()))
-            job_rows.insert(tx, id=ids[-1], spec={**spec, "name": f"idle-{i}", "agent_id": "none"},
-                            status="active", next_run=now + 3_600_000 + i * 10, now_ms=now)
+            job_rows.insert(
+                tx,
+                id=ids[-1],
+                spec={**spec, "name": f"idle-{i}", "agent_id": "none"},
+                status="active",
+                next_run=now + 3_600_000 + i * 10,
+                now_ms=now,
+            )
         # As much finished history as jobs: the tick must not read it.
         tx.executemany(
             "INSERT INTO runs (id, job_id, trigger, status, scheduled_for, created_at, updated_at)"
             " VALUES (?, ?, 'schedule', 'succeeded', ?, ?, ?)",
-            [(str(uuid.uuid4()), ids[i], now - i * 1000, now, now) for i in range(n)])
+            [(str(uuid.uuid4()), ids[i], now - i * 1000, now, now) for i in range(n)],
+        )
 
 
 def tick_cost(n: int, ticks: int = 300) -> dict:
@@ -81,8 +88,13 @@ def tick_cost(n: int, ticks: int = 300) -> dict:
             times.append((time.perf_counter() - t0) * 1000)
         app.store.close()
     times.sort()
-    return {"jobs": n, "ticks": ticks, "p50_ms": round(statistics.median(times), 3),
-            "p99_ms": round(times[int(len(times) * 0.99) - 1], 3), "mean_ms": round(statistics.mean(times), 3)}
+    return {
+        "jobs": n,
+        "ticks": ticks,
+        "p50_ms": round(statistics.median(times), 3),
+        "p99_ms": round(times[int(len(times) * 0.99) - 1], 3),
+        "mean_ms": round(statistics.mean(times), 3),
+    }
 
 
 def start_delay(slots: int) -> dict:
@@ -111,9 +123,14 @@ def start_delay(slots: int) -> dict:
         rows = app.store.query("SELECT started_at - scheduled_for, trigger FROM runs WHERE started_at IS NOT NULL")
         app.store.close()
     delays = sorted(r[0] / 1000 for r in rows)
-    return {"slots": slots, "started": len(delays), "p50_s": round(statistics.median(delays), 3),
-            "p99_s": round(delays[max(0, int(len(delays) * 0.99) - 1)], 3), "max_s": round(delays[-1], 3),
-            "triggers": sorted({r[1] for r in rows})}
+    return {
+        "slots": slots,
+        "started": len(delays),
+        "p50_s": round(statistics.median(delays), 3),
+        "p99_s": round(delays[max(0, int(len(delays) * 0.99) - 1)], 3),
+        "max_s": round(delays[-1], 3),
+        "triggers": sorted({r[1] for r in rows}),
+    }
 
 
 def main() -> None:
@@ -128,11 +145,15 @@ def main() -> None:
         return
     print(f"python {sys.version.split()[0]} on {os.uname().sysname} {os.uname().machine}, {os.cpu_count()} CPUs")
     for r in results["tick_cost"]:
-        print(f"idle tick with {r['jobs']:>7,} jobs: p50 {r['p50_ms']:.3f} ms  p99 {r['p99_ms']:.3f} ms  "
-              f"mean {r['mean_ms']:.3f} ms  ({r['ticks']} ticks)")
+        print(
+            f"idle tick with {r['jobs']:>7,} jobs: p50 {r['p50_ms']:.3f} ms  p99 {r['p99_ms']:.3f} ms  "
+            f"mean {r['mean_ms']:.3f} ms  ({r['ticks']} ticks)"
+        )
     s = results["start_delay"]
-    print(f"start delay over {s['started']}/{s['slots']} slots: p50 {s['p50_s']:.3f} s  p99 {s['p99_s']:.3f} s  "
-          f"max {s['max_s']:.3f} s")
+    print(
+        f"start delay over {s['started']}/{s['slots']} slots: p50 {s['p50_s']:.3f} s  p99 {s['p99_s']:.3f} s  "
+        f"max {s['max_s']:.3f} s"
+    )
 
 
 if __name__ == "__main__":

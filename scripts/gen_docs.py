@@ -288,9 +288,7 @@ def _type_name(annotation: Any) -> str:
     origin = typing.get_origin(annotation)
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
     if origin is typing.Union or (origin is not None and type(None) in typing.get_args(annotation)):
-        return (
-            f"{_type_name(args[0])}, optional" if len(args) == 1 else " or ".join(_type_name(a) for a in args)
-        )
+        return f"{_type_name(args[0])}, optional" if len(args) == 1 else " or ".join(_type_name(a) for a in args)
     if origin is dict:
         inner = typing.get_args(annotation)[1]
         return "table of tables" if typing.get_origin(inner) is dict else f"table of {_type_name(inner)}s"
@@ -435,17 +433,13 @@ def stale_man_pages(root: Path, wanted: Iterable[str]) -> list[str]:
     """Pages in man/ for commands that no longer exist."""
     wanted = set(wanted)
     return sorted(
-        f"{MAN_DIR}/{p.name}"
-        for p in (root / MAN_DIR).glob("symbi*.1")
-        if f"{MAN_DIR}/{p.name}" not in wanted
+        f"{MAN_DIR}/{p.name}" for p in (root / MAN_DIR).glob("symbi*.1") if f"{MAN_DIR}/{p.name}" not in wanted
     )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--check", action="store_true", help="list stale files and exit 1 if any; write nothing"
-    )
+    parser.add_argument("--check", action="store_true", help="list stale files and exit 1 if any; write nothing")
     parser.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     root: Path = args.root

@@ -97,9 +97,7 @@ class Record(Mapping[str, Any]):
         try:
             return _wrap(self._data[name])
         except KeyError:
-            raise AttributeError(
-                f"{name!r} is not in this answer (fields: {', '.join(self._data)})"
-            ) from None
+            raise AttributeError(f"{name!r} is not in this answer (fields: {', '.join(self._data)})") from None
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("answers are read-only")
@@ -157,9 +155,7 @@ class SymbiontClient:
     """The API client. ``base_url`` and ``api_key`` default to ``SYMBI_API_URL`` / the local daemon's config and
     ``SYMBI_API_KEY`` / the local ``api.key``."""
 
-    def __init__(
-        self, base_url: str | None = None, api_key: str | None = None, *, timeout: float = 30.0
-    ) -> None:
+    def __init__(self, base_url: str | None = None, api_key: str | None = None, *, timeout: float = 30.0) -> None:
         base_url = base_url or os.environ.get("SYMBI_API_URL")
         api_key = api_key or os.environ.get("SYMBI_API_KEY") or None
         if base_url is None or api_key is None:
@@ -180,9 +176,7 @@ class SymbiontClient:
         self._opener = urllib.request.build_opener(*handlers)
         self.schedule = ScheduleApi(self)
 
-    def request(
-        self, method: str, path: str, *, body: Any = None, query: dict[str, Any] | None = None
-    ) -> Any:
+    def request(self, method: str, path: str, *, body: Any = None, query: dict[str, Any] | None = None) -> Any:
         """One call: JSON in, JSON out; raises an ApiError subclass for an error answer."""
         url = self.base_url + path
         q = {k: v for k, v in (query or {}).items() if v is not None}
@@ -250,10 +244,7 @@ class ScheduleApi:
 
     def list(self, status: str | None = None, agent_id: str | None = None) -> list[Record]:
         """Jobs, optionally filtered by status and agent."""
-        return [
-            Record(j)
-            for j in self._c.request("GET", self._BASE, query={"status": status, "agent_id": agent_id})
-        ]
+        return [Record(j) for j in self._c.request("GET", self._BASE, query={"status": status, "agent_id": agent_id})]
 
     def get(self, job_id: Any) -> Record:
         """One job by id, id prefix or name."""
@@ -265,9 +256,7 @@ class ScheduleApi:
 
     def update(self, job_id: Any, changes: Mapping[str, Any] | None = None, **fields: Any) -> Record:
         """Change some fields; returns the job."""
-        return Record(
-            self._c.request("PUT", f"{self._BASE}/{_ref(job_id)}", body={**(changes or {}), **fields})
-        )
+        return Record(self._c.request("PUT", f"{self._BASE}/{_ref(job_id)}", body={**(changes or {}), **fields}))
 
     def delete(self, job_id: Any) -> Record:
         return Record(self._c.request("DELETE", f"{self._BASE}/{_ref(job_id)}"))

@@ -98,9 +98,14 @@ def parse_crontab(text: str) -> Crontab:
                         load_zone(value, field=name)
                     except InvalidInput:
                         zone_ok = False
-                        tab.skipped.append(Skipped(
-                            n, raw, f"{name}={value} is not a known IANA time zone; "
-                                    "the lines after it are skipped until it is fixed"))
+                        tab.skipped.append(
+                            Skipped(
+                                n,
+                                raw,
+                                f"{name}={value} is not a known IANA time zone; "
+                                "the lines after it are skipped until it is fixed",
+                            )
+                        )
                 if name == "CRON_TZ":
                     cron_tz = value or None
                 else:
@@ -115,8 +120,10 @@ def parse_crontab(text: str) -> Crontab:
                 shell = value or "/bin/sh"
                 continue
             if value and looks_like_secret(name) and not has_env_ref(value):
-                tab.warnings.append(f"line {n}: {name} looks like a secret; it is stored as written "
-                                    f"(export it and write {name}=${{{name}}} to keep it out of the store)")
+                tab.warnings.append(
+                    f"line {n}: {name} looks like a secret; it is stored as written "
+                    f"(export it and write {name}=${{{name}}} to keep it out of the store)"
+                )
             env[name] = value
             continue
         if line.startswith("@"):
@@ -124,8 +131,13 @@ def parse_crontab(text: str) -> Crontab:
             macro = words[0].lower()
             command = words[1].strip() if len(words) > 1 else ""
             if macro == "@reboot":
-                tab.skipped.append(Skipped(n, raw, "@reboot has no equivalent in symbi (start it from a "
-                                                   "systemd unit or keep it in your crontab)"))
+                tab.skipped.append(
+                    Skipped(
+                        n,
+                        raw,
+                        "@reboot has no equivalent in symbi (start it from a systemd unit or keep it in your crontab)",
+                    )
+                )
                 continue
             if macro not in _MACROS:
                 tab.skipped.append(Skipped(n, raw, f"unknown macro {macro}"))
@@ -145,16 +157,21 @@ def parse_crontab(text: str) -> Crontab:
             tab.skipped.append(Skipped(n, raw, why))
             continue
         if _unescaped_percent(command):
-            tab.skipped.append(Skipped(n, raw, "`%` in the command (cron turns it into a new line and feeds "
-                                               "the rest to stdin); write \\% for a literal %, or move the "
-                                               "input into a script"))
+            tab.skipped.append(
+                Skipped(
+                    n,
+                    raw,
+                    "`%` in the command (cron turns it into a new line and feeds "
+                    "the rest to stdin); write \\% for a literal %, or move the "
+                    "input into a script",
+                )
+            )
             continue
         reason = _check_expr(schedule)
         if reason:
             tab.skipped.append(Skipped(n, raw, reason))
             continue
-        tab.entries.append(CrontabEntry(n, schedule, command.replace("\\%", "%"), dict(env),
-                                        cron_tz or tz, shell))
+        tab.entries.append(CrontabEntry(n, schedule, command.replace("\\%", "%"), dict(env), cron_tz or tz, shell))
     return tab
 
 
@@ -253,10 +270,7 @@ def _exportable_expr(expr: str) -> str | None:
     return None
 
 
-_NAME_SET = {n.upper() for n in (
-    "jan feb mar apr may jun jul aug sep oct nov dec sun mon tue wed thu fri sat"
-    .split()
-)}
+_NAME_SET = {n.upper() for n in ("jan feb mar apr may jun jul aug sep oct nov dec sun mon tue wed thu fri sat".split())}
 
 
 def _env_assign(name: str, value: str) -> str:
@@ -276,15 +290,19 @@ def _command_line(agent: dict[str, Any]) -> str:
             pass
     env = agent.get("env") or {}
     if env:
-        cmd = " ".join(_env_assign(k, v) for k, v in sorted(env.items())) + " " + (
-            cmd if not agent.get("shell") else f"sh -c {shlex.quote(cmd)}")
+        cmd = (
+            " ".join(_env_assign(k, v) for k, v in sorted(env.items()))
+            + " "
+            + (cmd if not agent.get("shell") else f"sh -c {shlex.quote(cmd)}")
+        )
     if agent.get("workdir"):
         cmd = f"cd {shlex.quote(agent['workdir'])} && {cmd}"
     return cmd.replace("%", "\\%")
 
 
-def export_crontab(jobs: list[dict[str, Any]], agents: dict[str, dict[str, Any]], *,
-                   default_zone: str | None = None) -> str:
+def export_crontab(
+    jobs: list[dict[str, Any]], agents: dict[str, dict[str, Any]], *, default_zone: str | None = None
+) -> str:
     """Crontab text for ``jobs``: runnable lines grouped by ``CRON_TZ``, the rest as comments saying why."""
     lines = ["# symbi cron export: jobs that crontab can express", "SHELL=/bin/sh", ""]
     left_out: list[str] = []

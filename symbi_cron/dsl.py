@@ -97,9 +97,7 @@ class DslError(InvalidInput):
         if first.hint:
             message += f" ({first.hint})"
         if len(problems) > 1:
-            message += (
-                f" (and {len(problems) - 1} more; `symbi cron validate --file {first.file}` lists them all)"
-            )
+            message += f" (and {len(problems) - 1} more; `symbi cron validate --file {first.file}` lists them all)"
         super().__init__(message, details={"problems": [p.to_dict() for p in problems]})
 
     def render(self) -> str:
@@ -247,7 +245,7 @@ def tokenize(text: str) -> list[Tok]:
             elif digits.replace(".", "", 1).isdigit() and digits.isascii():
                 append(Tok(NUMBER, float(s) if "." in s else int(s), line, col, s))
             else:
-                append(Tok(ERROR, f"{s} is not a number (write text in quotes, e.g. \"{s}\")", line, col, s))
+                append(Tok(ERROR, f'{s} is not a number (write text in quotes, e.g. "{s}")', line, col, s))
         elif kind == "triple":
             s = m.group()
             append(Tok(STRING, _dedent_triple(s[3:-3]), line, col, '"""..."""'))
@@ -256,17 +254,15 @@ def tokenize(text: str) -> list[Tok]:
                 line += n
                 line_start = start + s.rfind("\n") + 1
         elif kind == "badstring":
-            append(Tok(ERROR, "unterminated string (a closing \" is missing on this line)", line, col,
-                       m.group()))
+            append(Tok(ERROR, 'unterminated string (a closing " is missing on this line)', line, col, m.group()))
         elif kind == "badtriple":
-            append(Tok(ERROR, 'unterminated """ string (no closing """ before the end of the file)',
-                       line, col, '"""'))
+            append(Tok(ERROR, 'unterminated """ string (no closing """ before the end of the file)', line, col, '"""'))
             # Everything after is inside the string: nothing more to lex.
             break
         else:  # other
             ch = m.group()
             if ch == "'":
-                append(Tok(ERROR, "strings use double quotes (\"...\"), not '", line, col, ch))
+                append(Tok(ERROR, 'strings use double quotes ("..."), not \'', line, col, ch))
             else:
                 # Not an error yet: the parser says what it expected instead (e.g. ':' rather than '=').
                 append(Tok(CHAR, ch, line, col, ch))
@@ -348,8 +344,16 @@ class _Parser:
         self.problems = problems
 
     # -- helpers ---------------------------------------------------------------------------------------------
-    def problem(self, line: int, col: int, message: str, *, expected: str | None = None,
-                found: str | None = None, hint: str | None = None) -> None:
+    def problem(
+        self,
+        line: int,
+        col: int,
+        message: str,
+        *,
+        expected: str | None = None,
+        found: str | None = None,
+        hint: str | None = None,
+    ) -> None:
         self.problems.append(Problem(self.file, line, col, message, expected, found, hint=hint))
         if len(self.problems) >= MAX_PROBLEMS:
             raise _Stop
@@ -430,8 +434,14 @@ class _Parser:
                 self.problem(tok.line, tok.col, tok.value, found=tok.text)
             else:
                 found = tok.describe()
-                self.problem(tok.line, tok.col, f"expected `agent NAME {{` or `schedule {{`, found {found}",
-                             expected="agent or schedule block", found=found, hint=hint)
+                self.problem(
+                    tok.line,
+                    tok.col,
+                    f"expected `agent NAME {{` or `schedule {{`, found {found}",
+                    expected="agent or schedule block",
+                    found=found,
+                    hint=hint,
+                )
             # Skip to the next line that starts a block outside any brackets.
             depth = 0
             self.advance()
@@ -444,8 +454,7 @@ class _Parser:
                         depth += 1
                     elif t.value in "}]":
                         depth = max(depth - 1, 0)
-                if (t.kind == IDENT and t.value in ("agent", "schedule") and depth == 0
-                        and toks[self.i - 1].kind == NL):
+                if t.kind == IDENT and t.value in ("agent", "schedule") and depth == 0 and toks[self.i - 1].kind == NL:
                     break
                 self.i += 1
 
@@ -463,9 +472,14 @@ class _Parser:
                 self.recover_block()
                 return None
         elif tok.kind in (IDENT, STRING):
-            self.problem(tok.line, tok.col, "a schedule block takes no name after `schedule`",
-                         expected="'{'", found=tok.describe(),
-                         hint=f'write name: "{tok.value}" inside the block')
+            self.problem(
+                tok.line,
+                tok.col,
+                "a schedule block takes no name after `schedule`",
+                expected="'{'",
+                found=tok.describe(),
+                hint=f'write name: "{tok.value}" inside the block',
+            )
             self.advance()
         self.skip_newlines()
         tok = self.peek()
@@ -476,8 +490,7 @@ class _Parser:
         self.advance()
         before = len(self.problems)
         entries = self.entries(tok, depth=1)
-        return Block(kw.value, name, kw.line, kw.col, name_line, name_col, entries,
-                     broken=len(self.problems) > before)
+        return Block(kw.value, name, kw.line, kw.col, name_line, name_col, entries, broken=len(self.problems) > before)
 
     def recover_block(self) -> None:
         """After a broken block header: skip past the block's braces (or to the next line)."""
@@ -511,10 +524,13 @@ class _Parser:
                 self.i += 1
                 return out
             if tok.kind == EOF:
-                self.problem(tok.line, tok.col,
-                             f"expected '}}' to close the block opened at line {open_tok.line}, "
-                             "found end of file",
-                             expected="'}'", found="end of file")
+                self.problem(
+                    tok.line,
+                    tok.col,
+                    f"expected '}}' to close the block opened at line {open_tok.line}, found end of file",
+                    expected="'}'",
+                    found="end of file",
+                )
                 return out
             start = self.i
             try:
@@ -554,8 +570,7 @@ class _Parser:
             return Node(_VALUE_KIND[kind], tok.value, tok.line, tok.col, tok.text)
         if kind == NUMBER:
             self.i += 1
-            return Node("float" if isinstance(tok.value, float) else "integer", tok.value, tok.line, tok.col,
-                        tok.text)
+            return Node("float" if isinstance(tok.value, float) else "integer", tok.value, tok.line, tok.col, tok.text)
         if kind == PUNCT and tok.value == "[":
             self.i += 1
             return self.list_node(tok, depth + 1)
@@ -738,9 +753,16 @@ class _Checker:
         if len(self.problems) >= MAX_PROBLEMS:
             raise _Stop
 
-    def entries(self, entries: list[Entry], keys: dict[str, str], model: type[BaseModel], where: str,
-                path: tuple[str, ...], positions: dict[tuple[str, ...], tuple[int, int]],
-                bad: set[tuple[str, ...]]) -> dict[str, Any]:
+    def entries(
+        self,
+        entries: list[Entry],
+        keys: dict[str, str],
+        model: type[BaseModel],
+        where: str,
+        path: tuple[str, ...],
+        positions: dict[tuple[str, ...], tuple[int, int]],
+        bad: set[tuple[str, ...]],
+    ) -> dict[str, Any]:
         """``entries`` as a dict of model fields; problems for unknown, duplicate and mistyped keys."""
         shapes = _field_shapes(model)
         data: dict[str, Any] = {}
@@ -750,12 +772,22 @@ class _Checker:
             if fname is None:
                 close = difflib.get_close_matches(e.key, list(keys), n=1, cutoff=0.6)
                 self.suggested.update(keys[c] for c in close)
-                self.problem(e.line, e.col, f"unknown key `{e.key}` in {where}", expected="a known key",
-                             found=e.key, hint=f"did you mean `{close[0]}`?" if close else None)
+                self.problem(
+                    e.line,
+                    e.col,
+                    f"unknown key `{e.key}` in {where}",
+                    expected="a known key",
+                    found=e.key,
+                    hint=f"did you mean `{close[0]}`?" if close else None,
+                )
                 continue
             if e.key in seen:
-                self.problem(e.line, e.col, f"duplicate key `{e.key}` in {where} (first given at line "
-                             f"{seen[e.key].line})", found=e.key)
+                self.problem(
+                    e.line,
+                    e.col,
+                    f"duplicate key `{e.key}` in {where} (first given at line {seen[e.key].line})",
+                    found=e.key,
+                )
                 continue
             seen[e.key] = e
             fpath = path + (fname,)
@@ -768,8 +800,16 @@ class _Checker:
                 data[fname] = value
         return data
 
-    def value(self, node: Node, shape: _Shape, key: str, where: str, path: tuple[str, ...],
-              positions: dict[tuple[str, ...], tuple[int, int]], bad: set[tuple[str, ...]]) -> Any:
+    def value(
+        self,
+        node: Node,
+        shape: _Shape,
+        key: str,
+        where: str,
+        path: tuple[str, ...],
+        positions: dict[tuple[str, ...], tuple[int, int]],
+        bad: set[tuple[str, ...]],
+    ) -> Any:
         if shape.kinds and node.kind not in shape.kinds:
             expected = " or ".join(_KIND_WORDS[k] for k in sorted(shape.kinds))
             found = node.describe()
@@ -779,14 +819,24 @@ class _Checker:
                 hint = f"write {node.value.strip()} without quotes"
             elif node.kind == "string" and "boolean" in shape.kinds and node.value in ("true", "false"):
                 hint = f"write {node.value} without quotes"
-            self.problem(node.line, node.col, f"wrong type for `{key}`: expected {expected}, found {found}",
-                         expected=expected, found=found, hint=hint)
+            self.problem(
+                node.line,
+                node.col,
+                f"wrong type for `{key}`: expected {expected}, found {found}",
+                expected=expected,
+                found=found,
+                hint=hint,
+            )
             return _BAD
         if shape.choices and node.value not in shape.choices:
-            self.problem(node.line, node.col,
-                         f"`{key}` must be one of {', '.join(shape.choices)}; found {node.describe()}",
-                         expected=" | ".join(shape.choices), found=node.describe(),
-                         hint=_suggest(str(node.value), shape.choices))
+            self.problem(
+                node.line,
+                node.col,
+                f"`{key}` must be one of {', '.join(shape.choices)}; found {node.describe()}",
+                expected=" | ".join(shape.choices),
+                found=node.describe(),
+                hint=_suggest(str(node.value), shape.choices),
+            )
             return _BAD
         if shape.model is not None and node.kind == "map":
             fields = {f: f for f in shape.model.model_fields}
@@ -805,8 +855,12 @@ class _Checker:
             seen: dict[str, Entry] = {}
             for e in node.value:
                 if e.key in seen:
-                    self.problem(e.line, e.col, f"duplicate key \"{e.key}\" in `{key}` (first given at line "
-                                 f"{seen[e.key].line})", found=e.key)
+                    self.problem(
+                        e.line,
+                        e.col,
+                        f'duplicate key "{e.key}" in `{key}` (first given at line {seen[e.key].line})',
+                        found=e.key,
+                    )
                     return _BAD
                 seen[e.key] = e
                 v = self.value(e.node, shape.item, f"{key}.{e.key}", where, path + (e.key,), positions, bad)
@@ -877,8 +931,14 @@ def _dsl_path(kind: str, path: tuple[str, ...]) -> str:
     return ".".join(path)
 
 
-def _pydantic_problems(checker: _Checker, exc: Any, block: Block, kind: str,
-                       positions: dict[tuple[str, ...], tuple[int, int]], bad: set[tuple[str, ...]]) -> None:
+def _pydantic_problems(
+    checker: _Checker,
+    exc: Any,
+    block: Block,
+    kind: str,
+    positions: dict[tuple[str, ...], tuple[int, int]],
+    bad: set[tuple[str, ...]],
+) -> None:
     for err in exc.errors():
         loc = tuple(str(p) for p in err.get("loc", ()))
         if any(loc[: len(b)] == b for b in bad):
@@ -912,8 +972,9 @@ def _pydantic_problems(checker: _Checker, exc: Any, block: Block, kind: str,
             checker.problem(line, col, f"{kind} block: {msg}")
 
 
-def _check_schedule(checker: _Checker, block: Block) -> tuple[ScheduleDecl | None, dict[str, Any],
-                                                              dict[str, tuple[int, int]]]:
+def _check_schedule(
+    checker: _Checker, block: Block
+) -> tuple[ScheduleDecl | None, dict[str, Any], dict[str, tuple[int, int]]]:
     """The block as a ScheduleDecl (None when it has problems), plus what was readable of it (for the
     cross-block checks, which run even on a broken block)."""
     from pydantic import ValidationError
@@ -935,8 +996,7 @@ def _check_schedule(checker: _Checker, block: Block) -> tuple[ScheduleDecl | Non
         checker.problem(block.line, block.col, f"{label} needs `cron` or `at`", expected="cron or at")
     elif has_cron and has_at:
         line, col = positions.get(("key", "at"), (block.line, block.col))
-        checker.problem(line, col, f"{label} has both `cron` and `at`; give one of them",
-                        expected="cron or at")
+        checker.problem(line, col, f"{label} has both `cron` and `at`; give one of them", expected="cron or at")
         bad.add(("at",))
         data.pop("at", None)
     if "cron_expr" in data:
@@ -948,8 +1008,13 @@ def _check_schedule(checker: _Checker, block: Block) -> tuple[ScheduleDecl | Non
             load_zone(data["timezone"])
         except InvalidInput as exc:
             line, col = positions[("timezone",)]
-            checker.problem(line, col, f"bad value for `timezone`: {exc.message}", found=data["timezone"],
-                            hint=_zone_hint(data["timezone"]))
+            checker.problem(
+                line,
+                col,
+                f"bad value for `timezone`: {exc.message}",
+                found=data["timezone"],
+                hint=_zone_hint(data["timezone"]),
+            )
             bad.add(("timezone",))
     # Drop what was already reported and stand in for what is missing (reported above), so pydantic checks
     # the rest and every problem shows in one pass.
@@ -1042,9 +1107,11 @@ def parse(text: str, *, file: str = "<string>", known_agents: Iterable[str] | No
             if block.kind == "agent":
                 assert block.name is not None
                 if block.name in seen_agents:
-                    checker.problem(block.name_line, block.name_col,
-                                    f"agent {block.name} is defined twice (first at line "
-                                    f"{seen_agents[block.name].line})")
+                    checker.problem(
+                        block.name_line,
+                        block.name_col,
+                        f"agent {block.name} is defined twice (first at line {seen_agents[block.name].line})",
+                    )
                     continue
                 seen_agents[block.name] = block
                 a = _check_agent(checker, block)
@@ -1056,8 +1123,9 @@ def parse(text: str, *, file: str = "<string>", known_agents: Iterable[str] | No
                 name = seen.get("name")
                 if name is not None and name in seen_schedules:
                     line, col = pos.get("name", (block.line, block.col))
-                    checker.problem(line, col, f"schedule name {name!r} is used twice (first at line "
-                                    f"{seen_schedules[name]})")
+                    checker.problem(
+                        line, col, f"schedule name {name!r} is used twice (first at line {seen_schedules[name]})"
+                    )
                     continue
                 if name is not None:
                     seen_schedules[name] = block.line
@@ -1070,11 +1138,13 @@ def parse(text: str, *, file: str = "<string>", known_agents: Iterable[str] | No
                 if agent_id is not None and agent_id not in names:
                     line, col = pos.get("agent_id", (block.line, block.col))
                     label = f"schedule {seen['name']!r}" if "name" in seen else "this schedule"
-                    checker.problem(line, col,
-                                    f"{label} names agent {agent_id!r}, which is neither "
-                                    f"defined in this file nor registered", found=agent_id,
-                                    hint=_suggest(agent_id, names) or
-                                    "define it with `agent NAME { }` or `symbi agent add`")
+                    checker.problem(
+                        line,
+                        col,
+                        f"{label} names agent {agent_id!r}, which is neither defined in this file nor registered",
+                        found=agent_id,
+                        hint=_suggest(agent_id, names) or "define it with `agent NAME { }` or `symbi agent add`",
+                    )
     except _Stop:
         pass
     if problems:
@@ -1086,8 +1156,7 @@ def raise_problems(problems: list[Problem], text: str) -> typing.NoReturn:
     """Raise DslError for ``problems`` (sorted, each with its source line taken from ``text``)."""
     if len(problems) >= MAX_PROBLEMS:
         last = problems[-1]
-        problems.append(Problem(last.file, last.line, last.column,
-                                f"too many problems ({MAX_PROBLEMS}); stopped here"))
+        problems.append(Problem(last.file, last.line, last.column, f"too many problems ({MAX_PROBLEMS}); stopped here"))
     problems.sort(key=lambda p: (p.line, p.column))
     lines = text.split("\n")
     for p in problems:

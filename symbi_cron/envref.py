@@ -53,8 +53,10 @@ def literal_secret_warnings(values: Mapping[str, Any], where: str) -> list[str]:
     out = []
     for name, value in values.items():
         if isinstance(value, str) and value and looks_like_secret(name) and not has_env_ref(value):
-            out.append(f"{where} {name} looks like a secret and is stored as written; export it and write"
-                       f" {name}: \"${{{_env_name(name)}}}\" to keep it out of the store")
+            out.append(
+                f"{where} {name} looks like a secret and is stored as written; export it and write"
+                f' {name}: "${{{_env_name(name)}}}" to keep it out of the store'
+            )
     return out
 
 

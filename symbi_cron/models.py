@@ -32,7 +32,7 @@ _DURATION_RE = re.compile(r"^\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?!s))?\s*(?:(\d+)\
 def parse_duration(value: Any, *, field: str = "duration") -> int:
     """Seconds from ``90``, ``"90s"``, ``"5m"``, ``"1h30m"``; raises ValueError naming the problem."""
     if isinstance(value, bool):
-        raise ValueError(f"expected a duration such as \"5m\", got {value!r}")
+        raise ValueError(f'expected a duration such as "5m", got {value!r}')
     if isinstance(value, int):
         if value <= 0:
             raise ValueError("must be a positive number of seconds")
@@ -47,7 +47,7 @@ def parse_duration(value: Any, *, field: str = "duration") -> int:
             total = h * 3600 + mi * 60 + se
             if total > 0:
                 return total
-    raise ValueError(f"expected a duration such as \"30s\", \"5m\" or \"1h30m\", got {value!r}")
+    raise ValueError(f'expected a duration such as "30s", "5m" or "1h30m", got {value!r}')
 
 
 def format_duration(seconds: int | None) -> str | None:
@@ -86,7 +86,7 @@ class Policy(Strict):
 
     require_approval: bool = False
     approvers: list[str] = Field(default_factory=list)
-    max_runtime: int | None = Field(default=None, description="seconds; written as \"30m\", \"1h\" or seconds")
+    max_runtime: int | None = Field(default=None, description='seconds; written as "30m", "1h" or seconds')
     require_capabilities: list[str] = Field(default_factory=list)
     allowed_hours: AllowedHours | None = None
     allowed_environments: list[str] = Field(default_factory=list)
@@ -244,7 +244,7 @@ class ToolSpec(Strict):
     command: str = Field(min_length=1)
     description: str = Field(min_length=1)
     parameters: dict[str, Any] | None = Field(default=None, description="JSON schema of the arguments")
-    timeout: int = Field(default=60, description="seconds; written as \"30s\", \"5m\" or seconds")
+    timeout: int = Field(default=60, description='seconds; written as "30s", "5m" or seconds')
     capability: str | None = Field(default=None, description="the capability the agent needs to call it")
 
     @field_validator("timeout", mode="before")
@@ -269,7 +269,7 @@ class ToolSpec(Strict):
     @classmethod
     def _schema(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
         if v is not None and v.get("type", "object") != "object":
-            raise ValueError("must be a JSON schema of type \"object\"")
+            raise ValueError('must be a JSON schema of type "object"')
         if v is not None and "type" not in v:
             v = {"type": "object", **v}
         return v

@@ -44,13 +44,15 @@ MACROS = {
     "@annually": "0 0 1 1 *",
 }
 
-# Parsed items of one field. Kept (not just the value sets) so that describe() can speak about what was
-# written. ("any", step)                       * or */step (and ? in the day fields) ("range", lo, hi, step,
-# open)       5, 5-10, 5-10/2, 10/5 (open=True: "10/5" runs to the field's maximum) ("last", offset)
-# L, L-3                 (day of month) ("weekday", day)                    15W                    (day of
-# month) ("lastweekday",)                    LW                     (day of month) ("lastdow", dow)
-# 5L                     (day of week) ("nth", dow, n)                     5#3                    (day of
-# week)
+# Parsed items of one field. Kept (not just the value sets) so that describe() can speak about what was written.
+#
+#   ("any", step)                      *  or  */step  (and ? in the day fields)
+#   ("range", lo, hi, step, open)      5, 5-10, 5-10/2, 10/5  (open=True: "10/5" runs to the field's maximum)
+#   ("last", offset)                   L, L-3   (day of month)
+#   ("weekday", day)                   15W      (day of month)
+#   ("lastweekday",)                   LW       (day of month)
+#   ("lastdow", dow)                   5L       (day of week)
+#   ("nth", dow, n)                    5#3      (day of week)
 Item = tuple
 
 
@@ -80,9 +82,7 @@ def _value(text: str, field: int) -> int:
             return names.index(text) + (1 if field == _MONTH_F else 0)
         except ValueError:
             sample = "jan-dec" if field == _MONTH_F else "sun-sat"
-            raise _err(
-                field, f'unknown name "{text}" (expected a number {lo}-{hi} or a name {sample})'
-            ) from None
+            raise _err(field, f'unknown name "{text}" (expected a number {lo}-{hi} or a name {sample})') from None
     v = _number(text, field)
     if not lo <= v <= hi:
         raise _err(field, f"{v} is out of range {lo}-{hi}")

@@ -56,15 +56,40 @@ class Catchup(str, Enum):
     skip = "skip"
 
 
-
 #: Channels built in; anything else must be ``custom:NAME``.
 BUILTIN_CHANNELS = ("stdout", "log_file", "webhook", "slack", "email")
 
 #: A job's fields in the order of SPEC §4 (JSON output reads top-down like the spec). tests/test_models.py checks
 #: that it matches models.Job.
 JOB_FIELD_ORDER = (
-    "id", "name", "agent_id", "cron_expr", "at", "timezone", "input", "session_mode", "heartbeat", "delivery",
-    "webhook_url", "webhook_headers", "slack_channel", "email_recipients", "custom", "policy", "max_concurrent",
-    "max_retries", "retry_backoff_seconds", "jitter_seconds", "catchup", "one_shot", "agent_pin_jwt", "status",
-    "next_run", "last_run", "run_count", "failure_count", "created_at", "updated_at",
+    "id",
+    "name",
+    "agent_id",
+    "cron_expr",
+    "at",
+    "timezone",
+    "input",
+    "session_mode",
+    "heartbeat",
+    "delivery",
+    "webhook_url",
+    "webhook_headers",
+    "slack_channel",
+    "email_recipients",
+    "custom",
+    "policy",
+    "max_concurrent",
+    "max_retries",
+    "retry_backoff_seconds",
+    "jitter_seconds",
+    "catchup",
+    "one_shot",
+    "agent_pin_jwt",
+    "status",
+    "next_run",
+    "last_run",
+    "run_count",
+    "failure_count",
+    "created_at",
+    "updated_at",
 )

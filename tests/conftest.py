@@ -85,8 +85,12 @@ def run_symbi(home: Path):
         if env:
             full_env.update(env)
         return subprocess.run(
-            [sys.executable, "-m", "symbi_cron", *args], input=input, capture_output=True, text=True,
-            timeout=timeout, env=full_env,
+            [sys.executable, "-m", "symbi_cron", *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=full_env,
         )
 
     return run

@@ -18,6 +18,13 @@ def test_every_written_event_type_can_be_queried(app):
 def test_the_known_types_include_the_lifecycle_events():
     from symbi_cron.runtime import lifecycle
 
-    for written in (lifecycle.EXECUTED, lifecycle.DEAD_LETTERED, jobs.FAILED, jobs.COMPLETED,
-                    runs.TRIGGERED, agents.AGENT_REGISTERED, agents.AGENT_REMOVED):
+    for written in (
+        lifecycle.EXECUTED,
+        lifecycle.DEAD_LETTERED,
+        jobs.FAILED,
+        jobs.COMPLETED,
+        runs.TRIGGERED,
+        agents.AGENT_REGISTERED,
+        agents.AGENT_REMOVED,
+    ):
         assert audit.event_type(written) == written

@@ -47,15 +47,27 @@ def test_the_guides_config_loads(tmp_path):
 
 def test_missing_file_gives_defaults(tmp_path):
     s = load_settings(tmp_path / "absent.toml", env={})
-    assert (s.scheduler.tick_interval_seconds, s.scheduler.max_jitter_seconds, s.scheduler.max_concurrent_jobs,
-            s.scheduler.default_max_retries, s.scheduler.shutdown_timeout_seconds) == (1, 0, 10, 3, 30)
+    assert (
+        s.scheduler.tick_interval_seconds,
+        s.scheduler.max_jitter_seconds,
+        s.scheduler.max_concurrent_jobs,
+        s.scheduler.default_max_retries,
+        s.scheduler.shutdown_timeout_seconds,
+    ) == (1, 0, 10, 3, 30)
     assert s.api.bind == "127.0.0.1" and s.api.port == 8080
 
 
 def test_environment_overrides_the_file(tmp_path):
-    env = {"SYMBI_SCHEDULER_MAX_JITTER": "5", "SYMBI_SCHEDULER_MAX_CONCURRENT": "2", "SYMBI_ENV": "staging",
-           "SYMBI_AGENTPIN_REQUIRED": "true", "SYMBI_AGENTPIN_DOMAIN": "agent.example.com",
-           "SYMBI_SLACK_TOKEN": "xoxb-env", "SYMBI_WEBHOOK_AUTH_HEADER": "Bearer t", "SYMBI_API_KEY": "k"}
+    env = {
+        "SYMBI_SCHEDULER_MAX_JITTER": "5",
+        "SYMBI_SCHEDULER_MAX_CONCURRENT": "2",
+        "SYMBI_ENV": "staging",
+        "SYMBI_AGENTPIN_REQUIRED": "true",
+        "SYMBI_AGENTPIN_DOMAIN": "agent.example.com",
+        "SYMBI_SLACK_TOKEN": "xoxb-env",
+        "SYMBI_WEBHOOK_AUTH_HEADER": "Bearer t",
+        "SYMBI_API_KEY": "k",
+    }
     s = load_settings(write(tmp_path, GUIDE_TOML), env=env)
     assert s.scheduler.max_jitter_seconds == 5 and s.scheduler.max_concurrent_jobs == 2
     assert s.environment == "staging" and s.agentpin.required is True
@@ -64,25 +76,33 @@ def test_environment_overrides_the_file(tmp_path):
     assert s.scheduler.delivery.webhook_auth_header == "Bearer t" and s.api.key == "k"
 
 
-@pytest.mark.parametrize("text, key", [
-    ("[scheduler]\ntick_interval = 1\n", "scheduler.tick_interval: unknown key"),
-    ("[scheduler]\nmax_concurrent_jobs = \"many\"\n", "scheduler.max_concurrent_jobs"),
-    ("[scheduler]\nmax_jitter_seconds = -1\n", "scheduler.max_jitter_seconds"),
-    ("[sheduler]\n", "sheduler: unknown key"),
-    ("[api]\nport = 70000\n", "api.port"),
-    ("[scheduler.delivery]\nsmtp_port = \"x\"\n", "scheduler.delivery.smtp_port"),
-    ("[scheduler]\ndefault_timezone = \"Atlantis/Capital\"\n", "scheduler.default_timezone"),
-    ("[scheduler\n", "config.toml"),
-])
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ("[scheduler]\ntick_interval = 1\n", "scheduler.tick_interval: unknown key"),
+        ('[scheduler]\nmax_concurrent_jobs = "many"\n', "scheduler.max_concurrent_jobs"),
+        ("[scheduler]\nmax_jitter_seconds = -1\n", "scheduler.max_jitter_seconds"),
+        ("[sheduler]\n", "sheduler: unknown key"),
+        ("[api]\nport = 70000\n", "api.port"),
+        ('[scheduler.delivery]\nsmtp_port = "x"\n', "scheduler.delivery.smtp_port"),
+        ('[scheduler]\ndefault_timezone = "Atlantis/Capital"\n', "scheduler.default_timezone"),
+        ("[scheduler\n", "config.toml"),
+    ],
+)
 def test_bad_config_names_the_key(tmp_path, text, key):
     with pytest.raises(ConfigError) as err:
         load_settings(write(tmp_path, text), env={})
     assert key in str(err.value)
 
 
-@pytest.mark.parametrize("var, value", [("SYMBI_SCHEDULER_MAX_JITTER", "lots"),
-                                        ("SYMBI_AGENTPIN_REQUIRED", "perhaps"),
-                                        ("SYMBI_SCHEDULER_MAX_CONCURRENT", "0")])
+@pytest.mark.parametrize(
+    "var, value",
+    [
+        ("SYMBI_SCHEDULER_MAX_JITTER", "lots"),
+        ("SYMBI_AGENTPIN_REQUIRED", "perhaps"),
+        ("SYMBI_SCHEDULER_MAX_CONCURRENT", "0"),
+    ],
+)
 def test_bad_environment_values_name_the_variable(tmp_path, var, value):
     with pytest.raises(ConfigError) as err:
         load_settings(tmp_path / "none.toml", env={var: value})

@@ -24,15 +24,19 @@ def test_user_crontab_environment_applies_to_the_lines_after_it():
     assert c.env["TZ"] == "America/New_York"
 
 
-@pytest.mark.parametrize("line, reason", [
-    ("@reboot /usr/bin/startup", "@reboot"),
-    ("5 4 * * * echo hi % there", "`%` in the command"),
-    ("0 0 31 2 * /bin/x", "never"),
-    ("61 * * * * /bin/x", "bad schedule"),
-    ("* * * * *", "five time fields and a command"),
-    ("@fortnightly /bin/x", "unknown macro"),
-    ("CRON_TZ=Mars/Base\n0 * * * * /bin/x", "not a known"),
-], ids=["reboot", "percent", "never-fires", "out-of-range", "no-command", "bad-macro", "bad-zone"])
+@pytest.mark.parametrize(
+    "line, reason",
+    [
+        ("@reboot /usr/bin/startup", "@reboot"),
+        ("5 4 * * * echo hi % there", "`%` in the command"),
+        ("0 0 31 2 * /bin/x", "never"),
+        ("61 * * * * /bin/x", "bad schedule"),
+        ("* * * * *", "five time fields and a command"),
+        ("@fortnightly /bin/x", "unknown macro"),
+        ("CRON_TZ=Mars/Base\n0 * * * * /bin/x", "not a known"),
+    ],
+    ids=["reboot", "percent", "never-fires", "out-of-range", "no-command", "bad-macro", "bad-zone"],
+)
 def test_lines_that_cannot_be_converted_say_why(line, reason):
     tab = crontab.parse_crontab(line + "\n")
     assert tab.entries == []
@@ -55,32 +59,49 @@ def test_literal_secret_in_the_environment_is_warned_about():
     assert len(tab.warnings) == 1 and "API_TOKEN" in tab.warnings[0]
 
 
-@pytest.mark.parametrize("command, name", [
-    ("/usr/local/bin/backup.sh --full", "backup-sh"),
-    ("cd /srv/app && ./sync.py", "sync-py"),
-    ("FOO=1 nice -n 10 /opt/bin/Report_Gen arg", "report-gen"),
-    ("timeout 60 flock /tmp/l python3 -m x", "python3"),
-    ("'unbalanced", "unbalanced"),
-    ("&&", "job"),
-])
+@pytest.mark.parametrize(
+    "command, name",
+    [
+        ("/usr/local/bin/backup.sh --full", "backup-sh"),
+        ("cd /srv/app && ./sync.py", "sync-py"),
+        ("FOO=1 nice -n 10 /opt/bin/Report_Gen arg", "report-gen"),
+        ("timeout 60 flock /tmp/l python3 -m x", "python3"),
+        ("'unbalanced", "unbalanced"),
+        ("&&", "job"),
+    ],
+)
 def test_names_are_read_from_the_command(command, name):
     assert crontab.slug(command) == name
 
 
 def test_specs_dedupe_names_and_use_the_crontab_shell():
-    tab = crontab.parse_crontab("@daily /bin/backup.sh\n@hourly /bin/backup.sh\nSHELL=/bin/bash\n"
-                                "@weekly /bin/backup.sh\n")
+    tab = crontab.parse_crontab(
+        "@daily /bin/backup.sh\n@hourly /bin/backup.sh\nSHELL=/bin/bash\n@weekly /bin/backup.sh\n"
+    )
     items = crontab.to_specs(tab, prefix="ct-", taken=["ct-backup-sh"])
     assert [i["job"]["name"] for i in items] == ["ct-backup-sh-2", "ct-backup-sh-3", "ct-backup-sh-4"]
     assert items[0]["agent"]["shell"] is True and items[0]["agent"]["command"] == "/bin/backup.sh"
-    assert items[2]["agent"] == {"name": "ct-backup-sh-4", "command": "/bin/bash -c /bin/backup.sh",
-                                 "shell": False, "env": {}, "description": "imported from crontab line 4"}
+    assert items[2]["agent"] == {
+        "name": "ct-backup-sh-4",
+        "command": "/bin/bash -c /bin/backup.sh",
+        "shell": False,
+        "env": {},
+        "description": "imported from crontab line 4",
+    }
     assert items[0]["job"]["catchup"] == "skip"
 
 
 def job(name, **kw):
-    base = {"name": name, "agent_id": name, "cron_expr": "0 3 * * *", "timezone": "UTC", "status": "active",
-            "delivery": ["log_file"], "policy": {}, "heartbeat": {"enabled": False}}
+    base = {
+        "name": name,
+        "agent_id": name,
+        "cron_expr": "0 3 * * *",
+        "timezone": "UTC",
+        "status": "active",
+        "delivery": ["log_file"],
+        "policy": {},
+        "heartbeat": {"enabled": False},
+    }
     base.update(kw)
     return base
 
@@ -93,19 +114,23 @@ def test_export_groups_by_zone_and_explains_what_is_left_out():
         "l": {"name": "l", "command": "/bin/x"},
         "p": {"name": "p", "command": "/bin/p"},
     }
-    text = crontab.export_crontab([
-        job("a", timezone="Europe/Madrid", delivery=["slack"]),
-        job("b", status="paused"),
-        job("m"),
-        job("l", cron_expr="0 0 L * *"),
-        job("p", cron_expr=None, at="2030-01-01T00:00:00+00:00"),
-        job("ghost"),
-    ], agents)
+    text = crontab.export_crontab(
+        [
+            job("a", timezone="Europe/Madrid", delivery=["slack"]),
+            job("b", status="paused"),
+            job("m"),
+            job("l", cron_expr="0 0 L * *"),
+            job("p", cron_expr=None, at="2030-01-01T00:00:00+00:00"),
+            job("ghost"),
+        ],
+        agents,
+    )
     lines = text.splitlines()
     madrid = lines.index("CRON_TZ=Europe/Madrid")
     utc = lines.index("CRON_TZ=UTC")
-    assert lines[madrid + 1:madrid + 4] == [
-        "# a (agent a)", "# not carried over: delivery slack",
+    assert lines[madrid + 1 : madrid + 4] == [
+        "# a (agent a)",
+        "# not carried over: delivery slack",
         "0 3 * * * T=\"${TOKEN}\" sh -c '/bin/echo 100\\%'",
     ]
     assert lines[utc + 2] == "# (paused) 0 3 * * * cd /srv && /bin/echo 'two words'"

@@ -29,8 +29,11 @@ def written(spec) -> dict:
 def test_guide_daily_report():
     s = only_schedule(GUIDE / "daily_report.symbi")
     assert written(s.spec) == {
-        "name": "daily-report", "agent_id": "reporter-agent", "cron_expr": "0 9 * * *",
-        "session_mode": "ephemeral_with_summary", "delivery": ["stdout", "log_file"],
+        "name": "daily-report",
+        "agent_id": "reporter-agent",
+        "cron_expr": "0 9 * * *",
+        "session_mode": "ephemeral_with_summary",
+        "delivery": ["stdout", "log_file"],
         "policy": {"require_approval": False, "max_runtime": 300},
     }
     assert (s.line, s.column) == (1, 1)
@@ -39,15 +42,20 @@ def test_guide_daily_report():
 def test_guide_deployment_check_one_shot_at():
     s = only_schedule(GUIDE / "deployment_check.symbi")
     assert written(s.spec) == {
-        "name": "deployment-check", "agent_id": "health-checker", "at": "2026-02-15T14:30:00Z",
-        "delivery": ["webhook"], "webhook_url": "https://ops.example.com/hooks/deployment",
+        "name": "deployment-check",
+        "agent_id": "health-checker",
+        "at": "2026-02-15T14:30:00Z",
+        "delivery": ["webhook"],
+        "webhook_url": "https://ops.example.com/hooks/deployment",
     }
 
 
 def test_guide_system_monitor_heartbeat_colon_block():
     s = only_schedule(GUIDE / "system_monitor.symbi")
     assert written(s.spec) == {
-        "name": "system-monitor", "agent_id": "heartbeat-agent", "cron_expr": "*/5 * * * *",
+        "name": "system-monitor",
+        "agent_id": "heartbeat-agent",
+        "cron_expr": "*/5 * * * *",
         "heartbeat": {"enabled": True, "context_mode": "ephemeral_with_summary", "max_iterations": 100},
     }
 
@@ -57,7 +65,8 @@ def test_guide_heartbeat_monitor_agent_and_schedule():
     assert [a.spec.name for a in doc.agents] == ["heartbeat_monitor"]
     agent = doc.agents[0].spec
     assert written(agent) == {
-        "name": "heartbeat_monitor", "model": "claude-sonnet-4.5",
+        "name": "heartbeat_monitor",
+        "model": "claude-sonnet-4.5",
         "system_prompt": (
             "You are a system monitoring agent. On each heartbeat:\n"
             "1. Check system metrics (CPU, memory, disk)\n"
@@ -72,9 +81,12 @@ def test_guide_heartbeat_monitor_agent_and_schedule():
     }
     (s,) = doc.schedules
     assert written(s.spec) == {
-        "name": "heartbeat-monitor", "agent_id": "heartbeat_monitor", "cron_expr": "*/10 * * * *",
+        "name": "heartbeat-monitor",
+        "agent_id": "heartbeat_monitor",
+        "cron_expr": "*/10 * * * *",
         "heartbeat": {"enabled": True, "context_mode": "ephemeral_with_summary", "max_iterations": 50},
-        "delivery": ["log_file", "slack"], "slack_channel": "#ops-alerts",
+        "delivery": ["log_file", "slack"],
+        "slack_channel": "#ops-alerts",
     }
     # The agent is in the file, so the check against an empty registry passes.
     dsl.parse_file(GUIDE / "heartbeat_monitor.symbi", known_agents=[])
@@ -83,7 +95,9 @@ def test_guide_heartbeat_monitor_agent_and_schedule():
 def test_guide_data_pipeline_comment_line():
     s = only_schedule(GUIDE / "data_pipeline.symbi")
     assert written(s.spec) == {
-        "name": "data-pipeline", "agent_id": "etl-agent", "cron_expr": "0 2 * * *",
+        "name": "data-pipeline",
+        "agent_id": "etl-agent",
+        "cron_expr": "0 2 * * *",
         "session_mode": "ephemeral_with_summary",
     }
 
@@ -91,15 +105,21 @@ def test_guide_data_pipeline_comment_line():
 def test_guide_backup_single_channel():
     s = only_schedule(GUIDE / "backup.symbi")
     assert written(s.spec) == {
-        "name": "backup", "agent_id": "backup-agent", "cron_expr": "0 3 * * *", "delivery": ["log_file"],
+        "name": "backup",
+        "agent_id": "backup-agent",
+        "cron_expr": "0 3 * * *",
+        "delivery": ["log_file"],
     }
 
 
 def test_guide_security_scan_multiple_channels():
     s = only_schedule(GUIDE / "security_scan.symbi")
     assert written(s.spec) == {
-        "name": "security-scan", "agent_id": "scanner", "cron_expr": "0 1 * * *",
-        "delivery": ["log_file", "slack", "email"], "slack_channel": "#security",
+        "name": "security-scan",
+        "agent_id": "scanner",
+        "cron_expr": "0 1 * * *",
+        "delivery": ["log_file", "slack", "email"],
+        "slack_channel": "#security",
         "email_recipients": ["ops@example.com", "security@example.com"],
     }
 
@@ -107,8 +127,11 @@ def test_guide_security_scan_multiple_channels():
 def test_guide_metrics_report_webhook_headers_keep_env_reference():
     s = only_schedule(GUIDE / "metrics_report.symbi")
     assert written(s.spec) == {
-        "name": "metrics-report", "agent_id": "metrics-agent", "cron_expr": "*/30 * * * *",
-        "delivery": ["webhook"], "webhook_url": "https://metrics.example.com/ingest",
+        "name": "metrics-report",
+        "agent_id": "metrics-agent",
+        "cron_expr": "*/30 * * * *",
+        "delivery": ["webhook"],
+        "webhook_url": "https://metrics.example.com/ingest",
         "webhook_headers": {"Authorization": "Bearer ${METRICS_API_KEY}", "Content-Type": "application/json"},
     }
 
@@ -116,12 +139,16 @@ def test_guide_metrics_report_webhook_headers_keep_env_reference():
 def test_guide_production_deploy_policy():
     s = only_schedule(GUIDE / "production_deploy.symbi")
     assert written(s.spec) == {
-        "name": "production-deploy", "agent_id": "deploy-agent", "cron_expr": "0 0 * * 0",
+        "name": "production-deploy",
+        "agent_id": "deploy-agent",
+        "cron_expr": "0 0 * * 0",
         "policy": {
-            "require_approval": True, "max_runtime": 1800,
+            "require_approval": True,
+            "max_runtime": 1800,
             "require_capabilities": ["deployment", "production_write"],
             "allowed_hours": {"start": "00:00", "end": "04:00"},
-            "allowed_environments": ["staging", "production"], "require_agent_pin": True,
+            "allowed_environments": ["staging", "production"],
+            "require_agent_pin": True,
         },
     }
 
@@ -129,22 +156,31 @@ def test_guide_production_deploy_policy():
 def test_guide_data_sync_max_concurrent():
     s = only_schedule(GUIDE / "data_sync.symbi")
     assert written(s.spec) == {
-        "name": "data-sync", "agent_id": "sync-agent", "cron_expr": "*/5 * * * *", "max_concurrent": 2,
+        "name": "data-sync",
+        "agent_id": "sync-agent",
+        "cron_expr": "*/5 * * * *",
+        "max_concurrent": 2,
     }
 
 
 def test_guide_flaky_job_max_retries():
     s = only_schedule(GUIDE / "flaky_job.symbi")
     assert written(s.spec) == {
-        "name": "flaky-job", "agent_id": "unreliable-agent", "cron_expr": "0 * * * *", "max_retries": 3,
+        "name": "flaky-job",
+        "agent_id": "unreliable-agent",
+        "cron_expr": "0 * * * *",
+        "max_retries": 3,
     }
 
 
 def test_guide_secure_task_agent_pin():
     s = only_schedule(GUIDE / "secure_task.symbi")
     assert written(s.spec) == {
-        "name": "secure-task", "agent_id": "trusted-agent", "cron_expr": "0 * * * *",
-        "agent_pin_jwt": "${AGENT_PIN_JWT}", "policy": {"require_agent_pin": True},
+        "name": "secure-task",
+        "agent_id": "trusted-agent",
+        "cron_expr": "0 * * * *",
+        "agent_pin_jwt": "${AGENT_PIN_JWT}",
+        "policy": {"require_agent_pin": True},
     }
 
 
@@ -157,8 +193,12 @@ def test_guide_v09_migration_with_diff_markers_stripped():
     text = re.sub(r"(?m)^\+ ?", "", raw)
     (s,) = parse(text).schedules
     assert written(s.spec) == {
-        "name": "my-job", "agent_id": "my-agent", "cron_expr": "0 * * * *", "max_concurrent": 2,
-        "agent_pin_jwt": "${AGENT_PIN_JWT}", "policy": {"require_agent_pin": True},
+        "name": "my-job",
+        "agent_id": "my-agent",
+        "cron_expr": "0 * * * *",
+        "max_concurrent": 2,
+        "agent_pin_jwt": "${AGENT_PIN_JWT}",
+        "policy": {"require_agent_pin": True},
     }
 
 
@@ -171,11 +211,12 @@ def test_value_forms_and_both_separators():
         '  env: { A: "1", "B-C": "${SECRET}" }\n'
         "}\n"
         'schedule { name: "x", agent: "ops.bot", cron: "5#3 is not here", }\n'.replace(
-            '"5#3 is not here"', '"0 0 * * 5#3"')
+            '"5#3 is not here"', '"0 0 * * 5#3"'
+        )
         + "schedule {\n"
         '  name: "y"\n  agent: "ops.bot"\n  cron: "@daily"  # comment after a value\n'
         "  max_retries: 0\n  one_shot: false\n  custom: { n: -3, f: 1.5, nested: { deep: [1, [2]] } }\n"
-        "  webhook_headers {\n    \"X-A\": \"1\"\n    \"X-B\": \"2\"\n  }\n"
+        '  webhook_headers {\n    "X-A": "1"\n    "X-B": "2"\n  }\n'
         "}\n"
     )
     agent = doc.agents[0].spec
@@ -191,15 +232,18 @@ def test_value_forms_and_both_separators():
 
 
 def test_triple_quoted_string_is_dedented_and_raw():
-    doc = parse('agent m {\n  model: "claude"\n  system_prompt: """\n    line one\n      indented \\n kept\n'
-                '    # not a comment\n    """\n}\n')
+    doc = parse(
+        'agent m {\n  model: "claude"\n  system_prompt: """\n    line one\n      indented \\n kept\n'
+        '    # not a comment\n    """\n}\n'
+    )
     assert doc.agents[0].spec.system_prompt == "line one\n  indented \\n kept\n# not a comment"
 
 
 def test_hash_inside_strings_is_text_and_env_is_not_expanded(monkeypatch):
     monkeypatch.setenv("TOKEN", "s3cret")
-    doc = parse('schedule { name: "#x", agent: "a", cron: "0 9 * * *", slack_channel: "#ops // x",'
-                ' agent_pin_jwt: "${TOKEN}" }')
+    doc = parse(
+        'schedule { name: "#x", agent: "a", cron: "0 9 * * *", slack_channel: "#ops // x", agent_pin_jwt: "${TOKEN}" }'
+    )
     spec = doc.schedules[0].spec
     assert spec.name == "#x" and spec.slack_channel == "#ops // x"
     assert spec.agent_pin_jwt == "${TOKEN}"
@@ -282,9 +326,9 @@ def test_unknown_agent_only_checked_against_a_registry():
 def test_syntax_errors_expected_found_and_recovery_collects_all():
     ps = problems(
         "schedule {\n"
-        '  name = "n"\n'            # '=' instead of ':'
-        '  agent: "a" "b"\n'         # two values
-        "  cron: 0 9 * * *\n"        # unquoted
+        '  name = "n"\n'  # '=' instead of ':'
+        '  agent: "a" "b"\n'  # two values
+        "  cron: 0 9 * * *\n"  # unquoted
         '  delivery: ["stdout" "log_file"]\n'
         '  input: "never closed\n'
         "}\n"
@@ -304,17 +348,18 @@ def test_unclosed_block_and_stray_top_level():
 
 
 def test_schedule_names_twice_and_agents_twice():
-    ps = problems('agent a { command: "x" }\nagent a { command: "y" }\n'
-                  'schedule { name: "n", agent: "a", cron: "@daily" }\n'
-                  'schedule { name: "n", agent: "a", cron: "@hourly" }\n')
+    ps = problems(
+        'agent a { command: "x" }\nagent a { command: "y" }\n'
+        'schedule { name: "n", agent: "a", cron: "@daily" }\n'
+        'schedule { name: "n", agent: "a", cron: "@hourly" }\n'
+    )
     assert [p.line for p in ps] == [2, 4]
 
 
 def test_error_message_names_first_problem_and_counts_the_rest():
     with pytest.raises(DslError) as err:
         parse('schedule {\n nam: "x"\n agent: "a"\n cron: "@daily"\n tz: "UTC"\n}\n', file="f.symbi")
-    assert str(err.value).startswith(
-        "f.symbi:2:2: unknown key `nam` in schedule block (did you mean `name`?)")
+    assert str(err.value).startswith("f.symbi:2:2: unknown key `nam` in schedule block (did you mean `name`?)")
     assert len(err.value.problems) == 2  # `name` is not reported missing: the misspelling is the problem
     assert "more" in str(err.value)
     assert err.value.to_dict()["details"]["problems"][0]["line"] == 2
@@ -322,7 +367,7 @@ def test_error_message_names_first_problem_and_counts_the_rest():
 
 
 def test_too_deep_nesting_is_an_error_not_a_crash():
-    (p, *_rest) = problems('schedule { custom: { x: ' + "[" * 500 + "] } }")
+    (p, *_rest) = problems("schedule { custom: { x: " + "[" * 500 + "] } }")
     assert "nested more than" in p.message
 
 

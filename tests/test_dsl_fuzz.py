@@ -17,7 +17,7 @@ GUIDE = sorted((Path(__file__).parent / "fixtures" / "guide").glob("*"))
 SEEDS = [p.read_text(encoding="utf-8") for p in GUIDE]
 
 # Characters that mean something to the lexer, plus some that do not.
-ALPHABET = list('{}[]:,"#/\\\n\t abcnrtu019-_.$\'+=*@é\r')
+ALPHABET = list("{}[]:,\"#/\\\n\t abcnrtu019-_.$'+=*@é\r")
 ALPHABET += ['"""', "//", "agent ", "schedule ", "${X}", "true"]
 
 
@@ -70,17 +70,20 @@ def test_mutated_guide_files_raise_only_dsl_error(text, known):
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("text", [
-    "[" * 100_000,
-    "{" * 100_000,
-    "schedule {" * 20_000,
-    '"' * 100_001,
-    '"""' + "x" * 100_000,
-    "schedule { custom: " + "{ a: " * 5_000 + "1" + " }" * 5_000 + " }",
-    "#" * 100_000,
-    "\\" * 100_000,
-    "a" * 100_000,
-    "9" * 100_000,
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 100_000,
+        "{" * 100_000,
+        "schedule {" * 20_000,
+        '"' * 100_001,
+        '"""' + "x" * 100_000,
+        "schedule { custom: " + "{ a: " * 5_000 + "1" + " }" * 5_000 + " }",
+        "#" * 100_000,
+        "\\" * 100_000,
+        "a" * 100_000,
+        "9" * 100_000,
+    ],
+)
 def test_pathological_inputs_finish(text):
     check(text)

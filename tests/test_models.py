@@ -11,8 +11,19 @@ def test_job_field_order_matches_the_model():
     assert len(JOB_FIELD_ORDER) == len(set(JOB_FIELD_ORDER))
 
 
-@pytest.mark.parametrize("text, seconds", [("5m", 300), ("30m", 1800), ("1h", 3600), ("1h30m", 5400),
-                                           ("90s", 90), (45, 45), ("120", 120), ("2h 5m 3s", 7503)])
+@pytest.mark.parametrize(
+    "text, seconds",
+    [
+        ("5m", 300),
+        ("30m", 1800),
+        ("1h", 3600),
+        ("1h30m", 5400),
+        ("90s", 90),
+        (45, 45),
+        ("120", 120),
+        ("2h 5m 3s", 7503),
+    ],
+)
 def test_durations(text, seconds):
     assert parse_duration(text) == seconds
 

@@ -69,9 +69,7 @@ def test_range_ending_in_7_includes_sunday() -> None:
     ("expr", "expected"),
     [
         pytest.param("0 0 1 jan *", ["2026-01-01 Thu", "2027-01-01 Fri"], id="month_name"),
-        pytest.param(
-            "0 0 1 JAN-mar *", ["2026-01-01 Thu", "2026-02-01 Sun"], id="month_name_range_mixed_case"
-        ),
+        pytest.param("0 0 1 JAN-mar *", ["2026-01-01 Thu", "2026-02-01 Sun"], id="month_name_range_mixed_case"),
         pytest.param("0 0 * * MON-FRI", ["2026-01-01 Thu", "2026-01-02 Fri"], id="day_name_range"),
         pytest.param("0 0 * * sat,Sun", ["2026-01-03 Sat", "2026-01-04 Sun"], id="day_name_list"),
         pytest.param("0 0 * * mon", ["2026-01-05 Mon", "2026-01-12 Mon"], id="day_name"),

@@ -236,9 +236,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("expr", "zone", "start", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
-)
+@pytest.mark.parametrize(("expr", "zone", "start", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_dst_case(expr: str, zone: str, start: str, expected: list[str]) -> None:
     tz = ZoneInfo(zone)
     got = next_times(expr, tz, datetime.fromisoformat(start), len(expected))
@@ -270,9 +268,7 @@ def test_after_given_in_another_zone() -> None:
     after_utc = datetime(2026, 11, 1, 5, 40, tzinfo=timezone.utc)  # 01:40 EDT, first pass
     after_tokyo = after_utc.astimezone(ZoneInfo("Asia/Tokyo"))
     cron = parse("*/15 * * * *")
-    assert (
-        cron.next_after(after_utc, tz) == cron.next_after(after_tokyo, tz) == after_utc + timedelta(minutes=5)
-    )
+    assert cron.next_after(after_utc, tz) == cron.next_after(after_tokyo, tz) == after_utc + timedelta(minutes=5)
 
 
 def test_fixed_time_classification() -> None:
@@ -311,4 +307,3 @@ def test_clock_following_job_runs_in_the_hour_after_a_midnight_jump():
     tz = ZoneInfo("America/Santiago")
     nxt = parse("* 1 * * 0").next_after(datetime(2026, 9, 5, 22, 0, tzinfo=tz), tz).astimezone(tz)
     assert nxt.isoformat() == "2026-09-06T01:00:00-03:00"
-

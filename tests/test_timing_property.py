@@ -107,9 +107,7 @@ def croniter_expressions(draw) -> str:
     if shape in ("dow_only", "both_or"):
         dow = draw(plain_field(0, 7, DAYS, allow_star_step=shape == "dow_only", allow_open_step=False))
     if shape == "dow_only" and draw(st.booleans()):
-        dow = draw(
-            st.sampled_from([f"{d}#{n}" for d in range(7) for n in range(1, 6)] + [f"{d}L" for d in range(7)])
-        )
+        dow = draw(st.sampled_from([f"{d}#{n}" for d in range(7) for n in range(1, 6)] + [f"{d}L" for d in range(7)]))
     return f"{minute} {hour} {dom} {month} {dow}"
 
 
@@ -123,9 +121,7 @@ def cronsim_expressions(draw) -> str:
         st.one_of(
             st.just("*"),
             plain_field(0, 7, DAYS),
-            st.sampled_from(
-                [f"{d}#{n}" for d in range(7) for n in range(1, 6)] + [f"{d}L" for d in range(7)]
-            ),
+            st.sampled_from([f"{d}#{n}" for d in range(7) for n in range(1, 6)] + [f"{d}L" for d in range(7)]),
         )
     )
     return f"{minute} {hour} {dom} {month} {dow}"
@@ -141,9 +137,7 @@ NO_DST_ZONES = [
     ZoneInfo("UTC"),
 ]
 
-starts = st.datetimes(
-    min_value=datetime(1990, 1, 1), max_value=datetime(2090, 12, 31), timezones=st.just(timezone.utc)
-)
+starts = st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2090, 12, 31), timezones=st.just(timezone.utc))
 
 
 def ours(expr: str, tz, start: datetime, n: int = N) -> list[datetime]:
@@ -198,13 +192,9 @@ def test_matches_cronsim_with_dst(expr: str, zone: str, near: datetime, shift: i
     tz = ZoneInfo(zone)
     start = (near + timedelta(minutes=shift, seconds=second)).astimezone(tz)
     if cron.is_fixed_time():
-        assume(
-            start.fold == 0
-        )  # cronsim returns a time before a second-pass start (see the module docstring)
+        assume(start.fold == 0)  # cronsim returns a time before a second-pass start (see the module docstring)
     else:
-        assume(
-            zone != "Australia/Lord_Howe"
-        )  # cronsim steps whole hours of real time (see the module docstring)
+        assume(zone != "Australia/Lord_Howe")  # cronsim steps whole hours of real time (see the module docstring)
     try:
         it = cronsim_mod.CronSim(expr, start)
         theirs = [next(it) for _ in range(N)]

@@ -21,8 +21,20 @@ LIST_COLUMNS: list[Column] = [
     ("ENV", lambda a: sorted(a.get("env") or {})),
     ("UPDATED", "updated_at"),
 ]
-CSV_FIELDS = ["name", "command", "shell", "model", "system_prompt", "capabilities", "env", "workdir",
-              "agentpin_id", "description", "created_at", "updated_at"]
+CSV_FIELDS = [
+    "name",
+    "command",
+    "shell",
+    "model",
+    "system_prompt",
+    "capabilities",
+    "env",
+    "workdir",
+    "agentpin_id",
+    "description",
+    "created_at",
+    "updated_at",
+]
 
 
 def _parse_env(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -46,22 +58,37 @@ def agent() -> None:
 
 @agent.command("add")
 @click.argument("name")
-@click.option("--command", "command", metavar="CMD",
-              help="Command line to run (split like a shell, no shell).")
+@click.option("--command", "command", metavar="CMD", help="Command line to run (split like a shell, no shell).")
 @click.option("--shell", is_flag=True, help="Run --command through /bin/sh -c (pipes, redirections).")
 @click.option("--model", metavar="MODEL", help="A model agent: the model name (with --system-prompt).")
 @click.option("--system-prompt", metavar="TEXT", help="The model agent's system prompt.")
 @click.option("--capability", "capabilities", multiple=True, metavar="X", help="A capability (repeatable).")
-@click.option("--env", "env", multiple=True, metavar="K=V",
-              help="Environment for the agent (repeatable); values may be ${VAR} references.")
+@click.option(
+    "--env",
+    "env",
+    multiple=True,
+    metavar="K=V",
+    help="Environment for the agent (repeatable); values may be ${VAR} references.",
+)
 @click.option("--workdir", metavar="DIR", help="Working directory (default: the run's context directory).")
 @click.option("--agentpin-id", metavar="ID", help="The agent's AgentPin id (default: its name).")
 @click.option("--description", metavar="TEXT", help="A note for people.")
 @click.option("--replace", is_flag=True, help="Replace an agent with the same name.")
 @format_option()
-def add(name: str, command: str | None, shell: bool, model: str | None, system_prompt: str | None,
-        capabilities: tuple[str, ...], env: tuple[str, ...], workdir: str | None, agentpin_id: str | None,
-        description: str | None, replace: bool, fmt: str) -> None:
+def add(
+    name: str,
+    command: str | None,
+    shell: bool,
+    model: str | None,
+    system_prompt: str | None,
+    capabilities: tuple[str, ...],
+    env: tuple[str, ...],
+    workdir: str | None,
+    agentpin_id: str | None,
+    description: str | None,
+    replace: bool,
+    fmt: str,
+) -> None:
     """Register agent NAME.
 
     \b
@@ -72,9 +99,16 @@ def add(name: str, command: str | None, shell: bool, model: str | None, system_p
     from ..services.agents import add_agent
 
     spec: dict[str, Any] = {
-        "name": name, "command": command, "shell": shell, "model": model, "system_prompt": system_prompt,
-        "capabilities": list(dict.fromkeys(capabilities)), "env": _parse_env(env), "workdir": workdir,
-        "agentpin_id": agentpin_id, "description": description,
+        "name": name,
+        "command": command,
+        "shell": shell,
+        "model": model,
+        "system_prompt": system_prompt,
+        "capabilities": list(dict.fromkeys(capabilities)),
+        "env": _parse_env(env),
+        "workdir": workdir,
+        "agentpin_id": agentpin_id,
+        "description": description,
     }
     result = add_agent(get_app(), spec, replace=replace)
     from ..envref import literal_secret_warnings
@@ -93,8 +127,13 @@ def list_cmd(fmt: str) -> None:
     """List registered agents."""
     from ..services.agents import list_agents
 
-    render_rows(list_agents(get_app()), fmt, columns=LIST_COLUMNS, csv_fields=CSV_FIELDS,
-                empty="no agents (symbi agent add NAME --command ...)")
+    render_rows(
+        list_agents(get_app()),
+        fmt,
+        columns=LIST_COLUMNS,
+        csv_fields=CSV_FIELDS,
+        empty="no agents (symbi agent add NAME --command ...)",
+    )
 
 
 @agent.command("show")

@@ -66,8 +66,11 @@ def pending(fmt: str) -> None:
     render_table(
         rows,
         [
-            ("RUN", lambda r: short_id(r["run_id"])), ("JOB", "job_name"), ("SCHEDULED FOR", "scheduled_for"),
-            ("APPROVERS", lambda r: r["approvers"] or "anyone"), ("AGE", lambda r: _age(r["age_seconds"])),
+            ("RUN", lambda r: short_id(r["run_id"])),
+            ("JOB", "job_name"),
+            ("SCHEDULED FOR", "scheduled_for"),
+            ("APPROVERS", lambda r: r["approvers"] or "anyone"),
+            ("AGE", lambda r: _age(r["age_seconds"])),
             ("EXPIRES", "expires_at"),
         ],
         empty="no runs are waiting for approval",

@@ -24,12 +24,12 @@ def _details(row: dict[str, Any]) -> str:
 
 
 @audit.command("query")
-@click.option("--type", "types", multiple=True, metavar="TYPE",
-              help="Only this event type (repeatable), e.g. CronJobFailed.")
+@click.option(
+    "--type", "types", multiple=True, metavar="TYPE", help="Only this event type (repeatable), e.g. CronJobFailed."
+)
 @click.option("--since", metavar="DATE", help="From this time: YYYY-MM-DD or ISO 8601 (local time without offset).")
 @click.option("--until", metavar="DATE", help="Up to this time; a bare date includes that whole day.")
-@click.option("--job", metavar="JOB", shell_complete=complete_job,
-              help="Job id, id prefix or name (deleted jobs too).")
+@click.option("--job", metavar="JOB", shell_complete=complete_job, help="Job id, id prefix or name (deleted jobs too).")
 @click.option("--run", metavar="RUN", help="Run id or id prefix.")
 @click.option("--actor", metavar="ACTOR", help="Who acted: cli:alice, alice, daemon, api:...")
 @click.option("--limit", type=int, callback=positive, metavar="N", help="At most N events, the newest.")
@@ -46,12 +46,21 @@ def query(types, since, until, job, run, actor, limit, fmt) -> None:
         types=types,
         since=parse_when(since, field="since") if since else None,
         until=parse_when(until, field="until", end_of_day=True) if until else None,
-        job=job, run=run, actor=actor, limit=limit,
+        job=job,
+        run=run,
+        actor=actor,
+        limit=limit,
     )
     render_rows(
-        rows, fmt, csv_fields=CSV_FIELDS, empty="no audit events match",
+        rows,
+        fmt,
+        csv_fields=CSV_FIELDS,
+        empty="no audit events match",
         columns=[
-            ("SEQ", "seq"), ("TIME", "at"), ("TYPE", "type"), ("ACTOR", "actor"),
+            ("SEQ", "seq"),
+            ("TIME", "at"),
+            ("TYPE", "type"),
+            ("ACTOR", "actor"),
             ("JOB", lambda r: r["job_name"] or short_id(r["job_id"]) if r["job_id"] or r["job_name"] else None),
             ("RUN", lambda r: short_id(r["run_id"]) if r["run_id"] else None),
             ("DETAILS", _details),
@@ -60,8 +69,11 @@ def query(types, since, until, job, run, actor, limit, fmt) -> None:
 
 
 @audit.command("verify")
-@click.option("--expect-head", metavar="HASH",
-              help="A head printed by an earlier verify and kept elsewhere: it must still be in the chain.")
+@click.option(
+    "--expect-head",
+    metavar="HASH",
+    help="A head printed by an earlier verify and kept elsewhere: it must still be in the chain.",
+)
 @format_option(("table", "json"))
 def verify(expect_head: str | None, fmt) -> None:
     """Recompute the hash chain; exit 1 naming every row changed, removed or inserted.

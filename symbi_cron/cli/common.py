@@ -29,7 +29,11 @@ def format_option(choices: Sequence[str] = ("table", "json"), default: str = "ta
     people, *scripts = choices
     help_text = f"Output format: {people} for people" + (f", {'/'.join(scripts)} for scripts." if scripts else ".")
     return click.option(
-        "--format", "fmt", type=click.Choice(list(choices)), default=default, show_default=True,
+        "--format",
+        "fmt",
+        type=click.Choice(list(choices)),
+        default=default,
+        show_default=True,
         help=help_text,
     )
 
@@ -133,8 +137,15 @@ def render_csv(rows: Iterable[dict[str, Any]], fields: Sequence[str]) -> None:
 MAX_COUNT = 2**63 - 1
 
 
-def render_rows(rows: list[dict[str, Any]], fmt: str, *, columns: Sequence[Column], csv_fields: Sequence[str],
-                empty: str = "", as_json: Callable[[dict[str, Any]], Any] | None = None) -> None:
+def render_rows(
+    rows: list[dict[str, Any]],
+    fmt: str,
+    *,
+    columns: Sequence[Column],
+    csv_fields: Sequence[str],
+    empty: str = "",
+    as_json: Callable[[dict[str, Any]], Any] | None = None,
+) -> None:
     """Print rows in the chosen ``--format``: json (each row through ``as_json`` when given), csv, or a table."""
     if fmt == "json":
         emit_json([as_json(r) for r in rows] if as_json else rows)

@@ -153,9 +153,7 @@ def _fq(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-_HEADER = (
-    "# {shell} completion for symbi, generated from the command tree by scripts/gen_docs.py: do not edit.\n"
-)
+_HEADER = "# {shell} completion for symbi, generated from the command tree by scripts/gen_docs.py: do not edit.\n"
 
 
 def render_bash(t: Tables) -> str:

@@ -23,8 +23,9 @@ def show(fmt: str) -> None:
     if fmt == "json":
         emit_json({"config_file": str(app.paths.config_file), "data_dir": str(app.paths.data_dir), **data})
         return
-    click.echo(f"# config file: {app.paths.config_file}"
-               f"{'' if app.paths.config_file.exists() else ' (not present: defaults)'}")
+    click.echo(
+        f"# config file: {app.paths.config_file}{'' if app.paths.config_file.exists() else ' (not present: defaults)'}"
+    )
     click.echo(f"# data dir:    {app.paths.data_dir}")
     click.echo(f"# effective time zone: {app.settings.timezone_name}")
     click.echo(_to_toml(data))

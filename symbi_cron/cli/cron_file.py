@@ -10,8 +10,7 @@ from .common import Column, emit_json, format_option, get_app, render_table, war
 
 
 @click.command("validate")
-@click.option("--file", "file_", required=True, metavar="FILE",
-              help="The .symbi file to check (`-` = stdin).")
+@click.option("--file", "file_", required=True, metavar="FILE", help="The .symbi file to check (`-` = stdin).")
 @format_option()
 def validate(file_: str, fmt: str) -> None:
     """Check a .symbi file without changing anything.
@@ -38,11 +37,14 @@ def validate(file_: str, fmt: str) -> None:
             click.echo(f"{n} problem{'s' if n != 1 else ''} in {name}", err=True)
         sys.exit(1)
     if fmt == "json":
-        emit_json({
-            "ok": True, "file": name,
-            "agents": [a.spec.name for a in doc.agents],
-            "schedules": [s.spec.name for s in doc.schedules],
-        })
+        emit_json(
+            {
+                "ok": True,
+                "file": name,
+                "agents": [a.spec.name for a in doc.agents],
+                "schedules": [s.spec.name for s in doc.schedules],
+            }
+        )
     else:
         click.echo(f"ok: {doc.summary()}")
 
@@ -55,7 +57,9 @@ PLAN_COLUMNS: list[Column] = [
     ("COMMAND", lambda i: _short(i["agent"]["command"])),
 ]
 SKIPPED_COLUMNS: list[Column] = [
-    ("LINE", "line"), ("REASON", "reason"), ("TEXT", lambda s: _short(s["text"], 50)),
+    ("LINE", "line"),
+    ("REASON", "reason"),
+    ("TEXT", lambda s: _short(s["text"], 50)),
 ]
 
 
@@ -64,15 +68,19 @@ def _short(text: str, width: int = 60) -> str:
 
 
 @click.command("import")
-@click.option("--crontab", "crontab_file", required=True, metavar="FILE",
-              help="A user crontab (`-` reads stdin, e.g. `crontab -l | symbi cron import --crontab -`).")
+@click.option(
+    "--crontab",
+    "crontab_file",
+    required=True,
+    metavar="FILE",
+    help="A user crontab (`-` reads stdin, e.g. `crontab -l | symbi cron import --crontab -`).",
+)
 @click.option("--dry-run", is_flag=True, help="Show what would be created; write nothing.")
 @click.option("--prefix", default="", metavar="P", help="Prefix for the names of the jobs and agents.")
 @click.option("--skip-invalid", is_flag=True, help="Import the lines that convert even if some do not.")
 @click.option("--replace", is_flag=True, help="Replace jobs and agents that have the same names.")
 @format_option()
-def import_cmd(crontab_file: str, dry_run: bool, prefix: str, skip_invalid: bool, replace: bool,
-               fmt: str) -> None:
+def import_cmd(crontab_file: str, dry_run: bool, prefix: str, skip_invalid: bool, replace: bool, fmt: str) -> None:
     """Turn each line of a crontab into an agent and a job (one transaction).
 
     CRON_TZ (or TZ) sets the job's time zone; SHELL runs the command; PATH and other NAME=value lines become
@@ -91,8 +99,7 @@ def import_cmd(crontab_file: str, dry_run: bool, prefix: str, skip_invalid: bool
         from ..errors import InvalidInput
 
         try:
-            plan = importing.import_crontab(app, text, prefix=prefix, skip_invalid=skip_invalid,
-                                            replace=replace)
+            plan = importing.import_crontab(app, text, prefix=prefix, skip_invalid=skip_invalid, replace=replace)
         except InvalidInput as exc:
             skipped = (exc.details or {}).get("skipped") if isinstance(exc.details, dict) else None
             for item in skipped or []:
@@ -126,8 +133,9 @@ def import_cmd(crontab_file: str, dry_run: bool, prefix: str, skip_invalid: bool
 
 
 @click.command("export")
-@click.option("--format", "fmt", type=click.Choice(["crontab"]), default="crontab", show_default=True,
-              help="Output format.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["crontab"]), default="crontab", show_default=True, help="Output format."
+)
 def export_cmd(fmt: str) -> None:
     """Print the jobs that crontab can express, as a crontab (the others as comments saying why)."""
     from ..services.importing import export_crontab

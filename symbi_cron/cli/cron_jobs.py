@@ -38,8 +38,23 @@ LIST_COLUMNS: list[Column] = [
     ("FAILS", "failure_count"),
 ]
 CSV_JOB_FIELDS = [
-    "id", "name", "agent_id", "cron_expr", "at", "timezone", "status", "next_run", "last_run", "run_count",
-    "failure_count", "session_mode", "delivery", "max_concurrent", "max_retries", "created_at", "updated_at",
+    "id",
+    "name",
+    "agent_id",
+    "cron_expr",
+    "at",
+    "timezone",
+    "status",
+    "next_run",
+    "last_run",
+    "run_count",
+    "failure_count",
+    "session_mode",
+    "delivery",
+    "max_concurrent",
+    "max_retries",
+    "created_at",
+    "updated_at",
 ]
 RUN_COLUMNS: list[Column] = [
     ("RUN", lambda r: short_id(r["id"])),
@@ -47,19 +62,35 @@ RUN_COLUMNS: list[Column] = [
     ("TRIGGER", "trigger"),
     ("STATUS", "status"),
     ("TRY", "attempt"),
-    ("DURATION", lambda r: f"{r['execution_time_ms'] / 1000:.1f}s" if r.get("execution_time_ms") is not None
-     else None),
+    ("DURATION", lambda r: f"{r['execution_time_ms'] / 1000:.1f}s" if r.get("execution_time_ms") is not None else None),
     ("EXIT", "exit_code"),
-    ("DELIVERY", lambda r: " ".join(f"{d['channel']}:{'ok' if d['ok'] else 'FAILED'}"
-                                    for d in r.get("deliveries", [])) or None),
-    ("TOKENS", lambda r: f"{r['input_tokens']}/{r['output_tokens']}" if r.get("input_tokens") is not None
-     else None),
+    (
+        "DELIVERY",
+        lambda r: " ".join(f"{d['channel']}:{'ok' if d['ok'] else 'FAILED'}" for d in r.get("deliveries", [])) or None,
+    ),
+    ("TOKENS", lambda r: f"{r['input_tokens']}/{r['output_tokens']}" if r.get("input_tokens") is not None else None),
     ("ERROR / SUMMARY", lambda r: _one_line(r.get("error_message") or r.get("summary"))),
 ]
 CSV_RUN_FIELDS = [
-    "id", "job_id", "job_name", "trigger", "status", "scheduled_for", "attempt", "started_at", "finished_at",
-    "execution_time_ms", "exit_code", "iterations", "error_message", "summary", "output", "deliveries",
-    "input_tokens", "output_tokens", "cost_usd",
+    "id",
+    "job_id",
+    "job_name",
+    "trigger",
+    "status",
+    "scheduled_for",
+    "attempt",
+    "started_at",
+    "finished_at",
+    "execution_time_ms",
+    "exit_code",
+    "iterations",
+    "error_message",
+    "summary",
+    "output",
+    "deliveries",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
 ]
 
 
@@ -85,8 +116,13 @@ def list_jobs(status: str | None, agent: str | None, fmt: str) -> None:
     """List jobs."""
     from ..services import jobs
 
-    render_rows(jobs.list_jobs(get_app(), status=status, agent=agent), fmt, columns=LIST_COLUMNS,
-                csv_fields=CSV_JOB_FIELDS, empty="no jobs")
+    render_rows(
+        jobs.list_jobs(get_app(), status=status, agent=agent),
+        fmt,
+        columns=LIST_COLUMNS,
+        csv_fields=CSV_JOB_FIELDS,
+        empty="no jobs",
+    )
 
 
 def _read_json_arg(text: str) -> Any:
@@ -97,8 +133,9 @@ def _read_json_arg(text: str) -> Any:
     except json.JSONDecodeError as exc:
         from ..errors import InvalidInput
 
-        raise InvalidInput(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-                           field="--json") from None
+        raise InvalidInput(
+            f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", field="--json"
+        ) from None
 
 
 @click.command()
@@ -108,8 +145,9 @@ def _read_json_arg(text: str) -> Any:
 @click.option("--all", "all_", is_flag=True, help="Add every schedule in --file.")
 @click.option("--replace", is_flag=True, help="Replace a job (or agent) with the same name.")
 @format_option()
-def add(json_text: str | None, file_: str | None, schedules: tuple[str, ...], all_: bool, replace: bool,
-        fmt: str) -> None:
+def add(
+    json_text: str | None, file_: str | None, schedules: tuple[str, ...], all_: bool, replace: bool, fmt: str
+) -> None:
     """Add a job from JSON or from a .symbi file.
 
     \b
@@ -149,8 +187,12 @@ def add(json_text: str | None, file_: str | None, schedules: tuple[str, ...], al
 
 @click.command()
 @JOB_ARG
-@click.option("--json", "json_text", metavar="TEXT",
-              help="The fields to change, as a JSON object (`-` reads stdin); the others are kept.")
+@click.option(
+    "--json",
+    "json_text",
+    metavar="TEXT",
+    help="The fields to change, as a JSON object (`-` reads stdin); the others are kept.",
+)
 @click.option("--cron", "cron_expr", metavar="EXPR", help="A new cron expression (shorthand for --json).")
 @format_option()
 def update(job: str, json_text: str | None, cron_expr: str | None, fmt: str) -> None:
@@ -237,10 +279,10 @@ def _state_command(name: str, service_fn: str, help_text: str, done: str):
 
 
 pause = _state_command("pause", "pause_job", "Pause a job: no new runs until resumed; state is kept.", "paused")
-resume = _state_command("resume", "resume_job", "Resume a paused job; its next run is computed from now.",
-                        "resumed")
-reset = _state_command("reset", "reset_job",
-                       "Return a job (e.g. dead-lettered) to active, failure count zero, fresh next run.", "reset")
+resume = _state_command("resume", "resume_job", "Resume a paused job; its next run is computed from now.", "resumed")
+reset = _state_command(
+    "reset", "reset_job", "Return a job (e.g. dead-lettered) to active, failure count zero, fresh next run.", "reset"
+)
 
 
 def _print_status(job: dict[str, Any]) -> None:
@@ -267,8 +309,9 @@ def _print_status(job: dict[str, Any]) -> None:
     if policy.get("max_runtime"):
         lines.append(("Max runtime", format_duration(policy["max_runtime"])))
     if policy.get("require_approval"):
-        lines.append(("Approval", "required" + (f" by {', '.join(policy['approvers'])}"
-                                                if policy.get("approvers") else "")))
+        lines.append(
+            ("Approval", "required" + (f" by {', '.join(policy['approvers'])}" if policy.get("approvers") else ""))
+        )
     width = max(len(k) for k, _ in lines)
     for key, value in lines:
         click.echo(f"{key + ':':<{width + 1}} {value if value is not None else '-'}")
@@ -280,8 +323,15 @@ def _print_status(job: dict[str, Any]) -> None:
 
 @click.command()
 @JOB_ARG
-@click.option("--history", "history_n", type=int, default=5, show_default=True, callback=non_negative,
-              help="How many recent runs to show.")
+@click.option(
+    "--history",
+    "history_n",
+    type=int,
+    default=5,
+    show_default=True,
+    callback=non_negative,
+    help="How many recent runs to show.",
+)
 @click.option("--watch", is_flag=True, help="Redraw every 5 seconds until interrupted.")
 @click.option("--interval", type=float, default=5.0, hidden=True)
 @format_option()
@@ -331,5 +381,11 @@ def history(job: str, limit: int, status: str | None, fmt: str) -> None:
     """
     from ..services import jobs
 
-    render_rows(jobs.job_history(get_app(), job, limit=limit, status=status), fmt, columns=RUN_COLUMNS,
-                csv_fields=CSV_RUN_FIELDS, empty="no runs", as_json=_run_json)
+    render_rows(
+        jobs.job_history(get_app(), job, limit=limit, status=status),
+        fmt,
+        columns=RUN_COLUMNS,
+        csv_fields=CSV_RUN_FIELDS,
+        empty="no runs",
+        as_json=_run_json,
+    )

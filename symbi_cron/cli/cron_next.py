@@ -65,10 +65,7 @@ def next_cmd(expr: tuple[str, ...], tz_name: str | None, start: str | None, coun
         return
     from .table import format_table
 
-    rows = [
-        (i, _local(t), t.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
-        for i, t in enumerate(times, 1)
-    ]
+    rows = [(i, _local(t), t.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")) for i, t in enumerate(times, 1)]
     click.echo(describe(cron))
     click.echo(f"Time zone: {tz_name}")
     click.echo(format_table(rows, ["#", "Local time", "UTC"], align=("right", "left", "left")))

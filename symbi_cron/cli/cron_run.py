@@ -50,8 +50,7 @@ def run_job(job: str, input_text: str | None, wait: bool, timeout: float | None,
         final = execute_now(app, run["id"], stdout=out, echo=out if wait else None)
         if final is not None and final["status"] == "queued":
             # The job is at its max_concurrent limit (a run of it is in flight elsewhere).
-            click.echo(f"run {run['id']} is queued: job {run['job_name']!r} is at its max_concurrent limit",
-                       err=True)
+            click.echo(f"run {run['id']} is queued: job {run['job_name']!r} is at its max_concurrent limit", err=True)
         _finish(final or run, run["job_name"], fmt, wait)
         return
     if not wait:

@@ -12,9 +12,13 @@ ACTIONS = ("start", "stop", "status", "restart", "reload")
 @click.command("daemon")
 @click.argument("action", type=click.Choice(ACTIONS), default="start", required=False)
 @click.option("--foreground", is_flag=True, help="Run in this terminal (for systemd and containers); logs on stderr.")
-@click.option("--timeout", type=float, default=None,
-              help="stop/restart: seconds to wait for the daemon to exit (default: shutdown_timeout_seconds"
-                   " + kill_grace_seconds + 10).")
+@click.option(
+    "--timeout",
+    type=float,
+    default=None,
+    help="stop/restart: seconds to wait for the daemon to exit (default: shutdown_timeout_seconds"
+    " + kill_grace_seconds + 10).",
+)
 @format_option()
 def daemon(action: str, foreground: bool, timeout: float | None, fmt: str) -> None:
     """Start, stop, inspect or reload the scheduler daemon.
@@ -43,8 +47,10 @@ def daemon(action: str, foreground: bool, timeout: float | None, fmt: str) -> No
             up = state.uptime_seconds()
             click.echo(f"running (pid {state.pid}, up {_duration(up) if up is not None else '?'})")
         elif state.state == "stale":
-            click.echo(f"stopped, with a stale pidfile {paths.pidfile} (pid {state.pid} is not running);"
-                       " `symbi cron daemon start` cleans it")
+            click.echo(
+                f"stopped, with a stale pidfile {paths.pidfile} (pid {state.pid} is not running);"
+                " `symbi cron daemon start` cleans it"
+            )
         else:
             click.echo("stopped")
         if state.state != "running":

@@ -18,8 +18,13 @@ def _level_of(line: str) -> int | None:
 
 @click.command("logs")
 @click.option("--filter", "needle", metavar="TEXT", help="Only lines containing TEXT (e.g. scheduler, a job name).")
-@click.option("--level", type=click.Choice(LEVELS), default="debug", show_default=True,
-              help="Only lines at this level or above (start the daemon with SYMBI_LOG_LEVEL=DEBUG for debug).")
+@click.option(
+    "--level",
+    type=click.Choice(LEVELS),
+    default="debug",
+    show_default=True,
+    help="Only lines at this level or above (start the daemon with SYMBI_LOG_LEVEL=DEBUG for debug).",
+)
 @click.option("--lines", "-n", type=int, default=100, show_default=True, help="How many lines from the end.")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing lines as they are written.")
 def logs(needle: str | None, level: str, lines: int, follow: bool) -> None:

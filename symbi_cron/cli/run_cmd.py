@@ -38,11 +38,17 @@ def run_agent(agent: str, input_text: str | None, timeout: float | None) -> None
     log_path = session.context_dir.with_suffix(".log")
     sched = app.settings.scheduler
     req = ExecRequest(
-        agent=spec, input_text=input_text or "", cwd=session.context_dir,
+        agent=spec,
+        input_text=input_text or "",
+        cwd=session.context_dir,
         env=agent_env(spec, symbi_vars(job={}, run=run, agent=spec, session=session, iteration=1), app.env),
-        log_path=log_path, output_cap=sched.output_cap_bytes,
-        deadline=(time.monotonic() + timeout) if timeout else None, max_runtime=timeout,
-        kill_grace=sched.kill_grace_seconds, echo=sys.stdout, echo_stderr=sys.stderr,
+        log_path=log_path,
+        output_cap=sched.output_cap_bytes,
+        deadline=(time.monotonic() + timeout) if timeout else None,
+        max_runtime=timeout,
+        kill_grace=sched.kill_grace_seconds,
+        echo=sys.stdout,
+        echo_stderr=sys.stderr,
     )
     try:
         result = execute_agent(req, session, settings=app.settings)

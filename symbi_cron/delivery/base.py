@@ -27,8 +27,7 @@ if TYPE_CHECKING:
 #: Version of the JSON body; bumped only for an incompatible change.
 PAYLOAD_VERSION = 1
 
-#: Job fields that go into the payload. Everything else (headers, recipients, custom settings, the AgentPin
-#: JWT)
+#: Job fields that go into the payload. Everything else (headers, recipients, custom settings, the AgentPin JWT)
 #: is configuration that may hold secrets, so it is left out on purpose.
 JOB_FIELDS = ("id", "name", "agent_id", "timezone")
 #: Run fields that go into the payload, in this order.

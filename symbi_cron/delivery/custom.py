@@ -111,9 +111,7 @@ class EntryPointChannel:
             return ctx.receipt(self.name, True, None)
         if result is False:
             return ctx.receipt(self.name, False, "the plug-in reported a failure")
-        return ctx.receipt(
-            self.name, bool(getattr(result, "ok", False)), str(getattr(result, "detail", result))
-        )
+        return ctx.receipt(self.name, bool(getattr(result, "ok", False)), str(getattr(result, "detail", result)))
 
 
 def find_entry_point(name: str) -> Any | None:

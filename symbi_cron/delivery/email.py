@@ -57,17 +57,14 @@ def body_text(payload: DeliveryPayload) -> str:
         lines.append(output[:BODY_OUTPUT_LIMIT])
         lines += [
             "",
-            f"[output cut at {BODY_OUTPUT_LIMIT:,} of {len(output):,} characters;"
-            " the full text is on the run]",
+            f"[output cut at {BODY_OUTPUT_LIMIT:,} of {len(output):,} characters; the full text is on the run]",
         ]
     else:
         lines.append(output if output else "(no output)")
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def build_message(
-    payload: DeliveryPayload, sender: str, recipients: list[str], ctx: DeliveryContext
-) -> EmailMessage:
+def build_message(payload: DeliveryPayload, sender: str, recipients: list[str], ctx: DeliveryContext) -> EmailMessage:
     """The MIME message (text/plain; charset=utf-8)."""
     # cte_type 7bit: headers as RFC 2047 encoded words and the body quoted-printable or base64, so the message
     # passes through any relay, with or without 8BITMIME or SMTPUTF8.

@@ -20,10 +20,7 @@ _CHUNK = 500
 
 def save_receipts(conn: sqlite3.Connection, run_id: str, receipts: Iterable[Receipt]) -> int:
     """Store one row per receipt for ``run_id`` (a second delivery to the same channel replaces the row)."""
-    rows = [
-        (run_id, r.channel, 1 if r.ok else 0, r.detail, max(1, int(r.attempts)), to_ms(r.at))
-        for r in receipts
-    ]
+    rows = [(run_id, r.channel, 1 if r.ok else 0, r.detail, max(1, int(r.attempts)), to_ms(r.at)) for r in receipts]
     if rows:
         conn.executemany(
             "INSERT INTO deliveries (run_id, channel, ok, detail, attempts, at) VALUES (?, ?, ?, ?, ?, ?)"

@@ -59,9 +59,7 @@ def url_secrets(url: str) -> list[str]:
         out.append(parts.path + (f"?{parts.query}" if parts.query else ""))
         for seg in parts.path.split("/"):
             # A path segment that looks like a token (long, with digits or mixed case) is a secret.
-            if len(seg) >= 8 and (
-                any(c.isdigit() for c in seg) or (seg.lower() != seg and seg.upper() != seg)
-            ):
+            if len(seg) >= 8 and (any(c.isdigit() for c in seg) or (seg.lower() != seg and seg.upper() != seg)):
                 out.append(seg)
     if parts.query:
         out.append(parts.query)

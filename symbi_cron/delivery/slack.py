@@ -169,9 +169,7 @@ class SlackChannel:
         d = ctx.delivery
         job = payload.job
         custom = job.get("custom") or {}
-        webhook_url: str | None = (
-            ctx.secret(custom.get("slack_webhook_url")) if isinstance(custom, dict) else None
-        )
+        webhook_url: str | None = ctx.secret(custom.get("slack_webhook_url")) if isinstance(custom, dict) else None
         if not webhook_url:
             job_url = ctx.secret(job.get("webhook_url"))
             if job_url and job_url.startswith(SLACK_HOOKS_PREFIX):

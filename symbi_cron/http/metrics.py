@@ -78,9 +78,7 @@ class StoreCollector:
         hist = HistogramMetricFamily(
             "symbiont_cron_execution_duration_seconds", "Execution time of finished runs", labels=["job_name"]
         )
-        cases = ", ".join(
-            f"SUM(CASE WHEN r.execution_time_ms <= {int(b * 1000)} THEN 1 ELSE 0 END)" for b in BUCKETS
-        )
+        cases = ", ".join(f"SUM(CASE WHEN r.execution_time_ms <= {int(b * 1000)} THEN 1 ELSE 0 END)" for b in BUCKETS)
         for row in conn.execute(
             f"SELECT j.name, COUNT(*), SUM(r.execution_time_ms), {cases} FROM runs r JOIN jobs j ON j.id = r.job_id"
             " WHERE r.execution_time_ms IS NOT NULL AND r.finished_at IS NOT NULL GROUP BY j.name"
@@ -90,12 +88,9 @@ class StoreCollector:
             hist.add_metric([name], buckets, total_ms / 1000.0)
         yield hist
 
-        dead = CounterMetricFamily(
-            "symbiont_cron_dead_letter", "Times a job moved to dead_letter", labels=["job_name"]
-        )
+        dead = CounterMetricFamily("symbiont_cron_dead_letter", "Times a job moved to dead_letter", labels=["job_name"])
         for name, n in conn.execute(
-            "SELECT COALESCE(job_name, job_id, ''), COUNT(*) FROM audit WHERE type = 'CronJobDeadLettered'"
-            " GROUP BY 1"
+            "SELECT COALESCE(job_name, job_id, ''), COUNT(*) FROM audit WHERE type = 'CronJobDeadLettered' GROUP BY 1"
         ):
             dead.add_metric([name], n)
         yield dead

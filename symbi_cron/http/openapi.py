@@ -107,9 +107,7 @@ def openapi_document() -> dict[str, Any]:
         if r.body is not None:
             codes += [409, 413, 415]
         for c in codes:
-            op["responses"].setdefault(
-                str(c), {"description": _ERRORS[c], "content": _content(_error_model())}
-            )
+            op["responses"].setdefault(str(c), {"description": _ERRORS[c], "content": _content(_error_model())})
         if not r.auth:
             op["security"] = []
         paths.setdefault(r.template, {})[r.method.lower()] = op

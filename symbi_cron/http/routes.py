@@ -68,9 +68,7 @@ ROUTES: tuple[Route, ...] = (
         auth=False,
         tag="health",
     ),
-    Route(
-        "GET", "/api/v1/openapi.json", "openapi", "This document", responses=((200, "object"),), tag="meta"
-    ),
+    Route("GET", "/api/v1/openapi.json", "openapi", "This document", responses=((200, "object"),), tag="meta"),
     # the guide's family
     Route("POST", _S, "create_job", "Create a job", body=JobSpec, responses=((201, Job),)),
     Route(
@@ -298,8 +296,7 @@ class Api:
         if unknown:
             accepted = ", ".join(route.query) or "none"
             raise InvalidInput(
-                f"unknown query parameter{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}"
-                f" (accepted: {accepted})",
+                f"unknown query parameter{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} (accepted: {accepted})",
                 field=unknown[0],
                 details={"unknown": unknown},
             )
@@ -396,9 +393,7 @@ class Api:
 
     def metrics(self, request: Request) -> Response:
         if not self.app.settings.scheduler.enable_metrics:
-            raise HttpError(
-                404, "metrics_disabled", "metrics are disabled (scheduler.enable_metrics = false)"
-            )
+            raise HttpError(404, "metrics_disabled", "metrics are disabled (scheduler.enable_metrics = false)")
         if self._metrics is None:
             from .metrics import MetricsExporter
 
@@ -491,9 +486,7 @@ class Api:
         from ..services import jobs
 
         limit = _int_param(request.query, "limit", 20, 1, MAX_LIMIT)
-        runs = jobs.job_history(
-            self.app, request.params["id"], limit=limit, status=request.query.get("status") or None
-        )
+        runs = jobs.job_history(self.app, request.params["id"], limit=limit, status=request.query.get("status") or None)
         return Response(200, _dump_runs(runs))
 
     def next_run(self, request: Request) -> Response:
@@ -618,9 +611,7 @@ class Api:
 
 def _schedule_action(code: int, job_id: str, action: str, status: str) -> Response:
     """The runtime family's answer to pause, resume and trigger."""
-    return Response(
-        code, S.ScheduleActionResponse(job_id=job_id, action=action, status=status).model_dump(mode="json")
-    )
+    return Response(code, S.ScheduleActionResponse(job_id=job_id, action=action, status=status).model_dump(mode="json"))
 
 
 _RUNTIME_NAMES = {"agent_id": "agent_name", "cron_expr": "cron_expression"}

@@ -303,9 +303,7 @@ class _Handler(BaseHTTPRequestHandler):
             return b""
         # Digits only: int() would also take "+5", "1_0" and " 5 " that other parsers read differently.
         if not raw.strip().isascii() or not raw.strip().isdigit():
-            raise HttpError(
-                400, "bad_request", f"Content-Length {raw!r} is not a number", close=True
-            )
+            raise HttpError(400, "bad_request", f"Content-Length {raw!r} is not a number", close=True)
         length = int(raw)
         limit = self.server.api.max_body_bytes
         if length > limit:
@@ -380,9 +378,7 @@ class _Handler(BaseHTTPRequestHandler):
             path = split.path.rstrip("/") or "/"
             body = self._read_body()
             try:
-                pairs = parse_qsl(
-                    split.query, keep_blank_values=True, strict_parsing=False, max_num_fields=100
-                )
+                pairs = parse_qsl(split.query, keep_blank_values=True, strict_parsing=False, max_num_fields=100)
             except ValueError:
                 raise InvalidInput("too many query parameters", field="query") from None
             query: dict[str, str] = {}
@@ -522,9 +518,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def start_api(
-    app: Any, supervisor: Any = None, *, bind: str | None = None, port: int | None = None
-) -> ApiHandle:
+def start_api(app: Any, supervisor: Any = None, *, bind: str | None = None, port: int | None = None) -> ApiHandle:
     """Serve the API for ``app`` in a background thread; returns a handle (``handle.close()`` stops it).
 
     ``bind``/``port`` override ``[api]`` (port 0 picks a free port, for tests). When ``api.enabled`` is false the
@@ -550,9 +544,7 @@ def start_api(
             bind,
             server.server_port,
         )
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="symbi-api", daemon=True
-    )
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="symbi-api", daemon=True)
     thread.start()
     return ApiHandle(server, thread, bind, server.server_port, key)
 
@@ -563,9 +555,7 @@ def _bind_error(exc: OSError, bind: str, port: int) -> SymbiError:
     if exc.errno == errno.EACCES:
         return SymbiError(f"not allowed to listen on {bind}:{port} (ports below 1024 need privileges)")
     if exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT) or isinstance(exc, socket.gaierror):
-        return SymbiError(
-            f"cannot listen on {bind}:{port}: {bind} is not an address of this machine (api.bind)"
-        )
+        return SymbiError(f"cannot listen on {bind}:{port}: {bind} is not an address of this machine (api.bind)")
     return SymbiError(f"cannot listen on {bind}:{port}: {exc.strerror or exc}")
 
 

@@ -90,13 +90,7 @@ def execute_model(
             res.error_message = mask(res.error_message) if res.error_message else res.error_message
         duration_ms = int((time.monotonic() - started) * 1000)
         status = (
-            "succeeded"
-            if res.ok
-            else "interrupted"
-            if res.interrupted
-            else "timed_out"
-            if res.timed_out
-            else "failed"
+            "succeeded" if res.ok else "interrupted" if res.interrupted else "timed_out" if res.timed_out else "failed"
         )
         log.write(f"[symbi] {status} (exit {res.exit_code}) after {duration_ms} ms\n")
     if summary_file is not None and res.summary:
@@ -107,9 +101,7 @@ def execute_model(
     truncated = len(data) > req.output_cap
     output = data[: req.output_cap].decode("utf-8", "ignore") if truncated else res.output
     if truncated:
-        output += (
-            f"\n[output truncated at {req.output_cap} bytes of {len(data)}; full text in {req.log_path}]"
-        )
+        output += f"\n[output truncated at {req.output_cap} bytes of {len(data)}; full text in {req.log_path}]"
     if req.echo is not None and res.output:
         try:
             req.echo.write(res.output + ("" if res.output.endswith("\n") else "\n"))

@@ -132,9 +132,7 @@ def provider_for(model: str, configured: str | None, base_url: str | None, env: 
         if low in ("openai-compatible", "openai_compatible", "local"):
             low = OPENAI
         if low not in PROVIDERS:
-            raise ModelError(
-                f"[models] provider: unknown provider {configured!r} (expected anthropic or openai)"
-            )
+            raise ModelError(f"[models] provider: unknown provider {configured!r} (expected anthropic or openai)")
         return low
     name = model.strip().lower()
     if name.startswith("anthropic/"):
@@ -233,8 +231,7 @@ def build_body(
         }
         if tools:
             body["tools"] = [
-                {"name": t["name"], "description": t["description"], "input_schema": t["parameters"]}
-                for t in tools
+                {"name": t["name"], "description": t["description"], "input_schema": t["parameters"]} for t in tools
             ]
     else:
         body = {"model": ep.model, "messages": [{"role": "system", "content": system}, *to_openai(messages)]}
@@ -271,9 +268,7 @@ def to_anthropic(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if m.get("content"):
                 blocks.append({"type": "text", "text": str(m["content"])})
             for c in m.get("tool_calls") or []:
-                blocks.append(
-                    {"type": "tool_use", "id": c["id"], "name": c["name"], "input": c.get("arguments") or {}}
-                )
+                blocks.append({"type": "tool_use", "id": c["id"], "name": c["name"], "input": c.get("arguments") or {}})
         elif role == "tool":
             role = "user"
             block: dict[str, Any] = {
@@ -318,9 +313,7 @@ def to_openai(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 msg["content"] = ""
             out.append(msg)
         elif role == "tool":
-            out.append(
-                {"role": "tool", "tool_call_id": m["tool_call_id"], "content": str(m.get("content") or "")}
-            )
+            out.append({"role": "tool", "tool_call_id": m["tool_call_id"], "content": str(m.get("content") or "")})
     return out
 
 
@@ -514,13 +507,9 @@ def call(ep: Endpoint, body: dict[str, Any], *, timeout: float) -> ModelReply:
         text = getattr(reason, "strerror", None) or str(reason)
         raise ModelError(f"cannot reach the {ep.provider} API at {where}: {text}", retryable=True) from None
     except TimeoutError:
-        raise ModelError(
-            f"{ep.provider} API at {where} did not answer within {timeout:.3g}s", retryable=True
-        ) from None
+        raise ModelError(f"{ep.provider} API at {where} did not answer within {timeout:.3g}s", retryable=True) from None
     except (ConnectionError, OSError) as exc:
-        raise ModelError(
-            f"connection to the {ep.provider} API at {where} failed: {exc}", retryable=True
-        ) from None
+        raise ModelError(f"connection to the {ep.provider} API at {where} failed: {exc}", retryable=True) from None
     try:
         parsed = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):

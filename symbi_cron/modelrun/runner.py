@@ -35,9 +35,7 @@ class ModelRunResult:
     summary: str | None
     exit_code: int
     error_message: str | None
-    usage: dict[str, Any] = field(
-        default_factory=lambda: {"input_tokens": 0, "output_tokens": 0, "cost_usd": None}
-    )
+    usage: dict[str, Any] = field(default_factory=lambda: {"input_tokens": 0, "output_tokens": 0, "cost_usd": None})
     model_calls: int = 0
     timed_out: bool = False
     tool_calls: int = 0
@@ -191,9 +189,7 @@ def _run(
     temperature = agent.get("temperature")
     max_steps = int(getattr(ms, "max_steps", 25) or 25)
     keep = getattr(ms, "max_history_chars", 400_000) or 400_000
-    messages = conversation.start(
-        context_dir, session_mode, input_text, previous_summary, max_history_chars=keep
-    )
+    messages = conversation.start(context_dir, session_mode, input_text, previous_summary, max_history_chars=keep)
     write(f"[user] {messages[-1]['content']}")
     persistent = session_mode == conversation.SHARED_PERSISTENT
     texts: list[str] = []
@@ -235,8 +231,7 @@ def _run(
                 texts.append(reply.text)
                 write(f"[assistant] {reply.text}")
             write(
-                f"[symbi] step {step}: stop {reply.raw_stop}, {reply.input_tokens} tokens in, "
-                f"{reply.output_tokens} out"
+                f"[symbi] step {step}: stop {reply.raw_stop}, {reply.input_tokens} tokens in, {reply.output_tokens} out"
             )
             if not reply.tool_calls:
                 if reply.stop == "max_tokens":
@@ -271,8 +266,7 @@ def _run(
                 conversation.save(context_dir, messages, model=model)
         else:
             result.error_message = (
-                f"model agent {name!r}: still calling tools after {max_steps} model calls"
-                " ([models] max_steps); stopped"
+                f"model agent {name!r}: still calling tools after {max_steps} model calls ([models] max_steps); stopped"
             )
     except _Cancelled:
         result.interrupted = True
@@ -317,9 +311,7 @@ def _answer_call(
     tool = by_name.get(call.name)
     if tool is None:
         known = ", ".join(sorted(by_name)) or "none"
-        answer = tool_mod.ToolResult(
-            f"error: there is no tool named {call.name!r} (tools: {known})", is_error=True
-        )
+        answer = tool_mod.ToolResult(f"error: there is no tool named {call.name!r} (tools: {known})", is_error=True)
     else:
         answer = tool_mod.run_tool(
             tool,

@@ -181,13 +181,9 @@ def run_tool(
             close_fds=True,
         )
     except FileNotFoundError:
-        return ToolResult(
-            f"error: tool {tool.name!r}: command not found: {argv[0]}", is_error=True, exit_code=127
-        )
+        return ToolResult(f"error: tool {tool.name!r}: command not found: {argv[0]}", is_error=True, exit_code=127)
     except OSError as exc:
-        return ToolResult(
-            f"error: tool {tool.name!r}: cannot start {argv[0]}: {exc.strerror or exc}", is_error=True
-        )
+        return ToolResult(f"error: tool {tool.name!r}: cannot start {argv[0]}: {exc.strerror or exc}", is_error=True)
     payload = json.dumps(dict(arguments)).encode("utf-8")
     timed_out = False
     try:
@@ -209,9 +205,7 @@ def run_tool(
         text = f"error: tool {tool.name!r} was stopped after {limit:.3g}s ({why})"
         if stdout.strip():
             text += "\npartial output:\n" + _cap(stdout)
-        return ToolResult(
-            text, is_error=True, duration_ms=duration_ms, timed_out=True, deadline_hit=by_deadline
-        )
+        return ToolResult(text, is_error=True, duration_ms=duration_ms, timed_out=True, deadline_hit=by_deadline)
     code = proc.returncode
     if code != 0:
         text = f"error: tool {tool.name!r} exited with status {code}"

@@ -100,4 +100,3 @@ def process_identity(pid: int) -> str | None:
     except (OSError, IndexError, UnicodeDecodeError):
         return None
     return f"{boot}.{start}"
-

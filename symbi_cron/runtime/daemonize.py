@@ -65,8 +65,9 @@ class PidFile:
                 if time.monotonic() >= deadline:
                     os.close(fd)
                     pid = read_pid(self.paths)
-                    raise InvalidState(f"the daemon is already running (pid {pid})" if pid else
-                                       "the daemon is already running") from None
+                    raise InvalidState(
+                        f"the daemon is already running (pid {pid})" if pid else "the daemon is already running"
+                    ) from None
                 time.sleep(0.02)
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode("ascii"))
@@ -101,9 +102,14 @@ class DaemonState:
         return max(0, int((now - self.started_at).total_seconds()))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"state": self.state, "running": self.state == "running", "pid": self.pid,
-                "started_at": self.started_at.isoformat() if self.started_at else None,
-                "uptime_seconds": self.uptime_seconds(), "pidfile": self.pidfile}
+        return {
+            "state": self.state,
+            "running": self.state == "running",
+            "pid": self.pid,
+            "started_at": self.started_at.isoformat() if self.started_at else None,
+            "uptime_seconds": self.uptime_seconds(),
+            "pidfile": self.pidfile,
+        }
 
 
 def daemon_state(paths: Paths) -> DaemonState:
@@ -136,8 +142,13 @@ def remove_stale(paths: Paths, state: DaemonState) -> str | None:
 
 
 # -- start -------------------------------------------------------------------------------------------------------
-def start(paths: Paths, *, env: dict[str, str] | None = None, timeout: float = READY_TIMEOUT_SECONDS,
-          notes: list[str] | None = None) -> int:
+def start(
+    paths: Paths,
+    *,
+    env: dict[str, str] | None = None,
+    timeout: float = READY_TIMEOUT_SECONDS,
+    notes: list[str] | None = None,
+) -> int:
     """Fork the daemon and return its pid once it is ready; SymbiError with its reason otherwise.
 
     Messages worth showing (a stale pidfile cleaned) are appended to ``notes``.
@@ -238,7 +249,10 @@ def run(paths: Paths, *, env: dict[str, str] | None = None, detach: bool, ready_
         import daemon  # python-daemon
 
         ctx = daemon.DaemonContext(
-            working_directory=str(paths.data_dir), umask=0o077, detach_process=True, prevent_core=True,
+            working_directory=str(paths.data_dir),
+            umask=0o077,
+            detach_process=True,
+            prevent_core=True,
             files_preserve=[ready_fd] if ready_fd is not None else [],
             signal_map={signal.SIGTSTP: None, signal.SIGTTIN: None, signal.SIGTTOU: None},
         )
@@ -291,18 +305,29 @@ def run(paths: Paths, *, env: dict[str, str] | None = None, detach: bool, ready_
         sup.request_stop()
     if holder["reload"]:
         sup.request_reload()
-    log.info("daemon ready (pid %d, %s, store %s%s)", os.getpid(), sup.daemon_id, sup.app.store.path,
-             f", API {api.url}" if api is not None and getattr(api, "url", None) else "")
+    log.info(
+        "daemon ready (pid %d, %s, store %s%s)",
+        os.getpid(),
+        sup.daemon_id,
+        sup.app.store.path,
+        f", API {api.url}" if api is not None and getattr(api, "url", None) else "",
+    )
     _tell(ready_fd, f"READY {os.getpid()}")
     if ready_fd is not None:
         os.close(ready_fd)
     if not detach:
-        print(f"symbi daemon running in the foreground (pid {os.getpid()}); Ctrl-C or SIGTERM stops it",
-              file=sys.stderr, flush=True)
+        print(
+            f"symbi daemon running in the foreground (pid {os.getpid()}); Ctrl-C or SIGTERM stops it",
+            file=sys.stderr,
+            flush=True,
+        )
     try:
         sup.serve()
-        log.info("stopping: no new runs; waiting up to %gs for %d run(s) in flight",
-                 sup.app.settings.scheduler.shutdown_timeout_seconds, sup.in_flight())
+        log.info(
+            "stopping: no new runs; waiting up to %gs for %d run(s) in flight",
+            sup.app.settings.scheduler.shutdown_timeout_seconds,
+            sup.in_flight(),
+        )
         stopped = sup.drain()
         if stopped:
             log.warning("%d run(s) were stopped and recorded interrupted", stopped)
@@ -366,8 +391,10 @@ def stop(paths: Paths, *, timeout: float) -> int:
         if not pidfile_locked(paths) and not pid_alive(pid):
             return pid
         time.sleep(0.05)
-    raise SymbiError(f"the daemon (pid {pid}) did not stop within {timeout:g}s; it may still be draining runs"
-                     f" (see {paths.daemon_log}); `kill -9 {pid}` forces it")
+    raise SymbiError(
+        f"the daemon (pid {pid}) did not stop within {timeout:g}s; it may still be draining runs"
+        f" (see {paths.daemon_log}); `kill -9 {pid}` forces it"
+    )
 
 
 def reload(paths: Paths) -> int:

@@ -109,8 +109,9 @@ def agent_argv(agent: Mapping[str, Any], env: Mapping[str, str] | None = None) -
     return argv
 
 
-def agent_env(agent: Mapping[str, Any], symbi_vars: Mapping[str, str], base: Mapping[str, str] | None = None
-              ) -> dict[str, str]:
+def agent_env(
+    agent: Mapping[str, Any], symbi_vars: Mapping[str, str], base: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """The agent's environment: the supervisor's (minus symbi's own secrets), the agent's ``env`` with
     ``${VAR}`` expanded now (never stored), then the ``SYMBI_*`` protocol variables."""
     from ..envref import expand_env
@@ -173,8 +174,9 @@ class _Masker:
 class _Collector:
     """Reads stdout: everything to the log, the head for the store, the tail for summaries."""
 
-    def __init__(self, cap: int, log: Any, lock: threading.Lock, echo: TextIO | None,
-                 masker: _Masker | None = None) -> None:
+    def __init__(
+        self, cap: int, log: Any, lock: threading.Lock, echo: TextIO | None, masker: _Masker | None = None
+    ) -> None:
         self.cap = cap
         self.head = bytearray()
         self.tail = bytearray()
@@ -239,8 +241,15 @@ def _pump_stdout(stream: Any, sink: _Collector, stop: threading.Event) -> None:
         pass
 
 
-def _pump_stderr(stream: Any, log: Any, lock: threading.Lock, keep: list[bytes], echo: TextIO | None = None,
-                 stop: threading.Event | None = None, masker: _Masker | None = None) -> None:
+def _pump_stderr(
+    stream: Any,
+    log: Any,
+    lock: threading.Lock,
+    keep: list[bytes],
+    echo: TextIO | None = None,
+    stop: threading.Event | None = None,
+    masker: _Masker | None = None,
+) -> None:
     def emit(line: bytes) -> None:
         nonlocal echo
         if not line.endswith(b"\n"):
@@ -300,8 +309,15 @@ def execute(req: ExecRequest, *, monotonic: Callable[[], float] = time.monotonic
         with lock:
             log.write(f"[symbi] {message}\n".encode())
         log.close()
-        return ExecResult(status="failed", exit_code=code, output="", truncated=False, tail="",
-                          duration_ms=int((monotonic() - started) * 1000), error_message=message)
+        return ExecResult(
+            status="failed",
+            exit_code=code,
+            output="",
+            truncated=False,
+            tail="",
+            duration_ms=int((monotonic() - started) * 1000),
+            error_message=message,
+        )
 
     try:
         argv = agent_argv(req.agent)
@@ -311,8 +327,14 @@ def execute(req: ExecRequest, *, monotonic: Callable[[], float] = time.monotonic
         return failed(f"agent {req.agent.get('name')!r}: workdir {cwd} does not exist")
     try:
         proc = subprocess.Popen(
-            argv, cwd=str(cwd), env=req.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, start_new_session=True, close_fds=True,
+            argv,
+            cwd=str(cwd),
+            env=req.env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            close_fds=True,
         )
     except FileNotFoundError:
         return failed(f"agent {req.agent.get('name')!r}: command not found: {argv[0]}", 127)
@@ -327,8 +349,19 @@ def execute(req: ExecRequest, *, monotonic: Callable[[], float] = time.monotonic
     stop_pumps = threading.Event()
     threads = [
         threading.Thread(target=_pump_stdout, args=(proc.stdout, sink, stop_pumps), daemon=True),
-        threading.Thread(target=_pump_stderr, args=(proc.stderr, log, lock, err_lines, req.echo_stderr, stop_pumps,
-                                                    _Masker(secrets) if secrets else None), daemon=True),
+        threading.Thread(
+            target=_pump_stderr,
+            args=(
+                proc.stderr,
+                log,
+                lock,
+                err_lines,
+                req.echo_stderr,
+                stop_pumps,
+                _Masker(secrets) if secrets else None,
+            ),
+            daemon=True,
+        ),
         threading.Thread(target=_feed_stdin, args=(proc.stdin, req.input_text.encode("utf-8")), daemon=True),
     ]
     for t in threads:
@@ -385,8 +418,11 @@ def execute(req: ExecRequest, *, monotonic: Callable[[], float] = time.monotonic
     error: str | None = None
     if outcome == "timed_out":
         status = "timed_out"
-        error = f"killed after max_runtime of {req.max_runtime:g}s (TERM, then KILL after the grace period)" \
-            if req.max_runtime is not None else "killed: time limit reached"
+        error = (
+            f"killed after max_runtime of {req.max_runtime:g}s (TERM, then KILL after the grace period)"
+            if req.max_runtime is not None
+            else "killed: time limit reached"
+        )
     elif outcome == "interrupted":
         status = "interrupted"
         error = "stopped by the supervisor's shutdown"
@@ -405,9 +441,17 @@ def execute(req: ExecRequest, *, monotonic: Callable[[], float] = time.monotonic
         sep = b"\n" if sink.tail and not sink.tail.endswith(b"\n") else b""
         log.write(sep + f"[symbi] {status} (exit {code}) after {duration_ms} ms\n".encode())
     log.close()
-    return ExecResult(status=status, exit_code=code, output=output, truncated=truncated,
-                      tail=bytes(sink.tail).decode("utf-8", "replace"), duration_ms=duration_ms,
-                      error_message=error, pid=proc.pid, output_bytes=sink.total)
+    return ExecResult(
+        status=status,
+        exit_code=code,
+        output=output,
+        truncated=truncated,
+        tail=bytes(sink.tail).decode("utf-8", "replace"),
+        duration_ms=duration_ms,
+        error_message=error,
+        pid=proc.pid,
+        output_bytes=sink.total,
+    )
 
 
 def read_summary(summary_file: Path | None, result: ExecResult) -> str | None:
@@ -418,7 +462,7 @@ def read_summary(summary_file: Path | None, result: ExecResult) -> str | None:
         except OSError:
             text = ""
         if text:
-            return text[:SUMMARY_CHARS * 4]
+            return text[: SUMMARY_CHARS * 4]
     tail = result.tail.strip()
     if not tail:
         return None

@@ -65,8 +65,14 @@ def without_sleep_line(result: ExecResult) -> ExecResult:
     return replace(result, tail="\n".join(result.tail.rstrip().splitlines()[:-1]))
 
 
-def symbi_vars(*, job: Mapping[str, Any], run: Mapping[str, Any], agent: Mapping[str, Any] | None,
-               session: sessions.Session, iteration: int) -> dict[str, str]:
+def symbi_vars(
+    *,
+    job: Mapping[str, Any],
+    run: Mapping[str, Any],
+    agent: Mapping[str, Any] | None,
+    session: sessions.Session,
+    iteration: int,
+) -> dict[str, str]:
     """The ``SYMBI_*`` environment of one execution (SPEC §6); empty job and run fields for an ad-hoc run."""
     scheduled = run.get("scheduled_for")
     return {
@@ -91,20 +97,37 @@ def execute_agent(req: ExecRequest, session: sessions.Session, *, settings: Any 
     if req.agent.get("model") and not req.agent.get("command"):
         from ..modelrun.execution import execute_model
 
-        return execute_model(req, session_mode=session.mode, previous_summary=session.previous_summary,
-                             summary_file=session.summary_file, settings=settings)
+        return execute_model(
+            req,
+            session_mode=session.mode,
+            previous_summary=session.previous_summary,
+            summary_file=session.summary_file,
+            settings=settings,
+        )
     return execute(req)
 
 
-def _execute(ctx: RunContext, session: sessions.Session, iteration: int, deadline: float | None,
-             header: str | None, cap: int) -> ExecResult:
+def _execute(
+    ctx: RunContext, session: sessions.Session, iteration: int, deadline: float | None, header: str | None, cap: int
+) -> ExecResult:
     assert ctx.agent is not None
-    env = agent_env(ctx.agent, symbi_vars(job=ctx.job, run=ctx.run, agent=ctx.agent, session=session,
-                                          iteration=iteration), ctx.base_env)
+    env = agent_env(
+        ctx.agent,
+        symbi_vars(job=ctx.job, run=ctx.run, agent=ctx.agent, session=session, iteration=iteration),
+        ctx.base_env,
+    )
     req = ExecRequest(
-        agent=ctx.agent, input_text=ctx.input_text, cwd=session.context_dir, env=env,
-        log_path=ctx.paths.run_log(str(ctx.run["id"])), output_cap=cap, deadline=deadline,
-        max_runtime=ctx.max_runtime, kill_grace=ctx.kill_grace, echo=ctx.echo, cancel=ctx.cancel,
+        agent=ctx.agent,
+        input_text=ctx.input_text,
+        cwd=session.context_dir,
+        env=env,
+        log_path=ctx.paths.run_log(str(ctx.run["id"])),
+        output_cap=cap,
+        deadline=deadline,
+        max_runtime=ctx.max_runtime,
+        kill_grace=ctx.kill_grace,
+        echo=ctx.echo,
+        cancel=ctx.cancel,
         log_header=header,
     )
     return execute_agent(req, session, settings=ctx.settings)
@@ -115,9 +138,15 @@ def perform(ctx: RunContext) -> RunOutcome:
     started = time.monotonic()
     job, run = ctx.job, ctx.run
     if ctx.agent is None:
-        return RunOutcome("failed", None, "", None,
-                          f"agent {job.get('agent_id')!r} is not registered (symbi agent add {job.get('agent_id')}"
-                          " --command ...)", 0, 0)
+        return RunOutcome(
+            "failed",
+            None,
+            "",
+            None,
+            f"agent {job.get('agent_id')!r} is not registered (symbi agent add {job.get('agent_id')} --command ...)",
+            0,
+            0,
+        )
     deadline = started + ctx.max_runtime if ctx.max_runtime else None
     mode = str(job.get("session_mode") or sessions.EPHEMERAL_WITH_SUMMARY)
     hb = job.get("heartbeat") or {}
@@ -131,13 +160,11 @@ def perform(ctx: RunContext) -> RunOutcome:
         detail: dict[str, Any] = {"output_bytes": res.output_bytes, "truncated": res.truncated}
         if res.extra.get("usage"):
             detail["usage"] = res.extra["usage"]
-        return RunOutcome(res.status, res.exit_code, res.output, summary, res.error_message, 1, res.duration_ms,
-                          detail)
+        return RunOutcome(res.status, res.exit_code, res.output, summary, res.error_message, 1, res.duration_ms, detail)
     return _wake(ctx, mode, hb, started, deadline)
 
 
-def _wake(ctx: RunContext, mode: str, hb: Mapping[str, Any], started: float, deadline: float | None
-          ) -> RunOutcome:
+def _wake(ctx: RunContext, mode: str, hb: Mapping[str, Any], started: float, deadline: float | None) -> RunOutcome:
     job, run = ctx.job, ctx.run
     max_iter = int(hb.get("max_iterations") or 10)
     ctx_mode = str(hb.get("context_mode") or sessions.EPHEMERAL_WITH_SUMMARY)
@@ -159,8 +186,9 @@ def _wake(ctx: RunContext, mode: str, hb: Mapping[str, Any], started: float, dea
             elif ctx_mode == sessions.SHARED_PERSISTENT:
                 session = sessions.Session(ctx_mode, wake_session.context_dir, False, summary).prepare()
             else:
-                session = sessions.open_session(ctx.paths, str(job["id"]), str(run["id"]), ctx_mode, summary,
-                                                suffix=f"iteration-{i}")
+                session = sessions.open_session(
+                    ctx.paths, str(job["id"]), str(run["id"]), ctx_mode, summary, suffix=f"iteration-{i}"
+                )
                 iter_sessions.append(session)
             room = max(1024, ctx.output_cap - sum(len(o.encode()) for o in outputs))
             res = _execute(ctx, session, i, deadline, f"[symbi] --- iteration {i} ---", room)
@@ -175,8 +203,16 @@ def _wake(ctx: RunContext, mode: str, hb: Mapping[str, Any], started: float, dea
                 last_summary = it_summary
             outputs.append(res.output)
             usages.append(res.extra.get("usage"))
-            per_iter.append({"iteration": i, "status": res.status, "exit_code": res.exit_code,
-                             "summary": it_summary, "duration_ms": res.duration_ms, "sleep": slept})
+            per_iter.append(
+                {
+                    "iteration": i,
+                    "status": res.status,
+                    "exit_code": res.exit_code,
+                    "summary": it_summary,
+                    "duration_ms": res.duration_ms,
+                    "sleep": slept,
+                }
+            )
             if session is not wake_session and session.ephemeral:
                 session.close()
             code = res.exit_code
@@ -188,8 +224,10 @@ def _wake(ctx: RunContext, mode: str, hb: Mapping[str, Any], started: float, dea
                 break
         else:
             status = "failed"
-            error = (f"heartbeat reached max_iterations ({max_iter}) without the agent answering `sleep`"
-                     " as its last output line")
+            error = (
+                f"heartbeat reached max_iterations ({max_iter}) without the agent answering `sleep`"
+                " as its last output line"
+            )
     finally:
         wake_session.close()
         for s in iter_sessions:

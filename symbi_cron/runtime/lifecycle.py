@@ -155,21 +155,25 @@ def _occupancy(conn, job_id: str) -> tuple[int, str]:
     backoff"): a skipped slot's reason must say why, and a waiting retry is not "in flight"."""
     marks = ", ".join("?" for _ in OCCUPYING)
     rows = conn.execute(
-        f"SELECT status, trigger, COUNT(*) FROM runs WHERE job_id = ? AND status IN ({marks})"
-        " GROUP BY status, trigger", (job_id, *OCCUPYING)
+        f"SELECT status, trigger, COUNT(*) FROM runs WHERE job_id = ? AND status IN ({marks}) GROUP BY status, trigger",
+        (job_id, *OCCUPYING),
     ).fetchall()
     running = sum(r[2] for r in rows if r[0] == "running")
     retries = sum(r[2] for r in rows if r[0] == "queued" and r[1] == "retry")
     queued = sum(r[2] for r in rows if r[0] == "queued" and r[1] != "retry")
-    words = [f"{running} running" if running else "",
-             f"{retries} {'retry' if retries == 1 else 'retries'} waiting for {'its' if retries == 1 else 'their'}"
-             " backoff" if retries else "",
-             f"{queued} queued" if queued else ""]
+    words = [
+        f"{running} running" if running else "",
+        f"{retries} {'retry' if retries == 1 else 'retries'} waiting for {'its' if retries == 1 else 'their'} backoff"
+        if retries
+        else "",
+        f"{queued} queued" if queued else "",
+    ]
     return running + retries + queued, ", ".join(w for w in words if w)
 
 
-def claim_job(conn, job: dict[str, Any], *, now_ms: int, daemon_id: str, rng: random.Random, limits: Limits,
-              actor: str = "daemon") -> ClaimResult:
+def claim_job(
+    conn, job: dict[str, Any], *, now_ms: int, daemon_id: str, rng: random.Random, limits: Limits, actor: str = "daemon"
+) -> ClaimResult:
     """Turn a due job's slots into runs and advance its ``next_run``, inside the caller's transaction."""
     result = ClaimResult()
     first = _ms(job.get("next_run"))
@@ -179,8 +183,15 @@ def claim_job(conn, job: dict[str, Any], *, now_ms: int, daemon_id: str, rng: ra
         slots, total, nxt = due_slots(job, first, now_ms, limits.max_missed + 1)
     except Exception as exc:  # a schedule that no longer parses: stop the job rather than loop on it
         job_rows.set_state(conn, job["id"], now_ms=now_ms, status="failed", next_run=None)
-        append_event(conn, at_ms=now_ms, type=FAILED, actor=actor, job_id=job["id"], job_name=job["name"],
-                     details={"error": f"schedule cannot be computed: {getattr(exc, 'message', exc)}"})
+        append_event(
+            conn,
+            at_ms=now_ms,
+            type=FAILED,
+            actor=actor,
+            job_id=job["id"],
+            job_name=job["name"],
+            details={"error": f"schedule cannot be computed: {getattr(exc, 'message', exc)}"},
+        )
         return result
     if job.get("one_shot") or not job.get("cron_expr"):
         nxt = None  # one slot only: the first
@@ -191,55 +202,136 @@ def claim_job(conn, job: dict[str, Any], *, now_ms: int, daemon_id: str, rng: ra
     result.missed = len(missed)
     result.missed_omitted = max(0, total - len(slots))
     for s in missed:
-        run_rows.insert(conn, id=str(uuid.uuid4()), job_id=job["id"], trigger="schedule", status="missed",
-                        scheduled_for=s, now_ms=now_ms, finished=True,
-                        error_message="the scheduler was not running at this time")
+        run_rows.insert(
+            conn,
+            id=str(uuid.uuid4()),
+            job_id=job["id"],
+            trigger="schedule",
+            status="missed",
+            scheduled_for=s,
+            now_ms=now_ms,
+            finished=True,
+            error_message="the scheduler was not running at this time",
+        )
     # Approval requests expire when the job's next slot comes (SPEC §9).
     expire_pending(conn, job["id"], from_ms(now_ms), actor=actor)  # type: ignore[arg-type]
     if on_time:
-        _new_run(conn, job, result, trigger="schedule", scheduled_for=latest, now_ms=now_ms, rng=rng,
-                 limits=limits, daemon_id=daemon_id)
+        _new_run(
+            conn,
+            job,
+            result,
+            trigger="schedule",
+            scheduled_for=latest,
+            now_ms=now_ms,
+            rng=rng,
+            limits=limits,
+            daemon_id=daemon_id,
+        )
     elif job.get("catchup", "once") == "once":
-        _new_run(conn, job, result, trigger="catchup", scheduled_for=None, now_ms=now_ms, rng=rng, limits=limits,
-                 daemon_id=daemon_id, detail={"catchup": {"missed": result.missed + result.missed_omitted,
-                                                          "first": iso(from_ms(slots[0])),
-                                                          "last": iso(from_ms(latest))}})
+        _new_run(
+            conn,
+            job,
+            result,
+            trigger="catchup",
+            scheduled_for=None,
+            now_ms=now_ms,
+            rng=rng,
+            limits=limits,
+            daemon_id=daemon_id,
+            detail={
+                "catchup": {
+                    "missed": result.missed + result.missed_omitted,
+                    "first": iso(from_ms(slots[0])),
+                    "last": iso(from_ms(latest)),
+                }
+            },
+        )
     job_rows.set_state(conn, job["id"], now_ms=now_ms, next_run=nxt)
     result.next_run = nxt
     if nxt is None and not result.queued:  # a one-shot whose only slot was missed (catchup: skip) or skipped
-        end_one_shot_if_done(conn, job, now_ms=now_ms, ok=False, actor=actor,
-                             reason="its only slot was missed or skipped and no run was started")
+        end_one_shot_if_done(
+            conn,
+            job,
+            now_ms=now_ms,
+            ok=False,
+            actor=actor,
+            reason="its only slot was missed or skipped and no run was started",
+        )
     return result
 
 
-def _new_run(conn, job: dict[str, Any], result: ClaimResult, *, trigger: str, scheduled_for: int | None,
-             now_ms: int, rng: random.Random, limits: Limits, daemon_id: str,
-             detail: dict[str, Any] | None = None) -> None:
+def _new_run(
+    conn,
+    job: dict[str, Any],
+    result: ClaimResult,
+    *,
+    trigger: str,
+    scheduled_for: int | None,
+    now_ms: int,
+    rng: random.Random,
+    limits: Limits,
+    daemon_id: str,
+    detail: dict[str, Any] | None = None,
+) -> None:
     base = scheduled_for if scheduled_for is not None else now_ms
     limit = int(job.get("max_concurrent") or 1)
     busy, taken_by = _occupancy(conn, job["id"])
     if busy >= limit:
         reason = f"job at its max_concurrent limit of {limit} ({taken_by})"
         if scheduled_for is not None:
-            run_rows.insert(conn, id=str(uuid.uuid4()), job_id=job["id"], trigger=trigger, status="skipped",
-                            scheduled_for=scheduled_for, now_ms=now_ms, finished=True, error_message=reason,
-                            detail=detail)
+            run_rows.insert(
+                conn,
+                id=str(uuid.uuid4()),
+                job_id=job["id"],
+                trigger=trigger,
+                status="skipped",
+                scheduled_for=scheduled_for,
+                now_ms=now_ms,
+                finished=True,
+                error_message=reason,
+                detail=detail,
+            )
             result.skipped.append("slot")
         else:
-            insert_unscheduled(conn, job_id=job["id"], trigger=trigger, status="skipped", now_ms=now_ms,
-                               finished=True, error_message=reason, detail=detail)
+            insert_unscheduled(
+                conn,
+                job_id=job["id"],
+                trigger=trigger,
+                status="skipped",
+                now_ms=now_ms,
+                finished=True,
+                error_message=reason,
+                detail=detail,
+            )
             result.skipped.append("catchup")
         return
     not_before = base + _jitter_ms(job, limits, rng)
     if scheduled_for is not None:
         run_id = str(uuid.uuid4())
-        if not run_rows.insert(conn, id=run_id, job_id=job["id"], trigger=trigger, status="queued",
-                               scheduled_for=scheduled_for, now_ms=now_ms, input=job.get("input"),
-                               not_before=not_before, detail=detail):
+        if not run_rows.insert(
+            conn,
+            id=run_id,
+            job_id=job["id"],
+            trigger=trigger,
+            status="queued",
+            scheduled_for=scheduled_for,
+            now_ms=now_ms,
+            input=job.get("input"),
+            not_before=not_before,
+            detail=detail,
+        ):
             return  # already claimed (by a process that died after claiming): exactly once
     else:
-        run_id = insert_unscheduled(conn, job_id=job["id"], trigger=trigger, status="queued", now_ms=now_ms,
-                                    input=job.get("input"), not_before=not_before, detail=detail)
+        run_id = insert_unscheduled(
+            conn,
+            job_id=job["id"],
+            trigger=trigger,
+            status="queued",
+            now_ms=now_ms,
+            input=job.get("input"),
+            not_before=not_before,
+            detail=detail,
+        )
     run_rows.update(conn, run_id, now_ms=now_ms, daemon_id=daemon_id)
     result.queued.append(run_id)
 
@@ -288,8 +380,9 @@ class Begun:
     agent: dict[str, Any] | None
 
 
-def begin_run(conn, run_id: str, *, now_ms: int, daemon_id: str, gate: Callable[[dict, dict | None], Any],
-              actor: str = "daemon") -> Begun | None:
+def begin_run(
+    conn, run_id: str, *, now_ms: int, daemon_id: str, gate: Callable[[dict, dict | None], Any], actor: str = "daemon"
+) -> Begun | None:
     """A queued run passes the policy gate and becomes ``running``; None when it did not start.
 
     ``gate(job, agent)`` returns a ``security.policy.Decision``. A run approved by a person is not asked for
@@ -303,8 +396,14 @@ def begin_run(conn, run_id: str, *, now_ms: int, daemon_id: str, gate: Callable[
     if job is None:
         return None
     if job["status"] != "active" and run["trigger"] in SCHEDULED_TRIGGERS:
-        run_rows.update(conn, run_id, now_ms=now_ms, status="cancelled", finished_at=now_ms,
-                        error_message=f"job is {job['status']}: the run was not started")
+        run_rows.update(
+            conn,
+            run_id,
+            now_ms=now_ms,
+            status="cancelled",
+            finished_at=now_ms,
+            error_message=f"job is {job['status']}: the run was not started",
+        )
         return None
     if run_rows.count_running(conn, job["id"]) >= int(job.get("max_concurrent") or 1):
         return None
@@ -317,8 +416,15 @@ def begin_run(conn, run_id: str, *, now_ms: int, daemon_id: str, gate: Callable[
     if decision is not None and decision.kind != "allow":
         detail["policy"] = decision.to_dict()
         if decision.kind == "deny":
-            run_rows.update(conn, run_id, now_ms=now_ms, status="denied", finished_at=now_ms,
-                            error_message=f"denied by policy: {decision.reason}", detail=detail)
+            run_rows.update(
+                conn,
+                run_id,
+                now_ms=now_ms,
+                status="denied",
+                finished_at=now_ms,
+                error_message=f"denied by policy: {decision.reason}",
+                detail=detail,
+            )
         else:
             run_rows.update(conn, run_id, now_ms=now_ms, status="pending_approval", detail=detail)
         record_decision(conn, job=job, run_id=run_id, decision=decision, now_ms=now_ms, actor=actor)
@@ -332,10 +438,21 @@ def begin_run(conn, run_id: str, *, now_ms: int, daemon_id: str, gate: Callable[
 
 
 # -- finishing -----------------------------------------------------------------------------------------------------
-def finish_run(conn, run_id: str, *, status: str, now_ms: int, exit_code: int | None = None,
-               output: str | None = None, summary: str | None = None, error_message: str | None = None,
-               iterations: int | None = None, execution_time_ms: int | None = None,
-               detail: dict[str, Any] | None = None, actor: str = "daemon") -> dict[str, Any] | None:
+def finish_run(
+    conn,
+    run_id: str,
+    *,
+    status: str,
+    now_ms: int,
+    exit_code: int | None = None,
+    output: str | None = None,
+    summary: str | None = None,
+    error_message: str | None = None,
+    iterations: int | None = None,
+    execution_time_ms: int | None = None,
+    detail: dict[str, Any] | None = None,
+    actor: str = "daemon",
+) -> dict[str, Any] | None:
     """Record a run's outcome and move its job on (counters, retry, dead-letter, completion).
 
     Returns the run as stored, or None when it no longer exists (its job was removed meanwhile).
@@ -351,31 +468,60 @@ def finish_run(conn, run_id: str, *, status: str, now_ms: int, exit_code: int | 
     started = _ms(run.get("started_at"))
     if execution_time_ms is None and started is not None:
         execution_time_ms = max(0, now_ms - started)
-    fields: dict[str, Any] = dict(status=status, finished_at=now_ms, exit_code=exit_code, output=output,
-                                  summary=summary, error_message=error_message, detail=merged)
+    fields: dict[str, Any] = dict(
+        status=status,
+        finished_at=now_ms,
+        exit_code=exit_code,
+        output=output,
+        summary=summary,
+        error_message=error_message,
+        detail=merged,
+    )
     if execution_time_ms is not None:
         fields["execution_time_ms"] = execution_time_ms
     if iterations is not None:
         fields["iterations"] = iterations
     usage = merged.get("usage")  # model agents: tokens and cost, also kept as columns for status/metrics
     if isinstance(usage, dict):
-        fields.update(input_tokens=usage.get("input_tokens"), output_tokens=usage.get("output_tokens"),
-                      cost_usd=usage.get("cost_usd"))
+        fields.update(
+            input_tokens=usage.get("input_tokens"),
+            output_tokens=usage.get("output_tokens"),
+            cost_usd=usage.get("cost_usd"),
+        )
     run_rows.update(conn, run_id, now_ms=now_ms, **fields)
     job = job_rows.get(conn, run["job_id"])
     if job is None:
         return run_rows.get(conn, run_id)
     failed = status in FAILURE_RUN_STATUSES
     failure_count = job["failure_count"] + 1 if failed else (0 if status == "succeeded" else job["failure_count"])
-    job_rows.set_state(conn, job["id"], now_ms=now_ms, run_count=job["run_count"] + 1,
-                       last_run=started if started is not None else now_ms, failure_count=failure_count)
-    details: dict[str, Any] = {"status": status, "trigger": run["trigger"], "attempt": run["attempt"],
-                               "scheduled_for": iso(run["scheduled_for"]), "exit_code": exit_code,
-                               "execution_time_ms": execution_time_ms}
+    job_rows.set_state(
+        conn,
+        job["id"],
+        now_ms=now_ms,
+        run_count=job["run_count"] + 1,
+        last_run=started if started is not None else now_ms,
+        failure_count=failure_count,
+    )
+    details: dict[str, Any] = {
+        "status": status,
+        "trigger": run["trigger"],
+        "attempt": run["attempt"],
+        "scheduled_for": iso(run["scheduled_for"]),
+        "exit_code": exit_code,
+        "execution_time_ms": execution_time_ms,
+    }
     if failed:
         details["error"] = error_message
-    append_event(conn, at_ms=now_ms, type=FAILED if failed else EXECUTED, actor=actor, job_id=job["id"],
-                 job_name=job["name"], run_id=run_id, details=details)
+    append_event(
+        conn,
+        at_ms=now_ms,
+        type=FAILED if failed else EXECUTED,
+        actor=actor,
+        job_id=job["id"],
+        job_name=job["name"],
+        run_id=run_id,
+        details=details,
+    )
     if failed:
         _after_failure(conn, job, run, failure_count, now_ms=now_ms, actor=actor)
     elif status == "succeeded":
@@ -388,8 +534,9 @@ def max_retries_of(job: dict[str, Any]) -> int:
     return 3 if value is None else int(value)
 
 
-def _after_failure(conn, job: dict[str, Any], run: dict[str, Any], failure_count: int, *, now_ms: int,
-                   actor: str) -> None:
+def _after_failure(
+    conn, job: dict[str, Any], run: dict[str, Any], failure_count: int, *, now_ms: int, actor: str
+) -> None:
     """Retry with doubling backoff, or dead-letter the job at ``max_retries`` consecutive failures."""
     if job["status"] not in ("active",):
         return  # paused, completed or already dead-lettered: no retry
@@ -399,17 +546,38 @@ def _after_failure(conn, job: dict[str, Any], run: dict[str, Any], failure_count
         # No more runs start (SPEC §5): manual runs queued before this moment go too (new ones are refused until
         # `symbi cron reset`).
         for open_run in run_rows.with_status(conn, ("queued",), job_id=job["id"]):
-            run_rows.update(conn, open_run["id"], now_ms=now_ms, status="cancelled", finished_at=now_ms,
-                            error_message="job dead-lettered")
-        append_event(conn, at_ms=now_ms, type=DEAD_LETTERED, actor=actor, job_id=job["id"], job_name=job["name"],
-                     run_id=run["id"], details={"failure_count": failure_count, "max_retries": max_retries,
-                                                "last_status": run.get("status")})
+            run_rows.update(
+                conn,
+                open_run["id"],
+                now_ms=now_ms,
+                status="cancelled",
+                finished_at=now_ms,
+                error_message="job dead-lettered",
+            )
+        append_event(
+            conn,
+            at_ms=now_ms,
+            type=DEAD_LETTERED,
+            actor=actor,
+            job_id=job["id"],
+            job_name=job["name"],
+            run_id=run["id"],
+            details={"failure_count": failure_count, "max_retries": max_retries, "last_status": run.get("status")},
+        )
         return
     attempt = int(run.get("attempt") or 1)
     backoff_ms = int(job.get("retry_backoff_seconds", 60) or 0) * 1000 * (2 ** (attempt - 1))
-    insert_unscheduled(conn, job_id=job["id"], trigger="retry", status="queued", now_ms=now_ms,
-                       attempt=attempt + 1, input=run.get("input"), not_before=now_ms + backoff_ms,
-                       detail={"retry_of": run["id"], "backoff_ms": backoff_ms})
+    insert_unscheduled(
+        conn,
+        job_id=job["id"],
+        trigger="retry",
+        status="queued",
+        now_ms=now_ms,
+        attempt=attempt + 1,
+        input=run.get("input"),
+        not_before=now_ms + backoff_ms,
+        detail={"retry_of": run["id"], "backoff_ms": backoff_ms},
+    )
 
 
 # -- leases (several daemons on one shared store) ------------------------------------------------------------------
@@ -431,8 +599,9 @@ def register_daemon(conn, daemon_id: str, *, now_ms: int, lease_ms: int) -> None
 def renew_lease(conn, daemon_id: str, *, now_ms: int, lease_ms: int) -> bool:
     """Extend this daemon's lease. False when it had lapsed (or was removed): the others may have taken its
     runs over, so the caller should say so; the lease is taken again either way."""
-    cur = conn.execute("UPDATE daemons SET lease_until = ? WHERE id = ? AND lease_until >= ?",
-                       (now_ms + lease_ms, daemon_id, now_ms))
+    cur = conn.execute(
+        "UPDATE daemons SET lease_until = ? WHERE id = ? AND lease_until >= ?", (now_ms + lease_ms, daemon_id, now_ms)
+    )
     if cur.rowcount == 1:
         return True
     register_daemon(conn, daemon_id, now_ms=now_ms, lease_ms=lease_ms)
@@ -473,8 +642,14 @@ def recover_interrupted(conn, *, me: str, now_ms: int, actor: str = "daemon", le
         owner = run.get("daemon_id")
         if lease_alive(conn, owner, me, now_ms) if leases else owner_alive(owner, me):
             continue
-        finish_run(conn, run["id"], status="interrupted", now_ms=now_ms, actor=actor,
-                   error_message="the supervisor stopped while the run was in flight (crash, kill or power loss)")
+        finish_run(
+            conn,
+            run["id"],
+            status="interrupted",
+            now_ms=now_ms,
+            actor=actor,
+            error_message="the supervisor stopped while the run was in flight (crash, kill or power loss)",
+        )
         done.append(run["id"])
     if leases:  # lapsed daemons whose runs are all recorded now: their rows have served their purpose
         conn.execute("DELETE FROM daemons WHERE lease_until < ? AND id <> ?", (now_ms, me))

@@ -50,8 +50,9 @@ class Session:
             shutil.rmtree(self.context_dir, ignore_errors=True)
 
 
-def open_session(paths: Paths, job_id: str, run_id: str, mode: str, previous_summary: str | None,
-                 *, suffix: str | None = None) -> Session:
+def open_session(
+    paths: Paths, job_id: str, run_id: str, mode: str, previous_summary: str | None, *, suffix: str | None = None
+) -> Session:
     """The session for one run (``suffix`` names an iteration's own directory under the run's)."""
     if mode not in MODES:
         mode = EPHEMERAL_WITH_SUMMARY

@@ -41,9 +41,16 @@ class RunDriver:
     """Starts and executes runs: gate, agent, record, deliver. Used by the supervisor's workers and by the
     foreground ``symbi cron run``."""
 
-    def __init__(self, app: App, *, daemon_id: str, stdout: TextIO | None = None,
-                 cancel: threading.Event | None = None, echo: TextIO | None = None,
-                 actor: str = "daemon") -> None:
+    def __init__(
+        self,
+        app: App,
+        *,
+        daemon_id: str,
+        stdout: TextIO | None = None,
+        cancel: threading.Event | None = None,
+        echo: TextIO | None = None,
+        actor: str = "daemon",
+    ) -> None:
         self.app = app
         self.daemon_id = daemon_id
         self.stdout = stdout
@@ -60,9 +67,14 @@ class RunDriver:
 
         now = self.app.clock.now()
         with self.app.store.write() as tx:
-            return lifecycle.begin_run(tx, run_id, now_ms=to_ms(now), daemon_id=self.daemon_id,
-                                       gate=lambda job, agent: gate_run(self.app, job, agent, now=now),
-                                       actor=self.actor)
+            return lifecycle.begin_run(
+                tx,
+                run_id,
+                now_ms=to_ms(now),
+                daemon_id=self.daemon_id,
+                gate=lambda job, agent: gate_run(self.app, job, agent, now=now),
+                actor=self.actor,
+            )
 
     def execute(self, begun: lifecycle.Begun) -> dict[str, Any] | None:
         """Run the agent, record the outcome, deliver it; return the finished run."""
@@ -74,14 +86,23 @@ class RunDriver:
 
             prev = previous_summary(conn, job["id"], before_run=run["id"])
         ctx = RunContext(
-            paths=app.paths, job=job, run=run, agent=begun.agent,
+            paths=app.paths,
+            job=job,
+            run=run,
+            agent=begun.agent,
             input_text=str(run["input"] if run.get("input") is not None else (job.get("input") or "")),
-            previous_summary=prev, output_cap=sched.output_cap_bytes, kill_grace=sched.kill_grace_seconds,
-            max_runtime=float(max_runtime) if max_runtime else None, cancel=self.cancel, echo=self.echo,
-            base_env=app.env, settings=app.settings,
+            previous_summary=prev,
+            output_cap=sched.output_cap_bytes,
+            kill_grace=sched.kill_grace_seconds,
+            max_runtime=float(max_runtime) if max_runtime else None,
+            cancel=self.cancel,
+            echo=self.echo,
+            base_env=app.env,
+            settings=app.settings,
         )
-        log.info("run %s of job %s started (%s, attempt %s)", run["id"][:8], job["name"], run["trigger"],
-                 run["attempt"])
+        log.info(
+            "run %s of job %s started (%s, attempt %s)", run["id"][:8], job["name"], run["trigger"], run["attempt"]
+        )
         try:
             outcome = perform(ctx)
         except Exception as exc:  # a bug or an OS error around the agent: the run fails, the loop goes on
@@ -91,8 +112,15 @@ class RunDriver:
         if finished is None:
             return None
         level = logging.INFO if finished["status"] == "succeeded" else logging.WARNING
-        log.log(level, "run %s of job %s %s in %s ms%s", run["id"][:8], job["name"], finished["status"],
-                outcome.duration_ms, f": {outcome.error_message}" if outcome.error_message else "")
+        log.log(
+            level,
+            "run %s of job %s %s in %s ms%s",
+            run["id"][:8],
+            job["name"],
+            finished["status"],
+            outcome.duration_ms,
+            f": {outcome.error_message}" if outcome.error_message else "",
+        )
         self._deliver(job, finished, outcome)
         return finished
 
@@ -103,10 +131,19 @@ class RunDriver:
             try:
                 with self.app.store.write() as tx:
                     return lifecycle.finish_run(
-                        tx, run_id, status=outcome.status, now_ms=self.now_ms(), exit_code=outcome.exit_code,
-                        output=outcome.output, summary=outcome.summary, error_message=outcome.error_message,
-                        iterations=outcome.iterations, execution_time_ms=outcome.duration_ms,
-                        detail=outcome.detail, actor=self.actor)
+                        tx,
+                        run_id,
+                        status=outcome.status,
+                        now_ms=self.now_ms(),
+                        exit_code=outcome.exit_code,
+                        output=outcome.output,
+                        summary=outcome.summary,
+                        error_message=outcome.error_message,
+                        iterations=outcome.iterations,
+                        execution_time_ms=outcome.duration_ms,
+                        detail=outcome.detail,
+                        actor=self.actor,
+                    )
             except SymbiError as exc:
                 log.error("cannot record the outcome of run %s (attempt %d): %s", run_id[:8], attempt + 1, exc)
                 time.sleep(delay)
@@ -125,8 +162,15 @@ class RunDriver:
 class Supervisor:
     """The scheduler loop of one daemon (or one test): claims slots, starts runs, sleeps."""
 
-    def __init__(self, app: App, *, rng: random.Random | None = None, daemon_id: str | None = None,
-                 stdout: TextIO | None = None, limits: lifecycle.Limits | None = None) -> None:
+    def __init__(
+        self,
+        app: App,
+        *,
+        rng: random.Random | None = None,
+        daemon_id: str | None = None,
+        stdout: TextIO | None = None,
+        limits: lifecycle.Limits | None = None,
+    ) -> None:
         self.app = app
         self.rng = rng or random.Random()
         self.daemon_id = daemon_id or lifecycle.owner_id("daemon")
@@ -193,9 +237,12 @@ class Supervisor:
                 self._lease_renewed_ms = now_ms
             done = lifecycle.recover_interrupted(tx, me=self.daemon_id, now_ms=now_ms, leases=self.shared)
         if done:
-            log.warning("%d run(s) left running by a %s recorded interrupted: %s", len(done),
-                        "daemon whose lease lapsed" if self.shared else "previous supervisor",
-                        ", ".join(r[:8] for r in done))
+            log.warning(
+                "%d run(s) left running by a %s recorded interrupted: %s",
+                len(done),
+                "daemon whose lease lapsed" if self.shared else "previous supervisor",
+                ", ".join(r[:8] for r in done),
+            )
         return done
 
     @property
@@ -211,12 +258,18 @@ class Supervisor:
             held = lifecycle.renew_lease(tx, self.daemon_id, now_ms=now_ms, lease_ms=self.lease_ms)
             done = lifecycle.recover_interrupted(tx, me=self.daemon_id, now_ms=now_ms, leases=True)
         if not held and self._lease_renewed_ms is not None:
-            log.error("this daemon's lease had lapsed (%.1fs without renewal): the other daemons may have"
-                      " recorded its runs interrupted", (now_ms - self._lease_renewed_ms) / 1000)
+            log.error(
+                "this daemon's lease had lapsed (%.1fs without renewal): the other daemons may have"
+                " recorded its runs interrupted",
+                (now_ms - self._lease_renewed_ms) / 1000,
+            )
         self._lease_renewed_ms = now_ms
         if done:
-            log.warning("%d run(s) of a daemon whose lease lapsed recorded interrupted: %s", len(done),
-                        ", ".join(r[:8] for r in done))
+            log.warning(
+                "%d run(s) of a daemon whose lease lapsed recorded interrupted: %s",
+                len(done),
+                ", ".join(r[:8] for r in done),
+            )
 
     def _listen(self) -> None:
         """LISTEN on the reload channel; a notification is a reload (like SIGHUP). Reconnects on errors."""
@@ -289,12 +342,16 @@ class Supervisor:
                 job = job_rows.get(tx, stale["id"])  # it may have changed since the read
                 if job is None:
                     continue
-                res = lifecycle.claim_job(tx, job, now_ms=now_ms, daemon_id=self.daemon_id, rng=self.rng,
-                                          limits=self.limits)
+                res = lifecycle.claim_job(
+                    tx, job, now_ms=now_ms, daemon_id=self.daemon_id, rng=self.rng, limits=self.limits
+                )
                 if res.missed or res.missed_omitted:
-                    log.warning("job %s: %d slot(s) missed while the scheduler was not running%s", job["name"],
-                                res.missed + res.missed_omitted,
-                                f" ({res.missed_omitted} older ones not recorded)" if res.missed_omitted else "")
+                    log.warning(
+                        "job %s: %d slot(s) missed while the scheduler was not running%s",
+                        job["name"],
+                        res.missed + res.missed_omitted,
+                        f" ({res.missed_omitted} older ones not recorded)" if res.missed_omitted else "",
+                    )
                 if res.skipped:
                     log.warning("job %s: slot skipped, the job is at its max_concurrent limit", job["name"])
 
@@ -417,8 +474,9 @@ class Supervisor:
         return True
 
 
-def execute_now(app: App, run_id: str, *, stdout: TextIO | None = None, echo: TextIO | None = None
-                ) -> dict[str, Any] | None:
+def execute_now(
+    app: App, run_id: str, *, stdout: TextIO | None = None, echo: TextIO | None = None
+) -> dict[str, Any] | None:
     """Start and execute one queued run in this process (``symbi cron run`` with no daemon). Returns the run as
     recorded (still queued when its job is at its limit; ``denied``/``pending_approval`` after the gate)."""
     from ..store import runs as run_rows
@@ -428,5 +486,3 @@ def execute_now(app: App, run_id: str, *, stdout: TextIO | None = None, echo: Te
     if begun is not None:
         driver.execute(begun)
     return run_rows.get(app.store.connection(), run_id)
-
-

@@ -334,9 +334,7 @@ class AgentPinVerifier:
         # Fail closed on a document that lists the agent twice: every entry must say active.
         for agent in entries:
             if agent.get("status") != "active":
-                raise AgentPinError(
-                    f"agent {sub!r} is {agent.get('status')!r} in the discovery document, not active"
-                )
+                raise AgentPinError(f"agent {sub!r} is {agent.get('status')!r} in the discovery document, not active")
         jti = payload.get("jti")
         if revocation:
             _check_revocation(revocation, jti=jti, sub=sub, kid=kid)

@@ -37,9 +37,13 @@ def add_agent(app: App, spec: AgentSpec | dict[str, Any], *, replace: bool = Fal
         if existing and not replace:
             raise Conflict(f"an agent named {clean['name']!r} exists; use --replace to change it", field="name")
         agent_rows.upsert(tx, clean, now_ms=now)
-        append_event(tx, at_ms=now, type=AGENT_REGISTERED, actor=app.actor,
-                     details={"agent": clean["name"], "replaced": bool(existing),
-                              "capabilities": clean.get("capabilities", [])})
+        append_event(
+            tx,
+            at_ms=now,
+            type=AGENT_REGISTERED,
+            actor=app.actor,
+            details={"agent": clean["name"], "replaced": bool(existing), "capabilities": clean.get("capabilities", [])},
+        )
         app.changed()
         return agent_rows.get(tx, clean["name"])  # type: ignore[return-value]
 
@@ -71,7 +75,12 @@ def remove_agent(app: App, name: str, *, force: bool = False) -> dict[str, Any]:
             shown = ", ".join(users[:5]) + (" ..." if len(users) > 5 else "")
             raise Conflict(f"agent {name!r} is used by {len(users)} job(s): {shown}; remove them or use --force")
         agent_rows.delete(tx, name)
-        append_event(tx, at_ms=to_ms(app.clock.now()), type=AGENT_REMOVED, actor=app.actor,
-                     details={"agent": name, "jobs_using_it": users})
+        append_event(
+            tx,
+            at_ms=to_ms(app.clock.now()),
+            type=AGENT_REMOVED,
+            actor=app.actor,
+            details={"agent": name, "jobs_using_it": users},
+        )
         app.changed()
     return agent

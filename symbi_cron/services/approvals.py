@@ -49,8 +49,9 @@ def agentpin_verifier(app: App) -> Any:
     return cached
 
 
-def gate_run(app: App, job: dict[str, Any], agent: dict[str, Any] | None, *, now: datetime | None = None,
-             verifier: Any = None) -> Any:
+def gate_run(
+    app: App, job: dict[str, Any], agent: dict[str, Any] | None, *, now: datetime | None = None, verifier: Any = None
+) -> Any:
     """Evaluate the job's policy for a run starting ``now``; returns a ``security.policy.Decision``.
 
     The AgentPin check resolves the job's ``agent_pin_jwt`` (``${VAR}``) at this moment and is only done when the
@@ -68,34 +69,60 @@ def gate_run(app: App, job: dict[str, Any], agent: dict[str, Any] | None, *, now
         v.verify(token, agent_name=str(name), agentpin_id=(agent or {}).get("agentpin_id"))
 
     return evaluate(
-        job, agent, now=now or app.clock.now(), environment=settings.environment,
-        agentpin_required_default=settings.agentpin.required, verify_pin=verify_pin,
+        job,
+        agent,
+        now=now or app.clock.now(),
+        environment=settings.environment,
+        agentpin_required_default=settings.agentpin.required,
+        verify_pin=verify_pin,
     )
 
 
-def record_decision(conn, *, job: dict[str, Any], run_id: str | None, decision: Any, now_ms: int,
-                    actor: str = "daemon") -> int | None:
+def record_decision(
+    conn, *, job: dict[str, Any], run_id: str | None, decision: Any, now_ms: int, actor: str = "daemon"
+) -> int | None:
     """Write the audit event a decision calls for (none for ``allow``); returns its seq."""
     if decision.kind == "deny":
         if decision.check == "agent_pin":
-            return record_pin_failure(conn, job=job, run_id=run_id, reason=decision.reason, now_ms=now_ms,
-                                      actor=actor)
-        return append_event(conn, at_ms=now_ms, type=POLICY_DENIED, actor=actor, job_id=job.get("id"),
-                            job_name=job.get("name"), run_id=run_id,
-                            details={"check": decision.check, "reason": decision.reason})
+            return record_pin_failure(conn, job=job, run_id=run_id, reason=decision.reason, now_ms=now_ms, actor=actor)
+        return append_event(
+            conn,
+            at_ms=now_ms,
+            type=POLICY_DENIED,
+            actor=actor,
+            job_id=job.get("id"),
+            job_name=job.get("name"),
+            run_id=run_id,
+            details={"check": decision.check, "reason": decision.reason},
+        )
     if decision.kind == "require_approval":
-        return append_event(conn, at_ms=now_ms, type=APPROVAL_REQUESTED, actor=actor, job_id=job.get("id"),
-                            job_name=job.get("name"), run_id=run_id,
-                            details={"approvers": list(decision.approvers)})
+        return append_event(
+            conn,
+            at_ms=now_ms,
+            type=APPROVAL_REQUESTED,
+            actor=actor,
+            job_id=job.get("id"),
+            job_name=job.get("name"),
+            run_id=run_id,
+            details={"approvers": list(decision.approvers)},
+        )
     return None
 
 
-def record_pin_failure(conn, *, job: dict[str, Any], run_id: str | None, reason: str | None, now_ms: int,
-                       actor: str = "daemon") -> int:
+def record_pin_failure(
+    conn, *, job: dict[str, Any], run_id: str | None, reason: str | None, now_ms: int, actor: str = "daemon"
+) -> int:
     """Append ``AgentPinVerificationFailed`` with the reason (never the credential)."""
-    return append_event(conn, at_ms=now_ms, type=PIN_FAILED, actor=actor, job_id=job.get("id"),
-                        job_name=job.get("name"), run_id=run_id,
-                        details={"reason": reason, "agent_id": job.get("agent_id")})
+    return append_event(
+        conn,
+        at_ms=now_ms,
+        type=PIN_FAILED,
+        actor=actor,
+        job_id=job.get("id"),
+        job_name=job.get("name"),
+        run_id=run_id,
+        details={"reason": reason, "agent_id": job.get("agent_id")},
+    )
 
 
 # -- answering requests ------------------------------------------------------------------------------------------
@@ -134,10 +161,25 @@ def _expire(tx, job: dict[str, Any], run: dict[str, Any], now: datetime, actor: 
     now_ms = to_ms(now)
     detail = dict(run.get("detail") or {})
     detail["approval"] = {"status": "expired", "at": iso(now)}
-    run_rows.update(tx, run["id"], now_ms=now_ms, status="cancelled", finished_at=now_ms,
-                    error_message=EXPIRED_MESSAGE, detail=detail)
-    append_event(tx, at_ms=now_ms, type=EXPIRED, actor=actor, job_id=job["id"], job_name=job["name"],
-                 run_id=run["id"], details={"scheduled_for": iso(run["scheduled_for"])})
+    run_rows.update(
+        tx,
+        run["id"],
+        now_ms=now_ms,
+        status="cancelled",
+        finished_at=now_ms,
+        error_message=EXPIRED_MESSAGE,
+        detail=detail,
+    )
+    append_event(
+        tx,
+        at_ms=now_ms,
+        type=EXPIRED,
+        actor=actor,
+        job_id=job["id"],
+        job_name=job["name"],
+        run_id=run["id"],
+        details={"scheduled_for": iso(run["scheduled_for"])},
+    )
     end_one_shot_if_done(tx, job, now_ms=now_ms, ok=False, actor=actor, reason=f"its run: {EXPIRED_MESSAGE}")
 
 
@@ -158,8 +200,16 @@ def approve_run(app: App, run_ref: str, *, user: str | None = None) -> dict[str,
             detail = dict(run.get("detail") or {})
             detail["approval"] = {"status": "approved", "by": user, "at": iso(now)}
             run_rows.update(tx, run["id"], now_ms=now_ms, status="queued", not_before=now_ms, detail=detail)
-            append_event(tx, at_ms=now_ms, type=APPROVED, actor=app.actor, job_id=job["id"], job_name=job["name"],
-                         run_id=run["id"], details={"approver": user, "scheduled_for": iso(run["scheduled_for"])})
+            append_event(
+                tx,
+                at_ms=now_ms,
+                type=APPROVED,
+                actor=app.actor,
+                job_id=job["id"],
+                job_name=job["name"],
+                run_id=run["id"],
+                details={"approver": user, "scheduled_for": iso(run["scheduled_for"])},
+            )
         app.changed()
         out = run_rows.get(tx, run["id"])
     if expired:
@@ -183,12 +233,28 @@ def deny_run(app: App, run_ref: str, reason: str | None = None, *, user: str | N
         _check_approver(job, user, "deny")
         detail = dict(run.get("detail") or {})
         detail["approval"] = {"status": "denied", "by": user, "at": iso(now), "reason": reason}
-        run_rows.update(tx, run["id"], now_ms=now_ms, status="denied", finished_at=now_ms,
-                        error_message=f"denied by {user}: {reason}", detail=detail)
-        append_event(tx, at_ms=now_ms, type=DENIED, actor=app.actor, job_id=job["id"], job_name=job["name"],
-                     run_id=run["id"], details={"approver": user, "reason": reason})
-        end_one_shot_if_done(tx, job, now_ms=now_ms, ok=False, actor=app.actor,
-                             reason=f"its run was denied by {user}: {reason}")
+        run_rows.update(
+            tx,
+            run["id"],
+            now_ms=now_ms,
+            status="denied",
+            finished_at=now_ms,
+            error_message=f"denied by {user}: {reason}",
+            detail=detail,
+        )
+        append_event(
+            tx,
+            at_ms=now_ms,
+            type=DENIED,
+            actor=app.actor,
+            job_id=job["id"],
+            job_name=job["name"],
+            run_id=run["id"],
+            details={"approver": user, "reason": reason},
+        )
+        end_one_shot_if_done(
+            tx, job, now_ms=now_ms, ok=False, actor=app.actor, reason=f"its run was denied by {user}: {reason}"
+        )
         app.changed()
         out = run_rows.get(tx, run["id"])
     assert out is not None
@@ -223,13 +289,22 @@ def pending_runs(app: App) -> list[dict[str, Any]]:
             if job is None:
                 continue
             detail = run.get("detail") or {}
-            approvers = ((detail.get("policy") or {}).get("approvers")
-                         or (job.get("policy") or {}).get("approvers") or [])
+            approvers = (
+                (detail.get("policy") or {}).get("approvers") or (job.get("policy") or {}).get("approvers") or []
+            )
             requested = run.get("created_at") or run["scheduled_for"]
-            out.append({
-                "run_id": run["id"], "job_id": job["id"], "job_name": job["name"], "agent_id": job["agent_id"],
-                "trigger": run["trigger"], "scheduled_for": run["scheduled_for"], "requested_at": requested,
-                "approvers": list(approvers), "age_seconds": max(0, int((now - requested).total_seconds())),
-                "expires_at": approval_deadline(job, run),
-            })
+            out.append(
+                {
+                    "run_id": run["id"],
+                    "job_id": job["id"],
+                    "job_name": job["name"],
+                    "agent_id": job["agent_id"],
+                    "trigger": run["trigger"],
+                    "scheduled_for": run["scheduled_for"],
+                    "requested_at": requested,
+                    "approvers": list(approvers),
+                    "age_seconds": max(0, int((now - requested).total_seconds())),
+                    "expires_at": approval_deadline(job, run),
+                }
+            )
     return out

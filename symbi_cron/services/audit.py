@@ -83,9 +83,16 @@ def _row(row: Any) -> dict[str, Any]:
     except (TypeError, ValueError):
         details = row["details"]
     return {
-        "seq": row["seq"], "at": from_ms(row["at"]), "type": row["type"], "actor": row["actor"],
-        "job_id": row["job_id"], "job_name": row["job_name"], "run_id": row["run_id"], "details": details,
-        "prev_hash": row["prev_hash"], "hash": row["hash"],
+        "seq": row["seq"],
+        "at": from_ms(row["at"]),
+        "type": row["type"],
+        "actor": row["actor"],
+        "job_id": row["job_id"],
+        "job_name": row["job_name"],
+        "run_id": row["run_id"],
+        "details": details,
+        "prev_hash": row["prev_hash"],
+        "hash": row["hash"],
     }
 
 
@@ -162,8 +169,9 @@ def verify_chain(app: App, *, expect_head: str | None = None) -> dict[str, Any]:
     if expect_head is not None:
         expect_head = expect_head.strip().lower()
         if len(expect_head) != 64 or any(c not in "0123456789abcdef" for c in expect_head):
-            raise InvalidInput("expected the 64 hex digits a previous `symbi audit verify` printed as head",
-                               field="--expect-head")
+            raise InvalidInput(
+                "expected the 64 hex digits a previous `symbi audit verify` printed as head", field="--expect-head"
+            )
     anchor_seen = False
     from ..store.audit import GENESIS_HASH, event_hash
 
@@ -181,21 +189,34 @@ def verify_chain(app: App, *, expect_head: str | None = None) -> dict[str, Any]:
             if gap:
                 problems.append(_removed(expected_seq, seq - 1))
             digest = event_hash(
-                seq=seq, at=row["at"], type=row["type"], actor=row["actor"], job_id=row["job_id"],
-                job_name=row["job_name"], run_id=row["run_id"], details=row["details"], prev_hash=row["prev_hash"],
+                seq=seq,
+                at=row["at"],
+                type=row["type"],
+                actor=row["actor"],
+                job_id=row["job_id"],
+                job_name=row["job_name"],
+                run_id=row["run_id"],
+                details=row["details"],
+                prev_hash=row["prev_hash"],
             )
             if digest != row["hash"]:
-                problems.append({
-                    "seq": seq, "problem": "changed",
-                    "message": f"row {seq} was changed: its content does not match its hash",
-                })
+                problems.append(
+                    {
+                        "seq": seq,
+                        "problem": "changed",
+                        "message": f"row {seq} was changed: its content does not match its hash",
+                    }
+                )
             elif row["prev_hash"] != prev_hash and not gap:
                 before = f"row {prev_seq}" if prev_seq is not None else "the start of the log"
-                problems.append({
-                    "seq": seq, "problem": "broken_link",
-                    "message": f"row {seq} does not link to {before}: {before} was rewritten, or row {seq} was"
-                               " inserted",
-                })
+                problems.append(
+                    {
+                        "seq": seq,
+                        "problem": "broken_link",
+                        "message": f"row {seq} does not link to {before}: {before} was rewritten, or row {seq} was"
+                        " inserted",
+                    }
+                )
             prev_hash = row["hash"]
             prev_seq = seq
             expected_seq = seq + 1
@@ -208,11 +229,14 @@ def verify_chain(app: App, *, expect_head: str | None = None) -> dict[str, Any]:
     if top is not None and top[0] >= expected_seq:
         problems.append(_removed(expected_seq, top[0]))
     if expect_head is not None and not anchor_seen:
-        problems.append({
-            "seq": None, "problem": "anchor_missing",
-            "message": f"the head recorded earlier ({expect_head[:12]}...) is no longer in the chain: rows up to it"
-                       " were rewritten (and rehashed) or removed",
-        })
+        problems.append(
+            {
+                "seq": None,
+                "problem": "anchor_missing",
+                "message": f"the head recorded earlier ({expect_head[:12]}...) is no longer in the chain: rows up to it"
+                " were rewritten (and rehashed) or removed",
+            }
+        )
     return {"ok": not problems, "count": count, "head": prev_hash if count else None, "problems": problems}
 
 

@@ -20,12 +20,19 @@ def delivery_context(app: App, *, stdout: TextIO | None, log: logging.Logger | N
     stdout channel writes (the daemon's log, or the terminal)."""
     from ..delivery.base import DeliveryContext
 
-    return DeliveryContext(settings=app.settings, paths=app.paths, clock=app.clock,
-                           env=dict(app.env if app.env is not None else os.environ), log=log, stdout=stdout)
+    return DeliveryContext(
+        settings=app.settings,
+        paths=app.paths,
+        clock=app.clock,
+        env=dict(app.env if app.env is not None else os.environ),
+        log=log,
+        stdout=stdout,
+    )
 
 
-def deliver_run(app: App, job: dict[str, Any], run: dict[str, Any], output: str, *,
-                stdout: TextIO | None) -> list[Receipt]:
+def deliver_run(
+    app: App, job: dict[str, Any], run: dict[str, Any], output: str, *, stdout: TextIO | None
+) -> list[Receipt]:
     """Send a finished run through its job's channels and store one receipt per channel. Never raises for a
     channel (a failed delivery is a failed receipt)."""
     channels = list(job.get("delivery") or [])
@@ -42,16 +49,18 @@ def deliver_run(app: App, job: dict[str, Any], run: dict[str, Any], output: str,
     return receipts
 
 
-def test_delivery(app: App, ref: str, channels: list[str] | tuple[str, ...] = (), *,
-                  stdout: TextIO | None) -> list[Receipt]:
+def test_delivery(
+    app: App, ref: str, channels: list[str] | tuple[str, ...] = (), *, stdout: TextIO | None
+) -> list[Receipt]:
     """Send a sample run of the job through ``channels`` (default: the job's own); nothing is stored."""
     from ..delivery.router import deliver
     from ..delivery.sample import check_channel_names, sample_payload
     from .jobs import get_job
 
     job = get_job(app, ref)
-    names = (check_channel_names(channels) if channels
-             else check_channel_names(job.get("delivery") or [], field="delivery"))
+    names = (
+        check_channel_names(channels) if channels else check_channel_names(job.get("delivery") or [], field="delivery")
+    )
     if not names:
         raise InvalidInput("the job has no delivery channels; name some with --channel", field="delivery")
     return deliver(sample_payload(job, app.clock.now()), names, delivery_context(app, stdout=stdout))

@@ -32,8 +32,7 @@ def check_file(app: App, path: str | Path) -> Any:
     return dsl.parse_file(path, known_agents=list(_registered(app)))
 
 
-def add_from_file(app: App, path: str | Path, *, schedules: list[str] | None,
-                  replace: bool = False) -> dict[str, Any]:
+def add_from_file(app: App, path: str | Path, *, schedules: list[str] | None, replace: bool = False) -> dict[str, Any]:
     """Add the named schedules of a ``.symbi`` file (``None`` = all) and register the file's agents they use.
 
     One transaction. An existing job or agent name is a Conflict unless ``replace`` (an agent identical to the
@@ -71,14 +70,22 @@ def add_from_file(app: App, path: str | Path, *, schedules: list[str] | None,
 
             line, col = decl.positions.get("agent_id", (decl.line, decl.column))
             # A near miss gets the same suggestion `symbi cron validate` gives.
-            close = difflib.get_close_matches(agent_id, [a.spec.name for a in doc.agents] + list(registered),
-                                              n=1, cutoff=0.6)
-            problems.append(dsl.Problem(
-                file, line, col,
-                f"schedule {decl.spec.name!r} names agent {agent_id!r}, which is neither defined in this "
-                "file nor registered", found=agent_id,
-                hint=f"did you mean `{close[0]}`?" if close
-                else "define it with `agent NAME { }` or `symbi agent add`"))
+            close = difflib.get_close_matches(
+                agent_id, [a.spec.name for a in doc.agents] + list(registered), n=1, cutoff=0.6
+            )
+            problems.append(
+                dsl.Problem(
+                    file,
+                    line,
+                    col,
+                    f"schedule {decl.spec.name!r} names agent {agent_id!r}, which is neither defined in this "
+                    "file nor registered",
+                    found=agent_id,
+                    hint=f"did you mean `{close[0]}`?"
+                    if close
+                    else "define it with `agent NAME { }` or `symbi agent add`",
+                )
+            )
     if problems:
         dsl.raise_problems(problems, dsl.read_text(path))
 
@@ -144,8 +151,9 @@ def plan_crontab(app: App, text: str, *, prefix: str = "") -> dict[str, Any]:
     return {"items": items, "skipped": [s.to_dict() for s in tab.skipped], "warnings": tab.warnings}
 
 
-def import_crontab(app: App, text: str, *, prefix: str = "", skip_invalid: bool = False,
-                   replace: bool = False) -> dict[str, Any]:
+def import_crontab(
+    app: App, text: str, *, prefix: str = "", skip_invalid: bool = False, replace: bool = False
+) -> dict[str, Any]:
     """Create an agent and a job for each line of a crontab, all in one transaction.
 
     Lines that cannot be converted make it write nothing (InvalidInput listing them in ``details``) unless
@@ -160,9 +168,12 @@ def import_crontab(app: App, text: str, *, prefix: str = "", skip_invalid: bool 
         n = len(plan["skipped"])
         lines = ", ".join(str(s["line"]) for s in plan["skipped"])
         s = "s" if n > 1 else ""
-        raise InvalidInput(f"{n} crontab line{s} cannot be converted (line{s} {lines}); nothing was written"
-                           " (--skip-invalid imports the others)",
-                           field="crontab", details={"skipped": plan["skipped"]})
+        raise InvalidInput(
+            f"{n} crontab line{s} cannot be converted (line{s} {lines}); nothing was written"
+            " (--skip-invalid imports the others)",
+            field="crontab",
+            details={"skipped": plan["skipped"]},
+        )
     if not plan["items"]:
         raise InvalidInput("the crontab has no job lines to import", field="crontab")
     plan["agents"], plan["jobs"] = [], []

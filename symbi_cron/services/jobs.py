@@ -68,8 +68,9 @@ def validate_spec(app: App, data: JobSpec | dict[str, Any], *, now: datetime | N
         assert at is not None
         now = now or app.clock.now()
         if at <= now:
-            raise InvalidInput(f"{at.isoformat()} is in the past (now is {now.isoformat(timespec='seconds')})",
-                               field="at")
+            raise InvalidInput(
+                f"{at.isoformat()} is in the past (now is {now.isoformat(timespec='seconds')})", field="at"
+            )
         out["at"] = at.astimezone(zone).isoformat()
     return out
 
@@ -189,8 +190,10 @@ def create_job(app: App, spec: JobSpec | dict[str, Any], *, replace: bool = Fals
         existing = job_rows.find(tx, clean["name"])
         existing = [j for j in existing if j["name"] == clean["name"]]
         if existing and not replace:
-            raise Conflict(f"a job named {clean['name']!r} exists (id {existing[0]['id'][:8]}); use --replace"
-                           " or another name", field="name")
+            raise Conflict(
+                f"a job named {clean['name']!r} exists (id {existing[0]['id'][:8]}); use --replace or another name",
+                field="name",
+            )
         if existing:
             job = existing[0]
             job_rows.update_spec(tx, job["id"], clean, next_run=_ms(first), now_ms=to_ms(now))
@@ -200,10 +203,19 @@ def create_job(app: App, spec: JobSpec | dict[str, Any], *, replace: bool = Fals
         else:
             job_id = str(uuid.uuid4())
             job_rows.insert(tx, id=job_id, spec=clean, status="active", next_run=_ms(first), now_ms=to_ms(now))
-            _audit(app, tx, CREATED, job_id, clean["name"], {
-                "agent_id": clean["agent_id"], "cron_expr": clean.get("cron_expr"), "at": clean.get("at"),
-                "timezone": clean["timezone"],
-            })
+            _audit(
+                app,
+                tx,
+                CREATED,
+                job_id,
+                clean["name"],
+                {
+                    "agent_id": clean["agent_id"],
+                    "cron_expr": clean.get("cron_expr"),
+                    "at": clean.get("at"),
+                    "timezone": clean["timezone"],
+                },
+            )
         app.changed()
         created = job_rows.get(tx, job_id)
     assert created is not None
@@ -214,12 +226,13 @@ def update_job(app: App, ref: str, changes: dict[str, Any]) -> dict[str, Any]:
     """Change some fields of a job's spec; the schedule is recomputed when it changed. Returns the job."""
     if not isinstance(changes, dict) or not changes:
         raise InvalidInput("nothing to change: give at least one field")
-    state_fields = {"id", "status", "next_run", "last_run", "run_count", "failure_count", "created_at",
-                    "updated_at"}
+    state_fields = {"id", "status", "next_run", "last_run", "run_count", "failure_count", "created_at", "updated_at"}
     owned = sorted(set(changes) & state_fields)
     if owned:
-        raise InvalidInput(f"{owned[0]} is kept by the scheduler and cannot be set"
-                           " (use pause, resume or reset to change the status)", field=owned[0])
+        raise InvalidInput(
+            f"{owned[0]} is kept by the scheduler and cannot be set (use pause, resume or reset to change the status)",
+            field=owned[0],
+        )
     now = app.clock.now()
     with app.store.write() as tx:
         job = resolve_job(tx, ref)
@@ -295,19 +308,29 @@ def reset_job(app: App, ref: str) -> dict[str, Any]:
         job = resolve_job(tx, ref)
         nxt = next_fire(job, now)
         if nxt is None:
-            raise InvalidState(f"job {job['name']!r} is a one-shot whose time ({job.get('at')}) has passed;"
-                               " update its `at` to run it again")
-        job_rows.set_state(tx, job["id"], now_ms=to_ms(now), status="active", failure_count=0,
-                           next_run=to_ms(nxt))
-        _audit(app, tx, RESET, job["id"], job["name"], {
-            "previous_status": job["status"], "previous_failure_count": job["failure_count"],
-        })
+            raise InvalidState(
+                f"job {job['name']!r} is a one-shot whose time ({job.get('at')}) has passed;"
+                " update its `at` to run it again"
+            )
+        job_rows.set_state(tx, job["id"], now_ms=to_ms(now), status="active", failure_count=0, next_run=to_ms(nxt))
+        _audit(
+            app,
+            tx,
+            RESET,
+            job["id"],
+            job["name"],
+            {
+                "previous_status": job["status"],
+                "previous_failure_count": job["failure_count"],
+            },
+        )
         app.changed()
         return job_rows.get(tx, job["id"])  # type: ignore[return-value]
 
 
-def end_one_shot_if_done(conn, job: dict[str, Any], *, now_ms: int, ok: bool, actor: str,
-                         reason: str | None = None) -> None:
+def end_one_shot_if_done(
+    conn, job: dict[str, Any], *, now_ms: int, ok: bool, actor: str, reason: str | None = None
+) -> None:
     """Inside the caller's write transaction: a one-shot (``at``, or ``one_shot: true``) with no slot left and no
     open run becomes ``completed`` (``ok``) or ``failed``, with its audit event; any other job is left as is."""
     if job.get("cron_expr") and not job.get("one_shot"):
@@ -322,8 +345,15 @@ def end_one_shot_if_done(conn, job: dict[str, Any], *, now_ms: int, ok: bool, ac
     details: dict[str, Any] = {"one_shot": True, "status": final}
     if reason:
         details["error"] = reason
-    append_event(conn, at_ms=now_ms, type=COMPLETED if ok else FAILED, actor=actor, job_id=job["id"],
-                 job_name=job["name"], details=details)
+    append_event(
+        conn,
+        at_ms=now_ms,
+        type=COMPLETED if ok else FAILED,
+        actor=actor,
+        job_id=job["id"],
+        job_name=job["name"],
+        details=details,
+    )
 
 
 # -- history ---------------------------------------------------------------------------------------------------
@@ -336,8 +366,7 @@ def job_history(app: App, ref: str, *, limit: int | None = 20, status: str | Non
 
         valid = [s.value for s in RunStatus]
         if status not in valid:
-            raise InvalidInput(f"unknown run status {status!r} (expected one of {', '.join(valid)})",
-                               field="status")
+            raise InvalidInput(f"unknown run status {status!r} (expected one of {', '.join(valid)})", field="status")
     with app.store.read() as conn:
         job = resolve_job(conn, ref)
         runs = run_rows.for_job(conn, job["id"], limit=limit, status=status)
@@ -369,7 +398,22 @@ def attach_receipts(conn, runs: Iterable[dict[str, Any]]) -> None:
         r["deliveries"] = by_run.get(r["id"], [])
 
 
-def _audit(app: App, tx, type: str, job_id: str | None, job_name: str | None, details: dict[str, Any],
-           run_id: str | None = None) -> None:
-    append_event(tx, at_ms=to_ms(app.clock.now()), type=type, actor=app.actor, job_id=job_id, job_name=job_name,
-                 run_id=run_id, details=details)
+def _audit(
+    app: App,
+    tx,
+    type: str,
+    job_id: str | None,
+    job_name: str | None,
+    details: dict[str, Any],
+    run_id: str | None = None,
+) -> None:
+    append_event(
+        tx,
+        at_ms=to_ms(app.clock.now()),
+        type=type,
+        actor=app.actor,
+        job_id=job_id,
+        job_name=job_name,
+        run_id=run_id,
+        details=details,
+    )

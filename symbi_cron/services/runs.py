@@ -34,8 +34,9 @@ def insert_unscheduled(conn, *, job_id: str, trigger: str, status: str, now_ms: 
     for _ in range(10_000):
         if at % 1000 == 0:
             at += 1
-        if run_rows.insert(conn, id=run_id, job_id=job_id, trigger=trigger, status=status, scheduled_for=at,
-                           now_ms=now_ms, **fields):
+        if run_rows.insert(
+            conn, id=run_id, job_id=job_id, trigger=trigger, status=status, scheduled_for=at, now_ms=now_ms, **fields
+        ):
             return run_id
         at += 1
     raise InvalidState("could not find a free instant for the run (too many runs at once)")
@@ -53,10 +54,19 @@ def queue_manual(app: App, ref: str, *, input_text: str | None = None) -> dict[s
         job = resolve_job(tx, ref)
         if job["status"] in _NO_TRIGGER:
             raise InvalidState(f"job {job['name']!r} is {job['status']}: run `symbi cron reset {job['name']}` first")
-        run_id = insert_unscheduled(tx, job_id=job["id"], trigger="manual", status="queued", now_ms=now_ms,
-                                    input=input_text, not_before=now_ms)
-        append_event(tx, at_ms=now_ms, type=TRIGGERED, actor=app.actor, job_id=job["id"], job_name=job["name"],
-                     run_id=run_id, details={"input_given": input_text is not None})
+        run_id = insert_unscheduled(
+            tx, job_id=job["id"], trigger="manual", status="queued", now_ms=now_ms, input=input_text, not_before=now_ms
+        )
+        append_event(
+            tx,
+            at_ms=now_ms,
+            type=TRIGGERED,
+            actor=app.actor,
+            job_id=job["id"],
+            job_name=job["name"],
+            run_id=run_id,
+            details={"input_given": input_text is not None},
+        )
         app.changed()
         run = run_rows.get(tx, run_id)
     assert run is not None
@@ -92,8 +102,9 @@ def is_final(run: dict[str, Any]) -> bool:
     return run.get("status") in FINAL_RUN_STATUSES
 
 
-def wait_for_run(app: App, run_id: str, *, timeout: float | None = None, poll: float = 0.1,
-                 on_poll: Any = None) -> dict[str, Any]:
+def wait_for_run(
+    app: App, run_id: str, *, timeout: float | None = None, poll: float = 0.1, on_poll: Any = None
+) -> dict[str, Any]:
     """Poll until the run reaches a final status (or ``timeout`` seconds pass); return it as last seen.
 
     ``on_poll()`` is called between polls (``--wait`` uses it to stream the run's log).

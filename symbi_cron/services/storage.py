@@ -65,15 +65,9 @@ def migrate_store(app: App, to_url: str) -> dict[str, Any]:
         for table in TABLES:
             theirs = _count(dst, table)
             if theirs != copied[table] or theirs != _count(src, table):
-                raise StoreError(
-                    f"{table}: {copied[table]} rows read but {theirs} in the target; nothing was copied"
-                )
+                raise StoreError(f"{table}: {copied[table]} rows read but {theirs} in the target; nothing was copied")
         check = verify_chain(replace(app, store=target))  # inside the write: sees the copied rows
-        if (
-            not check["ok"]
-            or check["head"] != source_check["head"]
-            or check["count"] != source_check["count"]
-        ):
+        if not check["ok"] or check["head"] != source_check["head"] or check["count"] != source_check["count"]:
             problem = check["problems"][0]["message"] if check["problems"] else "a different head"
             raise StoreError(f"the audit chain does not verify on the target ({problem}); nothing was copied")
     target.close()

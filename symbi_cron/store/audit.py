@@ -58,8 +58,15 @@ def append_event(
     prev_hash = last[1] if last else GENESIS_HASH
     text = canonical_details(details)
     digest = event_hash(
-        seq=seq, at=at_ms, type=type, actor=actor, job_id=job_id, job_name=job_name, run_id=run_id,
-        details=text, prev_hash=prev_hash,
+        seq=seq,
+        at=at_ms,
+        type=type,
+        actor=actor,
+        job_id=job_id,
+        job_name=job_name,
+        run_id=run_id,
+        details=text,
+        prev_hash=prev_hash,
     )
     conn.execute(
         "INSERT INTO audit (seq, at, type, actor, job_id, job_name, run_id, details, prev_hash, hash)"

@@ -13,9 +13,7 @@ from typing import Any
 from ..timeutil import from_ms
 from ..vocab import JOB_FIELD_ORDER
 
-JOB_COLUMNS = (
-    "id, name, agent_id, status, spec, next_run, last_run, run_count, failure_count, created_at, updated_at"
-)
+JOB_COLUMNS = "id, name, agent_id, status, spec, next_run, last_run, run_count, failure_count, created_at, updated_at"
 
 
 def row_to_job(row: sqlite3.Row) -> dict[str, Any]:
@@ -41,8 +39,9 @@ def _in_field_order(job: dict[str, Any]) -> dict[str, Any]:
     return ordered
 
 
-def insert(conn: sqlite3.Connection, *, id: str, spec: dict[str, Any], status: str, next_run: int | None,
-           now_ms: int) -> None:
+def insert(
+    conn: sqlite3.Connection, *, id: str, spec: dict[str, Any], status: str, next_run: int | None, now_ms: int
+) -> None:
     """Insert a job; the caller has checked the name is free (the UNIQUE constraint is the last word)."""
     conn.execute(
         f"INSERT INTO jobs ({JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, NULL, 0, 0, ?, ?)",
@@ -50,8 +49,9 @@ def insert(conn: sqlite3.Connection, *, id: str, spec: dict[str, Any], status: s
     )
 
 
-def update_spec(conn: sqlite3.Connection, job_id: str, spec: dict[str, Any], *, next_run: int | None,
-                now_ms: int) -> None:
+def update_spec(
+    conn: sqlite3.Connection, job_id: str, spec: dict[str, Any], *, next_run: int | None, now_ms: int
+) -> None:
     conn.execute(
         "UPDATE jobs SET name = ?, agent_id = ?, spec = ?, next_run = ?, updated_at = ? WHERE id = ?",
         (spec["name"], spec["agent_id"], _spec_json(spec), next_run, now_ms, job_id),

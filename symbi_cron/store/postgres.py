@@ -120,9 +120,7 @@ def pg_ddl(statement: str) -> list[str]:
         ]
     out = statement.strip().rstrip(";")
     autoinc = _AUTOINC.match(out)
-    out = re.sub(
-        r"\bINTEGER\s+PRIMARY\s+KEY\s+AUTOINCREMENT\b", "BIGINT PRIMARY KEY", out, flags=re.IGNORECASE
-    )
+    out = re.sub(r"\bINTEGER\s+PRIMARY\s+KEY\s+AUTOINCREMENT\b", "BIGINT PRIMARY KEY", out, flags=re.IGNORECASE)
     out = re.sub(r"\bINTEGER\b", "BIGINT", out)
     out = re.sub(r"\bREAL\b", "DOUBLE PRECISION", out)
     stmts = [out]

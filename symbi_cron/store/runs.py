@@ -19,9 +19,23 @@ RUN_COLUMNS = (
 )
 _TIME_FIELDS = ("scheduled_for", "not_before", "started_at", "finished_at", "created_at", "updated_at")
 _UPDATABLE = {
-    "status", "not_before", "started_at", "finished_at", "execution_time_ms", "exit_code", "output", "summary",
-    "error_message", "iterations", "detail", "daemon_id", "input", "attempt",
-    "input_tokens", "output_tokens", "cost_usd",
+    "status",
+    "not_before",
+    "started_at",
+    "finished_at",
+    "execution_time_ms",
+    "exit_code",
+    "output",
+    "summary",
+    "error_message",
+    "iterations",
+    "detail",
+    "daemon_id",
+    "input",
+    "attempt",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
 }
 
 
@@ -58,9 +72,19 @@ def insert(
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (job_id, scheduled_for) DO NOTHING",
         (
-            id, job_id, trigger, status, scheduled_for, attempt, input, not_before,
-            now_ms if finished else None, error_message,
-            json.dumps(detail, sort_keys=True) if detail else None, now_ms, now_ms,
+            id,
+            job_id,
+            trigger,
+            status,
+            scheduled_for,
+            attempt,
+            input,
+            not_before,
+            now_ms if finished else None,
+            error_message,
+            json.dumps(detail, sort_keys=True) if detail else None,
+            now_ms,
+            now_ms,
         ),
     )
     return cur.rowcount == 1
@@ -125,6 +149,4 @@ def with_status(conn: sqlite3.Connection, statuses: tuple[str, ...], *, job_id: 
 
 def count_running(conn: sqlite3.Connection, job_id: str) -> int:
     """Runs of a job that are running now."""
-    return conn.execute(
-        "SELECT COUNT(*) FROM runs WHERE job_id = ? AND status = 'running'", (job_id,)
-    ).fetchone()[0]
+    return conn.execute("SELECT COUNT(*) FROM runs WHERE job_id = ? AND status = 'running'", (job_id,)).fetchone()[0]

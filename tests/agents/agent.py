@@ -58,8 +58,16 @@ def main() -> int:
             fh.write(str(n))
         with open(os.environ["SYMBI_SUMMARY_FILE"], "w") as fh:
             fh.write(f"run {n}")
-        print(json.dumps({"count": n, "previous": os.environ.get("SYMBI_PREVIOUS_SUMMARY", ""),
-                          "cwd": os.getcwd(), "iteration": os.environ.get("SYMBI_ITERATION")}))
+        print(
+            json.dumps(
+                {
+                    "count": n,
+                    "previous": os.environ.get("SYMBI_PREVIOUS_SUMMARY", ""),
+                    "cwd": os.getcwd(),
+                    "iteration": os.environ.get("SYMBI_ITERATION"),
+                }
+            )
+        )
         return 0
     if action == "heartbeat":  # evaluate, act, and answer `sleep` at iteration N (never when N is 0)
         stop_at = int(args[0])

@@ -41,8 +41,12 @@ class Daemon:
     def __init__(self, home: Path, **scheduler: Any) -> None:
         self.home = home
         home.mkdir(parents=True, exist_ok=True)
-        sched = {"tick_interval_seconds": 0.2, "shutdown_timeout_seconds": 5, "kill_grace_seconds": 1,
-                 "default_timezone": "UTC"}
+        sched = {
+            "tick_interval_seconds": 0.2,
+            "shutdown_timeout_seconds": 5,
+            "kill_grace_seconds": 1,
+            "default_timezone": "UTC",
+        }
         sched.update(scheduler)
         lines = ["[api]", "enabled = false", "[scheduler]"]
         for k, v in sched.items():
@@ -53,10 +57,17 @@ class Daemon:
             self.env.pop(var, None)
         self.pids: set[int] = set()
 
-    def symbi(self, *args: str, timeout: float = 60, check: bool = False, input: str | None = None
-              ) -> subprocess.CompletedProcess:
-        proc = subprocess.run([sys.executable, "-m", "symbi_cron", *args], capture_output=True, text=True,
-                              env=self.env, timeout=timeout, input=input)
+    def symbi(
+        self, *args: str, timeout: float = 60, check: bool = False, input: str | None = None
+    ) -> subprocess.CompletedProcess:
+        proc = subprocess.run(
+            [sys.executable, "-m", "symbi_cron", *args],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=timeout,
+            input=input,
+        )
         if check:
             assert proc.returncode == 0, (args, proc.returncode, proc.stdout, proc.stderr)
         return proc

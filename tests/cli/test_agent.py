@@ -9,10 +9,26 @@ import json
 
 def test_add_show_list_remove(cli, monkeypatch):
     monkeypatch.setenv("API_TOKEN", "s3cret-value")
-    r = cli("agent", "add", "backup", "--command", "/usr/local/bin/backup.sh --full",
-            "--capability", "fs_read", "--capability", "net", "--env", "TOKEN=${API_TOKEN}",
-            "--env", "MODE=full", "--workdir", "/srv",
-            "--format", "json", ok=True)
+    r = cli(
+        "agent",
+        "add",
+        "backup",
+        "--command",
+        "/usr/local/bin/backup.sh --full",
+        "--capability",
+        "fs_read",
+        "--capability",
+        "net",
+        "--env",
+        "TOKEN=${API_TOKEN}",
+        "--env",
+        "MODE=full",
+        "--workdir",
+        "/srv",
+        "--format",
+        "json",
+        ok=True,
+    )
     agent = json.loads(r.stdout)
     assert agent["name"] == "backup" and agent["capabilities"] == ["fs_read", "net"]
     assert agent["env"] == {"TOKEN": "${API_TOKEN}", "MODE": "full"}  # the reference, never the value

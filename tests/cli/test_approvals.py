@@ -26,15 +26,29 @@ def as_user(monkeypatch):
 
 def waiting_run(app, *, approvers=()) -> tuple[dict, str]:
     """A job requiring approval and one run of it waiting, created at the real current time."""
-    job = jobs.create_job(app, {"name": f"deploy-{uuid.uuid4().hex[:6]}", "agent_id": "deployer",
-                                "cron_expr": "0 0 1 1 *", "timezone": "UTC",
-                                "policy": {"require_approval": True, "approvers": list(approvers)}})
+    job = jobs.create_job(
+        app,
+        {
+            "name": f"deploy-{uuid.uuid4().hex[:6]}",
+            "agent_id": "deployer",
+            "cron_expr": "0 0 1 1 *",
+            "timezone": "UTC",
+            "policy": {"require_approval": True, "approvers": list(approvers)},
+        },
+    )
     now = datetime.now(timezone.utc)
     run_id = str(uuid.uuid4())
     with app.store.write() as tx:
-        run_rows.insert(tx, id=run_id, job_id=job["id"], trigger="manual", status="pending_approval",
-                        scheduled_for=to_ms(now), now_ms=to_ms(now),
-                        detail={"policy": {"decision": "require_approval", "approvers": list(approvers)}})
+        run_rows.insert(
+            tx,
+            id=run_id,
+            job_id=job["id"],
+            trigger="manual",
+            status="pending_approval",
+            scheduled_for=to_ms(now),
+            now_ms=to_ms(now),
+            detail={"policy": {"decision": "require_approval", "approvers": list(approvers)}},
+        )
     app.store.close()
     return job, run_id
 

@@ -17,26 +17,62 @@ from symbi_cron.timeutil import to_ms
 FEB1 = datetime(2026, 2, 1, 12, 0, tzinfo=timezone.utc)
 
 
-def add_event(app, type: str, when: datetime, *, actor: str = "daemon", job_id=None, job_name=None, run_id=None,
-              details=None) -> int:
+def add_event(
+    app, type: str, when: datetime, *, actor: str = "daemon", job_id=None, job_name=None, run_id=None, details=None
+) -> int:
     with app.store.write() as tx:
-        return append_event(tx, at_ms=to_ms(when), type=type, actor=actor, job_id=job_id, job_name=job_name,
-                            run_id=run_id, details=details or {})
+        return append_event(
+            tx,
+            at_ms=to_ms(when),
+            type=type,
+            actor=actor,
+            job_id=job_id,
+            job_name=job_name,
+            run_id=run_id,
+            details=details or {},
+        )
 
 
 @pytest.fixture
 def events(app):
     """A job created through the service (real CronJobCreated) plus executed/failed events over several days."""
     job = jobs.create_job(app, {"name": "daily-report", "agent_id": "reporter", "cron_expr": "0 9 * * *"})
-    add_event(app, "CronJobExecuted", FEB1 - timedelta(days=3), job_id=job["id"], job_name="daily-report",
-              run_id="aaaa1111-0000-0000-0000-000000000001")
-    add_event(app, "CronJobFailed", FEB1 - timedelta(days=2), job_id=job["id"], job_name="daily-report",
-              run_id="bbbb2222-0000-0000-0000-000000000002", details={"error": "exit 1"})
+    add_event(
+        app,
+        "CronJobExecuted",
+        FEB1 - timedelta(days=3),
+        job_id=job["id"],
+        job_name="daily-report",
+        run_id="aaaa1111-0000-0000-0000-000000000001",
+    )
+    add_event(
+        app,
+        "CronJobFailed",
+        FEB1 - timedelta(days=2),
+        job_id=job["id"],
+        job_name="daily-report",
+        run_id="bbbb2222-0000-0000-0000-000000000002",
+        details={"error": "exit 1"},
+    )
     for i in range(3):
-        add_event(app, "CronJobFailed", FEB1 + timedelta(days=i), job_id=job["id"], job_name="daily-report",
-                  run_id=f"cccc333{i}-0000-0000-0000-000000000003", details={"error": f"exit {i + 2}"})
-    add_event(app, "CronRunApproved", FEB1 + timedelta(days=1), actor="cli:alice", job_id=job["id"],
-              job_name="daily-report", run_id="dddd4444-0000-0000-0000-000000000004")
+        add_event(
+            app,
+            "CronJobFailed",
+            FEB1 + timedelta(days=i),
+            job_id=job["id"],
+            job_name="daily-report",
+            run_id=f"cccc333{i}-0000-0000-0000-000000000003",
+            details={"error": f"exit {i + 2}"},
+        )
+    add_event(
+        app,
+        "CronRunApproved",
+        FEB1 + timedelta(days=1),
+        actor="cli:alice",
+        job_id=job["id"],
+        job_name="daily-report",
+        run_id="dddd4444-0000-0000-0000-000000000004",
+    )
     app.store.close()
     return job
 
@@ -156,12 +192,22 @@ def test_verify_finds_rows_removed_at_the_end(cli, home, events):
 def test_verify_finds_a_row_rewritten_with_a_recomputed_hash(cli, home, events):
     """An attacker who recomputes the changed row's own hash still breaks the next row's link."""
     conn = sqlite3.connect(home / "symbi.db")
-    row = conn.execute("SELECT seq, at, type, actor, job_id, job_name, run_id, prev_hash FROM audit WHERE seq = 2"
-                       ).fetchone()
+    row = conn.execute(
+        "SELECT seq, at, type, actor, job_id, job_name, run_id, prev_hash FROM audit WHERE seq = 2"
+    ).fetchone()
     conn.close()
     details = canonical_details({"forged": True})
-    digest = event_hash(seq=row[0], at=row[1], type=row[2], actor=row[3], job_id=row[4], job_name=row[5],
-                        run_id=row[6], details=details, prev_hash=row[7])
+    digest = event_hash(
+        seq=row[0],
+        at=row[1],
+        type=row[2],
+        actor=row[3],
+        job_id=row[4],
+        job_name=row[5],
+        run_id=row[6],
+        details=details,
+        prev_hash=row[7],
+    )
     tamper(home, "UPDATE audit SET details = ?, hash = ? WHERE seq = 2", params=(details, digest))
     r = cli("audit", "verify")
     assert r.exit_code == 1
@@ -184,13 +230,13 @@ def test_verify_finds_an_inserted_row(cli, home, events):
     assert {p["seq"] for p in problems} == {5, 6, 7, 8}
 
 
-
 def _rehash_from(home, start_seq: int, forged_details: dict) -> None:
     """Rewrite row ``start_seq`` and recompute every hash after it: the chain is consistent again end to end."""
     conn = sqlite3.connect(home / "symbi.db")
     conn.execute("DROP TRIGGER IF EXISTS audit_no_update")
-    rows = conn.execute("SELECT seq, at, type, actor, job_id, job_name, run_id, details, prev_hash FROM audit"
-                        " ORDER BY seq").fetchall()
+    rows = conn.execute(
+        "SELECT seq, at, type, actor, job_id, job_name, run_id, details, prev_hash FROM audit ORDER BY seq"
+    ).fetchall()
     prev = None
     for seq, at, type_, actor, job_id, job_name, run_id, details, _old_prev in rows:
         if seq < start_seq:
@@ -198,10 +244,20 @@ def _rehash_from(home, start_seq: int, forged_details: dict) -> None:
             continue
         if seq == start_seq:
             details = canonical_details(forged_details)
-        digest = event_hash(seq=seq, at=at, type=type_, actor=actor, job_id=job_id, job_name=job_name,
-                            run_id=run_id, details=details, prev_hash=prev)
-        conn.execute("UPDATE audit SET details = ?, prev_hash = ?, hash = ? WHERE seq = ?",
-                     (details, prev, digest, seq))
+        digest = event_hash(
+            seq=seq,
+            at=at,
+            type=type_,
+            actor=actor,
+            job_id=job_id,
+            job_name=job_name,
+            run_id=run_id,
+            details=details,
+            prev_hash=prev,
+        )
+        conn.execute(
+            "UPDATE audit SET details = ?, prev_hash = ?, hash = ? WHERE seq = ?", (details, prev, digest, seq)
+        )
         prev = digest
     conn.commit()
     conn.close()

@@ -35,15 +35,16 @@ def test_validate_lists_every_problem_compiler_style(cli, home):
     errors = [ln for ln in lines if ": error: " in ln]
     assert errors == [
         f"{BROKEN}:2:3: error: unknown key `comand` in agent backup (did you mean `command`?)",
-        (f"{BROKEN}:9:3: error: unknown key `max_concurent` in schedule block "
-         "(did you mean `max_concurrent`?)"),
-        (f"{BROKEN}:14:10: error: schedule 'other' names agent 'ghost', which is neither defined in this "
-         "file nor registered (define it with `agent NAME { }` or `symbi agent add`)"),
+        (f"{BROKEN}:9:3: error: unknown key `max_concurent` in schedule block (did you mean `max_concurrent`?)"),
+        (
+            f"{BROKEN}:14:10: error: schedule 'other' names agent 'ghost', which is neither defined in this "
+            "file nor registered (define it with `agent NAME { }` or `symbi agent add`)"
+        ),
         f"{BROKEN}:15:9: error: bad cron expression '0 25 * * *': 25 is out of range 0-23",
     ]
     # Each error is followed by its source line and a caret under the column.
     i = lines.index(errors[0])
-    assert lines[i + 1] == "      comand: \"/bin/echo\"" and lines[i + 2] == "      ^"
+    assert lines[i + 1] == '      comand: "/bin/echo"' and lines[i + 2] == "      ^"
     assert lines[-1] == f"4 problems in {BROKEN}"
     assert r.stdout == ""
     assert not (home / "symbi.db").exists()
@@ -56,8 +57,12 @@ def test_validate_json(cli):
     assert out["ok"] is False and [p["line"] for p in out["problems"]] == [2, 9, 14, 15]
     assert out["problems"][0]["hint"] == "did you mean `command`?"
     ok = json.loads(cli("cron", "validate", "--file", OPS, "--format", "json", ok=True).stdout)
-    assert ok == {"ok": True, "file": OPS, "agents": ["backup", "reporter"],
-                  "schedules": ["nightly-backup", "daily-report", "hourly-report"]}
+    assert ok == {
+        "ok": True,
+        "file": OPS,
+        "agents": ["backup", "reporter"],
+        "schedules": ["nightly-backup", "daily-report", "hourly-report"],
+    }
 
 
 def test_validate_checks_agents_against_the_store(cli, tmp_path):

@@ -15,7 +15,7 @@ def test_foreground_run_without_a_daemon(d):
     assert "default input" in proc.stdout  # the stdout channel writes to the terminal
     assert ": succeeded (exit 0)" in proc.stderr
     proc = d.symbi("cron", "run", "j", "--input", "given", "--format", "json")
-    run = json.loads(proc.stdout[proc.stdout.index("{"):])
+    run = json.loads(proc.stdout[proc.stdout.index("{") :])
     assert (run["status"], run["trigger"], run["output"]) == ("succeeded", "manual", "given")
     assert "given" in (d.home / "logs" / "jobs" / "j.log").read_text()
 
@@ -36,8 +36,10 @@ def test_queued_for_the_daemon_and_wait_streams(d):
     proc = d.symbi("cron", "run", "j", "--input", "for the daemon")
     assert proc.returncode == 0 and "for the daemon (pid" in proc.stderr
     run_id = proc.stdout.strip()
-    wait_for(lambda: d.query("SELECT status FROM runs WHERE id = ?", (run_id,))[0][0] == "succeeded",
-             what="the daemon to run it")
+    wait_for(
+        lambda: d.query("SELECT status FROM runs WHERE id = ?", (run_id,))[0][0] == "succeeded",
+        what="the daemon to run it",
+    )
     proc = d.symbi("cron", "run", "j", "--input", "streamed", "--wait", timeout=30)
     assert proc.returncode == 0 and "streamed" in proc.stdout
     assert len(d.runs(job)) == 2

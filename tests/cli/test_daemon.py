@@ -111,8 +111,13 @@ def test_foreground_runs_in_the_terminal_and_stops_on_sigterm(d):
     import subprocess
     import sys
 
-    proc = subprocess.Popen([sys.executable, "-m", "symbi_cron", "cron", "daemon", "--foreground"],
-                            env=d.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "symbi_cron", "cron", "daemon", "--foreground"],
+        env=d.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     d.pids.add(proc.pid)
     try:
         wait_for(lambda: _status(d)[1]["state"] == "running", what="foreground daemon")

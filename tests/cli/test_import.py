@@ -68,8 +68,7 @@ def test_import_from_stdin_and_export(cli):
     crontab = "CRON_TZ=Asia/Tokyo\n30 2 * * 1-5 /usr/bin/backup --all\n"
     cli("cron", "import", "--crontab", "-", input=crontab, ok=True)
     cli("agent", "add", "thinker", "--model", "claude", "--system-prompt", "think", ok=True)
-    cli("cron", "add", "--json", json.dumps({"name": "ponder", "agent_id": "thinker", "cron_expr": "@daily"}),
-        ok=True)
+    cli("cron", "add", "--json", json.dumps({"name": "ponder", "agent_id": "thinker", "cron_expr": "@daily"}), ok=True)
     text = cli("cron", "export", "--format", "crontab", ok=True).stdout
     lines = text.splitlines()
     i = lines.index("CRON_TZ=Asia/Tokyo")

@@ -50,7 +50,11 @@ def test_the_guides_add_example_works_verbatim(cli):
     assert [j["id"] for j in listed] == [job_id]
     job = listed[0]
     assert (job["name"], job["agent_id"], job["cron_expr"], job["status"]) == (
-        "quick-task", "agent-123", "0 * * * *", "active")
+        "quick-task",
+        "agent-123",
+        "0 * * * *",
+        "active",
+    )
     assert job["timezone"] == "UTC" and job["max_retries"] == 3 and job["session_mode"] == "ephemeral_with_summary"
     nxt = datetime.fromisoformat(job["next_run"])
     assert nxt.minute == 0 and before < nxt <= after + timedelta(hours=1)
@@ -120,8 +124,9 @@ def test_reset_returns_a_dead_lettered_job_to_active(app, clock):
 
     job = jobs.create_job(app, {"name": "flaky-job", "agent_id": "a", "cron_expr": "0 * * * *"})
     with app.store.write() as tx:
-        job_rows.set_state(tx, job["id"], now_ms=to_ms(clock.now()), status="dead_letter", failure_count=3,
-                           next_run=None)
+        job_rows.set_state(
+            tx, job["id"], now_ms=to_ms(clock.now()), status="dead_letter", failure_count=3, next_run=None
+        )
     clock.advance(3600 * 2 + 5)
     back = jobs.reset_job(app, "flaky-job")
     assert (back["status"], back["failure_count"]) == ("active", 0)
@@ -138,10 +143,18 @@ def test_status_and_history_show_runs(cli, app, clock):
     with app.store.write() as tx:
         for i, status in enumerate(["succeeded", "failed", "succeeded"]):
             slot = to_ms(base + timedelta(hours=i))
-            run_rows.insert(tx, id=f"run-{i}", job_id=job["id"], trigger="schedule", status=status,
-                            scheduled_for=slot, now_ms=slot)
-            run_rows.update(tx, f"run-{i}", now_ms=slot, execution_time_ms=1200 + i, exit_code=0 if i != 1 else 2,
-                            output=f"out {i}\n=SUM(A1:A2)", error_message="exit 2" if i == 1 else None)
+            run_rows.insert(
+                tx, id=f"run-{i}", job_id=job["id"], trigger="schedule", status=status, scheduled_for=slot, now_ms=slot
+            )
+            run_rows.update(
+                tx,
+                f"run-{i}",
+                now_ms=slot,
+                execution_time_ms=1200 + i,
+                exit_code=0 if i != 1 else 2,
+                output=f"out {i}\n=SUM(A1:A2)",
+                error_message="exit 2" if i == 1 else None,
+            )
     hist = json.loads(cli("cron", "history", "reporter", "--format", "json", ok=True).stdout)
     assert [r["id"] for r in hist] == ["run-2", "run-1", "run-0"]
     assert hist[0]["output"].startswith("out 2") and hist[1]["error_message"] == "exit 2"
@@ -162,31 +175,53 @@ def test_status_and_history_show_runs(cli, app, clock):
 def test_csv_neutralises_formulas():
     from symbi_cron.cli.common import _csv_value
 
-    assert _csv_value("=HYPERLINK(\"x\")") == "'=HYPERLINK(\"x\")"
+    assert _csv_value('=HYPERLINK("x")') == '\'=HYPERLINK("x")'
     assert _csv_value("-5") == "-5" and _csv_value("@cmd") == "'@cmd"
 
 
 BAD_INPUTS = [
     pytest.param(['{"name": "x", "agent_id": "a", "cron_expr": "61 * * * *"}'], 2, "minute", id="bad-cron"),
-    pytest.param(['{"name": "x", "agent_id": "a", "cron_expr": "0 0 30 2 *"}'], 2, "cron_expr: day of month",
-                 id="never-fires"),
-    pytest.param(['{"name": "x", "agent_id": "a", "cron_expr": "0 9 * * *", "timezone": "Mars/Olympus"}'], 2,
-                 "timezone: unknown time zone", id="unknown-zone"),
+    pytest.param(
+        ['{"name": "x", "agent_id": "a", "cron_expr": "0 0 30 2 *"}'], 2, "cron_expr: day of month", id="never-fires"
+    ),
+    pytest.param(
+        ['{"name": "x", "agent_id": "a", "cron_expr": "0 9 * * *", "timezone": "Mars/Olympus"}'],
+        2,
+        "timezone: unknown time zone",
+        id="unknown-zone",
+    ),
     pytest.param(['{"name": "x", "agent_id": "a", "at": "2001-01-01T00:00:00Z"}'], 2, "at: ", id="at-in-past"),
     pytest.param(['{"name": "x", "agent_id": "a", "at": "tomorrow"}'], 2, "at: ", id="at-not-iso"),
     pytest.param(['{"name": "x", "agent_id": "a"}'], 2, "exactly one of cron_expr and at", id="no-schedule"),
-    pytest.param(['{"name": "x", "agent_id": "a", "cron_expr": "* * * * *", "at": "2099-01-01T00:00:00Z"}'], 2,
-                 "exactly one", id="both-schedules"),
-    pytest.param(['{"name": "x", "agent_id": "a", "cron_expr": "* * * * *", "max_concurrent": "two"}'], 2,
-                 "max_concurrent", id="wrong-type"),
-    pytest.param(['{"name": "x", "agent_id": "a", "cron_expr": "* * * * *", "max_retries": -1}'], 2,
-                 "max_retries", id="negative"),
-    pytest.param(['{"name": "x", "agent_id": "a", "cron_expr": "* * * * *", "delivery": ["pigeon"]}'], 2,
-                 "delivery", id="unknown-channel"),
-    pytest.param(['{"name": "x", "agent_id": "a", "cron_expr": "* * * * *", "cron": "x"}'], 2,
-                 "cron: unknown field", id="unknown-field"),
+    pytest.param(
+        ['{"name": "x", "agent_id": "a", "cron_expr": "* * * * *", "at": "2099-01-01T00:00:00Z"}'],
+        2,
+        "exactly one",
+        id="both-schedules",
+    ),
+    pytest.param(
+        ['{"name": "x", "agent_id": "a", "cron_expr": "* * * * *", "max_concurrent": "two"}'],
+        2,
+        "max_concurrent",
+        id="wrong-type",
+    ),
+    pytest.param(
+        ['{"name": "x", "agent_id": "a", "cron_expr": "* * * * *", "max_retries": -1}'], 2, "max_retries", id="negative"
+    ),
+    pytest.param(
+        ['{"name": "x", "agent_id": "a", "cron_expr": "* * * * *", "delivery": ["pigeon"]}'],
+        2,
+        "delivery",
+        id="unknown-channel",
+    ),
+    pytest.param(
+        ['{"name": "x", "agent_id": "a", "cron_expr": "* * * * *", "cron": "x"}'],
+        2,
+        "cron: unknown field",
+        id="unknown-field",
+    ),
     pytest.param(['{"name": "x", "agent_id": "a", "cron_expr": "* * * * *"'], 2, "not valid JSON", id="bad-json"),
-    pytest.param(['[1, 2]'], 2, "JSON object", id="not-an-object"),
+    pytest.param(["[1, 2]"], 2, "JSON object", id="not-an-object"),
     pytest.param(['{"name": "taken", "agent_id": "a", "cron_expr": "* * * * *"}'], 4, "exists", id="duplicate"),
 ]
 
@@ -203,19 +238,22 @@ def test_bad_input_is_one_clear_line_and_changes_nothing(cli, home, args, code, 
     assert store_dump(home) == before
 
 
-@pytest.mark.parametrize("args, code", [
-    (["cron", "status", "nope"], 3),
-    (["cron", "pause", "nope"], 3),
-    (["cron", "history", "nope"], 3),
-    (["cron", "history", "taken", "--limit", "-1"], 2),
-    (["cron", "history", "taken", "--limit", "0"], 2),
-    (["cron", "history", "taken", "--status", "exploded"], 2),
-    (["cron", "status", "taken", "--history", "-3"], 2),
-    (["cron", "list", "--status", "sleeping"], 2),
-    (["cron", "resume", "taken"], 4),
-    (["cron", "add"], 2),
-    (["cron", "frobnicate"], 2),
-])
+@pytest.mark.parametrize(
+    "args, code",
+    [
+        (["cron", "status", "nope"], 3),
+        (["cron", "pause", "nope"], 3),
+        (["cron", "history", "nope"], 3),
+        (["cron", "history", "taken", "--limit", "-1"], 2),
+        (["cron", "history", "taken", "--limit", "0"], 2),
+        (["cron", "history", "taken", "--status", "exploded"], 2),
+        (["cron", "status", "taken", "--history", "-3"], 2),
+        (["cron", "list", "--status", "sleeping"], 2),
+        (["cron", "resume", "taken"], 4),
+        (["cron", "add"], 2),
+        (["cron", "frobnicate"], 2),
+    ],
+)
 def test_command_errors_have_documented_exit_codes(cli, home, args, code):
     add(cli, name="taken")
     before = store_dump(home)
@@ -232,9 +270,14 @@ def test_ambiguous_prefix_is_a_conflict(app):
 
     with app.store.write() as tx:
         for suffix in ("1", "2"):
-            job_rows.insert(tx, id=f"abcdef00-0000-0000-0000-00000000000{suffix}",
-                            spec={"name": f"j{suffix}", "agent_id": "a", "cron_expr": "0 9 * * *",
-                                  "timezone": "UTC"}, status="active", next_run=None, now_ms=0)
+            job_rows.insert(
+                tx,
+                id=f"abcdef00-0000-0000-0000-00000000000{suffix}",
+                spec={"name": f"j{suffix}", "agent_id": "a", "cron_expr": "0 9 * * *", "timezone": "UTC"},
+                status="active",
+                next_run=None,
+                now_ms=0,
+            )
     with pytest.raises(Conflict, match="matches several jobs"):
         jobs.get_job(app, "abcdef00")
     assert jobs.get_job(app, "abcdef00-0000-0000-0000-000000000002")["name"] == "j2"
@@ -270,7 +313,10 @@ def test_status_watch_redraws_until_interrupted(run_symbi, home):
     assert run_symbi("cron", "add", "--json", GUIDE_ADD).returncode == 0
     proc = subprocess.Popen(
         [sys.executable, "-m", "symbi_cron", "cron", "status", "quick-task", "--watch", "--interval", "0.2"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
     )
     try:
         seen = ""

@@ -76,9 +76,7 @@ def test_json_spring_gap_runs_after_jump(symbi_home: Path) -> None:
 
 
 def test_naive_from_is_read_in_tz(symbi_home: Path) -> None:
-    result = run(
-        "0 12 * * *", "--tz", "Asia/Tokyo", "--from", "2026-06-01T11:59", "--count", "1", "--format", "json"
-    )
+    result = run("0 12 * * *", "--tz", "Asia/Tokyo", "--from", "2026-06-01T11:59", "--count", "1", "--format", "json")
     assert json.loads(result.stdout) == ["2026-06-01T12:00:00+09:00"]
 
 
@@ -102,9 +100,7 @@ def test_unquoted_fields_are_joined(symbi_home: Path) -> None:
 
 
 def test_table_explains_expression_zone_and_times(symbi_home: Path) -> None:
-    result = run(
-        "*/30 * * * *", "--tz", "America/New_York", "--from", "2026-11-01T00:45:00-04:00", "--count", "4"
-    )
+    result = run("*/30 * * * *", "--tz", "America/New_York", "--from", "2026-11-01T00:45:00-04:00", "--count", "4")
     lines = result.stdout.splitlines()
     assert lines[0] == "Every 30 minutes"
     assert lines[1] == "Time zone: America/New_York"
@@ -153,9 +149,7 @@ def test_bad_expression_raises_cron_error_in_process(symbi_home: Path) -> None:
     [
         pytest.param(["0 24 * * *", "--tz", "UTC"], "error: hour: 24 is out of range 0-23", id="bad_hour"),
         pytest.param(["* * * * fry", "--tz", "UTC"], 'error: day of week: unknown name "fry"', id="bad_name"),
-        pytest.param(
-            ["0 0 30 2 *", "--tz", "UTC"], "error: day of month: 30 never occurs in Feb", id="never"
-        ),
+        pytest.param(["0 0 30 2 *", "--tz", "UTC"], "error: day of month: 30 never occurs in Feb", id="never"),
         pytest.param(["* * * *", "--tz", "UTC"], "found 4", id="four_fields"),
         pytest.param(["@reboot", "--tz", "UTC"], "@reboot is not supported", id="reboot"),
         pytest.param(

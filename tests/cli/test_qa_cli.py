@@ -50,21 +50,27 @@ def test_a_long_unicode_job_name_still_gets_its_log_file(cli, home, echoer):
 def test_a_huge_count_means_all_instead_of_an_internal_error(cli, echoer):
     _job(cli, "j")
     cli("cron", "run", "j", "--wait", ok=True)
-    for args in (("cron", "history", "j", "--limit", BIG), ("cron", "status", "j", "--history", BIG),
-                 ("audit", "query", "--limit", BIG)):
+    for args in (
+        ("cron", "history", "j", "--limit", BIG),
+        ("cron", "status", "j", "--history", BIG),
+        ("audit", "query", "--limit", BIG),
+    ):
         r = cli(*args, "--format", "json")
         assert r.exit_code == 0, (args, r.stderr)
         assert json.loads(r.stdout)
 
 
 # -- usage errors ------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("args, words", [
-    (("cron", "list", "--bogus"), "--bogus"),
-    (("cron", "status"), "JOB"),
-    (("cron", "history", "x", "--limit", "0"), "--limit"),
-    (("cron", "list", "--format", "yaml"), "--format"),
-    (("cron", "history", "x", "--limit", "ten"), "--limit"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (("cron", "list", "--bogus"), "--bogus"),
+        (("cron", "status"), "JOB"),
+        (("cron", "history", "x", "--limit", "0"), "--limit"),
+        (("cron", "list", "--format", "yaml"), "--format"),
+        (("cron", "history", "x", "--limit", "ten"), "--limit"),
+    ],
+)
 def test_a_usage_mistake_is_one_error_line_with_exit_2(cli, args, words):
     r = cli(*args)
     assert r.exit_code == 2
@@ -87,8 +93,11 @@ def test_a_reader_that_stops_early_is_not_an_error(app, home):
     for i in range(150):  # ~250 kB of JSON: more than a pipe holds, so the writer meets the closed pipe
         jobs.create_job(app, {"name": f"bulk-{i}", "agent_id": "echoer", "cron_expr": "@hourly"})
     for fmt in ("json", "csv", "table"):
-        proc = subprocess.Popen([sys.executable, "-m", "symbi_cron", "cron", "list", "--format", fmt],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "symbi_cron", "cron", "list", "--format", fmt],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         assert proc.stdout is not None and proc.stderr is not None
         proc.stdout.readline()
         proc.stdout.close()
@@ -130,8 +139,10 @@ def test_an_empty_file_name_is_named_as_such(cli):
 
 def test_add_from_a_file_suggests_the_agent_meant(cli, tmp_path):
     f = tmp_path / "jobs.symbi"
-    f.write_text('agent reporter { command: "echo r" }\n'
-                 'schedule {\n  name: "daily"\n  agent: "reportr"\n  cron: "0 9 * * *"\n}\n')
+    f.write_text(
+        'agent reporter { command: "echo r" }\n'
+        'schedule {\n  name: "daily"\n  agent: "reportr"\n  cron: "0 9 * * *"\n}\n'
+    )
     r = cli("cron", "add", "--file", str(f), "--schedule", "daily")
     assert r.exit_code == 2 and "jobs.symbi:4:10:" in r.stderr and "did you mean `reporter`?" in r.stderr
 
@@ -152,14 +163,17 @@ def test_update_changes_only_the_given_fields_and_keeps_the_state(cli, echoer):
     assert len(events) == 2
 
 
-@pytest.mark.parametrize("args, code", [
-    ((), 2),                                            # nothing to change
-    (("--json", '{"status": "active"}'), 2),            # kept by the scheduler
-    (("--json", '{"cron_expr": "61 * * * *"}'), 2),     # bad expression, named
-    (("--json", "[1]"), 2),
-    (("--json", '{"nam": "x"}'), 2),                    # unknown field
-    (("--json", '{"name": "other"}'), 4),               # taken
-])
+@pytest.mark.parametrize(
+    "args, code",
+    [
+        ((), 2),  # nothing to change
+        (("--json", '{"status": "active"}'), 2),  # kept by the scheduler
+        (("--json", '{"cron_expr": "61 * * * *"}'), 2),  # bad expression, named
+        (("--json", "[1]"), 2),
+        (("--json", '{"nam": "x"}'), 2),  # unknown field
+        (("--json", '{"name": "other"}'), 4),  # taken
+    ],
+)
 def test_update_refuses_bad_changes_with_the_documented_codes(cli, echoer, args, code):
     _job(cli, "one")
     _job(cli, "other")
@@ -204,8 +218,10 @@ def test_cron_run_with_format_json_prints_only_the_run_on_stdout(d):
 # -- .symbi files saved on Windows ----------------------------------------------------------------------------------
 def test_a_symbi_file_with_crlf_tabs_and_a_bom_gives_the_same_jobs(cli, tmp_path):
     # A multi-line system prompt kept its carriage returns ("line one\r\nline two\r").
-    text = ('agent m {\n\tmodel: "claude-x"\n\tsystem_prompt: """\n\t\tline one\n\t\tline two\n\t\t"""\n}\n'
-            'schedule {\n\tname: "s",  agent: "m",\n\tcron: "0 9 * * *"   \t\n\tinput: "a\\tb"\n}\n')
+    text = (
+        'agent m {\n\tmodel: "claude-x"\n\tsystem_prompt: """\n\t\tline one\n\t\tline two\n\t\t"""\n}\n'
+        'schedule {\n\tname: "s",  agent: "m",\n\tcron: "0 9 * * *"   \t\n\tinput: "a\\tb"\n}\n'
+    )
     f = tmp_path / "win.symbi"
     f.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
     cli("cron", "validate", "--file", str(f), ok=True)

@@ -43,7 +43,5 @@ def sample_run(**over: Any) -> dict[str, Any]:
     return run
 
 
-def sample_payload(
-    output: str = "all good\nline 2\n", job: dict | None = None, **run: Any
-) -> DeliveryPayload:
+def sample_payload(output: str = "all good\nline 2\n", job: dict | None = None, **run: Any) -> DeliveryPayload:
     return DeliveryPayload(job=job or sample_job(), run=sample_run(**run), output=output)

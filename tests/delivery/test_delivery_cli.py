@@ -26,9 +26,7 @@ def test_sends_a_sample_through_the_jobs_channels(app, cli, http_server, home: P
     body = http_server.wait_for(1)[0].json()
     assert body["job"]["name"] == "nightly-report"
     assert body["run"]["id"].startswith("test-") and body["run"]["trigger"] == "manual"
-    assert (
-        "test delivery for job nightly-report" in (home / "logs" / "jobs" / "nightly-report.log").read_text()
-    )
+    assert "test delivery for job nightly-report" in (home / "logs" / "jobs" / "nightly-report.log").read_text()
 
 
 def test_json_format_and_exit_1_when_a_channel_fails(app, cli, http_server):

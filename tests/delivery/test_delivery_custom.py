@@ -145,10 +145,7 @@ def test_entry_point_channels(tmp_path, make_ctx, monkeypatch):
 
     assert symbi_test_plugin.SENT[0]["job"]["name"] == "ep-job"
     assert not by["custom:boolean"].ok and "reported a failure" in by["custom:boolean"].detail
-    assert (
-        not by["custom:exploding"].ok
-        and by["custom:exploding"].detail == "channel error: RuntimeError: plugin bug"
-    )
+    assert not by["custom:exploding"].ok and by["custom:exploding"].detail == "channel error: RuntimeError: plugin bug"
     assert not by["custom:broken"].ok and "missing optional dependency foo" in by["custom:broken"].detail
 
 

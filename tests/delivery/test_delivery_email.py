@@ -31,9 +31,7 @@ def _ctx(make_ctx, srv, **kw):
 
 @pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN"])
 def test_starttls_auth_and_a_proper_utf8_message(tmp_path: Path, make_ctx, mechanism):
-    with SMTPTestServer(
-        tmp_path / "cert", users={"symbi-bot": "correct horse"}, mechanisms=[mechanism]
-    ) as srv:
+    with SMTPTestServer(tmp_path / "cert", users={"symbi-bot": "correct horse"}, mechanisms=[mechanism]) as srv:
         job = sample_job(name="informe-diário ✓", email_recipients=RECIPIENTS)
         output = "Résumé: 3 fichiers traités — ✓\nΔ = 42\n日本語の出力\n"
         [r] = deliver(sample_payload(output=output, job=job), ["email"], _ctx(make_ctx, srv))
@@ -96,9 +94,7 @@ def test_untrusted_certificate_is_refused_by_default(smtp_server, make_ctx):
     assert not r.ok and "STARTTLS failed: TLS certificate not trusted" in r.detail
     assert smtp_server.messages == []
     # an explicit opt-out (a test relay) sends
-    [r] = deliver(
-        sample_payload(job=job), ["email"], _ctx(make_ctx, smtp_server, smtp_ca_file=None, smtp_verify=False)
-    )
+    [r] = deliver(sample_payload(job=job), ["email"], _ctx(make_ctx, smtp_server, smtp_ca_file=None, smtp_verify=False))
     assert r.ok, r.detail
 
 
@@ -112,9 +108,7 @@ def test_implicit_tls(tmp_path: Path, make_ctx):
 
 def test_refuses_credentials_in_clear_to_a_remote_host(make_ctx):
     job = sample_job(email_recipients=["ops@example.com"])
-    ctx = make_ctx(
-        smtp_host="smtp.example.com", smtp_username="u", smtp_password="p4ssw0rd", smtp_starttls=False
-    )
+    ctx = make_ctx(smtp_host="smtp.example.com", smtp_username="u", smtp_password="p4ssw0rd", smtp_starttls=False)
     [r] = deliver(sample_payload(job=job), ["email"], ctx)
     assert not r.ok and "refusing to send SMTP credentials" in r.detail
 

@@ -142,9 +142,7 @@ def test_receipts_round_trip_in_the_store(app):
             "at": t,
         },
     ]
-    assert got["r2"] == [
-        {"channel": "slack", "ok": False, "detail": "channel_not_found", "attempts": 2, "at": t}
-    ]
+    assert got["r2"] == [{"channel": "slack", "ok": False, "detail": "channel_not_found", "attempts": 2, "at": t}]
     assert failed_delivery_count(app.store.connection()) == 2
 
 

@@ -70,7 +70,5 @@ def test_build_redactor_collects_job_settings_and_env():
 
 
 def test_describe_url_hides_paths_and_queries():
-    assert (
-        describe_url("https://u:p@hooks.example.com:8443/T/B/secret?x=1") == "https://hooks.example.com:8443"
-    )
+    assert describe_url("https://u:p@hooks.example.com:8443/T/B/secret?x=1") == "https://hooks.example.com:8443"
     assert describe_url("http://[::1]:9/x") == "http://[::1]:9"

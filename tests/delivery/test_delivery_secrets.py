@@ -36,9 +36,7 @@ LEAKY = "import sys; sys.stdin.read(); print('token was', sys.argv[1], file=sys.
 
 def _echo_auth(rec: Recorded) -> Reply:
     # A careless server: its error quotes the credentials it got.
-    return Reply(
-        401, f"bad credentials: {rec.header('Authorization')} / {rec.header('X-Api-Key')} for {rec.path}"
-    )
+    return Reply(401, f"bad credentials: {rec.header('Authorization')} / {rec.header('X-Api-Key')} for {rec.path}")
 
 
 def _assert_clean(text: str, where: str) -> None:

@@ -29,9 +29,7 @@ def test_chat_post_message_to_the_jobs_channel(slack_server, make_ctx):
     fields = " ".join(f["text"] for f in msg["blocks"][1]["fields"])
     assert "*Duration*\n1.25s" in fields and "*Trigger*\nschedule" in fields and "*Exit code*\n0" in fields
     # mrkdwn-reserved characters are escaped
-    assert any(
-        "report ready &lt;ok&gt; &amp; done" in b.get("text", {}).get("text", "") for b in msg["blocks"]
-    )
+    assert any("report ready &lt;ok&gt; &amp; done" in b.get("text", {}).get("text", "") for b in msg["blocks"])
 
 
 def test_default_channel_and_token_from_settings(slack_server, make_ctx):
@@ -54,9 +52,7 @@ def test_ok_false_is_a_failure_naming_slacks_error(slack_server, make_ctx, sleep
 
 
 def test_bad_token_is_invalid_auth_without_the_token(slack_server, make_ctx):
-    ctx = make_ctx(
-        env={"SYMBI_SLACK_TOKEN": "xoxb-wrong-token-999"}, slack_api_base_url=slack_server.api_base
-    )
+    ctx = make_ctx(env={"SYMBI_SLACK_TOKEN": "xoxb-wrong-token-999"}, slack_api_base_url=slack_server.api_base)
     [r] = deliver(sample_payload(job=sample_job(slack_channel="#ops")), ["slack"], ctx)
     assert not r.ok and "invalid_auth" in r.detail
     assert "xoxb-wrong-token-999" not in r.detail
@@ -65,9 +61,7 @@ def test_bad_token_is_invalid_auth_without_the_token(slack_server, make_ctx):
 def test_429_waits_for_retry_after_then_succeeds(slack_server, make_ctx, sleeps):
     slack_server.rate_limit(2, retry_after=3)
     job = sample_job(slack_channel="#ops")
-    [r] = deliver(
-        sample_payload(job=job), ["slack"], _api_ctx(make_ctx, slack_server, webhook_retry_attempts=3)
-    )
+    [r] = deliver(sample_payload(job=job), ["slack"], _api_ctx(make_ctx, slack_server, webhook_retry_attempts=3))
     assert r.ok and r.attempts == 3
     assert sleeps == [3.0, 3.0]
     assert len(slack_server.messages) == 1
@@ -76,9 +70,7 @@ def test_429_waits_for_retry_after_then_succeeds(slack_server, make_ctx, sleeps)
 def test_429_beyond_the_retries_fails(slack_server, make_ctx, sleeps):
     slack_server.rate_limit(10, retry_after=2)
     job = sample_job(slack_channel="#ops")
-    [r] = deliver(
-        sample_payload(job=job), ["slack"], _api_ctx(make_ctx, slack_server, webhook_retry_attempts=1)
-    )
+    [r] = deliver(sample_payload(job=job), ["slack"], _api_ctx(make_ctx, slack_server, webhook_retry_attempts=1))
     assert not r.ok and r.attempts == 2 and "rate limited" in r.detail
     assert sleeps == [2.0]
 
@@ -125,9 +117,7 @@ def test_long_output_is_trimmed_with_a_note():
     assert f"{OUTPUT_LIMIT - 1:,} of 10,010" in note["elements"][0]["text"]
 
     failed = build_message(sample_payload(output="x" * 10_000 + "Traceback: boom", status="failed"))
-    code = [b for b in failed["blocks"] if b.get("text", {}).get("text", "").startswith("```")][0]["text"][
-        "text"
-    ]
+    code = [b for b in failed["blocks"] if b.get("text", {}).get("text", "").startswith("```")][0]["text"]["text"]
     assert code.endswith("Traceback: boom```")  # a failure shows the end, where the error is
     assert all(len(b.get("text", {}).get("text", "")) <= SECTION_TEXT_LIMIT for b in failed["blocks"])
 

@@ -50,9 +50,7 @@ def test_success_posts_the_documented_body(http_server, make_ctx):
 def test_body_accepts_datetimes_and_epoch_ms(make_ctx):
     from datetime import datetime, timezone
 
-    p = sample_payload(
-        scheduled_for=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc), started_at=1767323045000
-    )
+    p = sample_payload(scheduled_for=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc), started_at=1767323045000)
     run = json.loads(p.to_json())["run"]
     assert run["scheduled_for"] == "2026-01-02T03:04:05+00:00"
     assert run["started_at"] == "2026-01-02T03:04:05+00:00"
@@ -74,11 +72,7 @@ def test_retries_exhausted_is_a_failure_naming_the_status(http_server, make_ctx,
     ctx = make_ctx(webhook_retry_attempts=2, webhook_retry_backoff_seconds=1)
     [r] = deliver(sample_payload(job=_job(http_server)), ["webhook"], ctx)
     assert not r.ok and r.attempts == 3
-    assert (
-        "HTTP 503" in r.detail
-        and "down for maintenance" in r.detail
-        and "gave up after 3 attempts" in r.detail
-    )
+    assert "HTTP 503" in r.detail and "down for maintenance" in r.detail and "gave up after 3 attempts" in r.detail
     assert sleeps == [1, 2]
 
 
@@ -136,9 +130,7 @@ def test_headers_expand_env_at_send_time(http_server, make_ctx):
 
 
 def test_auth_header_from_settings_or_env_unless_the_job_sets_one(http_server, make_ctx):
-    ctx = make_ctx(
-        env={"SYMBI_WEBHOOK_AUTH_HEADER": "Bearer from-env-token"}, webhook_auth_header="Bearer cfg"
-    )
+    ctx = make_ctx(env={"SYMBI_WEBHOOK_AUTH_HEADER": "Bearer from-env-token"}, webhook_auth_header="Bearer cfg")
     deliver(sample_payload(job=_job(http_server)), ["webhook"], ctx)
     assert http_server.requests[-1].header("Authorization") == "Bearer from-env-token"
 

@@ -40,8 +40,11 @@ def _free_port() -> int:
 def test_every_channel_through_a_real_daemon(tmp_path):
     received = tmp_path / "custom"
     received.mkdir()
-    with RecordingHTTPServer() as hook, SlackServer() as slack, \
-            SMTPTestServer(tmp_path / "certs", users={"bot": "pw"}) as smtp:
+    with (
+        RecordingHTTPServer() as hook,
+        SlackServer() as slack,
+        SMTPTestServer(tmp_path / "certs", users={"bot": "pw"}) as smtp,
+    ):
         d = Daemon(tmp_path / "home")
         port = _free_port()
         cfg = (d.home / "config.toml").read_text().replace("enabled = false", f"enabled = true\nport = {port}")
@@ -53,14 +56,18 @@ def test_every_channel_through_a_real_daemon(tmp_path):
             "webhook_retry_backoff_seconds = 0.1\ncustom_timeout_seconds = 10\n"
             "[custom_channels]\n"
             f"rec = {json.dumps(_shell(sys.executable, '-c', RECORDER, received))}\n"
-            'broken = "sh -c \'echo no route to pager >&2; exit 3\'"\n'
+            "broken = \"sh -c 'echo no route to pager >&2; exit 3'\"\n"
         )
         (d.home / "config.toml").write_text(cfg)
         d.env.update(SYMBI_SLACK_TOKEN=slack.token, SYMBI_API_KEY="qa-delivery-api-key")
         d.symbi("agent", "add", "hb", "--shell", "--command", HEARTBEAT, check=True)
         d.add_agent("bad", "fail", "7")
-        common = {"delivery": CHANNELS, "webhook_url": hook.url("/hook"), "email_recipients": ["ops@example.com"],
-                  "max_retries": 0}
+        common = {
+            "delivery": CHANNELS,
+            "webhook_url": hook.url("/hook"),
+            "email_recipients": ["ops@example.com"],
+            "max_retries": 0,
+        }
         d.add_job("hb", "hb", heartbeat={"enabled": True, "max_iterations": 5}, slack_channel="#ops", **common)
         d.add_job("bad", "bad", slack_channel="#nowhere", **common)
         try:
@@ -68,8 +75,11 @@ def test_every_channel_through_a_real_daemon(tmp_path):
             slack.rate_limit(1, retry_after=1)  # the heartbeat's Slack message is rate limited once
             assert d.symbi("cron", "run", "hb", "--wait").returncode == 0
             assert d.symbi("cron", "run", "bad", "--wait").returncode == 1
-            wait_for(lambda: d.query("SELECT count(*) AS n FROM deliveries")[0]["n"] == 2 * len(CHANNELS),
-                     timeout=30, what="every receipt of both runs")
+            wait_for(
+                lambda: d.query("SELECT count(*) AS n FROM deliveries")[0]["n"] == 2 * len(CHANNELS),
+                timeout=30,
+                what="every receipt of both runs",
+            )
 
             hb = json.loads(d.symbi("cron", "history", "hb", "--format", "json", check=True).stdout)
             bad = json.loads(d.symbi("cron", "history", "bad", "--format", "json", check=True).stdout)
@@ -106,9 +116,11 @@ def test_every_channel_through_a_real_daemon(tmp_path):
 
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
                 metrics = resp.read().decode()
-            for line in ('symbiont_cron_delivery_failures_total{channel="custom:broken",job_name="hb"} 1.0',
-                         'symbiont_cron_delivery_failures_total{channel="custom:broken",job_name="bad"} 1.0',
-                         'symbiont_cron_delivery_failures_total{channel="slack",job_name="bad"} 1.0'):
+            for line in (
+                'symbiont_cron_delivery_failures_total{channel="custom:broken",job_name="hb"} 1.0',
+                'symbiont_cron_delivery_failures_total{channel="custom:broken",job_name="bad"} 1.0',
+                'symbiont_cron_delivery_failures_total{channel="slack",job_name="bad"} 1.0',
+            ):
                 assert line in metrics
             assert 'channel="slack",job_name="hb"' not in metrics
 

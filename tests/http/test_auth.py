@@ -37,10 +37,7 @@ def test_wrong_keys_are_refused(http):
     ):
         r = http("GET", "/api/v1/schedule", auth=False, headers={"Authorization": value})
         assert r.status == 401, value
-    assert (
-        http("GET", "/api/v1/schedule", auth=False, headers={"Authorization": f"bearer {http.key}"}).status
-        == 200
-    )
+    assert http("GET", "/api/v1/schedule", auth=False, headers={"Authorization": f"bearer {http.key}"}).status == 200
 
 
 def test_generated_key_is_private_and_stable(app, server):

@@ -111,8 +111,6 @@ def test_daemon_serves_the_api_runs_jobs_and_metrics_survive_a_restart(daemon, m
     after = _counts(d.http("GET", "/metrics", auth=False).text)
     n_failed_now = sum(1 for r in client.schedule.get_history(bad.id, limit=100) if r.status == "failed")
     assert after[("symbiont_cron_runs_total", (("job_name", "ok-job"), ("status", "succeeded")))] == 2
-    assert (
-        after[("symbiont_cron_runs_total", (("job_name", "bad-job"), ("status", "failed")))] == n_failed_now
-    )
+    assert after[("symbiont_cron_runs_total", (("job_name", "bad-job"), ("status", "failed")))] == n_failed_now
     key = ("symbiont_cron_execution_duration_seconds_count", (("job_name", "ok-job"),))
     assert after[key] == before[key] == 2

@@ -64,12 +64,7 @@ def test_expect_100_continue_is_refused_before_the_body(server):
 
 
 def test_deep_nesting_is_refused(http):
-    deep = (
-        b'{"name": "n", "agent_id": "a", "cron_expr": "* * * * *", "custom": '
-        + b'{"a": ' * 50
-        + b"1"
-        + b"}" * 51
-    )
+    deep = b'{"name": "n", "agent_id": "a", "cron_expr": "* * * * *", "custom": ' + b'{"a": ' * 50 + b"1" + b"}" * 51
     _error(http("POST", "/api/v1/schedule", raw=deep), 400)
     very_deep = b"[" * 200_000 + b"]" * 200_000  # would overflow a recursive parser
     _error(http("POST", "/api/v1/schedule", raw=very_deep), 400)
@@ -113,9 +108,7 @@ def test_unknown_method_and_garbage_request_line(server):
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
         s.sendall(b"BREW /api/v1/schedule HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         data = _read_all(s)
-    assert (
-        data.startswith(b"HTTP/1.1 405") and b"Allow: GET, HEAD, OPTIONS, POST" in data and b'"code"' in data
-    )
+    assert data.startswith(b"HTTP/1.1 405") and b"Allow: GET, HEAD, OPTIONS, POST" in data and b'"code"' in data
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
         s.sendall(b"\x00\x01garbage\r\n\r\n")
         assert s.recv(4096).split(b" ")[1] == b"400"

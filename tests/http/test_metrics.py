@@ -85,21 +85,10 @@ def test_metrics_come_from_the_store_and_survive_a_restart(app, http):
     assert _value(fams, runs, "symbiont_cron_runs_total", job_name="daily-report", status="failed") == 1
     assert _value(fams, runs, "symbiont_cron_runs_total", job_name="flaky-job", status="timed_out") == 1
     assert (
-        _value(
-            fams, "symbiont_cron_skipped_slots", "symbiont_cron_skipped_slots_total", job_name="daily-report"
-        )
-        == 1
+        _value(fams, "symbiont_cron_skipped_slots", "symbiont_cron_skipped_slots_total", job_name="daily-report") == 1
     )
-    assert (
-        _value(
-            fams, "symbiont_cron_missed_slots", "symbiont_cron_missed_slots_total", job_name="daily-report"
-        )
-        == 1
-    )
-    assert (
-        _value(fams, "symbiont_cron_dead_letter", "symbiont_cron_dead_letter_total", job_name="flaky-job")
-        == 2
-    )
+    assert _value(fams, "symbiont_cron_missed_slots", "symbiont_cron_missed_slots_total", job_name="daily-report") == 1
+    assert _value(fams, "symbiont_cron_dead_letter", "symbiont_cron_dead_letter_total", job_name="flaky-job") == 2
     assert (
         _value(
             fams,

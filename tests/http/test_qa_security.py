@@ -54,11 +54,13 @@ def test_ambiguous_framing_is_refused_and_the_connection_closed(server, headers)
 
 def test_duplicate_equal_content_lengths_and_http_1_0_are_fine(server):
     n = b"%d" % len(BODY)
-    raw = _exchange(server.port, _post(server.key, b"Content-Length: " + n, b"Content-Length: " + n,
-                                       b"Connection: close"))
+    raw = _exchange(
+        server.port, _post(server.key, b"Content-Length: " + n, b"Content-Length: " + n, b"Connection: close")
+    )
     assert raw.startswith(b"HTTP/1.1 201"), raw[:300]
-    raw = _exchange(server.port, f"GET /api/v1/schedule HTTP/1.0\r\nAuthorization: Bearer {server.key}\r\n\r\n"
-                    .encode())
+    raw = _exchange(
+        server.port, f"GET /api/v1/schedule HTTP/1.0\r\nAuthorization: Bearer {server.key}\r\n\r\n".encode()
+    )
     assert raw.startswith(b"HTTP/1.1 200") and raw.endswith(b"]"), raw[:300]
 
 
@@ -101,16 +103,23 @@ def test_every_closed_route_needs_the_key(http):
     assert {r.template for r in ROUTES if not r.auth} == {"/health", "/api/v1/health/scheduler", "/metrics"}
     for route in closed:
         path = re.sub(r"\{\w+\}", "nope", route.template)
-        for headers in ({}, {"Authorization": f"Bearer {http.key}x"}, {"Authorization": f"Basic {http.key}"},
-                        {"Authorization": http.key}):
-            r = http(route.method, path, {} if route.method in ("POST", "PUT") else None, auth=False,
-                     headers=headers)
+        for headers in (
+            {},
+            {"Authorization": f"Bearer {http.key}x"},
+            {"Authorization": f"Basic {http.key}"},
+            {"Authorization": http.key},
+        ):
+            r = http(route.method, path, {} if route.method in ("POST", "PUT") else None, auth=False, headers=headers)
             assert r.status == 401, (route.method, path, headers, r.status)
 
 
 def test_cors_is_not_open(http):
-    pre = http("OPTIONS", "/api/v1/schedule", auth=False,
-               headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"})
+    pre = http(
+        "OPTIONS",
+        "/api/v1/schedule",
+        auth=False,
+        headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"},
+    )
     get = http("GET", "/api/v1/schedule", headers={"Origin": "http://evil.example"})
     for r in (pre, get):
         assert not any(h.startswith("access-control-") for h in r.headers), r.headers

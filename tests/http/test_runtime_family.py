@@ -42,20 +42,14 @@ def test_sdk_schedules_methods_round_trip(sdk, http):
     assert [x.job_id for x in listed] == [job_id] and listed[0].enabled is True
 
     detail = s.get_schedule(job_id)
-    assert (
-        detail.name == "nightly"
-        and detail.cron_expression == "0 3 * * *"
-        and detail.timezone == "Europe/Madrid"
-    )
+    assert detail.name == "nightly" and detail.cron_expression == "0 3 * * *" and detail.timezone == "Europe/Madrid"
     assert detail.one_shot is False and detail.run_count == 0 and detail.failure_count == 0
 
     updated = s.update_schedule(job_id, UpdateScheduleRequest(cron_expression="30 4 * * *", one_shot=True))
     assert updated.cron_expression == "30 4 * * *" and updated.one_shot is True
 
     nxt = s.get_schedule_next_runs(job_id, count=3)
-    assert (
-        nxt.job_id == job_id and len(nxt.next_runs) == 3 and nxt.next_runs[0].startswith("2026-11-28T03:30")
-    )
+    assert nxt.job_id == job_id and len(nxt.next_runs) == 3 and nxt.next_runs[0].startswith("2026-11-28T03:30")
 
     paused = s.pause_schedule(job_id)
     assert (paused.action, paused.status) == ("pause", "paused")
@@ -84,9 +78,7 @@ def test_sdk_errors(sdk):
     with pytest.raises(NotFoundError):
         sdk.schedules.get_schedule("no-such-job")
     with pytest.raises(APIError) as exc:
-        sdk.schedules.create_schedule(
-            CreateScheduleRequest(name="x", cron_expression="70 * * * *", agent_name="a")
-        )
+        sdk.schedules.create_schedule(CreateScheduleRequest(name="x", cron_expression="70 * * * *", agent_name="a"))
     assert exc.value.status_code == 400 and "cron_expression" in exc.value.response_text
 
 
@@ -123,11 +115,7 @@ def test_policy_ids_name_config_policies(app, http):
             "/api/v1/schedules",
             {"name": "q", "cron_expression": "0 9 * * *", "agent_name": "a", "policy_ids": ["nope"]},
         )
-        assert (
-            r.status == 400
-            and r.body["details"]["field"] == "policy_ids"
-            and "business-hours" in r.body["error"]
-        )
+        assert r.status == 400 and r.body["details"]["field"] == "policy_ids" and "business-hours" in r.body["error"]
     finally:
         handle.close()
 

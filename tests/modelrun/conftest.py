@@ -58,9 +58,7 @@ def run(tmp_path: Path, server: FakeModelServer):
             session_mode=session_mode,
             previous_summary=previous_summary,
             settings=settings or make_settings(server, "anthropic"),
-            env=env
-            if env is not None
-            else {"ANTHROPIC_API_KEY": KEY, "OPENAI_API_KEY": KEY, "PATH": "/usr/bin:/bin"},
+            env=env if env is not None else {"ANTHROPIC_API_KEY": KEY, "OPENAI_API_KEY": KEY, "PATH": "/usr/bin:/bin"},
             deadline=clock() + max_runtime if max_runtime else None,
             log=log,
             allowed_capabilities=capabilities or set(),

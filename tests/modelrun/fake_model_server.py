@@ -110,9 +110,7 @@ class FakeModelServer(RecordingHTTPServer):
 
     record_type = Request
 
-    def __init__(
-        self, key: str | None = "test-key", responder: Callable[[Request], Turn] | None = None
-    ) -> None:
+    def __init__(self, key: str | None = "test-key", responder: Callable[[Request], Turn] | None = None) -> None:
         super().__init__()
         self.key = key
         self.responder = responder
@@ -208,9 +206,7 @@ class FakeModelServer(RecordingHTTPServer):
             answered = set()
             for b in blocks:
                 if b.get("type") == "text" and not b.get("text"):
-                    raise _Invalid(
-                        400, "invalid_request_error", f"messages.{i}: text content blocks must be non-empty"
-                    )
+                    raise _Invalid(400, "invalid_request_error", f"messages.{i}: text content blocks must be non-empty")
                 if b.get("type") == "tool_use":
                     tool_ids.add(b["id"])
                 if b.get("type") == "tool_result":
@@ -221,11 +217,7 @@ class FakeModelServer(RecordingHTTPServer):
                             f"messages.{i}: unexpected tool_use_id {b.get('tool_use_id')!r}",
                         )
                     answered.add(b["tool_use_id"])
-            if (
-                m.get("role") == "user"
-                and i
-                and any(b.get("type") == "tool_use" for b in msgs[i - 1]["content"])
-            ):
+            if m.get("role") == "user" and i and any(b.get("type") == "tool_use" for b in msgs[i - 1]["content"]):
                 wanted = {b["id"] for b in msgs[i - 1]["content"] if b.get("type") == "tool_use"}
                 if wanted - answered:
                     raise _Invalid(
@@ -276,9 +268,7 @@ class FakeModelServer(RecordingHTTPServer):
         if turn.text:
             content.append({"type": "text", "text": turn.text})
         for name, args in turn.tool_calls:
-            content.append(
-                {"type": "tool_use", "id": "toolu_" + uuid.uuid4().hex[:20], "name": name, "input": args}
-            )
+            content.append({"type": "tool_use", "id": "toolu_" + uuid.uuid4().hex[:20], "name": name, "input": args})
         tin, tout = self._tokens(turn, body)
         return {
             "id": "msg_" + uuid.uuid4().hex[:20],
@@ -300,9 +290,7 @@ class FakeModelServer(RecordingHTTPServer):
                     "type": "function",
                     "function": {
                         "name": name,
-                        "arguments": turn.raw_arguments
-                        if turn.raw_arguments is not None
-                        else json.dumps(args),
+                        "arguments": turn.raw_arguments if turn.raw_arguments is not None else json.dumps(args),
                     },
                 }
                 for name, args in turn.tool_calls

@@ -75,9 +75,7 @@ def test_guide_heartbeat_monitor_end_to_end(app, sched, model_server, slack, cli
     app.settings.scheduler.delivery.slack_webhook_url = slack.hook_url
     answers = iter(
         [
-            Turn.say(
-                "CPU 12%, memory 40%. Disk /var at 91%: rotating logs.", input_tokens=1200, output_tokens=40
-            ),
+            Turn.say("CPU 12%, memory 40%. Disk /var at 91%: rotating logs.", input_tokens=1200, output_tokens=40),
             Turn.say("Logs rotated, /var at 60%. All healthy.\nsleep", input_tokens=1300, output_tokens=30),
             Turn.say("Still healthy.\nSLEEP", input_tokens=1250, output_tokens=10),
         ]
@@ -92,8 +90,7 @@ def test_guide_heartbeat_monitor_end_to_end(app, sched, model_server, slack, cli
     assert run["status"] == "succeeded", run["error_message"]
     assert run["iterations"] == 2
     assert run["output"] == (
-        "CPU 12%, memory 40%. Disk /var at 91%: rotating logs.\n"
-        "Logs rotated, /var at 60%. All healthy.\nsleep"
+        "CPU 12%, memory 40%. Disk /var at 91%: rotating logs.\nLogs rotated, /var at 60%. All healthy.\nsleep"
     )
     assert run["summary"] == "Logs rotated, /var at 60%. All healthy."
     assert (run["input_tokens"], run["output_tokens"]) == (2500, 70)

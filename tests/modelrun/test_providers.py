@@ -93,15 +93,11 @@ def test_usage_and_cost(server, run, api_model, provider):
         "claude-sonnet-4-5": {"input_per_mtok": 3.0, "output_per_mtok": 15.0},
         "gpt-*": {"input_per_mtok": 2.5, "output_per_mtok": 10.0},
     }
-    res, log, _ = run(
-        agent(api_model, tools=DISK_TOOL), settings=make_settings(server, provider, prices=prices)
-    )
+    res, log, _ = run(agent(api_model, tools=DISK_TOOL), settings=make_settings(server, provider, prices=prices))
     assert res.ok, res.error_message
     assert res.usage["input_tokens"] == 3000 and res.usage["output_tokens"] == 150
     per = prices["claude-sonnet-4-5"] if provider == "anthropic" else prices["gpt-*"]
-    assert res.usage["cost_usd"] == pytest.approx(
-        (3000 * per["input_per_mtok"] + 150 * per["output_per_mtok"]) / 1e6
-    )
+    assert res.usage["cost_usd"] == pytest.approx((3000 * per["input_per_mtok"] + 150 * per["output_per_mtok"]) / 1e6)
     assert "3000 tokens in, 150 out" in log
 
 
@@ -148,9 +144,7 @@ def test_openai_finish_reasons(finish, expected):
     ep = providers.Endpoint("openai", "http://x/v1/chat/completions", "k", "m")
     msg = {"role": "assistant", "content": None if finish == "tool_calls" else "hi"}
     if finish == "tool_calls":
-        msg["tool_calls"] = [
-            {"id": "c1", "type": "function", "function": {"name": "n", "arguments": '{"a": 1}'}}
-        ]
+        msg["tool_calls"] = [{"id": "c1", "type": "function", "function": {"name": "n", "arguments": '{"a": 1}'}}]
     reply = providers.parse_reply(
         ep,
         {

@@ -89,14 +89,23 @@ def daemon(tmp_path):
         d = Daemon(tmp_path / "home")
         d.port = _free_port()
         cfg = (d.home / "config.toml").read_text().replace("enabled = false", f"enabled = true\nport = {d.port}")
-        cfg += (f'[models]\nbase_url = "{model.url}"\nmax_retries = 1\n'
-                '[models.prices."claude-sonnet-4-5"]\ninput_per_mtok = 3.0\noutput_per_mtok = 15.0\n')
+        cfg += (
+            f'[models]\nbase_url = "{model.url}"\nmax_retries = 1\n'
+            '[models.prices."claude-sonnet-4-5"]\ninput_per_mtok = 3.0\noutput_per_mtok = 15.0\n'
+        )
         (d.home / "config.toml").write_text(cfg)
         for var in ("OPENAI_API_KEY", "SYMBI_MODEL_BASE_URL", "SYMBI_MODEL_PROVIDER"):
             d.env.pop(var, None)
         d.env.update(ANTHROPIC_API_KEY=KEY, OPS_TOKEN=SECRET, SYMBI_API_KEY="qa-model-api-key")
-        d.symbi("cron", "add", "--file", str(_monitor_file(tmp_path, hook.url("/hook"))), "--schedule",
-                "heartbeat-monitor", check=True)
+        d.symbi(
+            "cron",
+            "add",
+            "--file",
+            str(_monitor_file(tmp_path, hook.url("/hook"))),
+            "--schedule",
+            "heartbeat-monitor",
+            check=True,
+        )
         d.model, d.hook = model, hook
         try:
             yield d
@@ -138,8 +147,12 @@ def test_guide_monitor_shared_persistent_across_two_wakes(daemon, tmp_path):
     assert wake2[-1]["content"][0]["text"] == "Scheduled run: carry out your task now."
 
     # The tool the agent has no capability for was refused to the model and never run.
-    refused = [b for m in model.requests[3].json()["messages"] for b in m["content"]
-               if isinstance(b, dict) and b.get("type") == "tool_result" and b.get("is_error")]
+    refused = [
+        b
+        for m in model.requests[3].json()["messages"]
+        for b in m["content"]
+        if isinstance(b, dict) and b.get("type") == "tool_result" and b.get("is_error")
+    ]
     assert refused and "needs the capability 'restart_services'" in refused[-1]["content"]
     assert not (tmp_path / "restarted").exists()
 
@@ -158,8 +171,7 @@ def test_guide_monitor_shared_persistent_across_two_wakes(daemon, tmp_path):
     assert [r.json()["run"]["summary"] for r in d.hook.requests] == [runs[1]["summary"], runs[0]["summary"]]
     for path in [*(d.home / "logs").rglob("*.log"), d.home / "daemon.log"]:
         assert SECRET not in path.read_text(), path
-    for args in (("cron", "history", "heartbeat-monitor", "--format", "json"), ("cron", "status",
-                                                                                "heartbeat-monitor")):
+    for args in (("cron", "history", "heartbeat-monitor", "--format", "json"), ("cron", "status", "heartbeat-monitor")):
         assert SECRET not in d.symbi(*args).stdout
 
     with urllib.request.urlopen(f"http://127.0.0.1:{d.port}/metrics", timeout=10) as resp:
@@ -174,16 +186,21 @@ def test_model_server_down_fails_the_run_clearly_and_is_retried_by_policy(daemon
     pid = d.start()
     proc = d.symbi("cron", "run", "heartbeat-monitor", "--wait")
     assert proc.returncode == 1
-    wait_for(lambda: [r["status"] for r in _history(d)] == ["failed", "failed"], timeout=30,
-             what="the failed run and its retry")
+    wait_for(
+        lambda: [r["status"] for r in _history(d)] == ["failed", "failed"],
+        timeout=30,
+        what="the failed run and its retry",
+    )
     runs = _history(d)
     assert [r["trigger"] for r in runs] == ["retry", "manual"]
     for run in runs:
         assert run["error_message"].startswith(
-            "iteration 1: model agent 'heartbeat_monitor': cannot reach the anthropic API at http://127.0.0.1:")
+            "iteration 1: model agent 'heartbeat_monitor': cannot reach the anthropic API at http://127.0.0.1:"
+        )
         assert run["error_message"].endswith("(gave up after 2 attempts)")  # [models] max_retries = 1
         assert run["deliveries"] and all(r["ok"] for r in run["deliveries"])
-    assert json.loads(d.symbi("cron", "status", "heartbeat-monitor", "--format", "json").stdout)["status"] == \
-        "dead_letter"
+    assert (
+        json.loads(d.symbi("cron", "status", "heartbeat-monitor", "--format", "json").stdout)["status"] == "dead_letter"
+    )
     assert pid_alive(pid) and "Traceback" not in d.log()
     assert d.symbi("cron", "daemon", "status").returncode == 0

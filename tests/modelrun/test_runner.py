@@ -35,9 +35,7 @@ def _tool_results(req) -> list[dict]:
 
 @pytest.mark.parametrize("model,provider", [("claude-sonnet-4.5", "anthropic"), ("gpt-4o", "openai")])
 def test_tool_call_is_executed_and_answered(server, run, tmp_path, model, provider):
-    server.script(
-        Turn.tool("greet", {"who": "ops team; rm -rf /"}, text="Let me check."), Turn.say("greeted\nsleep")
-    )
+    server.script(Turn.tool("greet", {"who": "ops team; rm -rf /"}, text="Let me check."), Turn.say("greeted\nsleep"))
     spec = agent(
         model,
         tools={
@@ -141,18 +139,14 @@ def test_unknown_tool_and_missing_argument(server, run):
 
 def test_openai_invalid_tool_arguments(server, run):
     server.script(Turn.tool("echo", raw_arguments="{not json"), Turn.say("sorry"))
-    res, _, _ = run(
-        agent("gpt-4o", tools={"echo": tool("echo hi")}), settings=make_settings(server, "openai")
-    )
+    res, _, _ = run(agent("gpt-4o", tools={"echo": tool("echo hi")}), settings=make_settings(server, "openai"))
     assert res.ok
     assert "not a JSON object" in _tool_results(server.requests[1])[0]["content"]
 
 
 def test_endless_tool_calls_stop_at_max_steps(server, run):
     server.responder = lambda req: Turn.tool("echo")
-    res, _, _ = run(
-        agent(tools={"echo": tool("echo hi")}), settings=make_settings(server, "anthropic", max_steps=3)
-    )
+    res, _, _ = run(agent(tools={"echo": tool("echo hi")}), settings=make_settings(server, "anthropic", max_steps=3))
     assert res.exit_code == 1 and "after 3 model calls" in res.error_message
     assert len(server.requests) == 3
 
@@ -170,9 +164,7 @@ def test_429_with_retry_after_is_retried(server, run, provider):
 
 
 def test_500_is_retried_with_backoff(server, run):
-    server.script(
-        Turn.error(500, "api_error", "oops"), Turn.error(529, "overloaded_error", "busy"), Turn.say("ok")
-    )
+    server.script(Turn.error(500, "api_error", "oops"), Turn.error(529, "overloaded_error", "busy"), Turn.say("ok"))
     res, _, clock = run()
     assert res.ok, res.error_message
     assert clock.sleeps == [1.0, 2.0]
@@ -240,9 +232,7 @@ def test_no_server_is_a_clear_error(run, tmp_path):
         port = s.getsockname()[1]
     from symbi_cron.config import ModelSettings, Settings
 
-    settings = Settings(
-        models=ModelSettings(provider="anthropic", base_url=f"http://127.0.0.1:{port}", max_retries=1)
-    )
+    settings = Settings(models=ModelSettings(provider="anthropic", base_url=f"http://127.0.0.1:{port}", max_retries=1))
     res, _, clock = run(settings=settings)
     assert res.exit_code == 1
     assert f"cannot reach the anthropic API at http://127.0.0.1:{port}/v1/messages" in res.error_message

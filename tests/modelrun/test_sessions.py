@@ -36,9 +36,7 @@ def test_no_input_gets_the_default_prompt(server, run):
 
 
 @pytest.mark.parametrize("model,provider", [("claude-sonnet-4.5", "anthropic"), ("gpt-4o", "openai")])
-def test_shared_persistent_history_with_tool_calls_replays_in_both_apis(
-    server, run, tmp_path, model, provider
-):
+def test_shared_persistent_history_with_tool_calls_replays_in_both_apis(server, run, tmp_path, model, provider):
     from model_helpers import agent, make_settings
 
     ctx = tmp_path / "shared"
@@ -46,9 +44,7 @@ def test_shared_persistent_history_with_tool_calls_replays_in_both_apis(
     settings = make_settings(server, provider)
     server.script(Turn.tool("now"), Turn.say("it is noon"), Turn.say("still noon"))
     assert run(spec, session_mode="shared_persistent", context_dir=ctx, settings=settings)[0].ok
-    res, _, _ = run(
-        spec, input_text="and now?", session_mode="shared_persistent", context_dir=ctx, settings=settings
-    )
+    res, _, _ = run(spec, input_text="and now?", session_mode="shared_persistent", context_dir=ctx, settings=settings)
     assert res.ok, res.error_message  # the server checked that every tool result answers a tool call
     third = server.requests[2].json()["messages"]
     roles = [m["role"] for m in third]

@@ -28,5 +28,3 @@ def app(home, clock, pg_url):
     application = App(paths=resolve(), store=PgStore(pg_url), clock=clock, actor="test")
     yield application
     application.store.close()
-
-

@@ -107,9 +107,7 @@ def _start() -> str:
         timeout=90,
     )
     if r.returncode != 0:
-        log = (
-            (base / "server.log").read_text(errors="replace")[-400:] if (base / "server.log").exists() else ""
-        )
+        log = (base / "server.log").read_text(errors="replace")[-400:] if (base / "server.log").exists() else ""
         shutil.rmtree(base, ignore_errors=True)
         raise RuntimeError(f"pg_ctl start failed: {(r.stderr or r.stdout).strip()[-300:]} {log}")
 
@@ -161,9 +159,7 @@ def fresh_database() -> str:
             store.close()
             _state["template"] = name
     name = f"symbi_t_{uuid.uuid4().hex[:12]}"
-    for attempt in range(
-        20
-    ):  # CREATE DATABASE ... TEMPLATE fails while another session is still on the template
+    for attempt in range(20):  # CREATE DATABASE ... TEMPLATE fails while another session is still on the template
         try:
             with psycopg.connect(admin, autocommit=True) as c:
                 c.execute(f"CREATE DATABASE {name} TEMPLATE {_state['template']}")

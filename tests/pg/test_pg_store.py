@@ -44,10 +44,7 @@ def test_both_dialects_build_the_same_tables_columns_and_indexes(tmp_path, pg_ur
     ]
     lite_cols = {t: [r[1] for r in lite.query(f"PRAGMA table_info({t})")] for t in lite_tables}
     lite_idx = {
-        r[0]
-        for r in lite.query(
-            "SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%'"
-        )
+        r[0] for r in lite.query("SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%'")
     }
     pg = PgStore(pg_url)
     pg_cols = _pg_columns(pg)

@@ -32,8 +32,7 @@ def test_migrate_copies_everything_and_verifies(home, clock, cli, pg_url, monkey
     for _ in range(3):
         rt.cycle(sup, 60)
     before = {
-        t: app.store.query(f"SELECT COUNT(*) FROM {t}")[0][0]
-        for t in ("agents", "jobs", "runs", "deliveries", "audit")
+        t: app.store.query(f"SELECT COUNT(*) FROM {t}")[0][0] for t in ("agents", "jobs", "runs", "deliveries", "audit")
     }
     assert before["runs"] >= 6 and before["deliveries"] >= 3 and before["audit"] >= 8
     app.store.close()

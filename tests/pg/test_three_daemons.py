@@ -61,9 +61,7 @@ def test_three_daemons_run_each_slot_once_and_take_over_after_a_kill(tmp_path, h
     agent_svc.add_agent(app, {"name": "quick", "command": mark, "shell": True})
     agent_svc.add_agent(app, {"name": "slow", "command": f"{mark}; sleep 5", "shell": True})
     far = "2099-01-01T00:00:00+00:00"
-    at_jobs = [
-        job_svc.create_job(app, {"name": f"at-{i}", "agent_id": "quick", "at": far})["id"] for i in range(24)
-    ]
+    at_jobs = [job_svc.create_job(app, {"name": f"at-{i}", "agent_id": "quick", "at": far})["id"] for i in range(24)]
     cron_jobs = [
         job_svc.create_job(app, {"name": f"cron-{i}", "agent_id": "quick", "cron_expr": "* * * * *"})["id"]
         for i in range(6)
@@ -71,10 +69,7 @@ def test_three_daemons_run_each_slot_once_and_take_over_after_a_kill(tmp_path, h
     slow = job_svc.create_job(
         app, {"name": "slow", "agent_id": "slow", "at": far, "retry_backoff_seconds": 0, "max_retries": 3}
     )["id"]
-    later = [
-        job_svc.create_job(app, {"name": f"later-{i}", "agent_id": "quick", "at": far})["id"]
-        for i in range(10)
-    ]
+    later = [job_svc.create_job(app, {"name": f"later-{i}", "agent_id": "quick", "at": far})["id"] for i in range(10)]
 
     daemons = []
     try:
@@ -92,9 +87,7 @@ def test_three_daemons_run_each_slot_once_and_take_over_after_a_kill(tmp_path, h
         due = _set_due(store, at_jobs + cron_jobs, first_in=2, spread=4)
 
         def all_done() -> bool:
-            done = store.query(
-                "SELECT COUNT(*) FROM runs WHERE status = 'succeeded' AND trigger = 'schedule'"
-            )
+            done = store.query("SELECT COUNT(*) FROM runs WHERE status = 'succeeded' AND trigger = 'schedule'")
             return done[0][0] >= len(due)
 
         wait_for(all_done, timeout=30, what="every due slot to run")
@@ -112,16 +105,17 @@ def test_three_daemons_run_each_slot_once_and_take_over_after_a_kill(tmp_path, h
         # -- phase 2: kill the daemon running the slow job; the others take over ---------------------------------
         _set_due(store, [slow], first_in=0.5, spread=0)
         running = wait_for(
-            lambda: store.query(
-                "SELECT id, daemon_id FROM runs WHERE job_id = ? AND status = 'running'", (slow,)
-            ),
+            lambda: store.query("SELECT id, daemon_id FROM runs WHERE job_id = ? AND status = 'running'", (slow,)),
             timeout=15,
             what="the slow run",
         )
         # `running` is recorded just before the agent starts: kill only once the agent has really started, or the
         # retry would be its first start and the "started once, retried once" check below would race.
-        wait_for(lambda: any(name == "slow" for name, _s, _t, _p in _marks(marks)), timeout=15,
-                 what="the slow agent to start")
+        wait_for(
+            lambda: any(name == "slow" for name, _s, _t, _p in _marks(marks)),
+            timeout=15,
+            what="the slow agent to start",
+        )
         victim_pid = int(running[0]["daemon_id"].split(":")[1])
         victim = next(d for d in daemons if d.pid == victim_pid)
         os.kill(victim_pid, signal.SIGKILL)
@@ -141,8 +135,7 @@ def test_three_daemons_run_each_slot_once_and_take_over_after_a_kill(tmp_path, h
             )
             return (
                 rows
-                if [(r["status"], r["trigger"]) for r in rows]
-                == [("interrupted", "schedule"), ("succeeded", "retry")]
+                if [(r["status"], r["trigger"]) for r in rows] == [("interrupted", "schedule"), ("succeeded", "retry")]
                 else None
             )
 

@@ -38,8 +38,7 @@ class Runtime:
         self.app = app
 
     def agent(self, name: str, *args: str, **extra: Any) -> dict:
-        return agent_svc.add_agent(self.app, {"name": name, "command": agent_command(*args), **extra},
-                                   replace=True)
+        return agent_svc.add_agent(self.app, {"name": name, "command": agent_command(*args), **extra}, replace=True)
 
     def job(self, name: str = "job", agent: str = "a", cron: str | None = "* * * * *", **fields: Any) -> dict:
         spec = {"name": name, "agent_id": agent, **fields}

@@ -26,11 +26,15 @@ def _req(tmp_path: Path, *args: str, agent: dict | None = None, **kw) -> ExecReq
 def test_stdin_stdout_cwd_and_env(tmp_path, monkeypatch):
     monkeypatch.setenv("AGENT_TOKEN_SRC", "s3cret")
     monkeypatch.setenv("SYMBI_API_KEY", "never-inherited")
-    agent = {"name": "t", "command": agent_command("env"), "env": {"AGENT_TOKEN": "${AGENT_TOKEN_SRC}",
-                                                                    "AGENT_PLAIN": "x"}}
+    agent = {
+        "name": "t",
+        "command": agent_command("env"),
+        "env": {"AGENT_TOKEN": "${AGENT_TOKEN_SRC}", "AGENT_PLAIN": "x"},
+    }
     env = agent_env(agent, {"SYMBI_RUN_ID": "r1"})
-    res = execute(ExecRequest(agent=agent, input_text="the input", cwd=tmp_path / "ctx", env=env,
-                              log_path=tmp_path / "r1.log"))
+    res = execute(
+        ExecRequest(agent=agent, input_text="the input", cwd=tmp_path / "ctx", env=env, log_path=tmp_path / "r1.log")
+    )
     assert res.status == "succeeded" and res.exit_code == 0
     data = json.loads(res.output)
     assert data["stdin"] == "the input"

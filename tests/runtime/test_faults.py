@@ -25,8 +25,9 @@ def test_kill_9_mid_run_then_restart(d):
     wait_for(lambda: [r for r in d.runs(job) if r["status"] == "running"], what="a running run")
     d.kill9()
     d.start()
-    runs = wait_for(lambda: [r for r in d.runs(job) if r["status"] == "interrupted"] and d.runs(job),
-                    what="the interrupted run")
+    runs = wait_for(
+        lambda: [r for r in d.runs(job) if r["status"] == "interrupted"] and d.runs(job), what="the interrupted run"
+    )
     slot_runs = [r for r in runs if r["scheduled_for"] == slot]
     assert len(slot_runs) == 1 and slot_runs[0]["status"] == "interrupted"
     assert "supervisor stopped" in slot_runs[0]["error_message"]
@@ -106,8 +107,9 @@ def _mount_tmpfs(path, size: str) -> bool:
     if os.geteuid() != 0 or not shutil.which("mount"):
         return False
     path.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(path)],
-                          capture_output=True)
+    proc = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(path)], capture_output=True
+    )
     return proc.returncode == 0
 
 

@@ -23,7 +23,8 @@ def test_slot_runs_once_and_next_run_advances(rt, clock):
     rt.cycle(sup, 60)
     runs = rt.runs(job["id"])
     assert [(r["status"], r["trigger"], r["scheduled_for"]) for r in runs] == [
-        ("succeeded", "schedule", T0 + timedelta(minutes=1))]
+        ("succeeded", "schedule", T0 + timedelta(minutes=1))
+    ]
     assert runs[0]["output"] == "hello"
     assert runs[0]["exit_code"] == 0
     j = rt.get_job(job["id"])
@@ -41,14 +42,26 @@ def test_claim_of_a_claimed_slot_is_a_no_op(rt, clock):
     clock.advance(60)
     slot = to_ms(T0 + timedelta(minutes=1))
     with rt.app.store.write() as tx:
-        res = lifecycle.claim_job(tx, job_rows.get(tx, job["id"]), now_ms=to_ms(clock.now()), daemon_id="d:1:x",
-                                  rng=__import__("random").Random(1), limits=lifecycle.Limits())
+        res = lifecycle.claim_job(
+            tx,
+            job_rows.get(tx, job["id"]),
+            now_ms=to_ms(clock.now()),
+            daemon_id="d:1:x",
+            rng=__import__("random").Random(1),
+            limits=lifecycle.Limits(),
+        )
         assert len(res.queued) == 1
         # Simulate the crash window: next_run put back as if the advance had not happened.
         job_rows.set_state(tx, job["id"], now_ms=slot, next_run=slot)
     with rt.app.store.write() as tx:
-        res = lifecycle.claim_job(tx, job_rows.get(tx, job["id"]), now_ms=to_ms(clock.now()), daemon_id="d:2:y",
-                                  rng=__import__("random").Random(1), limits=lifecycle.Limits())
+        res = lifecycle.claim_job(
+            tx,
+            job_rows.get(tx, job["id"]),
+            now_ms=to_ms(clock.now()),
+            daemon_id="d:2:y",
+            rng=__import__("random").Random(1),
+            limits=lifecycle.Limits(),
+        )
         assert res.queued == []
     assert len(rt.runs(job["id"])) == 1
 
@@ -126,7 +139,8 @@ def test_a_slot_skipped_behind_a_waiting_retry_says_so(rt, clock):
     rt.cycle(sup, 60)  # the 12:02 slot finds the retry holding the place
     skipped = [r for r in rt.runs(job["id"]) if r["status"] == "skipped"]
     assert skipped and skipped[0]["error_message"] == (
-        "job at its max_concurrent limit of 1 (1 retry waiting for its backoff)")
+        "job at its max_concurrent limit of 1 (1 retry waiting for its backoff)"
+    )
 
 
 def test_global_limit_queues_in_order(rt, clock, settings):
@@ -144,8 +158,9 @@ def test_global_limit_queues_in_order(rt, clock, settings):
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         sup.tick()
-        rows = rt.app.store.query("SELECT job_id FROM runs WHERE status IN ('running', 'succeeded')"
-                                  " ORDER BY started_at, rowid")
+        rows = rt.app.store.query(
+            "SELECT job_id FROM runs WHERE status IN ('running', 'succeeded') ORDER BY started_at, rowid"
+        )
         order = [r[0] for r in rows]
         if len(rt.app.store.query("SELECT 1 FROM runs WHERE status = 'succeeded'")) == 3:
             break
@@ -297,13 +312,25 @@ def test_interrupted_recovery_counts_as_failure_and_retries(rt, clock):
     job = rt.job(retry_backoff_seconds=5)
     clock.advance(60)
     with rt.app.store.write() as tx:
-        lifecycle.claim_job(tx, job_rows.get(tx, job["id"]), now_ms=to_ms(clock.now()), daemon_id="daemon:999999:dead",
-                            rng=__import__("random").Random(1), limits=lifecycle.Limits())
+        lifecycle.claim_job(
+            tx,
+            job_rows.get(tx, job["id"]),
+            now_ms=to_ms(clock.now()),
+            daemon_id="daemon:999999:dead",
+            rng=__import__("random").Random(1),
+            limits=lifecycle.Limits(),
+        )
         run = rt.runs(job["id"])[0]
         from symbi_cron.store import runs as run_rows
 
-        run_rows.update(tx, run["id"], now_ms=to_ms(clock.now()), status="running", started_at=to_ms(clock.now()),
-                        daemon_id="daemon:999999:dead")
+        run_rows.update(
+            tx,
+            run["id"],
+            now_ms=to_ms(clock.now()),
+            status="running",
+            started_at=to_ms(clock.now()),
+            daemon_id="daemon:999999:dead",
+        )
     sup = rt.supervisor()
     assert sup.recover() == [run["id"]]
     runs = rt.runs(job["id"])

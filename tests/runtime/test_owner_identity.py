@@ -58,11 +58,23 @@ def test_recovery_interrupts_a_run_whose_owner_pid_was_reused(rt, clock):
     try:
         stale_owner = f"daemon:{child.pid}:dead0000:{lifecycle.host_name()}:0000.1"  # a live pid, not that process
         with rt.app.store.write() as tx:
-            lifecycle.claim_job(tx, job_rows.get(tx, job["id"]), now_ms=to_ms(clock.now()), daemon_id=stale_owner,
-                                rng=__import__("random").Random(1), limits=lifecycle.Limits())
+            lifecycle.claim_job(
+                tx,
+                job_rows.get(tx, job["id"]),
+                now_ms=to_ms(clock.now()),
+                daemon_id=stale_owner,
+                rng=__import__("random").Random(1),
+                limits=lifecycle.Limits(),
+            )
             run = rt.runs(job["id"])[0]
-            run_rows.update(tx, run["id"], now_ms=to_ms(clock.now()), status="running",
-                            started_at=to_ms(clock.now()), daemon_id=stale_owner)
+            run_rows.update(
+                tx,
+                run["id"],
+                now_ms=to_ms(clock.now()),
+                status="running",
+                started_at=to_ms(clock.now()),
+                daemon_id=stale_owner,
+            )
         assert rt.supervisor().recover() == [run["id"]]
         assert {r["id"]: r["status"] for r in rt.runs(job["id"])}[run["id"]] == "interrupted"
     finally:

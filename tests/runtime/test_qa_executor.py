@@ -27,8 +27,14 @@ print("parent done", flush=True)
 
 def _req(tmp_path: Path, command: str, **kw) -> ExecRequest:
     agent = {"name": "t", "command": command}
-    base = dict(agent=agent, input_text="", cwd=tmp_path / "ctx", env=agent_env(agent, {}),
-                log_path=tmp_path / "logs" / "r1.log", kill_grace=1.0)
+    base = dict(
+        agent=agent,
+        input_text="",
+        cwd=tmp_path / "ctx",
+        env=agent_env(agent, {}),
+        log_path=tmp_path / "logs" / "r1.log",
+        kill_grace=1.0,
+    )
     base.update(kw)
     return ExecRequest(**base)
 
@@ -63,9 +69,12 @@ def test_a_grandchild_outside_the_group_holding_stdout_does_not_hang_the_run(tmp
 
 
 def test_fifty_megabytes_of_output_is_capped_and_whole_in_the_log(tmp_path):
-    req = _req(tmp_path, f"{sys.executable} -c \"import sys; [sys.stdout.buffer.write(b'y' * 1048575 + b'\\n')"
-                         f" for _ in range(50)]; sys.stdout.buffer.write(b'\\xff\\xfe tail \\xc3\\n')\"",
-               output_cap=4096)
+    req = _req(
+        tmp_path,
+        f"{sys.executable} -c \"import sys; [sys.stdout.buffer.write(b'y' * 1048575 + b'\\n')"
+        f" for _ in range(50)]; sys.stdout.buffer.write(b'\\xff\\xfe tail \\xc3\\n')\"",
+        output_cap=4096,
+    )
     res = execute(req)
     assert res.ok and res.truncated and res.output_bytes == 50 * 1048576 + 10
     assert res.output.startswith("y" * 4096) and "output truncated at 4096 bytes" in res.output
@@ -80,7 +89,8 @@ def test_fifty_megabytes_of_output_is_capped_and_whole_in_the_log(tmp_path):
 def test_a_large_input_the_agent_never_reads_does_not_deadlock(tmp_path):
     for command in ("true", f"{sys.executable} -c \"import sys; sys.stdin.read(10); print('ok')\""):
         started = time.monotonic()
-        res = execute(_req(tmp_path, command, input_text="x" * 5_000_000, deadline=time.monotonic() + 20,
-                           max_runtime=20))
+        res = execute(
+            _req(tmp_path, command, input_text="x" * 5_000_000, deadline=time.monotonic() + 20, max_runtime=20)
+        )
         assert res.ok, (command, res.error_message)
         assert time.monotonic() - started < 15

@@ -72,8 +72,7 @@ def test_fall_back_fixed_time_once_and_every_half_hour_follows_the_clock(rt, clo
     sup = rt.supervisor()
     _ticks(rt, sup, clock, datetime(2027, 11, 7, 12, 0, tzinfo=timezone.utc), step=120)
     assert [r["scheduled_for"] for r in rt.runs(fixed["id"])] == [datetime(2027, 11, 7, 5, 30, tzinfo=timezone.utc)]
-    assert [r["scheduled_for"].strftime("%H:%M") for r in rt.runs(every["id"])] == ["05:00", "05:30", "06:00",
-                                                                                   "06:30"]
+    assert [r["scheduled_for"].strftime("%H:%M") for r in rt.runs(every["id"])] == ["05:00", "05:30", "06:00", "06:30"]
     assert all(r["status"] == "succeeded" for r in rt.runs(every["id"]))
 
 
@@ -159,7 +158,11 @@ def test_retries_count_runs_attempts_and_triggers(rt, clock):
     _ticks(rt, sup, clock, T0 + timedelta(minutes=65), step=5)
     runs = rt.runs(job["id"])
     assert [(r["trigger"], r["attempt"], r["status"]) for r in runs] == [
-        ("schedule", 1, "failed"), ("retry", 2, "failed"), ("retry", 3, "failed"), ("retry", 4, "failed")]
+        ("schedule", 1, "failed"),
+        ("retry", 2, "failed"),
+        ("retry", 3, "failed"),
+        ("retry", 4, "failed"),
+    ]
     gaps = [(b["started_at"] - a["finished_at"]).total_seconds() for a, b in zip(runs, runs[1:], strict=False)]
     assert gaps == [10, 20, 40]
     assert rt.get_job(job["id"])["status"] == "dead_letter"
@@ -201,8 +204,9 @@ def test_runs_blocked_by_their_jobs_limit_do_not_starve_other_jobs(rt, clock):
     clock.advance(60)
     sup.tick()
     other_runs = rt.runs(other["id"])
-    assert [r["status"] for r in other_runs] in (["running"], ["succeeded"]), \
+    assert [r["status"] for r in other_runs] in (["running"], ["succeeded"]), (
         "a due run of another job waited behind runs that cannot start"
+    )
     assert sup.wait_idle(30)
     assert rt.runs(other["id"])[0]["status"] == "succeeded"
     assert [r["status"] for r in rt.runs(busy["id"])].count("queued") == 39  # still waiting their turn, not lost
@@ -224,8 +228,10 @@ def test_every_minute_job_across_a_restart_ten_minutes_down(rt, clock):
         slots = [r["scheduled_for"] for r in runs]
         assert len(slots) == len(set(slots)), "a slot ran twice"
         assert [r["scheduled_for"] for r in runs if r["status"] == "missed"] == [
-            T0 + timedelta(minutes=m) for m in range(4, 13)]
+            T0 + timedelta(minutes=m) for m in range(4, 13)
+        ]
         # 12:13 is 30 s late: it runs as the slot (it stands for the catch-up: one run, not two racing)
         assert [r["scheduled_for"] for r in runs if r["status"] == "succeeded"] == [
-            T0 + timedelta(minutes=m) for m in (1, 2, 3, 13, 14, 15)]
+            T0 + timedelta(minutes=m) for m in (1, 2, 3, 13, 14, 15)
+        ]
         assert not any(r["trigger"] == "catchup" for r in runs)

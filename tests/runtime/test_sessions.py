@@ -50,8 +50,12 @@ def test_fully_ephemeral_hands_nothing_over(rt, clock):
 
 def _heartbeat_job(rt, context_mode, stop_at, max_iterations=10):
     rt.agent("hb", "heartbeat", str(stop_at))
-    return rt.job("monitor", agent="hb", cron="*/5 * * * *",
-                  heartbeat={"enabled": True, "context_mode": context_mode, "max_iterations": max_iterations})
+    return rt.job(
+        "monitor",
+        agent="hb",
+        cron="*/5 * * * *",
+        heartbeat={"enabled": True, "context_mode": context_mode, "max_iterations": max_iterations},
+    )
 
 
 @pytest.mark.parametrize("mode", ["ephemeral_with_summary", "shared_persistent", "fully_ephemeral"])

@@ -34,7 +34,6 @@ def discovery_dir(tmp_path: Path, issuer: Issuer) -> Path:
 
 @pytest.fixture
 def pin_settings(discovery_dir: Path) -> AgentPinSettings:
-    return AgentPinSettings(domain=DOMAIN, discovery_dir=str(discovery_dir), cache_ttl_seconds=300,
-                            clock_skew_seconds=60)
-
-
+    return AgentPinSettings(
+        domain=DOMAIN, discovery_dir=str(discovery_dir), cache_ttl_seconds=300, clock_skew_seconds=60
+    )

@@ -42,8 +42,13 @@ class Issuer:
     def jwk(self) -> dict[str, Any]:
         n = self.key.public_key().public_numbers()
         return {
-            "kid": self.kid, "kty": "EC", "crv": "P-256", "use": "sig", "key_ops": ["verify"],
-            "x": b64u(n.x.to_bytes(32, "big")), "y": b64u(n.y.to_bytes(32, "big")),
+            "kid": self.kid,
+            "kty": "EC",
+            "crv": "P-256",
+            "use": "sig",
+            "key_ops": ["verify"],
+            "x": b64u(n.x.to_bytes(32, "big")),
+            "y": b64u(n.y.to_bytes(32, "big")),
         }
 
     def declare(self, agent: str, status: str = "active") -> str:
@@ -53,17 +58,33 @@ class Issuer:
 
     def document(self) -> dict[str, Any]:
         return {
-            "agentpin_version": "0.1", "entity": self.domain, "entity_type": "maker",
-            "public_keys": [self.jwk()], "agents": self.agents, "max_delegation_depth": 0,
+            "agentpin_version": "0.1",
+            "entity": self.domain,
+            "entity_type": "maker",
+            "public_keys": [self.jwk()],
+            "agents": self.agents,
+            "max_delegation_depth": 0,
             "updated_at": "2026-01-01T00:00:00Z",
         }
 
-    def token(self, agent: str = "reporter", *, now: datetime = NOW, ttl: int = 3600, header: dict | None = None,
-              **claims: Any) -> str:
+    def token(
+        self,
+        agent: str = "reporter",
+        *,
+        now: datetime = NOW,
+        ttl: int = 3600,
+        header: dict | None = None,
+        **claims: Any,
+    ) -> str:
         iat = int(now.timestamp())
         payload = {
-            "iss": self.domain, "sub": f"urn:agentpin:{self.domain}:{agent}", "iat": iat, "exp": iat + ttl,
-            "jti": "jti-1", "agentpin_version": "0.1", "capabilities": ["read:*"],
+            "iss": self.domain,
+            "sub": f"urn:agentpin:{self.domain}:{agent}",
+            "iat": iat,
+            "exp": iat + ttl,
+            "jti": "jti-1",
+            "agentpin_version": "0.1",
+            "capabilities": ["read:*"],
         }
         payload.update(claims)
         payload = {k: v for k, v in payload.items() if v is not None}

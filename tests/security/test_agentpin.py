@@ -63,9 +63,12 @@ def test_credential_issued_by_the_published_agentpin_package(clock, tmp_path):
     kid = generate_key_id(public_pem)
     sub = f"urn:agentpin:{DOMAIN}:reporter"
     doc = build_discovery_document(
-        DOMAIN, "maker", [pem_to_jwk(public_pem, kid)],
+        DOMAIN,
+        "maker",
+        [pem_to_jwk(public_pem, kid)],
         [{"agent_id": sub, "name": "reporter", "capabilities": ["read:*"], "status": "active"}],
-        0, "2026-01-01T00:00:00Z",
+        0,
+        "2026-01-01T00:00:00Z",
     )
     d = tmp_path / "disc"
     d.mkdir()
@@ -197,7 +200,8 @@ def test_garbage_token(clock, pin_settings):
 
 def test_trust_bundle_with_revocations(issuer, clock, tmp_path):
     bundle = {
-        "agentpin_bundle_version": "0.1", "created_at": "2026-01-01T00:00:00Z",
+        "agentpin_bundle_version": "0.1",
+        "created_at": "2026-01-01T00:00:00Z",
         "documents": [Issuer(domain="other.example").document(), issuer.document()],
         "revocations": [],
     }
@@ -205,8 +209,14 @@ def test_trust_bundle_with_revocations(issuer, clock, tmp_path):
     path.write_text(json.dumps(bundle))
     settings = AgentPinSettings(domain=DOMAIN, trust_bundle=str(path))
     assert verifier(settings, clock).verify(issuer.token(), agent_name="reporter").sub.endswith(":reporter")
-    bundle["revocations"] = [{"agentpin_version": "0.1", "entity": DOMAIN, "updated_at": "2026-01-01T00:00:00Z",
-                              "revoked_credentials": [{"jti": "jti-1", "reason": "key_compromise"}]}]
+    bundle["revocations"] = [
+        {
+            "agentpin_version": "0.1",
+            "entity": DOMAIN,
+            "updated_at": "2026-01-01T00:00:00Z",
+            "revoked_credentials": [{"jti": "jti-1", "reason": "key_compromise"}],
+        }
+    ]
     path.write_text(json.dumps(bundle))
     assert "revoked" in refused(verifier(settings, clock), issuer.token())
 
@@ -278,13 +288,28 @@ def _make_ca_and_server_cert(tmp: Path) -> tuple[Path, Path, Path]:
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "symbi test CA")])
     ca = (
-        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(hours=1))
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(hours=1))
         .not_valid_after(now + timedelta(days=1))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                     content_commitment=False, key_encipherment=False, data_encipherment=False,
-                                     key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
@@ -292,10 +317,12 @@ def _make_ca_and_server_cert(tmp: Path) -> tuple[Path, Path, Path]:
     cert = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-        .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(hours=1)).not_valid_after(now + timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                       critical=False)
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
@@ -303,8 +330,9 @@ def _make_ca_and_server_cert(tmp: Path) -> tuple[Path, Path, Path]:
     ca_file, cert_file, key_file = tmp / "ca.pem", tmp / "server.pem", tmp / "server.key"
     ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return ca_file, cert_file, key_file
 
 

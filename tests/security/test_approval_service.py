@@ -26,8 +26,9 @@ def clock():
 
 
 def make_job(app, **policy) -> dict:
-    return jobs.create_job(app, {"name": "deploy", "agent_id": "deployer", "cron_expr": "0 * * * *",
-                                 "timezone": "UTC", "policy": policy})
+    return jobs.create_job(
+        app, {"name": "deploy", "agent_id": "deployer", "cron_expr": "0 * * * *", "timezone": "UTC", "policy": policy}
+    )
 
 
 def pending_run(app, job: dict, slot: datetime) -> str:
@@ -36,9 +37,16 @@ def pending_run(app, job: dict, slot: datetime) -> str:
     decision = approvals.gate_run(app, job, None, now=slot)
     assert decision.needs_approval
     with app.store.write() as tx:
-        run_rows.insert(tx, id=run_id, job_id=job["id"], trigger="schedule", status="pending_approval",
-                        scheduled_for=to_ms(slot), now_ms=to_ms(app.clock.now()),
-                        detail={"policy": decision.to_dict()})
+        run_rows.insert(
+            tx,
+            id=run_id,
+            job_id=job["id"],
+            trigger="schedule",
+            status="pending_approval",
+            scheduled_for=to_ms(slot),
+            now_ms=to_ms(app.clock.now()),
+            detail={"policy": decision.to_dict()},
+        )
         approvals.record_decision(tx, job=job, run_id=run_id, decision=decision, now_ms=to_ms(slot))
     return run_id
 
@@ -88,8 +96,7 @@ def test_deny_with_reason(app):
     run = approvals.deny_run(app, run_id, "change freeze", user="alice")
     assert run["status"] == "denied" and run["error_message"] == "denied by alice: change freeze"
     assert run["finished_at"] == T0
-    assert query_events(app, types=["CronRunDenied"])[0]["details"] == {"approver": "alice",
-                                                                        "reason": "change freeze"}
+    assert query_events(app, types=["CronRunDenied"])[0]["details"] == {"approver": "alice", "reason": "change freeze"}
 
 
 def test_unknown_and_ambiguous_run_refs(app):
@@ -146,8 +153,16 @@ def test_gate_with_real_agentpin(app, home, monkeypatch, tmp_path):
     good = issuer.token("deployer", now=T0)
     monkeypatch.setenv("DEPLOY_PIN", good)
     app.settings = None
-    job = jobs.create_job(app, {"name": "secure", "agent_id": "deployer", "cron_expr": "0 * * * *",
-                                "agent_pin_jwt": "${DEPLOY_PIN}", "policy": {"require_agent_pin": True}})
+    job = jobs.create_job(
+        app,
+        {
+            "name": "secure",
+            "agent_id": "deployer",
+            "cron_expr": "0 * * * *",
+            "agent_pin_jwt": "${DEPLOY_PIN}",
+            "policy": {"require_agent_pin": True},
+        },
+    )
     agent = {"name": "deployer", "capabilities": []}
     assert approvals.gate_run(app, job, agent).allowed
 

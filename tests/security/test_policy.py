@@ -24,10 +24,18 @@ AGENT = {"name": "deployer", "capabilities": ["deployment", "read"]}
 NOON = at(12)
 
 
-def gate(j: dict, *, now: datetime = NOON, agent: dict | None = AGENT, environment: str | None = None,
-         default_pin: bool = False, verify_pin=None) -> Decision:
-    return evaluate(j, agent, now=now, environment=environment, agentpin_required_default=default_pin,
-                    verify_pin=verify_pin)
+def gate(
+    j: dict,
+    *,
+    now: datetime = NOON,
+    agent: dict | None = AGENT,
+    environment: str | None = None,
+    default_pin: bool = False,
+    verify_pin=None,
+) -> Decision:
+    return evaluate(
+        j, agent, now=now, environment=environment, agentpin_required_default=default_pin, verify_pin=verify_pin
+    )
 
 
 def test_no_policy_allows():
@@ -117,8 +125,12 @@ def test_require_approval():
 def test_cheap_checks_run_before_agent_pin_and_approval():
     """A run outside its window is denied without touching the network (verify_pin is never called)."""
     called = []
-    j = job(allowed_hours={"start": "00:00", "end": "04:00"}, require_agent_pin=True, require_approval=True,
-            allowed_environments=["production"])
+    j = job(
+        allowed_hours={"start": "00:00", "end": "04:00"},
+        require_agent_pin=True,
+        require_approval=True,
+        allowed_environments=["production"],
+    )
     d = gate(j, now=at(12), environment="dev", verify_pin=lambda: called.append(1))
     assert d.check == "allowed_hours" and called == []
     d = gate(j, now=at(1), environment="dev", verify_pin=lambda: called.append(1))

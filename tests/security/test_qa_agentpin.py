@@ -27,8 +27,9 @@ def _verifier(tmp_path: Path, doc: dict, clock) -> AgentPinVerifier:
 def _signed(issuer, **claims) -> str:
     # jwt.encode writes Infinity/NaN as JSON's non-standard literals, which json.loads (and PyJWT) read back.
     payload = {"iss": DOMAIN, "sub": SUB, "iat": int(NOW.timestamp()), "exp": int(NOW.timestamp()) + 600, **claims}
-    return jwt.encode(payload, issuer.key, algorithm="ES256",
-                      headers={"typ": "agentpin-credential+jwt", "kid": issuer.kid})
+    return jwt.encode(
+        payload, issuer.key, algorithm="ES256", headers={"typ": "agentpin-credential+jwt", "kid": issuer.kid}
+    )
 
 
 @pytest.mark.parametrize("claim", ["exp", "iat", "nbf"])

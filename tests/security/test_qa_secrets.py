@@ -35,7 +35,7 @@ SECRETS = {
 # The agent prints its own secret on stdout (split across two writes) and stderr, as `set -x` or curl -v would.
 AGENT = (
     "printf 'out %s' \"${API_KEY%????}\"; sleep 0.2; printf '%s done\\n' \"${API_KEY#${API_KEY%????}}\";"
-    " echo \"err $API_KEY\" >&2; exit 3"
+    ' echo "err $API_KEY" >&2; exit 3'
 )
 
 
@@ -75,45 +75,73 @@ def test_no_secret_value_lands_anywhere_and_every_file_is_private(tmp_path, serv
         )
         (d.home / "config.toml").write_text(cfg)
         d.env.update(SECRETS)
-        d.symbi("agent", "add", "leaky", "--shell", "--command", AGENT, "--env", "API_KEY=${AGENT_SECRET}",
-                check=True)
+        d.symbi("agent", "add", "leaky", "--shell", "--command", AGENT, "--env", "API_KEY=${AGENT_SECRET}", check=True)
         job = {
-            "name": "sec", "agent_id": "leaky", "cron_expr": "0 0 1 1 *", "input": "hello", "max_retries": 0,
+            "name": "sec",
+            "agent_id": "leaky",
+            "cron_expr": "0 0 1 1 *",
+            "input": "hello",
+            "max_retries": 0,
             "delivery": ["webhook", "email", "slack", "log_file"],
             "webhook_url": hook.url("/hook?token=${HOOK_TOKEN}"),
-            "webhook_headers": {"Authorization": "Bearer ${HOOK_TOKEN}"}, "email_recipients": ["ops@example.com"],
-            "slack_channel": "#ops", "agent_pin_jwt": "${PIN}",
+            "webhook_headers": {"Authorization": "Bearer ${HOOK_TOKEN}"},
+            "email_recipients": ["ops@example.com"],
+            "slack_channel": "#ops",
+            "agent_pin_jwt": "${PIN}",
         }
         d.symbi("cron", "add", "--json", json.dumps(job), check=True)
-        d.symbi("cron", "add", "--json", json.dumps(dict(job, name="pinned", policy={"require_agent_pin": True})),
-                check=True)
+        d.symbi(
+            "cron",
+            "add",
+            "--json",
+            json.dumps(dict(job, name="pinned", policy={"require_agent_pin": True})),
+            check=True,
+        )
         try:
             d.start()
-            outputs = {"run sec": d.symbi("cron", "run", "sec", "--wait"),
-                       "run pinned": d.symbi("cron", "run", "pinned", "--wait")}
+            outputs = {
+                "run sec": d.symbi("cron", "run", "sec", "--wait"),
+                "run pinned": d.symbi("cron", "run", "pinned", "--wait"),
+            }
             hook.wait_for(1, timeout=30)
             wait_for(lambda: smtp.auth_attempts and slack.requests, timeout=30, what="email and Slack attempts")
-            wait_for(lambda: all(r["n"] for r in d.query("SELECT count(*) AS n FROM deliveries")), timeout=30,
-                     what="delivery receipts")
+            wait_for(
+                lambda: all(r["n"] for r in d.query("SELECT count(*) AS n FROM deliveries")),
+                timeout=30,
+                what="delivery receipts",
+            )
             # The secrets really were used: the servers saw them.
             assert hook.requests[0].header("Authorization") == f"Bearer {SECRETS['HOOK_TOKEN']}"
             assert SECRETS["HOOK_TOKEN"] in hook.requests[0].path
             assert slack.requests[0].header("Authorization") == f"Bearer {SECRETS['SYMBI_SLACK_TOKEN']}"
 
-            for args in (("cron", "list", "--format", "json"), ("cron", "status", "sec", "--format", "json"),
-                         ("cron", "history", "sec", "--format", "json"), ("cron", "history", "pinned"),
-                         ("config", "show"), ("config", "show", "--format", "json"),
-                         ("audit", "query", "--format", "json"), ("agent", "list", "--format", "json"),
-                         ("cron", "status", "pinned")):
+            for args in (
+                ("cron", "list", "--format", "json"),
+                ("cron", "status", "sec", "--format", "json"),
+                ("cron", "history", "sec", "--format", "json"),
+                ("cron", "history", "pinned"),
+                ("config", "show"),
+                ("config", "show", "--format", "json"),
+                ("audit", "query", "--format", "json"),
+                ("agent", "list", "--format", "json"),
+                ("cron", "status", "pinned"),
+            ):
                 outputs[" ".join(args)] = d.symbi(*args)
             texts = {k: p.stdout + p.stderr for k, p in outputs.items()}
             assert "agent exited with status 3" in texts["cron history sec --format json"]
             assert "AgentPin" in texts["cron status pinned"]
             job_id = json.loads(texts["cron list --format json"])[0]["id"]
             headers = {"Authorization": f"Bearer {SECRETS['SYMBI_API_KEY']}"}
-            for path in ("/api/v1/schedule", f"/api/v1/schedule/{job_id}", f"/api/v1/schedule/{job_id}/history",
-                         "/api/v1/schedules", f"/api/v1/schedules/{job_id}/history", "/metrics",
-                         "/api/v1/health/scheduler", "/api/v1/schedule/nope"):
+            for path in (
+                "/api/v1/schedule",
+                f"/api/v1/schedule/{job_id}",
+                f"/api/v1/schedule/{job_id}/history",
+                "/api/v1/schedules",
+                f"/api/v1/schedules/{job_id}/history",
+                "/metrics",
+                "/api/v1/health/scheduler",
+                "/api/v1/schedule/nope",
+            ):
                 req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers)
                 try:
                     with urllib.request.urlopen(req, timeout=10) as resp:

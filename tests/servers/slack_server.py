@@ -23,9 +23,7 @@ from .http_recorder import Recorded, RecordingHTTPServer, Reply
 
 
 class SlackServer(RecordingHTTPServer):
-    def __init__(
-        self, token: str = "xoxb-test-token", channels: tuple[str, ...] = ("#ops", "C0123456")
-    ) -> None:
+    def __init__(self, token: str = "xoxb-test-token", channels: tuple[str, ...] = ("#ops", "C0123456")) -> None:
         super().__init__(handler=self._slack)
         self.token = token
         self.channels = set(channels)

@@ -83,9 +83,7 @@ def test_bash_completes_job_names_from_the_store(jobs_home: Path, symbi_bin: Pat
         "db-backup",
     ]
     # "dai", not "da": a hex prefix would also complete any job whose random id starts with it.
-    assert _bash("COMP_WORDS=(symbi cron history --limit 3 dai); COMP_CWORD=5; _symbi", env) == [
-        "daily-report"
-    ]
+    assert _bash("COMP_WORDS=(symbi cron history --limit 3 dai); COMP_CWORD=5; _symbi", env) == ["daily-report"]
 
 
 def test_bash_completes_an_id_prefix_to_the_whole_id(jobs_home: Path, symbi_bin: Path, cli) -> None:
@@ -148,9 +146,7 @@ def test_zsh_completes_job_names(jobs_home: Path, symbi_bin: Path) -> None:
         return [ln.split(":")[0] for ln in out.stdout.splitlines() if ln]
 
     assert complete('symbi cron pause ""', 4) == ["daily-report", "db-backup"]
-    assert complete("symbi cron li", 3)[:1] == [
-        "add"
-    ]  # _describe gets every subcommand; zsh filters by prefix
+    assert complete("symbi cron li", 3)[:1] == ["add"]  # _describe gets every subcommand; zsh filters by prefix
     assert complete('symbi cron list --format ""', 5) == ["table", "json", "csv"]
 
 

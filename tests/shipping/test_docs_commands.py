@@ -199,9 +199,7 @@ def test_read_only_doc_command_runs(item: tuple[str, int, list[str]], cli) -> No
     if shown and shown[0].startswith("error:"):
         # The doc shows this command failing: it must fail, with that message.
         assert result.exit_code != 0, f"{where}: the doc shows an error, the command succeeded"
-        assert shown[0] in result.stderr, (
-            f"{where}: the doc shows {shown[0]!r}, the command said {result.stderr!r}"
-        )
+        assert shown[0] in result.stderr, f"{where}: the doc shows {shown[0]!r}, the command said {result.stderr!r}"
     else:
         assert result.exit_code == 0, f"{where}: {result.stderr}"
 
@@ -216,9 +214,7 @@ def test_shell_line_splitting() -> None:
         ["echo", "ok"],
     ]
     assert symbi_args(["python3", "-I", "dist/symbi.pyz", "cron", "list"]) == ["cron", "list"]
-    lines = shell_lines(
-        "```console\n$ symbi cron list \\\n    --format json\n[]\n```\n```text\nsymbi nope\n```\n"
-    )
+    lines = shell_lines("```console\n$ symbi cron list \\\n    --format json\n[]\n```\n```text\nsymbi nope\n```\n")
     assert lines == [(2, "symbi cron list --format json")]
 
 

@@ -52,15 +52,11 @@ def test_pages_carry_no_date(generated: dict[str, str]) -> None:
         assert text.startswith(".TH ") and f'"" "symbi {__version__}"' in text.splitlines()[0]
 
 
-@pytest.mark.skipif(
-    shutil.which("man") is None, reason="man is not installed (apt-get install man-db groff-base)"
-)
+@pytest.mark.skipif(shutil.which("man") is None, reason="man is not installed (apt-get install man-db groff-base)")
 @pytest.mark.parametrize("page", sorted(p.name for p in (REPO / "man").glob("*.1")))
 def test_page_renders_with_man(page: str) -> None:
     env = {**os.environ, "MANWIDTH": "80", "MAN_KEEP_FORMATTING": "0", "LC_ALL": "C.UTF-8"}
-    out = subprocess.run(
-        ["man", "-l", str(REPO / "man" / page)], capture_output=True, text=True, env=env, timeout=30
-    )
+    out = subprocess.run(["man", "-l", str(REPO / "man" / page)], capture_output=True, text=True, env=env, timeout=30)
     assert out.returncode == 0, out.stderr
     text = re.sub(".\b", "", out.stdout)  # drop the bold/underline overstrikes of a terminal-less render
     assert "NAME" in text and "SEE ALSO" in text

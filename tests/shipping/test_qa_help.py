@@ -41,8 +41,15 @@ def test_every_job_argument_says_what_it_accepts():
         if any(isinstance(p, click.Argument) and p.name == "job" for p in node.command.params):
             takers.append(node.key)
             assert "JOB is a job id, id prefix or name" in " ".join((node.command.help or "").split()), node.key
-    assert {"symbi cron status", "symbi cron history", "symbi cron pause", "symbi cron run",
-            "symbi cron remove", "symbi cron update", "symbi cron test-delivery"} <= set(takers)
+    assert {
+        "symbi cron status",
+        "symbi cron history",
+        "symbi cron pause",
+        "symbi cron run",
+        "symbi cron remove",
+        "symbi cron update",
+        "symbi cron test-delivery",
+    } <= set(takers)
 
 
 def test_optional_job_argument_shows_as_optional_in_usage():

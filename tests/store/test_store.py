@@ -62,10 +62,12 @@ def test_runs_are_unique_per_job_and_slot(app):
     job = jobs.create_job(app, {"name": "j", "agent_id": "a", "cron_expr": "* * * * *"})
     slot = to_ms(datetime(2026, 11, 27, 12, 1, tzinfo=timezone.utc))
     with app.store.write() as tx:
-        first = run_rows.insert(tx, id="r1", job_id=job["id"], trigger="schedule", status="queued",
-                                scheduled_for=slot, now_ms=slot)
-        second = run_rows.insert(tx, id="r2", job_id=job["id"], trigger="schedule", status="queued",
-                                 scheduled_for=slot, now_ms=slot)
+        first = run_rows.insert(
+            tx, id="r1", job_id=job["id"], trigger="schedule", status="queued", scheduled_for=slot, now_ms=slot
+        )
+        second = run_rows.insert(
+            tx, id="r2", job_id=job["id"], trigger="schedule", status="queued", scheduled_for=slot, now_ms=slot
+        )
     assert (first, second) == (True, False)
     assert app.store.query("SELECT id FROM runs")[0][0] == "r1"
 
@@ -158,7 +160,8 @@ def test_due_query_uses_the_partial_index(app):
 
     plan = app.store.query(
         "EXPLAIN QUERY PLAN SELECT id FROM jobs INDEXED BY jobs_due WHERE status = 'active' AND next_run <= ?"
-        " ORDER BY next_run LIMIT 10", (1,)
+        " ORDER BY next_run LIMIT 10",
+        (1,),
     )
     assert any("jobs_due" in str(tuple(r)) for r in plan)
     assert not any("TEMP B-TREE" in str(tuple(r)) for r in plan)
@@ -179,8 +182,10 @@ def test_many_openers_of_a_brand_new_store_all_succeed(tmp_path):
             try:
                 store.connection()
                 with store.write() as tx:
-                    tx.execute("INSERT INTO agents (name, spec, created_at, updated_at) VALUES (?, '{}', 1, 1)",
-                               (f"a{threading.get_ident()}",))
+                    tx.execute(
+                        "INSERT INTO agents (name, spec, created_at, updated_at) VALUES (?, '{}', 1, 1)",
+                        (f"a{threading.get_ident()}",),
+                    )
             except BaseException as exc:  # reported below
                 errors.append(exc)
             finally:
