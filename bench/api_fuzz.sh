@@ -6,7 +6,8 @@
 # Every operation is exercised with generated valid and invalid inputs (examples, coverage and fuzzing phases; no
 # stateful phase). The checks: no 5xx ever, status codes, content types and bodies as documented, invalid data
 # rejected, Allow on 405. It prints schemathesis's summary and the daemon's log lines about internal errors.
-# schemathesis is installed into .venv when missing (it is a tool for this script, not a test dependency).
+# schemathesis is installed into .venv when missing (the test extras bring it; tests/http/test_openapi_fuzz.py runs
+# it in the suite on a small budget, this script for a longer one against a daemon).
 set -euo pipefail
 
 SECONDS_BUDGET="${1:-120}"

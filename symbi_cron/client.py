@@ -74,6 +74,9 @@ class ApiConnectionError(ApiError):
     exit_code = 5
 
 
+#: The largest page the server answers (http/paging.MAX_PAGE).
+_MAX_PAGE = 1000
+
 _BY_STATUS = {
     400: InvalidInputError,
     401: AuthenticationError,
@@ -175,9 +178,27 @@ class SymbiontClient:
         handlers = [urllib.request.ProxyHandler({})] if is_loopback(host) else []
         self._opener = urllib.request.build_opener(*handlers)
         self.schedule = ScheduleApi(self)
+        self.runs = RunsApi(self)
 
     def request(self, method: str, path: str, *, body: Any = None, query: dict[str, Any] | None = None) -> Any:
         """One call: JSON in, JSON out; raises an ApiError subclass for an error answer."""
+        return self.call(method, path, body=body, query=query)[0]
+
+    def pages(self, path: str, query: dict[str, Any] | None = None) -> Iterator[Any]:
+        """GET a paged list and yield each page's body, following ``X-Next-Cursor`` to the last page."""
+        q = dict(query or {})
+        while True:
+            page, headers = self.call("GET", path, query=q)
+            yield page
+            cursor = headers.get("X-Next-Cursor")
+            if not cursor:
+                return
+            q["cursor"] = cursor
+
+    def call(
+        self, method: str, path: str, *, body: Any = None, query: dict[str, Any] | None = None
+    ) -> tuple[Any, Mapping[str, str]]:
+        """One call; the JSON answer and the response headers."""
         url = self.base_url + path
         q = {k: v for k, v in (query or {}).items() if v is not None}
         if q:
@@ -193,6 +214,7 @@ class SymbiontClient:
         try:
             with self._opener.open(req, timeout=self.timeout) as resp:
                 raw = resp.read()
+                headers = resp.headers
         except urllib.error.HTTPError as exc:
             raise _error_from(exc) from None
         except (urllib.error.URLError, OSError) as exc:
@@ -202,7 +224,7 @@ class SymbiontClient:
                 status=0,
                 code="unreachable",
             ) from None
-        return json.loads(raw) if raw else None
+        return (json.loads(raw) if raw else None), headers
 
     def __repr__(self) -> str:
         return f"SymbiontClient(base_url={self.base_url!r})"
@@ -242,9 +264,17 @@ class ScheduleApi:
         """Create a job from its fields (SPEC §4 names); returns the job."""
         return Record(self._c.request("POST", self._BASE, body={**(spec or {}), **fields}))
 
-    def list(self, status: str | None = None, agent_id: str | None = None) -> list[Record]:
-        """Jobs, optionally filtered by status and agent."""
-        return [Record(j) for j in self._c.request("GET", self._BASE, query={"status": status, "agent_id": agent_id})]
+    def list(self, status: str | None = None, agent_id: str | None = None) -> builtins.list[Record]:
+        """All jobs by name, optionally filtered by status and agent (every page, read one after another)."""
+        return builtins.list(self.iter(status=status, agent_id=agent_id))
+
+    def iter(
+        self, status: str | None = None, agent_id: str | None = None, *, page_size: int | None = None
+    ) -> Iterator[Record]:
+        """Jobs by name, a page (``page_size``, the server's default 100) at a time: a long list is never held
+        whole."""
+        for page in self._c.pages(self._BASE, {"status": status, "agent_id": agent_id, "limit": page_size}):
+            yield from (Record(j) for j in page)
 
     def get(self, job_id: Any) -> Record:
         """One job by id, id prefix or name."""
@@ -273,13 +303,24 @@ class ScheduleApi:
         return Record(self._c.request("POST", f"{self._BASE}/{_ref(job_id)}/run", body=body))
 
     def get_history(self, job_id: Any, limit: int | None = None, status: str | None = None) -> builtins.list[Record]:
-        """Runs, newest first."""
-        return [
-            Record(r)
-            for r in self._c.request(
-                "GET", f"{self._BASE}/{_ref(job_id)}/history", query={"limit": limit, "status": status}
-            )
-        ]
+        """The newest ``limit`` runs (the server's default page, 20, when None), newest first; a ``limit`` over
+        one page is read page by page."""
+        if limit is None:
+            return [Record(r) for r in self._c.request("GET", self._history(job_id), query={"status": status})]
+        out: builtins.list[Record] = []
+        for run in self.iter_history(job_id, status=status, page_size=min(limit, _MAX_PAGE)):
+            out.append(run)
+            if len(out) >= limit:
+                break
+        return out
+
+    def iter_history(self, job_id: Any, status: str | None = None, *, page_size: int | None = None) -> Iterator[Record]:
+        """Every run of the job, newest first, a page at a time (``page_size``, the server's default 20)."""
+        for page in self._c.pages(self._history(job_id), {"status": status, "limit": page_size}):
+            yield from (Record(r) for r in page)
+
+    def _history(self, job_id: Any) -> str:
+        return f"{self._BASE}/{_ref(job_id)}/history"
 
     def next_run(self, job_id: Any, count: int = 1) -> Record:
         return Record(self._c.request("GET", f"{self._BASE}/{_ref(job_id)}/next_run", query={"count": count}))
@@ -287,3 +328,14 @@ class ScheduleApi:
     def health(self) -> Record:
         """The scheduler's health (``status``, ``active_jobs``, ``in_flight_jobs``, ``metrics``)."""
         return Record(self._c.request("GET", "/api/v1/health/scheduler"))
+
+
+class RunsApi:
+    """``client.runs``: one run by id (``GET /api/v1/runs/{id}``), to follow a run without polling history."""
+
+    def __init__(self, client: SymbiontClient) -> None:
+        self._c = client
+
+    def get(self, run_id: Any) -> Record:
+        """One run by id or unique id prefix, with its output and delivery receipts."""
+        return Record(self._c.request("GET", f"/api/v1/runs/{_ref(run_id)}"))

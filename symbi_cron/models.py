@@ -33,6 +33,8 @@ def parse_duration(value: Any, *, field: str = "duration") -> int:
     """Seconds from ``90``, ``"90s"``, ``"5m"``, ``"1h30m"``; raises ValueError naming the problem."""
     if isinstance(value, bool):
         raise ValueError(f'expected a duration such as "5m", got {value!r}')
+    if isinstance(value, float) and value.is_integer():  # JSON's 90.0 is the whole number 90
+        value = int(value)
     if isinstance(value, int):
         if value <= 0:
             raise ValueError("must be a positive number of seconds")
@@ -62,6 +64,25 @@ def format_duration(seconds: int | None) -> str | None:
 
 _HHMM_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
+#: Characters no name or identifier may hold: control characters (C0, DEL, C1) and the Unicode line and paragraph
+#: separators. A name reaches logs, tables and headers, where they would forge or break a line.
+_CONTROL = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
+CONTROL_RE = re.compile(f"[{_CONTROL}]")
+#: A job's name: text with at least one visible character and no control characters (stored trimmed).
+NAME_PATTERN = f"^[^{_CONTROL}]*[^\\s{_CONTROL}][^{_CONTROL}]*$"
+#: An agent's name, and so a job's ``agent_id``.
+AGENT_NAME_PATTERN = r"^[A-Za-z0-9_.@:-]+$"
+_AGENT_NAME_RE = re.compile(AGENT_NAME_PATTERN)
+AGENT_NAME_RULE = "use letters, digits and - _ . @ : only"
+
+
+def check_no_control(value: str) -> str:
+    """``value`` unchanged, or ValueError naming the first control character (escaped)."""
+    m = CONTROL_RE.search(value)
+    if m:
+        raise ValueError(f"must not contain control characters (found {m.group()!r} at position {m.start()})")
+    return value
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, use_enum_values=True)
@@ -70,8 +91,8 @@ class Strict(BaseModel):
 class AllowedHours(Strict):
     """A daily UTC window ``start``..``end`` (``HH:MM``); ``end`` < ``start`` wraps midnight."""
 
-    start: str
-    end: str
+    start: str = Field(json_schema_extra={"pattern": _HHMM_RE.pattern})
+    end: str = Field(json_schema_extra={"pattern": _HHMM_RE.pattern})
 
     @field_validator("start", "end")
     @classmethod
@@ -81,15 +102,18 @@ class AllowedHours(Strict):
         return v
 
 
+_NAMES = {"items": {"type": "string", "pattern": f"^[^{_CONTROL}]*$"}}
+
+
 class Policy(Strict):
     """Checks made before every run (SPEC §9)."""
 
     require_approval: bool = False
-    approvers: list[str] = Field(default_factory=list)
-    max_runtime: int | None = Field(default=None, description='seconds; written as "30m", "1h" or seconds')
-    require_capabilities: list[str] = Field(default_factory=list)
+    approvers: list[str] = Field(default_factory=list, json_schema_extra=_NAMES)
+    max_runtime: int | None = Field(default=None, gt=0, description='seconds; written as "30m", "1h" or seconds')
+    require_capabilities: list[str] = Field(default_factory=list, json_schema_extra=_NAMES)
     allowed_hours: AllowedHours | None = None
-    allowed_environments: list[str] = Field(default_factory=list)
+    allowed_environments: list[str] = Field(default_factory=list, json_schema_extra=_NAMES)
     require_agent_pin: bool | None = Field(
         default=None, description="None means the configured default (SYMBI_AGENTPIN_REQUIRED)"
     )
@@ -100,6 +124,13 @@ class Policy(Strict):
         if v is None:
             return None
         return parse_duration(v, field="max_runtime")
+
+    @field_validator("approvers", "require_capabilities", "allowed_environments")
+    @classmethod
+    def _names(cls, v: list[str]) -> list[str]:
+        for item in v:
+            check_no_control(item)
+        return v
 
 
 class Heartbeat(Strict):
@@ -113,15 +144,40 @@ class Heartbeat(Strict):
 class JobSpec(Strict):
     """What a user declares for a job. ``cron_expr`` or ``at``, exactly one."""
 
-    name: str = Field(min_length=1, max_length=200)
-    agent_id: str = Field(min_length=1, max_length=200)
-    cron_expr: str | None = None
-    at: datetime | None = None
-    timezone: str | None = None
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["cron_expr"], "properties": {"cron_expr": {"type": "string"}}},
+                {"required": ["at"], "properties": {"at": {"type": "string"}}},
+            ]
+        }
+    )
+
+    name: str = Field(min_length=1, max_length=200, json_schema_extra={"pattern": NAME_PATTERN})
+    agent_id: str = Field(min_length=1, max_length=200, json_schema_extra={"pattern": AGENT_NAME_PATTERN})
+    cron_expr: str | None = Field(
+        default=None,
+        json_schema_extra={"format": "cron"},
+        description="five fields (minute hour day-of-month month day-of-week) or an @macro",
+    )
+    at: datetime | None = Field(default=None, description="a one-shot's instant: in the future, with an offset")
+    timezone: str | None = Field(
+        default=None, json_schema_extra={"format": "iana-time-zone"}, description="an IANA name such as Europe/Madrid"
+    )
     input: str | None = None
     session_mode: SessionMode = SessionMode.ephemeral_with_summary
     heartbeat: Heartbeat = Field(default_factory=Heartbeat)
-    delivery: list[str] = Field(default_factory=lambda: ["log_file"])
+    delivery: list[str] = Field(
+        default_factory=lambda: ["log_file"],
+        json_schema_extra={
+            "items": {
+                "anyOf": [
+                    {"type": "string", "enum": list(BUILTIN_CHANNELS)},
+                    {"type": "string", "pattern": f"^custom:[^{_CONTROL}]+$"},
+                ]
+            }
+        },
+    )
     webhook_url: str | None = None
     webhook_headers: dict[str, str] = Field(default_factory=dict)
     slack_channel: str | None = None
@@ -142,8 +198,14 @@ class JobSpec(Strict):
         v = v.strip()
         if not v:
             raise ValueError("must not be empty")
-        if any(ord(c) < 32 for c in v):
-            raise ValueError("must not contain control characters")
+        return check_no_control(v)
+
+    @field_validator("agent_id")
+    @classmethod
+    def _agent_id(cls, v: str) -> str:
+        if not _AGENT_NAME_RE.match(v):
+            check_no_control(v)
+            raise ValueError(f"{v!r} is not an agent name: {AGENT_NAME_RULE}")
         return v
 
     @field_validator("at", mode="before")
@@ -169,6 +231,7 @@ class JobSpec(Strict):
                 raise ValueError(
                     f"unknown channel {ch!r} (expected one of {', '.join(BUILTIN_CHANNELS)} or custom:NAME)"
                 )
+            check_no_control(ch)
             if ch not in seen:
                 seen.append(ch)
         return seen
@@ -295,8 +358,8 @@ class AgentSpec(Strict):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        if not re.match(r"^[A-Za-z0-9_.@:-]+$", v):
-            raise ValueError("use letters, digits and - _ . @ : only")
+        if not _AGENT_NAME_RE.match(v):
+            raise ValueError(AGENT_NAME_RULE)
         return v
 
     @model_validator(mode="after")

@@ -130,3 +130,25 @@ def test_symbi_api_key_prints_the_key_for_scripts(cli, home):
     assert len(first) >= 40
     assert cli("api-key", ok=True).stdout.strip() == first  # stable: generated once
     assert cli("api-key", "--path", ok=True).stdout.strip() == str(home / "api.key")
+
+
+def test_lists_and_history_are_read_page_by_page(api, app):
+    from symbi_cron.services import jobs
+    from symbi_cron.services.runs import queue_manual
+
+    client = SymbiontClient(base_url=api.url, api_key=api.key)
+    for i in range(5):
+        jobs.create_job(app, {"name": f"p{i}", "agent_id": "a", "cron_expr": "0 * * * *"})
+    assert [j.name for j in client.schedule.iter(page_size=2)] == [f"p{i}" for i in range(5)]  # three pages
+    assert len(client.schedule.list()) == 5
+    ids = []
+    for _ in range(7):
+        app.clock.advance(1)
+        ids.append(queue_manual(app, "p0")["id"])
+    newest = list(reversed(ids))
+    assert [r.id for r in client.schedule.iter_history("p0", page_size=3)] == newest
+    assert [r.id for r in client.schedule.get_history("p0", limit=6)] == newest[:6]
+    run = client.runs.get(ids[0])
+    assert run.id == ids[0] and run.job_name == "p0" and run.status == "queued"
+    with pytest.raises(NotFoundError):
+        client.runs.get("ffffffff")

@@ -10,13 +10,39 @@ from pydantic.json_schema import models_json_schema
 
 _REF = "#/components/schemas/{model}"
 
-_QUERY_DOCS: dict[str, tuple[dict[str, Any], str]] = {
-    "status": ({"type": "string"}, "filter by status (job status on lists, run status on history)"),
-    "agent_id": ({"type": "string"}, "filter by agent"),
-    "limit": ({"type": "integer", "minimum": 1, "maximum": 10000}, "at most this many runs, newest first"),
-    "count": ({"type": "integer", "minimum": 1, "maximum": 1000}, "how many upcoming slots"),
-    "history": ({"type": "integer", "minimum": 0, "maximum": 10000}, "include this many recent runs"),
-    "format": ({"type": "string", "enum": ["guide", "runtime"]}, "response shape"),
+
+def _query_doc(route: Any, name: str) -> tuple[dict[str, Any], str]:
+    """The schema and description of one query parameter of ``route``."""
+    from ..vocab import JobStatus, RunStatus
+    from .paging import MAX_PAGE
+
+    if name == "status":
+        if route.handler == "list_jobs":
+            return {"type": "string", "enum": [s.value for s in JobStatus]}, "only jobs with this status"
+        return {"type": "string", "enum": [s.value for s in RunStatus]}, "only runs with this status"
+    if name == "limit":
+        schema = {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": route.page}
+        return schema, f"the page size (default {route.page}, at most {MAX_PAGE})"
+    if name == "cursor":
+        schema = {"type": "string", "pattern": "^[A-Za-z0-9_-]*$"}
+        return schema, "continue after the previous page: its X-Next-Cursor, unchanged (empty: the first page)"
+    return {
+        "agent_id": ({"type": "string"}, "only jobs of this agent"),
+        "count": ({"type": "integer", "minimum": 1, "maximum": 1000}, "how many upcoming slots"),
+        "history": ({"type": "integer", "minimum": 0, "maximum": MAX_PAGE}, "include this many recent runs"),
+        "format": ({"type": "string", "enum": ["guide", "runtime"]}, "response shape"),
+    }[name]
+
+
+_PAGE_HEADERS = {
+    "X-Next-Cursor": {
+        "description": "the cursor of the next page; absent on the last page",
+        "schema": {"type": "string"},
+    },
+    "Link": {
+        "description": 'the next page\'s URL as <...>; rel="next" (RFC 8288); absent on the last page',
+        "schema": {"type": "string"},
+    },
 }
 _ERRORS = {
     400: "invalid input (the field is named in details)",
@@ -60,14 +86,59 @@ def _content(model: Any) -> dict[str, Any]:
     return {"application/json": {"schema": _ref(model)}}
 
 
-def openapi_document() -> dict[str, Any]:
-    """The whole API as an OpenAPI 3.1 document."""
+def server_url(bind: str, port: int) -> str:
+    """The URL a client on this machine reaches the API at (a wildcard bind is reached on the loopback)."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(bind, bind)
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def _takes_null(schema: dict[str, Any]) -> bool:
+    if schema.get("type") == "null" or "null" in (schema.get("type") or ()):
+        return True
+    return any(_takes_null(s) for s in schema.get("anyOf", ()) if isinstance(s, dict))
+
+
+def _drop_null_defaults(node: Any) -> None:
+    """``"default": null`` on a property that does not take null means "omit it to keep the value": say nothing
+    rather than a default the schema itself refuses."""
+    if isinstance(node, dict):
+        if "default" in node and node["default"] is None and not _takes_null(node):
+            del node["default"]
+        for v in node.values():
+            _drop_null_defaults(v)
+    elif isinstance(node, list):
+        for v in node:
+            _drop_null_defaults(v)
+
+
+def _policy_ids(schemas: dict[str, Any], policies: list[str] | None) -> None:
+    """``policy_ids`` items: the names of the policies this daemon's config defines."""
+    if policies is None:
+        return
+    for model in ("CreateScheduleRequest", "UpdateScheduleRequest"):
+        prop = schemas.get(model, {}).get("properties", {}).get("policy_ids")
+        if prop is None:
+            continue
+        if policies:
+            prop["items"] = {"type": "string", "enum": sorted(policies)}
+        else:
+            prop["maxItems"] = 0
+            prop["description"] = "none: this daemon's config defines no [policies]"
+
+
+def openapi_document(bind: str = "127.0.0.1", port: int = 8080, *, policies: list[str] | None = None) -> dict[str, Any]:
+    """The whole API as an OpenAPI 3.1 document; ``servers`` names where the daemon listens (``bind``, ``port``)
+    and ``policies`` the policy ids its config defines."""
     from .. import __version__
     from .routes import ROUTES
 
     models = _models()
     _, defs = models_json_schema([(m, "validation") for m in models], ref_template=_REF)
     schemas = defs.get("$defs", {})
+    _drop_null_defaults(schemas)
+    _policy_ids(schemas, policies)
     paths: dict[str, dict[str, Any]] = {}
     for r in ROUTES:
         op: dict[str, Any] = {
@@ -88,7 +159,7 @@ def openapi_document() -> dict[str, Any]:
                 }
             )
         for q in r.query:
-            schema, desc = _QUERY_DOCS[q]
+            schema, desc = _query_doc(r, q)
             op["parameters"].append(
                 {"name": q, "in": "query", "required": False, "schema": schema, "description": desc}
             )
@@ -99,6 +170,8 @@ def openapi_document() -> dict[str, Any]:
                 "description": "ok" if status < 300 else "error",
                 "content": _content(model),
             }
+            if r.page is not None and status < 300:
+                op["responses"][str(status)]["headers"] = _PAGE_HEADERS
         codes = [400]
         if r.auth:
             codes.append(401)
@@ -119,7 +192,7 @@ def openapi_document() -> dict[str, Any]:
             "description": "Schedules AI agents with cron. Two families: /api/v1/schedule (the Symbiont guide's)"
             " and /api/v1/schedules (the Symbiont runtime's, spoken by symbiont-sdk).",
         },
-        "servers": [{"url": "http://127.0.0.1:8080"}],
+        "servers": [{"url": server_url(bind, port), "description": f"this daemon (api.bind {bind}, api.port {port})"}],
         "security": [{"bearer": []}],
         "paths": paths,
         "components": {

@@ -16,12 +16,16 @@ from pydantic import BaseModel, ValidationError
 from ..errors import InvalidInput, SymbiError
 from ..models import Job, JobSpec, Run, validation_error
 from . import schemas as S
+from .paging import MAX_PAGE, next_page_headers, read_page
 from .server import HttpError, Request, Response, check_auth, path_param
 
 _M = TypeVar("_M", bound=BaseModel)
 
-MAX_LIMIT = 10_000
 MAX_COUNT = 1_000
+#: Default pages (documented in docs/api.md and the OpenAPI document).
+JOBS_PAGE = 100
+HISTORY_PAGE = 20  # the guide's history default
+RUNTIME_HISTORY_PAGE = 50
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +40,7 @@ class Route:
     responses: tuple[tuple[int, Any], ...] = ()  # (status, model | list[model] | "text" | None)
     auth: bool = True
     tag: str = "schedule"
+    page: int | None = None  # a list: its default page size (``limit``, ``cursor``, X-Next-Cursor)
 
     @property
     def pattern(self) -> re.Pattern[str]:
@@ -68,16 +73,25 @@ ROUTES: tuple[Route, ...] = (
         auth=False,
         tag="health",
     ),
-    Route("GET", "/api/v1/openapi.json", "openapi", "This document", responses=((200, "object"),), tag="meta"),
+    Route(
+        "GET",
+        "/api/v1/openapi.json",
+        "openapi",
+        "This document (it holds no secret: served without the key)",
+        responses=((200, "object"),),
+        auth=False,
+        tag="meta",
+    ),
     # the guide's family
     Route("POST", _S, "create_job", "Create a job", body=JobSpec, responses=((201, Job),)),
     Route(
         "GET",
         _S,
         "list_jobs",
-        "List jobs, optionally by status and agent",
-        query=("status", "agent_id"),
+        "List jobs by name, optionally by status and agent (one page)",
+        query=("status", "agent_id", "limit", "cursor"),
         responses=((200, [Job]),),
+        page=JOBS_PAGE,
     ),
     Route(
         "GET",
@@ -117,9 +131,10 @@ ROUTES: tuple[Route, ...] = (
         "GET",
         _S + "/{id}/history",
         "job_history",
-        "A job's runs, newest first",
-        query=("limit", "status"),
+        "A job's runs, newest first (one page)",
+        query=("limit", "status", "cursor"),
         responses=((200, [Run]),),
+        page=HISTORY_PAGE,
     ),
     Route(
         "GET",
@@ -129,14 +144,24 @@ ROUTES: tuple[Route, ...] = (
         query=("count",),
         responses=((200, S.NextRun),),
     ),
+    Route(
+        "GET",
+        "/api/v1/runs/{id}",
+        "get_run",
+        "One run, with its output and delivery receipts",
+        responses=((200, Run),),
+        tag="runs",
+    ),
     # the runtime family (symbiont-sdk's client.schedules)
     Route(
         "GET",
         _P,
         "list_schedules",
-        "List schedules",
+        "List schedules by name (one page)",
+        query=("limit", "cursor"),
         responses=((200, [S.ScheduleSummary]),),
         tag="schedules",
+        page=JOBS_PAGE,
     ),
     Route(
         "POST",
@@ -200,10 +225,11 @@ ROUTES: tuple[Route, ...] = (
         "GET",
         _P + "/{id}/history",
         "schedule_history",
-        "Run history",
-        query=("limit",),
+        "Run history, newest first (one page)",
+        query=("limit", "cursor"),
         responses=((200, S.ScheduleHistoryResponse),),
         tag="schedules",
+        page=RUNTIME_HISTORY_PAGE,
     ),
     Route(
         "GET",
@@ -229,6 +255,44 @@ def _int_param(query: dict[str, str], name: str, default: int | None, lo: int, h
     if not lo <= value <= hi:
         raise InvalidInput(f"must be between {lo} and {hi}", field=name)
     return value
+
+
+def _page_limit(request: Request, route_default: int) -> int:
+    return _int_param(request.query, "limit", route_default, 1, MAX_PAGE) or route_default
+
+
+def _job_page(app: Any, request: Request, *, status: str | None, agent: str | None) -> tuple[list[Any], dict]:
+    """One page of jobs by name, and the headers that point at the next one."""
+    from ..services import jobs
+
+    rows, cursor = read_page(
+        lambda after, n: jobs.list_jobs(app, status=status, agent=agent, after=after, limit=n),
+        kind="jobs",
+        scope=(status, agent),
+        cursor=request.query.get("cursor"),
+        limit=_page_limit(request, JOBS_PAGE),
+        key=lambda job: job["name"],
+    )
+    return rows, next_page_headers(request.path, request.query, cursor)
+
+
+def _history_page(
+    app: Any, request: Request, job: dict[str, Any], *, status: str | None, default: int
+) -> tuple[list[Any], dict]:
+    """One page of a job's runs, newest first, and the headers that point at the next one."""
+    from ..services import jobs
+    from ..timeutil import to_ms
+
+    rows, cursor = read_page(
+        lambda before, n: jobs.job_history(app, job["id"], limit=n, status=status, before=before),
+        kind="runs",
+        scope=(job["id"], status),
+        cursor=request.query.get("cursor"),
+        limit=_page_limit(request, default),
+        key=lambda run: to_ms(run["scheduled_for"]),
+        key_type=int,
+    )
+    return rows, next_page_headers(request.path, request.query, cursor)
 
 
 def _validate(model: type[_M], data: Any) -> _M:
@@ -266,6 +330,9 @@ class Api:
         self.max_body_bytes = app.settings.api.max_body_bytes
         self._metrics: Any = None
         self._openapi: bytes | None = None
+        #: Where the server listens (start_api sets it once bound; the OpenAPI document's ``servers``).
+        self.bind = app.settings.api.bind
+        self.port = app.settings.api.port
 
     # -- dispatch ----------------------------------------------------------------------------------------------
     def dispatch(self, request: Request) -> Response:
@@ -310,6 +377,9 @@ class Api:
                     "unsupported_media_type",
                     f"send the body as application/json (got {ctype or 'no Content-Type'})",
                 )
+        for name, value in params.items():
+            if not value.strip():  # a blank id names nothing: not found, like any other id that names nothing
+                raise HttpError(404, "not_found", f"no such {name}: {value!r}")
         request.params = params
         handler: Callable[[Request], Response] = getattr(self, route.handler)
         return handler(request)
@@ -406,7 +476,8 @@ class Api:
             from .openapi import openapi_document
             from .server import dumps
 
-            self._openapi = dumps(openapi_document())
+            policies = list(self.app.settings.policies)
+            self._openapi = dumps(openapi_document(self.bind, self.port, policies=policies))
         return Response(200, self._openapi)
 
     # -- the guide's family ------------------------------------------------------------------------------------
@@ -417,21 +488,18 @@ class Api:
         return Response(201, jobs.create_job(self.app, spec))
 
     def list_jobs(self, request: Request) -> Response:
-        from ..services import jobs
-
-        return Response(
-            200,
-            jobs.list_jobs(
-                self.app,
-                status=request.query.get("status") or None,
-                agent=request.query.get("agent_id") or None,
-            ),
+        rows, headers = _job_page(
+            self.app,
+            request,
+            status=request.query.get("status") or None,
+            agent=request.query.get("agent_id") or None,
         )
+        return Response(200, rows, headers=headers)
 
     def get_job(self, request: Request) -> Response:
         from ..services import jobs
 
-        history = _int_param(request.query, "history", None, 0, MAX_LIMIT)
+        history = _int_param(request.query, "history", None, 0, MAX_PAGE)
         if history is None:
             return Response(200, jobs.get_job(self.app, request.params["id"]))
         job = jobs.job_status(self.app, request.params["id"], history=history)
@@ -485,9 +553,10 @@ class Api:
     def job_history(self, request: Request) -> Response:
         from ..services import jobs
 
-        limit = _int_param(request.query, "limit", 20, 1, MAX_LIMIT)
-        runs = jobs.job_history(self.app, request.params["id"], limit=limit, status=request.query.get("status") or None)
-        return Response(200, _dump_runs(runs))
+        status = request.query.get("status") or None
+        job = jobs.get_job(self.app, request.params["id"])
+        runs, headers = _history_page(self.app, request, job, status=status, default=HISTORY_PAGE)
+        return Response(200, _dump_runs(runs), headers=headers)
 
     def next_run(self, request: Request) -> Response:
         from ..services import jobs
@@ -508,11 +577,16 @@ class Api:
             ).model_dump(),
         )
 
+    # -- runs ----------------------------------------------------------------------------------------------------
+    def get_run(self, request: Request) -> Response:
+        from ..services.runs import get_run
+
+        return Response(200, _dump_runs([get_run(self.app, request.params["id"])])[0])
+
     # -- the runtime family ------------------------------------------------------------------------------------
     def list_schedules(self, request: Request) -> Response:
-        from ..services import jobs
-
-        return Response(200, [S.schedule_summary(j) for j in jobs.list_jobs(self.app)])
+        rows, headers = _job_page(self.app, request, status=None, agent=None)
+        return Response(200, [S.schedule_summary(j) for j in rows], headers=headers)
 
     def create_schedule(self, request: Request) -> Response:
         from ..services import jobs
@@ -584,15 +658,15 @@ class Api:
     def schedule_history(self, request: Request) -> Response:
         from ..services import jobs
 
-        limit = _int_param(request.query, "limit", 50, 1, MAX_LIMIT)
         job = jobs.get_job(self.app, request.params["id"])
-        runs = jobs.job_history(self.app, job["id"], limit=limit)
+        runs, headers = _history_page(self.app, request, job, status=None, default=RUNTIME_HISTORY_PAGE)
         return Response(
             200,
             S.ScheduleHistoryResponse(
                 job_id=job["id"],
                 history=[S.ScheduleRunEntry(**S.schedule_run_entry(r)) for r in runs],
             ).model_dump(mode="json"),
+            headers=headers,
         )
 
     def schedule_next_runs(self, request: Request) -> Response:

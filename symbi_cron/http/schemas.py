@@ -9,11 +9,11 @@ dataclasses, which reject unknown keys: every response model below mirrors one o
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Optional
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from ..models import Job, JobSpec, Run
+from ..models import AGENT_NAME_PATTERN, NAME_PATTERN, Job, JobSpec, Run
 
 
 class _In(BaseModel):
@@ -27,20 +27,49 @@ class _Out(BaseModel):
 
 
 # -- the guide's family ----------------------------------------------------------------------------------------
-def _optional_fields(model: type[BaseModel]) -> dict[str, Any]:
-    return {
-        name: (Optional[f.annotation], Field(default=None, description=f.description))  # type: ignore[valid-type]  # noqa: UP045
-        for name, f in model.model_fields.items()
-    }
+def _omittable_fields(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's fields, each one omittable (an omitted field keeps its value) with its type and constraints
+    kept: null only where the field itself takes null."""
+    out: dict[str, Any] = {}
+    for name, f in model.model_fields.items():
+        annotation = Annotated[(f.annotation, *f.metadata)] if f.metadata else f.annotation
+        out[name] = (annotation, Field(default=None, description=f.description, json_schema_extra=f.json_schema_extra))
+    return out
+
+
+class _Changes(_In):
+    """A change: at least one field."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
 
 
 #: PUT /api/v1/schedule/{id}: any subset of the job's fields; the merged job is validated as a whole.
 JobUpdate: type[BaseModel] = create_model(  # type: ignore[call-overload]
     "JobUpdate",
-    __base__=_In,
-    __doc__="Fields of a job to change; the others keep their values.",
-    **_optional_fields(JobSpec),
+    __base__=_Changes,
+    __doc__="Fields of a job to change (at least one); the others keep their values.",
+    **_omittable_fields(JobSpec),
 )
+
+
+def _clears(field: str) -> dict[str, Any]:
+    return {"required": [field], "properties": {field: {"type": "null"}}}
+
+
+def _sets(field: str) -> dict[str, Any]:
+    return {"required": [field], "properties": {field: {"type": "string"}}}
+
+
+JobUpdate.model_config["json_schema_extra"] = {
+    "minProperties": 1,
+    # A job has a cron_expr or an `at`, never both: clearing one takes setting the other in the same change.
+    "not": {"allOf": [_sets("cron_expr"), _sets("at")]},
+    "allOf": [
+        {"if": _clears("cron_expr"), "then": _sets("at")},
+        {"if": _clears("at"), "then": _sets("cron_expr")},
+    ],
+}
+JobUpdate.model_rebuild(force=True)
 
 
 class RunRequest(_In):
@@ -119,20 +148,27 @@ class ErrorBody(BaseModel):
 
 
 # -- the runtime family (symbiont-sdk's dataclasses, field for field) ------------------------------------------
+_CRON = {"format": "cron"}
+_ZONE = {"format": "iana-time-zone"}
+_POLICY_IDS = "names of policies defined in config [policies.NAME]"
+
+
 class CreateScheduleRequest(_In):
-    name: str = Field(min_length=1, max_length=200)
-    cron_expression: str
-    agent_name: str = Field(min_length=1, max_length=200)
-    timezone: str = "UTC"
-    policy_ids: list[str] = Field(default_factory=list, description="names of policies defined in config")
+    name: str = Field(min_length=1, max_length=200, json_schema_extra={"pattern": NAME_PATTERN})
+    cron_expression: str = Field(json_schema_extra=_CRON)
+    agent_name: str = Field(min_length=1, max_length=200, json_schema_extra={"pattern": AGENT_NAME_PATTERN})
+    timezone: str = Field(default="UTC", json_schema_extra=_ZONE)
+    policy_ids: list[str] = Field(default_factory=list, description=_POLICY_IDS)
     one_shot: bool = False
 
 
-class UpdateScheduleRequest(_In):
-    cron_expression: str | None = None
-    timezone: str | None = None
-    policy_ids: list[str] | None = None
-    one_shot: bool | None = None
+class UpdateScheduleRequest(_Changes):
+    """Fields to change (at least one); an omitted field keeps its value."""
+
+    cron_expression: str = Field(default=None, json_schema_extra=_CRON)  # type: ignore[assignment]
+    timezone: str = Field(default=None, json_schema_extra=_ZONE)  # type: ignore[assignment]
+    policy_ids: list[str] = Field(default=None, description=_POLICY_IDS)  # type: ignore[assignment]
+    one_shot: bool = None  # type: ignore[assignment]
 
 
 class CreateScheduleResponse(_Out):

@@ -538,6 +538,7 @@ def start_api(app: Any, supervisor: Any = None, *, bind: str | None = None, port
         server = ApiServer((bind, port), api, family)
     except OSError as exc:
         raise _bind_error(exc, bind, port) from None
+    api.bind, api.port = bind, server.server_port
     if not is_loopback(bind):
         log.warning(
             "the API listens on %s:%s, beyond this machine: put TLS termination in front of it (api.bind)",

@@ -154,15 +154,22 @@ def get_job(app: App, ref: str) -> dict[str, Any]:
     return resolve_job(app.store.connection(), ref)
 
 
-def list_jobs(app: App, *, status: str | None = None, agent: str | None = None) -> list[dict[str, Any]]:
-    """Jobs, by name, optionally filtered by status and agent."""
+def list_jobs(
+    app: App,
+    *,
+    status: str | None = None,
+    agent: str | None = None,
+    after: str | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Jobs, by name, optionally filtered by status and agent; ``after`` (a job name) and ``limit`` read a page."""
     if status is not None:
         from ..vocab import JobStatus
 
         valid = [s.value for s in JobStatus]
         if status not in valid:
             raise InvalidInput(f"unknown status {status!r} (expected one of {', '.join(valid)})", field="status")
-    return job_rows.list_jobs(app.store.connection(), status=status, agent=agent)
+    return job_rows.list_jobs(app.store.connection(), status=status, agent=agent, after=after, limit=limit)
 
 
 def agent_warnings(app: App, spec: dict[str, Any]) -> list[str]:
@@ -357,8 +364,11 @@ def end_one_shot_if_done(
 
 
 # -- history ---------------------------------------------------------------------------------------------------
-def job_history(app: App, ref: str, *, limit: int | None = 20, status: str | None = None) -> list[dict[str, Any]]:
-    """A job's runs, newest first, each with its delivery receipts."""
+def job_history(
+    app: App, ref: str, *, limit: int | None = 20, status: str | None = None, before: int | None = None
+) -> list[dict[str, Any]]:
+    """A job's runs, newest first, each with its delivery receipts; ``before`` (epoch ms of a slot) continues a
+    page."""
     if limit is not None and limit < 1:
         raise InvalidInput("must be a positive number", field="limit")
     if status is not None:
@@ -369,7 +379,7 @@ def job_history(app: App, ref: str, *, limit: int | None = 20, status: str | Non
             raise InvalidInput(f"unknown run status {status!r} (expected one of {', '.join(valid)})", field="status")
     with app.store.read() as conn:
         job = resolve_job(conn, ref)
-        runs = run_rows.for_job(conn, job["id"], limit=limit, status=status)
+        runs = run_rows.for_job(conn, job["id"], limit=limit, status=status, before=before)
         attach_receipts(conn, runs)
     for r in runs:
         r["job_name"] = job["name"]

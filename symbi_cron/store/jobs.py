@@ -86,8 +86,8 @@ def find(conn: sqlite3.Connection, ref: str) -> list[dict[str, Any]]:
     if row:
         exact_id = [r for r in row if r["id"] == ref]
         return [row_to_job(r) for r in (exact_id or row)]
-    if len(ref) < 4 or not all(c in "0123456789abcdef-" for c in ref.lower()):
-        return []
+    if not 4 <= len(ref) <= 36 or not all(c in "0123456789abcdef-" for c in ref.lower()):
+        return []  # ids are UUIDs: nothing longer is a prefix of one
     escaped = ref.lower().replace("%", "").replace("_", "")
     rows = conn.execute(
         f"SELECT {JOB_COLUMNS} FROM jobs WHERE id LIKE ? ORDER BY id LIMIT 10", (escaped + "%",)
@@ -106,18 +106,33 @@ def name_taken(conn: sqlite3.Connection, name: str, *, except_id: str | None = N
     return bool(row) and row[0] != except_id
 
 
-def list_jobs(conn: sqlite3.Connection, *, status: str | None = None, agent: str | None = None) -> list[dict]:
-    where, params = [], []
+def list_jobs(
+    conn: sqlite3.Connection,
+    *,
+    status: str | None = None,
+    agent: str | None = None,
+    after: str | None = None,
+    limit: int | None = None,
+) -> list[dict]:
+    """Jobs by name; ``after`` (a name) and ``limit`` read one page (names are unique: a keyset, no OFFSET)."""
+    where: list[str] = []
+    params: list[Any] = []
     if status:
         where.append("status = ?")
         params.append(status)
     if agent:
         where.append("agent_id = ?")
         params.append(agent)
+    if after is not None:
+        where.append("name > ?")
+        params.append(after)
     sql = f"SELECT {JOB_COLUMNS} FROM jobs"
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY name"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
     return [row_to_job(r) for r in conn.execute(sql, params)]
 
 

@@ -111,8 +111,8 @@ def find(conn: sqlite3.Connection, ref: str) -> list[dict[str, Any]]:
     exact = get(conn, ref)
     if exact:
         return [exact]
-    if len(ref) < 4 or not all(c in "0123456789abcdef-" for c in ref.lower()):
-        return []
+    if not 4 <= len(ref) <= 36 or not all(c in "0123456789abcdef-" for c in ref.lower()):
+        return []  # ids are UUIDs: nothing longer is a prefix of one
     rows = conn.execute(
         f"SELECT {RUN_COLUMNS} FROM runs WHERE id LIKE ? ORDER BY id LIMIT 10", (ref.lower() + "%",)
     ).fetchall()
@@ -120,14 +120,23 @@ def find(conn: sqlite3.Connection, ref: str) -> list[dict[str, Any]]:
 
 
 def for_job(
-    conn: sqlite3.Connection, job_id: str, *, limit: int | None = None, status: str | None = None
+    conn: sqlite3.Connection,
+    job_id: str,
+    *,
+    limit: int | None = None,
+    status: str | None = None,
+    before: int | None = None,
 ) -> list[dict[str, Any]]:
-    """A job's runs, newest slot first."""
+    """A job's runs, newest slot first; ``before`` (epoch ms of a slot) and ``limit`` read one page (a job's
+    slots are unique, so the slot time is a keyset on the ``runs_job_time`` index)."""
     sql = f"SELECT {RUN_COLUMNS} FROM runs WHERE job_id = ?"
     params: list[Any] = [job_id]
     if status:
         sql += " AND status = ?"
         params.append(status)
+    if before is not None:
+        sql += " AND scheduled_for < ?"
+        params.append(before)
     sql += " ORDER BY scheduled_for DESC, created_at DESC"
     if limit is not None:
         sql += " LIMIT ?"

@@ -197,3 +197,12 @@ def test_found_by_schemathesis(http):
     # TRACE and friends: 405 with Allow, never the stdlib's 501
     r = http("TRACE", "/api/v1/schedules")
     assert r.status == 405 and "GET" in r.headers["allow"]
+
+
+def test_an_overlong_or_blank_id_is_not_found_never_a_500(http):
+    # 60,000 hex characters once reached SQLite as a LIKE prefix ("LIKE or GLOB pattern too complex": a 500)
+    for ref in ("a" * 60_000, "0123456789abcdef" * 3750, "%20%20", "%C2%A0", "%0C"):
+        for path in (f"/api/v1/schedule/{ref}", f"/api/v1/schedules/{ref}", f"/api/v1/runs/{ref}"):
+            r = http("GET", path)
+            assert r.status == 404, (path[:60], r.status, r.body)
+            assert r.body["code"] == "not_found"
