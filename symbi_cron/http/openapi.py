@@ -28,6 +28,7 @@ def _query_doc(route: Any, name: str) -> tuple[dict[str, Any], str]:
         return schema, "continue after the previous page: its X-Next-Cursor, unchanged (empty: the first page)"
     return {
         "agent_id": ({"type": "string"}, "only jobs of this agent"),
+        "agentId": ({"type": "string"}, "the same as agent_id (the guide's JavaScript name)"),
         "count": ({"type": "integer", "minimum": 1, "maximum": 1000}, "how many upcoming slots"),
         "history": ({"type": "integer", "minimum": 0, "maximum": MAX_PAGE}, "include this many recent runs"),
         "format": ({"type": "string", "enum": ["guide", "runtime"]}, "response shape"),
@@ -72,6 +73,47 @@ def _models() -> list[type[BaseModel]]:
 
 def _ref(model: type[BaseModel]) -> dict[str, Any]:
     return {"$ref": _REF.format(model=model.__name__)}
+
+
+def _camel_variant(schemas: dict[str, Any], name: str) -> str:
+    """Add ``<name>Camel`` (the model with its field names in camelCase, nested models too) to ``schemas``."""
+    from .casing import camel
+
+    variant = name + "Camel"
+    if variant in schemas:
+        return variant
+    schemas[variant] = {}  # reserved first: a model may refer to itself
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        if not isinstance(node, dict):
+            return node
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key == "properties" and isinstance(value, dict):
+                out[key] = {camel(p): walk(sub) for p, sub in value.items()}
+            elif key == "required" and isinstance(value, list):
+                out[key] = [camel(p) for p in value]
+            elif key == "$ref" and isinstance(value, str):
+                target = value.rsplit("/", 1)[-1]
+                if "properties" in schemas.get(target, {}):
+                    target = _camel_variant(schemas, target)
+                out[key] = _REF.format(model=target)
+            else:
+                out[key] = walk(value)
+        return out
+
+    schema = walk(schemas[name])
+    schema["title"] = variant
+    schema["description"] = (schema.get("description", "") + " (camelCase field names)").strip()
+    schemas[variant] = schema
+    return variant
+
+
+def _either_case(schemas: dict[str, Any], model: Any) -> dict[str, Any]:
+    """The model's schema or its camelCase variant (the guide's family takes and answers both)."""
+    return {"anyOf": [_ref(model), {"$ref": _REF.format(model=_camel_variant(schemas, model.__name__))}]}
 
 
 def _content(model: Any) -> dict[str, Any]:
@@ -165,11 +207,16 @@ def openapi_document(bind: str = "127.0.0.1", port: int = 8080, *, policies: lis
             )
         if r.body is not None:
             op["requestBody"] = {"required": r.body_required, "content": _content(r.body)}
+            if r.camel:
+                op["requestBody"]["content"]["application/json"]["schema"] = _either_case(schemas, r.body)
         for status, model in r.responses:
             op["responses"][str(status)] = {
                 "description": "ok" if status < 300 else "error",
                 "content": _content(model),
             }
+            if r.camel and status < 300:
+                op["responses"][str(status)]["content"]["application/json"]["schema"] = _either_case(schemas, model)
+                op["responses"][str(status)]["description"] = "ok (in camelCase when the request used camelCase)"
             if r.page is not None and status < 300:
                 op["responses"][str(status)]["headers"] = _PAGE_HEADERS
         codes = [400]
@@ -239,10 +286,22 @@ def refresh_docs(text: str) -> str:
     return f"{head}{BEGIN}\n{endpoint_table()}\n{END}{tail}"
 
 
-if __name__ == "__main__":  # python -m symbi_cron.http.openapi [docs/api.md]
+def document_json() -> str:
+    """The document as clients/typescript/openapi.json holds it (the TypeScript client's types come from it)."""
+    import json
+
+    return json.dumps(openapi_document(), indent=2, ensure_ascii=False) + "\n"
+
+
+if __name__ == "__main__":  # python -m symbi_cron.http.openapi [docs/api.md] | --json FILE
     import sys
     from pathlib import Path
 
+    if sys.argv[1:2] == ["--json"]:
+        out = Path(sys.argv[2] if len(sys.argv) > 2 else "clients/typescript/openapi.json")
+        out.write_text(document_json(), encoding="utf-8")
+        print(f"wrote {out}")
+        raise SystemExit(0)
     target = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/api.md")
     target.write_text(refresh_docs(target.read_text(encoding="utf-8")), encoding="utf-8")
     print(f"updated {target}")

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from ..errors import InvalidInput, SymbiError
 from ..models import Job, JobSpec, Run, validation_error
 from . import schemas as S
+from .casing import camel_field, to_camel, to_snake
 from .paging import MAX_PAGE, next_page_headers, read_page
 from .server import HttpError, Request, Response, check_auth, path_param
 
@@ -41,6 +42,7 @@ class Route:
     auth: bool = True
     tag: str = "schedule"
     page: int | None = None  # a list: its default page size (``limit``, ``cursor``, X-Next-Cursor)
+    camel: bool = False  # the body may use camelCase names, and the answer then does too (http/casing.py)
 
     @property
     def pattern(self) -> re.Pattern[str]:
@@ -83,13 +85,13 @@ ROUTES: tuple[Route, ...] = (
         tag="meta",
     ),
     # the guide's family
-    Route("POST", _S, "create_job", "Create a job", body=JobSpec, responses=((201, Job),)),
+    Route("POST", _S, "create_job", "Create a job", body=JobSpec, responses=((201, Job),), camel=True),
     Route(
         "GET",
         _S,
         "list_jobs",
         "List jobs by name, optionally by status and agent (one page)",
-        query=("status", "agent_id", "limit", "cursor"),
+        query=("status", "agent_id", "agentId", "limit", "cursor"),
         responses=((200, [Job]),),
         page=JOBS_PAGE,
     ),
@@ -108,6 +110,7 @@ ROUTES: tuple[Route, ...] = (
         "Change some fields of a job",
         body=S.JobUpdate,
         responses=((200, Job),),
+        camel=True,
     ),
     Route(
         "DELETE",
@@ -484,15 +487,19 @@ class Api:
     def create_job(self, request: Request) -> Response:
         from ..services import jobs
 
-        spec = _validate(JobSpec, request.json())
-        return Response(201, jobs.create_job(self.app, spec))
+        body, camel = _guide_body(JobSpec, request.json())
+        job = _in_callers_case(camel, lambda: jobs.create_job(self.app, _validate(JobSpec, body)))
+        return Response(201, to_camel(Job, job) if camel else job)
 
     def list_jobs(self, request: Request) -> Response:
+        agents = {request.query[k] for k in ("agent_id", "agentId") if request.query.get(k)}
+        if len(agents) > 1:  # agent_id=a AND agentId=b: no job has two agents
+            return Response(200, [])
         rows, headers = _job_page(
             self.app,
             request,
             status=request.query.get("status") or None,
-            agent=request.query.get("agent_id") or None,
+            agent=agents.pop() if agents else None,
         )
         return Response(200, rows, headers=headers)
 
@@ -509,9 +516,14 @@ class Api:
     def update_job(self, request: Request) -> Response:
         from ..services import jobs
 
-        body = request.json()
-        _validate(S.JobUpdate, body)  # types and unknown fields; the merged job is validated by the service
-        return Response(200, jobs.update_job(self.app, request.params["id"], body))
+        body, camel = _guide_body(S.JobUpdate, request.json())
+
+        def update() -> Any:
+            _validate(S.JobUpdate, body)  # types and unknown fields; the merged job is validated by the service
+            return jobs.update_job(self.app, request.params["id"], body)
+
+        job = _in_callers_case(camel, update)
+        return Response(200, to_camel(Job, job) if camel else job)
 
     def delete_job(self, request: Request) -> Response:
         from ..services import jobs
@@ -699,16 +711,34 @@ def runtime_field(field: str | None) -> str | None:
     return _RUNTIME_NAMES.get(head, head) + ("." + rest if rest else "")
 
 
-def _runtime_errors(fn: Callable[[], Any]) -> Any:
-    """Run ``fn``; errors naming job fields are re-raised naming the runtime family's fields instead."""
+def _renamed_errors(fn: Callable[[], Any], rename: Callable[[str | None], str | None]) -> Any:
+    """Run ``fn``; errors naming job fields are re-raised naming them with ``rename`` instead."""
     try:
         return fn()
     except SymbiError as exc:
         if exc.field:
-            exc.field = runtime_field(exc.field)
+            exc.field = rename(exc.field)
             exc.args = (str(exc),)
-        if isinstance(exc.details, dict) and isinstance(exc.details.get("problems"), list):
-            for p in exc.details["problems"]:
+        if isinstance(exc.details, dict):
+            if exc.details.get("field"):
+                exc.details["field"] = rename(exc.details["field"])
+            for p in exc.details.get("problems") or ():
                 if isinstance(p, dict) and p.get("field"):
-                    p["field"] = runtime_field(p["field"])
+                    p["field"] = rename(p["field"])
         raise
+
+
+def _runtime_errors(fn: Callable[[], Any]) -> Any:
+    """Run ``fn``; errors naming job fields name the runtime family's fields instead."""
+    return _renamed_errors(fn, runtime_field)
+
+
+def _guide_body(model: type[BaseModel], body: Any) -> tuple[Any, bool]:
+    """A guide-family body with camelCase field names taken as their snake_case fields; and whether the caller
+    wrote camelCase (its answer is then in camelCase too)."""
+    return to_snake(model, body) if isinstance(body, dict) else (body, False)
+
+
+def _in_callers_case(camel: bool, fn: Callable[[], Any]) -> Any:
+    """Run ``fn``; a camelCase caller's errors name its fields in camelCase."""
+    return _renamed_errors(fn, camel_field) if camel else fn()
