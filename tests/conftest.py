@@ -26,7 +26,15 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     h = tmp_path / "symbi-home"
     monkeypatch.setenv("SYMBI_HOME", str(h))
     monkeypatch.setenv("SYMBI_DEFAULT_TIMEZONE", "UTC")
-    for var in ("SYMBI_API_KEY", "SYMBI_ENV", "SYMBI_AGENTPIN_REQUIRED", "SYMBI_AGENTPIN_DOMAIN", "SYMBI_DEBUG"):
+    # COLUMNS would fit tables to a width: tests see whole tables unless they ask for one.
+    for var in (
+        "SYMBI_API_KEY",
+        "SYMBI_ENV",
+        "SYMBI_AGENTPIN_REQUIRED",
+        "SYMBI_AGENTPIN_DOMAIN",
+        "SYMBI_DEBUG",
+        "COLUMNS",
+    ):
         monkeypatch.delenv(var, raising=False)
     return h
 

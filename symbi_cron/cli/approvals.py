@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import click
 
-from .common import emit_json, format_option, get_app, render_table, short_id
+from .common import emit_json, format_option, get_app, render_table, short_id, utc_option, wide_option
 from .completers import complete_run
+from .table import Fit
+from .when import TimeView
 
 
 def _age(seconds: int) -> str:
@@ -54,24 +56,29 @@ def deny(run_ref: str, reason: str | None, fmt: str) -> None:
 
 
 @click.command("pending")
+@utc_option
+@wide_option
 @format_option(("table", "json"))
-def pending(fmt: str) -> None:
-    """List runs waiting for approval, oldest first."""
+def pending(utc: bool, wide: bool, fmt: str) -> None:
+    """List runs waiting for approval, oldest first (times in each job's zone, --utc for UTC)."""
     from ..services.approvals import pending_runs
 
     rows = pending_runs(get_app())
     if fmt == "json":
         emit_json(rows)
         return
+    view = TimeView(utc=utc)
     render_table(
         rows,
         [
             ("RUN", lambda r: short_id(r["run_id"])),
-            ("JOB", "job_name"),
-            ("SCHEDULED FOR", "scheduled_for"),
-            ("APPROVERS", lambda r: r["approvers"] or "anyone"),
-            ("AGE", lambda r: _age(r["age_seconds"])),
-            ("EXPIRES", "expires_at"),
+            ("JOB", "job_name", Fit(shrink=12)),
+            ("SLOT", lambda r: view.at(r["scheduled_for"], r)),
+            ("APPROVERS", lambda r: ", ".join(r["approvers"]) or "anyone", Fit(shrink=10, drop=2)),
+            ("WAITING", lambda r: _age(r["age_seconds"])),
+            ("EXPIRES", lambda r: view.at(r["expires_at"], r), Fit(drop=1)),
+            ("LEFT", lambda r: view.rel(r["expires_at"]) if r.get("expires_at") else "-"),
         ],
         empty="no runs are waiting for approval",
+        wide=wide,
     )

@@ -10,7 +10,9 @@ from typing import Any
 
 import click
 
-Column = tuple[str, str | Callable[[dict[str, Any]], Any]]
+#: A table column: (header, key or function of the row) and, optionally, how it gives way on a narrow
+#: terminal (a :class:`~symbi_cron.cli.table.Fit`).
+Column = tuple  # (str, str | Callable[[dict[str, Any]], Any]) or (str, getter, Fit)
 
 
 def get_app(ctx: click.Context | None = None):
@@ -58,6 +60,16 @@ def warn(message: str) -> None:
     click.echo(f"warning: {message}", err=True)
 
 
+def wide_option(f):
+    """``--wide``: every column at full width, whatever the terminal's width."""
+    return click.option("--wide", is_flag=True, help="Show every column at full width (no fitting to the terminal).")(f)
+
+
+def utc_option(f):
+    """``--utc``: instants in UTC instead of each job's own time zone."""
+    return click.option("--utc", is_flag=True, help="Show times in UTC instead of each job's time zone.")(f)
+
+
 def local_time(dt: datetime | None, *, seconds: bool = False) -> str:
     """An instant in the machine's local zone for tables (``-`` for none)."""
     if dt is None:
@@ -81,17 +93,42 @@ def _cell(row: dict[str, Any], getter: str | Callable[[dict[str, Any]], Any]) ->
     return value
 
 
-def render_table(rows: Iterable[dict[str, Any]], columns: Sequence[Column], *, empty: str = "") -> None:
-    """Print rows as an aligned table (``empty`` goes to stderr when there are none)."""
+def terminal_width() -> int | None:
+    """The width tables fit: ``COLUMNS`` when set, else the terminal's; None (no limit) when stdout is not a
+    terminal, so a pipe or a file gets every column whole."""
+    import os
+
+    env = os.environ.get("COLUMNS", "")
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        if sys.stdout.isatty():
+            return os.get_terminal_size(sys.stdout.fileno()).columns or None
+    except (OSError, ValueError, AttributeError):
+        pass
+    return None
+
+
+def table_text(rows: Sequence[dict[str, Any]], columns: Sequence[Column], *, wide: bool = False) -> str:
+    """The rows as an aligned table fitted to the terminal (every column, whole, with ``wide``)."""
+    from .table import KEEP, format_table
+
+    cols = [c for c in columns if wide or len(c) < 3 or not c[2].wide]
+    fits = [c[2] if len(c) > 2 else KEEP for c in cols]
+    body = [[_cell(r, c[1]) for c in cols] for r in rows]
+    return format_table(body, [c[0] for c in cols], width=None if wide else terminal_width(), fits=fits)
+
+
+def render_table(
+    rows: Iterable[dict[str, Any]], columns: Sequence[Column], *, empty: str = "", wide: bool = False
+) -> None:
+    """Print rows as an aligned table fitted to the terminal (``empty`` goes to stderr when there are none)."""
     rows = list(rows)
     if not rows:
         if empty:
             click.echo(empty, err=True)
         return
-    from .table import format_table
-
-    body = [[_cell(r, getter) for _h, getter in columns] for r in rows]
-    click.echo(format_table(body, [h for h, _g in columns]))
+    click.echo(table_text(rows, columns, wide=wide))
 
 
 _CSV_RISKY = ("=", "+", "-", "@", "\t", "\r")
@@ -145,14 +182,16 @@ def render_rows(
     csv_fields: Sequence[str],
     empty: str = "",
     as_json: Callable[[dict[str, Any]], Any] | None = None,
+    wide: bool = False,
 ) -> None:
-    """Print rows in the chosen ``--format``: json (each row through ``as_json`` when given), csv, or a table."""
+    """Print rows in the chosen ``--format``: json (each row through ``as_json`` when given), csv, or a table
+    fitted to the terminal (``wide``: every column, whole). JSON and CSV do not depend on the terminal."""
     if fmt == "json":
         emit_json([as_json(r) for r in rows] if as_json else rows)
     elif fmt == "csv":
         render_csv(rows, csv_fields)
     else:
-        render_table(rows, columns, empty=empty)
+        render_table(rows, columns, empty=empty, wide=wide)
 
 
 def positive(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:

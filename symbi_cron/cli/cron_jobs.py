@@ -13,30 +13,46 @@ from .common import (
     emit_json,
     format_option,
     get_app,
-    local_time,
     non_negative,
     positive,
     render_rows,
     render_table,
     short_id,
+    utc_option,
     warn,
+    wide_option,
 )
 from .completers import complete_agent, complete_job
+from .table import Fit
+from .when import TimeView, clock_time, stamp
 
 JOB_ARG = click.argument("job", metavar="JOB", shell_complete=complete_job)
 
-LIST_COLUMNS: list[Column] = [
-    ("ID", lambda j: short_id(j["id"])),
-    ("NAME", "name"),
-    ("AGENT", "agent_id"),
-    ("SCHEDULE", lambda j: j.get("cron_expr") or f"at {j.get('at')}"),
-    ("TZ", "timezone"),
-    ("STATUS", "status"),
-    ("NEXT RUN", "next_run"),
-    ("LAST RUN", "last_run"),
-    ("RUNS", "run_count"),
-    ("FAILS", "failure_count"),
-]
+
+def list_columns(view: TimeView) -> list[Column]:
+    """`cron list`: NEXT / LEFT / LAST / PASSED in each job's zone, like `systemctl list-timers`."""
+    return [
+        ("ID", lambda j: short_id(j["id"]), Fit(drop=5)),
+        ("NAME", "name", Fit(shrink=12)),
+        ("AGENT", "agent_id", Fit(shrink=8, drop=4)),
+        ("SCHEDULE", _schedule, Fit(shrink=9)),
+        ("TZ", "timezone", Fit(wide=True)),
+        ("STATUS", "status"),
+        ("NEXT", lambda j: view.at(j.get("next_run"), j)),
+        ("LEFT", lambda j: view.rel(j.get("next_run")) if j.get("next_run") else "-"),
+        ("LAST", lambda j: view.at(j.get("last_run"), j), Fit(drop=2)),
+        ("PASSED", lambda j: view.rel(j.get("last_run")) if j.get("last_run") else "-", Fit(drop=6)),
+        ("RUNS", "run_count", Fit(drop=1)),
+        ("FAILS", "failure_count", Fit(drop=3)),
+    ]
+
+
+def _schedule(job: dict[str, Any]) -> str:
+    if job.get("cron_expr"):
+        return job["cron_expr"]
+    return "at" if job.get("at") else "-"
+
+
 CSV_JOB_FIELDS = [
     "id",
     "name",
@@ -56,21 +72,54 @@ CSV_JOB_FIELDS = [
     "created_at",
     "updated_at",
 ]
-RUN_COLUMNS: list[Column] = [
-    ("RUN", lambda r: short_id(r["id"])),
-    ("SCHEDULED", "scheduled_for"),
-    ("TRIGGER", "trigger"),
-    ("STATUS", "status"),
-    ("TRY", "attempt"),
-    ("DURATION", lambda r: f"{r['execution_time_ms'] / 1000:.1f}s" if r.get("execution_time_ms") is not None else None),
-    ("EXIT", "exit_code"),
-    (
-        "DELIVERY",
-        lambda r: " ".join(f"{d['channel']}:{'ok' if d['ok'] else 'FAILED'}" for d in r.get("deliveries", [])) or None,
-    ),
-    ("TOKENS", lambda r: f"{r['input_tokens']}/{r['output_tokens']}" if r.get("input_tokens") is not None else None),
-    ("ERROR / SUMMARY", lambda r: _one_line(r.get("error_message") or r.get("summary"))),
-]
+
+
+def run_columns(view: TimeView, job: dict[str, Any] | None) -> list[Column]:
+    """`cron history` and `cron status`: each run's slot and when it really started and ended, in the job's zone
+    (a start or end on the slot's day shows the time only)."""
+    tz = view.tz(job)
+
+    def started(r: dict[str, Any]) -> str:
+        return clock_time(r.get("started_at"), tz, same_day_as=r.get("scheduled_for"))
+
+    def ended(r: dict[str, Any]) -> str:
+        return clock_time(r.get("finished_at"), tz, same_day_as=r.get("started_at") or r.get("scheduled_for"))
+
+    return [
+        ("RUN", lambda r: short_id(r["id"])),
+        ("SLOT", lambda r: stamp(r.get("scheduled_for"), tz)),
+        ("STARTED", started),
+        ("ENDED", ended, Fit(drop=6)),
+        ("TRIGGER", "trigger", Fit(drop=3)),
+        ("STATUS", "status"),
+        ("TRY", "attempt", Fit(drop=4)),
+        ("DURATION", _duration, Fit(drop=7)),
+        ("EXIT", "exit_code", Fit(drop=5)),
+        (
+            "DELIVERY",
+            lambda r: (
+                " ".join(f"{d['channel']}:{'ok' if d['ok'] else 'FAILED'}" for d in r.get("deliveries", [])) or None
+            ),
+            Fit(shrink=12, drop=2, early=True),
+        ),
+        (
+            "TOKENS",
+            lambda r: f"{r['input_tokens']}/{r['output_tokens']}" if r.get("input_tokens") is not None else None,
+            Fit(drop=1),
+        ),
+        (
+            "ERROR / SUMMARY",
+            lambda r: _one_line(r.get("error_message") or r.get("summary")),
+            Fit(shrink=15, early=True),
+        ),
+    ]
+
+
+def _duration(run: dict[str, Any]) -> str | None:
+    ms = run.get("execution_time_ms")
+    return f"{ms / 1000:.1f}s" if ms is not None else None
+
+
 CSV_RUN_FIELDS = [
     "id",
     "job_id",
@@ -108,20 +157,57 @@ def _run_json(run: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+SORT_KEYS = ("name", "next", "status", "last")
+
+
+def sort_jobs(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    """Jobs by name; by next run (soonest first), status (in the order of the job's life) or last run (most
+    recent first), ties by name; jobs without the time come last."""
+    from ..vocab import JobStatus
+
+    by_name = sorted(rows, key=lambda j: j["name"])
+    if key == "next":
+        return sorted(by_name, key=lambda j: (j.get("next_run") is None, j.get("next_run") or 0))
+    if key == "last":
+        timed = sorted((j for j in by_name if j.get("last_run")), key=lambda j: j["last_run"], reverse=True)
+        return timed + [j for j in by_name if not j.get("last_run")]
+    if key == "status":
+        order = {s.value: i for i, s in enumerate(JobStatus)}
+        return sorted(by_name, key=lambda j: order.get(j["status"], len(order)))
+    return by_name
+
+
 @click.command("list")
 @click.option("--status", help="Only jobs in this status (active, paused, completed, failed, dead_letter).")
 @click.option("--agent", help="Only jobs running this agent.", shell_complete=complete_agent)
+@click.option(
+    "--sort",
+    "sort_key",
+    type=click.Choice(SORT_KEYS),
+    default="name",
+    show_default=True,
+    help="Order: name, next run (soonest first), status, or last run (most recent first).",
+)
+@utc_option
+@wide_option
 @format_option(("table", "json", "csv"))
-def list_jobs(status: str | None, agent: str | None, fmt: str) -> None:
-    """List jobs."""
+def list_jobs(status: str | None, agent: str | None, sort_key: str, utc: bool, wide: bool, fmt: str) -> None:
+    """List jobs with their next and last runs, in each job's time zone.
+
+    The table fits the terminal: long names are cut with an ellipsis and the less needed columns are left
+    out (--wide shows them all). JSON and CSV always carry every field.
+    """
     from ..services import jobs
 
+    app = get_app()
+    rows = sort_jobs(jobs.list_jobs(app, status=status, agent=agent), sort_key)
     render_rows(
-        jobs.list_jobs(get_app(), status=status, agent=agent),
+        rows,
         fmt,
-        columns=LIST_COLUMNS,
+        columns=list_columns(TimeView(utc=utc)),
         csv_fields=CSV_JOB_FIELDS,
         empty="no jobs",
+        wide=wide,
     )
 
 
@@ -227,8 +313,7 @@ def update(job: str, json_text: str | None, cron_expr: str | None, fmt: str) -> 
     if fmt == "json":
         emit_json(result)
     else:
-        nxt = local_time(result.get("next_run")) if result.get("next_run") else "none"
-        click.echo(f"updated {result['name']} ({result['id'][:8]}): {result['status']}, next run {nxt}")
+        click.echo(f"updated {result['name']} ({result['id'][:8]}): {result['status']}, next run {_next_run(result)}")
 
 
 @click.command()
@@ -261,6 +346,11 @@ def remove(job: str | None, name: str | None, force: bool, fmt: str) -> None:
         click.echo(f"removed {removed['name']} ({removed['id'][:8]})")
 
 
+def _next_run(job: dict[str, Any]) -> str:
+    """``Mon 2026-11-30 09:00 CET (in 21h)``, or ``none``."""
+    return TimeView().at_rel(job["next_run"], job) if job.get("next_run") else "none"
+
+
 def _state_command(name: str, service_fn: str, help_text: str, done: str):
     @click.command(name, help=help_text + "\n\nJOB is a job id, id prefix or name.")
     @JOB_ARG
@@ -272,8 +362,9 @@ def _state_command(name: str, service_fn: str, help_text: str, done: str):
         if fmt == "json":
             emit_json(result)
         else:
-            nxt = local_time(result.get("next_run")) if result.get("next_run") else "none"
-            click.echo(f"{done} {result['name']} ({result['id'][:8]}): {result['status']}, next run {nxt}")
+            click.echo(
+                f"{done} {result['name']} ({result['id'][:8]}): {result['status']}, next run {_next_run(result)}"
+            )
 
     return command
 
@@ -285,9 +376,7 @@ reset = _state_command(
 )
 
 
-def _print_status(job: dict[str, Any]) -> None:
-    from ..models import format_duration
-
+def _print_status(job: dict[str, Any], view: TimeView, *, wide: bool = False) -> None:
     policy = job.get("policy") or {}
     lines = [
         ("Job", f"{job['name']} ({job['id']})"),
@@ -295,19 +384,19 @@ def _print_status(job: dict[str, Any]) -> None:
         ("Status", job["status"]),
         ("Schedule", job.get("cron_expr") or f"at {job.get('at')}"),
         ("Time zone", job.get("timezone")),
-        ("Next run", local_time(job.get("next_run"), seconds=True)),
-        ("Last run", local_time(job.get("last_run"), seconds=True)),
+        ("Next run", view.at_rel(job.get("next_run"), job, seconds=True)),
+        ("Last run", view.at_rel(job.get("last_run"), job, seconds=True)),
         ("Runs", str(job.get("run_count", 0))),
-        ("Consecutive failures", f"{job.get('failure_count', 0)} of {job.get('max_retries')} before dead-letter"),
+        ("Consecutive failures", _failures(job)),
         ("Session mode", job.get("session_mode")),
-        ("Delivery", ", ".join(job.get("delivery") or []) or "-"),
+        ("Delivery", _delivery(job)),
         ("Concurrency", f"max {job.get('max_concurrent')} at once"),
     ]
     if job.get("heartbeat", {}).get("enabled"):
         hb = job["heartbeat"]
         lines.append(("Heartbeat", f"{hb['context_mode']}, up to {hb['max_iterations']} iterations"))
     if policy.get("max_runtime"):
-        lines.append(("Max runtime", format_duration(policy["max_runtime"])))
+        lines.append(("Max runtime", _duration_text(policy["max_runtime"])))
     if policy.get("require_approval"):
         lines.append(
             ("Approval", "required" + (f" by {', '.join(policy['approvers'])}" if policy.get("approvers") else ""))
@@ -318,7 +407,27 @@ def _print_status(job: dict[str, Any]) -> None:
     runs = job.get("recent_runs") or []
     if runs:
         click.echo("")
-        render_table(runs, RUN_COLUMNS)
+        render_table(runs, run_columns(view, job), wide=wide)
+
+
+def _failures(job: dict[str, Any]) -> str:
+    count = job.get("failure_count", 0)
+    if job.get("dead_letter") is False:
+        return f"{count} (failures never stop this job: dead_letter is false)"
+    return f"{count} of {job.get('max_retries')} before dead-letter"
+
+
+def _delivery(job: dict[str, Any]) -> str:
+    channels = ", ".join(job.get("delivery") or []) or "-"
+    when = job.get("delivery_on") or "always"
+    return channels if when == "always" or channels == "-" else f"{channels} (on {when})"
+
+
+def _duration_text(seconds: int) -> str:
+    """``1h30m`` (models.format_duration, without importing the models: this is a read command)."""
+    h, rest = divmod(int(seconds), 3600)
+    m, s = divmod(rest, 60)
+    return "".join(f"{n}{u}" for n, u in ((h, "h"), (m, "m"), (s, "s")) if n) or "0s"
 
 
 @click.command()
@@ -334,9 +443,11 @@ def _print_status(job: dict[str, Any]) -> None:
 )
 @click.option("--watch", is_flag=True, help="Redraw every 5 seconds until interrupted.")
 @click.option("--interval", type=float, default=5.0, hidden=True)
+@utc_option
+@wide_option
 @format_option()
-def status(job: str, history_n: int, watch: bool, interval: float, fmt: str) -> None:
-    """Show a job's details, next run and recent runs.
+def status(job: str, history_n: int, watch: bool, interval: float, utc: bool, wide: bool, fmt: str) -> None:
+    """Show a job's details, next run and recent runs (times in the job's zone, with the time left or passed).
 
     JOB is a job id, id prefix or name.
     """
@@ -349,7 +460,7 @@ def status(job: str, history_n: int, watch: bool, interval: float, fmt: str) -> 
         if fmt == "json":
             emit_json({**result, "recent_runs": [_run_json(r) for r in result["recent_runs"]]})
         else:
-            _print_status(result)
+            _print_status(result, TimeView(utc=utc), wide=wide)
 
     if not watch:
         draw()
@@ -373,19 +484,26 @@ def status(job: str, history_n: int, watch: bool, interval: float, fmt: str) -> 
 @JOB_ARG
 @click.option("--limit", type=int, default=20, show_default=True, callback=positive, help="How many runs.")
 @click.option("--status", help="Only runs in this status (e.g. failed).")
+@utc_option
+@wide_option
 @format_option(("table", "json", "csv"))
-def history(job: str, limit: int, status: str | None, fmt: str) -> None:
-    """Show a job's runs, newest first (`--format csv > runs.csv` for a spreadsheet).
+def history(job: str, limit: int, status: str | None, utc: bool, wide: bool, fmt: str) -> None:
+    """Show a job's runs, newest first: the slot, when each run really started and ended, and how it went
+    (`--format csv > runs.csv` for a spreadsheet).
 
-    JOB is a job id, id prefix or name.
+    JOB is a job id, id prefix or name. Times are in the job's zone (--utc for UTC); a start or end on the
+    slot's day shows the time only.
     """
     from ..services import jobs
 
+    app = get_app()
+    target = jobs.get_job(app, job)
     render_rows(
-        jobs.job_history(get_app(), job, limit=limit, status=status),
+        jobs.job_history(app, target["id"], limit=limit, status=status),
         fmt,
-        columns=RUN_COLUMNS,
+        columns=run_columns(TimeView(utc=utc), target),
         csv_fields=CSV_RUN_FIELDS,
         empty="no runs",
         as_json=_run_json,
+        wide=wide,
     )

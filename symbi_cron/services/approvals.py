@@ -299,6 +299,7 @@ def pending_runs(app: App) -> list[dict[str, Any]]:
                     "job_id": job["id"],
                     "job_name": job["name"],
                     "agent_id": job["agent_id"],
+                    "timezone": job.get("timezone"),
                     "trigger": run["trigger"],
                     "scheduled_for": run["scheduled_for"],
                     "requested_at": requested,
