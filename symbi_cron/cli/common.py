@@ -60,6 +60,16 @@ def warn(message: str) -> None:
     click.echo(f"warning: {message}", err=True)
 
 
+def warn_if_no_daemon(app, *, also: str | None = None) -> None:
+    """One line on stderr (shorter than 80 columns) when no scheduler daemon serves the store; ``also`` says
+    what this command does about it."""
+    from ..services.daemon_presence import no_daemon_warning
+
+    message = no_daemon_warning(app)
+    if message:
+        warn(message if also is None else f"{message}; {also}")
+
+
 def wide_option(f):
     """``--wide``: every column at full width, whatever the terminal's width."""
     return click.option("--wide", is_flag=True, help="Show every column at full width (no fitting to the terminal).")(f)

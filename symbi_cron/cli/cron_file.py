@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from .common import Column, emit_json, format_option, get_app, render_table, warn
+from .common import Column, emit_json, format_option, get_app, render_table, warn, warn_if_no_daemon
 
 
 @click.command("validate")
@@ -107,6 +107,8 @@ def import_cmd(crontab_file: str, dry_run: bool, prefix: str, skip_invalid: bool
             raise
     for w in plan["warnings"]:
         warn(w)
+    if not dry_run:
+        warn_if_no_daemon(app)
     if fmt == "json":
         out = {
             "dry_run": dry_run,

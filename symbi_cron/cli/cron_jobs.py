@@ -20,6 +20,7 @@ from .common import (
     short_id,
     utc_option,
     warn,
+    warn_if_no_daemon,
     wide_option,
 )
 from .completers import complete_agent, complete_job
@@ -201,6 +202,8 @@ def list_jobs(status: str | None, agent: str | None, sort_key: str, utc: bool, w
 
     app = get_app()
     rows = sort_jobs(jobs.list_jobs(app, status=status, agent=agent), sort_key)
+    if any(j["status"] == "active" for j in rows):
+        warn_if_no_daemon(app)
     render_rows(
         rows,
         fmt,
@@ -253,6 +256,7 @@ def add(
         job = jobs.create_job(app, spec, replace=replace)
         for w in jobs.agent_warnings(app, job):
             warn(w)
+        warn_if_no_daemon(app)
         if fmt == "json":
             emit_json(job)
         else:
@@ -264,6 +268,7 @@ def add(
 
     assert file_ is not None
     result = add_from_file(app, file_, schedules=None if all_ else list(schedules), replace=replace)
+    warn_if_no_daemon(app)
     if fmt == "json":
         emit_json(result)
     else:
@@ -358,7 +363,10 @@ def _state_command(name: str, service_fn: str, help_text: str, done: str):
     def command(job: str, fmt: str) -> None:
         from ..services import jobs
 
-        result = getattr(jobs, service_fn)(get_app(), job)
+        app = get_app()
+        result = getattr(jobs, service_fn)(app, job)
+        if result["status"] == "active":
+            warn_if_no_daemon(app)
         if fmt == "json":
             emit_json(result)
         else:
@@ -454,6 +462,8 @@ def status(job: str, history_n: int, watch: bool, interval: float, utc: bool, wi
     from ..services import jobs
 
     app = get_app()
+    if jobs.get_job(app, job)["status"] == "active":
+        warn_if_no_daemon(app)
 
     def draw() -> None:
         result = jobs.job_status(app, job, history=history_n)

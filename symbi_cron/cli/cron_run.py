@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from .common import emit_json, format_option, get_app
+from .common import emit_json, format_option, get_app, warn_if_no_daemon
 from .completers import complete_job
 
 
@@ -41,6 +41,7 @@ def run_job(job: str, input_text: str | None, wait: bool, timeout: float | None,
     # stdout channel go to stderr.
     out = sys.stderr if fmt == "json" else sys.stdout
     if pid is None:
+        warn_if_no_daemon(app, also="this run is executed here")
         import logging
 
         from ..runtime.supervisor import execute_now

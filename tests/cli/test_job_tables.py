@@ -25,6 +25,11 @@ def add(cli, **fields) -> str:
     return cli("cron", "add", "--json", json.dumps(spec), ok=True).stdout.strip()
 
 
+def table_lines(run) -> list[str]:
+    """The table a pty showed, without the stderr warning that no daemon runs (tests/cli/test_no_daemon_warning.py)."""
+    return [line for line in run.lines if not line.startswith("warning: no daemon is running")]
+
+
 def next_nine_in_madrid(now: datetime) -> datetime:
     local = now.astimezone(MADRID)
     nine = local.replace(hour=9, minute=0, second=0, microsecond=0)
@@ -93,17 +98,18 @@ def test_list_shows_next_and_left_in_the_jobs_own_zone(madrid_jobs, home) -> Non
     out = run_in_terminal(symbi_argv("cron", "list"), columns=160)
     after = datetime.now(timezone.utc)
     assert out.exit_code == 0, out.output
-    header = out.lines[0].split()
+    lines = table_lines(out)
+    header = lines[0].split()
     assert header[:4] == ["ID", "NAME", "AGENT", "SCHEDULE"] and "NEXT" in header and "LEFT" in header
     assert "PASSED" in header and "LAST" in header
-    row = next(line for line in out.lines if "madrid-report" in line)
+    row = next(line for line in lines if "madrid-report" in line)
     expected = {stamp(next_nine_in_madrid(t), MADRID) for t in (before, after)}
     assert any(e in row for e in expected), (row, expected)
     assert re.search(r"CES?T\s+in \d+(h|min|s)", row), row
-    one_shot = next(line for line in out.lines if "one-shot" in line)
+    one_shot = next(line for line in lines if "one-shot" in line)
     assert stamp(madrid_jobs["at"], MADRID) in one_shot
     assert re.search(r"\sin 21h\s", one_shot), one_shot  # 21h and 40 s: minutes are not shown when zero
-    assert "UTC" in next(line for line in out.lines if "nightly-database" in line)
+    assert "UTC" in next(line for line in lines if "nightly-database" in line)
 
 
 def test_utc_shows_every_instant_in_utc(madrid_jobs, cli) -> None:
@@ -124,15 +130,15 @@ def test_list_fits_80_columns_and_wide_shows_everything(madrid_jobs, home) -> No
     narrow = run_in_terminal(symbi_argv("cron", "list"), columns=80)
     assert narrow.exit_code == 0
     assert all(display_width(line) <= 80 for line in narrow.lines), narrow.output
-    header = narrow.lines[0].split()
+    header = table_lines(narrow)[0].split()
     assert {"NAME", "SCHEDULE", "STATUS", "NEXT", "LEFT"} <= set(header)
     assert "RUNS" not in header and "TZ" not in header
     assert "nightly-database-backup-of-the-customer-archive" not in narrow.output
     assert "…" in next(line for line in narrow.lines if line.startswith("nightly"))
     wide = run_in_terminal(symbi_argv("cron", "list", "--wide"), columns=80)
     assert "nightly-database-backup-of-the-customer-archive" in wide.output
-    assert {"TZ", "RUNS", "FAILS", "LAST", "PASSED"} <= set(wide.lines[0].split())
-    assert max(display_width(line) for line in wide.lines) > 80
+    assert {"TZ", "RUNS", "FAILS", "LAST", "PASSED"} <= set(table_lines(wide)[0].split())
+    assert max(display_width(line) for line in table_lines(wide)) > 80
     # Not a terminal (a pipe): every column but the --wide ones, whole.
     # (os.environ, not the process's C environment: readline, imported by a test tool, sets COLUMNS there)
     piped = subprocess.run(symbi_argv("cron", "list"), capture_output=True, text=True, check=True, env=dict(os.environ))
@@ -141,9 +147,9 @@ def test_list_fits_80_columns_and_wide_shows_everything(madrid_jobs, home) -> No
 
 def test_json_and_csv_do_not_depend_on_the_width(madrid_jobs, home) -> None:
     for fmt in ("json", "csv"):
-        narrow = run_in_terminal(symbi_argv("cron", "list", "--format", fmt), columns=40).output
-        wide = run_in_terminal(symbi_argv("cron", "list", "--format", fmt), columns=250).output
-        assert narrow == wide and "nightly-database-backup-of-the-customer-archive" in narrow
+        narrow = table_lines(run_in_terminal(symbi_argv("cron", "list", "--format", fmt), columns=40))
+        wide = table_lines(run_in_terminal(symbi_argv("cron", "list", "--format", fmt), columns=250))
+        assert narrow == wide and "nightly-database-backup-of-the-customer-archive" in "\n".join(narrow)
 
 
 def test_sort_orders_by_next_name_status_or_last(madrid_jobs, cli) -> None:
