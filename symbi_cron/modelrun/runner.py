@@ -76,9 +76,15 @@ class _Log:
 
 
 def _summary_of(text: str) -> str | None:
+    """The final text without the heartbeat's ``sleep`` control word (a last line, or its last clause)."""
+    from ..runtime.heartbeat import strip_sleep_line
+
     lines = text.rstrip().splitlines()
-    while lines and lines[-1].strip().lower() in ("sleep", ""):
+    while lines and not lines[-1].strip():
         lines.pop()
+    if lines:
+        rest = strip_sleep_line(lines[-1])
+        lines = lines[:-1] + ([rest] if rest else [])
     body = "\n".join(lines).strip()
     if not body:
         return None
@@ -184,6 +190,8 @@ def _run(
         return result
     by_name = {t.name: t for t in declared}
     schemas = [t.schema() for t in declared]
+    if tool_mod.SLEEP_TOOL not in by_name:  # the agent's own tool of that name wins
+        schemas.append(tool_mod.sleep_schema())
     tool_env = _tool_env(env, settings, ep.api_key)
     max_tokens = agent.get("max_tokens") or getattr(ms, "max_tokens", None)
     temperature = agent.get("temperature")
@@ -238,7 +246,14 @@ def _run(
                     write("[symbi] the answer was cut at max_tokens")
                 final = reply.text
                 break
+            slept: providers.ToolCall | None = None
             for call in reply.tool_calls:
+                if call.name == tool_mod.SLEEP_TOOL and tool_mod.SLEEP_TOOL not in by_name:
+                    slept = call
+                    answer = tool_mod.ToolResult("ok: this wake ends here; you will be woken at the next one")
+                    write(f"[tool call] {call.name} {json.dumps(call.arguments) if call.arguments else ''}".rstrip())
+                    messages.append(_tool_message(call, answer))
+                    continue
                 answer = _answer_call(
                     call,
                     by_name,
@@ -251,17 +266,17 @@ def _run(
                     write=write,
                 )
                 result.tool_calls += 1
-                messages.append(
-                    {
-                        "role": "tool",
-                        "tool_call_id": call.id,
-                        "name": call.name,
-                        "content": answer.content,
-                        "is_error": answer.is_error,
-                    }
-                )
+                messages.append(_tool_message(call, answer))
                 if answer.deadline_hit:
                     raise _Deadline(f"while tool {call.name!r} ran")
+            if slept is not None:
+                # The same as answering `sleep` as the last line: the heartbeat ends the wake.
+                note = (slept.arguments or {}).get("summary") if isinstance(slept.arguments, dict) else None
+                final = "\n".join(t for t in (reply.text, note if isinstance(note, str) else None, "sleep") if t)
+                # The turn ends with the model's text, as one without tools would: a kept history stays whole.
+                messages.append({"role": "assistant", "content": final})
+                write("[symbi] the model called the sleep tool: the wake ends")
+                break
             if persistent:
                 conversation.save(context_dir, messages, model=model)
         else:
@@ -290,6 +305,16 @@ def _run(
         result.output = "\n".join(texts)
         write(f"[symbi] {result.error_message}")
     return result
+
+
+def _tool_message(call: providers.ToolCall, answer: tool_mod.ToolResult) -> dict[str, Any]:
+    return {
+        "role": "tool",
+        "tool_call_id": call.id,
+        "name": call.name,
+        "content": answer.content,
+        "is_error": answer.is_error,
+    }
 
 
 def _answer_call(

@@ -30,6 +30,26 @@ RESULT_CHARS = 16_000
 DEFAULT_TIMEOUT = 60.0
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 EMPTY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
+#: The built-in tool every model agent gets (unless it declares its own of that name): calling it ends the
+#: heartbeat wake, as a last line ``sleep`` does.
+SLEEP_TOOL = "sleep"
+
+
+def sleep_schema() -> dict[str, Any]:
+    """The built-in ``sleep`` tool as the providers see it."""
+    return {
+        "name": SLEEP_TOOL,
+        "description": (
+            "End this wake now: call it when there is nothing more to do until the next scheduled wake. "
+            "It is the same as answering `sleep` as your last line."
+        ),
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "summary": {"type": "string", "description": "Optional: what you found or did, kept as the summary."}
+            },
+        },
+    }
 
 
 @dataclass

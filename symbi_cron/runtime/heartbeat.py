@@ -1,7 +1,8 @@
 """One run of a job, plain or heartbeat (SPEC §6, §7): sessions, iterations, the summary hand-over.
 
 A plain run is one execution in the run's session. A heartbeat wake runs the agent in iterations: an iteration
-whose last output line is ``sleep`` (any case) ends the wake successfully; a non-zero exit ends it as failed;
+whose last output line says ``sleep`` (:func:`is_sleep_line`: any case, in quotes or markdown, or as the last
+clause of the line) ends the wake successfully; a non-zero exit ends it as failed;
 otherwise the next iteration starts at once, its context handed over per ``heartbeat.context_mode``. Reaching
 ``max_iterations`` without ``sleep`` fails the run. ``max_runtime`` bounds the whole wake.
 
@@ -10,6 +11,7 @@ Nothing here touches the store: :func:`perform` returns a :class:`RunOutcome` fo
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Mapping
@@ -55,14 +57,50 @@ class RunContext:
     settings: Any | None = None
 
 
+# Quotes and markdown people (and models) put around a word: 'sleep', "sleep", `sleep`, **sleep**, _sleep_.
+_WRAP = "*_`'\"\u201c\u201d\u2018\u2019\u00ab\u00bb~"
+#: ``sleep`` ending a line: alone (after list or quote markers such as ``- `` or ``> ``), or as the line's last
+#: clause after ``;``, ``:``, ``,``, ``.``, ``!``, ``?``, a dash. Wrapped in quotes or markdown, any case, with a
+#: final ``.`` or ``!``. Not inside a sentence: "I will sleep" or "time to sleep" are not the control word.
+_SLEEP_END = re.compile(
+    rf"(?:^[\s>#\-+{re.escape(_WRAP)}]*|(?P<sep>[;:,.!?\u2014\u2013]|\s-)[\s{re.escape(_WRAP)}]*)"
+    rf"sleep[{re.escape(_WRAP)}]*[.!]*[{re.escape(_WRAP)}]*\s*$",
+    re.IGNORECASE,
+)
+
+
+def is_sleep_line(line: str) -> bool:
+    """True when ``line`` ends the wake: ``sleep``, ``Sleep.``, ``'sleep'``, ``**sleep**``, `` `sleep` ``, or a
+    line whose last clause is one of them (``Nothing to do; sleep``, ``All checks pass. Sleep.``)."""
+    return _SLEEP_END.search(line.strip()) is not None
+
+
+def strip_sleep_line(line: str) -> str:
+    """``line`` without its ``sleep`` clause (``Nothing to do; sleep`` -> ``Nothing to do``; a line that is only
+    the word -> ``""``); the line as is when it does not end in one."""
+    text = line.strip()
+    m = _SLEEP_END.search(text)
+    if m is None:
+        return text
+    keep = m.start() + (1 if m.group("sep") in (".", "!", "?") else 0)
+    return text[:keep].rstrip()
+
+
 def is_sleep(result: ExecResult) -> bool:
-    """True when the iteration's last output line is ``sleep`` (case-insensitive)."""
-    return result.last_line().lower() == "sleep"
+    """True when the iteration's last output line says ``sleep`` (:func:`is_sleep_line`)."""
+    return is_sleep_line(result.last_line())
 
 
 def without_sleep_line(result: ExecResult) -> ExecResult:
-    """The result with its last output line (the ``sleep`` control word) left out of the tail."""
-    return replace(result, tail="\n".join(result.tail.rstrip().splitlines()[:-1]))
+    """The result with the ``sleep`` control word (its last line, or that line's last clause) left out of the
+    tail, so a summary taken from the tail is what the agent found."""
+    lines = result.tail.rstrip().splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if lines:
+        rest = strip_sleep_line(lines[-1])
+        lines = lines[:-1] + ([rest] if rest else [])
+    return replace(result, tail="\n".join(lines))
 
 
 def symbi_vars(
@@ -226,7 +264,7 @@ def _wake(ctx: RunContext, mode: str, hb: Mapping[str, Any], started: float, dea
             status = "failed"
             error = (
                 f"heartbeat reached max_iterations ({max_iter}) without the agent answering `sleep`"
-                " as its last output line"
+                " as its last output line (or calling the sleep tool)"
             )
     finally:
         wake_session.close()

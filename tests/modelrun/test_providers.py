@@ -36,12 +36,16 @@ def test_anthropic_request_shape(server, run):
     assert body["system"] == "You are a monitor. Return 'sleep' when done."
     assert body["max_tokens"] == 777 and body["temperature"] == 0.2
     assert body["messages"] == [{"role": "user", "content": [{"type": "text", "text": "check the disks"}]}]
+    from symbi_cron.modelrun.tools import sleep_schema
+
+    sleep = sleep_schema()
     assert body["tools"] == [
         {
             "name": "disk",
             "description": "Disk usage of a path",
             "input_schema": DISK_TOOL["disk"]["parameters"],
-        }
+        },
+        {"name": "sleep", "description": sleep["description"], "input_schema": sleep["parameters"]},  # built in
     ]
     assert res.output == "all fine\nsleep"
 
@@ -62,6 +66,8 @@ def test_openai_request_shape(server, run):
     }
     assert body["messages"][1] == {"role": "user", "content": "check the disks"}
     assert "system" not in body
+    from symbi_cron.modelrun.tools import sleep_schema
+
     assert body["tools"] == [
         {
             "type": "function",
@@ -70,7 +76,8 @@ def test_openai_request_shape(server, run):
                 "description": "Disk usage of a path",
                 "parameters": DISK_TOOL["disk"]["parameters"],
             },
-        }
+        },
+        {"type": "function", "function": sleep_schema()},  # built in: ends a heartbeat wake
     ]
     assert body["max_tokens"] == 100
 
