@@ -919,6 +919,20 @@ class Document:
         return f"{a} agent{'' if a == 1 else 's'}, {s} schedule{'' if s == 1 else 's'}"
 
 
+def schedule_problem(
+    problems: list[Problem], decl: ScheduleDecl, field_name: str | None, message: str, near: str | None = None
+) -> None:
+    """A problem with a schedule's field found after parsing (by the scheduler): at that field's value, as
+    ``bad value for `key`: ...``; at ``near``'s value (or the block) when the field is not written."""
+    top = (field_name or "").split(".")[0]
+    if top and top in decl.positions:
+        line, col = decl.positions[top]
+        problems.append(Problem(decl.file, line, col, f"bad value for `{schedule_key(top)}`: {message}"))
+        return
+    line, col = decl.positions.get(near or "", (decl.line, decl.column))
+    problems.append(Problem(decl.file, line, col, message))
+
+
 def schedule_key(field_name: str) -> str:
     """The DSL key for a JobSpec field (``cron_expr`` -> ``cron``)."""
     return _FIELD_TO_SCHEDULE_KEY.get(field_name, field_name)
@@ -1088,12 +1102,20 @@ def _check_agent(checker: _Checker, block: Block) -> AgentDecl | None:
 # Entry points
 
 
-def parse(text: str, *, file: str = "<string>", known_agents: Iterable[str] | None = None) -> Document:
+def parse(
+    text: str,
+    *,
+    file: str = "<string>",
+    known_agents: Iterable[str] | None = None,
+    check_schedule: typing.Callable[[JobSpec], list[tuple[str | None, str, str | None]]] | None = None,
+) -> Document:
     """Parse and check a ``.symbi`` text; every problem found in one pass is raised together as a DslError.
 
     ``known_agents``, when given, are the agents registered in the store: a schedule naming an agent that is
     neither defined in the file nor among them is a problem. Without it the agent names are not checked (the
-    agents may be registered later).
+    agents may be registered later). ``check_schedule``, when given, is asked about each valid schedule for the
+    problems only the scheduler can see (``(field, message, near)``: an ``at`` in the past, a channel it cannot
+    use); each is reported at that field's value, or at ``near``'s when the field is not written.
     """
     problems: list[Problem] = []
     blocks = _parse_blocks(text, file, problems)
@@ -1130,7 +1152,13 @@ def parse(text: str, *, file: str = "<string>", known_agents: Iterable[str] | No
                 if name is not None:
                     seen_schedules[name] = block.line
                 if s is not None:
-                    doc.schedules.append(s)
+                    later = check_schedule(s.spec) if check_schedule is not None else []
+                    for field_name, message, near in later:
+                        schedule_problem(checker.problems, s, field_name, message, near)
+                        if len(checker.problems) >= MAX_PROBLEMS:
+                            raise _Stop
+                    if not later:
+                        doc.schedules.append(s)
         if known_agents is not None:
             names = set(seen_agents) | set(known_agents)
             for seen, pos, block in schedule_agents:
@@ -1194,6 +1222,11 @@ def read_text(path: str | Path) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
-def parse_file(path: str | Path, *, known_agents: Iterable[str] | None = None) -> Document:
+def parse_file(
+    path: str | Path,
+    *,
+    known_agents: Iterable[str] | None = None,
+    check_schedule: typing.Callable[[JobSpec], list[tuple[str | None, str, str | None]]] | None = None,
+) -> Document:
     """:func:`parse` on a file's text; errors name the file as given."""
-    return parse(read_text(path), file=str(path), known_agents=known_agents)
+    return parse(read_text(path), file=str(path), known_agents=known_agents, check_schedule=check_schedule)

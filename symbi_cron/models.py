@@ -211,15 +211,15 @@ class JobSpec(Strict):
     @field_validator("at", mode="before")
     @classmethod
     def _at(cls, v: Any) -> Any:
+        # Without an offset the time is read in the job's time zone, which only the service knows (the
+        # configured default applies when the job names none): it stays naive here.
         if isinstance(v, str):
-            from .timeutil import parse_instant
+            from .timeutil import parse_iso
 
             try:
-                return parse_instant(v, field="at")
+                return parse_iso(v, field="at")
             except Exception as exc:  # re-raised as a pydantic error naming the field
                 raise ValueError(getattr(exc, "message", str(exc))) from None
-        if isinstance(v, datetime) and v.tzinfo is None:
-            raise ValueError("needs a UTC offset (add Z or +HH:MM)")
         return v
 
     @field_validator("delivery")

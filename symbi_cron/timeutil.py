@@ -38,17 +38,22 @@ def iso_ms(ms: int | None, tz=None) -> str | None:
     return iso(from_ms(ms), tz)
 
 
-def parse_instant(text: str, *, field: str, default_tz=None) -> datetime:
-    """Parse ISO 8601 into an aware datetime; a naive value is taken in ``default_tz`` (or rejected)."""
+def parse_iso(text: str, *, field: str) -> datetime:
+    """Parse ISO 8601 as written: aware with an offset (or Z), naive without one."""
     if not isinstance(text, str) or not text.strip():
         raise InvalidInput("expected an ISO 8601 date-time", field=field)
     s = text.strip()
     if s.endswith(("Z", "z")):
         s = s[:-1] + "+00:00"
     try:
-        dt = datetime.fromisoformat(s)
+        return datetime.fromisoformat(s)
     except ValueError:
         raise InvalidInput(f"{text!r} is not an ISO 8601 date-time (e.g. 2026-02-15T14:30:00Z)", field=field) from None
+
+
+def parse_instant(text: str, *, field: str, default_tz=None) -> datetime:
+    """Parse ISO 8601 into an aware datetime; a naive value is taken in ``default_tz`` (or rejected)."""
+    dt = parse_iso(text, field=field)
     if dt.tzinfo is None:
         if default_tz is None:
             raise InvalidInput(f"{text!r} has no UTC offset (add Z or +HH:MM)", field=field)

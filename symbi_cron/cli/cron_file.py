@@ -15,19 +15,19 @@ from .common import Column, emit_json, format_option, get_app, render_table, war
 def validate(file_: str, fmt: str) -> None:
     """Check a .symbi file without changing anything.
 
-    Lists every problem at once, compiler style (FILE:LINE:COL: error: ...), and checks that each schedule's
-    agent is defined in the file or registered. Exit status 0 when the file is valid, 1 when it is not.
+    Lists every problem at once, compiler style (FILE:LINE:COL: error: ...), and checks each schedule as `cron
+    add` would: its agent defined in the file or registered, an `at` still to come, channels it can use (a
+    webhook_url for webhook, valid email_recipients, custom channels that exist). Exit status 0 when the file is
+    valid, 1 when it is not.
     """
-    from ..dsl import DslError, parse, read_text
-    from ..services.agents import list_agents
+    from ..dsl import DslError, read_text
+    from ..services.importing import check_text
 
     app = get_app()
-    # Only read the registry when a store exists: validating never creates one.
-    known = [a["name"] for a in list_agents(app)] if app.paths.db.exists() else []
     text = read_text(file_)
     name = "<stdin>" if file_ == "-" else file_
     try:
-        doc = parse(text, file=name, known_agents=known)
+        doc = check_text(app, text, file=name)
     except DslError as err:
         if fmt == "json":
             emit_json({"ok": False, "file": name, "problems": [p.to_dict() for p in err.problems]})

@@ -22,14 +22,35 @@ def _same_agent(existing: dict[str, Any], spec: dict[str, Any]) -> bool:
     return mine == spec
 
 
-def check_file(app: App, path: str | Path) -> Any:
-    """Parse and check a ``.symbi`` file, agents included against the store; returns the Document.
+def scheduler_checks(app: App):
+    """The checks ``cron add`` makes on a schedule beyond the file's syntax (``jobs.spec_problems``), as the
+    ``check_schedule`` of :func:`symbi_cron.dsl.parse`: so ``validate`` and ``add`` give the same answer."""
+    from .jobs import spec_problems
 
-    Raises DslError listing every problem. Nothing is written.
-    """
+    now = app.clock.now()
+
+    def check(spec: Any) -> list[tuple[str | None, str, str | None]]:
+        _clean, problems = spec_problems(app, spec, now=now)
+        return [(p.field, p.message, p.details.get("near") if isinstance(p.details, dict) else None) for p in problems]
+
+    return check
+
+
+def check_text(app: App, text: str, *, file: str) -> Any:
+    """Parse and check a ``.symbi`` text as ``cron add`` would, agents included against the store (when one
+    exists: checking never creates it); returns the Document. Raises DslError listing every problem. Nothing
+    is written."""
     from .. import dsl
 
-    return dsl.parse_file(path, known_agents=list(_registered(app)))
+    known = list(_registered(app)) if app.paths.db.exists() or app.store.dialect != "sqlite" else []
+    return dsl.parse(text, file=file, known_agents=known, check_schedule=scheduler_checks(app))
+
+
+def check_file(app: App, path: str | Path) -> Any:
+    """:func:`check_text` on a file."""
+    from .. import dsl
+
+    return check_text(app, dsl.read_text(path), file=str(path))
 
 
 def add_from_file(app: App, path: str | Path, *, schedules: list[str] | None, replace: bool = False) -> dict[str, Any]:
@@ -62,7 +83,13 @@ def add_from_file(app: App, path: str | Path, *, schedules: list[str] | None, re
             chosen.append(decl)
 
     registered = _registered(app)
-    problems = []
+    problems: list[Any] = []
+    # The chosen schedules as `validate` checks them: an `at` in the past or a channel the job cannot use is
+    # reported at its line, with every other problem, before anything is written.
+    check = scheduler_checks(app)
+    for decl in chosen:
+        for field_name, message, near in check(decl.spec):
+            dsl.schedule_problem(problems, decl, field_name, message, near)
     for decl in chosen:
         agent_id = decl.spec.agent_id
         if doc.agent(agent_id) is None and agent_id not in registered:
@@ -87,7 +114,7 @@ def add_from_file(app: App, path: str | Path, *, schedules: list[str] | None, re
                 )
             )
     if problems:
-        dsl.raise_problems(problems, dsl.read_text(path))
+        dsl.raise_problems(problems, dsl.read_text(path))  # sorted by line
 
     # The file's agents that the chosen schedules use, in file order.
     used = {d.spec.agent_id for d in chosen}

@@ -30,10 +30,26 @@ COMPLETED, FAILED = "CronJobCompleted", "CronJobFailed"
 
 # -- validation and schedule math ------------------------------------------------------------------------------
 def validate_spec(app: App, data: JobSpec | dict[str, Any], *, now: datetime | None = None) -> dict[str, Any]:
-    """Check a job spec completely and return it normalised (time zone and retries filled in).
+    """Check a job spec completely and return it normalised (time zone and retries filled in, ``at`` with an
+    offset).
 
     Raises InvalidInput naming the field: unknown fields, wrong types, a bad cron expression, an unknown time
-    zone, an ``at`` in the past.
+    zone, an ``at`` in the past, delivery channels the job cannot use (see :func:`spec_problems`).
+    """
+    clean, problems = spec_problems(app, data, now=now)
+    if problems:
+        raise problems[0]
+    return clean
+
+
+def spec_problems(
+    app: App, data: JobSpec | dict[str, Any], *, now: datetime | None = None, past_ok: bool = False
+) -> tuple[dict[str, Any], list[InvalidInput]]:
+    """The spec normalised, and every problem only the service can see, each an InvalidInput naming its field:
+    an unknown time zone, a bad cron expression, an ``at`` in the past (unless ``past_ok``: a one-shot that ran
+    and is written back unchanged), a webhook without ``webhook_url``, email without (or with malformed)
+    ``email_recipients``, a ``custom:NAME`` channel nobody defines. ``symbi cron validate`` and ``add`` both
+    ask this, so they give the same answer. Model errors (wrong types, unknown fields) are raised at once.
     """
     from ..models import JobSpec, validation_error
 
@@ -48,10 +64,15 @@ def validate_spec(app: App, data: JobSpec | dict[str, Any], *, now: datetime | N
             spec = JobSpec.model_validate(data)
         except ValidationError as exc:
             raise validation_error(exc) from None
+    problems: list[InvalidInput] = []
     out = spec.model_dump(mode="json")
     if out.get("timezone") is None:
         out["timezone"] = app.settings.timezone_name
-    zone = load_zone(out["timezone"], field="timezone")
+    try:
+        zone = load_zone(out["timezone"], field="timezone")
+    except InvalidInput as exc:
+        problems.append(exc)
+        zone = None
     if out.get("max_retries") is None:
         out["max_retries"] = app.settings.scheduler.default_max_retries
     if out.get("cron_expr") is not None:
@@ -62,17 +83,89 @@ def validate_spec(app: App, data: JobSpec | dict[str, Any], *, now: datetime | N
         try:
             parse(out["cron_expr"])
         except CronError as exc:  # name the job field and the cron field: "cron_expr: hour: 24 is out of range"
-            raise CronError(str(exc), field="cron_expr", details={"cron_field": exc.field}) from None
-    else:
+            problems.append(CronError(str(exc), field="cron_expr", details={"cron_field": exc.field}))
+    elif zone is not None:
         at = spec.at
         assert at is not None
+        if at.tzinfo is None:  # written without an offset: the job's own zone's wall time
+            at = at.replace(tzinfo=zone)
         now = now or app.clock.now()
-        if at <= now:
-            raise InvalidInput(
-                f"{at.isoformat()} is in the past (now is {now.isoformat(timespec='seconds')})", field="at"
+        if at <= now and not past_ok:
+            problems.append(
+                InvalidInput(
+                    f"{at.isoformat()} is in the past (now is {now.astimezone(zone).isoformat(timespec='seconds')})",
+                    field="at",
+                )
             )
         out["at"] = at.astimezone(zone).isoformat()
+    problems += delivery_problems(app, out)
+    return out, problems
+
+
+def delivery_problems(app: App, spec: dict[str, Any]) -> list[InvalidInput]:
+    """What keeps the job's channels from ever delivering, found when the job is written rather than at its
+    first run: a webhook without ``webhook_url``, email without or with malformed ``email_recipients``, a
+    ``custom:NAME`` defined neither in config ``[custom_channels]`` nor by a plug-in."""
+    from ..envref import has_env_ref
+
+    channels = spec.get("delivery") or []
+    out: list[InvalidInput] = []
+    if "webhook" in channels and not (spec.get("webhook_url") or "").strip():
+        out.append(
+            InvalidInput(
+                "the webhook channel needs a webhook_url to POST to", field="webhook_url", details={"near": "delivery"}
+            )
+        )
+    if "email" in channels and not spec.get("email_recipients"):
+        out.append(
+            InvalidInput(
+                "the email channel needs at least one address in email_recipients",
+                field="email_recipients",
+                details={"near": "delivery"},
+            )
+        )
+    for i, address in enumerate(spec.get("email_recipients") or []):
+        if not has_env_ref(address) and not email_address_ok(address):
+            out.append(
+                InvalidInput(
+                    f"{address!r} is not an email address (expected name@example.com or Name <name@example.com>)",
+                    field=f"email_recipients.{i}",
+                )
+            )
+    for ch in channels:
+        if ch.startswith("custom:") and not custom_channel_known(app, ch[len("custom:") :]):
+            defined = ", ".join(sorted(app.settings.custom_channels)) or "none"
+            out.append(
+                InvalidInput(
+                    f"unknown channel {ch!r}: define {ch[len('custom:') :]} in config [custom_channels] (defined:"
+                    f" {defined}) or install a plug-in for the entry-point group symbi_cron.delivery",
+                    field="delivery",
+                )
+            )
     return out
+
+
+def email_address_ok(text: str) -> bool:
+    """``name@example.com`` or ``Name <name@example.com>``: one ``@``, a local part and a domain of letters,
+    digits, dots and hyphens (``localhost`` too), no blanks."""
+    import re
+    from email.utils import parseaddr
+
+    _name, addr = parseaddr(text.strip())
+    if not addr or addr != addr.strip() or " " in addr or addr.count("@") != 1:
+        return False
+    local, domain = addr.split("@")
+    labels = domain.split(".")
+    return bool(local) and all(re.fullmatch(r"[^\W_](?:(?:[^\W_]|-)*[^\W_])?", label) for label in labels)
+
+
+def custom_channel_known(app: App, name: str) -> bool:
+    """Whether ``custom:NAME`` can be sent: a ``[custom_channels]`` entry, or a plug-in's entry point."""
+    if name in (app.settings.custom_channels or {}):
+        return True
+    from ..delivery.custom import find_entry_point
+
+    return find_entry_point(name) is not None
 
 
 def next_fire(spec: dict[str, Any], after: datetime) -> datetime | None:
