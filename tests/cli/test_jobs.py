@@ -317,6 +317,8 @@ def test_status_watch_redraws_until_interrupted(run_symbi, home):
         stderr=subprocess.PIPE,
         text=True,
         env=dict(os.environ),
+        # SIGINT as a terminal delivers it: a suite run in the background ignores it, and children inherit that.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         seen = ""
