@@ -101,3 +101,65 @@ def local_zone_name() -> str:
     except OSError:
         pass
     return "UTC"
+
+
+_UNIT_SECONDS = {
+    "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1,
+    "m": 60, "min": 60, "mins": 60, "minute": 60, "minutes": 60,
+    "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600,
+    "d": 86400, "day": 86400, "days": 86400,
+    "w": 604800, "week": 604800, "weeks": 604800,
+}  # fmt: skip
+
+
+def parse_relative(text: str, now: datetime) -> datetime | None:
+    """A time written relative to ``now`` as journalctl and people write it: ``1h``, ``-1h``, ``90min``,
+    ``1h30m``, ``2 hours ago``, ``3 days ago``, ``now``, ``today``, ``yesterday`` (local midnights). None when
+    ``text`` is not one of these."""
+    import re
+    from datetime import timedelta
+
+    s = " ".join(text.strip().lower().split())
+    if s == "now":
+        return now
+    if s in ("today", "yesterday"):
+        midnight = now.astimezone(local_zone()).replace(hour=0, minute=0, second=0, microsecond=0)
+        return midnight - timedelta(days=1) if s == "yesterday" else midnight
+    s = s.removeprefix("-").removesuffix(" ago").strip()
+    parts = re.findall(r"(\d+)\s*([a-z]+)\s*", s)
+    if not parts or "".join(f"{n}{u}" for n, u in parts) != s.replace(" ", ""):
+        return None
+    seconds = 0
+    for number, unit in parts:
+        if unit not in _UNIT_SECONDS:
+            return None
+        seconds += int(number) * _UNIT_SECONDS[unit]
+    return now - timedelta(seconds=seconds)
+
+
+def parse_when(text: str, *, field: str, end_of_day: bool = False, now: datetime | None = None) -> datetime:
+    """A point in time as a person gives one on the command line: relative (``1h``, ``2 hours ago``,
+    ``yesterday``: :func:`parse_relative`), ``YYYY-MM-DD`` or ISO 8601 (without an offset: local time). A bare
+    date given as an upper bound (``end_of_day``) means the end of that day, so ``--until 2026-02-01`` includes
+    all of February 1st."""
+    from datetime import timedelta
+
+    s = text.strip() if isinstance(text, str) else ""
+    relative = parse_relative(s, now or datetime.now(timezone.utc)) if s else None
+    if relative is not None:
+        return relative
+    if len(s) == 10 and s[4:5] == "-" and s[7:8] == "-":
+        try:
+            day = datetime.strptime(s, "%Y-%m-%d")
+        except ValueError:
+            raise InvalidInput(f"{text!r} is not a date (expected YYYY-MM-DD or ISO 8601)", field=field) from None
+        start = day.replace(tzinfo=local_zone())
+        return start + timedelta(days=1) - timedelta(microseconds=1) if end_of_day else start
+    try:
+        return parse_instant(s, field=field, default_tz=local_zone())
+    except InvalidInput:
+        raise InvalidInput(
+            f"{text!r} is not a time (expected 1h, 30min, '2 hours ago', yesterday, YYYY-MM-DD or ISO 8601 such"
+            " as 2026-02-01T09:00:00+01:00)",
+            field=field,
+        ) from None

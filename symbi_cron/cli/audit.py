@@ -27,8 +27,12 @@ def _details(row: dict[str, Any]) -> str:
 @click.option(
     "--type", "types", multiple=True, metavar="TYPE", help="Only this event type (repeatable), e.g. CronJobFailed."
 )
-@click.option("--since", metavar="DATE", help="From this time: YYYY-MM-DD or ISO 8601 (local time without offset).")
-@click.option("--until", metavar="DATE", help="Up to this time; a bare date includes that whole day.")
+@click.option(
+    "--since",
+    metavar="WHEN",
+    help="From this time: 1h, 30min, '2 hours ago', yesterday, YYYY-MM-DD or ISO 8601 (local time without offset).",
+)
+@click.option("--until", metavar="WHEN", help="Up to this time (same forms); a bare date includes that whole day.")
 @click.option("--job", metavar="JOB", shell_complete=complete_job, help="Job id, id prefix or name (deleted jobs too).")
 @click.option("--run", metavar="RUN", help="Run id or id prefix.")
 @click.option("--actor", metavar="ACTOR", help="Who acted: cli:alice, alice, daemon, api:...")
@@ -37,7 +41,7 @@ def _details(row: dict[str, Any]) -> str:
 def query(types, since, until, job, run, actor, limit, fmt) -> None:
     """List audit events, newest first.
 
-    Example: symbi audit query --type CronJobFailed --since "2026-02-01" --limit 50
+    Example: symbi audit query --type CronJobFailed --since "2 hours ago" --limit 50
     """
     from ..services.audit import parse_when, query_events
 

@@ -36,7 +36,6 @@ from ..paths import Paths, ensure_private_dir
 from .control import pid_alive, pidfile_locked, read_pid
 
 READY_TIMEOUT_SECONDS = 30.0
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 # -- the pidfile ---------------------------------------------------------------------------------------------------
@@ -236,7 +235,9 @@ def _setup_logging(paths: Paths, foreground: bool, env: dict[str, str]) -> Any:
         out = stream
         # Anything written to fd 2 (a crash's traceback) lands in the log too.
         os.dup2(stream.fileno(), 2)
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    from ..logformat import formatter_for
+
+    handler.setFormatter(formatter_for(sys.stderr if foreground else out, env))  # journal priorities under systemd
     root.addHandler(handler)
     root.propagate = False
     return out

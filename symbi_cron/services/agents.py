@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import Conflict, InvalidInput, NotFound
-from ..models import AgentSpec, validation_error
 from ..store import agents as agent_rows
 from ..store.audit import append_event
 from ..timeutil import to_ms
 from .app import App
+
+if TYPE_CHECKING:  # the models (pydantic) are imported where an agent is written: reading stays light
+    from ..models import AgentSpec
 
 AGENT_REGISTERED, AGENT_REMOVED = "AgentRegistered", "AgentRemoved"
 
 
 def validate_agent(data: AgentSpec | dict[str, Any]) -> dict[str, Any]:
     """Check an agent spec; return it as a dict. Raises InvalidInput naming the field."""
+    from ..models import AgentSpec, validation_error
+
     if isinstance(data, AgentSpec):
         return data.model_dump(mode="json")
     if not isinstance(data, dict):

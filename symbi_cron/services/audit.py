@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from ..errors import InvalidInput
@@ -53,26 +53,11 @@ def event_type(name: str) -> str:
     raise InvalidInput(f"unknown event type {name!r} (known types: {', '.join(EVENT_TYPES)})", field="type")
 
 
-def parse_when(text: str, *, field: str, end_of_day: bool = False) -> datetime:
-    """``YYYY-MM-DD`` or ISO 8601; without an offset it is local time. A bare date given as an upper bound
-    (``end_of_day``) means the end of that day, so ``--until 2026-02-01`` includes all of February 1st."""
-    from ..timeutil import local_zone, parse_instant
+def parse_when(text: str, *, field: str, end_of_day: bool = False, now: datetime | None = None) -> datetime:
+    """See :func:`symbi_cron.timeutil.parse_when` (relative times, dates, ISO 8601)."""
+    from ..timeutil import parse_when as parse
 
-    s = text.strip() if isinstance(text, str) else ""
-    if len(s) == 10 and s[4:5] == "-" and s[7:8] == "-":
-        try:
-            day = datetime.strptime(s, "%Y-%m-%d")
-        except ValueError:
-            raise InvalidInput(f"{text!r} is not a date (expected YYYY-MM-DD or ISO 8601)", field=field) from None
-        start = day.replace(tzinfo=local_zone())
-        return start + timedelta(days=1) - timedelta(microseconds=1) if end_of_day else start
-    try:
-        return parse_instant(s, field=field, default_tz=local_zone())
-    except InvalidInput:
-        raise InvalidInput(
-            f"{text!r} is not a date (expected YYYY-MM-DD or ISO 8601 such as 2026-02-01T09:00:00+01:00)",
-            field=field,
-        ) from None
+    return parse(text, field=field, end_of_day=end_of_day, now=now)
 
 
 def _row(row: Any) -> dict[str, Any]:

@@ -11,10 +11,10 @@ import uuid
 from typing import Any
 
 from ..errors import Conflict, InvalidInput, InvalidState, NotFound
-from ..models import FINAL_RUN_STATUSES
 from ..store import runs as run_rows
 from ..store.audit import append_event
 from ..timeutil import to_ms
+from ..vocab import FINAL_RUN_STATUSES
 from .app import App
 from .jobs import attach_receipts, resolve_job
 
