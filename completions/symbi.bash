@@ -42,7 +42,7 @@ declare -gA _symbi_opts=(
   ['symbi cron test-delivery']='--channel --format --help -h'
   ['symbi cron update']='--cron --format --help --json -h'
   ['symbi cron validate']='--file --format --help -h'
-  ['symbi logs']='--filter --follow --help --level --lines -f -h -n'
+  ['symbi logs']='--filter --follow --help --level --lines --since --until -f -h -n'
   ['symbi run']='--help --input --timeout -h'
   ['symbi store']='--help -h'
   ['symbi store migrate']='--format --help --to -h'
@@ -73,7 +73,7 @@ declare -gA _symbi_valopts=(
   ['symbi cron test-delivery']='--channel --format'
   ['symbi cron update']='--cron --format --json'
   ['symbi cron validate']='--file --format'
-  ['symbi logs']='--filter --level --lines -n'
+  ['symbi logs']='--filter --level --lines --since --until -n'
   ['symbi run']='--input --timeout'
   ['symbi store migrate']='--format --to'
 )
