@@ -119,7 +119,7 @@ def test_query_csv(cli, events):
     "args, message",
     [
         (("--type", "CronJobExploded"), "unknown event type 'CronJobExploded' (known types: CronJobCreated"),
-        (("--since", "yesterday"), "since: 'yesterday' is not a date"),
+        (("--since", "the day before"), "since: 'the day before' is not a time"),
         (("--until", "2026-02-30"), "until: '2026-02-30' is not a date"),
         (("--since", "2026-03-01", "--until", "2026-02-01"), "is after --until"),
     ],
