@@ -20,6 +20,8 @@ from typing import Any
 from .envref import has_env_ref, looks_like_secret
 
 _ENV_LINE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
+#: The comment `symbi cron export` writes above each line, read back by the import to keep the names.
+_NAMES_COMMENT = re.compile(r"^#\s*job\s+(?P<name>\S(?:.*\S)?)\s+\(agent\s+(?P<agent>[^()\s]+)\)\s*$")
 _MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
 #: Words that start a command line without naming the program (their argument is skipped too where noted).
 _WRAPPERS = {"sudo", "nice", "ionice", "env", "exec", "nohup", "chronic", "time", "command", "setsid"}
@@ -36,6 +38,12 @@ class CrontabEntry:
     env: dict[str, str]
     timezone: str | None = None
     shell: str = "/bin/sh"
+    #: The addresses of the MAILTO line in force (cron mails the output there), and that line's number.
+    mailto: list[str] = field(default_factory=list)
+    mailto_line: int | None = None
+    #: The names `symbi cron export` wrote above the line (``# job NAME (agent AGENT)``): kept on import.
+    name: str | None = None
+    agent_name: str | None = None
 
 
 @dataclass
@@ -84,9 +92,20 @@ def parse_crontab(text: str) -> Crontab:
     tz: str | None = None
     bad_zone: tuple[int, str] | None = None
     shell = "/bin/sh"
+    mailto: list[str] = []
+    mailto_line: int | None = None
+    names: tuple[str, str] | None = None  # from the export's comment, for the next line
     for n, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
-        if not line or line.startswith("#"):
+        if not line:
+            names = None
+            continue
+        if line.startswith("#"):
+            named = _NAMES_COMMENT.match(line)
+            if named:
+                names = (named.group("name"), named.group("agent"))
+            elif not line.startswith("# not carried over:"):
+                names = None
             continue
         m = _ENV_LINE.match(line)
         if m and not line.startswith("@"):
@@ -119,6 +138,10 @@ def parse_crontab(text: str) -> Crontab:
             if name == "SHELL":
                 shell = value or "/bin/sh"
                 continue
+            if name == "MAILTO":  # cron mails each job's output there (MAILTO="" turns mail off)
+                mailto = [a.strip() for a in value.split(",") if a.strip()]
+                mailto_line = n
+                continue
             if value and looks_like_secret(name) and not has_env_ref(value):
                 tab.warnings.append(
                     f"line {n}: {name} looks like a secret; it is stored as written "
@@ -126,6 +149,7 @@ def parse_crontab(text: str) -> Crontab:
                 )
             env[name] = value
             continue
+        line_names, names = names, None  # the export's comment names this line only
         if line.startswith("@"):
             words = line.split(None, 1)  # cron separates fields by blanks: spaces or tabs
             macro = words[0].lower()
@@ -171,7 +195,19 @@ def parse_crontab(text: str) -> Crontab:
         if reason:
             tab.skipped.append(Skipped(n, raw, reason))
             continue
-        tab.entries.append(CrontabEntry(n, schedule, command.replace("\\%", "%"), dict(env), cron_tz or tz, shell))
+        tab.entries.append(
+            CrontabEntry(
+                n,
+                schedule,
+                command.replace("\\%", "%"),
+                dict(env),
+                cron_tz or tz,
+                shell,
+                list(mailto),
+                mailto_line,
+                *(line_names or (None, None)),
+            )
+        )
     return tab
 
 
@@ -225,27 +261,53 @@ def _unique(name: str, taken: set[str]) -> str:
     return f"{name}-{i}"
 
 
-def to_specs(tab: Crontab, *, prefix: str = "", taken: Iterable[str] = ()) -> list[dict[str, Any]]:
+#: What an imported job keeps of cron's behaviour: a failed run never stops the following slots, and is not
+#: retried (cron runs each slot once); cron does not run the slots it missed while the machine was down.
+CRON_BEHAVIOUR = {"on_failure": "continue", "max_retries": 0, "catchup": "skip"}
+
+
+def to_specs(
+    tab: Crontab, *, prefix: str = "", taken: Iterable[str] = (), mail: Iterable[str] = ()
+) -> list[dict[str, Any]]:
     """One ``{"line", "agent": AgentSpec dict, "job": JobSpec dict}`` per entry, names de-duplicated.
 
-    The command runs with the crontab's shell: ``shell: true`` for /bin/sh, else ``SHELL -c COMMAND``.
-    Imported jobs use ``catchup: skip`` (cron does not run what it missed while down).
+    The command runs with the crontab's shell: ``shell: true`` for /bin/sh, else ``SHELL -c COMMAND``. Imported
+    jobs keep cron's behaviour (:data:`CRON_BEHAVIOUR`). A job and agent named by the export's comment keep
+    those names (with ``prefix``); the others are named after the command's program. A line under a MAILTO
+    whose addresses are in ``mail`` (the caller checked them and that email can be sent) gets email delivery of
+    its failed runs (``delivery_on: failure``: cron mails output, and a well-behaved cron job prints only when
+    something is wrong).
     """
     used = set(taken)
+    mailable = set(mail)
+    exported_agents: dict[str, tuple] = {}  # agent name -> its (command, shell, env), for lines sharing one
     out = []
     for e in tab.entries:
-        name = _unique(prefix + slug(e.command), used)
+        name = _unique(prefix + (e.name or slug(e.command)), used)
         used.add(name)
         if e.shell in ("/bin/sh", "sh", "/usr/bin/sh"):
-            agent = {"name": name, "command": e.command, "shell": True}
+            agent: dict[str, Any] = {"name": name, "command": e.command, "shell": True}
         else:
             agent = {"name": name, "command": shlex.join([e.shell, "-c", e.command]), "shell": False}
         agent["env"] = dict(e.env)
         agent["description"] = f"imported from crontab line {e.line}"
-        job: dict[str, Any] = {"name": name, "agent_id": name, "cron_expr": e.schedule, "catchup": "skip"}
+        shared = False
+        if e.agent_name:  # the export named the agent: keep it, once for all the lines that run it
+            what = (agent["command"], agent["shell"], sorted(agent["env"].items()))
+            agent_name = prefix + e.agent_name
+            if exported_agents.get(agent_name, what) != what:
+                agent_name = _unique(agent_name, set(exported_agents) | used)
+            shared = agent_name in exported_agents
+            exported_agents[agent_name] = what
+            used.add(agent_name)
+            agent["name"] = agent_name
+        job: dict[str, Any] = {"name": name, "agent_id": agent["name"], "cron_expr": e.schedule, **CRON_BEHAVIOUR}
         if e.timezone:
             job["timezone"] = e.timezone
-        out.append({"line": e.line, "agent": agent, "job": job})
+        recipients = [a for a in e.mailto if a in mailable]
+        if recipients:
+            job.update(delivery=["log_file", "email"], email_recipients=recipients, delivery_on="failure")
+        out.append({"line": e.line, "agent": agent, "job": job, "agent_shared": shared})
     return out
 
 
@@ -304,9 +366,11 @@ def export_crontab(
     jobs: list[dict[str, Any]], agents: dict[str, dict[str, Any]], *, default_zone: str | None = None
 ) -> str:
     """Crontab text for ``jobs``: runnable lines grouped by ``CRON_TZ``, the rest as comments saying why."""
-    lines = ["# symbi cron export: jobs that crontab can express", "SHELL=/bin/sh", ""]
+    # MAILTO="" first: cron mails every job's output to its owner unless told otherwise; only jobs with email
+    # delivery mail (to their recipients).
+    lines = ["# symbi cron export: jobs that crontab can express", "SHELL=/bin/sh", 'MAILTO=""', ""]
     left_out: list[str] = []
-    by_zone: dict[str, list[str]] = {}
+    by_zone: dict[str, list[tuple[str, list[str]]]] = {}
     for job in sorted(jobs, key=lambda j: j["name"]):
         reason = None
         agent = agents.get(job["agent_id"])
@@ -330,7 +394,7 @@ def export_crontab(
             left_out.append(f"# {job['name']}: left out: {reason}")
             continue
         assert agent is not None
-        entry = [f"# {job['name']} (agent {agent['name']})"]
+        entry = [f"# job {job['name']} (agent {agent['name']})"]  # `cron import` keeps these names
         lost = _not_carried(job)
         if lost:
             entry.append(f"# not carried over: {', '.join(lost)}")
@@ -339,10 +403,15 @@ def export_crontab(
             text = f"# ({job['status']}) {text}"
         entry.append(text)
         zone = job.get("timezone") or default_zone or "UTC"
-        by_zone.setdefault(zone, []).extend(entry)
+        by_zone.setdefault(zone, []).append((_mailto(job), entry))
+    mailto = '""'  # as written in the header
     for zone in sorted(by_zone):
         lines.append(f"CRON_TZ={zone}")
-        lines.extend(by_zone[zone])
+        for wanted, entry in by_zone[zone]:
+            if wanted != mailto:
+                lines.append(f"MAILTO={wanted}")
+                mailto = wanted
+            lines.extend(entry)
         lines.append("")
     if left_out:
         lines.append("# Jobs crontab cannot express:")
@@ -350,9 +419,19 @@ def export_crontab(
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
+def _mails(job: dict[str, Any]) -> bool:
+    """Whether crontab's MAILTO says what the job's email delivery does (cron mails output: near enough)."""
+    return "email" in (job.get("delivery") or []) and bool(job.get("email_recipients"))
+
+
+def _mailto(job: dict[str, Any]) -> str:
+    """The MAILTO value a job's line needs: its email recipients, or ``""`` (cron's "no mail")."""
+    return shlex.quote(",".join(job["email_recipients"])) if _mails(job) else '""'
+
+
 def _not_carried(job: dict[str, Any]) -> list[str]:
     lost = []
-    delivery = [d for d in job.get("delivery") or [] if d != "log_file"]
+    delivery = [d for d in job.get("delivery") or [] if d not in ("log_file",) and not (d == "email" and _mails(job))]
     if delivery:
         lost.append("delivery " + "/".join(delivery))
     policy = job.get("policy") or {}

@@ -20,7 +20,9 @@ from .vocab import (  # noqa: F401  (re-exported: the vocabulary is part of the 
     FAILURE_RUN_STATUSES,
     FINAL_RUN_STATUSES,
     Catchup,
+    DeliveryOn,
     JobStatus,
+    OnFailure,
     RunStatus,
     SessionMode,
     Trigger,
@@ -183,10 +185,12 @@ class JobSpec(Strict):
     slack_channel: str | None = None
     email_recipients: list[str] = Field(default_factory=list)
     custom: dict[str, Any] = Field(default_factory=dict)
+    delivery_on: DeliveryOn = DeliveryOn.always
     policy: Policy = Field(default_factory=Policy)
     max_concurrent: int = Field(default=1, ge=1, le=1000)
     max_retries: int | None = Field(default=None, ge=0, le=1000)
     retry_backoff_seconds: int = Field(default=60, ge=0, le=86_400 * 7)
+    on_failure: OnFailure = OnFailure.dead_letter
     jitter_seconds: int | None = Field(default=None, ge=0, le=86_400)
     catchup: Catchup = Catchup.once
     one_shot: bool = False

@@ -56,8 +56,26 @@ class Catchup(str, Enum):
     skip = "skip"
 
 
+class DeliveryOn(str, Enum):
+    """When a finished run is sent to the job's channels (``services.delivery.wants_delivery``)."""
+
+    always = "always"
+    failure = "failure"  # only failed runs: cron's MAILTO with chronic
+    change = "change"  # only when the status differs from the previous run's
+
+
+class OnFailure(str, Enum):
+    """What a failed run that has used its retries does to its job (``services.failure_policy``)."""
+
+    dead_letter = "dead_letter"  # the job stops (SPEC §5) until `symbi cron reset`
+    continue_ = "continue"  # like cron: the job stays active and its next slot runs
+
+
 #: Channels built in; anything else must be ``custom:NAME``.
 BUILTIN_CHANNELS = ("stdout", "log_file", "webhook", "slack", "email")
+
+#: Spec fields added after jobs were first stored, with the value a job stored without them has.
+LATER_SPEC_DEFAULTS = {"delivery_on": "always", "on_failure": "dead_letter"}
 
 #: A job's fields in the order of SPEC §4 (JSON output reads top-down like the spec). tests/test_models.py checks
 #: that it matches models.Job.
@@ -77,10 +95,12 @@ JOB_FIELD_ORDER = (
     "slack_channel",
     "email_recipients",
     "custom",
+    "delivery_on",
     "policy",
     "max_concurrent",
     "max_retries",
     "retry_backoff_seconds",
+    "on_failure",
     "jitter_seconds",
     "catchup",
     "one_shot",

@@ -17,7 +17,8 @@ def test_user_crontab_environment_applies_to_the_lines_after_it():
     a, b, c = tab.entries
     assert (a.line, a.schedule, a.timezone) == (6, "0 3 * * *", "Europe/Madrid")
     assert a.command == "/usr/local/bin/backup.sh --full >> /var/log/backup.log 2>&1"
-    assert a.env == {"PATH": "/usr/local/bin:/usr/bin:/bin", "MAILTO": ""}
+    assert a.env == {"PATH": "/usr/local/bin:/usr/bin:/bin"}  # MAILTO is cron's own setting, not the command's
+    assert a.mailto == [] and a.mailto_line is not None  # MAILTO="": no mail
     assert (b.schedule, b.timezone) == ("@daily", "Europe/Madrid")
     # CRON_TZ= cleared: TZ now decides the schedule's zone, and the command sees TZ too.
     assert (c.schedule, c.timezone) == ("*/15 9-17 * * mon-fri", "America/New_York")
@@ -129,7 +130,7 @@ def test_export_groups_by_zone_and_explains_what_is_left_out():
     madrid = lines.index("CRON_TZ=Europe/Madrid")
     utc = lines.index("CRON_TZ=UTC")
     assert lines[madrid + 1 : madrid + 4] == [
-        "# a (agent a)",
+        "# job a (agent a)",
         "# not carried over: delivery slack",
         "0 3 * * * T=\"${TOKEN}\" sh -c '/bin/echo 100\\%'",
     ]
@@ -145,3 +146,4 @@ def test_export_then_import_round_trips_the_schedule():
     text = crontab.export_crontab([job("nightly", cron_expr="30 2 * * 1-5", timezone="Asia/Tokyo")], agents)
     (e,) = crontab.parse_crontab(text).entries
     assert (e.schedule, e.timezone, e.command) == ("30 2 * * 1-5", "Asia/Tokyo", "/usr/bin/backup --all")
+    assert (e.name, e.agent_name) == ("nightly", "nightly")  # the names come back too

@@ -7,6 +7,7 @@ import sys
 import click
 
 from .common import Column, emit_json, format_option, get_app, render_table, warn, warn_if_no_daemon
+from .table import Fit
 
 
 @click.command("validate")
@@ -54,7 +55,8 @@ PLAN_COLUMNS: list[Column] = [
     ("NAME", lambda i: i["job"]["name"]),
     ("SCHEDULE", lambda i: i["job"]["cron_expr"]),
     ("TZ", lambda i: i["job"]["timezone"]),
-    ("COMMAND", lambda i: _short(i["agent"]["command"])),
+    ("MAIL", lambda i: ", ".join(i["job"].get("email_recipients") or []) or "-"),
+    ("COMMAND", lambda i: _short(i["agent"]["command"]), Fit(shrink=20, early=True)),
 ]
 SKIPPED_COLUMNS: list[Column] = [
     ("LINE", "line"),
@@ -83,9 +85,12 @@ def _short(text: str, width: int = 60) -> str:
 def import_cmd(crontab_file: str, dry_run: bool, prefix: str, skip_invalid: bool, replace: bool, fmt: str) -> None:
     """Turn each line of a crontab into an agent and a job (one transaction).
 
-    CRON_TZ (or TZ) sets the job's time zone; SHELL runs the command; PATH and other NAME=value lines become
-    the agent's environment. Lines that cannot be converted (@reboot, % in a command, a bad expression) are
-    listed with their reason; then nothing is written unless --skip-invalid.
+    CRON_TZ (or TZ) sets the job's time zone; SHELL runs the command; MAILTO becomes email delivery of failed
+    runs when email is configured (a warning names the line when it is not); PATH and other NAME=value lines
+    become the agent's environment. The jobs keep cron's behaviour: a failed run is not retried and never stops
+    the following slots (on_failure: continue). Names written by `cron export` are kept. Lines that cannot be
+    converted (@reboot, % in a command, a bad expression) are listed with their reason; then nothing is written
+    unless --skip-invalid.
     """
     from ..dsl import read_text
     from ..services import importing
@@ -115,6 +120,8 @@ def import_cmd(crontab_file: str, dry_run: bool, prefix: str, skip_invalid: bool
             "jobs": plan.get("jobs") if not dry_run else [i["job"] for i in plan["items"]],
             "agents": plan.get("agents") if not dry_run else [i["agent"] for i in plan["items"]],
             "skipped": plan["skipped"],
+            "warnings": plan["warnings"],
+            "notes": plan["notes"],
         }
         emit_json(out)
         return
@@ -125,13 +132,17 @@ def import_cmd(crontab_file: str, dry_run: bool, prefix: str, skip_invalid: bool
         click.echo("\nnot converted:" if plan["items"] else "not converted:")
         render_table(plan["skipped"], SKIPPED_COLUMNS)
     n = len(plan["items"])
+    a = n - sum(1 for i in plan["items"] if i.get("agent_shared"))
+    jobs_agents = f"{n} job{'s' if n != 1 else ''} and {a} agent{'s' if a != 1 else ''}"
     if dry_run:
         note = ""
         if plan["skipped"] and not skip_invalid:
             note = " (the import would write nothing unless --skip-invalid)"
-        click.echo(f"\ndry run: {n} job{'s' if n != 1 else ''} would be created; nothing written{note}")
+        click.echo(f"\ndry run: {jobs_agents} would be created; nothing written{note}")
     else:
-        click.echo(f"\n{n} job{'s' if n != 1 else ''} and agent{'s' if n != 1 else ''} created")
+        click.echo(f"\n{jobs_agents} created")
+    for note in plan["notes"]:
+        click.echo(f"note: {note}")
 
 
 @click.command("export")

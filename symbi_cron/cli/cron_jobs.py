@@ -420,8 +420,9 @@ def _print_status(job: dict[str, Any], view: TimeView, *, wide: bool = False) ->
 
 def _failures(job: dict[str, Any]) -> str:
     count = job.get("failure_count", 0)
-    if job.get("dead_letter") is False:
-        return f"{count} (failures never stop this job: dead_letter is false)"
+    if job.get("on_failure") == "continue":
+        retries = max(int(job.get("max_retries") or 0) - 1, 0)
+        return f"{count} (failures never stop this job: on_failure continue, {retries} retries a slot)"
     return f"{count} of {job.get('max_retries')} before dead-letter"
 
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from ..models import FAILURE_RUN_STATUSES
 from ..services.approvals import expire_pending, record_decision
+from ..services.failure_policy import after_failure, max_retries_of
 from ..services.jobs import FAILED, end_one_shot_if_done, next_fire
 from ..services.runs import insert_unscheduled
 from ..store import agents as agent_rows
@@ -529,19 +530,19 @@ def finish_run(
     return run_rows.get(conn, run_id)
 
 
-def max_retries_of(job: dict[str, Any]) -> int:
-    value = job.get("max_retries")
-    return 3 if value is None else int(value)
-
-
 def _after_failure(
     conn, job: dict[str, Any], run: dict[str, Any], failure_count: int, *, now_ms: int, actor: str
 ) -> None:
-    """Retry with doubling backoff, or dead-letter the job at ``max_retries`` consecutive failures."""
+    """Retry with doubling backoff, dead-letter the job, or leave it for its next slot (``on_failure:
+    continue``): ``services.failure_policy.after_failure`` decides."""
     if job["status"] not in ("active",):
         return  # paused, completed or already dead-lettered: no retry
     max_retries = max_retries_of(job)
-    if failure_count >= max_retries:
+    action = after_failure(job, attempt=int(run.get("attempt") or 1), failure_count=failure_count)
+    if action == "wait":  # like cron: the job stays active; a one-shot with no slot left ends `failed`
+        end_one_shot_if_done(conn, job, now_ms=now_ms, ok=False, actor=actor, reason=run.get("error_message"))
+        return
+    if action == "dead_letter":
         job_rows.set_state(conn, job["id"], now_ms=now_ms, status="dead_letter", next_run=None)
         # No more runs start (SPEC §5): manual runs queued before this moment go too (new ones are refused until
         # `symbi cron reset`).

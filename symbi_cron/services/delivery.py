@@ -34,10 +34,18 @@ def deliver_run(
     app: App, job: dict[str, Any], run: dict[str, Any], output: str, *, stdout: TextIO | None
 ) -> list[Receipt]:
     """Send a finished run through its job's channels and store one receipt per channel. Never raises for a
-    channel (a failed delivery is a failed receipt)."""
+    channel (a failed delivery is a failed receipt). Nothing is sent when the job's ``delivery_on`` does not
+    want this run (:func:`wants_delivery`)."""
     channels = list(job.get("delivery") or [])
     if not channels:
         return []
+    if (job.get("delivery_on") or "always") != "always":
+        from ..store.runs import previous_status
+
+        with app.store.read() as conn:
+            before = previous_status(conn, job["id"], run)
+        if not wants_delivery(job, run["status"], before):
+            return []
     from ..delivery.base import DeliveryPayload
     from ..delivery.receipts import save_receipts
     from ..delivery.router import deliver
@@ -67,3 +75,17 @@ def test_delivery(
 
 
 test_delivery.__test__ = False  # type: ignore[attr-defined]  # a use case, not a pytest test
+
+
+def wants_delivery(job: dict[str, Any], run_status: str, previous_status: str | None) -> bool:
+    """Whether a finished run goes to its job's channels, by the job's ``delivery_on``: ``always``; ``failure``
+    (failed, timed_out, interrupted: cron's MAILTO with chronic); ``change`` (the status differs from the
+    previous run's; ``previous_status`` None, a first run, is a change). Pure: the run path asks it once."""
+    from ..vocab import FAILURE_RUN_STATUSES
+
+    when = job.get("delivery_on") or "always"
+    if when == "failure":
+        return run_status in FAILURE_RUN_STATUSES
+    if when == "change":
+        return previous_status is None or previous_status != run_status
+    return True

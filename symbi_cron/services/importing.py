@@ -168,14 +168,55 @@ def plan_crontab(app: App, text: str, *, prefix: str = "") -> dict[str, Any]:
     if prefix and not all(c.isalnum() or c in "-_." for c in prefix):
         raise InvalidInput("use letters, digits and - _ . only", field="prefix")
     tab = crontab.parse_crontab(text)
-    items = crontab.to_specs(tab, prefix=prefix)
+    mail, warnings = _mailto_plan(app, tab)
+    items = crontab.to_specs(tab, prefix=prefix, mail=mail)
     for item in items:
         try:
             item["agent"] = validate_agent(item["agent"])
             item["job"] = validate_spec(app, item["job"])
         except SymbiError as exc:
             raise InvalidInput(f"crontab line {item['line']}: {exc}") from None
-    return {"items": items, "skipped": [s.to_dict() for s in tab.skipped], "warnings": tab.warnings}
+    return {
+        "items": items,
+        "skipped": [s.to_dict() for s in tab.skipped],
+        "warnings": tab.warnings + warnings,
+        "notes": [CRON_BEHAVIOUR_NOTE] if items else [],
+    }
+
+
+#: What the import summary says about the jobs it makes (docs/crontab.md).
+CRON_BEHAVIOUR_NOTE = (
+    "the imported jobs keep cron's behaviour: a failed run is not retried and never stops the following slots"
+    " (on_failure: continue, max_retries: 0), and missed slots are not run (catchup: skip)"
+)
+
+
+def _mailto_plan(app: App, tab: Any) -> tuple[list[str], list[str]]:
+    """The MAILTO addresses that become email delivery, and a warning naming each MAILTO line that cannot:
+    SMTP is not configured, or a value is a local user rather than an address (cron hands those to the local
+    mailer; symbi sends over SMTP)."""
+    from .jobs import email_address_ok
+
+    smtp = bool(app.settings.scheduler.delivery.smtp_host)
+    lines: dict[int, list[str]] = {}
+    for e in tab.entries:
+        if e.mailto and e.mailto_line is not None:
+            lines.setdefault(e.mailto_line, e.mailto)
+    mail: list[str] = []
+    warnings: list[str] = []
+    for n, addresses in sorted(lines.items()):
+        value = ",".join(addresses)
+        if not smtp:
+            warnings.append(
+                f"line {n}: MAILTO={value} is not mailed: email is not configured (set [scheduler.delivery]"
+                " smtp_host, then import again or add email delivery); the output goes to each job's log file"
+            )
+            continue
+        local = [a for a in addresses if not email_address_ok(a)]
+        if local:
+            warnings.append(f"line {n}: MAILTO: {', '.join(local)} is not an email address (a local user?): not mailed")
+        mail += [a for a in addresses if a not in local]
+    return mail, warnings
 
 
 def import_crontab(
@@ -207,7 +248,8 @@ def import_crontab(
     with app.store.write():
         for item in plan["items"]:
             try:
-                plan["agents"].append(add_agent(app, item["agent"], replace=replace))
+                if not item.get("agent_shared"):  # several exported lines can run one agent
+                    plan["agents"].append(add_agent(app, item["agent"], replace=replace))
                 plan["jobs"].append(create_job(app, item["job"], replace=replace))
             except Conflict as exc:
                 raise Conflict(f"crontab line {item['line']}: {exc.message}") from None

@@ -11,14 +11,14 @@ import sqlite3
 from typing import Any
 
 from ..timeutil import from_ms
-from ..vocab import JOB_FIELD_ORDER
+from ..vocab import JOB_FIELD_ORDER, LATER_SPEC_DEFAULTS
 
 JOB_COLUMNS = "id, name, agent_id, status, spec, next_run, last_run, run_count, failure_count, created_at, updated_at"
 
 
 def row_to_job(row: sqlite3.Row) -> dict[str, Any]:
     """A job dict: the stored spec plus the scheduler's columns."""
-    job: dict[str, Any] = {"id": row["id"]}
+    job: dict[str, Any] = {"id": row["id"], **LATER_SPEC_DEFAULTS}
     job.update(json.loads(row["spec"]))
     job["name"] = row["name"]
     job["agent_id"] = row["agent_id"]

@@ -159,3 +159,22 @@ def with_status(conn: sqlite3.Connection, statuses: tuple[str, ...], *, job_id: 
 def count_running(conn: sqlite3.Connection, job_id: str) -> int:
     """Runs of a job that are running now."""
     return conn.execute("SELECT COUNT(*) FROM runs WHERE job_id = ? AND status = 'running'", (job_id,)).fetchone()[0]
+
+
+#: Statuses of runs that executed: what `delivery_on: change` compares.
+EXECUTED_STATUSES = ("succeeded", "failed", "timed_out", "interrupted")
+
+
+def previous_status(conn: sqlite3.Connection, job_id: str, run: dict[str, Any]) -> str | None:
+    """The status of the job's last executed run that finished before ``run`` (None when it is the first)."""
+    from ..timeutil import to_ms
+
+    marks = ", ".join("?" for _ in EXECUTED_STATUSES)
+    sql = f"SELECT status FROM runs WHERE job_id = ? AND id <> ? AND status IN ({marks}) AND finished_at IS NOT NULL"
+    params: list[Any] = [job_id, run["id"], *EXECUTED_STATUSES]
+    finished = run.get("finished_at")
+    if finished is not None:
+        sql += " AND finished_at <= ?"
+        params.append(finished if isinstance(finished, int) else to_ms(finished))
+    row = conn.execute(sql + " ORDER BY finished_at DESC, created_at DESC LIMIT 1", params).fetchone()
+    return row[0] if row else None

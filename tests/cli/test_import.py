@@ -24,7 +24,7 @@ def count(home: Path, table: str) -> int:
 def test_dry_run_shows_the_plan_and_writes_nothing(cli, home):
     r = cli("cron", "import", "--crontab", USER, "--dry-run", "--prefix", "ct-", ok=True)
     assert "would create:" in r.stdout and "ct-backup-sh-2" in r.stdout
-    assert "dry run: 3 jobs would be created; nothing written" in r.stdout
+    assert "dry run: 3 jobs and 3 agents would be created; nothing written" in r.stdout
     assert count(home, "jobs") == 0 and count(home, "agents") == 0
     r = cli("cron", "import", "--crontab", USER, "--dry-run", "--format", "json", ok=True)
     out = json.loads(r.stdout)
@@ -59,7 +59,7 @@ def test_unconvertible_lines_block_the_import_unless_skipped(cli, home):
     assert "nothing was written" in r.stderr
     assert count(home, "jobs") == 0 and count(home, "agents") == 0
     r = cli("cron", "import", "--crontab", MIXED, "--skip-invalid", ok=True)
-    assert "1 job and agent created" in r.stdout and "not converted:" in r.stdout
+    assert "1 job and 1 agent created" in r.stdout and "not converted:" in r.stdout
     agent = json.loads(cli("agent", "show", "true", "--format", "json", ok=True).stdout)
     assert agent["command"] == "/bin/bash -c /usr/bin/true" and agent["shell"] is False
 
