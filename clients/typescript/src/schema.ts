@@ -409,6 +409,12 @@ export interface components {
             deleted: boolean;
         };
         /**
+         * DeliveryOn
+         * @description When a finished run is sent to the job's channels (``services.delivery.wants_delivery``).
+         * @enum {string}
+         */
+        DeliveryOn: "always" | "failure" | "change";
+        /**
          * DeliveryReceipt
          * @description The result of sending one run's output to one channel.
          */
@@ -538,6 +544,8 @@ export interface components {
             custom?: {
                 [key: string]: unknown;
             };
+            /** @default always */
+            delivery_on?: components["schemas"]["DeliveryOn"];
             policy?: components["schemas"]["Policy"];
             /**
              * Max Concurrent
@@ -554,6 +562,8 @@ export interface components {
              * @default 60
              */
             retry_backoff_seconds?: number;
+            /** @default dead_letter */
+            on_failure?: components["schemas"]["OnFailure"];
             /**
              * Jitter Seconds
              * @default null
@@ -669,6 +679,8 @@ export interface components {
             custom?: {
                 [key: string]: unknown;
             };
+            /** @default always */
+            delivery_on?: components["schemas"]["DeliveryOn"];
             policy?: components["schemas"]["Policy"];
             /**
              * Max Concurrent
@@ -685,6 +697,8 @@ export interface components {
              * @default 60
              */
             retry_backoff_seconds?: number;
+            /** @default dead_letter */
+            on_failure?: components["schemas"]["OnFailure"];
             /**
              * Jitter Seconds
              * @default null
@@ -770,6 +784,7 @@ export interface components {
             custom?: {
                 [key: string]: unknown;
             };
+            delivery_on?: components["schemas"]["DeliveryOn"];
             policy?: components["schemas"]["Policy"];
             /** Max Concurrent */
             max_concurrent?: number;
@@ -780,6 +795,7 @@ export interface components {
             max_retries?: number | null;
             /** Retry Backoff Seconds */
             retry_backoff_seconds?: number;
+            on_failure?: components["schemas"]["OnFailure"];
             /**
              * Jitter Seconds
              * @default null
@@ -853,6 +869,8 @@ export interface components {
             custom?: {
                 [key: string]: unknown;
             };
+            /** @default always */
+            delivery_on?: components["schemas"]["DeliveryOn"];
             policy?: components["schemas"]["Policy"];
             /**
              * Max Concurrent
@@ -869,6 +887,8 @@ export interface components {
              * @default 60
              */
             retry_backoff_seconds?: number;
+            /** @default dead_letter */
+            on_failure?: components["schemas"]["OnFailure"];
             /**
              * Jitter Seconds
              * @default null
@@ -957,6 +977,12 @@ export interface components {
             /** Next Runs */
             next_runs: string[];
         };
+        /**
+         * OnFailure
+         * @description What a failed run that has used its retries does to its job (``services.failure_policy``).
+         * @enum {string}
+         */
+        OnFailure: "dead_letter" | "continue";
         /**
          * Policy
          * @description Checks made before every run (SPEC §9).
@@ -1365,6 +1391,8 @@ export interface components {
             custom?: {
                 [key: string]: unknown;
             };
+            /** @default always */
+            deliveryOn?: components["schemas"]["DeliveryOn"];
             policy?: components["schemas"]["PolicyCamel"];
             /**
              * Max Concurrent
@@ -1381,6 +1409,8 @@ export interface components {
              * @default 60
              */
             retryBackoffSeconds?: number;
+            /** @default dead_letter */
+            onFailure?: components["schemas"]["OnFailure"];
             /**
              * Jitter Seconds
              * @default null
@@ -1521,6 +1551,8 @@ export interface components {
             custom?: {
                 [key: string]: unknown;
             };
+            /** @default always */
+            deliveryOn?: components["schemas"]["DeliveryOn"];
             policy?: components["schemas"]["PolicyCamel"];
             /**
              * Max Concurrent
@@ -1537,6 +1569,8 @@ export interface components {
              * @default 60
              */
             retryBackoffSeconds?: number;
+            /** @default dead_letter */
+            onFailure?: components["schemas"]["OnFailure"];
             /**
              * Jitter Seconds
              * @default null
@@ -1651,6 +1685,7 @@ export interface components {
             custom?: {
                 [key: string]: unknown;
             };
+            deliveryOn?: components["schemas"]["DeliveryOn"];
             policy?: components["schemas"]["PolicyCamel"];
             /** Max Concurrent */
             maxConcurrent?: number;
@@ -1661,6 +1696,7 @@ export interface components {
             maxRetries?: number | null;
             /** Retry Backoff Seconds */
             retryBackoffSeconds?: number;
+            onFailure?: components["schemas"]["OnFailure"];
             /**
              * Jitter Seconds
              * @default null
