@@ -23,6 +23,8 @@ CRON_COMMANDS = {
     "validate": "symbi_cron.cli.cron_file:validate",
     "import": "symbi_cron.cli.cron_file:import_cmd",
     "export": "symbi_cron.cli.cron_file:export_cmd",
+    "apply": "symbi_cron.cli.cron_file:apply_cmd",
+    "edit": "symbi_cron.cli.cron_edit:edit",
     # the supervisor (cli/daemon.py, cli/cron_run.py)
     "daemon": "symbi_cron.cli.daemon:daemon",
     "run": "symbi_cron.cli.cron_run:run_job",

@@ -147,10 +147,103 @@ def import_cmd(crontab_file: str, dry_run: bool, prefix: str, skip_invalid: bool
 
 @click.command("export")
 @click.option(
-    "--format", "fmt", type=click.Choice(["crontab"]), default="crontab", show_default=True, help="Output format."
+    "--format",
+    "fmt",
+    type=click.Choice(["crontab", "symbi"]),
+    default="crontab",
+    show_default=True,
+    help="crontab: the jobs crontab can express; symbi: every job and its agents as a .symbi file.",
 )
-def export_cmd(fmt: str) -> None:
-    """Print the jobs that crontab can express, as a crontab (the others as comments saying why)."""
-    from ..services.importing import export_crontab
+@click.option("--name", "names", multiple=True, metavar="JOB", help="Only these jobs (repeatable; symbi format).")
+def export_cmd(fmt: str, names: tuple[str, ...]) -> None:
+    """Print the jobs as a crontab (the ones crontab can express; the others as comments saying why) or as a
+    .symbi file (every job with the agents it uses: `symbi cron apply` of that file changes nothing).
 
-    click.echo(export_crontab(get_app()), nl=False)
+    \b
+      symbi cron export --format symbi > jobs.symbi && symbi cron apply jobs.symbi
+      symbi cron export > my.crontab && symbi cron import --crontab my.crontab
+    """
+    from ..errors import InvalidInput
+
+    if fmt == "crontab":
+        from ..services.importing import export_crontab
+
+        if names:
+            raise InvalidInput("--name goes with --format symbi", field="--name")
+        click.echo(export_crontab(get_app()), nl=False)
+        return
+    from ..services.importing import export_symbi
+
+    click.echo(export_symbi(get_app(), names=list(names) or None), nl=False)
+
+
+def _print_plan(the_plan, *, applied: bool) -> None:
+    """The plan, terraform style: + create, ~ change (old -> new), - remove; then the counts."""
+    from ..services.applying import CREATE, REMOVE, UPDATE
+
+    marks = {CREATE: "+", UPDATE: "~", REMOVE: "-"}
+    for c in the_plan.changes:
+        if c.action not in marks:
+            continue
+        line = f"  {marks[c.action]} {c.kind} {c.name}"
+        if c.action == UPDATE:
+            line += ": " + ", ".join(_field_change(f, c.current or {}, c.spec or {}) for f in c.fields)
+        elif c.action == REMOVE and c.kind == "job":
+            runs = (c.current or {}).get("run_count") or 0
+            line += f" (and its history: {runs} run{'s' if runs != 1 else ''})"
+        click.echo(line)
+    if applied:
+        click.echo(f"applied: {the_plan.summary(done=True)}")
+    else:
+        click.echo(f"dry run: {the_plan.summary()}; nothing written")
+
+
+def _field_change(field: str, before: dict, after: dict) -> str:
+    from ..dsl import schedule_key
+
+    key = schedule_key(field)
+    old, new = before.get(field), after.get(field)
+    if isinstance(old, (dict, list)) or isinstance(new, (dict, list)):
+        return key
+    text = f"{key} {_show(old)} -> {_show(new)}"
+    return text if len(text) <= 70 else key
+
+
+def _show(value) -> str:
+    import json
+
+    return "-" if value is None else json.dumps(value, ensure_ascii=False)
+
+
+@click.command("apply")
+@click.argument("file_", metavar="FILE", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--prune", is_flag=True, help="Also remove the jobs the file does not declare (with their history).")
+@click.option("--dry-run", is_flag=True, help="Print the plan; write nothing.")
+@format_option()
+def apply_cmd(file_: str, prune: bool, dry_run: bool, fmt: str) -> None:
+    """Make the store match a .symbi file, in one transaction: print what is created, changed and (with
+    --prune) removed.
+
+    A job is its name: an unchanged job is not touched (it keeps its id, status and history), a changed one
+    is updated in place. The file's agents are registered or updated; agents are never removed. The file is
+    checked as `validate` checks it first; a file with problems changes nothing (exit 2). `symbi cron export
+    --format symbi` writes a file that applies with no change.
+
+    \b
+      symbi cron apply jobs.symbi --dry-run
+      symbi cron apply jobs.symbi --prune
+    """
+    from ..dsl import read_text
+    from ..services import applying
+
+    app = get_app()
+    name = "<stdin>" if file_ == "-" else file_
+    the_plan = applying.plan(app, read_text(file_), file=name, prune=prune)
+    if not dry_run:
+        applying.apply(app, the_plan)
+    if fmt == "json":
+        emit_json({**the_plan.to_dict(), "dry_run": dry_run})
+    else:
+        _print_plan(the_plan, applied=not dry_run)
+    if not dry_run and not the_plan.empty:
+        warn_if_no_daemon(app)

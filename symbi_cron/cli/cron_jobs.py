@@ -214,6 +214,41 @@ def list_jobs(status: str | None, agent: str | None, sort_key: str, utc: bool, w
     )
 
 
+#: What `cron list` / `cron status --format json` print beside a job's spec: ignored by `cron add --json`.
+SCHEDULER_KEPT = (
+    "id",
+    "status",
+    "next_run",
+    "last_run",
+    "run_count",
+    "failure_count",
+    "created_at",
+    "updated_at",
+    "recent_runs",
+)
+
+
+def _specs_from_json(data: Any) -> tuple[list[Any], list[str]]:
+    """The job specs in ``--json`` (an object, or an array of them as `cron list --format json` prints), without
+    the fields the scheduler keeps (returned, in order, to say they were ignored)."""
+    from ..errors import InvalidInput
+
+    items = data if isinstance(data, list) else [data]
+    if not items:
+        raise InvalidInput("the JSON array is empty: no job to add", field="--json")
+    ignored: list[str] = []
+    specs = []
+    for item in items:
+        if isinstance(item, dict):
+            for key in SCHEDULER_KEPT:
+                if key in item:
+                    if key not in ignored:
+                        ignored.append(key)
+            item = {k: v for k, v in item.items() if k not in SCHEDULER_KEPT}
+        specs.append(item)
+    return specs, ignored
+
+
 def _read_json_arg(text: str) -> Any:
     if text == "-":
         text = sys.stdin.read().removeprefix("\ufeff")  # a BOM from a Windows editor is not JSON
@@ -239,6 +274,10 @@ def add(
 ) -> None:
     """Add a job from JSON or from a .symbi file.
 
+    --json also takes what `cron list --format json` or `cron status --format json` prints (one job, or an
+    array of them: added together or not at all); the fields the scheduler keeps (id, status, next_run, the
+    counters...) are ignored with a note.
+
     \b
       symbi cron add --json '{"name": "quick-task", "agent_id": "agent-123", "cron_expr": "0 * * * *"}'
       symbi cron add --file agent.symbi --schedule daily-report
@@ -252,15 +291,28 @@ def add(
     if json_text:
         if schedules or all_:
             raise InvalidInput("--schedule and --all go with --file")
-        spec = _read_json_arg(json_text)
-        job = jobs.create_job(app, spec, replace=replace)
-        for w in jobs.agent_warnings(app, job):
-            warn(w)
+        data = _read_json_arg(json_text)
+        specs, ignored = _specs_from_json(data)
+        if ignored:
+            click.echo(f"note: ignored what the scheduler keeps: {', '.join(ignored)}", err=True)
+        with app.store.write():  # several (a `cron list --format json` array): all of them or none
+            created = []
+            for i, spec in enumerate(specs):
+                try:
+                    created.append(jobs.create_job(app, spec, replace=replace))
+                except InvalidInput as exc:
+                    if len(specs) == 1:
+                        raise
+                    raise InvalidInput(exc.message, field=f"[{i}].{exc.field}" if exc.field else f"[{i}]") from None
+        for job in created:
+            for w in jobs.agent_warnings(app, job):
+                warn(w)
         warn_if_no_daemon(app)
         if fmt == "json":
-            emit_json(job)
+            emit_json(created[0] if isinstance(data, dict) else created)
         else:
-            click.echo(job["id"])
+            for job in created:
+                click.echo(job["id"])
         return
     if bool(schedules) == all_:
         raise InvalidInput("with --file, give --schedule NAME (one or more) or --all")

@@ -22,15 +22,16 @@ def _same_agent(existing: dict[str, Any], spec: dict[str, Any]) -> bool:
     return mine == spec
 
 
-def scheduler_checks(app: App):
+def scheduler_checks(app: App, *, past_ok: bool = False):
     """The checks ``cron add`` makes on a schedule beyond the file's syntax (``jobs.spec_problems``), as the
-    ``check_schedule`` of :func:`symbi_cron.dsl.parse`: so ``validate`` and ``add`` give the same answer."""
+    ``check_schedule`` of :func:`symbi_cron.dsl.parse`: so ``validate`` and ``add`` give the same answer.
+    ``past_ok``: an ``at`` that has passed is not a problem (``apply`` of an unchanged one-shot)."""
     from .jobs import spec_problems
 
     now = app.clock.now()
 
     def check(spec: Any) -> list[tuple[str | None, str, str | None]]:
-        _clean, problems = spec_problems(app, spec, now=now)
+        _clean, problems = spec_problems(app, spec, now=now, past_ok=past_ok)
         return [(p.field, p.message, p.details.get("near") if isinstance(p.details, dict) else None) for p in problems]
 
     return check
@@ -264,3 +265,16 @@ def export_crontab(app: App) -> str:
 
     agents = {a["name"]: a for a in list_agents(app)}
     return crontab.export_crontab(list_jobs(app), agents, default_zone=app.settings.timezone_name)
+
+
+def export_symbi(app: App, *, names: list[str] | None = None) -> str:
+    """The store's jobs (or the ``names`` ones: NotFound for one that does not exist) and the registered agents
+    they run, as a ``.symbi`` file that ``apply`` reads back with no change."""
+    from ..dsl_export import symbi_text
+    from .agents import list_agents
+    from .jobs import get_job_by_name, list_jobs
+
+    jobs = [get_job_by_name(app, n) for n in dict.fromkeys(names)] if names else list_jobs(app)
+    agents = {a["name"]: a for a in list_agents(app)}
+    used = [agents[n] for n in dict.fromkeys(j["agent_id"] for j in jobs) if n in agents]
+    return symbi_text(used, jobs)
