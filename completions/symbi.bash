@@ -86,6 +86,7 @@ declare -gA _symbi_choices=(
   ['symbi agent list --format']='table json csv'
   ['symbi agent show --format']='table json'
   ['symbi audit query --format']='table json csv'
+  ['symbi audit query --type']='CronJobCreated CronJobUpdated CronJobDeleted CronJobPaused CronJobResumed CronJobReset CronJobTriggered CronJobExecuted CronJobFailed CronJobDeadLettered CronJobCompleted AgentRegistered AgentRemoved AgentPinVerificationFailed CronRunPolicyDenied CronRunApprovalRequested CronRunApproved CronRunDenied CronRunApprovalExpired'
   ['symbi audit verify --format']='table json'
   ['symbi config show --format']='toml json'
   ['symbi cron add --format']='table json'
@@ -95,9 +96,11 @@ declare -gA _symbi_choices=(
   ['symbi cron deny --format']='table json'
   ['symbi cron export --format']='crontab symbi'
   ['symbi cron history --format']='table json csv'
+  ['symbi cron history --status']='queued pending_approval running succeeded failed timed_out denied skipped missed interrupted cancelled'
   ['symbi cron import --format']='table json'
   ['symbi cron list --format']='table json csv'
   ['symbi cron list --sort']='name next status last'
+  ['symbi cron list --status']='active paused completed failed dead_letter'
   ['symbi cron next --format']='table json'
   ['symbi cron pause --format']='table json'
   ['symbi cron pending --format']='table json'
@@ -112,19 +115,26 @@ declare -gA _symbi_choices=(
   ['symbi logs --level']='debug info warning error'
   ['symbi store migrate --format']='table json'
 )
+declare -gA _symbi_paths=(
+  ['symbi agent add --workdir']='dir'
+  ['symbi cron add --file']='file'
+  ['symbi cron apply']='file'
+  ['symbi cron import --crontab']='file'
+  ['symbi cron validate --file']='file'
+)
 declare -gA _symbi_dynamic=(
   ['symbi agent remove']='1'
   ['symbi agent show']='1'
   ['symbi audit query']='1'
   ['symbi completion']='1'
-  ['symbi cron add']='1'
-  ['symbi cron apply']='1'
   ['symbi cron approve']='1'
   ['symbi cron daemon']='1'
   ['symbi cron deny']='1'
   ['symbi cron edit']='1'
+  ['symbi cron export']='1'
   ['symbi cron history']='1'
   ['symbi cron list']='1'
+  ['symbi cron next']='1'
   ['symbi cron pause']='1'
   ['symbi cron remove']='1'
   ['symbi cron reset']='1'
@@ -137,12 +147,24 @@ declare -gA _symbi_dynamic=(
 )
 
 _symbi() {
-    local cur="${COMP_WORDS[COMP_CWORD]}" prev="" cmdpath="symbi" w i skip=0
-    ((COMP_CWORD > 0)) && prev="${COMP_WORDS[COMP_CWORD-1]}"
+    local cur prev="" cmdpath="symbi" w i skip=0 cword=0
+    local -a words=()
+    # bash splits words at ':' (COMP_WORDBREAKS): custom:pager arrives as custom, :, pager. Glue them back.
+    for ((i = 0; i < ${#COMP_WORDS[@]}; i++)); do
+        w="${COMP_WORDS[i]}"
+        if ((i > 0)) && [[ "$w" == :* || "${words[${#words[@]}-1]}" == *: ]]; then
+            words[${#words[@]}-1]+="$w"
+        else
+            words+=("$w")
+        fi
+        ((i == COMP_CWORD)) && cword=$((${#words[@]} - 1))
+    done
+    cur="${words[cword]}"
+    ((cword > 0)) && prev="${words[cword-1]}"
     COMPREPLY=()
     # Walk the words before the cursor: subcommands extend the path; option values are skipped.
-    for ((i = 1; i < COMP_CWORD; i++)); do
-        w="${COMP_WORDS[i]}"
+    for ((i = 1; i < cword; i++)); do
+        w="${words[i]}"
         if ((skip)); then skip=0; continue; fi
         case "$w" in
             --) break ;;
@@ -151,30 +173,65 @@ _symbi() {
         esac
         [[ " ${_symbi_cmds[$cmdpath]} " == *" $w "* ]] && cmdpath="$cmdpath $w"
     done
-    # An option's value: its choices, or ask the program.
+    # An option's value: its choices, a path, or ask the program.
     if [[ "$prev" == -* && " ${_symbi_valopts[$cmdpath]} " == *" $prev "* ]]; then
         if [[ -n "${_symbi_choices[$cmdpath $prev]+x}" ]]; then
             COMPREPLY=($(compgen -W "${_symbi_choices[$cmdpath $prev]}" -- "$cur"))
+        elif [[ -n "${_symbi_paths[$cmdpath $prev]+x}" ]]; then
+            _symbi_path "${_symbi_paths[$cmdpath $prev]}"
         elif [[ -n "${_symbi_dynamic[$cmdpath]+x}" ]]; then
             _symbi_ask
         fi
+        _symbi_trim
         return 0
     fi
     if [[ "$cur" == -* ]]; then
         COMPREPLY=($(compgen -W "${_symbi_opts[$cmdpath]}" -- "$cur"))
     elif [[ -n "${_symbi_cmds[$cmdpath]+x}" ]]; then
         COMPREPLY=($(compgen -W "${_symbi_cmds[$cmdpath]}" -- "$cur"))
+    elif [[ -n "${_symbi_paths[$cmdpath]+x}" ]]; then
+        _symbi_path "${_symbi_paths[$cmdpath]}"
     elif [[ -n "${_symbi_dynamic[$cmdpath]+x}" ]]; then
         _symbi_ask
     fi
+    _symbi_trim
     return 0
 }
 
-# Values (job and agent names, runs, files) come from the program itself: click's completion protocol.
+# bash replaces only the part of the word after its last ':': drop what is before it from the answers.
+_symbi_trim() {
+    if [[ "${COMP_WORDS[COMP_CWORD]}" != "$cur" && "$cur" == *:* ]]; then
+        local before="${cur%"${cur##*:}"}" n=${#COMPREPLY[@]}
+        while ((n-- > 0)); do COMPREPLY[n]="${COMPREPLY[n]#"$before"}"; done
+    fi
+}
+
+# Files and directories: the shell's own completion, no program run.
+_symbi_path() {
+    local IFS=$'\n'
+    compopt -o filenames 2>/dev/null
+    if [[ "$1" == dir ]]; then
+        COMPREPLY=($(compgen -d -- "$cur"))
+    else
+        COMPREPLY=($(compgen -f -- "$cur"))
+    fi
+}
+
+# Values (job and agent names, runs, zones) come from the program itself: click's completion protocol, the
+# words quoted (a quoted cron expression stays one word). The program is the command as typed, or what an alias
+# stands for (alias symbi='python3 ~/symbi.pyz'); a shell function works too (the variables are exported from a
+# subshell, not passed to env).
 _symbi_ask() {
     local IFS=$'\n' line type value response
-    response=$(env COMP_WORDS="${COMP_WORDS[*]}" COMP_CWORD="$COMP_CWORD" _SYMBI_COMPLETE=bash_complete \
-        "${COMP_WORDS[0]}" 2>/dev/null) || return 0
+    local quoted
+    quoted=$(printf '%q ' "${words[@]:0:cword+1}")
+    local -a prog=("${words[0]}")
+    if [[ -n "${BASH_ALIASES[${words[0]}]+x}" ]]; then
+        IFS=$' \t\n' eval "prog=(${BASH_ALIASES[${words[0]}]})"
+    fi
+    response=$(unset COMP_WORDS COMP_CWORD
+        export COMP_WORDS="$quoted" COMP_CWORD="$cword" _SYMBI_COMPLETE=bash_complete
+        "${prog[@]}" 2>/dev/null) || return 0
     for line in $response; do
         type="${line%%,*}"
         value="${line#*,}"
@@ -186,4 +243,4 @@ _symbi_ask() {
     done
 }
 
-complete -F _symbi symbi
+complete -F _symbi symbi symbi.pyz

@@ -176,6 +176,8 @@ function __symbi_choices
             printf '%s\n' 'table' 'json'
         case 'symbi audit query --format'
             printf '%s\n' 'table' 'json' 'csv'
+        case 'symbi audit query --type'
+            printf '%s\n' 'CronJobCreated' 'CronJobUpdated' 'CronJobDeleted' 'CronJobPaused' 'CronJobResumed' 'CronJobReset' 'CronJobTriggered' 'CronJobExecuted' 'CronJobFailed' 'CronJobDeadLettered' 'CronJobCompleted' 'AgentRegistered' 'AgentRemoved' 'AgentPinVerificationFailed' 'CronRunPolicyDenied' 'CronRunApprovalRequested' 'CronRunApproved' 'CronRunDenied' 'CronRunApprovalExpired'
         case 'symbi audit verify --format'
             printf '%s\n' 'table' 'json'
         case 'symbi config show --format'
@@ -194,12 +196,16 @@ function __symbi_choices
             printf '%s\n' 'crontab' 'symbi'
         case 'symbi cron history --format'
             printf '%s\n' 'table' 'json' 'csv'
+        case 'symbi cron history --status'
+            printf '%s\n' 'queued' 'pending_approval' 'running' 'succeeded' 'failed' 'timed_out' 'denied' 'skipped' 'missed' 'interrupted' 'cancelled'
         case 'symbi cron import --format'
             printf '%s\n' 'table' 'json'
         case 'symbi cron list --format'
             printf '%s\n' 'table' 'json' 'csv'
         case 'symbi cron list --sort'
             printf '%s\n' 'name' 'next' 'status' 'last'
+        case 'symbi cron list --status'
+            printf '%s\n' 'active' 'paused' 'completed' 'failed' 'dead_letter'
         case 'symbi cron next --format'
             printf '%s\n' 'table' 'json'
         case 'symbi cron pause --format'
@@ -229,6 +235,21 @@ function __symbi_choices
     end
 end
 
+function __symbi_paths
+    switch $argv[1]
+        case 'symbi agent add --workdir'
+            printf '%s\n' 'dir'
+        case 'symbi cron add --file'
+            printf '%s\n' 'file'
+        case 'symbi cron apply'
+            printf '%s\n' 'file'
+        case 'symbi cron import --crontab'
+            printf '%s\n' 'file'
+        case 'symbi cron validate --file'
+            printf '%s\n' 'file'
+    end
+end
+
 function __symbi_dynamic
     switch $argv[1]
         case 'symbi agent remove'
@@ -239,10 +260,6 @@ function __symbi_dynamic
             printf '%s\n' 1
         case 'symbi completion'
             printf '%s\n' 1
-        case 'symbi cron add'
-            printf '%s\n' 1
-        case 'symbi cron apply'
-            printf '%s\n' 1
         case 'symbi cron approve'
             printf '%s\n' 1
         case 'symbi cron daemon'
@@ -251,9 +268,13 @@ function __symbi_dynamic
             printf '%s\n' 1
         case 'symbi cron edit'
             printf '%s\n' 1
+        case 'symbi cron export'
+            printf '%s\n' 1
         case 'symbi cron history'
             printf '%s\n' 1
         case 'symbi cron list'
+            printf '%s\n' 1
+        case 'symbi cron next'
             printf '%s\n' 1
         case 'symbi cron pause'
             printf '%s\n' 1
@@ -301,28 +322,48 @@ function __symbi_complete
     set -l prev $tokens[-1]
     if string match -q -- '-*' $prev; and contains -- $prev (__symbi_valopts "$cmdpath")
         set -l choices (__symbi_choices "$cmdpath $prev")
+        set -l path (__symbi_paths "$cmdpath $prev")
         if test (count $choices) -gt 0
             printf '%s\n' $choices
+        else if test (count $path) -gt 0
+            __symbi_path $path
         else if test (count (__symbi_dynamic "$cmdpath")) -gt 0
             __symbi_ask
         end
         return
     end
     set -l subs (__symbi_cmds "$cmdpath")
+    set -l path (__symbi_paths "$cmdpath")
     if string match -q -- '-*' $cur
         __symbi_opts "$cmdpath"
     else if test (count $subs) -gt 0
         printf '%s\n' $subs
+    else if test (count $path) -gt 0
+        __symbi_path $path
     else if test (count (__symbi_dynamic "$cmdpath")) -gt 0
         __symbi_ask
     end
 end
 
-# Values (job and agent names, runs, files) come from the program itself: click's completion protocol.
+# Files and directories: fish's own completion, no program run.
+function __symbi_path
+    if test "$argv[1]" = dir
+        __fish_complete_directories (commandline -ct)
+    else
+        __fish_complete_path (commandline -ct)
+    end
+end
+
+# Values (job and agent names, runs, zones) come from the program itself: click's completion protocol. The
+# program is the command as typed (~ expanded), so a fish alias (a function: alias symbi='python3 ~/symbi.pyz')
+# works: the variables are exported with set -x, not passed to env.
 function __symbi_ask
     set -l tokens (commandline -opc)
-    for line in (env _SYMBI_COMPLETE=fish_complete COMP_WORDS=(commandline -cp) COMP_CWORD=(commandline -ct) \
-            $tokens[1] 2>/dev/null)
+    set -l prog (string replace -r '^~(?=/|$)' -- $HOME $tokens[1])
+    set -lx _SYMBI_COMPLETE fish_complete
+    set -lx COMP_WORDS (commandline -cp)
+    set -lx COMP_CWORD (commandline -ct)
+    for line in ($prog 2>/dev/null)
         set -l parts (string split -m 1 ',' -- $line)
         switch $parts[1]
             case plain
@@ -336,3 +377,4 @@ function __symbi_ask
 end
 
 complete -c symbi -f -a '(__symbi_complete)'
+complete -c symbi.pyz -f -a '(__symbi_complete)'

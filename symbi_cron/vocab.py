@@ -113,3 +113,26 @@ JOB_FIELD_ORDER = (
     "created_at",
     "updated_at",
 )
+
+#: Every event type written anywhere, in the order a reader meets them in a job's life.
+EVENT_TYPES: tuple[str, ...] = (
+    "CronJobCreated",
+    "CronJobUpdated",
+    "CronJobDeleted",
+    "CronJobPaused",
+    "CronJobResumed",
+    "CronJobReset",
+    "CronJobTriggered",
+    "CronJobExecuted",
+    "CronJobFailed",
+    "CronJobDeadLettered",
+    "CronJobCompleted",
+    "AgentRegistered",
+    "AgentRemoved",
+    "AgentPinVerificationFailed",
+    "CronRunPolicyDenied",
+    "CronRunApprovalRequested",
+    "CronRunApproved",
+    "CronRunDenied",
+    "CronRunApprovalExpired",
+)

@@ -70,7 +70,12 @@ def agent() -> None:
     metavar="K=V",
     help="Environment for the agent (repeatable); values may be ${VAR} references.",
 )
-@click.option("--workdir", metavar="DIR", help="Working directory (default: the run's context directory).")
+@click.option(
+    "--workdir",
+    metavar="DIR",
+    type=click.Path(file_okay=False),
+    help="Working directory (default: the run's context directory).",
+)
 @click.option("--agentpin-id", metavar="ID", help="The agent's AgentPin id (default: its name).")
 @click.option("--description", metavar="TEXT", help="A note for people.")
 @click.option("--replace", is_flag=True, help="Replace an agent with the same name.")

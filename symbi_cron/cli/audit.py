@@ -7,8 +7,9 @@ from typing import Any
 
 import click
 
+from ..vocab import EVENT_TYPES
 from .common import emit_json, format_option, get_app, positive, render_rows, short_id
-from .completers import complete_job
+from .completers import complete_job, values
 
 CSV_FIELDS = ("seq", "at", "type", "actor", "job_id", "job_name", "run_id", "details", "prev_hash", "hash")
 
@@ -25,7 +26,12 @@ def _details(row: dict[str, Any]) -> str:
 
 @audit.command("query")
 @click.option(
-    "--type", "types", multiple=True, metavar="TYPE", help="Only this event type (repeatable), e.g. CronJobFailed."
+    "--type",
+    "types",
+    multiple=True,
+    metavar="TYPE",
+    shell_complete=values(*EVENT_TYPES),
+    help="Only this event type (repeatable), e.g. CronJobFailed.",
 )
 @click.option(
     "--since",

@@ -70,3 +70,54 @@ def complete_run(ctx: click.Context, param: click.Parameter, incomplete: str) ->
         "WHERE r.status = 'pending_approval' ORDER BY r.created_at"
     )
     return [CompletionItem(r["id"], help=r["name"]) for r in rows if r["id"].startswith(incomplete)]
+
+
+def values(*choices: str):
+    """A completer offering fixed ``choices``. The completion scripts embed them (``.values``): Tab needs no
+    program run for them."""
+    from click.shell_completion import CompletionItem
+
+    def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+        return [CompletionItem(c) for c in choices if c.startswith(incomplete)]
+
+    complete.values = tuple(choices)  # type: ignore[attr-defined]
+    return complete
+
+
+def complete_zone(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """IANA time zone names (the machine's tz database) starting with ``incomplete``, case-insensitive."""
+    from click.shell_completion import CompletionItem
+
+    try:
+        import zoneinfo
+
+        zones = zoneinfo.available_timezones()
+    except Exception:  # noqa: BLE001  (no tz database: nothing to offer)
+        return []
+    low = incomplete.lower()
+    return [CompletionItem(z) for z in sorted(zones) if z.lower().startswith(low) and not z.startswith("posix")]
+
+
+def complete_channel(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """The built-in delivery channels and the ``custom:NAME`` ones of config ``[custom_channels]`` (read with
+    tomllib: no settings model on a Tab press)."""
+    from click.shell_completion import CompletionItem
+
+    from ..vocab import BUILTIN_CHANNELS
+
+    names = list(BUILTIN_CHANNELS)
+    try:
+        import sys
+
+        if sys.version_info >= (3, 11):
+            import tomllib
+        else:  # pragma: no cover
+            import tomli as tomllib
+        from ..paths import resolve
+
+        with open(resolve().config_file, "rb") as fh:
+            custom = tomllib.load(fh).get("custom_channels") or {}
+        names += [f"custom:{n}" for n in sorted(custom)]
+    except Exception:  # noqa: BLE001  (no config, or a broken one: the built-in channels)
+        pass
+    return [CompletionItem(n) for n in names if n.startswith(incomplete)]

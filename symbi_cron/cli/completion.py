@@ -86,14 +86,28 @@ def _takes_value(opt: click.Option) -> bool:
     return not opt.is_flag and not opt.count
 
 
-def _is_dynamic(param: click.Parameter) -> bool:
-    """Whether completing this parameter's value needs the program (store lookups, files)."""
+def _static_values(param: click.Parameter) -> list[str] | None:
+    """Fixed values a parameter completes to (a ``completers.values`` completer): embedded in the scripts."""
     custom = getattr(param, "_custom_shell_complete", None)
-    return (
-        custom is not None
-        or isinstance(param.type, (click.Path, click.File))
-        or (isinstance(param, click.Argument) and isinstance(param.type, click.Choice))
-    )
+    found = getattr(custom, "values", None)
+    return [str(v) for v in found] if found is not None else None
+
+
+def _path_kind(param: click.Parameter) -> str | None:
+    """``file`` or ``dir`` for a parameter that takes a path: the shell completes it itself."""
+    if isinstance(param.type, click.File):
+        return "file"
+    if isinstance(param.type, click.Path):
+        return "dir" if not param.type.file_okay else "file"
+    return None
+
+
+def _is_dynamic(param: click.Parameter) -> bool:
+    """Whether completing this parameter's value needs the program (store lookups, time zones)."""
+    custom = getattr(param, "_custom_shell_complete", None)
+    if _static_values(param) is not None or _path_kind(param) is not None:
+        return False
+    return custom is not None or (isinstance(param, click.Argument) and isinstance(param.type, click.Choice))
 
 
 def short_help(cmd: click.Command) -> str:
@@ -110,11 +124,12 @@ class Tables:
     value_options: dict[str, list[str]]  # path -> options that take a value
     choices: dict[str, list[str]]  # "path --opt" -> choices
     dynamic: list[str]  # leaf paths whose values the program completes
+    paths: dict[str, str] = field(default_factory=dict)  # "path --opt" (or "path" for its argument) -> file|dir
 
 
 def tables(tree: Node) -> Tables:
     """Flatten the tree into the lookup tables of the completion scripts (sorted: output is deterministic)."""
-    t = Tables({}, {}, {}, {}, [])
+    t = Tables({}, {}, {}, {}, [], {})
     for node in tree.walk():
         key = node.key
         if node.commands:
@@ -122,6 +137,9 @@ def tables(tree: Node) -> Tables:
         opts: list[tuple[str, str]] = []
         valopts: list[str] = []
         dynamic = any(_is_dynamic(a) for a in node.arguments())
+        for arg in node.arguments():
+            if _path_kind(arg):
+                t.paths[key] = _path_kind(arg) or "file"
         for opt in node.options():
             help_ = " ".join((opt.help or "").split())
             for name in _opt_names(opt):
@@ -131,6 +149,10 @@ def tables(tree: Node) -> Tables:
                     valopts.append(name)
                     if isinstance(opt.type, click.Choice):
                         t.choices[f"{key} {name}"] = [str(c) for c in opt.type.choices]
+                    elif _static_values(opt) is not None:
+                        t.choices[f"{key} {name}"] = _static_values(opt) or []
+                    elif _path_kind(opt):
+                        t.paths[f"{key} {name}"] = _path_kind(opt) or "file"
                     elif _is_dynamic(opt):
                         dynamic = True
         t.options[key] = sorted(opts)
@@ -173,6 +195,7 @@ def render_bash(t: Tables) -> str:
     assoc("_symbi_opts", {k: " ".join(n for n, _ in v) for k, v in t.options.items()})
     assoc("_symbi_valopts", {k: " ".join(v) for k, v in t.value_options.items()})
     assoc("_symbi_choices", {k: " ".join(v) for k, v in t.choices.items()})
+    assoc("_symbi_paths", dict(t.paths))
     assoc("_symbi_dynamic", {k: "1" for k in t.dynamic})
     out.append(_BASH_BODY)
     return "".join(out)
@@ -180,12 +203,24 @@ def render_bash(t: Tables) -> str:
 
 _BASH_BODY = r"""
 _symbi() {
-    local cur="${COMP_WORDS[COMP_CWORD]}" prev="" cmdpath="symbi" w i skip=0
-    ((COMP_CWORD > 0)) && prev="${COMP_WORDS[COMP_CWORD-1]}"
+    local cur prev="" cmdpath="symbi" w i skip=0 cword=0
+    local -a words=()
+    # bash splits words at ':' (COMP_WORDBREAKS): custom:pager arrives as custom, :, pager. Glue them back.
+    for ((i = 0; i < ${#COMP_WORDS[@]}; i++)); do
+        w="${COMP_WORDS[i]}"
+        if ((i > 0)) && [[ "$w" == :* || "${words[${#words[@]}-1]}" == *: ]]; then
+            words[${#words[@]}-1]+="$w"
+        else
+            words+=("$w")
+        fi
+        ((i == COMP_CWORD)) && cword=$((${#words[@]} - 1))
+    done
+    cur="${words[cword]}"
+    ((cword > 0)) && prev="${words[cword-1]}"
     COMPREPLY=()
     # Walk the words before the cursor: subcommands extend the path; option values are skipped.
-    for ((i = 1; i < COMP_CWORD; i++)); do
-        w="${COMP_WORDS[i]}"
+    for ((i = 1; i < cword; i++)); do
+        w="${words[i]}"
         if ((skip)); then skip=0; continue; fi
         case "$w" in
             --) break ;;
@@ -194,30 +229,65 @@ _symbi() {
         esac
         [[ " ${_symbi_cmds[$cmdpath]} " == *" $w "* ]] && cmdpath="$cmdpath $w"
     done
-    # An option's value: its choices, or ask the program.
+    # An option's value: its choices, a path, or ask the program.
     if [[ "$prev" == -* && " ${_symbi_valopts[$cmdpath]} " == *" $prev "* ]]; then
         if [[ -n "${_symbi_choices[$cmdpath $prev]+x}" ]]; then
             COMPREPLY=($(compgen -W "${_symbi_choices[$cmdpath $prev]}" -- "$cur"))
+        elif [[ -n "${_symbi_paths[$cmdpath $prev]+x}" ]]; then
+            _symbi_path "${_symbi_paths[$cmdpath $prev]}"
         elif [[ -n "${_symbi_dynamic[$cmdpath]+x}" ]]; then
             _symbi_ask
         fi
+        _symbi_trim
         return 0
     fi
     if [[ "$cur" == -* ]]; then
         COMPREPLY=($(compgen -W "${_symbi_opts[$cmdpath]}" -- "$cur"))
     elif [[ -n "${_symbi_cmds[$cmdpath]+x}" ]]; then
         COMPREPLY=($(compgen -W "${_symbi_cmds[$cmdpath]}" -- "$cur"))
+    elif [[ -n "${_symbi_paths[$cmdpath]+x}" ]]; then
+        _symbi_path "${_symbi_paths[$cmdpath]}"
     elif [[ -n "${_symbi_dynamic[$cmdpath]+x}" ]]; then
         _symbi_ask
     fi
+    _symbi_trim
     return 0
 }
 
-# Values (job and agent names, runs, files) come from the program itself: click's completion protocol.
+# bash replaces only the part of the word after its last ':': drop what is before it from the answers.
+_symbi_trim() {
+    if [[ "${COMP_WORDS[COMP_CWORD]}" != "$cur" && "$cur" == *:* ]]; then
+        local before="${cur%"${cur##*:}"}" n=${#COMPREPLY[@]}
+        while ((n-- > 0)); do COMPREPLY[n]="${COMPREPLY[n]#"$before"}"; done
+    fi
+}
+
+# Files and directories: the shell's own completion, no program run.
+_symbi_path() {
+    local IFS=$'\n'
+    compopt -o filenames 2>/dev/null
+    if [[ "$1" == dir ]]; then
+        COMPREPLY=($(compgen -d -- "$cur"))
+    else
+        COMPREPLY=($(compgen -f -- "$cur"))
+    fi
+}
+
+# Values (job and agent names, runs, zones) come from the program itself: click's completion protocol, the
+# words quoted (a quoted cron expression stays one word). The program is the command as typed, or what an alias
+# stands for (alias symbi='python3 ~/symbi.pyz'); a shell function works too (the variables are exported from a
+# subshell, not passed to env).
 _symbi_ask() {
     local IFS=$'\n' line type value response
-    response=$(env COMP_WORDS="${COMP_WORDS[*]}" COMP_CWORD="$COMP_CWORD" _SYMBI_COMPLETE=bash_complete \
-        "${COMP_WORDS[0]}" 2>/dev/null) || return 0
+    local quoted
+    quoted=$(printf '%q ' "${words[@]:0:cword+1}")
+    local -a prog=("${words[0]}")
+    if [[ -n "${BASH_ALIASES[${words[0]}]+x}" ]]; then
+        IFS=$' \t\n' eval "prog=(${BASH_ALIASES[${words[0]}]})"
+    fi
+    response=$(unset COMP_WORDS COMP_CWORD
+        export COMP_WORDS="$quoted" COMP_CWORD="$cword" _SYMBI_COMPLETE=bash_complete
+        "${prog[@]}" 2>/dev/null) || return 0
     for line in $response; do
         type="${line%%,*}"
         value="${line#*,}"
@@ -229,14 +299,14 @@ _symbi_ask() {
     done
 }
 
-complete -F _symbi symbi
+complete -F _symbi symbi symbi.pyz
 """
 
 
 def render_zsh(t: Tables) -> str:
     """The zsh completion script (a ``#compdef`` function: put it on ``$fpath`` as ``_symbi``)."""
     out = [
-        "#compdef symbi\n",
+        "#compdef symbi symbi.pyz\n",
         _HEADER.format(shell="zsh"),
         "# Install: copy it to a directory on $fpath as _symbi (then compinit), or source it after compinit.\n",
     ]
@@ -254,6 +324,7 @@ def render_zsh(t: Tables) -> str:
     assoc("_symbi_opts", {k: described(v) for k, v in t.options.items()})
     assoc("_symbi_valopts", {k: " ".join(v) for k, v in t.value_options.items()})
     assoc("_symbi_choices", {k: " ".join(v) for k, v in t.choices.items()})
+    assoc("_symbi_paths", dict(t.paths))
     assoc("_symbi_dynamic", {k: "1" for k in t.dynamic})
     out.append(_ZSH_BODY)
     return "".join(out)
@@ -279,6 +350,8 @@ _symbi() {
         if (( ${+_symbi_choices[$cmdpath $prev]} )); then
             items=(${=_symbi_choices[$cmdpath $prev]})
             compadd -a items
+        elif (( ${+_symbi_paths[$cmdpath $prev]} )); then
+            _symbi_path ${_symbi_paths[$cmdpath $prev]}
         elif (( ${+_symbi_dynamic[$cmdpath]} )); then
             _symbi_ask
         fi
@@ -290,17 +363,28 @@ _symbi() {
     elif (( ${+_symbi_cmds[$cmdpath]} )); then
         items=("${(@f)_symbi_cmds[$cmdpath]}")
         _describe -t commands command items
+    elif (( ${+_symbi_paths[$cmdpath]} )); then
+        _symbi_path ${_symbi_paths[$cmdpath]}
     elif (( ${+_symbi_dynamic[$cmdpath]} )); then
         _symbi_ask
     fi
 }
 
-# Values (job and agent names, runs, files) come from the program itself: click's completion protocol.
+# Files and directories: zsh's own completion, no program run.
+_symbi_path() {
+    if [[ "$1" == dir ]]; then _path_files -/; else _path_files -f; fi
+}
+
+# Values (job and agent names, runs, zones) come from the program itself: click's completion protocol. The
+# program is the command as typed (~ expanded; reached through an alias such as symbi='python3 ~/symbi.pyz',
+# zsh hands us the zipapp's path), or what an alias stands for when complete_aliases is set; a shell function
+# works too (the variables are exported from a subshell).
 _symbi_ask() {
-    local -a response plain described
-    local type key descr
-    response=("${(@f)$(env COMP_WORDS="${words[*]}" COMP_CWORD=$((CURRENT-1)) _SYMBI_COMPLETE=zsh_complete \
-        "${words[1]}" 2>/dev/null)}")
+    local -a response plain described prog
+    local type key descr w="${words[1]}" cline="${words[*]}" cword=$((CURRENT-1))
+    if (( ${+aliases[$w]} )); then eval "prog=(${aliases[$w]})"; else eval "prog=($w)"; fi
+    response=("${(@f)$(export COMP_WORDS="$cline" COMP_CWORD=$cword _SYMBI_COMPLETE=zsh_complete
+        "${prog[@]}" 2>/dev/null)}")
     for type key descr in ${response}; do
         case "$type" in
             plain) if [[ "$descr" == "_" ]]; then plain+=("$key"); else described+=("$key:$descr"); fi ;;
@@ -337,6 +421,7 @@ def render_fish(t: Tables) -> str:
     switch("__symbi_opts", {k: words(v) for k, v in t.options.items()})
     switch("__symbi_valopts", {k: " ".join(_fq(o) for o in v) for k, v in t.value_options.items()})
     switch("__symbi_choices", {k: " ".join(_fq(c) for c in v) for k, v in t.choices.items()})
+    switch("__symbi_paths", {k: _fq(v) for k, v in t.paths.items()})
     switch("__symbi_dynamic", {k: "1" for k in t.dynamic})
     out.append(_FISH_BODY)
     return "".join(out)
@@ -368,28 +453,48 @@ function __symbi_complete
     set -l prev $tokens[-1]
     if string match -q -- '-*' $prev; and contains -- $prev (__symbi_valopts "$cmdpath")
         set -l choices (__symbi_choices "$cmdpath $prev")
+        set -l path (__symbi_paths "$cmdpath $prev")
         if test (count $choices) -gt 0
             printf '%s\n' $choices
+        else if test (count $path) -gt 0
+            __symbi_path $path
         else if test (count (__symbi_dynamic "$cmdpath")) -gt 0
             __symbi_ask
         end
         return
     end
     set -l subs (__symbi_cmds "$cmdpath")
+    set -l path (__symbi_paths "$cmdpath")
     if string match -q -- '-*' $cur
         __symbi_opts "$cmdpath"
     else if test (count $subs) -gt 0
         printf '%s\n' $subs
+    else if test (count $path) -gt 0
+        __symbi_path $path
     else if test (count (__symbi_dynamic "$cmdpath")) -gt 0
         __symbi_ask
     end
 end
 
-# Values (job and agent names, runs, files) come from the program itself: click's completion protocol.
+# Files and directories: fish's own completion, no program run.
+function __symbi_path
+    if test "$argv[1]" = dir
+        __fish_complete_directories (commandline -ct)
+    else
+        __fish_complete_path (commandline -ct)
+    end
+end
+
+# Values (job and agent names, runs, zones) come from the program itself: click's completion protocol. The
+# program is the command as typed (~ expanded), so a fish alias (a function: alias symbi='python3 ~/symbi.pyz')
+# works: the variables are exported with set -x, not passed to env.
 function __symbi_ask
     set -l tokens (commandline -opc)
-    for line in (env _SYMBI_COMPLETE=fish_complete COMP_WORDS=(commandline -cp) COMP_CWORD=(commandline -ct) \
-            $tokens[1] 2>/dev/null)
+    set -l prog (string replace -r '^~(?=/|$)' -- $HOME $tokens[1])
+    set -lx _SYMBI_COMPLETE fish_complete
+    set -lx COMP_WORDS (commandline -cp)
+    set -lx COMP_CWORD (commandline -ct)
+    for line in ($prog 2>/dev/null)
         set -l parts (string split -m 1 ',' -- $line)
         switch $parts[1]
             case plain
@@ -403,6 +508,7 @@ function __symbi_ask
 end
 
 complete -c symbi -f -a '(__symbi_complete)'
+complete -c symbi.pyz -f -a '(__symbi_complete)'
 """
 
 RENDERERS = {"bash": render_bash, "zsh": render_zsh, "fish": render_fish}

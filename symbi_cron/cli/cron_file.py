@@ -7,11 +7,19 @@ import sys
 import click
 
 from .common import Column, emit_json, format_option, get_app, render_table, warn, warn_if_no_daemon
+from .completers import complete_job
 from .table import Fit
 
 
 @click.command("validate")
-@click.option("--file", "file_", required=True, metavar="FILE", help="The .symbi file to check (`-` = stdin).")
+@click.option(
+    "--file",
+    "file_",
+    required=True,
+    metavar="FILE",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="The .symbi file to check (`-` = stdin).",
+)
 @format_option()
 def validate(file_: str, fmt: str) -> None:
     """Check a .symbi file without changing anything.
@@ -75,6 +83,7 @@ def _short(text: str, width: int = 60) -> str:
     "crontab_file",
     required=True,
     metavar="FILE",
+    type=click.Path(dir_okay=False, allow_dash=True),
     help="A user crontab (`-` reads stdin, e.g. `crontab -l | symbi cron import --crontab -`).",
 )
 @click.option("--dry-run", is_flag=True, help="Show what would be created; write nothing.")
@@ -154,7 +163,14 @@ def import_cmd(crontab_file: str, dry_run: bool, prefix: str, skip_invalid: bool
     show_default=True,
     help="crontab: the jobs crontab can express; symbi: every job and its agents as a .symbi file.",
 )
-@click.option("--name", "names", multiple=True, metavar="JOB", help="Only these jobs (repeatable; symbi format).")
+@click.option(
+    "--name",
+    "names",
+    multiple=True,
+    metavar="JOB",
+    shell_complete=complete_job,
+    help="Only these jobs (repeatable; symbi format).",
+)
 def export_cmd(fmt: str, names: tuple[str, ...]) -> None:
     """Print the jobs as a crontab (the ones crontab can express; the others as comments saying why) or as a
     .symbi file (every job with the agents it uses: `symbi cron apply` of that file changes nothing).

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from ..vocab import JobStatus, RunStatus
 from .common import (
     Column,
     emit_json,
@@ -23,7 +24,7 @@ from .common import (
     warn_if_no_daemon,
     wide_option,
 )
-from .completers import complete_agent, complete_job
+from .completers import complete_agent, complete_job, values
 from .table import Fit
 from .when import TimeView, clock_time, stamp
 
@@ -179,7 +180,11 @@ def sort_jobs(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
 
 
 @click.command("list")
-@click.option("--status", help="Only jobs in this status (active, paused, completed, failed, dead_letter).")
+@click.option(
+    "--status",
+    help="Only jobs in this status (active, paused, completed, failed, dead_letter).",
+    shell_complete=values(*(s.value for s in JobStatus)),
+)
 @click.option("--agent", help="Only jobs running this agent.", shell_complete=complete_agent)
 @click.option(
     "--sort",
@@ -264,7 +269,9 @@ def _read_json_arg(text: str) -> Any:
 
 @click.command()
 @click.option("--json", "json_text", metavar="TEXT", help="The job as a JSON object (`-` reads stdin).")
-@click.option("--file", "file_", type=click.Path(dir_okay=False), help="A .symbi file holding the schedule.")
+@click.option(
+    "--file", "file_", type=click.Path(dir_okay=False, allow_dash=True), help="A .symbi file holding the schedule."
+)
 @click.option("--schedule", "schedules", multiple=True, metavar="NAME", help="Schedule(s) to add from --file.")
 @click.option("--all", "all_", is_flag=True, help="Add every schedule in --file.")
 @click.option("--replace", is_flag=True, help="Replace a job (or agent) with the same name.")
@@ -546,7 +553,9 @@ def status(job: str, history_n: int, watch: bool, interval: float, utc: bool, wi
 @click.command()
 @JOB_ARG
 @click.option("--limit", type=int, default=20, show_default=True, callback=positive, help="How many runs.")
-@click.option("--status", help="Only runs in this status (e.g. failed).")
+@click.option(
+    "--status", help="Only runs in this status (e.g. failed).", shell_complete=values(*(s.value for s in RunStatus))
+)
 @utc_option
 @wide_option
 @format_option(("table", "json", "csv"))

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 import click
 
 from ..errors import InvalidInput
+from .completers import complete_zone
 
 MAX_COUNT = 1000
 
@@ -18,6 +19,7 @@ MAX_COUNT = 1000
     "--tz",
     "tz_name",
     metavar="ZONE",
+    shell_complete=complete_zone,
     help="IANA time zone to compute in (default: scheduler.default_timezone, else the machine's zone).",
 )
 @click.option(

@@ -8,7 +8,7 @@ import sys
 import click
 
 from .common import emit_json, format_option, get_app, render_table
-from .completers import complete_job
+from .completers import complete_channel, complete_job
 
 
 @click.command("test-delivery")
@@ -18,6 +18,7 @@ from .completers import complete_job
     "channels",
     multiple=True,
     metavar="CHANNEL",
+    shell_complete=complete_channel,
     help="Send only through this channel (repeatable): stdout, log_file, webhook, slack, email or "
     "custom:NAME. "
     "Default: the job's own delivery list.",

@@ -17,30 +17,8 @@ from datetime import datetime
 from typing import Any
 
 from ..errors import InvalidInput
+from ..vocab import EVENT_TYPES  # noqa: F401  (re-exported; shell completion reads it from vocab)
 from .app import App
-
-#: Every event type written anywhere, in the order a reader meets them in a job's life.
-EVENT_TYPES: tuple[str, ...] = (
-    "CronJobCreated",
-    "CronJobUpdated",
-    "CronJobDeleted",
-    "CronJobPaused",
-    "CronJobResumed",
-    "CronJobReset",
-    "CronJobTriggered",
-    "CronJobExecuted",
-    "CronJobFailed",
-    "CronJobDeadLettered",
-    "CronJobCompleted",
-    "AgentRegistered",
-    "AgentRemoved",
-    "AgentPinVerificationFailed",
-    "CronRunPolicyDenied",
-    "CronRunApprovalRequested",
-    "CronRunApproved",
-    "CronRunDenied",
-    "CronRunApprovalExpired",
-)
 
 _COLUMNS = "seq, at, type, actor, job_id, job_name, run_id, details, prev_hash, hash"
 

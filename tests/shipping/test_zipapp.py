@@ -153,3 +153,37 @@ def test_zipapp_sh_refuses_an_unknown_option() -> None:
     )
     assert result.returncode == 2
     assert "unknown option: --frobnicate" in result.stderr
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (apt-get install tmux)")
+def test_tab_completion_through_an_alias_to_the_zipapp(pyz: Path, tmp_path: Path) -> None:
+    """alias symbi='python3 symbi.pyz' in an interactive bash (tmux): job names complete, from the zipapp."""
+    from agents.tmux import TmuxShell, interactive_env
+
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(home),
+        "TMPDIR": str(tmp_path),
+        "SYMBI_HOME": str(tmp_path / "symbi-home"),
+        "SYMBI_DEFAULT_TIMEZONE": "UTC",
+        "LANG": "C.UTF-8",
+    }
+    added = _run(
+        pyz,
+        env,
+        "cron",
+        "add",
+        "--json",
+        json.dumps({"name": "nightly-backup", "agent_id": "a", "cron_expr": "@daily"}),
+    )
+    assert added.returncode == 0, added.stderr
+    script = _run(pyz, env, "completion", "bash").stdout  # the script as the zipapp prints it
+    (tmp_path / "symbi.bash").write_text(script)
+    with TmuxShell(["bash", "--norc", "--noprofile"], interactive_env(env)) as sh:
+        sh.run(f"alias symbi='{_clean_python()} -I {pyz}'; source {tmp_path / 'symbi.bash'}")
+        sh.type("symbi cron pau\t")
+        sh.wait_for("symbi cron pause")
+        sh.type("nig\t")  # (the completed "pause" came with its space)
+        sh.wait_for("symbi cron pause nightly-backup", timeout=60)
