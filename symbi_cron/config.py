@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .envref import (  # noqa: E402,F401  (re-exported: part of the configuration's interface)
     expand_env,
@@ -23,7 +23,9 @@ from .errors import ConfigError
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # strict: TOML has types, so `max_jitter_seconds = "30"` is a mistake to name, not a string to convert (a
+    # whole number is still taken where a float belongs)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True)
 
 
 class DeliverySettings(_Section):
@@ -114,6 +116,22 @@ class Settings(_Section):
     custom_channels: dict[str, str] = Field(default_factory=dict)
     policies: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
+    @field_validator("custom_channels", "policies")
+    @classmethod
+    def _names(cls, v: dict[str, Any]) -> dict[str, Any]:
+        from .models import check_no_control
+
+        for name in v:  # a name reaches job fields, logs and the OpenAPI document
+            check_no_control(name)
+        return v
+
+    @field_validator("environment")
+    @classmethod
+    def _environment(cls, v: str | None) -> str | None:
+        from .models import check_no_control
+
+        return None if v is None else check_no_control(v)
+
     def secret(self, value: str | None, env: dict[str, str] | None = None) -> str | None:
         """A configured value with ``${VAR}`` references expanded: call at the point of use, never store it."""
         if value is None:
@@ -196,19 +214,9 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        import tomllib  # type: ignore[import-not-found]
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
-    try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        return {}
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    from .tomlfile import read_toml
+
+    return read_toml(path)
 
 
 def _config_error(exc: ValidationError, source: str) -> ConfigError:
@@ -217,6 +225,12 @@ def _config_error(exc: ValidationError, source: str) -> ConfigError:
     msg = err.get("msg", "invalid").removeprefix("Value error, ")
     if err.get("type") == "extra_forbidden":
         msg = "unknown key"
+    elif str(err.get("type", "")).endswith("_type") and "input" in err:
+        given = err["input"]
+        kinds = {str: "a string", bool: "a boolean", int: "a whole number", float: "a number", list: "an array"}
+        kind = kinds.get(type(given), "a table" if isinstance(given, dict) else type(given).__name__)
+        shown = f" {given!r}" if isinstance(given, (str, int, float)) else ""
+        msg = f"{msg}, got {kind}{shown}"
     more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
     problems = exc.errors(include_url=False, include_context=False, include_input=False)
     return ConfigError(f"{source}: {key}: {msg}{more}", details={"key": key, "problems": problems})

@@ -11,6 +11,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from .logsafe import SafeFormatter
+
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 JOURNAL_FORMAT = "%(levelname)s %(name)s: %(message)s"
 
@@ -26,8 +28,9 @@ def priority(levelno: int) -> int:
     return 7
 
 
-class JournalFormatter(logging.Formatter):
-    """Each line of a record (a traceback's too) prefixed with the record's priority, no timestamp."""
+class JournalFormatter(SafeFormatter):
+    """Each line of a record (a traceback's too) prefixed with the record's priority, no timestamp; the message
+    escaped like every log line's (logsafe)."""
 
     def __init__(self) -> None:
         super().__init__(JOURNAL_FORMAT)
@@ -51,4 +54,4 @@ def writes_to_journal(stream: Any, env: Mapping[str, str]) -> bool:
 
 def formatter_for(stream: Any, env: Mapping[str, str]) -> logging.Formatter:
     """The formatter for a log handler writing to ``stream``."""
-    return JournalFormatter() if writes_to_journal(stream, env) else logging.Formatter(LOG_FORMAT)
+    return JournalFormatter() if writes_to_journal(stream, env) else SafeFormatter(LOG_FORMAT)

@@ -105,6 +105,13 @@ class AllowedHours(Strict):
 
 
 _NAMES = {"items": {"type": "string", "pattern": f"^[^{_CONTROL}]*$"}}
+#: An HTTP header name (RFC 9110 token), and a value without control characters (a tab is allowed).
+_HEADER_NAME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_HEADER_VALUE_CONTROL = "\x00-\x08\x0a-\x1f\x7f"
+_HEADERS = {
+    "propertyNames": {"pattern": _HEADER_NAME_RE.pattern},
+    "additionalProperties": {"type": "string", "pattern": f"^[^{_HEADER_VALUE_CONTROL}]*$"},
+}
 
 
 class Policy(Strict):
@@ -181,9 +188,9 @@ class JobSpec(Strict):
         },
     )
     webhook_url: str | None = None
-    webhook_headers: dict[str, str] = Field(default_factory=dict)
-    slack_channel: str | None = None
-    email_recipients: list[str] = Field(default_factory=list)
+    webhook_headers: dict[str, str] = Field(default_factory=dict, json_schema_extra=_HEADERS)
+    slack_channel: str | None = Field(default=None, json_schema_extra={"pattern": f"^[^{_CONTROL}]*$"})
+    email_recipients: list[str] = Field(default_factory=list, json_schema_extra=_NAMES)
     custom: dict[str, Any] = Field(default_factory=dict)
     delivery_on: DeliveryOn = DeliveryOn.always
     policy: Policy = Field(default_factory=Policy)
@@ -203,6 +210,28 @@ class JobSpec(Strict):
         if not v:
             raise ValueError("must not be empty")
         return check_no_control(v)
+
+    @field_validator("webhook_headers")
+    @classmethod
+    def _headers(cls, v: dict[str, str]) -> dict[str, str]:
+        for name, value in v.items():
+            if not _HEADER_NAME_RE.match(name):
+                raise ValueError(f"{name!r} is not an HTTP header name (letters, digits and !#$%&'*+.^_`|~- only)")
+            if re.search(f"[{_HEADER_VALUE_CONTROL}]", value):
+                raise ValueError(f"header {name}: the value must not contain control characters (a line break...)")
+        return v
+
+    @field_validator("slack_channel")
+    @classmethod
+    def _channel(cls, v: str | None) -> str | None:
+        return None if v is None else check_no_control(v)
+
+    @field_validator("email_recipients")
+    @classmethod
+    def _recipients(cls, v: list[str]) -> list[str]:
+        for item in v:
+            check_no_control(item)
+        return v
 
     @field_validator("agent_id")
     @classmethod
@@ -364,6 +393,15 @@ class AgentSpec(Strict):
     def _name(cls, v: str) -> str:
         if not _AGENT_NAME_RE.match(v):
             raise ValueError(AGENT_NAME_RULE)
+        return v
+
+    @field_validator("capabilities", "env")
+    @classmethod
+    def _no_control(cls, v: Any) -> Any:
+        for item in v:  # capability names, environment variable names
+            check_no_control(item)
+            if not item:
+                raise ValueError("names must not be empty")
         return v
 
     @model_validator(mode="after")

@@ -153,3 +153,100 @@ def test_a_broken_config_file_stops_even_the_read_commands(cli, home):
     result = cli("cron", "list")
     assert result.exit_code == 2 and result.stderr.startswith("error: ") and "config.toml" in result.stderr
     assert not (home / "symbi.db").exists()
+
+
+@pytest.mark.parametrize(
+    "raw, says",
+    [
+        (b"[scheduler]\nmax_jitter_seconds = 3\n# caf\xe9\n", "not UTF-8 text (byte 40, line 3)"),
+        (b"x = " + b"[" * 2000 + b"]" * 2000 + b"\n", "nested 2000 levels deep"),
+        (b"x = " + b"{a = " * 2000 + b"1" + b"}" * 2000 + b"\n", "nested 2000 levels deep"),
+        (b"\xff\xfe[\x00a\x00]\x00", "not UTF-8 text"),
+    ],
+)
+def test_unreadable_config_is_a_clean_error_naming_the_file(cli, home, raw, says):
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_bytes(raw)
+    with pytest.raises(ConfigError) as exc:
+        load_settings(home / "config.toml", {})
+    assert str(home / "config.toml") in str(exc.value) and says in str(exc.value)
+    for args in (("config", "show"), ("cron", "list")):  # the store factory reads the file too
+        result = cli(*args)
+        assert result.exit_code == 2, (args, result.stderr)
+        assert result.stderr.startswith(f"error: {home / 'config.toml'}: ") and "internal error" not in result.stderr
+
+
+def test_brackets_in_strings_and_comments_are_not_nesting(tmp_path):
+    deep = "[" * 200
+    (tmp_path / "c.toml").write_text(f"environment = \"{deep}\"\n# {deep}\n[policies.p]\napprovers = ['{deep}']\n")
+    assert load_settings(tmp_path / "c.toml", {}).environment == deep
+
+
+@pytest.mark.parametrize(
+    "text, key, got",
+    [
+        ('[scheduler]\nmax_jitter_seconds = "30"', "scheduler.max_jitter_seconds", "a string '30'"),
+        ('[api]\nport = "8080"', "api.port", "a string '8080'"),
+        ('[scheduler]\nenable_metrics = "false"', "scheduler.enable_metrics", "a string 'false'"),
+        ("[scheduler]\ntick_interval_seconds = true", "scheduler.tick_interval_seconds", "a boolean"),
+        ("[api]\nbind = 127", "api.bind", "a whole number 127"),
+        ("[api]\nport = 8080.5", "api.port", "a number 8080.5"),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_refused_not_converted(tmp_path, text, key, got):
+    (tmp_path / "c.toml").write_text(text + "\n")
+    with pytest.raises(ConfigError) as exc:
+        load_settings(tmp_path / "c.toml", {})
+    assert f"{key}: " in str(exc.value) and got in str(exc.value)
+
+
+def test_a_whole_number_is_still_a_number_of_seconds(tmp_path):
+    (tmp_path / "c.toml").write_text("[scheduler]\ntick_interval_seconds = 2\nshutdown_timeout_seconds = 1.5\n")
+    assert load_settings(tmp_path / "c.toml", {}).scheduler.tick_interval_seconds == 2.0
+
+
+def test_config_fuzz_never_an_internal_error(tmp_path):
+    """Arbitrary bytes, and TOML-looking text, either load or give a ConfigError naming the file."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    path = tmp_path / "config.toml"
+    keys = st.sampled_from(
+        ["[scheduler]", "[api]", "[store]", "[policies.p]", "max_jitter_seconds", "port", "bind", "url", "approvers"]
+    )
+    pieces = st.one_of(keys, st.sampled_from(["=", " ", "\n", '"', "'", "[", "]", "{", "}", ",", "1", "true", "#"]))
+    texts = st.lists(pieces, max_size=40).map("".join).map(str.encode)
+
+    @given(st.one_of(st.binary(max_size=200), texts))
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+    def check(raw: bytes) -> None:
+        path.write_bytes(raw)
+        try:
+            load_settings(path, {})
+        except ConfigError as exc:
+            assert str(path) in str(exc)
+
+    check()
+
+
+@pytest.mark.slow
+def test_reload_with_a_broken_config_keeps_the_old_one_and_logs_one_clean_line(tmp_path):
+    from agents.daemon_helper import Daemon, wait_for
+
+    d = Daemon(tmp_path / "home")
+    d.start()
+    try:
+        config = d.home / "config.toml"
+        good = config.read_bytes()
+        config.write_bytes(good + b"# caf\xe9\nx = " + b"[" * 2000 + b"]" * 2000 + b"\n")
+        d.symbi("cron", "daemon", "reload", check=True)
+        line = wait_for(
+            lambda: next((ln for ln in d.log().splitlines() if "keeping the previous configuration" in ln), None),
+            what="the reload's error line",
+        )
+        assert f"{config}: not UTF-8 text" in line
+        assert "Traceback" not in d.log() and "tick failed" not in d.log()
+        assert d.symbi("cron", "daemon", "status").returncode == 0  # still running
+    finally:
+        d.symbi("cron", "daemon", "stop")
+        d.cleanup()

@@ -43,18 +43,11 @@ def store_url(paths: Paths, env: Mapping[str, str] | None = None) -> str | None:
 
 
 def _config_url(paths: Paths) -> str | None:
-    try:
-        import tomllib  # type: ignore[import-not-found]
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
-    try:
-        with open(paths.config_file, "rb") as fh:
-            data = tomllib.load(fh)
-    except OSError:
-        return None
-    except tomllib.TOMLDecodeError as exc:
-        # Guessing SQLite here would send a PostgreSQL user's changes to a local file: refuse instead.
-        raise ConfigError(f"{paths.config_file}: {exc}") from None
+    from ..tomlfile import read_toml
+
+    # A file that does not parse is an error naming it: guessing SQLite here would send a PostgreSQL user's changes
+    # to a local file.
+    data = read_toml(paths.config_file)
     section = data.get("store")
     url = section.get("url") if isinstance(section, dict) else None
     return url if isinstance(url, str) and url else None

@@ -206,3 +206,27 @@ def test_an_overlong_or_blank_id_is_not_found_never_a_500(http):
             r = http("GET", path)
             assert r.status == 404, (path[:60], r.status, r.body)
             assert r.body["code"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"agent_id": "reporter\n2026-01-01 00:00:00,000 ERROR symbi.scheduler: forged"}, "agent_id"),
+        ({"agent_id": "rep\x00orter"}, "agent_id"),
+        ({"agent_id": "two words"}, "agent_id"),
+        ({"name": "nightly\x1b[2J"}, "name"),
+        ({"name": "a\u2028b"}, "name"),
+        ({"delivery": ["custom:pager\r\n"]}, "delivery"),
+        ({"webhook_headers": {"X-Evil\r\nInjected": "1"}}, "webhook_headers"),
+        ({"webhook_headers": {"Authorization": "Bearer x\r\nX-Injected: 1"}}, "webhook_headers"),
+        ({"slack_channel": "#ops\n"}, "slack_channel"),
+        ({"email_recipients": ["a@example.com\nBcc: b@example.com"]}, "email_recipients"),
+        ({"policy": {"approvers": ["alice\n"]}}, "policy.approvers"),
+    ],
+)
+def test_control_characters_are_refused_in_identifiers_and_names(http, change, field):
+    job = {"name": "nightly", "agent_id": "reporter", "cron_expr": "0 3 * * *", **change}
+    r = http("POST", "/api/v1/schedule", job)
+    assert r.status == 400, r.body
+    assert r.body["details"]["field"] == field
+    assert http("GET", "/api/v1/schedule").body == []
