@@ -268,6 +268,10 @@ CONFIG_HELP: dict[str, str] = {
     "api.port": "API port (0 picks a free one).",
     "api.key": "Bearer key of the API (a secret: use `${ENV}`); unset: generated into `api.key`.",
     "api.max_body_bytes": "Largest request body the API accepts.",
+    "api.identity": "Who a request with `key` acts as: the approver it counts as for `approvers` policies; the"
+    " audit log's actor stays `api`.",
+    "api.keys": 'More keys, each bound to an identity (`alice = "${ALICE_API_KEY}"`): a request with one approves as'
+    " `alice` and is audited as `api:alice`. Masked by `symbi config show`.",
     "agentpin.domain": "Expected issuer domain of AgentPin credentials.",
     "agentpin.discovery_dir": "Directory of offline discovery documents, one `{domain}.json` each.",
     "agentpin.trust_bundle": "A file holding several discovery documents.",

@@ -69,6 +69,21 @@ class ApiSettings(_Section):
     port: int = Field(default=8080, ge=0, le=65535)
     key: str | None = None
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    #: Who a request with the key above acts as: the audit log's actor ("api") and the approver it counts as.
+    identity: str = Field(default="api", pattern=r"^[A-Za-z0-9_.@:-]+$")
+    #: More keys, each bound to an identity: ``alice = "${ALICE_API_KEY}"``. A request with one acts as
+    #: "api:alice" in the audit log and approves as "alice".
+    keys: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("keys")
+    @classmethod
+    def _identities(cls, v: dict[str, str]) -> dict[str, str]:
+        import re
+
+        for name in v:
+            if not re.match(r"^[A-Za-z0-9_.@:-]+$", name):
+                raise ValueError(f"{name!r} is not an identity: use letters, digits and - _ . @ : only")
+        return v
 
 
 class AgentPinSettings(_Section):
@@ -265,6 +280,32 @@ def load_settings(config_file: Path | None = None, env: dict[str, str] | None = 
     return settings
 
 
+def unset_env_warnings(settings: Settings, env: dict[str, str] | None = None) -> list[str]:
+    """One warning per ``${VAR}`` reference in the settings whose variable is not set in ``env``."""
+    from .envref import unset_refs
+
+    out: list[str] = []
+
+    def walk(node: Any, dotted: str) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, f"{dotted}.{k}" if dotted else str(k))
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(v, f"{dotted}[{i}]")
+        else:
+            for var in unset_refs(node, env):
+                what = {
+                    "store.url": "the store refuses to connect",
+                    "scheduler.delivery.webhook_auth_header": "webhook deliveries fail, naming it",
+                    "api.key": "the daemon refuses to start",
+                }.get(dotted, "it would be used empty")
+                out.append(f"{dotted} refers to ${{{var}}}, which is not set ({what})")
+
+    walk(settings.model_dump(mode="json"), "")
+    return out
+
+
 def masked_dict(settings: Settings) -> dict[str, Any]:
     """The effective settings as a dict, secrets masked (``${VAR}`` references are shown as written)."""
     data = settings.model_dump(mode="json")
@@ -274,7 +315,7 @@ def masked_dict(settings: Settings) -> dict[str, Any]:
             dotted = f"{prefix}{k}"
             if isinstance(v, dict) and dotted != "custom_channels":
                 walk(v, dotted + ".")
-            elif v is not None and dotted in SECRET_KEYS and not has_env_ref(v):
+            elif v is not None and (dotted in SECRET_KEYS or dotted.startswith("api.keys.")) and not has_env_ref(v):
                 node[k] = "********"
 
     walk(data, "")

@@ -35,6 +35,26 @@ def env_refs(value: str) -> list[str]:
     return _REF_RE.findall(value)
 
 
+def unset_refs(value: Any, env: Mapping[str, str] | None = None) -> list[str]:
+    """The variables ``value`` refers to with ``${VAR}`` that ``env`` (default: this process's) does not set."""
+    if not isinstance(value, str):
+        return []
+    env = os.environ if env is None else env
+    return [name for name in env_refs(value) if name not in env]
+
+
+def unset_ref_warnings(values: Mapping[str, Any], where: str, env: Mapping[str, str] | None = None) -> list[str]:
+    """Warnings for ``${VAR}`` references to variables not set here (the value would be sent without them)."""
+    out = []
+    for name, value in values.items():
+        for var in unset_refs(value, env):
+            out.append(
+                f"{where} {name} refers to ${{{var}}}, which is not set here: the daemon needs it in its environment"
+                " (without it the delivery fails, naming it)"
+            )
+    return out
+
+
 def has_env_ref(value: Any) -> bool:
     return isinstance(value, str) and bool(_REF_RE.search(value))
 

@@ -250,3 +250,41 @@ def test_reload_with_a_broken_config_keeps_the_old_one_and_logs_one_clean_line(t
     finally:
         d.symbi("cron", "daemon", "stop")
         d.cleanup()
+
+
+def test_an_unset_variable_in_the_store_url_refuses_the_connection(cli, home, monkeypatch):
+    from symbi_cron.paths import resolve
+    from symbi_cron.store.factory import store_url
+
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text('[store]\nurl = "postgresql://symbi:${PG_PASS_X}@127.0.0.1:1/symbi"\n')
+    monkeypatch.delenv("PG_PASS_X", raising=False)
+    with pytest.raises(ConfigError) as exc:
+        store_url(resolve(), {})
+    assert exc.value.field == "store.url" and "${PG_PASS_X}" in str(exc.value) and "not connecting" in str(exc.value)
+    result = cli("cron", "list")
+    assert result.exit_code == 2 and "store.url: refers to ${PG_PASS_X}, which is not set" in result.stderr
+    # config show still explains the configuration, and warns
+    shown = cli("config", "show")
+    assert shown.exit_code == 0, shown.stderr
+    assert "warning: store.url refers to ${PG_PASS_X}, which is not set (the store refuses to connect)" in shown.stderr
+    assert "PG_PASS_X" not in shown.stdout or "${PG_PASS_X}" in shown.stdout  # a reference is shown as written
+    assert not (home / "symbi.db").exists()
+    monkeypatch.setenv("PG_PASS_X", "pw")
+    assert store_url(resolve()) == "postgresql://symbi:pw@127.0.0.1:1/symbi"
+
+
+def test_config_show_warns_of_every_unset_reference(cli, home, monkeypatch):
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text(
+        '[scheduler.delivery]\nwebhook_auth_header = "Bearer ${HOOK_TOKEN_X}"\nsmtp_password = "${SMTP_PASS_X}"\n'
+    )
+    monkeypatch.delenv("HOOK_TOKEN_X", raising=False)
+    monkeypatch.setenv("SMTP_PASS_X", "set")
+    shown = cli("config", "show")
+    assert shown.exit_code == 0
+    assert (
+        "warning: scheduler.delivery.webhook_auth_header refers to ${HOOK_TOKEN_X}, which is not set"
+        " (webhook deliveries fail, naming it)" in shown.stderr
+    )
+    assert "SMTP_PASS_X" not in shown.stderr

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import emit_json, format_option, get_app
+from .common import emit_json, format_option
 
 
 @click.group()
@@ -16,18 +16,21 @@ def config() -> None:
 @format_option(("toml", "json"), default="toml")
 def show(fmt: str) -> None:
     """Print the effective configuration with secrets masked."""
-    from ..config import masked_dict
+    from ..config import load_settings, masked_dict, unset_env_warnings
+    from ..paths import resolve
 
-    app = get_app()
-    data = masked_dict(app.settings)
+    # The settings alone, no store: `config show` is where a store.url that cannot be used is explained.
+    paths = resolve()
+    settings = load_settings(paths.config_file)
+    data = masked_dict(settings)
+    for warning in unset_env_warnings(settings):
+        click.echo(f"warning: {warning}", err=True)
     if fmt == "json":
-        emit_json({"config_file": str(app.paths.config_file), "data_dir": str(app.paths.data_dir), **data})
+        emit_json({"config_file": str(paths.config_file), "data_dir": str(paths.data_dir), **data})
         return
-    click.echo(
-        f"# config file: {app.paths.config_file}{'' if app.paths.config_file.exists() else ' (not present: defaults)'}"
-    )
-    click.echo(f"# data dir:    {app.paths.data_dir}")
-    click.echo(f"# effective time zone: {app.settings.timezone_name}")
+    click.echo(f"# config file: {paths.config_file}{'' if paths.config_file.exists() else ' (not present: defaults)'}")
+    click.echo(f"# data dir:    {paths.data_dir}")
+    click.echo(f"# effective time zone: {settings.timezone_name}")
     click.echo(_to_toml(data))
 
 

@@ -8,6 +8,7 @@ Retries: 5xx, 408, 429 and network errors are retried ``webhook_retry_attempts``
 
 from __future__ import annotations
 
+from ..envref import unset_refs
 from ._http import HttpResult, Verdict, post_with_retries
 from .base import DeliveryContext, DeliveryPayload, Receipt
 from .redact import describe_url
@@ -35,17 +36,31 @@ class WebhookChannel:
     name = "webhook"
 
     def send(self, payload: DeliveryPayload, ctx: DeliveryContext) -> Receipt:
+        d = ctx.delivery
+        job_headers = {str(k): str(v) for k, v in (payload.job.get("webhook_headers") or {}).items()}
+        auth_setting = None
+        if not any(k.lower() == "authorization" for k in job_headers):
+            auth_setting = ctx.env.get("SYMBI_WEBHOOK_AUTH_HEADER") or d.webhook_auth_header
+        # An unset ${VAR} would send an empty secret ("Authorization: Bearer ") and record success: refuse to send.
+        for what, raw in (
+            ("webhook_url", payload.job.get("webhook_url")),
+            *((f"webhook header {k}", v) for k, v in job_headers.items()),
+            ("scheduler.delivery.webhook_auth_header", auth_setting),
+        ):
+            missing = unset_refs(raw, ctx.env)
+            if missing:
+                return ctx.receipt(
+                    self.name, False, f"{what}: environment variable {missing[0]} is not set (nothing was sent)"
+                )
         url = ctx.secret(payload.job.get("webhook_url"))
         if not url:
             return ctx.receipt(self.name, False, "the job has no webhook_url")
-        d = ctx.delivery
         headers = {"Content-Type": "application/json; charset=utf-8"}
-        for key, value in (payload.job.get("webhook_headers") or {}).items():
-            headers[str(key)] = ctx.secret(str(value)) or ""
-        if not any(k.lower() == "authorization" for k in headers):
-            auth = ctx.secret(ctx.env.get("SYMBI_WEBHOOK_AUTH_HEADER") or d.webhook_auth_header)
-            if auth:
-                headers["Authorization"] = auth
+        for key, value in job_headers.items():
+            headers[key] = ctx.secret(value) or ""
+        auth = ctx.secret(auth_setting)
+        if auth:
+            headers["Authorization"] = auth
         body = payload.to_json().encode("utf-8")
         where = describe_url(url)
         return post_with_retries(ctx, self.name, url, body, headers, lambda r: judge_http(r, where))

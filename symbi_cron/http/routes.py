@@ -18,7 +18,7 @@ from ..models import Job, JobSpec, Run, validation_error
 from . import schemas as S
 from .casing import camel_field, to_camel, to_snake
 from .paging import MAX_PAGE, next_page_headers, read_page
-from .server import HttpError, Request, Response, check_auth, path_param
+from .server import HttpError, Request, Response, api_identities, check_auth, path_param
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -153,6 +153,24 @@ ROUTES: tuple[Route, ...] = (
         "get_run",
         "One run, with its output and delivery receipts",
         responses=((200, Run),),
+        tag="runs",
+    ),
+    Route(
+        "POST",
+        "/api/v1/runs/{id}/approve",
+        "approve_run",
+        "Approve a run waiting for approval, as the identity bound to the key",
+        responses=((200, Run), (403, S.ErrorBody)),
+        tag="runs",
+    ),
+    Route(
+        "POST",
+        "/api/v1/runs/{id}/deny",
+        "deny_run",
+        "Deny a run waiting for approval, as the identity bound to the key",
+        body=S.DenyRequest,
+        body_required=False,
+        responses=((200, Run), (403, S.ErrorBody)),
         tag="runs",
     ),
     # the runtime family (symbiont-sdk's client.schedules)
@@ -330,6 +348,9 @@ class Api:
             self.app.notify = wake
         self.supervisor = supervisor
         self.key = key
+        #: Every accepted key -> the identity it is bound to (api.identity, [api.keys]).
+        self.keys = api_identities(app, key)
+        self.main_identity = app.settings.api.identity
         self.max_body_bytes = app.settings.api.max_body_bytes
         self._metrics: Any = None
         self._openapi: bytes | None = None
@@ -361,7 +382,7 @@ class Api:
 
     def _call(self, route: Route, request: Request, params: dict[str, str]) -> Response:
         if route.auth:
-            check_auth(request.headers, self.key)
+            request.identity = check_auth(request.headers, self.keys)
         unknown = sorted(set(request.query) - set(route.query))
         if unknown:
             accepted = ", ".join(route.query) or "none"
@@ -483,12 +504,19 @@ class Api:
             self._openapi = dumps(openapi_document(self.bind, self.port, policies=policies))
         return Response(200, self._openapi)
 
+    def _acting(self, request: Request) -> Any:
+        """The App a request acts with: the audit log's actor is "api" for the main key, "api:NAME" for a key of
+        ``[api.keys]``."""
+        if request.identity is None or request.identity == self.main_identity:
+            return self.app
+        return dataclasses.replace(self.app, actor=f"api:{request.identity}")
+
     # -- the guide's family ------------------------------------------------------------------------------------
     def create_job(self, request: Request) -> Response:
         from ..services import jobs
 
         body, camel = _guide_body(JobSpec, request.json())
-        job = _in_callers_case(camel, lambda: jobs.create_job(self.app, _validate(JobSpec, body)))
+        job = _in_callers_case(camel, lambda: jobs.create_job(self._acting(request), _validate(JobSpec, body)))
         return Response(201, to_camel(Job, job) if camel else job)
 
     def list_jobs(self, request: Request) -> Response:
@@ -508,8 +536,8 @@ class Api:
 
         history = _int_param(request.query, "history", None, 0, MAX_PAGE)
         if history is None:
-            return Response(200, jobs.get_job(self.app, request.params["id"]))
-        job = jobs.job_status(self.app, request.params["id"], history=history)
+            return Response(200, jobs.get_job(self._acting(request), request.params["id"]))
+        job = jobs.job_status(self._acting(request), request.params["id"], history=history)
         job["recent_runs"] = _dump_runs(job["recent_runs"])
         return Response(200, job)
 
@@ -520,7 +548,7 @@ class Api:
 
         def update() -> Any:
             _validate(S.JobUpdate, body)  # types and unknown fields; the merged job is validated by the service
-            return jobs.update_job(self.app, request.params["id"], body)
+            return jobs.update_job(self._acting(request), request.params["id"], body)
 
         job = _in_callers_case(camel, update)
         return Response(200, to_camel(Job, job) if camel else job)
@@ -528,18 +556,18 @@ class Api:
     def delete_job(self, request: Request) -> Response:
         from ..services import jobs
 
-        job = jobs.delete_job(self.app, request.params["id"])
+        job = jobs.delete_job(self._acting(request), request.params["id"])
         return Response(200, S.DeleteResult(id=job["id"], name=job["name"]).model_dump(mode="json"))
 
     def pause_job(self, request: Request) -> Response:
         from ..services import jobs
 
-        return Response(200, jobs.pause_job(self.app, request.params["id"]))
+        return Response(200, jobs.pause_job(self._acting(request), request.params["id"]))
 
     def resume_job(self, request: Request) -> Response:
         from ..services import jobs
 
-        return Response(200, jobs.resume_job(self.app, request.params["id"]))
+        return Response(200, jobs.resume_job(self._acting(request), request.params["id"]))
 
     def run_job(self, request: Request) -> Response:
         # No body at all is fine (the guide's curl for pause/resume style calls); a body must be an object.
@@ -547,7 +575,7 @@ class Api:
         from ..services.runs import queue_manual
 
         # Queued for the daemon serving this API, which the store change wakes (app.changed()).
-        run = queue_manual(self.app, request.params["id"], input_text=body.input)  # type: ignore[attr-defined]
+        run = queue_manual(self._acting(request), request.params["id"], input_text=body.input)  # type: ignore[attr-defined]
         return Response(
             202,
             S.RunAccepted(
@@ -566,15 +594,15 @@ class Api:
         from ..services import jobs
 
         status = request.query.get("status") or None
-        job = jobs.get_job(self.app, request.params["id"])
-        runs, headers = _history_page(self.app, request, job, status=status, default=HISTORY_PAGE)
+        job = jobs.get_job(self._acting(request), request.params["id"])
+        runs, headers = _history_page(self._acting(request), request, job, status=status, default=HISTORY_PAGE)
         return Response(200, _dump_runs(runs), headers=headers)
 
     def next_run(self, request: Request) -> Response:
         from ..services import jobs
 
         count = _int_param(request.query, "count", 1, 1, MAX_COUNT) or 1
-        job = jobs.get_job(self.app, request.params["id"])
+        job = jobs.get_job(self._acting(request), request.params["id"])
         upcoming = jobs.upcoming_runs(job, count)
         return Response(
             200,
@@ -590,14 +618,31 @@ class Api:
         )
 
     # -- runs ----------------------------------------------------------------------------------------------------
+    def approve_run(self, request: Request) -> Response:
+        from ..services.approvals import approve_run
+
+        run = approve_run(self._acting(request), request.params["id"], user=self._approver(request))
+        return Response(200, _dump_runs([run])[0])
+
+    def deny_run(self, request: Request) -> Response:
+        from ..services.approvals import deny_run
+
+        body = _validate(S.DenyRequest, request.json()) if request.body.strip() else S.DenyRequest()
+        run = deny_run(self._acting(request), request.params["id"], body.reason, user=self._approver(request))  # type: ignore[attr-defined]
+        return Response(200, _dump_runs([run])[0])
+
+    def _approver(self, request: Request) -> str:
+        """The name a request approves as: the identity its key is bound to."""
+        return request.identity or self.main_identity
+
     def get_run(self, request: Request) -> Response:
         from ..services.runs import get_run
 
-        return Response(200, _dump_runs([get_run(self.app, request.params["id"])])[0])
+        return Response(200, _dump_runs([get_run(self._acting(request), request.params["id"])])[0])
 
     # -- the runtime family ------------------------------------------------------------------------------------
     def list_schedules(self, request: Request) -> Response:
-        rows, headers = _job_page(self.app, request, status=None, agent=None)
+        rows, headers = _job_page(self._acting(request), request, status=None, agent=None)
         return Response(200, [S.schedule_summary(j) for j in rows], headers=headers)
 
     def create_schedule(self, request: Request) -> Response:
@@ -610,9 +655,9 @@ class Api:
             "cron_expr": req.cron_expression,  # type: ignore[attr-defined]
             "timezone": req.timezone,
             "one_shot": req.one_shot,  # type: ignore[attr-defined]
-            "policy": jobs.named_policy(self.app, req.policy_ids),
+            "policy": jobs.named_policy(self._acting(request), req.policy_ids),
         }  # type: ignore[attr-defined]
-        job = _runtime_errors(lambda: jobs.create_job(self.app, spec))
+        job = _runtime_errors(lambda: jobs.create_job(self._acting(request), spec))
         return Response(
             201,
             S.CreateScheduleResponse(
@@ -625,7 +670,7 @@ class Api:
     def get_schedule(self, request: Request) -> Response:
         from ..services import jobs
 
-        return Response(200, S.schedule_detail(jobs.get_job(self.app, request.params["id"])))
+        return Response(200, S.schedule_detail(jobs.get_job(self._acting(request), request.params["id"])))
 
     def update_schedule(self, request: Request) -> Response:
         from ..services import jobs
@@ -639,39 +684,39 @@ class Api:
         if req.one_shot is not None:  # type: ignore[attr-defined]
             changes["one_shot"] = req.one_shot  # type: ignore[attr-defined]
         if req.policy_ids is not None:  # type: ignore[attr-defined]
-            changes["policy"] = jobs.named_policy(self.app, req.policy_ids)  # type: ignore[attr-defined]
-        job = _runtime_errors(lambda: jobs.update_job(self.app, request.params["id"], changes))
+            changes["policy"] = jobs.named_policy(self._acting(request), req.policy_ids)  # type: ignore[attr-defined]
+        job = _runtime_errors(lambda: jobs.update_job(self._acting(request), request.params["id"], changes))
         return Response(200, S.schedule_detail(job))
 
     def delete_schedule(self, request: Request) -> Response:
         from ..services import jobs
 
-        job = jobs.delete_job(self.app, request.params["id"])
+        job = jobs.delete_job(self._acting(request), request.params["id"])
         return Response(200, S.DeleteScheduleResponse(job_id=job["id"], deleted=True).model_dump(mode="json"))
 
     def pause_schedule(self, request: Request) -> Response:
         from ..services import jobs
 
-        job = jobs.pause_job(self.app, request.params["id"])
+        job = jobs.pause_job(self._acting(request), request.params["id"])
         return _schedule_action(200, job["id"], "pause", job["status"])
 
     def resume_schedule(self, request: Request) -> Response:
         from ..services import jobs
 
-        job = jobs.resume_job(self.app, request.params["id"])
+        job = jobs.resume_job(self._acting(request), request.params["id"])
         return _schedule_action(200, job["id"], "resume", job["status"])
 
     def trigger_schedule(self, request: Request) -> Response:
         from ..services.runs import queue_manual
 
-        run = queue_manual(self.app, request.params["id"])
+        run = queue_manual(self._acting(request), request.params["id"])
         return _schedule_action(202, run["job_id"], "trigger", run["status"])
 
     def schedule_history(self, request: Request) -> Response:
         from ..services import jobs
 
-        job = jobs.get_job(self.app, request.params["id"])
-        runs, headers = _history_page(self.app, request, job, status=None, default=RUNTIME_HISTORY_PAGE)
+        job = jobs.get_job(self._acting(request), request.params["id"])
+        runs, headers = _history_page(self._acting(request), request, job, status=None, default=RUNTIME_HISTORY_PAGE)
         return Response(
             200,
             S.ScheduleHistoryResponse(
@@ -685,7 +730,7 @@ class Api:
         from ..services import jobs
 
         count = _int_param(request.query, "count", 10, 1, MAX_COUNT) or 10
-        job = jobs.get_job(self.app, request.params["id"])
+        job = jobs.get_job(self._acting(request), request.params["id"])
         return Response(
             200,
             S.NextRunsResponse(

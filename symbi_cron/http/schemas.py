@@ -78,6 +78,12 @@ class RunRequest(_In):
     input: str | None = Field(default=None, max_length=50_000)  # fits the body limit, escaped
 
 
+class DenyRequest(_In):
+    """POST /api/v1/runs/{id}/deny: why (kept on the run and in the audit log)."""
+
+    reason: str | None = Field(default=None, max_length=2000)
+
+
 class RunAccepted(_Out):
     """A manual run queued for the daemon (202)."""
 

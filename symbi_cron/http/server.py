@@ -94,6 +94,21 @@ def api_key(app: Any, *, create: bool = True) -> str:
     return key
 
 
+def api_identities(app: Any, main_key: str) -> dict[str, str]:
+    """Every key the API accepts, mapped to the identity it acts as: the main key (``api.identity``) and each of
+    ``[api.keys]``. Raises SymbiError when a configured reference is unset or two identities share a key."""
+    settings = app.settings
+    out = {main_key: settings.api.identity}
+    for identity, configured in settings.api.keys.items():
+        value = (settings.secret(configured, app.env) or "").strip()
+        if not value:
+            raise SymbiError(f"api.keys.{identity} is {configured!r}, which is empty or unset")
+        if value in out:
+            raise SymbiError(f"api.keys.{identity} is the same key as {out[value]!r}'s: give each identity its own")
+        out[value] = identity
+    return out
+
+
 # -- JSON ------------------------------------------------------------------------------------------------------
 def _default(obj: Any) -> Any:
     if isinstance(obj, datetime):
@@ -151,6 +166,8 @@ class Request:
     query: dict[str, str]
     headers: Any
     body: bytes
+    #: Who the request's key is bound to (``api.identity`` or a name of ``[api.keys]``); None on open endpoints.
+    identity: str | None = None
 
     def json(self, *, required: bool = True) -> Any:
         """The body parsed as JSON (None when empty and not ``required``)."""
@@ -560,8 +577,10 @@ def _bind_error(exc: OSError, bind: str, port: int) -> SymbiError:
     return SymbiError(f"cannot listen on {bind}:{port}: {exc.strerror or exc}")
 
 
-def check_auth(headers: Any, key: str) -> None:
-    """Raise 401 unless ``Authorization: Bearer KEY`` matches (constant-time)."""
+def check_auth(headers: Any, key: str | dict[str, str]) -> str | None:
+    """Raise 401 unless ``Authorization: Bearer KEY`` matches one of the keys (constant-time, every key compared);
+    return the identity the key is bound to (with ``key`` a mapping of key -> identity; None for a single key)."""
+    keys = {key: None} if isinstance(key, str) else key
     value = headers.get("Authorization") or ""
     scheme, _, token = value.strip().partition(" ")
     if not value:
@@ -571,15 +590,20 @@ def check_auth(headers: Any, key: str) -> None:
             "missing Authorization: Bearer KEY (see `symbi api-key`)",
             headers={"WWW-Authenticate": 'Bearer realm="symbi"'},
         )
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        token.strip().encode("utf-8", "replace"), key.encode("utf-8")
-    ):
+    given = token.strip().encode("utf-8", "replace")
+    found: str | None = None
+    matched = False
+    for candidate, identity in keys.items():
+        if hmac.compare_digest(given, candidate.encode("utf-8")):
+            matched, found = True, identity
+    if scheme.lower() != "bearer" or not matched:
         raise HttpError(
             401,
             "unauthorized",
             "invalid API key",
             headers={"WWW-Authenticate": 'Bearer realm="symbi", error="invalid_token"'},
         )
+    return found
 
 
 def path_param(raw: str) -> str:

@@ -4,7 +4,6 @@ who is acting. Entry points (CLI, HTTP, daemon) build one; services never build 
 
 from __future__ import annotations
 
-import getpass
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,11 +14,16 @@ from ..store import Store, open_store
 
 
 def current_user() -> str:
-    """The user name running this process (the actor of CLI changes)."""
+    """The name of the real user id running this process (the actor of CLI changes, the approver of CLI
+    approvals). Never $USER or $LOGNAME: anyone can set those (``USER=alice symbi cron approve`` must not pass an
+    ``approvers: [alice]`` policy)."""
+    import pwd
+
+    uid = os.getuid()
     try:
-        return getpass.getuser()
-    except Exception:
-        return str(os.getuid())
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:  # a uid with no passwd entry (a container's): the number itself
+        return str(uid)
 
 
 @dataclass

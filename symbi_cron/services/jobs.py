@@ -269,9 +269,13 @@ def agent_warnings(app: App, spec: dict[str, Any]) -> list[str]:
     """Warnings a user should see when adding a job (nothing stops the add): an agent not registered yet, secrets
     written literally instead of as ``${VAR}`` references."""
     from ..config import literal_secret_warnings
+    from ..envref import unset_ref_warnings
 
     out = literal_secret_warnings(spec.get("webhook_headers") or {}, "webhook header")
     out += literal_secret_warnings({"agent_pin_jwt": spec.get("agent_pin_jwt")}, "job field")
+    env = app.env
+    out += unset_ref_warnings(spec.get("webhook_headers") or {}, "webhook header", env)
+    out += unset_ref_warnings({"webhook_url": spec.get("webhook_url")}, "job field", env)
     if agent_rows.get(app.store.connection(), spec["agent_id"]) is None:
         out.append(
             f"agent {spec['agent_id']!r} is not registered: its runs will fail until it is"

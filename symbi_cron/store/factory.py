@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from ..envref import expand_env
+from ..envref import expand_env, unset_refs
 from ..errors import ConfigError
 from ..paths import Paths
 
@@ -31,6 +31,12 @@ def store_url(paths: Paths, env: Mapping[str, str] | None = None) -> str | None:
         url = _config_url(paths)
     if not url:
         return None
+    missing = unset_refs(url, env)
+    if missing:  # an empty password would be tried (and logged as a login failure) instead: refuse to connect
+        raise ConfigError(
+            f"refers to ${{{missing[0]}}}, which is not set: not connecting without it",
+            field="store.url",
+        )
     url = expand_env(url, env)
     if url.startswith("sqlite:"):
         return None if url in ("sqlite:", "sqlite://") else url

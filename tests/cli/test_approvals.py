@@ -1,4 +1,5 @@
-"""`symbi cron approve|deny|pending` through the real CLI on a real store; the user is the process's user."""
+"""`symbi cron approve|deny|pending` through the real CLI on a real store; the approver is the name of the process's
+real uid, whatever $USER and $LOGNAME say."""
 
 from __future__ import annotations
 
@@ -9,13 +10,16 @@ from datetime import datetime, timezone
 import pytest
 
 from symbi_cron.services import jobs
+from symbi_cron.services.app import current_user
 from symbi_cron.store import runs as run_rows
 from symbi_cron.timeutil import to_ms
+
+ME = current_user()
 
 
 @pytest.fixture
 def as_user(monkeypatch):
-    """Run CLI commands as a given user name (getpass reads LOGNAME first)."""
+    """Claim a user name through the environment (getpass would have believed it; the CLI must not)."""
 
     def set_user(name: str) -> None:
         for var in ("LOGNAME", "USER", "LNAME", "USERNAME"):
@@ -68,22 +72,28 @@ def test_pending_empty(cli, home):
 
 
 def test_approve_as_an_approver(cli, app, as_user):
-    job, run_id = waiting_run(app, approvers=["alice"])
-    as_user("alice")
+    import os
+    import pwd
+
+    assert ME == pwd.getpwuid(os.getuid()).pw_name
+    job, run_id = waiting_run(app, approvers=[ME])
+    as_user("someone-else")  # the environment's claim changes nothing
     r = cli("cron", "approve", run_id[:8], ok=True)
     assert r.stdout.strip() == f"approved run {run_id} of job {job['name']}: queued"
     events = json.loads(cli("audit", "query", "--type", "CronRunApproved", "--format", "json", ok=True).stdout)
-    assert events[0]["actor"] == "cli:alice" and events[0]["run_id"] == run_id
+    assert events[0]["actor"] == f"cli:{ME}" and events[0]["run_id"] == run_id
+    assert events[0]["details"]["approver"] == ME
     r = cli("cron", "approve", run_id)
     assert r.exit_code == 4 and "queued, not pending_approval" in r.stderr
 
 
-def test_approve_refused_for_others(cli, app, as_user):
+def test_approve_refused_for_others_even_when_the_environment_claims_an_approver(cli, app, as_user):
     _job, run_id = waiting_run(app, approvers=["alice"])
-    as_user("mallory")
+    as_user("alice")  # USER=alice LOGNAME=alice symbi cron approve ... once passed the policy
     r = cli("cron", "approve", run_id)
     assert r.exit_code == 4
-    assert r.stderr.strip() == f"error: 'mallory' may not approve runs of job {_job['name']!r} (approvers: alice)"
+    assert r.stderr.strip() == f"error: {ME!r} may not approve runs of job {_job['name']!r} (approvers: alice)"
+    assert cli("cron", "deny", run_id).exit_code == 4
 
 
 def test_deny_with_reason(cli, app, as_user):
@@ -91,9 +101,9 @@ def test_deny_with_reason(cli, app, as_user):
     as_user("carol")
     r = cli("cron", "deny", run_id, "--reason", "change freeze", "--format", "json", ok=True)
     run = json.loads(r.stdout)
-    assert run["status"] == "denied" and run["error_message"] == "denied by carol: change freeze"
+    assert run["status"] == "denied" and run["error_message"] == f"denied by {ME}: change freeze"
     events = json.loads(cli("audit", "query", "--type", "CronRunDenied", "--format", "json", ok=True).stdout)
-    assert events[0]["details"] == {"approver": "carol", "reason": "change freeze"}
+    assert events[0]["details"] == {"approver": ME, "reason": "change freeze"}
 
 
 def test_unknown_run(cli, home):

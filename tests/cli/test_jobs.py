@@ -347,3 +347,19 @@ def test_a_commands_exit_code_passes_through_main(monkeypatch):
     with pytest.raises(SystemExit) as exit_info:
         cli_module.main([])
     assert exit_info.value.code == 7
+
+
+def test_add_warns_of_an_unset_variable_in_a_webhook_header(cli, monkeypatch):
+    monkeypatch.delenv("HOOK_TOKEN_Y", raising=False)
+    spec = {
+        "name": "hooked",
+        "agent_id": "reporter",
+        "cron_expr": "0 * * * *",
+        "delivery": ["webhook"],
+        "webhook_url": "https://hooks.example.com/${HOOK_PATH_Y}",
+        "webhook_headers": {"Authorization": "Bearer ${HOOK_TOKEN_Y}"},
+    }
+    result = cli("cron", "add", "--json", json.dumps(spec))
+    assert result.exit_code == 0, result.stderr  # a warning: the daemon's environment may well have it
+    assert "webhook header Authorization refers to ${HOOK_TOKEN_Y}, which is not set here" in result.stderr
+    assert "job field webhook_url refers to ${HOOK_PATH_Y}" in result.stderr

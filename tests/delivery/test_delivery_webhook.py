@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from delivery_samples import sample_job, sample_payload
 
 from symbi_cron.delivery.router import deliver
@@ -146,3 +147,31 @@ def test_auth_header_from_settings_or_env_unless_the_job_sets_one(http_server, m
 def test_no_webhook_url_is_a_failed_receipt(make_ctx):
     [r] = deliver(sample_payload(), ["webhook"], make_ctx())
     assert not r.ok and r.detail == "the job has no webhook_url"
+
+
+@pytest.mark.parametrize(
+    "job_fields, delivery, names",
+    [
+        (
+            {"webhook_headers": {"Authorization": "Bearer ${HOOK_TOKEN}"}},
+            {},
+            ("webhook header Authorization", "HOOK_TOKEN"),
+        ),
+        ({"webhook_headers": {"X-Team": "ops-${TEAM}"}}, {}, ("webhook header X-Team", "TEAM")),
+        ({}, {"webhook_auth_header": "Bearer ${CFG_TOKEN}"}, ("scheduler.delivery.webhook_auth_header", "CFG_TOKEN")),
+        ({"path": "/hooks/${PATH_TOKEN}"}, {}, ("webhook_url", "PATH_TOKEN")),
+    ],
+)
+def test_an_unset_variable_is_a_failed_receipt_naming_it_and_nothing_is_sent(
+    http_server, make_ctx, job_fields, delivery, names
+):
+    fields = dict(job_fields)
+    job = _job(http_server)
+    if "path" in fields:
+        job["webhook_url"] = http_server.url(fields.pop("path"))
+    job.update(fields)
+    [r] = deliver(sample_payload(job=job), ["webhook"], make_ctx(env={}, **delivery))
+    where, var = names
+    assert not r.ok
+    assert r.detail == f"{where}: environment variable {var} is not set (nothing was sent)"
+    assert http_server.requests == []  # never "Authorization: Bearer " with success recorded
