@@ -170,9 +170,65 @@ def _policy_ids(schemas: dict[str, Any], policies: list[str] | None) -> None:
             prop["description"] = "none: this daemon's config defines no [policies]"
 
 
-def openapi_document(bind: str = "127.0.0.1", port: int = 8080, *, policies: list[str] | None = None) -> dict[str, Any]:
+#: A subset of what services.jobs.email_address_ok takes (a document may be stricter than the server, never looser).
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
+_EMAIL = rf"^[A-Za-z0-9_+-]+(\.[A-Za-z0-9_+-]+)*@{_LABEL}(\.{_LABEL})*$"
+_CONTROL = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
+_ENV_REF = rf"^[^{_CONTROL}]*\$\{{[A-Za-z_][A-Za-z0-9_]*\}}[^{_CONTROL}]*$"
+
+
+def _has(channel: str) -> dict[str, Any]:
+    return {"required": ["delivery"], "properties": {"delivery": {"type": "array", "contains": {"const": channel}}}}
+
+
+def _delivery_rules(schemas: dict[str, Any], channels: list[str] | None) -> None:
+    """What services.jobs.delivery_problems refuses, said in the request schemas: a webhook needs a webhook_url,
+    email needs well-formed recipients, custom:NAME must name a channel this daemon knows (``channels``). A change
+    (JobUpdate) that adds a channel must bring what it needs in the same change."""
+    url = {"type": "string", "pattern": r"\S"}
+    for model in ("JobSpec", "JobUpdate"):
+        schema = schemas.get(model)
+        if schema is None:
+            continue
+        props = schema["properties"]
+        props["email_recipients"]["items"] = {
+            "type": "string",
+            "anyOf": [{"pattern": _EMAIL}, {"pattern": _ENV_REF}],
+        }
+        if channels is not None:
+            items = props["delivery"]["items"]["anyOf"]
+            custom = [f"custom:{name}" for name in sorted(channels)]
+            items[1:] = [{"type": "string", "enum": custom}] if custom else []
+        rules = [
+            {"if": _has("webhook"), "then": {"required": ["webhook_url"], "properties": {"webhook_url": url}}},
+            {
+                "if": _has("email"),
+                "then": {"required": ["email_recipients"], "properties": {"email_recipients": {"minItems": 1}}},
+            },
+        ]
+        if model == "JobUpdate":  # clearing what a channel needs takes dropping the channel in the same change
+            for field, channel, empty in (
+                ("webhook_url", "webhook", {"anyOf": [{"type": "null"}, {"pattern": r"^\s*$"}]}),
+                ("email_recipients", "email", {"maxItems": 0}),
+            ):
+                rules.append(
+                    {
+                        "if": {"required": [field], "properties": {field: empty}},
+                        "then": {"required": ["delivery"], "not": _has(channel)},
+                    }
+                )
+        schema.setdefault("allOf", []).extend(rules)
+
+
+def openapi_document(
+    bind: str = "127.0.0.1",
+    port: int = 8080,
+    *,
+    policies: list[str] | None = None,
+    channels: list[str] | None = None,
+) -> dict[str, Any]:
     """The whole API as an OpenAPI 3.1 document; ``servers`` names where the daemon listens (``bind``, ``port``)
-    and ``policies`` the policy ids its config defines."""
+    and ``policies`` and ``channels`` the policy ids and custom channel names its config and plug-ins define."""
     from .. import __version__
     from .routes import ROUTES
 
@@ -181,6 +237,7 @@ def openapi_document(bind: str = "127.0.0.1", port: int = 8080, *, policies: lis
     schemas = defs.get("$defs", {})
     _drop_null_defaults(schemas)
     _policy_ids(schemas, policies)
+    _delivery_rules(schemas, channels)
     paths: dict[str, dict[str, Any]] = {}
     for r in ROUTES:
         op: dict[str, Any] = {

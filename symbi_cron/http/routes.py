@@ -497,11 +497,16 @@ class Api:
 
     def openapi(self, request: Request) -> Response:
         if self._openapi is None:
+            from importlib.metadata import entry_points
+
+            from ..delivery.custom import ENTRY_POINT_GROUP
             from .openapi import openapi_document
             from .server import dumps
 
-            policies = list(self.app.settings.policies)
-            self._openapi = dumps(openapi_document(self.bind, self.port, policies=policies))
+            settings = self.app.settings
+            policies = list(settings.policies)
+            channels = sorted({*settings.custom_channels, *(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))})
+            self._openapi = dumps(openapi_document(self.bind, self.port, policies=policies, channels=channels))
         return Response(200, self._openapi)
 
     def _acting(self, request: Request) -> Any:

@@ -669,7 +669,7 @@ export interface components {
          * JobSpec
          * @description What a user declares for a job. ``cron_expr`` or ``at``, exactly one.
          */
-        JobSpec: {
+        JobSpec: ({
             /** Name */
             name: string;
             /** Agent Id */
@@ -719,7 +719,7 @@ export interface components {
              */
             slack_channel?: string | null;
             /** Email Recipients */
-            email_recipients?: string[];
+            email_recipients?: (string | unknown | unknown)[];
             /** Custom */
             custom?: {
                 [key: string]: unknown;
@@ -761,7 +761,7 @@ export interface components {
              * @default null
              */
             agent_pin_jwt?: string | null;
-        } & ({
+        } & (unknown & unknown)) & ({
             cron_expr: string;
         } | {
             at: string;
@@ -824,7 +824,7 @@ export interface components {
              */
             slack_channel?: string | null;
             /** Email Recipients */
-            email_recipients?: string[];
+            email_recipients?: (string | unknown | unknown)[];
             /** Custom */
             custom?: {
                 [key: string]: unknown;
@@ -854,7 +854,7 @@ export interface components {
              * @default null
              */
             agent_pin_jwt?: string | null;
-        } & (unknown & unknown);
+        } & (unknown & unknown & unknown & unknown & unknown & unknown);
         /**
          * JobWithRuns
          * @description A job with its most recent runs (``GET /api/v1/schedule/{id}?history=N``).
@@ -1381,7 +1381,7 @@ export interface components {
          * JobSpecCamel
          * @description What a user declares for a job. ``cron_expr`` or ``at``, exactly one. (camelCase field names)
          */
-        JobSpecCamel: {
+        JobSpecCamel: ({
             /** Name */
             name: string;
             /** Agent Id */
@@ -1431,7 +1431,7 @@ export interface components {
              */
             slackChannel?: string | null;
             /** Email Recipients */
-            emailRecipients?: string[];
+            emailRecipients?: (string | unknown | unknown)[];
             /** Custom */
             custom?: {
                 [key: string]: unknown;
@@ -1473,7 +1473,7 @@ export interface components {
              * @default null
              */
             agentPinJwt?: string | null;
-        } & ({
+        } & (unknown & unknown)) & ({
             cronExpr: string;
         } | {
             at: string;
@@ -1725,7 +1725,7 @@ export interface components {
              */
             slackChannel?: string | null;
             /** Email Recipients */
-            emailRecipients?: string[];
+            emailRecipients?: (string | unknown | unknown)[];
             /** Custom */
             custom?: {
                 [key: string]: unknown;
@@ -1755,7 +1755,7 @@ export interface components {
              * @default null
              */
             agentPinJwt?: string | null;
-        } & (unknown & unknown);
+        } & (unknown & unknown & unknown & unknown & unknown & unknown);
     };
     responses: never;
     parameters: never;
