@@ -296,6 +296,10 @@ def _type_name(annotation: Any) -> str:
     if origin is dict:
         inner = typing.get_args(annotation)[1]
         return "table of tables" if typing.get_origin(inner) is dict else f"table of {_type_name(inner)}s"
+    if origin is typing.Literal:
+        return "string"
+    if origin is list:
+        return f"list of {_type_name(typing.get_args(annotation)[0])}s"
     return {str: "string", int: "integer", float: "number", bool: "boolean"}.get(annotation, "value")
 
 
@@ -310,12 +314,14 @@ def _default(field: Any) -> str:
         return f"`{str(value).lower()}`"
     if isinstance(value, str):
         return f'`"{value}"`'
-    if isinstance(value, dict):
+    if isinstance(value, (dict, list)):
         return "empty" if not value else f"`{value}`"
     return f"`{value:g}`" if isinstance(value, float) else f"`{value}`"
 
 
 def _bounds(field: Any) -> str:
+    if typing.get_origin(field.annotation) is typing.Literal:
+        return ", ".join(f"`{v}`" for v in typing.get_args(field.annotation))
     parts = []
     for meta in field.metadata:
         for attr, sign in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):

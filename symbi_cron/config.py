@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -116,6 +116,33 @@ class ModelSettings(_Section):
 _STORE_URL = r"^(postgresql://|postgres://|sqlite:).*"
 
 
+class MetricsSettings(_Section):
+    """``[metrics]``: which series ``/metrics`` exports per job (the cardinality rule of docs/api.md)."""
+
+    per_job: Literal["auto", "always", "never"] = "auto"  # per-job series: auto = while jobs <= per_job_max_jobs
+    per_job_max_jobs: int = Field(default=500, ge=0, le=1_000_000)  # auto gives every job its series up to this
+    histograms: Literal["auto", "always", "never"] = "auto"  # per-job duration histogram (16 series a job)
+    histogram_max_jobs: int = Field(default=20, ge=0, le=1_000_000)  # auto gives histograms up to this many jobs
+    jobs: list[str] = Field(default_factory=list)  # job name globs that always get per-job series and histogram
+
+
+class RetentionSettings(_Section):
+    """``[retention]``: what the daemon prunes daily and ``symbi store prune`` on demand (docs/operations.md)."""
+
+    enabled: bool = True  # the daemon prunes every interval_hours (symbi store prune works either way)
+    interval_hours: float = Field(default=24, gt=0, le=8760)  # how often the daemon prunes
+    run_max_age_days: float = Field(default=90, ge=0)  # finished runs older than this go (0: kept)
+    runs_per_job: int = Field(default=0, ge=0)  # at most this many finished runs kept per job (0: no limit)
+    run_log_max_age_days: float = Field(default=90, ge=0)  # logs/runs files older than this go (0: kept)
+    job_log_max_bytes: int = Field(default=10 * 1024 * 1024, ge=0)  # logs/jobs files rotate past this (0: never)
+    job_log_backups: int = Field(default=2, ge=0, le=100)  # rotated job logs kept
+    job_log_max_age_days: float = Field(default=90, ge=0)  # job logs not written for this long go (0: kept)
+    orphan_contexts: bool = True  # remove the context directories of jobs that no longer exist
+    audit_max_age_days: float = Field(default=0, ge=0)  # audit events older than this go, after a checkpoint (0: kept)
+    daemon_log_max_bytes: int = Field(default=10 * 1024 * 1024, ge=0)  # daemon.log rotates past this (0: never)
+    daemon_log_backups: int = Field(default=5, ge=0, le=100)  # rotated daemon logs kept
+
+
 class StoreSettings(_Section):
     url: str | None = Field(default=None, pattern=_STORE_URL)  # a postgresql:// URL shares it (scaling.md)
     lease_seconds: float = Field(default=30, ge=3, le=3600)  # a daemon silent this long is presumed dead
@@ -126,6 +153,8 @@ class Settings(_Section):
     store: StoreSettings = Field(default_factory=StoreSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     agentpin: AgentPinSettings = Field(default_factory=AgentPinSettings)
     models: ModelSettings = Field(default_factory=ModelSettings)
     custom_channels: dict[str, str] = Field(default_factory=dict)

@@ -1,179 +1,349 @@
-"""Prometheus metrics (SPEC §14), derived from the store at scrape time so they survive daemon restarts.
+"""Prometheus metrics (SPEC §14): read from the run statistics the store keeps as runs finish (store/stats.py), so
+a scrape costs the same at a thousand runs as at a million and the counts survive daemon restarts and pruning.
 
-A custom collector (prometheus_client's ``Collector`` API) runs a handful of GROUP BY queries per scrape; nothing
-is counted in memory, so a restarted daemon reports the same totals as the run history. Only the live gauges
-(in-flight runs, tick-loop lag) come from the supervisor's snapshot. Counter semantics: deleting a job deletes
-its runs, so its series disappear (Prometheus treats that as a reset).
+What a scrape holds (docs/api.md, "Metrics", has the table):
+
+- scheduler-wide series, always, with a zero sample for every known label value (each final run status, each
+  built-in channel): runs by status, the duration histogram of all runs, dead-letters, delivery failures, model
+  tokens and cost, jobs by status, runs in flight, queued and waiting for approval, tick-loop lag, build info and
+  the process collector;
+- per-job series, a few gauges and counters a job (runs by status, last success, the last run's status and
+  duration, the next run, the job's status as a state set, dead-letters), under the cardinality rule of
+  ``[metrics]``: for every job while the store holds at most ``per_job_max_jobs`` jobs, else only for the jobs
+  named in ``metrics.jobs``; the per-job duration histogram (16 series a job) the same way, with its own smaller
+  limit ``histogram_max_jobs``.
+
+The text is written here rather than through prometheus_client's generic collector path: at a thousand jobs that
+path spent most of the scrape formatting samples one object at a time. The process collector's few series still
+come from prometheus_client.
 """
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterator
+import fnmatch
+import logging
+import re
+import threading
+import zlib
+from collections.abc import Iterable
 from typing import Any
 
-from ..models import FINAL_RUN_STATUSES
+from ..store import stats
+from ..vocab import BUILTIN_CHANNELS
 
-#: Histogram buckets in seconds: agents run for seconds to hours, not milliseconds.
-BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
-_FINAL = tuple(sorted(FINAL_RUN_STATUSES))
+log = logging.getLogger("symbi_cron.http")
 
-
-def store_totals(conn: sqlite3.Connection) -> dict[str, Any]:
-    """Jobs by status, finished runs by status, mean and longest execution time, running and queued runs."""
-    jobs = {r[0]: r[1] for r in conn.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status")}
-    runs = {r[0]: r[1] for r in conn.execute("SELECT status, COUNT(*) FROM runs GROUP BY status")}
-    avg, longest = conn.execute(
-        "SELECT AVG(execution_time_ms), MAX(execution_time_ms) FROM runs WHERE execution_time_ms IS NOT NULL"
-    ).fetchone()
-    return {
-        "jobs": jobs,
-        "runs": runs,
-        "avg_ms": avg or 0.0,
-        "max_ms": longest or 0.0,
-        "running": runs.get("running", 0),
-        "queued": runs.get("queued", 0),
-    }
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+#: Bodies at least this long are gzip-compressed for a client that accepts it (Prometheus always does).
+GZIP_MIN_BYTES = 8192
+JOB_STATUSES = ("active", "paused", "completed", "failed", "dead_letter")
+#: The label values a job's runs_total always has, with a zero sample until they happen (the others appear when
+#: they first happen: a job's skipped, missed, denied and cancelled runs).
+ALWAYS_STATUSES = stats.EXECUTED
 
 
-class StoreCollector:
-    """Yields the metric families of SPEC §14 from the store (and the supervisor's live snapshot)."""
+def _num(value: Any) -> str:
+    """A sample value as prometheus_client writes it (``1.0``, ``1.7e+09``, ``+Inf``): scrapes read the same as
+    before, to the byte, for anyone matching lines."""
+    from prometheus_client.utils import floatToGoString
+
+    return floatToGoString(0.0 if value is None else value)
+
+
+def _seconds(ms: Any) -> str:
+    """Epoch or duration milliseconds as seconds (0 when unknown: never happened)."""
+    return _num(0.0 if ms is None else ms / 1000)
+
+
+_ESCAPE = re.compile(r'[\\"\n]')
+
+
+def _label(value: str) -> str:
+    return _ESCAPE.sub(lambda m: {"\\": "\\\\", '"': '\\"', "\n": "\\n"}[m.group(0)], str(value))
+
+
+class _Text:
+    """The exposition text being written: families in order, each with its HELP and TYPE once."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def family(self, name: str, kind: str, help_text: str) -> None:
+        self.parts.append(f"# HELP {name} {help_text}\n# TYPE {name} {kind}\n")
+
+    def sample(self, name: str, value: str, labels: str = "") -> None:
+        self.parts.append(f"{name}{{{labels}}} {value}\n" if labels else f"{name} {value}\n")
+
+    def histogram(self, name: str, labels: str, row: dict[str, Any] | tuple, at: dict[str, int]) -> None:
+        """One histogram's buckets, sum and count from a stats row (``at`` maps a column to its index)."""
+        sep = "," if labels else ""
+        for bound, col in stats.BUCKETS:
+            self.parts.append(f'{name}_bucket{{{labels}{sep}le="{bound!r}"}} {_num(row[at[col]])}\n')
+        count = _num(row[at["duration_count"]])
+        self.parts.append(f'{name}_bucket{{{labels}{sep}le="+Inf"}} {count}\n')
+        braced = f"{{{labels}}}" if labels else ""
+        self.parts.append(f"{name}_sum{braced} {_seconds(row[at['duration_sum_ms']])}\n")
+        self.parts.append(f"{name}_count{braced} {count}\n")
+
+    def body(self) -> bytes:
+        return "".join(self.parts).encode("utf-8")
+
+
+def _matcher(patterns: Iterable[str]) -> Any:
+    globs = [p for p in patterns if p]
+    if not globs:
+        return None
+    return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in globs)).match
+
+
+class Scope:
+    """Which jobs get per-job series and histograms under ``[metrics]`` (None: every job)."""
+
+    def __init__(self, series: list[str] | None, histograms: list[str] | None, jobs: int) -> None:
+        self.series = series
+        self.histograms = histograms
+        self.jobs = jobs
+
+    @property
+    def omitted(self) -> int:
+        """Jobs left without per-job series."""
+        return 0 if self.series is None else self.jobs - len(self.series)
+
+
+def job_scope(settings: Any, conn: Any) -> Scope:
+    """Apply the cardinality rule (docs/api.md): per-job series for every job while there are at most
+    ``per_job_max_jobs`` jobs (``always``/``never`` override), the histogram likewise with ``histogram_max_jobs``,
+    and always for the jobs matching ``metrics.jobs``."""
+    m = settings.metrics
+    total = stats.job_count(conn)
+
+    def everyone(mode: str, limit: int) -> bool:
+        return mode == "always" or (mode == "auto" and total <= limit)
+
+    all_series = everyone(m.per_job, m.per_job_max_jobs)
+    all_hist = everyone(m.histograms, m.histogram_max_jobs)
+    named: list[str] = []
+    match = _matcher(m.jobs)
+    if match is not None and not (all_series and all_hist):
+        named = [n for n in stats.job_names(conn) if match(n)]
+    return Scope(None if all_series else named, None if all_hist else named, total)
+
+
+class MetricsExporter:
+    """Renders a scrape for one server. No globals: the process collector has a registry of its own."""
 
     def __init__(self, app: Any, supervisor: Any = None) -> None:
         self.app = app
         self.supervisor = supervisor
+        self._process_registry: Any = None
+        self._warned_omitted = False
+        self._lock = threading.Lock()
 
-    def describe(self) -> list[Any]:
-        return []  # no describe: registering must not run queries
+    # -- the scrape ------------------------------------------------------------------------------------------------
+    def render(self, headers: Any = None) -> tuple[bytes, str, dict[str, str]]:
+        """The exposition body, its content type and response headers (gzip when the client accepts it)."""
+        body = self.text()
+        accepts = (headers.get("Accept-Encoding") if headers is not None else None) or ""
+        if len(body) >= GZIP_MIN_BYTES and "gzip" in accepts.lower():
+            packer = zlib.compressobj(1, zlib.DEFLATED, 31)  # level 1: a large scrape compresses ~10x in ~1 ms/100 KB
+            return packer.compress(body) + packer.flush(), CONTENT_TYPE, {"Content-Encoding": "gzip"}
+        return body, CONTENT_TYPE, {}
 
-    def collect(self) -> Iterator[Any]:
-        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
-
-        conn = self.app.store.connection()
-        marks = ", ".join("?" for _ in _FINAL)
-
-        runs = CounterMetricFamily(
-            "symbiont_cron_runs", "Finished runs by job and final status", labels=["job_name", "status"]
-        )
-        skipped = CounterMetricFamily(
-            "symbiont_cron_skipped_slots", "Slots skipped (job at max_concurrent)", labels=["job_name"]
-        )
-        missed = CounterMetricFamily(
-            "symbiont_cron_missed_slots", "Slots missed while the daemon was down", labels=["job_name"]
-        )
-        for name, status, n in conn.execute(
-            f"SELECT j.name, r.status, COUNT(*) FROM runs r JOIN jobs j ON j.id = r.job_id"
-            f" WHERE r.status IN ({marks}) GROUP BY j.name, r.status",
-            _FINAL,
-        ):
-            runs.add_metric([name, status], n)
-            if status == "skipped":
-                skipped.add_metric([name], n)
-            elif status == "missed":
-                missed.add_metric([name], n)
-        yield runs
-        yield skipped
-        yield missed
-
-        hist = HistogramMetricFamily(
-            "symbiont_cron_execution_duration_seconds", "Execution time of finished runs", labels=["job_name"]
-        )
-        cases = ", ".join(f"SUM(CASE WHEN r.execution_time_ms <= {int(b * 1000)} THEN 1 ELSE 0 END)" for b in BUCKETS)
-        for row in conn.execute(
-            f"SELECT j.name, COUNT(*), SUM(r.execution_time_ms), {cases} FROM runs r JOIN jobs j ON j.id = r.job_id"
-            " WHERE r.execution_time_ms IS NOT NULL AND r.finished_at IS NOT NULL GROUP BY j.name"
-        ):
-            name, count, total_ms = row[0], row[1], row[2] or 0
-            buckets = [(_le(b), row[3 + i]) for i, b in enumerate(BUCKETS)] + [("+Inf", count)]
-            hist.add_metric([name], buckets, total_ms / 1000.0)
-        yield hist
-
-        dead = CounterMetricFamily("symbiont_cron_dead_letter", "Times a job moved to dead_letter", labels=["job_name"])
-        for name, n in conn.execute(
-            "SELECT COALESCE(job_name, job_id, ''), COUNT(*) FROM audit WHERE type = 'CronJobDeadLettered' GROUP BY 1"
-        ):
-            dead.add_metric([name], n)
-        yield dead
-
-        failures = CounterMetricFamily(
-            "symbiont_cron_delivery_failures", "Deliveries that failed", labels=["job_name", "channel"]
-        )
-        for name, channel, n in conn.execute(
-            "SELECT j.name, d.channel, COUNT(*) FROM deliveries d JOIN runs r ON r.id = d.run_id"
-            " JOIN jobs j ON j.id = r.job_id WHERE d.ok = 0 GROUP BY j.name, d.channel"
-        ):
-            failures.add_metric([name, channel], n)
-        yield failures
-
-        # Model agents: tokens and cost per job (runs.input_tokens/output_tokens/cost_usd, store migration 2).
-        tokens = CounterMetricFamily(
-            "symbiont_cron_model_tokens",
-            "Model tokens used by a job's runs",
-            labels=["job_name", "direction"],
-        )
-        cost = CounterMetricFamily(
-            "symbiont_cron_model_cost_usd", "Model cost of a job's runs (priced models)", labels=["job_name"]
-        )
-        for name, tin, tout, usd, priced in conn.execute(
-            "SELECT j.name, SUM(r.input_tokens), SUM(r.output_tokens), SUM(r.cost_usd), COUNT(r.cost_usd)"
-            " FROM runs r JOIN jobs j ON j.id = r.job_id WHERE r.input_tokens IS NOT NULL GROUP BY j.name"
-        ):
-            tokens.add_metric([name, "input"], tin or 0)
-            tokens.add_metric([name, "output"], tout or 0)
-            if priced:
-                cost.add_metric([name], usd or 0.0)
-        yield tokens
-        yield cost
-
-        jobs = GaugeMetricFamily("symbiont_cron_jobs", "Jobs by status", labels=["status"])
-        counts = {r[0]: r[1] for r in conn.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status")}
-        for status in ("active", "paused", "completed", "failed", "dead_letter"):
-            jobs.add_metric([status], counts.get(status, 0))
-        yield jobs
-
-        open_runs = {
-            r[0]: r[1]
-            for r in conn.execute(
-                "SELECT status, COUNT(*) FROM runs WHERE status IN ('queued', 'running', 'pending_approval')"
-                " GROUP BY status"
+    def text(self) -> bytes:
+        out = _Text()
+        settings = self.app.settings
+        with self.app.store.read() as conn:
+            totals = stats.scheduler_totals(conn)
+            jobs = stats.job_counts(conn)
+            open_runs = stats.open_run_counts(conn)
+            channels = stats.delivery_failure_totals(conn)
+            scope = job_scope(settings, conn)
+            want_hist = scope.histograms is None or bool(scope.histograms)
+            rows: list[tuple] = []
+            if scope.series is None:
+                rows = stats.job_rows(conn, histogram=want_hist)
+            elif scope.series:
+                rows = stats.job_rows(conn, scope.series, histogram=want_hist)
+            failures = stats.job_delivery_failures(conn, scope.series) if rows else []
+        self._scheduler_series(out, totals, jobs, open_runs, channels, scope)
+        self._job_series(out, rows, failures, scope)
+        self._live_series(out, open_runs)
+        out.parts.append(self._process_text())
+        if scope.omitted and not self._warned_omitted:
+            log.warning(
+                "metrics: %d jobs, above metrics.per_job_max_jobs (%d): per-job series are exported only for jobs"
+                " matching metrics.jobs (%d of them); see docs/api.md, Metrics",
+                scope.jobs,
+                settings.metrics.per_job_max_jobs,
+                scope.jobs - scope.omitted,
             )
-        }
+        self._warned_omitted = bool(scope.omitted)
+        return out.body()
+
+    # -- families --------------------------------------------------------------------------------------------------
+    def _scheduler_series(
+        self,
+        out: _Text,
+        totals: dict[str, Any],
+        jobs: dict[str, int],
+        open_runs: dict[str, int],
+        channels: dict[str, int],
+        scope: Scope,
+    ) -> None:
+        from .. import __version__
+
+        name = "symbiont_cron_scheduler_runs_total"
+        out.family(name, "counter", "Finished runs of all jobs by final status (never lowered by removing or pruning)")
+        for status in stats.STATUS_COLUMNS:
+            out.sample(name, _num(totals[status]), f'status="{status}"')
+        name = "symbiont_cron_scheduler_run_duration_seconds"
+        out.family(name, "histogram", "Execution time of the finished runs of all jobs")
+        out.histogram(name, "", totals, _TOTALS_AT)
+        name = "symbiont_cron_scheduler_dead_letter_total"
+        out.family(name, "counter", "Times any job moved to dead_letter")
+        out.sample(name, _num(totals["dead_letters"]))
+        name = "symbiont_cron_scheduler_delivery_failures_total"
+        out.family(name, "counter", "Failed deliveries of all jobs by channel")
+        for channel in sorted(set(BUILTIN_CHANNELS) | set(channels)):
+            out.sample(name, _num(channels.get(channel, 0)), f'channel="{_label(channel)}"')
+        name = "symbiont_cron_scheduler_model_tokens_total"
+        out.family(name, "counter", "Model tokens used by the runs of all jobs")
+        out.sample(name, _num(totals["input_tokens"]), 'direction="input"')
+        out.sample(name, _num(totals["output_tokens"]), 'direction="output"')
+        name = "symbiont_cron_scheduler_model_cost_usd_total"
+        out.family(name, "counter", "Model cost of the runs of all jobs (priced models), US dollars")
+        out.sample(name, _num(totals["cost_usd"]))
+        name = "symbiont_cron_jobs"
+        out.family(name, "gauge", "Jobs by status")
+        for status in JOB_STATUSES:
+            out.sample(name, _num(jobs.get(status, 0)), f'status="{status}"')
+        name = "symbiont_cron_pending_approval_runs"
+        out.family(name, "gauge", "Runs waiting for an approver")
+        out.sample(name, _num(open_runs.get("pending_approval", 0)))
+        name = "symbiont_cron_metrics_jobs_without_series"
+        out.family(name, "gauge", "Jobs left without per-job series by the cardinality rule ([metrics], docs/api.md)")
+        out.sample(name, _num(scope.omitted))
+        name = "symbiont_cron_build_info"
+        out.family(name, "gauge", "The running symbi-cron: version, Python and store backend")
+        import platform
+
+        store = getattr(self.app.store, "dialect", "sqlite")
+        out.sample(
+            name,
+            "1.0",
+            f'python="{platform.python_version()}",store="{_label(store)}",version="{_label(__version__)}"',
+        )
+
+    def _job_series(self, out: _Text, rows: list[tuple], failures: list[tuple[str, str, int]], scope: Scope) -> None:
+        if not rows:
+            return
+        at = _JOB_AT
+        jobs = [(f'job_name="{_label(r[0])}"', r) for r in rows]
+        name = "symbiont_cron_runs_total"
+        out.family(name, "counter", "Finished runs by job and final status")
+        add = out.parts.append
+        for lab, r in jobs:
+            for status in stats.STATUS_COLUMNS:
+                n = r[at[status]]
+                if n or status in ALWAYS_STATUSES:
+                    add(f'{name}{{{lab},status="{status}"}} {_num(n)}\n')
+        for fam, col, text in (
+            ("symbiont_cron_skipped_slots_total", "skipped", "Slots skipped (job at max_concurrent)"),
+            ("symbiont_cron_missed_slots_total", "missed", "Slots missed while the daemon was down"),
+            ("symbiont_cron_dead_letter_total", "dead_letters", "Times a job moved to dead_letter"),
+        ):
+            out.family(fam, "counter", text)
+            i = at[col]
+            for lab, r in jobs:
+                add(f"{fam}{{{lab}}} {_num(r[i])}\n")
+        name = "symbiont_cron_job_last_success_timestamp_seconds"
+        out.family(name, "gauge", "When the job's last successful run finished (0: never)")
+        i = at["last_success_at"]
+        for lab, r in jobs:
+            add(f"{name}{{{lab}}} {_seconds(r[i])}\n")
+        name = "symbiont_cron_job_last_run_duration_seconds"
+        out.family(name, "gauge", "How long the job's last run took (0: no run yet)")
+        i = at["last_duration_ms"]
+        for lab, r in jobs:
+            add(f"{name}{{{lab}}} {_seconds(r[i])}\n")
+        name = "symbiont_cron_job_last_run_status"
+        out.family(name, "gauge", "The status of the job's last run, a state set (all 0: no run yet)")
+        i = at["last_status"]
+        for lab, r in jobs:
+            for status in stats.EXECUTED:
+                add(f'{name}{{{lab},status="{status}"}} {"1.0" if r[i] == status else "0.0"}\n')
+        name = "symbiont_cron_job_next_run_timestamp_seconds"
+        out.family(name, "gauge", "When the job runs next (0: not scheduled: paused, finished or dead-lettered)")
+        i = at["next_run"]
+        for lab, r in jobs:
+            add(f"{name}{{{lab}}} {_seconds(r[i])}\n")
+        name = "symbiont_cron_job_status"
+        out.family(name, "gauge", "The job's status, a state set")
+        i = at["status"]
+        for lab, r in jobs:
+            for status in JOB_STATUSES:
+                add(f'{name}{{{lab},status="{status}"}} {"1.0" if r[i] == status else "0.0"}\n')
+        name = "symbiont_cron_delivery_failures_total"
+        out.family(name, "counter", "Deliveries that failed, by job and channel")
+        for job_name, channel, n in failures:
+            add(f'{name}{{channel="{_label(channel)}",job_name="{_label(job_name)}"}} {_num(n)}\n')
+        model = [(lab, r) for lab, r in jobs if r[at["model_runs"]]]
+        name = "symbiont_cron_model_tokens_total"
+        out.family(name, "counter", "Model tokens used by a job's runs")
+        for lab, r in model:
+            add(f'{name}{{direction="input",{lab}}} {_num(r[at["input_tokens"]])}\n')
+            add(f'{name}{{direction="output",{lab}}} {_num(r[at["output_tokens"]])}\n')
+        name = "symbiont_cron_model_cost_usd_total"
+        out.family(name, "counter", "Model cost of a job's runs (priced models), US dollars")
+        for lab, r in model:
+            if r[at["priced_runs"]]:
+                add(f"{name}{{{lab}}} {_num(r[at['cost_usd']])}\n")
+        hist = jobs if scope.histograms is None else [(lab, r) for lab, r in jobs if r[0] in set(scope.histograms)]
+        if hist:
+            name = "symbiont_cron_execution_duration_seconds"
+            out.family(name, "histogram", "Execution time of a job's finished runs")
+            for lab, r in hist:
+                out.histogram(name, lab, r, at)
+
+    def _live_series(self, out: _Text, open_runs: dict[str, int]) -> None:
         snap = _snapshot(self.supervisor)
         in_flight = snap.get("in_flight")
-        yield GaugeMetricFamily(
-            "symbiont_cron_in_flight_jobs",
-            "Runs executing now",
-            value=float(in_flight if in_flight is not None else open_runs.get("running", 0)),
-        )
+        name = "symbiont_cron_in_flight_jobs"
+        out.family(name, "gauge", "Runs executing now")
+        out.sample(name, _num(in_flight if in_flight is not None else open_runs.get("running", 0)))
         queued = snap.get("queued")
-        yield GaugeMetricFamily(
-            "symbiont_cron_queued_runs",
-            "Runs waiting for capacity or their start time",
-            value=float(queued if queued is not None else open_runs.get("queued", 0)),
-        )
-        yield GaugeMetricFamily(
-            "symbiont_cron_pending_approval_runs",
-            "Runs waiting for an approver",
-            value=float(open_runs.get("pending_approval", 0)),
-        )
+        name = "symbiont_cron_queued_runs"
+        out.family(name, "gauge", "Runs waiting for capacity or their start time")
+        out.sample(name, _num(queued if queued is not None else open_runs.get("queued", 0)))
         lag = snap.get("tick_lag_seconds")
         if lag is not None:
-            yield GaugeMetricFamily(
-                "symbiont_cron_tick_lag_seconds",
-                "How late the tick loop handled its most recent due slot",
-                value=float(lag),
-            )
+            name = "symbiont_cron_tick_lag_seconds"
+            out.family(name, "gauge", "How late the tick loop handled its most recent due slot")
+            out.sample(name, _num(float(lag)))
         last_tick = snap.get("last_tick_at")
         if last_tick is not None and hasattr(last_tick, "timestamp"):
-            yield GaugeMetricFamily(
-                "symbiont_cron_last_tick_timestamp_seconds",
-                "When the tick loop last ran",
-                value=last_tick.timestamp(),
-            )
+            name = "symbiont_cron_last_tick_timestamp_seconds"
+            out.family(name, "gauge", "When the tick loop last ran")
+            out.sample(name, _num(last_tick.timestamp()))
+
+    def _process_text(self) -> str:
+        """process_* (CPU, memory, descriptors, start time), python_info and python_gc_* from prometheus_client."""
+        with self._lock:
+            if self._process_registry is None:
+                from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
+
+                registry = CollectorRegistry(auto_describe=False)
+                ProcessCollector(registry=registry)
+                PlatformCollector(registry=registry)
+                GCCollector(registry=registry)
+                self._process_registry = registry
+        from prometheus_client.exposition import generate_latest
+
+        return generate_latest(self._process_registry).decode("utf-8")
 
 
-def _le(b: float) -> str:
-    return repr(float(b))
+_TOTALS_AT = {c: c for c in stats.COUNTERS}
+_JOB_AT = {c: i for i, c in enumerate(stats.JOB_ROW_COLUMNS)}
 
 
 def _snapshot(supervisor: Any) -> dict[str, Any]:
@@ -183,19 +353,3 @@ def _snapshot(supervisor: Any) -> dict[str, Any]:
         return dict(supervisor.snapshot() or {})
     except Exception:
         return {}
-
-
-class MetricsExporter:
-    """One registry per server (no globals) holding the store collector; renders text for a scrape."""
-
-    def __init__(self, app: Any, supervisor: Any = None) -> None:
-        from prometheus_client import CollectorRegistry
-
-        self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(StoreCollector(app, supervisor))  # type: ignore[arg-type]
-
-    def render(self, accept: str | None = None) -> tuple[bytes, str]:
-        """The exposition body and its content type."""
-        from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
-
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST

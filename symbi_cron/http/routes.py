@@ -7,6 +7,7 @@ request and response models); the dispatcher and the OpenAPI document both read 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -19,6 +20,8 @@ from . import schemas as S
 from .casing import camel_field, to_camel, to_snake
 from .paging import MAX_PAGE, next_page_headers, read_page
 from .server import HttpError, Request, Response, api_identities, check_auth, path_param
+
+log = logging.getLogger("symbi_cron.http")
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -341,7 +344,7 @@ class Api:
     def __init__(self, app: Any, supervisor: Any, key: str) -> None:
         # The API acts as "api" in the audit log; the daemon's own App keeps its actor.
         self.app = dataclasses.replace(app, actor="api")
-        wake = getattr(supervisor, "request_reload", None)
+        wake = getattr(supervisor, "request_wake", None) or getattr(supervisor, "request_reload", None)
         if callable(wake):
             # In the daemon, a change made through the API wakes its own supervisor at once (a queued manual
             # run starts now, a new schedule is seen) instead of at the next tick.
@@ -352,6 +355,7 @@ class Api:
         self.keys = api_identities(app, key)
         self.main_identity = app.settings.api.identity
         self.max_body_bytes = app.settings.api.max_body_bytes
+        self._root = app  # the daemon's App: a reload gives it new settings, which the next request takes up
         self._metrics: Any = None
         self._openapi: bytes | None = None
         #: Where the server listens (start_api sets it once bound; the OpenAPI document's ``servers``).
@@ -360,6 +364,8 @@ class Api:
 
     # -- dispatch ----------------------------------------------------------------------------------------------
     def dispatch(self, request: Request) -> Response:
+        if self.app.settings is not self._root.settings:
+            self._reloaded(self._root.settings)
         allowed: list[str] = []
         for route, pattern in _COMPILED:
             m = pattern.match(request.path)
@@ -379,6 +385,22 @@ class Api:
                 headers={"Allow": allow},
             )
         raise HttpError(404, "not_found", f"no such endpoint: {request.path}")
+
+    def _reloaded(self, settings: Any) -> None:
+        """Take up reloaded settings (services/reload.py): metrics, limits, policies, and the keys clients use."""
+        from .server import api_key
+
+        self.app.settings = settings
+        self.max_body_bytes = settings.api.max_body_bytes
+        try:
+            key = api_key(self._root)
+            keys = api_identities(self._root, key)
+        except SymbiError as exc:
+            log.error("reload: keeping the API's keys: %s", exc)
+            return
+        if key != self.key or keys != self.keys:
+            log.info("reload: the API serves its new keys")
+        self.key, self.keys, self.main_identity = key, keys, settings.api.identity
 
     def _call(self, route: Route, request: Request, params: dict[str, str]) -> Response:
         if route.auth:
@@ -424,30 +446,20 @@ class Api:
         fmt = request.query.get("format", "guide")
         if fmt not in ("guide", "runtime"):
             raise InvalidInput(f"unknown format {fmt!r} (expected guide or runtime)", field="format")
-        from .metrics import store_totals
+        from ..services.health import guide_metrics, scheduler_health
+        from .server import key_problem
 
         snap = self._snapshot()
-        try:
-            t = store_totals(self.app.store.connection())
-            accessible = True
-        except Exception:  # the store cannot be read: unhealthy, and the answer still comes
-            t, accessible = None, False
-        lag = snap.get("tick_lag_seconds")
-        interval = float(self.app.settings.scheduler.tick_interval_seconds)
-        if not accessible:
-            status = "unhealthy"
-        elif lag is not None and lag > max(5.0, 5 * interval):
-            status = "degraded"
-        else:
-            status = "healthy"
-        t = t or {"jobs": {}, "runs": {}, "avg_ms": 0.0, "max_ms": 0.0, "running": 0, "queued": 0}
-        in_flight = int(snap.get("in_flight", t["running"]))
-        runs = t["runs"]
-        succeeded = runs.get("succeeded", 0)
-        failed = sum(runs.get(s, 0) for s in ("failed", "timed_out", "interrupted"))
+        h = scheduler_health(
+            self.app,
+            snap if self.supervisor is not None else None,
+            api_problem=key_problem(self.app, self.key),
+        )
+        accessible = h["store_accessible"]
+        jobs, m = h["jobs"], guide_metrics(h["totals"])
+        in_flight = int(snap.get("in_flight", h["open"].get("running", 0)))
         code = 200 if accessible else 503
         if fmt == "runtime":
-            jobs = t["jobs"]
             return Response(
                 code,
                 S.RuntimeSchedulerHealth(
@@ -459,29 +471,25 @@ class Api:
                     jobs_dead_letter=jobs.get("dead_letter", 0),
                     global_active_runs=in_flight,
                     max_concurrent=self.app.settings.scheduler.max_concurrent_jobs,
-                    runs_total=succeeded + failed,
-                    runs_succeeded=succeeded,
-                    runs_failed=failed,
-                    average_execution_time_ms=float(t["avg_ms"] or 0.0),
-                    longest_run_ms=float(t["max_ms"] or 0.0),
+                    runs_total=m["runs_total"],
+                    runs_succeeded=m["runs_succeeded"],
+                    runs_failed=m["runs_failed"],
+                    average_execution_time_ms=m["avg_execution_time_ms"],
+                    longest_run_ms=m["longest_run_ms"],
                 ).model_dump(mode="json"),
             )
         return Response(
             code,
             S.SchedulerHealth(
-                status=status,
-                active_jobs=t["jobs"].get("active", 0),
-                paused_jobs=t["jobs"].get("paused", 0),
-                dead_letter_jobs=t["jobs"].get("dead_letter", 0),
+                status=h["status"],
+                reasons=h["reasons"],
+                active_jobs=jobs.get("active", 0),
+                paused_jobs=jobs.get("paused", 0),
+                dead_letter_jobs=jobs.get("dead_letter", 0),
                 in_flight_jobs=in_flight,
-                queued_runs=int(snap.get("queued", t["queued"])),
-                tick_lag_seconds=lag,
-                metrics=S.HealthMetrics(
-                    runs_total=succeeded + failed,
-                    runs_succeeded=succeeded,
-                    runs_failed=failed,
-                    avg_execution_time_ms=round(float(t["avg_ms"] or 0.0), 1),
-                ),
+                queued_runs=int(snap.get("queued", h["open"].get("queued", 0))),
+                tick_lag_seconds=snap.get("tick_lag_seconds"),
+                metrics=S.HealthMetrics(**{k: v for k, v in m.items() if k != "longest_run_ms"}),
             ).model_dump(mode="json"),
         )
 
@@ -492,8 +500,8 @@ class Api:
             from .metrics import MetricsExporter
 
             self._metrics = MetricsExporter(self.app, self.supervisor)
-        body, ctype = self._metrics.render(request.headers.get("Accept"))
-        return Response(200, body, content_type=ctype)
+        body, ctype, headers = self._metrics.render(request.headers)
+        return Response(200, body, content_type=ctype, headers=headers)
 
     def openapi(self, request: Request) -> Response:
         if self._openapi is None:

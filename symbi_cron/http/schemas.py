@@ -128,10 +128,22 @@ class HealthMetrics(_Out):
     avg_execution_time_ms: float
 
 
+class HealthReason(_Out):
+    """One reason the scheduler is not healthy (docs/operations.md, "Health")."""
+
+    code: str = Field(
+        description="store_unreachable, store_damaged, dead_letter, run_overdue, tick_lag, tick_failing, stopping"
+        " or api_key"
+    )
+    message: str
+    details: dict[str, Any] | None = None
+
+
 class SchedulerHealth(_Out):
     """GET /api/v1/health/scheduler, the guide's shape (plus a few extra facts)."""
 
-    status: str = Field(description="healthy, degraded (the tick loop lags) or unhealthy (store unreadable)")
+    status: str = Field(description="healthy, degraded (see reasons) or unhealthy (the store cannot be read)")
+    reasons: list[HealthReason] = Field(default_factory=list, description="why it is degraded or unhealthy")
     active_jobs: int
     paused_jobs: int
     dead_letter_jobs: int

@@ -36,6 +36,9 @@ SOCKET_TIMEOUT = 15.0
 #: arrive within this many seconds: a client trickling a byte per read timeout cannot hold a connection forever.
 REQUEST_DEADLINE = 30.0
 MAX_CONNECTIONS = 128
+#: Requests handled at once (the others wait their turn, taking no CPU): few runnable threads leave the tick loop
+#: its share of the interpreter.
+MAX_ACTIVE_REQUESTS = 4
 MAX_JSON_DEPTH = 32
 SERVER_NAME = "symbi-cron"
 
@@ -107,6 +110,22 @@ def api_identities(app: Any, main_key: str) -> dict[str, str]:
             raise SymbiError(f"api.keys.{identity} is the same key as {out[value]!r}'s: give each identity its own")
         out[value] = identity
     return out
+
+
+def key_problem(app: Any, served: str) -> str | None:
+    """Why clients cannot authenticate against a server using the key ``served`` (the key file was removed or
+    replaced, the configured ``${VAR}`` is unset or changed), or None when they can."""
+    try:
+        found = api_key(app, create=False)
+    except SymbiError as exc:
+        return f"the API is served without its key: {exc}; clients cannot authenticate"
+    if not hmac.compare_digest(found.encode("utf-8", "replace"), served.encode("utf-8", "replace")):
+        where = "configured key" if app.settings.api.key else f"key file {app.paths.api_key_file}"
+        return (
+            f"the API is served with another key than the {where}: clients using it are refused"
+            " (`symbi cron daemon reload` serves the new key)"
+        )
+    return None
 
 
 # -- JSON ------------------------------------------------------------------------------------------------------
@@ -403,7 +422,11 @@ class _Handler(BaseHTTPRequestHandler):
                 query.setdefault(k, v)
             self.connection.settimeout(self.timeout)  # the request is in; the answer gets the full timeout
             request = Request(self.command, path, {}, query, self.headers, body)
-            response = api.dispatch(request)
+            self.server.admit()
+            try:
+                response = api.dispatch(request)
+            finally:
+                self.server.release()
         except HttpError as exc:
             if exc.close:
                 self.close_connection = True
@@ -450,7 +473,19 @@ class ApiServer(ThreadingHTTPServer):
         self.address_family = family
         self.api = api
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self._active = threading.BoundedSemaphore(MAX_ACTIVE_REQUESTS)
+        self._priority = getattr(getattr(api, "supervisor", None), "priority", None)
         super().__init__(address, _Handler)
+
+    def admit(self) -> None:
+        """Wait for the scheduler's critical section to end (symbi_cron/priority.py), then for one of the
+        :data:`MAX_ACTIVE_REQUESTS` places: the schedule never queues behind a crowd of request threads."""
+        if self._priority is not None:
+            self._priority.wait()
+        self._active.acquire()
+
+    def release(self) -> None:
+        self._active.release()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         log.exception("error serving a connection from %s", client_address[0] if client_address else "?")

@@ -26,6 +26,7 @@ import time
 from typing import Any, TextIO
 
 from ..errors import SymbiError
+from ..priority import SchedulerFirst
 from ..services.app import App
 from ..store import jobs as job_rows
 from ..timeutil import to_ms
@@ -191,11 +192,19 @@ class Supervisor:
         self.shared = getattr(app.store, "dialect", "sqlite") == "postgresql"
         self._lease_renewed_ms: int | None = None
         self._listener: threading.Thread | None = None
+        #: Called with (old, new) settings after a reload (services/reload.py): what holds a setting of its own.
+        self.reload_appliers: list[Any] = []
+        #: Closed while slots are claimed and runs started: the API's requests wait (symbi_cron/priority.py).
+        self.priority = SchedulerFirst()
 
     # -- control (safe from signal handlers and other threads) -------------------------------------------------
     def request_reload(self) -> None:
         """Reload the config and look at the store again at once (SIGHUP)."""
         self._reload.set()
+        self._wake.set()
+
+    def request_wake(self) -> None:
+        """Look at the store again at once, without re-reading the config (a change made through the API)."""
         self._wake.set()
 
     def request_stop(self) -> None:
@@ -314,7 +323,8 @@ class Supervisor:
         lag = 0.0
         if due:
             lag = max(0.0, (now_ms - min(to_ms(j["next_run"]) for j in due)) / 1000)
-            self._claim(due, now_ms)
+            with self.priority.busy():
+                self._claim(due, now_ms)
         started = 0
         if not self.stopping:
             started = self._start_queued(now_ms)
@@ -368,17 +378,18 @@ class Supervisor:
             candidates = lifecycle.startable(conn, now_ms, capacity - started + 20, exclude_jobs=full)
             if not candidates:
                 break
-            for run in candidates:
-                if started >= capacity:
-                    break
-                if run["job_id"] in full:
-                    continue
-                begun = self.driver.begin(run["id"])
-                if begun is not None:
-                    self._spawn(begun)
-                    started += 1
-                elif lifecycle.still_queued(conn, run["id"]):
-                    full.add(run["job_id"])
+            with self.priority.busy():
+                for run in candidates:
+                    if started >= capacity:
+                        break
+                    if run["job_id"] in full:
+                        continue
+                    begun = self.driver.begin(run["id"])
+                    if begun is not None:
+                        self._spawn(begun)
+                        started += 1
+                    elif lifecycle.still_queued(conn, run["id"]):
+                        full.add(run["job_id"])
         return started
 
     def _spawn(self, begun: lifecycle.Begun) -> None:
@@ -408,9 +419,11 @@ class Supervisor:
         except SymbiError as exc:
             log.error("reload: keeping the previous configuration: %s", exc)
             return
-        self.app.settings = settings
+        from ..services.reload import reloaded
+
+        old, self.app.settings = self.app.settings, settings
         self.limits = lifecycle.Limits.from_settings(settings)
-        log.info("reloaded the configuration and the store")
+        reloaded(old, settings, log, self.reload_appliers)
 
     def serve(self, *, on_tick_error: Any = None) -> None:
         """Tick until :meth:`request_stop`; a failing tick is logged and retried, never silent."""

@@ -115,6 +115,359 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        4,
+        "run statistics kept as runs finish (metrics and health without scanning runs); audit checkpoints (pruning)",
+        """
+        CREATE TABLE job_stats (
+            job_id            TEXT PRIMARY KEY REFERENCES jobs(id) ON DELETE CASCADE,
+            succeeded         INTEGER NOT NULL DEFAULT 0,
+            failed            INTEGER NOT NULL DEFAULT 0,
+            timed_out         INTEGER NOT NULL DEFAULT 0,
+            denied            INTEGER NOT NULL DEFAULT 0,
+            skipped           INTEGER NOT NULL DEFAULT 0,
+            missed            INTEGER NOT NULL DEFAULT 0,
+            interrupted       INTEGER NOT NULL DEFAULT 0,
+            cancelled         INTEGER NOT NULL DEFAULT 0,
+            duration_count    INTEGER NOT NULL DEFAULT 0,
+            duration_sum_ms   INTEGER NOT NULL DEFAULT 0,
+            duration_max_ms   INTEGER NOT NULL DEFAULT 0,
+            le_100ms          INTEGER NOT NULL DEFAULT 0,
+            le_250ms          INTEGER NOT NULL DEFAULT 0,
+            le_500ms          INTEGER NOT NULL DEFAULT 0,
+            le_1s             INTEGER NOT NULL DEFAULT 0,
+            le_2500ms         INTEGER NOT NULL DEFAULT 0,
+            le_5s             INTEGER NOT NULL DEFAULT 0,
+            le_10s            INTEGER NOT NULL DEFAULT 0,
+            le_30s            INTEGER NOT NULL DEFAULT 0,
+            le_1m             INTEGER NOT NULL DEFAULT 0,
+            le_2m             INTEGER NOT NULL DEFAULT 0,
+            le_5m             INTEGER NOT NULL DEFAULT 0,
+            le_10m            INTEGER NOT NULL DEFAULT 0,
+            le_30m            INTEGER NOT NULL DEFAULT 0,
+            le_1h             INTEGER NOT NULL DEFAULT 0,
+            model_runs        INTEGER NOT NULL DEFAULT 0,
+            input_tokens      INTEGER NOT NULL DEFAULT 0,
+            output_tokens     INTEGER NOT NULL DEFAULT 0,
+            priced_runs       INTEGER NOT NULL DEFAULT 0,
+            cost_usd          REAL NOT NULL DEFAULT 0,
+            dead_letters      INTEGER NOT NULL DEFAULT 0,
+            last_status       TEXT,
+            last_finished_at  INTEGER,
+            last_duration_ms  INTEGER,
+            last_success_at   INTEGER
+        );
+
+        CREATE TABLE scheduler_stats (
+            id                INTEGER PRIMARY KEY CHECK (id = 1),
+            succeeded         INTEGER NOT NULL DEFAULT 0,
+            failed            INTEGER NOT NULL DEFAULT 0,
+            timed_out         INTEGER NOT NULL DEFAULT 0,
+            denied            INTEGER NOT NULL DEFAULT 0,
+            skipped           INTEGER NOT NULL DEFAULT 0,
+            missed            INTEGER NOT NULL DEFAULT 0,
+            interrupted       INTEGER NOT NULL DEFAULT 0,
+            cancelled         INTEGER NOT NULL DEFAULT 0,
+            duration_count    INTEGER NOT NULL DEFAULT 0,
+            duration_sum_ms   INTEGER NOT NULL DEFAULT 0,
+            duration_max_ms   INTEGER NOT NULL DEFAULT 0,
+            le_100ms          INTEGER NOT NULL DEFAULT 0,
+            le_250ms          INTEGER NOT NULL DEFAULT 0,
+            le_500ms          INTEGER NOT NULL DEFAULT 0,
+            le_1s             INTEGER NOT NULL DEFAULT 0,
+            le_2500ms         INTEGER NOT NULL DEFAULT 0,
+            le_5s             INTEGER NOT NULL DEFAULT 0,
+            le_10s            INTEGER NOT NULL DEFAULT 0,
+            le_30s            INTEGER NOT NULL DEFAULT 0,
+            le_1m             INTEGER NOT NULL DEFAULT 0,
+            le_2m             INTEGER NOT NULL DEFAULT 0,
+            le_5m             INTEGER NOT NULL DEFAULT 0,
+            le_10m            INTEGER NOT NULL DEFAULT 0,
+            le_30m            INTEGER NOT NULL DEFAULT 0,
+            le_1h             INTEGER NOT NULL DEFAULT 0,
+            model_runs        INTEGER NOT NULL DEFAULT 0,
+            input_tokens      INTEGER NOT NULL DEFAULT 0,
+            output_tokens     INTEGER NOT NULL DEFAULT 0,
+            priced_runs       INTEGER NOT NULL DEFAULT 0,
+            cost_usd          REAL NOT NULL DEFAULT 0,
+            dead_letters      INTEGER NOT NULL DEFAULT 0
+        );
+
+        CREATE TABLE job_delivery_failures (
+            job_id    TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+            channel   TEXT NOT NULL,
+            failures  INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (job_id, channel)
+        );
+
+        CREATE TABLE delivery_failure_totals (
+            channel   TEXT PRIMARY KEY,
+            failures  INTEGER NOT NULL DEFAULT 0
+        );
+
+        -- One body for both paths (a run inserted final, a run updated to final): an INSTEAD OF trigger on a view.
+        -- No `x IN (...)` lists in trigger code: SQLite builds an ephemeral index for one at every execution
+        -- (it made a finished run cost 0.3 ms); CASE x WHEN ... does the same test for free.
+        CREATE VIEW run_outcomes AS
+            SELECT job_id, status, 0 AS executed, execution_time_ms AS duration_ms, finished_at, input_tokens,
+                output_tokens, cost_usd
+            FROM runs WHERE 1 = 0;
+
+        CREATE TRIGGER run_outcomes_count INSTEAD OF INSERT ON run_outcomes
+        BEGIN
+            INSERT INTO job_stats (job_id) VALUES (new.job_id) ON CONFLICT (job_id) DO NOTHING;
+            UPDATE job_stats SET
+                succeeded = succeeded + CASE WHEN new.status = 'succeeded' THEN 1 ELSE 0 END,
+                failed = failed + CASE WHEN new.status = 'failed' THEN 1 ELSE 0 END,
+                timed_out = timed_out + CASE WHEN new.status = 'timed_out' THEN 1 ELSE 0 END,
+                denied = denied + CASE WHEN new.status = 'denied' THEN 1 ELSE 0 END,
+                skipped = skipped + CASE WHEN new.status = 'skipped' THEN 1 ELSE 0 END,
+                missed = missed + CASE WHEN new.status = 'missed' THEN 1 ELSE 0 END,
+                interrupted = interrupted + CASE WHEN new.status = 'interrupted' THEN 1 ELSE 0 END,
+                cancelled = cancelled + CASE WHEN new.status = 'cancelled' THEN 1 ELSE 0 END,
+                duration_count = duration_count + CASE WHEN new.duration_ms IS NULL THEN 0 ELSE 1 END,
+                duration_sum_ms = duration_sum_ms + COALESCE(new.duration_ms, 0),
+                duration_max_ms = CASE WHEN new.duration_ms > duration_max_ms THEN new.duration_ms
+                    ELSE duration_max_ms END,
+                le_100ms = le_100ms + CASE WHEN new.duration_ms <= 100 THEN 1 ELSE 0 END,
+                le_250ms = le_250ms + CASE WHEN new.duration_ms <= 250 THEN 1 ELSE 0 END,
+                le_500ms = le_500ms + CASE WHEN new.duration_ms <= 500 THEN 1 ELSE 0 END,
+                le_1s = le_1s + CASE WHEN new.duration_ms <= 1000 THEN 1 ELSE 0 END,
+                le_2500ms = le_2500ms + CASE WHEN new.duration_ms <= 2500 THEN 1 ELSE 0 END,
+                le_5s = le_5s + CASE WHEN new.duration_ms <= 5000 THEN 1 ELSE 0 END,
+                le_10s = le_10s + CASE WHEN new.duration_ms <= 10000 THEN 1 ELSE 0 END,
+                le_30s = le_30s + CASE WHEN new.duration_ms <= 30000 THEN 1 ELSE 0 END,
+                le_1m = le_1m + CASE WHEN new.duration_ms <= 60000 THEN 1 ELSE 0 END,
+                le_2m = le_2m + CASE WHEN new.duration_ms <= 120000 THEN 1 ELSE 0 END,
+                le_5m = le_5m + CASE WHEN new.duration_ms <= 300000 THEN 1 ELSE 0 END,
+                le_10m = le_10m + CASE WHEN new.duration_ms <= 600000 THEN 1 ELSE 0 END,
+                le_30m = le_30m + CASE WHEN new.duration_ms <= 1800000 THEN 1 ELSE 0 END,
+                le_1h = le_1h + CASE WHEN new.duration_ms <= 3600000 THEN 1 ELSE 0 END,
+                model_runs = model_runs + CASE WHEN new.input_tokens IS NULL THEN 0 ELSE 1 END,
+                input_tokens = input_tokens + COALESCE(new.input_tokens, 0),
+                output_tokens = output_tokens + COALESCE(new.output_tokens, 0),
+                priced_runs = priced_runs + CASE WHEN new.cost_usd IS NULL THEN 0 ELSE 1 END,
+                cost_usd = cost_usd + COALESCE(new.cost_usd, 0),
+                last_status = CASE WHEN new.executed = 1 THEN new.status ELSE last_status END,
+                last_finished_at = CASE WHEN new.executed = 1 THEN new.finished_at ELSE last_finished_at END,
+                last_duration_ms = CASE WHEN new.executed = 1 THEN new.duration_ms ELSE last_duration_ms END,
+                last_success_at = CASE WHEN new.status = 'succeeded' THEN new.finished_at ELSE last_success_at END
+            WHERE job_id = new.job_id;
+            UPDATE scheduler_stats SET
+                succeeded = succeeded + CASE WHEN new.status = 'succeeded' THEN 1 ELSE 0 END,
+                failed = failed + CASE WHEN new.status = 'failed' THEN 1 ELSE 0 END,
+                timed_out = timed_out + CASE WHEN new.status = 'timed_out' THEN 1 ELSE 0 END,
+                denied = denied + CASE WHEN new.status = 'denied' THEN 1 ELSE 0 END,
+                skipped = skipped + CASE WHEN new.status = 'skipped' THEN 1 ELSE 0 END,
+                missed = missed + CASE WHEN new.status = 'missed' THEN 1 ELSE 0 END,
+                interrupted = interrupted + CASE WHEN new.status = 'interrupted' THEN 1 ELSE 0 END,
+                cancelled = cancelled + CASE WHEN new.status = 'cancelled' THEN 1 ELSE 0 END,
+                duration_count = duration_count + CASE WHEN new.duration_ms IS NULL THEN 0 ELSE 1 END,
+                duration_sum_ms = duration_sum_ms + COALESCE(new.duration_ms, 0),
+                duration_max_ms = CASE WHEN new.duration_ms > duration_max_ms THEN new.duration_ms
+                    ELSE duration_max_ms END,
+                le_100ms = le_100ms + CASE WHEN new.duration_ms <= 100 THEN 1 ELSE 0 END,
+                le_250ms = le_250ms + CASE WHEN new.duration_ms <= 250 THEN 1 ELSE 0 END,
+                le_500ms = le_500ms + CASE WHEN new.duration_ms <= 500 THEN 1 ELSE 0 END,
+                le_1s = le_1s + CASE WHEN new.duration_ms <= 1000 THEN 1 ELSE 0 END,
+                le_2500ms = le_2500ms + CASE WHEN new.duration_ms <= 2500 THEN 1 ELSE 0 END,
+                le_5s = le_5s + CASE WHEN new.duration_ms <= 5000 THEN 1 ELSE 0 END,
+                le_10s = le_10s + CASE WHEN new.duration_ms <= 10000 THEN 1 ELSE 0 END,
+                le_30s = le_30s + CASE WHEN new.duration_ms <= 30000 THEN 1 ELSE 0 END,
+                le_1m = le_1m + CASE WHEN new.duration_ms <= 60000 THEN 1 ELSE 0 END,
+                le_2m = le_2m + CASE WHEN new.duration_ms <= 120000 THEN 1 ELSE 0 END,
+                le_5m = le_5m + CASE WHEN new.duration_ms <= 300000 THEN 1 ELSE 0 END,
+                le_10m = le_10m + CASE WHEN new.duration_ms <= 600000 THEN 1 ELSE 0 END,
+                le_30m = le_30m + CASE WHEN new.duration_ms <= 1800000 THEN 1 ELSE 0 END,
+                le_1h = le_1h + CASE WHEN new.duration_ms <= 3600000 THEN 1 ELSE 0 END,
+                model_runs = model_runs + CASE WHEN new.input_tokens IS NULL THEN 0 ELSE 1 END,
+                input_tokens = input_tokens + COALESCE(new.input_tokens, 0),
+                output_tokens = output_tokens + COALESCE(new.output_tokens, 0),
+                priced_runs = priced_runs + CASE WHEN new.cost_usd IS NULL THEN 0 ELSE 1 END,
+                cost_usd = cost_usd + COALESCE(new.cost_usd, 0)
+            WHERE id = 1;
+        END;
+
+        CREATE TRIGGER runs_finished_insert AFTER INSERT ON runs
+            WHEN CASE new.status WHEN 'succeeded' THEN 1 WHEN 'failed' THEN 1 WHEN 'timed_out' THEN 1
+                WHEN 'denied' THEN 1 WHEN 'skipped' THEN 1 WHEN 'missed' THEN 1 WHEN 'interrupted' THEN 1
+                WHEN 'cancelled' THEN 1 ELSE 0 END = 1
+        BEGIN
+            INSERT INTO run_outcomes (job_id, status, executed, duration_ms, finished_at, input_tokens, output_tokens,
+                cost_usd)
+            VALUES (new.job_id, new.status, CASE new.status WHEN 'succeeded' THEN 1 WHEN 'failed' THEN 1
+                WHEN 'timed_out' THEN 1 WHEN 'interrupted' THEN 1 ELSE 0 END, new.execution_time_ms,
+                COALESCE(new.finished_at, new.updated_at), new.input_tokens, new.output_tokens, new.cost_usd);
+        END;
+
+        CREATE TRIGGER runs_finished_update AFTER UPDATE OF status ON runs
+            WHEN CASE new.status WHEN 'succeeded' THEN 1 WHEN 'failed' THEN 1 WHEN 'timed_out' THEN 1
+                WHEN 'denied' THEN 1 WHEN 'skipped' THEN 1 WHEN 'missed' THEN 1 WHEN 'interrupted' THEN 1
+                WHEN 'cancelled' THEN 1 ELSE 0 END = 1
+                AND CASE old.status WHEN 'succeeded' THEN 1 WHEN 'failed' THEN 1 WHEN 'timed_out' THEN 1
+                WHEN 'denied' THEN 1 WHEN 'skipped' THEN 1 WHEN 'missed' THEN 1 WHEN 'interrupted' THEN 1
+                WHEN 'cancelled' THEN 1 ELSE 0 END = 0
+        BEGIN
+            INSERT INTO run_outcomes (job_id, status, executed, duration_ms, finished_at, input_tokens, output_tokens,
+                cost_usd)
+            VALUES (new.job_id, new.status, CASE new.status WHEN 'succeeded' THEN 1 WHEN 'failed' THEN 1
+                WHEN 'timed_out' THEN 1 WHEN 'interrupted' THEN 1 ELSE 0 END, new.execution_time_ms,
+                COALESCE(new.finished_at, new.updated_at), new.input_tokens, new.output_tokens, new.cost_usd);
+        END;
+
+        CREATE TRIGGER jobs_dead_lettered AFTER UPDATE OF status ON jobs
+            WHEN new.status = 'dead_letter' AND old.status <> 'dead_letter'
+        BEGIN
+            INSERT INTO job_stats (job_id) VALUES (new.id) ON CONFLICT (job_id) DO NOTHING;
+            UPDATE job_stats SET dead_letters = dead_letters + 1 WHERE job_id = new.id;
+            UPDATE scheduler_stats SET dead_letters = dead_letters + 1 WHERE id = 1;
+        END;
+
+        CREATE TRIGGER deliveries_failed_insert AFTER INSERT ON deliveries
+            WHEN new.ok = 0
+        BEGIN
+            INSERT INTO job_delivery_failures (job_id, channel, failures)
+                VALUES ((SELECT job_id FROM runs WHERE id = new.run_id), new.channel, 1)
+                ON CONFLICT (job_id, channel) DO UPDATE SET failures = job_delivery_failures.failures + 1;
+            INSERT INTO delivery_failure_totals (channel, failures) VALUES (new.channel, 1)
+                ON CONFLICT (channel) DO UPDATE SET failures = delivery_failure_totals.failures + 1;
+        END;
+
+        CREATE TRIGGER deliveries_failed_update AFTER UPDATE OF ok ON deliveries
+            WHEN new.ok = 0 AND (old.ok IS NULL OR old.ok <> 0)
+        BEGIN
+            INSERT INTO job_delivery_failures (job_id, channel, failures)
+                VALUES ((SELECT job_id FROM runs WHERE id = new.run_id), new.channel, 1)
+                ON CONFLICT (job_id, channel) DO UPDATE SET failures = job_delivery_failures.failures + 1;
+            INSERT INTO delivery_failure_totals (channel, failures) VALUES (new.channel, 1)
+                ON CONFLICT (channel) DO UPDATE SET failures = delivery_failure_totals.failures + 1;
+        END;
+
+        INSERT INTO job_stats (job_id, succeeded, failed, timed_out, denied, skipped, missed, interrupted, cancelled,
+            duration_count, duration_sum_ms, duration_max_ms,
+            le_100ms, le_250ms, le_500ms, le_1s, le_2500ms, le_5s, le_10s, le_30s, le_1m, le_2m, le_5m, le_10m,
+            le_30m, le_1h,
+            model_runs, input_tokens, output_tokens, priced_runs, cost_usd)
+            SELECT job_id,
+                SUM(CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END),
+                SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END),
+                SUM(CASE WHEN status = 'timed_out' THEN 1 ELSE 0 END),
+                SUM(CASE WHEN status = 'denied' THEN 1 ELSE 0 END),
+                SUM(CASE WHEN status = 'skipped' THEN 1 ELSE 0 END),
+                SUM(CASE WHEN status = 'missed' THEN 1 ELSE 0 END),
+                SUM(CASE WHEN status = 'interrupted' THEN 1 ELSE 0 END),
+                SUM(CASE WHEN status = 'cancelled' THEN 1 ELSE 0 END),
+                SUM(CASE WHEN execution_time_ms IS NULL THEN 0 ELSE 1 END),
+                COALESCE(SUM(execution_time_ms), 0),
+                COALESCE(MAX(execution_time_ms), 0),
+                SUM(CASE WHEN execution_time_ms <= 100 THEN 1 ELSE 0 END),
+                SUM(CASE WHEN execution_time_ms <= 250 THEN 1 ELSE 0 END),
+                SUM(CASE WHEN execution_time_ms <= 500 THEN 1 ELSE 0 END),
+                SUM(CASE WHEN execution_time_ms <= 1000 THEN 1 ELSE 0 END),
+                SUM(CASE WHEN execution_time_ms <= 2500 THEN 1 ELSE 0 END),
+                SUM(CASE WHEN execution_time_ms <= 5000 THEN 1 ELSE 0 END),
+                SUM(CASE WHEN execution_time_ms <= 10000 THEN 1 ELSE 0 END),
+                SUM(CASE WHEN execution_time_ms <= 30000 THEN 1 ELSE 0 END),
+                SUM(CASE WHEN execution_time_ms <= 60000 THEN 1 ELSE 0 END),
+                SUM(CASE WHEN execution_time_ms <= 120000 THEN 1 ELSE 0 END),
+                SUM(CASE WHEN execution_time_ms <= 300000 THEN 1 ELSE 0 END),
+                SUM(CASE WHEN execution_time_ms <= 600000 THEN 1 ELSE 0 END),
+                SUM(CASE WHEN execution_time_ms <= 1800000 THEN 1 ELSE 0 END),
+                SUM(CASE WHEN execution_time_ms <= 3600000 THEN 1 ELSE 0 END),
+                SUM(CASE WHEN input_tokens IS NULL THEN 0 ELSE 1 END),
+                COALESCE(SUM(input_tokens), 0),
+                COALESCE(SUM(output_tokens), 0),
+                SUM(CASE WHEN cost_usd IS NULL THEN 0 ELSE 1 END),
+                COALESCE(SUM(cost_usd), 0)
+            FROM runs WHERE status IN ('succeeded', 'failed', 'timed_out', 'denied', 'skipped', 'missed', 'interrupted',
+                'cancelled')
+            GROUP BY job_id;
+
+        UPDATE job_stats SET
+            last_status = (SELECT status FROM runs r WHERE r.job_id = job_stats.job_id
+                AND r.status IN ('succeeded', 'failed', 'timed_out', 'interrupted')
+                ORDER BY r.finished_at DESC LIMIT 1),
+            last_finished_at = (SELECT MAX(finished_at) FROM runs r WHERE r.job_id = job_stats.job_id
+                AND r.status IN ('succeeded', 'failed', 'timed_out', 'interrupted')),
+            last_duration_ms = (SELECT execution_time_ms FROM runs r WHERE r.job_id = job_stats.job_id
+                AND r.status IN ('succeeded', 'failed', 'timed_out', 'interrupted')
+                ORDER BY r.finished_at DESC LIMIT 1),
+            last_success_at = (SELECT MAX(finished_at) FROM runs r WHERE r.job_id = job_stats.job_id
+                AND r.status = 'succeeded'),
+            dead_letters = (SELECT COUNT(*) FROM audit a WHERE a.job_id = job_stats.job_id
+                AND a.type = 'CronJobDeadLettered');
+
+        INSERT INTO scheduler_stats (id, succeeded, failed, timed_out, denied, skipped, missed, interrupted, cancelled,
+            duration_count, duration_sum_ms, duration_max_ms,
+            le_100ms, le_250ms, le_500ms, le_1s, le_2500ms, le_5s, le_10s, le_30s, le_1m, le_2m, le_5m, le_10m,
+            le_30m, le_1h,
+            model_runs, input_tokens, output_tokens, priced_runs, cost_usd, dead_letters)
+            SELECT 1,
+                COALESCE(SUM(succeeded), 0),
+                COALESCE(SUM(failed), 0),
+                COALESCE(SUM(timed_out), 0),
+                COALESCE(SUM(denied), 0),
+                COALESCE(SUM(skipped), 0),
+                COALESCE(SUM(missed), 0),
+                COALESCE(SUM(interrupted), 0),
+                COALESCE(SUM(cancelled), 0),
+                COALESCE(SUM(duration_count), 0),
+                COALESCE(SUM(duration_sum_ms), 0),
+                COALESCE(MAX(duration_max_ms), 0),
+                COALESCE(SUM(le_100ms), 0),
+                COALESCE(SUM(le_250ms), 0),
+                COALESCE(SUM(le_500ms), 0),
+                COALESCE(SUM(le_1s), 0),
+                COALESCE(SUM(le_2500ms), 0),
+                COALESCE(SUM(le_5s), 0),
+                COALESCE(SUM(le_10s), 0),
+                COALESCE(SUM(le_30s), 0),
+                COALESCE(SUM(le_1m), 0),
+                COALESCE(SUM(le_2m), 0),
+                COALESCE(SUM(le_5m), 0),
+                COALESCE(SUM(le_10m), 0),
+                COALESCE(SUM(le_30m), 0),
+                COALESCE(SUM(le_1h), 0),
+                COALESCE(SUM(model_runs), 0),
+                COALESCE(SUM(input_tokens), 0),
+                COALESCE(SUM(output_tokens), 0),
+                COALESCE(SUM(priced_runs), 0),
+                COALESCE(SUM(cost_usd), 0),
+                (SELECT COUNT(*) FROM audit WHERE type = 'CronJobDeadLettered')
+            FROM job_stats;
+
+        INSERT INTO job_delivery_failures (job_id, channel, failures)
+            SELECT r.job_id, d.channel, COUNT(*) FROM deliveries d JOIN runs r ON r.id = d.run_id
+            WHERE d.ok = 0 GROUP BY r.job_id, d.channel;
+
+        INSERT INTO delivery_failure_totals (channel, failures)
+            SELECT channel, SUM(failures) FROM job_delivery_failures GROUP BY channel;
+
+        CREATE TABLE audit_checkpoints (
+            seq         INTEGER PRIMARY KEY,
+            hash        TEXT NOT NULL,
+            at          INTEGER NOT NULL,
+            pruned      INTEGER NOT NULL,
+            created_at  INTEGER NOT NULL
+        );
+        CREATE TRIGGER audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints
+            BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
+        CREATE TRIGGER audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints
+            BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
+        DROP TRIGGER audit_no_delete;
+        CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+            WHEN old.seq > (SELECT COALESCE(MAX(seq), 0) FROM audit_checkpoints)
+        BEGIN
+            SELECT RAISE(ABORT, 'the audit log is append-only (pruning removes events only up to a checkpoint)');
+        END;
+
+        CREATE TABLE store_meta (
+            key         TEXT PRIMARY KEY,
+            value       TEXT NOT NULL,
+            updated_at  INTEGER NOT NULL
+        );
+        """,
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -101,14 +101,45 @@ _TRIGGER = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _AUTOINC = re.compile(r"CREATE\s+TABLE\s+(\w+)\s*\((?=[^;]*\bAUTOINCREMENT\b)", re.IGNORECASE)
+#: Any other trigger: ``CREATE TRIGGER name BEFORE|AFTER|INSTEAD OF event ON table [WHEN cond] BEGIN ... END``.
+_ANY_TRIGGER = re.compile(
+    r"CREATE\s+TRIGGER\s+(\w+)\s+(BEFORE|AFTER|INSTEAD\s+OF)\s+(INSERT|DELETE|UPDATE(?:\s+OF\s+\w+)?)\s+ON\s+(\w+)"
+    r"(?:\s+FOR\s+EACH\s+ROW)?(?:\s+WHEN\s+(.*?))?\s+BEGIN\s+(.*?)\s*END;?\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
+_DROP_TRIGGER = re.compile(r"DROP\s+TRIGGER\s+(?:IF\s+EXISTS\s+)?(\w+)\s*;?\s*$", re.IGNORECASE)
+_RAISE = re.compile(r"SELECT\s+RAISE\(ABORT,\s*('[^']*')\)", re.IGNORECASE)
+
+
+def _pg_trigger(match: re.Match[str]) -> list[str]:
+    """A SQLite trigger as a plpgsql function and its trigger: the WHEN condition becomes an IF around the body
+    (plpgsql may run subqueries there, a trigger's own WHEN may not); ``RAISE(ABORT, m)`` raises an exception."""
+    name, when, event, table, condition, body = match.groups()
+    when = " ".join(when.upper().split())
+    event = " ".join(event.split())
+    body = _RAISE.sub(r"RAISE EXCEPTION \1", body.strip())
+    if not body.endswith(";"):
+        body += ";"
+    if condition:
+        body = f"IF ({condition.strip()}) THEN {body} END IF;"
+    if when == "BEFORE":
+        result = "OLD" if event.upper() == "DELETE" else "NEW"
+    else:
+        result = "NEW" if when == "INSTEAD OF" else "NULL"
+    return [
+        f"CREATE OR REPLACE FUNCTION {name}_fn() RETURNS trigger LANGUAGE plpgsql AS"
+        f" $$ BEGIN {body} RETURN {result}; END $$",
+        f"CREATE TRIGGER {name} {when} {event} ON {table} FOR EACH ROW EXECUTE FUNCTION {name}_fn()",
+    ]
 
 
 def pg_ddl(statement: str) -> list[str]:
     """One migration statement (SQLite DDL) as PostgreSQL statements.
 
-    ``INTEGER`` -> ``BIGINT``, ``REAL`` -> ``DOUBLE PRECISION``; a ``RAISE(ABORT)`` trigger becomes a plpgsql
-    function and its trigger; an ``AUTOINCREMENT`` table gets ``audit_sequence``-style bookkeeping (the highest
-    key ever written, which SQLite keeps in ``sqlite_sequence``) so a truncation stays detectable.
+    ``INTEGER`` -> ``BIGINT``, ``REAL`` -> ``DOUBLE PRECISION``; a trigger becomes a plpgsql function and its
+    trigger (``DROP TRIGGER name`` finds the trigger's table, which PostgreSQL needs named); an ``AUTOINCREMENT``
+    table gets ``audit_sequence``-style bookkeeping (the highest key ever written, which SQLite keeps in
+    ``sqlite_sequence``) so a truncation stays detectable.
     """
     trig = _TRIGGER.match(statement.strip())
     if trig:
@@ -118,6 +149,17 @@ def pg_ddl(statement: str) -> list[str]:
             f" $$ BEGIN RAISE EXCEPTION '{message}'; END $$",
             f"CREATE TRIGGER {name} {when} {event} ON {table} FOR EACH ROW EXECUTE FUNCTION {name}_fn()",
         ]
+    drop = _DROP_TRIGGER.match(statement.strip())
+    if drop:
+        name = drop.group(1)
+        return [
+            "DO $$ DECLARE t text; BEGIN"
+            f" SELECT tgrelid::regclass::text INTO t FROM pg_trigger WHERE tgname = '{name}';"
+            f" IF t IS NOT NULL THEN EXECUTE 'DROP TRIGGER {name} ON ' || t; END IF; END $$"
+        ]
+    general = _ANY_TRIGGER.match(statement.strip())
+    if general:
+        return [re.sub(r"\bINTEGER\b", "BIGINT", s) for s in _pg_trigger(general)]
     out = statement.strip().rstrip(";")
     autoinc = _AUTOINC.match(out)
     out = re.sub(r"\bINTEGER\s+PRIMARY\s+KEY\s+AUTOINCREMENT\b", "BIGINT PRIMARY KEY", out, flags=re.IGNORECASE)

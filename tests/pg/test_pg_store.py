@@ -39,7 +39,7 @@ def test_both_dialects_build_the_same_tables_columns_and_indexes(tmp_path, pg_ur
     lite_tables = [
         r[0]
         for r in lite.query(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%' ORDER BY name"
         )
     ]
     lite_cols = {t: [r[1] for r in lite.query(f"PRAGMA table_info({t})")] for t in lite_tables}

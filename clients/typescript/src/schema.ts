@@ -513,6 +513,26 @@ export interface components {
             avg_execution_time_ms: number;
         };
         /**
+         * HealthReason
+         * @description One reason the scheduler is not healthy (docs/operations.md, "Health").
+         */
+        HealthReason: {
+            /**
+             * Code
+             * @description store_unreachable, store_damaged, dead_letter, run_overdue, tick_lag, tick_failing, stopping or api_key
+             */
+            code: string;
+            /** Message */
+            message: string;
+            /**
+             * Details
+             * @default null
+             */
+            details?: {
+                [key: string]: unknown;
+            } | null;
+        };
+        /**
          * Heartbeat
          * @description The evaluate-act-sleep loop (SPEC §7).
          */
@@ -1324,9 +1344,14 @@ export interface components {
         SchedulerHealth: {
             /**
              * Status
-             * @description healthy, degraded (the tick loop lags) or unhealthy (store unreadable)
+             * @description healthy, degraded (see reasons) or unhealthy (the store cannot be read)
              */
             status: string;
+            /**
+             * Reasons
+             * @description why it is degraded or unhealthy
+             */
+            reasons?: components["schemas"]["HealthReason"][];
             /** Active Jobs */
             active_jobs: number;
             /** Paused Jobs */
