@@ -25,6 +25,7 @@ ROOT_COMMANDS = {
     "audit": "symbi_cron.cli.audit:audit",
     "api-key": "symbi_cron.cli.api_key:api_key",
     "store": "symbi_cron.cli.store_cmd:store",
+    "doctor": "symbi_cron.cli.doctor:doctor",
 }
 
 

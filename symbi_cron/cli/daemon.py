@@ -26,7 +26,7 @@ def daemon(action: str, foreground: bool, timeout: float | None, fmt: str) -> No
     \b
       symbi cron daemon              start it in the background; returns once it is ready
       symbi cron daemon --foreground run it here (systemd: Type=simple)
-      symbi cron daemon status       running (pid, uptime), stopped, or a stale pidfile
+      symbi cron daemon status       running (pid, uptime, health), stopped, or a stale pidfile
       symbi cron daemon stop         SIGTERM: drain in-flight runs, then exit
       symbi cron daemon reload       SIGHUP: re-read config.toml and the store
     """
@@ -41,11 +41,15 @@ def daemon(action: str, foreground: bool, timeout: float | None, fmt: str) -> No
         raise InvalidInput("--foreground goes with start (or restart)")
     if action == "status":
         state = daemonize.daemon_state(paths)
+        health = _health() if state.state == "running" else None
         if fmt == "json":
-            emit_json(state.to_dict())
+            emit_json({**state.to_dict(), **({"health": health} if health else {})})
         elif state.state == "running":
             up = state.uptime_seconds()
-            click.echo(f"running (pid {state.pid}, up {_duration(up) if up is not None else '?'})")
+            verdict = f": {health['status']}" if health else ""
+            click.echo(f"running (pid {state.pid}, up {_duration(up) if up is not None else '?'}){verdict}")
+            for reason in (health or {}).get("reasons", []):
+                click.echo(f"  - {reason['message']}")
         elif state.state == "stale":
             click.echo(
                 f"stopped, with a stale pidfile {paths.pidfile} (pid {state.pid} is not running);"
@@ -82,6 +86,18 @@ def daemon(action: str, foreground: bool, timeout: float | None, fmt: str) -> No
     for note in notes:
         click.echo(f"note: {note}", err=True)
     click.echo(f"started (pid {pid}); log: {paths.daemon_log}")
+
+
+def _health() -> dict | None:
+    """The running daemon's health (services/health.daemon_health): healthy, or degraded with its reasons."""
+    from ..errors import SymbiError
+    from ..services.app import open_app
+    from ..services.health import daemon_health
+
+    try:
+        return daemon_health(open_app(notify=False))
+    except SymbiError as exc:  # a broken config or store: say so rather than fail the status
+        return {"status": "unknown", "reasons": [{"code": "error", "message": str(exc)}], "source": "none"}
 
 
 def _stop_timeout(paths) -> float:

@@ -120,6 +120,14 @@ class Store(TransactionalStore):
     def _store_error(self, exc: BaseException) -> StoreError:
         return _store_error(exc, self.path)
 
+    def compact(self) -> None:
+        """After removing many rows: fold the WAL back into the file and truncate it (the freed pages are reused by
+        later writes, so the file stops growing; it does not shrink)."""
+        try:
+            self.connection().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        except sqlite3.Error:
+            pass  # readers hold the WAL: the next checkpoint will do it
+
     def notify_changed(self, origin: str = "") -> None:
         """Nothing to announce: one SQLite store has one daemon, which the CLI signals (``App.notify``)."""
 
@@ -202,3 +210,26 @@ def _split_sql(script: str) -> list[str]:
     if rest:
         statements.append(rest)
     return statements
+
+
+def inspect_file(path: Path, *, thorough: bool = True) -> tuple[int | None, list[str]]:
+    """Check a SQLite store file without changing it (read-only: no migration, no WAL switch): its schema version
+    and what ``PRAGMA integrity_check`` (``quick_check`` unless ``thorough``) and ``foreign_key_check`` report.
+    Returns (version or None when unreadable, problems)."""
+    if not path.exists():
+        return None, []
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+    except sqlite3.Error as exc:
+        return None, [str(_store_error(exc, path))]
+    try:
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        check = "integrity_check(20)" if thorough else "quick_check(20)"
+        problems = [r[0] for r in conn.execute(f"PRAGMA {check}") if r[0] != "ok"]
+        orphans = conn.execute("PRAGMA foreign_key_check").fetchmany(5)
+        problems += [f"row {r[1]} of table {r[0]} refers to a missing row of {r[2]}" for r in orphans]
+        return version, problems
+    except sqlite3.Error as exc:
+        return None, [str(_store_error(exc, path))]
+    finally:
+        conn.close()
