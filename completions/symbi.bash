@@ -1,12 +1,12 @@
 # bash completion for symbi, generated from the command tree by scripts/gen_docs.py: do not edit.
 # Install: source it from ~/.bashrc, or copy it to ~/.local/share/bash-completion/completions/symbi
 declare -gA _symbi_cmds=(
-  ['symbi']='agent api-key audit completion config cron logs run store'
+  ['symbi']='agent api-key audit completion config cron doctor logs run store'
   ['symbi agent']='add list remove show'
   ['symbi audit']='query verify'
   ['symbi config']='show'
   ['symbi cron']='add apply approve daemon deny edit export history import list next pause pending remove reset resume run status test-delivery update validate'
-  ['symbi store']='migrate'
+  ['symbi store']='migrate prune'
 )
 declare -gA _symbi_opts=(
   ['symbi']='--help --version -V -h'
@@ -44,10 +44,12 @@ declare -gA _symbi_opts=(
   ['symbi cron test-delivery']='--channel --format --help -h'
   ['symbi cron update']='--cron --format --help --json -h'
   ['symbi cron validate']='--file --format --help -h'
+  ['symbi doctor']='--format --help -h'
   ['symbi logs']='--filter --follow --help --level --lines --since --until -f -h -n'
   ['symbi run']='--help --input --timeout -h'
   ['symbi store']='--help -h'
   ['symbi store migrate']='--format --help --to -h'
+  ['symbi store prune']='--dry-run --format --help -h'
 )
 declare -gA _symbi_valopts=(
   ['symbi agent add']='--agentpin-id --capability --command --description --env --format --model --system-prompt --workdir'
@@ -77,16 +79,18 @@ declare -gA _symbi_valopts=(
   ['symbi cron test-delivery']='--channel --format'
   ['symbi cron update']='--cron --format --json'
   ['symbi cron validate']='--file --format'
+  ['symbi doctor']='--format'
   ['symbi logs']='--filter --level --lines --since --until -n'
   ['symbi run']='--input --timeout'
   ['symbi store migrate']='--format --to'
+  ['symbi store prune']='--format'
 )
 declare -gA _symbi_choices=(
   ['symbi agent add --format']='table json'
   ['symbi agent list --format']='table json csv'
   ['symbi agent show --format']='table json'
   ['symbi audit query --format']='table json csv'
-  ['symbi audit query --type']='CronJobCreated CronJobUpdated CronJobDeleted CronJobPaused CronJobResumed CronJobReset CronJobTriggered CronJobExecuted CronJobFailed CronJobDeadLettered CronJobCompleted AgentRegistered AgentRemoved AgentPinVerificationFailed CronRunPolicyDenied CronRunApprovalRequested CronRunApproved CronRunDenied CronRunApprovalExpired'
+  ['symbi audit query --type']='CronJobCreated CronJobUpdated CronJobDeleted CronJobPaused CronJobResumed CronJobReset CronJobTriggered CronJobExecuted CronJobFailed CronJobDeadLettered CronJobCompleted AgentRegistered AgentRemoved AgentPinVerificationFailed CronRunPolicyDenied CronRunApprovalRequested CronRunApproved CronRunDenied CronRunApprovalExpired StorePruned'
   ['symbi audit verify --format']='table json'
   ['symbi config show --format']='toml json'
   ['symbi cron add --format']='table json'
@@ -112,8 +116,10 @@ declare -gA _symbi_choices=(
   ['symbi cron test-delivery --format']='table json'
   ['symbi cron update --format']='table json'
   ['symbi cron validate --format']='table json'
+  ['symbi doctor --format']='table json'
   ['symbi logs --level']='debug info warning error'
   ['symbi store migrate --format']='table json'
+  ['symbi store prune --format']='table json'
 )
 declare -gA _symbi_paths=(
   ['symbi agent add --workdir']='dir'

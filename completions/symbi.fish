@@ -4,7 +4,7 @@
 function __symbi_cmds
     switch $argv[1]
         case 'symbi'
-            printf '%s\n' 'agent	Register and inspect the agents jobs run.' 'api-key	Print the key the HTTP API expects in `Authorization: Bearer KEY`.' 'audit	Query the append-only audit log and verify it was not tampered with.' 'completion	Print the shell completion script for bash, zsh or fish.' 'config	Inspect the configuration (config.toml plus SYMBI_* environment overrides).' 'cron	Manage and run scheduled jobs.' 'logs	Show the daemon\'s log, filtered.' 'run	Run an agent once in the foreground (test it outside the scheduler).' 'store	Manage the job store (SQLite by default; PostgreSQL for several daemons).'
+            printf '%s\n' 'agent	Register and inspect the agents jobs run.' 'api-key	Print the key the HTTP API expects in `Authorization: Bearer KEY`.' 'audit	Query the append-only audit log and verify it was not tampered with.' 'completion	Print the shell completion script for bash, zsh or fish.' 'config	Inspect the configuration (config.toml plus SYMBI_* environment overrides).' 'cron	Manage and run scheduled jobs.' 'doctor	Check the installation: config and the ${VAR}s it references, the store...' 'logs	Show the daemon\'s log, filtered.' 'run	Run an agent once in the foreground (test it outside the scheduler).' 'store	Manage the job store (SQLite by default; PostgreSQL for several daemons).'
         case 'symbi agent'
             printf '%s\n' 'add	Register agent NAME.' 'list	List registered agents.' 'remove	Unregister agent NAME (refused while jobs use it, unless --force).' 'show	Show one agent.'
         case 'symbi audit'
@@ -14,7 +14,7 @@ function __symbi_cmds
         case 'symbi cron'
             printf '%s\n' 'add	Add a job from JSON or from a .symbi file.' 'apply	Make the store match a .symbi file, in one transaction: print what is...' 'approve	Approve a run waiting in pending_approval: it starts as soon as the daemon...' 'daemon	Start, stop, inspect or reload the scheduler daemon.' 'deny	Deny a run waiting in pending_approval: it is closed as denied and never starts.' 'edit	Edit jobs in $VISUAL or $EDITOR as a .symbi file, like `crontab -e`.' 'export	Print the jobs as a crontab (the ones crontab can express; the others as...' 'history	Show a job\'s runs, newest first: the slot, when each run really started and...' 'import	Turn each line of a crontab into an agent and a job (one transaction).' 'list	List jobs with their next and last runs, in each job\'s time zone.' 'next	Print the next fire times of the cron expression EXPR.' 'pause	Pause a job: no new runs until resumed; state is kept.' 'pending	List runs waiting for approval, oldest first (times in each job\'s zone, --utc...' 'remove	Remove a job and its run history (asks first unless --force).' 'reset	Return a job (e.g. dead-lettered) to active, failure count zero, fresh next run.' 'resume	Resume a paused job; its next run is computed from now.' 'run	Run a job now: queued for the daemon, or in the foreground when no daemon runs.' 'status	Show a job\'s details, next run and recent runs (times in the job\'s zone, with...' 'test-delivery	Send a sample run of JOB through its delivery channels and print one receipt...' 'update	Change some of a job\'s fields, keeping the others, its status and its history.' 'validate	Check a .symbi file without changing anything.'
         case 'symbi store'
-            printf '%s\n' 'migrate	Copy jobs, agents, runs, deliveries and the audit log into another store,...'
+            printf '%s\n' 'migrate	Copy jobs, agents, runs, deliveries and the audit log into another store,...' 'prune	Apply [retention] now: old runs and their logs, old job logs, the context...'
     end
 end
 
@@ -90,6 +90,8 @@ function __symbi_opts
             printf '%s\n' '--cron	A new cron expression (shorthand for --json).' '--format	Output format: table for people, json for scripts.' '--help	Show this message and exit.' '--json	The fields to change, as a JSON object (`-` reads stdin); the others are kept.' '-h	Show this message and exit.'
         case 'symbi cron validate'
             printf '%s\n' '--file	The .symbi file to check (`-` = stdin).' '--format	Output format: table for people, json for scripts.' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'symbi doctor'
+            printf '%s\n' '--format	Output format: table for people, json for scripts.' '--help	Show this message and exit.' '-h	Show this message and exit.'
         case 'symbi logs'
             printf '%s\n' '--filter	Only lines containing TEXT (e.g. scheduler, a job name).' '--follow	Keep printing lines as they are written.' '--help	Show this message and exit.' '--level	Only lines at this level or above (start the daemon with SYMBI_LOG_LEVEL=DEBUG for debug).' '--lines	How many lines from the end.' '--since	Only lines from this time: 1h, 30min, \'2 hours ago\', today, YYYY-MM-DD or ISO 8601.' '--until	Only lines up to this time (same forms).' '-f	Keep printing lines as they are written.' '-h	Show this message and exit.' '-n	How many lines from the end.'
         case 'symbi run'
@@ -98,6 +100,8 @@ function __symbi_opts
             printf '%s\n' '--help	Show this message and exit.' '-h	Show this message and exit.'
         case 'symbi store migrate'
             printf '%s\n' '--format	Output format: table for people, json for scripts.' '--help	Show this message and exit.' '--to	The empty target store: postgresql://USER@HOST/DB (a password from ${ENV} or ~/.pgpass).' '-h	Show this message and exit.'
+        case 'symbi store prune'
+            printf '%s\n' '--dry-run	Say what would be removed; remove nothing.' '--format	Output format: table for people, json for scripts.' '--help	Show this message and exit.' '-h	Show this message and exit.'
     end
 end
 
@@ -157,12 +161,16 @@ function __symbi_valopts
             printf '%s\n' '--cron' '--format' '--json'
         case 'symbi cron validate'
             printf '%s\n' '--file' '--format'
+        case 'symbi doctor'
+            printf '%s\n' '--format'
         case 'symbi logs'
             printf '%s\n' '--filter' '--level' '--lines' '--since' '--until' '-n'
         case 'symbi run'
             printf '%s\n' '--input' '--timeout'
         case 'symbi store migrate'
             printf '%s\n' '--format' '--to'
+        case 'symbi store prune'
+            printf '%s\n' '--format'
     end
 end
 
@@ -177,7 +185,7 @@ function __symbi_choices
         case 'symbi audit query --format'
             printf '%s\n' 'table' 'json' 'csv'
         case 'symbi audit query --type'
-            printf '%s\n' 'CronJobCreated' 'CronJobUpdated' 'CronJobDeleted' 'CronJobPaused' 'CronJobResumed' 'CronJobReset' 'CronJobTriggered' 'CronJobExecuted' 'CronJobFailed' 'CronJobDeadLettered' 'CronJobCompleted' 'AgentRegistered' 'AgentRemoved' 'AgentPinVerificationFailed' 'CronRunPolicyDenied' 'CronRunApprovalRequested' 'CronRunApproved' 'CronRunDenied' 'CronRunApprovalExpired'
+            printf '%s\n' 'CronJobCreated' 'CronJobUpdated' 'CronJobDeleted' 'CronJobPaused' 'CronJobResumed' 'CronJobReset' 'CronJobTriggered' 'CronJobExecuted' 'CronJobFailed' 'CronJobDeadLettered' 'CronJobCompleted' 'AgentRegistered' 'AgentRemoved' 'AgentPinVerificationFailed' 'CronRunPolicyDenied' 'CronRunApprovalRequested' 'CronRunApproved' 'CronRunDenied' 'CronRunApprovalExpired' 'StorePruned'
         case 'symbi audit verify --format'
             printf '%s\n' 'table' 'json'
         case 'symbi config show --format'
@@ -228,9 +236,13 @@ function __symbi_choices
             printf '%s\n' 'table' 'json'
         case 'symbi cron validate --format'
             printf '%s\n' 'table' 'json'
+        case 'symbi doctor --format'
+            printf '%s\n' 'table' 'json'
         case 'symbi logs --level'
             printf '%s\n' 'debug' 'info' 'warning' 'error'
         case 'symbi store migrate --format'
+            printf '%s\n' 'table' 'json'
+        case 'symbi store prune --format'
             printf '%s\n' 'table' 'json'
     end
 end

@@ -135,4 +135,5 @@ EVENT_TYPES: tuple[str, ...] = (
     "CronRunApproved",
     "CronRunDenied",
     "CronRunApprovalExpired",
+    "StorePruned",
 )

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from ..vocab import EVENT_TYPES
-from .common import emit_json, format_option, get_app, positive, render_rows, short_id
+from .common import emit_json, format_option, get_app, local_time, positive, render_rows, short_id
 from .completers import complete_job, values
 
 CSV_FIELDS = ("seq", "at", "type", "actor", "job_id", "job_name", "run_id", "details", "prev_hash", "hash")
@@ -104,6 +104,12 @@ def verify(expect_head: str | None, fmt) -> None:
         for p in result["problems"]:
             where = f"seq {p['seq']}" if p["seq"] is not None else "chain"
             click.echo(f"{where}: {p['problem']}: {p['message']}")
+    if fmt != "json" and result.get("verified_from"):
+        f = result["verified_from"]
+        click.echo(
+            f"verified from seq {f['seq']}: the {f['pruned']} events before it were pruned (retention, last on"
+            f" {local_time(f['pruned_at'])}); the chain links to their checkpoint {f['checkpoint_hash'][:16]}"
+        )
     if not result["ok"]:
         from ..errors import SymbiError
 

@@ -1,4 +1,5 @@
-"""``symbi store``: move the job store to another backend (docs/scaling.md)."""
+"""``symbi store``: prune it by the ``[retention]`` settings (docs/operations.md); move it to another backend
+(docs/scaling.md)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,26 @@ from .common import emit_json, format_option, get_app
 @click.group("store")
 def store() -> None:
     """Manage the job store (SQLite by default; PostgreSQL for several daemons)."""
+
+
+@store.command("prune")
+@click.option("--dry-run", is_flag=True, help="Say what would be removed; remove nothing.")
+@format_option(("table", "json"))
+def prune(dry_run: bool, fmt: str) -> None:
+    """Apply [retention] now: old runs and their logs, old job logs, the context directories of removed jobs,
+    old audit events (behind a checkpoint `symbi audit verify` starts from). Never open runs, never runs whose
+    deliveries are pending. The daemon does the same every [retention] interval_hours.
+
+    Example: symbi store prune --dry-run
+    """
+    from ..services.retention import prune as prune_store
+    from ..services.retention import summary
+
+    report = prune_store(get_app(), dry_run=dry_run)
+    if fmt == "json":
+        emit_json(report)
+    else:
+        click.echo(summary(report))
 
 
 @store.command("migrate")

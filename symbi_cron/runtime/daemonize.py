@@ -218,8 +218,6 @@ def _tell(fd: int | None, text: str) -> None:
 
 def _setup_logging(paths: Paths, foreground: bool, env: dict[str, str]) -> Any:
     """Log to daemon.log (or stderr in the foreground); return the stream the stdout channel writes to."""
-    from ..paths import open_private
-
     level_name = env.get("SYMBI_LOG_LEVEL", "INFO").upper()
     level = getattr(logging, level_name, logging.INFO)
     root = logging.getLogger("symbi")
@@ -230,11 +228,13 @@ def _setup_logging(paths: Paths, foreground: bool, env: dict[str, str]) -> Any:
         handler: logging.Handler = logging.StreamHandler(sys.stderr)
         out = sys.stdout
     else:
-        stream = open_private(paths.daemon_log, "a")
+        from ..logfiles import RotatingLog
+
+        # Rotated past [retention] daemon_log_max_bytes (set once the settings are read); anything written to
+        # fd 2 (a crash's traceback) lands in the current log too.
+        stream = RotatingLog(paths.daemon_log, redirect_stderr=True)
         handler = logging.StreamHandler(stream)
         out = stream
-        # Anything written to fd 2 (a crash's traceback) lands in the log too.
-        os.dup2(stream.fileno(), 2)
     from ..logformat import formatter_for
 
     handler.setFormatter(formatter_for(sys.stderr if foreground else out, env))  # journal priorities under systemd
@@ -302,6 +302,7 @@ def run(paths: Paths, *, env: dict[str, str] | None = None, detach: bool, ready_
         pidfile.release()
         return 1
     holder["sup"] = sup
+    retention = _housekeeping(sup, out)
     if holder["stop"]:
         sup.request_stop()
     if holder["reload"]:
@@ -333,6 +334,7 @@ def run(paths: Paths, *, env: dict[str, str] | None = None, detach: bool, ready_
         if stopped:
             log.warning("%d run(s) were stopped and recorded interrupted", stopped)
     finally:
+        retention.stop()
         if api is not None:
             try:
                 api.close()
@@ -373,6 +375,18 @@ def _prepare(paths: Paths, env: dict[str, str], out: Any, log: logging.Logger):
             api.close()
         raise
     return sup, api
+
+
+def _housekeeping(sup: Any, out: Any) -> Any:
+    """The daemon log's rotation limits (kept up to date by reloads) and the retention thread (docs/operations.md,
+    "Retention"); returns the thread's handle."""
+    from ..logfiles import RotatingLog
+    from ..services.retention import RetentionWorker
+
+    if isinstance(out, RotatingLog):
+        out.apply_settings(None, sup.app.settings)
+        sup.reload_appliers.append(out.apply_settings)
+    return RetentionWorker(sup.app).start()
 
 
 # -- stop, reload ------------------------------------------------------------------------------------------------

@@ -137,13 +137,24 @@ def verify_chain(app: App, *, expect_head: str | None = None) -> dict[str, Any]:
             )
     anchor_seen = False
     from ..store.audit import GENESIS_HASH, event_hash
+    from ..store.retention import checkpoints
 
     problems: list[dict[str, Any]] = []
     count = 0
     expected_seq = 1
     prev_hash = GENESIS_HASH
     prev_seq: int | None = None
+    start: dict[str, Any] | None = None
     with app.store.read() as conn:
+        # Pruned logs start after a checkpoint: the last removed event's seq and hash, which the first kept event
+        # must follow and link to.
+        first = conn.execute("SELECT MIN(seq) FROM audit").fetchone()[0]
+        marks = checkpoints(conn)
+        below = [c for c in marks if first is None or c["seq"] < first]
+        if below:
+            start = below[-1]
+            expected_seq, prev_hash, prev_seq = start["seq"] + 1, start["hash"], start["seq"]
+            anchor_seen = expect_head == start["hash"]
         rows = conn.execute(f"SELECT {_COLUMNS} FROM audit ORDER BY seq")
         for row in rows:
             count += 1
@@ -200,7 +211,35 @@ def verify_chain(app: App, *, expect_head: str | None = None) -> dict[str, Any]:
                 " were rewritten (and rehashed) or removed",
             }
         )
-    return {"ok": not problems, "count": count, "head": prev_hash if count else None, "problems": problems}
+    if (
+        expect_head is not None
+        and not anchor_seen
+        and marks
+        and any(p["problem"] == "anchor_missing" for p in problems)
+    ):
+        last = marks[-1]
+        problems[-1]["message"] += (
+            f"; or it was among the {sum(c['pruned'] for c in marks)} events pruned up to seq {last['seq']}"
+            " (retention): verify against a head recorded after that"
+        )
+    verified_from = None
+    if start is not None:
+        from ..timeutil import from_ms
+
+        verified_from = {
+            "seq": start["seq"] + 1,
+            "checkpoint_seq": start["seq"],
+            "checkpoint_hash": start["hash"],
+            "pruned": sum(c["pruned"] for c in marks if c["seq"] <= start["seq"]),
+            "pruned_at": from_ms(start["created_at"]),
+        }
+    return {
+        "ok": not problems,
+        "count": count,
+        "head": prev_hash if count else None,
+        "problems": problems,
+        "verified_from": verified_from,
+    }
 
 
 def _removed(first: int, last: int) -> dict[str, Any]:

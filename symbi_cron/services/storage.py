@@ -13,8 +13,13 @@ from typing import Any
 from ..errors import Conflict, InvalidInput, InvalidState, StoreError
 from .app import App
 
-#: Parents before children (runs need their job, deliveries their run).
+#: Parents before children (runs need their job, deliveries their run). The target must hold none of them.
 TABLES = ("agents", "jobs", "runs", "deliveries", "audit")
+#: Copied too: the audit log's checkpoints (a pruned log verifies from them) and the store's bookkeeping.
+ALSO = ("audit_checkpoints", "store_meta")
+#: The run statistics: the target's triggers count the copied runs, but the source's counters also hold the runs
+#: of removed jobs and pruned history, so they replace what the triggers counted.
+STATS = ("job_stats", "scheduler_stats", "job_delivery_failures", "delivery_failure_totals")
 BATCH = 1000
 
 
@@ -50,7 +55,10 @@ def migrate_store(app: App, to_url: str) -> dict[str, Any]:
         for table in TABLES:
             if _count(dst, table):
                 raise Conflict(f"the target store already holds {table}; migrate into an empty database")
-        for table in TABLES:
+        for table in (*TABLES, *ALSO, *STATS):
+            if table == STATS[0]:  # what the triggers counted from the copied runs makes way for the source's
+                for stat_table in STATS:
+                    dst.execute(f"DELETE FROM {stat_table}")
             cur = src.execute(f"SELECT * FROM {table}")
             columns = [d[0] for d in cur.description]
             sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
@@ -62,7 +70,7 @@ def migrate_store(app: App, to_url: str) -> dict[str, Any]:
                 dst.executemany(sql, [tuple(r) for r in rows])
                 total += len(rows)
             copied[table] = total
-        for table in TABLES:
+        for table in (*TABLES, *ALSO, *STATS):
             theirs = _count(dst, table)
             if theirs != copied[table] or theirs != _count(src, table):
                 raise StoreError(f"{table}: {copied[table]} rows read but {theirs} in the target; nothing was copied")

@@ -54,6 +54,8 @@ def append_event(
 ) -> int:
     """Append one event inside the caller's write transaction; return its seq."""
     last = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+    if last is None:  # an empty log: new, or pruned to the end (the chain goes on from its checkpoint)
+        last = conn.execute("SELECT seq, hash FROM audit_checkpoints ORDER BY seq DESC LIMIT 1").fetchone()
     seq = (last[0] + 1) if last else 1
     prev_hash = last[1] if last else GENESIS_HASH
     text = canonical_details(details)

@@ -35,20 +35,38 @@ def test_migrate_copies_everything_and_verifies(home, clock, cli, pg_url, monkey
         t: app.store.query(f"SELECT COUNT(*) FROM {t}")[0][0] for t in ("agents", "jobs", "runs", "deliveries", "audit")
     }
     assert before["runs"] >= 6 and before["deliveries"] >= 3 and before["audit"] >= 8
+
+    # A pruned source: its audit log verifies from a checkpoint, its counters hold more than its runs.
+    app.settings.retention.run_max_age_days = 0
+    app.settings.retention.runs_per_job = 1
+    app.settings.retention.audit_max_age_days = 0.0001
+    clock.advance(3600)
+    from symbi_cron.services.retention import prune
+    from symbi_cron.store import stats
+
+    assert prune(app)["audit_events"] >= 8
+    before = {
+        t: app.store.query(f"SELECT COUNT(*) FROM {t}")[0][0] for t in ("agents", "jobs", "runs", "deliveries", "audit")
+    }
+    counters = stats.scheduler_totals(app.store.connection())
+    per_job = sorted(stats.job_rows(app.store.connection()))
     app.store.close()
 
     r = cli("store", "migrate", "--to", pg_url, "--format", "json", ok=True)
     result = json.loads(r.stdout)
-    assert result["tables"] == before and result["audit"]["ok"]
+    assert {t: result["tables"][t] for t in before} == before and result["audit"]["ok"]
+    assert result["tables"]["audit_checkpoints"] >= 1
 
     pg = App(paths=paths, store=PgStore(pg_url), clock=clock, actor="test")
     check = audit_svc.verify_chain(pg)
-    assert check["ok"] and check["count"] == before["audit"]
+    assert check["ok"] and check["count"] == before["audit"] and check["verified_from"]["seq"] > 1
+    assert stats.scheduler_totals(pg.store.connection()) == counters
+    assert sorted(stats.job_rows(pg.store.connection())) == per_job
     monkeypatch.setenv("SYMBI_STORE_URL", pg_url)
     listed = json.loads(cli("cron", "list", "--format", "json", ok=True).stdout)
     assert {j["name"] for j in listed} == {"ok", "failing"}
     history = json.loads(cli("cron", "history", ok["id"], "--format", "json", ok=True).stdout)
-    assert len(history) == 3 and all(run["status"] == "succeeded" for run in history)
+    assert len(history) == 1 and history[0]["status"] == "succeeded"  # runs_per_job = 1
     monkeypatch.delenv("SYMBI_STORE_URL")
 
     again = cli("store", "migrate", "--to", pg_url)
