@@ -11,9 +11,18 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+from pydantic import (
+    Strict as StrictType,
+)
 
 from .vocab import (  # noqa: F401  (re-exported: the vocabulary is part of the model)
     BUILTIN_CHANNELS,
@@ -86,6 +95,22 @@ def check_no_control(value: str) -> str:
     return value
 
 
+def _whole_number(value: Any) -> Any:
+    """A number of things or seconds: JSON's 3 or 3.0, never "3" or true (a string where a number belongs is a
+    mistake to name, not a value to convert)."""
+    if isinstance(value, (bool, str)):
+        from pydantic_core import PydanticKnownError
+
+        raise PydanticKnownError("int_type")  # pydantic's own error: callers (the DSL) name expected and found
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+#: A boolean field that refuses "true", 1 and the like.
+Flag = Annotated[bool, StrictType()]
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, use_enum_values=True)
 
@@ -117,13 +142,13 @@ _HEADERS = {
 class Policy(Strict):
     """Checks made before every run (SPEC §9)."""
 
-    require_approval: bool = False
+    require_approval: Flag = False
     approvers: list[str] = Field(default_factory=list, json_schema_extra=_NAMES)
     max_runtime: int | None = Field(default=None, gt=0, description='seconds; written as "30m", "1h" or seconds')
     require_capabilities: list[str] = Field(default_factory=list, json_schema_extra=_NAMES)
     allowed_hours: AllowedHours | None = None
     allowed_environments: list[str] = Field(default_factory=list, json_schema_extra=_NAMES)
-    require_agent_pin: bool | None = Field(
+    require_agent_pin: Flag | None = Field(
         default=None, description="None means the configured default (SYMBI_AGENTPIN_REQUIRED)"
     )
 
@@ -145,9 +170,14 @@ class Policy(Strict):
 class Heartbeat(Strict):
     """The evaluate-act-sleep loop (SPEC §7)."""
 
-    enabled: bool = False
+    enabled: Flag = False
     context_mode: SessionMode = SessionMode.ephemeral_with_summary
     max_iterations: int = Field(default=10, ge=1, le=100_000)
+
+    @field_validator("max_iterations", mode="wrap")  # wrap, not before: a before validator means "text too"
+    @classmethod
+    def _whole(cls, v: Any, handler: Any) -> Any:
+        return handler(_whole_number(v))
 
 
 class JobSpec(Strict):
@@ -200,7 +230,7 @@ class JobSpec(Strict):
     on_failure: OnFailure = OnFailure.dead_letter
     jitter_seconds: int | None = Field(default=None, ge=0, le=86_400)
     catchup: Catchup = Catchup.once
-    one_shot: bool = False
+    one_shot: Flag = False
     agent_pin_jwt: str | None = None
 
     @field_validator("name")
@@ -210,6 +240,11 @@ class JobSpec(Strict):
         if not v:
             raise ValueError("must not be empty")
         return check_no_control(v)
+
+    @field_validator("max_concurrent", "max_retries", "retry_backoff_seconds", "jitter_seconds", mode="wrap")
+    @classmethod
+    def _whole(cls, v: Any, handler: Any) -> Any:
+        return handler(_whole_number(v))
 
     @field_validator("webhook_headers")
     @classmethod

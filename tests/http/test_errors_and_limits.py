@@ -230,3 +230,27 @@ def test_control_characters_are_refused_in_identifiers_and_names(http, change, f
     assert r.status == 400, r.body
     assert r.body["details"]["field"] == field
     assert http("GET", "/api/v1/schedule").body == []
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"max_retries": "3"}, "max_retries"),
+        ({"max_concurrent": True}, "max_concurrent"),
+        ({"jitter_seconds": "30"}, "jitter_seconds"),
+        ({"one_shot": "true"}, "one_shot"),
+        ({"heartbeat": {"enabled": 1}}, "heartbeat.enabled"),
+        ({"heartbeat": {"max_iterations": "5"}}, "heartbeat.max_iterations"),
+        ({"policy": {"require_approval": "yes"}}, "policy.require_approval"),
+    ],
+)
+def test_a_string_or_boolean_where_a_number_or_flag_belongs_is_refused(http, change, field):
+    job = {"name": "typed", "agent_id": "reporter", "cron_expr": "0 3 * * *", **change}
+    r = http("POST", "/api/v1/schedule", job)
+    assert r.status == 400 and r.body["details"]["field"] == field, r.body
+
+
+def test_json_whole_numbers_written_with_a_fraction_part_are_numbers(http):
+    job = {"name": "typed", "agent_id": "reporter", "cron_expr": "0 3 * * *", "max_concurrent": 2.0, "max_retries": 1.0}
+    r = http("POST", "/api/v1/schedule", job)
+    assert r.status == 201 and r.body["max_concurrent"] == 2 and r.body["max_retries"] == 1
