@@ -339,3 +339,12 @@ class RunsApi:
     def get(self, run_id: Any) -> Record:
         """One run by id or unique id prefix, with its output and delivery receipts."""
         return Record(self._c.request("GET", f"/api/v1/runs/{_ref(run_id)}"))
+
+    def approve(self, run_id: Any) -> Record:
+        """Approve a run waiting in pending_approval, as the identity bound to this client's key."""
+        return Record(self._c.request("POST", f"/api/v1/runs/{_ref(run_id)}/approve"))
+
+    def deny(self, run_id: Any, reason: str | None = None) -> Record:
+        """Deny a run waiting in pending_approval (the reason is kept on the run and in the audit log)."""
+        body = {"reason": reason} if reason is not None else {}
+        return Record(self._c.request("POST", f"/api/v1/runs/{_ref(run_id)}/deny", body=body))

@@ -85,3 +85,18 @@ def test_every_key_is_checked_and_an_unset_key_variable_stops_the_api(app, api, 
 
     with pytest.raises(SymbiError, match=r"api.keys.alice is '\$\{ALICE_API_KEY\}', which is empty or unset"):
         start_api(app, None, port=0)
+
+
+def test_the_python_client_approves_and_denies_as_its_keys_identity(app, api):
+    from symbi_cron.client import PermissionError_, SymbiontClient
+
+    main, _ = api
+    alice = SymbiontClient(base_url=main.handle.url, api_key=ALICE_KEY)
+    ops = SymbiontClient(base_url=main.handle.url, api_key=main.key)
+    first, second = waiting_run(app, ["alice"]), waiting_run(app, ["alice"])
+    with pytest.raises(PermissionError_) as exc:
+        ops.runs.approve(first)
+    assert exc.value.status == 403 and exc.value.code == "forbidden"
+    assert alice.runs.approve(first).status == "queued"
+    denied = alice.runs.deny(second, reason="not today")
+    assert denied.status == "denied" and denied.error_message == "denied by alice: not today"

@@ -293,11 +293,22 @@ export class HealthApi {
   }
 }
 
-/** `client.runs`: one run, to follow it without reading its job's history. */
+/** `client.runs`: one run, to follow it without reading its job's history; approvals. */
 export class RunsApi {
   constructor(private readonly c: SymbiontClient) {}
 
   get(id: string | { id: string }): Promise<Run> {
     return this.c.request("GET", `/api/v1/runs/${ref(id)}`);
+  }
+
+  /** Approve a run waiting in pending_approval, as the identity bound to this client's key. */
+  approve(id: string | { id: string }): Promise<Run> {
+    return this.c.request("POST", `/api/v1/runs/${ref(id)}/approve`);
+  }
+
+  /** Deny a run waiting in pending_approval; the reason is kept on the run and in the audit log. */
+  deny(id: string | { id: string }, options: { reason?: string } = {}): Promise<Run> {
+    const body = options.reason !== undefined ? { reason: options.reason } : {};
+    return this.c.request("POST", `/api/v1/runs/${ref(id)}/deny`, { body });
   }
 }

@@ -120,6 +120,36 @@ test("the guide's surface: create, list, get, update, delete, pause, resume, tri
   }
 });
 
+test("approvals: a run waiting for approval is approved or denied as the key's identity", async () => {
+  const client = new SymbiontClient({ baseUrl, apiKey: process.env.SYMBI_API_KEY });
+  const job = await client.schedule.create({
+    name: "ts-gated",
+    agent_id: "reporter",
+    cron_expr: "0 0 1 1 *",
+    policy: { require_approval: true },
+  });
+  const waiting = async (runId: string): Promise<Run> => {
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const run = await client.runs.get(runId);
+      if (run.status === "pending_approval") return run;
+      if (Date.now() > deadline) throw new Error(`run ${runId} is ${run.status}, not pending_approval`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+  const first = await client.schedule.trigger(job.id);
+  await waiting(first.run_id);
+  assert.equal((await client.runs.approve(first.run_id)).status, "queued");
+  assert.equal((await finished(client, first.run_id)).status, "succeeded");
+  const second = await client.schedule.trigger(job.id);
+  await waiting(second.run_id);
+  const denied = await client.runs.deny(second.run_id, { reason: "not today" });
+  assert.equal(denied.status, "denied");
+  assert.equal(denied.error_message, "denied by api: not today");
+  await assert.rejects(client.runs.approve(second.run_id), ConflictError);
+  await client.schedule.delete(job.id);
+});
+
 test("errors are typed and name the caller's field", async () => {
   const client = new SymbiontClient({ baseUrl, apiKey: process.env.SYMBI_API_KEY });
   const err = await client.schedule
