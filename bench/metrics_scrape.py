@@ -149,6 +149,15 @@ def main() -> None:
         htimes, _, _ = measure(port, "/api/v1/health/scheduler", args.scrapes, {})
         print(row("/api/v1/health/scheduler", htimes))
 
+        app.settings.metrics.jobs = ["job-00[0-4]??"]  # 500 jobs: what per_job_max_jobs allows by default
+        print()
+        print("per-job series for 500 of the jobs (the default per_job_max_jobs), named in [metrics] jobs:")
+        ltimes, lbody, lh = measure(port, "/metrics", args.scrapes, prom)
+        lraw = gzip.decompress(lbody) if lh.get("content-encoding") == "gzip" else lbody
+        lseries = sum(1 for line in lraw.splitlines() if line and not line.startswith(b"#"))
+        print(row("/metrics as Prometheus asks (gzip)", ltimes, len(lbody)))
+        print(f"{'':<44} {len(lraw) / 1e6:.2f} MB uncompressed, {lseries:,} series")
+        app.settings.metrics.jobs = []
         app.settings.metrics.per_job = "always"
         print()
         print("peer: per-job series forced for every job (per_job = always):")

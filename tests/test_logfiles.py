@@ -75,3 +75,23 @@ def test_the_daemon_rotates_its_log(d):
     wait_for(reload_until_rotated_twice, timeout=30, interval=0.1, what="two rotated daemon logs")
     assert all(p.stat().st_size <= 600 for p in [d.home / "daemon.log", *backups_of(d.home / "daemon.log")])
     assert d.symbi("cron", "daemon", "status", check=True).stdout.startswith("running")
+
+
+def test_symbi_logs_reads_the_rotated_copies_too(d):
+    from datetime import datetime, timedelta
+
+    now = datetime.now()  # daemon.log is written in local time
+
+    def line(minutes_ago: int, text: str) -> str:
+        return f"{now - timedelta(minutes=minutes_ago):%Y-%m-%d %H:%M:%S},000 INFO symbi.scheduler: {text}\n"
+
+    (d.home / "daemon.log.2").write_text(line(300, "five hours ago"))
+    (d.home / "daemon.log.1").write_text(line(90, "ninety minutes ago") + "a continuation line\n")
+    (d.home / "daemon.log").write_text(line(10, "ten minutes ago"))
+    out = d.symbi("logs", "--since", "2h", check=True).stdout
+    assert out.splitlines() == [
+        line(90, "ninety minutes ago").rstrip("\n"),
+        "a continuation line",
+        line(10, "ten minutes ago").rstrip("\n"),
+    ]
+    assert d.symbi("logs", "--lines", "1", check=True).stdout.endswith("ten minutes ago\n")

@@ -102,6 +102,12 @@ def logs(needle: str | None, level: str, since: str | None, until: str | None, l
         raise NotFound(f"no daemon log at {path} (has the daemon run? `symbi cron daemon start`)") from None
     with fh:
         selected = [line for line in fh if keep(line)]
+        if start is not None or lines <= 0 or len(selected) < lines:
+            # The daemon rotates its log ([retention]): read its copies first, then this file again, in order.
+            current.update(level=20, in_range=True)
+            selected = _rotated(path, keep)
+            fh.seek(0)
+            selected += [line for line in fh if keep(line)]
         sys.stdout.writelines(selected[-lines:] if lines > 0 else selected)
         sys.stdout.flush()
         while follow:
@@ -112,6 +118,20 @@ def logs(needle: str | None, level: str, since: str | None, until: str | None, l
             if keep(line):
                 sys.stdout.write(line)
                 sys.stdout.flush()
+
+
+def _rotated(path, keep) -> list[str]:
+    """The kept lines of the log's rotated copies (daemon.log.N ... daemon.log.1), oldest first."""
+    from ..logfiles import backups_of
+
+    out: list[str] = []
+    for copy in reversed(backups_of(path)):
+        try:
+            with open(copy, encoding="utf-8", errors="replace") as fh:
+                out.extend(line for line in fh if keep(line))
+        except OSError:
+            continue
+    return out
 
 
 # -- the journal ---------------------------------------------------------------------------------------------

@@ -85,6 +85,26 @@ def test_never_open_runs_nor_a_jobs_newest_finished_run(app):
     assert sorted(_left(app, job)) == sorted([only, "open-queued", "open-running", "open-pending_approval"])
 
 
+def test_never_a_run_whose_deliveries_are_still_pending(app):
+    job = _job(app, "mailer")
+    old, pending, _newest = _runs(app, job, [300, 200, 1])
+    now = to_ms(app.clock.now())
+    with app.store.write() as tx:
+        # The delivery outbox (the run owners' table): a row until the channel has its receipt.
+        tx.execute(
+            "CREATE TABLE IF NOT EXISTS outbox (run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+            " channel TEXT NOT NULL, position BIGINT NOT NULL, owner TEXT NOT NULL, created_at BIGINT NOT NULL,"
+            " PRIMARY KEY (run_id, channel))"
+        )
+        tx.execute(
+            "INSERT INTO outbox (run_id, channel, position, owner, created_at) VALUES (?, 'email', 0, 'o', ?)",
+            (pending, now),
+        )
+    assert prune(app)["runs"] == 1
+    assert pending in _left(app, job) and old not in _left(app, job)
+    assert app.paths.run_log(pending).exists()
+
+
 def test_count_per_job_keeps_the_newest(app, monkeypatch):
     app.settings.retention.run_max_age_days = 0
     app.settings.retention.runs_per_job = 2
