@@ -39,6 +39,8 @@ MAX_CONNECTIONS = 128
 #: Requests handled at once (the others wait their turn, taking no CPU): few runnable threads leave the tick loop
 #: its share of the interpreter.
 MAX_ACTIVE_REQUESTS = 4
+#: Liveness and health answer outside that limit: monitoring must see a daemon whose store is busy.
+UNCOUNTED_PATHS = frozenset({"/health", "/api/v1/health/scheduler"})
 MAX_JSON_DEPTH = 32
 SERVER_NAME = "symbi-cron"
 
@@ -422,11 +424,12 @@ class _Handler(BaseHTTPRequestHandler):
                 query.setdefault(k, v)
             self.connection.settimeout(self.timeout)  # the request is in; the answer gets the full timeout
             request = Request(self.command, path, {}, query, self.headers, body)
-            self.server.admit()
+            counted = self.server.admit(path)
             try:
                 response = api.dispatch(request)
             finally:
-                self.server.release()
+                if counted:
+                    self.server.release()
         except HttpError as exc:
             if exc.close:
                 self.close_connection = True
@@ -477,12 +480,24 @@ class ApiServer(ThreadingHTTPServer):
         self._priority = getattr(getattr(api, "supervisor", None), "priority", None)
         super().__init__(address, _Handler)
 
-    def admit(self) -> None:
+    def admit(self, path: str) -> bool:
         """Wait for the scheduler's critical section to end (symbi_cron/priority.py), then for one of the
-        :data:`MAX_ACTIVE_REQUESTS` places: the schedule never queues behind a crowd of request threads."""
+        :data:`MAX_ACTIVE_REQUESTS` places: the schedule never queues behind a crowd of request threads. The
+        health checks take no place (they must answer while writes wait for a busy store); a request that finds
+        no place within :data:`SOCKET_TIMEOUT` gets a 503. Returns whether a place was taken."""
         if self._priority is not None:
             self._priority.wait()
-        self._active.acquire()
+        if path in UNCOUNTED_PATHS:
+            return False
+        if not self._active.acquire(timeout=SOCKET_TIMEOUT):
+            raise HttpError(
+                503,
+                "busy",
+                "the API is busy; try again",
+                headers={"Retry-After": "1", "Connection": "close"},
+                close=True,
+            )
+        return True
 
     def release(self) -> None:
         self._active.release()

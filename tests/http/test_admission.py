@@ -69,3 +69,23 @@ def test_a_request_is_answered_anyway_after_the_longest_wait(app, monkeypatch):
             assert reply.status == 200
     finally:
         handle.close()
+
+
+def test_health_answers_while_every_place_is_taken(app, monkeypatch):
+    from symbi_cron.http import server
+
+    monkeypatch.setattr(server, "MAX_ACTIVE_REQUESTS", 1)
+    monkeypatch.setattr(server, "SOCKET_TIMEOUT", 0.3)
+    handle = start_api(app, Supervisor(), port=0)
+    try:
+        http = Http(handle)
+        handle.server._active.acquire()  # every place taken (a write waiting for a busy store, say)
+        try:
+            assert http("GET", "/api/v1/health/scheduler", auth=False).status == 200
+            busy = http("GET", "/api/v1/schedule")
+            assert busy.status == 503 and busy.body["code"] == "busy" and busy.headers["retry-after"] == "1"
+        finally:
+            handle.server._active.release()
+        assert http("GET", "/api/v1/schedule").status == 200
+    finally:
+        handle.close()
