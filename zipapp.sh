@@ -11,8 +11,11 @@
 # to one Python minor version and to the platform (with the default manylinux wheels: glibc >= 2.34 for
 # cryptography); the build prints the binary wheels' tags.
 #
-# Needs: pip and shiv in the building interpreter (`pip install shiv`), network access to PyPI (or a pip
-# configured to a mirror / --find-links through PIP_* variables).
+# Needs: python3 with venv (Debian: python3-venv) and network access to PyPI (or a pip configured to a mirror /
+# --find-links through PIP_* variables or pip.conf). When the building interpreter has no shiv (a fresh machine,
+# Debian's externally managed python3), the script makes its own build environment: a virtualenv with shiv in
+# $XDG_CACHE_HOME/symbi-zipapp (~/.cache/symbi-zipapp; a temporary one when that cannot be written), kept for the
+# next build. The man pages travel inside the file (`symbi man`).
 set -euo pipefail
 
 usage() {
@@ -23,7 +26,7 @@ usage: zipapp.sh [--python-version X.Y] [--platform TAG]... [--python PYTHON] [-
   --platform TAG        wheel platform tag, e.g. manylinux_2_28_x86_64, manylinux_2_28_aarch64, macosx_11_0_arm64
                         (repeat for several; default: this machine)
   --python PYTHON       interpreter that builds (default: $PYTHON, else this checkout's .venv/bin/python
-                        when it has shiv, else python3); needs pip and shiv
+                        when it has shiv, else python3); without shiv, a build environment is made from it
   --out DIR             output directory (default: dist)
 EOF
 }
@@ -55,9 +58,51 @@ fi
 if [[ "$PYTHON" == */* ]]; then
     PYTHON="$(cd "$(dirname "$PYTHON")" && pwd)/$(basename "$PYTHON")"  # we cd later
 fi
-if ! "$PYTHON" -m shiv --version >/dev/null 2>&1; then
-    echo "zipapp.sh: shiv is not installed for $PYTHON: run '$PYTHON -m pip install shiv'" >&2
+if ! "$PYTHON" -c 'import sys' >/dev/null 2>&1; then
+    echo "zipapp.sh: cannot run the interpreter '$PYTHON'" >&2
     exit 1
+fi
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+# The build environment: the interpreter itself when it has shiv (and pip), else a virtualenv of it with shiv.
+build_env() {
+    local base="$1" version dir
+    version="$("$base" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+    dir="${XDG_CACHE_HOME:-${HOME:-/nonexistent}/.cache}/symbi-zipapp/build-env-$version"
+    if [[ -x "$dir/bin/python" ]] && "$dir/bin/python" -m shiv --version >/dev/null 2>&1; then
+        echo "$dir/bin/python"
+        return 0
+    fi
+    if ! mkdir -p "$(dirname "$dir")" 2>/dev/null || [[ ! -w "$(dirname "$dir")" ]]; then
+        dir="$work/build-env"  # no writable cache: a throwaway one
+    fi
+    rm -rf "$dir"
+    echo "zipapp.sh: $base has no shiv: making a build environment in $dir" >&2
+    if ! "$base" -m venv "$dir" >&2 2>"$work/venv.err"; then
+        # No ensurepip (Debian without python3-venv's pip): an empty venv, filled by the system's pip.
+        rm -rf "$dir"
+        if "$base" -m venv --without-pip "$dir" >&2 && "$base" -m pip --version >/dev/null 2>&1; then
+            "$base" -m pip --python "$dir/bin/python" install --quiet --disable-pip-version-check pip >&2 || {
+                echo "zipapp.sh: cannot put pip into $dir (install python3-venv, or give --python one with shiv)" >&2
+                return 1
+            }
+        else
+            cat "$work/venv.err" >&2
+            echo "zipapp.sh: $base cannot make a virtualenv: install python3-venv (Debian, Ubuntu)" >&2
+            return 1
+        fi
+    fi
+    "$dir/bin/python" -m pip install --quiet --disable-pip-version-check "shiv>=1.0" >&2 || {
+        echo "zipapp.sh: cannot install shiv into $dir (is PyPI, or your pip mirror, reachable?)" >&2
+        return 1
+    }
+    echo "$dir/bin/python"
+}
+
+if ! "$PYTHON" -m shiv --version >/dev/null 2>&1 || ! "$PYTHON" -m pip --version >/dev/null 2>&1; then
+    PYTHON="$(build_env "$PYTHON")" || exit 1
 fi
 native_version="$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 PY_VERSION="${PY_VERSION:-$native_version}"
@@ -70,9 +115,6 @@ if [[ ${#PLATFORMS[@]} -gt 0 ]]; then
 else
     platform_name="$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_platform().replace("-", "_").replace(".", "_"))')"
 fi
-
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
 
 echo "building symbi for Python $PY_VERSION on $platform_name"
 "$PYTHON" -m pip wheel --quiet --no-deps --wheel-dir "$work/wheel" "$here"

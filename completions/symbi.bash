@@ -1,7 +1,7 @@
 # bash completion for symbi, generated from the command tree by scripts/gen_docs.py: do not edit.
 # Install: source it from ~/.bashrc, or copy it to ~/.local/share/bash-completion/completions/symbi
 declare -gA _symbi_cmds=(
-  ['symbi']='agent api-key audit completion config cron doctor logs run store'
+  ['symbi']='agent api-key audit completion config cron doctor logs man run store'
   ['symbi agent']='add list remove show'
   ['symbi audit']='query verify'
   ['symbi config']='show'
@@ -46,6 +46,7 @@ declare -gA _symbi_opts=(
   ['symbi cron validate']='--file --format --help -h'
   ['symbi doctor']='--format --help -h'
   ['symbi logs']='--filter --follow --help --level --lines --since --until -f -h -n'
+  ['symbi man']='--help --where -h'
   ['symbi run']='--help --input --timeout -h'
   ['symbi store']='--help -h'
   ['symbi store migrate']='--format --help --to -h'

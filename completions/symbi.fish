@@ -4,7 +4,7 @@
 function __symbi_cmds
     switch $argv[1]
         case 'symbi'
-            printf '%s\n' 'agent	Register and inspect the agents jobs run.' 'api-key	Print the key the HTTP API expects in `Authorization: Bearer KEY`.' 'audit	Query the append-only audit log and verify it was not tampered with.' 'completion	Print the shell completion script for bash, zsh or fish.' 'config	Inspect the configuration (config.toml plus SYMBI_* environment overrides).' 'cron	Manage and run scheduled jobs.' 'doctor	Check the installation: config and the ${VAR}s it references, the store...' 'logs	Show the daemon\'s log, filtered.' 'run	Run an agent once in the foreground (test it outside the scheduler).' 'store	Manage the job store (SQLite by default; PostgreSQL for several daemons).'
+            printf '%s\n' 'agent	Register and inspect the agents jobs run.' 'api-key	Print the key the HTTP API expects in `Authorization: Bearer KEY`.' 'audit	Query the append-only audit log and verify it was not tampered with.' 'completion	Print the shell completion script for bash, zsh or fish.' 'config	Inspect the configuration (config.toml plus SYMBI_* environment overrides).' 'cron	Manage and run scheduled jobs.' 'doctor	Check the installation: config and the ${VAR}s it references, the store...' 'logs	Show the daemon\'s log, filtered.' 'man	Show a manual page: `symbi man` (symbi(1)), `symbi man cron` (symbi-cron(1)),...' 'run	Run an agent once in the foreground (test it outside the scheduler).' 'store	Manage the job store (SQLite by default; PostgreSQL for several daemons).'
         case 'symbi agent'
             printf '%s\n' 'add	Register agent NAME.' 'list	List registered agents.' 'remove	Unregister agent NAME (refused while jobs use it, unless --force).' 'show	Show one agent.'
         case 'symbi audit'
@@ -94,6 +94,8 @@ function __symbi_opts
             printf '%s\n' '--format	Output format: table for people, json for scripts.' '--help	Show this message and exit.' '-h	Show this message and exit.'
         case 'symbi logs'
             printf '%s\n' '--filter	Only lines containing TEXT (e.g. scheduler, a job name).' '--follow	Keep printing lines as they are written.' '--help	Show this message and exit.' '--level	Only lines at this level or above (start the daemon with SYMBI_LOG_LEVEL=DEBUG for debug).' '--lines	How many lines from the end.' '--since	Only lines from this time: 1h, 30min, \'2 hours ago\', today, YYYY-MM-DD or ISO 8601.' '--until	Only lines up to this time (same forms).' '-f	Keep printing lines as they are written.' '-h	Show this message and exit.' '-n	How many lines from the end.'
+        case 'symbi man'
+            printf '%s\n' '--help	Show this message and exit.' '--where	Print the directory to put on MANPATH (then `man symbi` works), and exit.' '-h	Show this message and exit.'
         case 'symbi run'
             printf '%s\n' '--help	Show this message and exit.' '--input	Text on the agent\'s stdin (`-` reads this stdin).' '--timeout	Kill the agent after this many seconds (exit 124).' '-h	Show this message and exit.'
         case 'symbi store'

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Generate completions/, man/ and docs/cli.md from the click tree, and the tables of docs/configuration.md from
-the Settings model.
+"""Generate completions/, symbi_cron/man/man1/ and docs/cli.md from the click tree, and the tables of
+docs/configuration.md from the Settings model.
 
     python scripts/gen_docs.py           rewrite every generated file
     python scripts/gen_docs.py --check   exit 1 listing the files that are stale (what the tests run)
@@ -29,7 +29,7 @@ from symbi_cron import __version__  # noqa: E402
 from symbi_cron.cli import completion  # noqa: E402
 from symbi_cron.cli.completion import Node, command_tree, short_help  # noqa: E402
 
-MAN_DIR = "man"
+MAN_DIR = "symbi_cron/man/man1"  # package data: pip installs them to share/man/man1, the zipapp carries them
 CLI_DOC = "docs/cli.md"
 CONFIG_DOC = "docs/configuration.md"
 
@@ -440,7 +440,7 @@ def outputs(root: Path = ROOT) -> dict[str, str]:
 
 
 def stale_man_pages(root: Path, wanted: Iterable[str]) -> list[str]:
-    """Pages in man/ for commands that no longer exist."""
+    """Pages in symbi_cron/man/ for commands that no longer exist."""
     wanted = set(wanted)
     return sorted(
         f"{MAN_DIR}/{p.name}" for p in (root / MAN_DIR).glob("symbi*.1") if f"{MAN_DIR}/{p.name}" not in wanted

@@ -26,6 +26,7 @@ ROOT_COMMANDS = {
     "api-key": "symbi_cron.cli.api_key:api_key",
     "store": "symbi_cron.cli.store_cmd:store",
     "doctor": "symbi_cron.cli.doctor:doctor",
+    "man": "symbi_cron.cli.man_cmd:man",
 }
 
 
