@@ -114,14 +114,16 @@ def format_table(
     are folded to spaces so every row stays one line. With ``width`` the table is fitted to that many terminal
     columns as described in the module's docstring (``fits`` says how each column may give way).
     """
-    cells = [[" ".join(str(c).split("\n")) for c in row] for row in rows]
+    cells = [[c if isinstance(c, str) and "\n" not in c else " ".join(str(c).split("\n")) for c in row] for row in rows]
     ncols = len(headers)
     align = list(align or ["left"] * ncols)
     fits = list(fits or [KEEP] * ncols)
+    cell_widths = [[display_width(c) for c in row] for row in cells]  # measured once: 1,000 rows add up
     widths = [display_width(h) for h in headers]
-    for row in cells:
-        for i, c in enumerate(row):
-            widths[i] = max(widths[i], display_width(c))
+    for row in cell_widths:
+        for i, w in enumerate(row):
+            if w > widths[i]:
+                widths[i] = w
     shown = list(range(ncols))
     if width is not None and sum(widths) + GAP * (ncols - 1) > width:
         shown, fitted = _plan(widths, fits, width)
@@ -129,15 +131,19 @@ def format_table(
         for i, w in zip(shown, fitted, strict=True):
             widths[i] = w
 
-    def line(values: Sequence[str]) -> str:
+    def line(values: Sequence[str], measured: Sequence[int]) -> str:
         out = []
         for i in shown:
-            v = truncate(values[i], widths[i])
-            pad = " " * (widths[i] - display_width(v))
+            v, w = values[i], measured[i]
+            if w > widths[i]:
+                v = truncate(v, widths[i])
+                w = display_width(v)
+            pad = " " * (widths[i] - w)
             out.append(pad + v if align[i] == "right" else v + pad)
         text = (" " * GAP).join(out).rstrip()
         return truncate(text, width) if width is not None else text
 
-    parts = [line(list(headers)), line(["-" * w for w in widths])]
-    parts.extend(line(row) for row in cells)
+    rule = ["-" * w for w in widths]
+    parts = [line(list(headers), [display_width(h) for h in headers]), line(rule, widths)]
+    parts.extend(line(row, measured) for row, measured in zip(cells, cell_widths, strict=True))
     return "\n".join(parts)

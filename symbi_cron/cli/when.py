@@ -62,13 +62,17 @@ def span(seconds: float) -> str:
     rest = int(abs(seconds))
     if rest == 0:
         return "0s"
-    counts = []
-    for unit, size in _UNITS:
-        n, rest = divmod(rest, size)
-        counts.append((n, unit))
-    first = next(i for i, (n, _u) in enumerate(counts) if n)
-    parts = [f"{n}{u}" for n, u in counts[first : first + 2] if n]
-    return " ".join(parts)
+    for i, (unit, size) in enumerate(_UNITS):
+        if rest >= size:
+            n, rest = divmod(rest, size)
+            text = f"{n}{unit}"
+            if i + 1 < len(_UNITS):
+                below, below_size = _UNITS[i + 1]
+                m = rest // below_size
+                if m:
+                    text += f" {m}{below}"
+            return text
+    return "0s"  # not reached: the last unit is one second
 
 
 def relative(dt: datetime | None, now: datetime) -> str:
