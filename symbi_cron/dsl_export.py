@@ -87,10 +87,12 @@ def _scalar(value: Any, indent: str) -> str:
         return text if "." in text else text + ".0"
     if isinstance(value, str):
         return (_triple(value, indent) if "\n" in value else None) or quote(value)
-    raise ValueError(f"cannot write {type(value).__name__} in a .symbi file")
+    raise ValueError(f"a {type(value).__name__} value ({value!r}) cannot be written in a .symbi file")
 
 
 def _value(value: Any, indent: str) -> str:
+    if value is None:
+        raise ValueError("null has no .symbi spelling")
     if isinstance(value, list):
         items = [_value(v, indent + _INDENT) for v in value]
         one_line = "[" + ", ".join(items) + "]"
@@ -99,7 +101,7 @@ def _value(value: Any, indent: str) -> str:
         inner = indent + _INDENT
         return "[\n" + "".join(f"{inner}{item},\n" for item in items) + indent + "]"
     if isinstance(value, dict):
-        pairs = [(k, v) for k, v in value.items() if v is not None]
+        pairs = list(value.items())
         if not pairs:
             return "{}"
         items = [f"{_key(k)}: {_value(v, indent + _INDENT)}" for k, v in pairs]
@@ -172,9 +174,19 @@ def symbi_text(agents: Iterable[Mapping[str, Any]], jobs: Iterable[Mapping[str, 
     does not change a job's status)."""
     parts = [header] if header else []
     for agent in agents:
-        parts.append(agent_block(agent))
+        try:
+            parts.append(agent_block(agent))
+        except ValueError as exc:
+            from .errors import InvalidState
+
+            raise InvalidState(f"agent {agent.get('name')!r} cannot be written as .symbi: {exc}") from None
     for job in jobs:
-        block = schedule_block(job)
+        try:
+            block = schedule_block(job)
+        except ValueError as exc:
+            from .errors import InvalidState
+
+            raise InvalidState(f"job {job.get('name')!r} cannot be written as .symbi: {exc}") from None
         status = job.get("status")
         if status and status != "active":
             block = f"# {job['name']} is {status} (apply keeps it so; see `symbi cron resume` / `reset`)\n" + block
