@@ -7,19 +7,20 @@ from typing import Any
 
 import click
 
-from .common import Column, emit_json, format_option, get_app, local_time, render_rows, warn
+from .common import Column, emit_json, format_option, get_app, local_time, render_rows, warn, wide_option
 from .completers import complete_agent
+from .table import Fit
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 LIST_COLUMNS: list[Column] = [
-    ("NAME", "name"),
+    ("NAME", "name", Fit(shrink=12)),
     ("KIND", lambda a: "model" if a.get("model") else ("shell" if a.get("shell") else "command")),
-    ("RUNS", lambda a: a.get("model") or a.get("command")),
-    ("CAPABILITIES", "capabilities"),
+    ("RUNS", lambda a: a.get("model") or a.get("command"), Fit(shrink=20, early=True)),
+    ("CAPABILITIES", "capabilities", Fit(shrink=12, drop=2, early=True)),
     # Values may be secrets written literally: tables show the names only.
-    ("ENV", lambda a: sorted(a.get("env") or {})),
-    ("UPDATED", "updated_at"),
+    ("ENV", lambda a: sorted(a.get("env") or {}), Fit(shrink=10, drop=3, early=True)),
+    ("UPDATED", "updated_at", Fit(drop=1)),
 ]
 CSV_FIELDS = [
     "name",
@@ -127,9 +128,10 @@ def add(
 
 
 @agent.command("list")
+@wide_option
 @format_option(("table", "json", "csv"))
-def list_cmd(fmt: str) -> None:
-    """List registered agents."""
+def list_cmd(wide: bool, fmt: str) -> None:
+    """List registered agents (the table fits the terminal; --wide shows every column whole)."""
     from ..services.agents import list_agents
 
     render_rows(
@@ -138,6 +140,7 @@ def list_cmd(fmt: str) -> None:
         columns=LIST_COLUMNS,
         csv_fields=CSV_FIELDS,
         empty="no agents (symbi agent add NAME --command ...)",
+        wide=wide,
     )
 
 

@@ -8,8 +8,9 @@ from typing import Any
 import click
 
 from ..vocab import EVENT_TYPES
-from .common import emit_json, format_option, get_app, local_time, positive, render_rows, short_id
+from .common import emit_json, format_option, get_app, local_time, positive, render_rows, short_id, wide_option
 from .completers import complete_job, values
+from .table import Fit
 
 CSV_FIELDS = ("seq", "at", "type", "actor", "job_id", "job_name", "run_id", "details", "prev_hash", "hash")
 
@@ -43,8 +44,9 @@ def _details(row: dict[str, Any]) -> str:
 @click.option("--run", metavar="RUN", help="Run id or id prefix.")
 @click.option("--actor", metavar="ACTOR", help="Who acted: cli:alice, alice, daemon, api:...")
 @click.option("--limit", type=int, callback=positive, metavar="N", help="At most N events, the newest.")
+@wide_option
 @format_option(("table", "json", "csv"))
-def query(types, since, until, job, run, actor, limit, fmt) -> None:
+def query(types, since, until, job, run, actor, limit, wide, fmt) -> None:
     """List audit events, newest first.
 
     Example: symbi audit query --type CronJobFailed --since "2 hours ago" --limit 50
@@ -70,11 +72,16 @@ def query(types, since, until, job, run, actor, limit, fmt) -> None:
             ("SEQ", "seq"),
             ("TIME", "at"),
             ("TYPE", "type"),
-            ("ACTOR", "actor"),
-            ("JOB", lambda r: r["job_name"] or short_id(r["job_id"]) if r["job_id"] or r["job_name"] else None),
-            ("RUN", lambda r: short_id(r["run_id"]) if r["run_id"] else None),
-            ("DETAILS", _details),
+            ("ACTOR", "actor", Fit(shrink=10, drop=3)),
+            (
+                "JOB",
+                lambda r: r["job_name"] or short_id(r["job_id"]) if r["job_id"] or r["job_name"] else None,
+                Fit(shrink=12),
+            ),
+            ("RUN", lambda r: short_id(r["run_id"]) if r["run_id"] else None, Fit(drop=2)),
+            ("DETAILS", _details, Fit(shrink=16, drop=4, early=True)),
         ],
+        wide=wide,
     )
 
 

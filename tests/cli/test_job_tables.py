@@ -248,3 +248,21 @@ def test_status_watch_redraws_in_the_terminal_until_ctrl_c(madrid_jobs, home) ->
     result = term.wait()
     assert result.exit_code == 0
     assert all(display_width(line) <= 100 for line in result.lines if "\x1b" not in line)
+
+
+def test_audit_query_and_agent_list_fit_the_terminal_too(cli, home) -> None:
+    cli(
+        "agent",
+        "add",
+        "long-one",
+        "--command",
+        "/usr/local/bin/a-rather-long-program --with --many --flags " * 2,
+        ok=True,
+    )
+    add(cli, name="a-job-with-a-long-name-to-fill-the-columns", agent_id="long-one", input="x" * 200)
+    for args in (("audit", "query"), ("agent", "list")):
+        narrow = run_in_terminal(symbi_argv(*args), columns=80)
+        assert narrow.exit_code == 0, narrow.output
+        assert all(display_width(line) <= 80 for line in narrow.lines), narrow.output
+        wide = run_in_terminal(symbi_argv(*args, "--wide"), columns=80)
+        assert max(display_width(line) for line in wide.lines) > 80
