@@ -106,10 +106,12 @@ def test_pip_install_puts_the_pages_where_man_finds_them(tmp_path: Path) -> None
     import sys
 
     wheel_dir = tmp_path / "wheel"
+    clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # pip must see only the new venv
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(wheel_dir), str(REPO)],
         check=True,
         capture_output=True,
+        env=clean,
         timeout=300,
     )
     [wheel] = list(wheel_dir.glob("symbi_cron-*.whl"))
@@ -125,6 +127,7 @@ def test_pip_install_puts_the_pages_where_man_finds_them(tmp_path: Path) -> None
          "--no-index", str(wheel)],
         check=True,
         capture_output=True,
+        env=clean,
         timeout=300,
     )  # fmt: skip
     assert (venv / "share" / "man" / "man1" / "symbi.1").exists()
