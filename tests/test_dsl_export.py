@@ -28,7 +28,11 @@ json_values = st.recursive(
 @given(
     name=text.filter(lambda s: s.strip() and s.isprintable()),
     input_text=st.none() | text,
-    headers=st.dictionaries(text, text, max_size=3),
+    headers=st.dictionaries(
+        st.from_regex(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,20}", fullmatch=True),
+        text.filter(lambda s: s.isprintable()),
+        max_size=3,
+    ),
     custom=st.dictionaries(text, json_values, max_size=3),
     prompt=text.filter(lambda s: s.strip()),
 )

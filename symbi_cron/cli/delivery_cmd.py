@@ -9,6 +9,7 @@ import click
 
 from .common import emit_json, format_option, get_app, render_table
 from .completers import complete_channel, complete_job
+from .table import Fit
 
 
 @click.command("test-delivery")
@@ -43,7 +44,7 @@ def test_delivery(job: str, channels: tuple[str, ...], fmt: str) -> None:
                 ("CHANNEL", "channel"),
                 ("RESULT", lambda r: "ok" if r["ok"] else "FAILED"),
                 ("ATTEMPTS", "attempts"),
-                ("DETAIL", "detail"),
+                ("DETAIL", "detail", Fit(shrink=20, early=True)),
             ],
         )
     failed = sum(1 for r in receipts if not r.ok)
