@@ -135,7 +135,6 @@ def plan(app: App, text: str, *, file: str, prune: bool = False, scope: set[str]
 
 def apply(app: App, the_plan: Plan) -> Plan:
     """Carry the plan out in one transaction (all of it or nothing); returns it."""
-    from .. import dsl
     from .agents import add_agent
     from .jobs import create_job, delete_job, update_job
 
@@ -161,7 +160,6 @@ def apply(app: App, the_plan: Plan) -> Plan:
             except SymbiError as exc:
                 where = f"{the_plan.file}:{c.line}: " if c.line else ""
                 raise type(exc)(f"{where}job {c.name!r}: {exc.message}", field=exc.field) from None
-    del dsl
     return the_plan
 
 
