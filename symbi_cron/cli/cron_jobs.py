@@ -302,15 +302,20 @@ def add(
         specs, ignored = _specs_from_json(data)
         if ignored:
             click.echo(f"note: ignored what the scheduler keeps: {', '.join(ignored)}", err=True)
-        with app.store.write():  # several (a `cron list --format json` array): all of them or none
-            created = []
-            for i, spec in enumerate(specs):
-                try:
-                    created.append(jobs.create_job(app, spec, replace=replace))
-                except InvalidInput as exc:
-                    if len(specs) == 1:
-                        raise
-                    raise InvalidInput(exc.message, field=f"[{i}].{exc.field}" if exc.field else f"[{i}]") from None
+        # Each spec is checked before the store's lock is taken (the models' first use is slow: other writers
+        # must not wait on it); then all of them are added in one transaction, or none.
+        for i, spec in enumerate(specs):
+            try:
+                jobs.validate_spec(app, spec)
+            except InvalidInput as exc:
+                if len(specs) == 1:
+                    raise
+                raise InvalidInput(exc.message, field=f"[{i}].{exc.field}" if exc.field else f"[{i}]") from None
+        if len(specs) == 1:
+            created = [jobs.create_job(app, specs[0], replace=replace)]
+        else:
+            with app.store.write():
+                created = [jobs.create_job(app, spec, replace=replace) for spec in specs]
         for job in created:
             for w in jobs.agent_warnings(app, job):
                 warn(w)
