@@ -349,3 +349,24 @@ def masked_dict(settings: Settings) -> dict[str, Any]:
 
     walk(data, "")
     return data
+
+
+def referenced_env(settings: Settings) -> set[str]:
+    """Every environment variable the configuration refers to with ``${VAR}`` (the API key, the SMTP password,
+    tokens, the store URL...): what an agent never inherits unless it names it in its own ``env``."""
+    from .envref import env_refs
+
+    names: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, str):
+            names.update(env_refs(node))
+        elif isinstance(node, dict):
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, (list, tuple)):
+            for value in node:
+                walk(value)
+
+    walk(settings.model_dump())
+    return names

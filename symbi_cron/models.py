@@ -416,6 +416,11 @@ class AgentSpec(Strict):
     system_prompt: str | None = None
     capabilities: list[str] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)
+    inherit_env: bool = Field(
+        default=False,
+        description="start from the daemon's whole environment (less the variables the configuration refers to)"
+        " instead of cron's minimal one",
+    )
     workdir: str | None = None
     agentpin_id: str | None = None
     description: str | None = None

@@ -72,6 +72,12 @@ def agent() -> None:
     help="Environment for the agent (repeatable); values may be ${VAR} references.",
 )
 @click.option(
+    "--inherit-env",
+    is_flag=True,
+    help="Start from the daemon's whole environment (less the variables config.toml refers to) instead of"
+    " cron's minimal one (PATH, HOME, USER, LOGNAME, SHELL, LANG, LC_*, TZ, TMPDIR).",
+)
+@click.option(
     "--workdir",
     metavar="DIR",
     type=click.Path(file_okay=False),
@@ -89,6 +95,7 @@ def add(
     system_prompt: str | None,
     capabilities: tuple[str, ...],
     env: tuple[str, ...],
+    inherit_env: bool,
     workdir: str | None,
     agentpin_id: str | None,
     description: str | None,
@@ -112,6 +119,7 @@ def add(
         "system_prompt": system_prompt,
         "capabilities": list(dict.fromkeys(capabilities)),
         "env": _parse_env(env),
+        "inherit_env": inherit_env,
         "workdir": workdir,
         "agentpin_id": agentpin_id,
         "description": description,

@@ -6,6 +6,7 @@ the agent's exit code (124 when --timeout killed it, 127 when its command cannot
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -23,7 +24,8 @@ def run_agent(agent: str, input_text: str | None, timeout: float | None) -> None
     import time
     import uuid
 
-    from ..runtime.executor import ExecRequest, agent_env
+    from ..config import referenced_env
+    from ..runtime.executor import ExecRequest, agent_env, env_secrets
     from ..runtime.heartbeat import execute_agent, symbi_vars
     from ..runtime.sessions import FULLY_EPHEMERAL, open_session
     from ..services.agents import get_agent
@@ -37,11 +39,20 @@ def run_agent(agent: str, input_text: str | None, timeout: float | None) -> None
     session = open_session(app.paths, "_adhoc", run["id"], FULLY_EPHEMERAL, None)
     log_path = session.context_dir.with_suffix(".log")
     sched = app.settings.scheduler
+    source = app.env if app.env is not None else dict(os.environ)
+    env = agent_env(
+        spec,
+        symbi_vars(job={}, run=run, agent=spec, session=session, iteration=1),
+        source,
+        withheld=referenced_env(app.settings),
+    )
     req = ExecRequest(
         agent=spec,
         input_text=input_text or "",
         cwd=session.context_dir,
-        env=agent_env(spec, symbi_vars(job={}, run=run, agent=spec, session=session, iteration=1), app.env),
+        env=env,
+        source_env=source,
+        secrets=env_secrets(spec, env, source),
         log_path=log_path,
         output_cap=sched.output_cap_bytes,
         deadline=(time.monotonic() + timeout) if timeout else None,

@@ -1,19 +1,27 @@
 """The executor's side of the seam: run a model agent for an :class:`~symbi_cron.runtime.executor.ExecRequest`
 and report an :class:`~symbi_cron.runtime.executor.ExecResult`, as a command agent's execution would.
 
-The model's final text plays the part of stdout (the output, and the heartbeat's ``sleep`` line); the runner's
-summary is written to the session's summary file, as an agent may do through ``SYMBI_SUMMARY_FILE``; the
-tokens and cost ride in ``ExecResult.extra["usage"]`` for the run record.
+A model agent is a process like any other: ``python -m symbi_cron.modelrun.child`` in its own process group,
+supervised by the same loop (:func:`~symbi_cron.runtime.executor.run_process`), so ``max_runtime``, a shutdown
+and the death of its owner stop it as they stop a command agent. The model's final text plays the part of stdout
+(the output, and the heartbeat's ``sleep`` line); the runner's summary is written to the session's summary file,
+as an agent may do through ``SYMBI_SUMMARY_FILE``; the tokens and cost ride in ``ExecResult.extra["usage"]`` for
+the run record.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..runtime.executor import TAIL_BYTES, ExecRequest, ExecResult, env_secrets
+from ..runtime.executor import TAIL_BYTES, ExecRequest, ExecResult, Launch, env_secrets, run_process
+
+#: How long after the deadline a model agent's process is killed if its runner has not stopped by itself.
+MODEL_KILL_SLACK_SECONDS = 3.0
 
 
 def _settings(settings: Any, env: dict[str, str]) -> Any:
@@ -24,18 +32,15 @@ def _settings(settings: Any, env: dict[str, str]) -> Any:
     return load_settings(env=env)
 
 
-class _MaskedLog:
-    """The run log, with the agent's ``${VAR}`` secrets masked (the runner writes whole lines)."""
-
-    def __init__(self, stream: Any, mask: Callable[[str], str]) -> None:
-        self.stream = stream
-        self.mask = mask
-
-    def write(self, text: str) -> int:
-        return self.stream.write(self.mask(text))
-
-    def flush(self) -> None:
-        self.stream.flush()
+def child_env(source: dict[str, str]) -> dict[str, str]:
+    """The runner's environment: the supervisor's (it reads the configuration's ``${VAR}`` references and the
+    provider key there; its tools get only the agent's), with this interpreter's import path, so the child runs
+    the same code from a virtualenv, an editable checkout or the zipapp."""
+    env = dict(source)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    env.pop("PYTHONHOME", None)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
 
 
 def execute_model(
@@ -46,82 +51,115 @@ def execute_model(
     summary_file: Path | None,
     settings: Any = None,
 ) -> ExecResult:
-    """Run the model agent of ``req`` once; never raises (a config or model error is a ``failed`` result)."""
-    from ..paths import ensure_private_dir, open_private
-    from .runner import run_model_agent
-
+    """Run the model agent of ``req`` once, in its own process; never raises (a config or model error is a
+    ``failed`` result)."""
     started = time.monotonic()
-    ensure_private_dir(req.cwd)
-    # As for a command agent (docs/security.md): what the agent's env took from ${VAR} references is masked in
-    # everything the run records, should a tool print it or the model repeat it.
-    secrets = [s.decode("utf-8", "replace") for s in env_secrets(req.agent, req.env)]
-
-    def mask(text: str) -> str:
-        for secret in secrets:
-            text = text.replace(secret, "***")
-        return text
-
-    with open_private(req.log_path, "a") as raw_log:
-        log = _MaskedLog(raw_log, mask) if secrets else raw_log
-        if req.log_header:
-            log.write(req.log_header + "\n")
+    source = dict(req.source_env if req.source_env is not None else os.environ)
+    secrets = req.secrets if req.secrets is not None else env_secrets(req.agent, req.env, source)
+    try:
+        cfg = _settings(settings, source)
+        settings_doc = cfg.model_dump(mode="json")
+    except Exception as exc:  # a broken config.toml is the run's error, not the daemon's
+        msg = f"model agent {req.agent.get('name')!r}: cannot read the configuration: {exc}"
+        return run_process(req, None, error=msg)
+    request = {
+        "agent": dict(req.agent),
+        "input_text": req.input_text,
+        "context_dir": str(req.cwd),
+        "session_mode": session_mode,
+        "previous_summary": previous_summary,
+        "settings": settings_doc,
+        "env": req.env,
+        "deadline": req.deadline,
+        "log_path": str(req.log_path),
+        "log_header": req.log_header,
+        "secrets": [s.decode("utf-8", "replace") for s in secrets],
+    }
+    launch = Launch(
+        argv=[sys.executable, "-m", "symbi_cron.modelrun.child"],
+        stdin=json.dumps(request, default=str).encode("utf-8"),
+        env=child_env(source),
+        cwd=req.cwd,
+        stdout_is_output=False,
+    )
+    # The runner stops itself at the deadline with a message that says what it was doing; the kill is the
+    # backstop for a runner that hangs, a moment later.
+    hard_deadline = req.deadline + MODEL_KILL_SLACK_SECONDS if req.deadline is not None else None
+    proc_req = ExecRequest(
+        **{**req.__dict__, "log_header": None, "echo": None, "secrets": secrets, "deadline": hard_deadline}
+    )
+    res = run_process(proc_req, launch)
+    answer: dict[str, Any] | None = None
+    if res.status == "succeeded":
         try:
-            cfg = _settings(settings, dict(req.env))
-        except Exception as exc:  # a broken config.toml is the run's error, not the daemon's
-            msg = f"model agent {req.agent.get('name')!r}: cannot read the configuration: {exc}"
-            log.write(f"[symbi] {msg}\n")
-            return ExecResult("failed", 1, "", False, "", int((time.monotonic() - started) * 1000), msg)
-        res = run_model_agent(
-            req.agent,
-            input_text=req.input_text,
-            context_dir=req.cwd,
-            session_mode=session_mode,
-            previous_summary=previous_summary,
-            settings=cfg,
-            env=req.env,
-            deadline=req.deadline,
-            log=log,
-            allowed_capabilities=set(req.agent.get("capabilities") or ()),
-            cancel=req.cancel,
-        )
-        if secrets:
-            res.output = mask(res.output)
-            res.summary = mask(res.summary) if res.summary else res.summary
-            res.error_message = mask(res.error_message) if res.error_message else res.error_message
-        duration_ms = int((time.monotonic() - started) * 1000)
-        status = (
-            "succeeded" if res.ok else "interrupted" if res.interrupted else "timed_out" if res.timed_out else "failed"
-        )
-        log.write(f"[symbi] {status} (exit {res.exit_code}) after {duration_ms} ms\n")
-    if summary_file is not None and res.summary:
+            answer = json.loads(res.output)
+        except ValueError:
+            answer = None
+    duration_ms = int((time.monotonic() - started) * 1000)
+    if answer is None:
+        error = res.error_message or "the model runner ended without an answer"
+        if res.status == "succeeded":
+            res = ExecResult("failed", 1, "", False, "", duration_ms, error)
+        else:
+            res = ExecResult(res.status, res.exit_code, "", False, "", duration_ms, error, pid=res.pid)
+        _log_end(req.log_path, res)
+        return res
+    output = str(answer.get("output") or "")
+    if summary_file is not None and answer.get("summary"):
         from ..paths import write_private
 
-        write_private(summary_file, res.summary)
-    data = res.output.encode("utf-8")
+        write_private(summary_file, str(answer["summary"]))
+    status = (
+        "succeeded"
+        if answer.get("exit_code") == 0
+        else "interrupted"
+        if answer.get("interrupted")
+        else "timed_out"
+        if answer.get("timed_out")
+        else "failed"
+    )
+    data = output.encode("utf-8")
     truncated = len(data) > req.output_cap
-    output = data[: req.output_cap].decode("utf-8", "ignore") if truncated else res.output
+    shown = data[: req.output_cap].decode("utf-8", "ignore") if truncated else output
     if truncated:
-        output += f"\n[output truncated at {req.output_cap} bytes of {len(data)}; full text in {req.log_path}]"
-    if req.echo is not None and res.output:
+        shown += f"\n[output truncated at {req.output_cap} bytes of {len(data)}; full text in {req.log_path}]"
+    if req.echo is not None and output:
         try:
-            req.echo.write(res.output + ("" if res.output.endswith("\n") else "\n"))
+            req.echo.write(output + ("" if output.endswith("\n") else "\n"))
             req.echo.flush()
         except (OSError, ValueError):
             pass
-    error = res.error_message
-    if res.timed_out and req.max_runtime is not None and error:
+    error = answer.get("error_message")
+    if status == "timed_out" and req.max_runtime is not None and error:
         error = f"{error} (max_runtime {req.max_runtime:g}s)"
-    return ExecResult(
+    result = ExecResult(
         status=status,
-        exit_code=res.exit_code,
-        output=output,
+        exit_code=answer.get("exit_code"),
+        output=shown,
         truncated=truncated,
         tail=data[-TAIL_BYTES:].decode("utf-8", "ignore"),
         duration_ms=duration_ms,
         error_message=error,
+        pid=res.pid,
         output_bytes=len(data),
-        extra={"usage": dict(res.usage), "model_calls": res.model_calls, "tool_calls": res.tool_calls},
+        extra={
+            "usage": dict(answer.get("usage") or {}),
+            "model_calls": answer.get("model_calls", 0),
+            "tool_calls": answer.get("tool_calls", 0),
+        },
     )
+    _log_end(req.log_path, result)
+    return result
+
+
+def _log_end(log_path: Path, result: ExecResult) -> None:
+    from ..paths import open_private
+
+    try:
+        with open_private(log_path, "a") as log:
+            log.write(f"[symbi] {result.status} (exit {result.exit_code}) after {result.duration_ms} ms\n")
+    except OSError:
+        pass
 
 
 def sum_usage(usages: list[dict[str, Any] | None]) -> dict[str, Any] | None:

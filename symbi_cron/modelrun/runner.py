@@ -114,12 +114,15 @@ def run_model_agent(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     cancel: Any = None,
+    key_env: Mapping[str, str] | None = None,
 ) -> ModelRunResult:
     """Run the model agent once in ``context_dir`` until the model answers without tool calls.
 
     ``deadline`` is a ``clock()`` instant (from ``max_runtime``; None: no limit); ``env`` is the agent's
-    environment (keys are read from it and kept from tools); ``allowed_capabilities`` are the agent's;
-    ``cancel`` (a ``threading.Event``) set by a shutdown stops the run between steps (``interrupted``).
+    environment (its tools get it, less the model API keys); ``key_env`` is where the configuration's ``${VAR}``
+    references and the provider's key variable are read (the supervisor's environment: an agent gets only what
+    it declares, its runner reads the key); ``allowed_capabilities`` are the agent's; ``cancel`` (a
+    ``threading.Event``) set by a shutdown stops the run between steps (``interrupted``).
     """
     name = str(agent.get("name") or "?")
     result = ModelRunResult(output="", summary=None, exit_code=1, error_message=None)
@@ -136,6 +139,7 @@ def run_model_agent(
             previous_summary=previous_summary,
             settings=settings,
             env=env,
+            key_env={**(key_env or {}), **env},
             deadline=deadline,
             allowed=set(allowed_capabilities),
             clock=clock,
@@ -161,6 +165,7 @@ def _run(
     previous_summary: str | None,
     settings: Any,
     env: Mapping[str, str],
+    key_env: Mapping[str, str],
     deadline: float | None,
     allowed: set[str],
     clock: Callable[[], float],
@@ -172,7 +177,7 @@ def _run(
     ms = settings.models
     model = str(agent.get("model") or "")
     try:
-        ep = providers.resolve_endpoint(model, settings, env)
+        ep = providers.resolve_endpoint(model, settings, key_env)
     except ModelError as exc:
         result.error_message = f"model agent {name!r}: {exc.message}"
         write(f"[symbi] {result.error_message}")

@@ -1,11 +1,16 @@
-"""The subprocess protocol (SPEC §6): run one agent command once and report what happened.
+"""The subprocess protocol (SPEC §6): run one agent process once and report what happened.
 
-The agent runs without a shell (``shlex.split``) unless it asks for one, in its own process group (so a timeout or a
-shutdown can stop everything it started), with the run's context directory as its working directory (the agent's
-``workdir`` when it names one), the input text on stdin and the ``SYMBI_*`` variables in its environment. stdout is
-the output: all of it goes to the run's log file (0600), the first ``output_cap`` bytes are kept for the store and
-the last few KiB for the summary and the heartbeat's ``sleep`` check. stderr goes to the run's log, each line marked
-``[stderr]``.
+The agent runs without a shell (``shlex.split``) unless it asks for one, in its own session and process group (so a
+timeout or a shutdown can stop everything it started), with the run's context directory as its working directory
+(the agent's ``workdir`` when it names one), the input text on stdin and, like cron, a minimal environment: a few
+variables of the supervisor's (:data:`BASE_ENV`), the agent's own ``env`` and the ``SYMBI_*`` variables
+(:func:`agent_env`). stdout is the output: all of it goes to the run's log file (0600), the first ``output_cap``
+bytes are kept for the store and the last few KiB for the summary and the heartbeat's ``sleep`` check. stderr goes
+to the run's log, each line marked ``[stderr]``. What the agent took from ``${VAR}`` references is masked in all of
+it, summary included.
+
+One thread does everything: a ``selectors`` loop over the agent's pipes (and its pidfd, where Linux has one) that
+also enforces the deadline, the cancellation and the kill grace. A run costs the agent's process and nothing else.
 
 Nothing here touches the store: the caller records the :class:`ExecResult`.
 """
@@ -13,12 +18,13 @@ Nothing here touches the store: the caller records the :class:`ExecResult`.
 from __future__ import annotations
 
 import os
+import selectors
 import shlex
 import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -30,10 +36,14 @@ SUMMARY_CHARS = 2_000
 #: After the agent exits, how long its pipes may stay open (a background child holding them) before the group
 #: is killed so the run can finish.
 PIPE_LINGER_SECONDS = 2.0
-#: Environment variables of the supervisor that an agent never inherits (secrets of symbi itself).
+#: How often the loop looks at the cancel event when nothing else happens.
+CANCEL_POLL_SECONDS = 0.2
+#: Environment variables of the supervisor that an agent never inherits, even with ``inherit_env``.
 PRIVATE_ENV = ("SYMBI_API_KEY", "SYMBI_SLACK_TOKEN", "SYMBI_WEBHOOK_AUTH_HEADER", "SYMBI_SLACK_WEBHOOK_URL")
-
-MODEL_AGENTS_UNSUPPORTED = "model agents are not supported yet (agent {name!r} has a model and no command)"
+#: What an agent gets of the supervisor's environment, like cron gives a job (plus every ``LC_*``).
+BASE_ENV = ("PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR")
+#: PATH when the supervisor has none (cron's, with /usr/local/bin first).
+DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
 class AgentError(Exception):
@@ -58,10 +68,16 @@ class ExecRequest:
     echo: TextIO | None = None
     #: Optional tee of stderr (``symbi run`` shows it on the terminal).
     echo_stderr: TextIO | None = None
-    #: Set from another thread to stop the agent early (daemon shutdown); the result is ``interrupted``.
+    #: Set from another thread (or a signal handler) to stop the agent early (shutdown); the result is
+    #: ``interrupted``.
     cancel: threading.Event | None = None
     #: Header line written to the run log before the agent's output (e.g. an iteration marker).
     log_header: str | None = None
+    #: The supervisor's whole environment: ``${VAR}`` references are expanded from it, and a model agent's
+    #: runner reads its configuration and API key with it (never handed to the agent itself). None: os.environ.
+    source_env: Mapping[str, str] | None = None
+    #: Values to mask wherever the run's text surfaces (see :func:`env_secrets`); None: computed from the agent.
+    secrets: list[bytes] | None = None
 
 
 @dataclass
@@ -91,12 +107,10 @@ class ExecResult:
         return ""
 
 
-def agent_argv(agent: Mapping[str, Any], env: Mapping[str, str] | None = None) -> list[str]:
-    """The argv for a command agent. Raises AgentError for a model agent or an empty/bad command."""
+def agent_argv(agent: Mapping[str, Any]) -> list[str]:
+    """The argv for a command agent. Raises AgentError for an empty or bad command."""
     command = agent.get("command")
     if not command:
-        if agent.get("model"):
-            raise AgentError(MODEL_AGENTS_UNSUPPORTED.format(name=agent.get("name")))
         raise AgentError(f"agent {agent.get('name')!r} has no command")
     if agent.get("shell"):
         return ["/bin/sh", "-c", command]
@@ -110,20 +124,58 @@ def agent_argv(agent: Mapping[str, Any], env: Mapping[str, str] | None = None) -
 
 
 def agent_env(
-    agent: Mapping[str, Any], symbi_vars: Mapping[str, str], base: Mapping[str, str] | None = None
+    agent: Mapping[str, Any],
+    symbi_vars: Mapping[str, str],
+    base: Mapping[str, str] | None = None,
+    *,
+    withheld: Iterable[str] = (),
 ) -> dict[str, str]:
-    """The agent's environment: the supervisor's (minus symbi's own secrets), the agent's ``env`` with
-    ``${VAR}`` expanded now (never stored), then the ``SYMBI_*`` protocol variables."""
+    """The agent's environment, like cron's: :data:`BASE_ENV` and ``LC_*`` of the supervisor's, the agent's ``env``
+    with ``${VAR}`` expanded now (never stored), then the ``SYMBI_*`` protocol variables.
+
+    An agent with ``inherit_env: true`` starts from the supervisor's whole environment instead, less symbi's own
+    variables and ``withheld`` (the variables the configuration refers to: API key, SMTP password, tokens), which
+    only an agent that names them in its ``env`` gets.
+    """
     from ..envref import expand_env
 
-    base = dict(os.environ if base is None else base)
-    for k in PRIVATE_ENV:
-        base.pop(k, None)
-    env = dict(base)
+    base = os.environ if base is None else base
+    if agent.get("inherit_env"):
+        hidden = set(withheld) | set(PRIVATE_ENV)
+        env = {k: v for k, v in base.items() if k not in hidden and not k.startswith("SYMBI_")}
+    else:
+        env = {k: base[k] for k in BASE_ENV if k in base}
+        env.update((k, v) for k, v in base.items() if k.startswith("LC_"))
+    env.setdefault("PATH", DEFAULT_PATH)
     for k, v in (agent.get("env") or {}).items():
         env[str(k)] = expand_env(str(v), base)
     env.update({k: str(v) for k, v in symbi_vars.items()})
     return env
+
+
+def env_secrets(
+    agent: Mapping[str, Any], env: Mapping[str, str], source: Mapping[str, str] | None = None
+) -> list[bytes]:
+    """What the agent's ``env`` took from ``${VAR}`` references: the referenced values (read in ``source``, the
+    supervisor's environment, default ``env``) and the expanded ones. Secrets: masked in everything the run
+    records, should the agent print them."""
+    from ..envref import env_refs
+
+    source = env if source is None else source
+    out: set[bytes] = set()
+    for k, v in (agent.get("env") or {}).items():
+        names = env_refs(str(v))
+        if names:
+            out.update(str(source.get(n, env.get(n, ""))).strip().encode("utf-8") for n in names)
+            out.add(env.get(str(k), "").strip().encode("utf-8"))
+    return sorted((s for s in out if len(s) >= 4), key=len, reverse=True)  # shorter would garble everything
+
+
+def mask_text(text: str, secrets: Iterable[bytes]) -> str:
+    """``text`` with every secret replaced by ``***``."""
+    for s in secrets:
+        text = text.replace(s.decode("utf-8", "replace"), "***")
+    return text
 
 
 def _killpg(pgid: int, sig: int) -> None:
@@ -131,20 +183,6 @@ def _killpg(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):
         pass
-
-
-def env_secrets(agent: Mapping[str, Any], env: Mapping[str, str]) -> list[bytes]:
-    """What the agent's ``env`` took from ``${VAR}`` references (the referenced values and the expanded ones):
-    secrets that are masked in everything the run records, should the agent print them."""
-    from ..envref import env_refs
-
-    out: set[bytes] = set()
-    for k, v in (agent.get("env") or {}).items():
-        names = env_refs(str(v))
-        if names:
-            out.update(env.get(n, "").strip().encode("utf-8") for n in names)
-            out.add(env.get(str(k), "").strip().encode("utf-8"))
-    return sorted((s for s in out if len(s) >= 4), key=len, reverse=True)  # shorter would garble everything
 
 
 class _Masker:
@@ -171,18 +209,27 @@ class _Masker:
         return data
 
 
-class _Collector:
-    """Reads stdout: everything to the log, the head for the store, the tail for summaries."""
+def _tee(echo: TextIO | None, data: bytes) -> TextIO | None:
+    """Write to a terminal tee; a tee that fails is dropped (returns None)."""
+    if echo is None:
+        return None
+    try:
+        echo.write(data.decode("utf-8", "replace"))
+        echo.flush()
+    except (OSError, ValueError):
+        return None
+    return echo
 
-    def __init__(
-        self, cap: int, log: Any, lock: threading.Lock, echo: TextIO | None, masker: _Masker | None = None
-    ) -> None:
+
+class _Stdout:
+    """stdout: everything to the log, the head for the store, the tail for summaries (masked first)."""
+
+    def __init__(self, cap: int, log: Any, echo: TextIO | None, masker: _Masker | None, logged: bool = True) -> None:
         self.cap = cap
         self.head = bytearray()
         self.tail = bytearray()
         self.total = 0
-        self.log = log
-        self.lock = lock
+        self.log = log if logged else None
         self.echo = echo
         self.masker = masker
 
@@ -194,7 +241,6 @@ class _Collector:
         self._take(chunk)
 
     def flush(self) -> None:
-        """The bytes a masker held back, once the stream has ended."""
         if self.masker is not None and (rest := self.masker.flush()):
             self._take(rest)
 
@@ -205,109 +251,223 @@ class _Collector:
         self.tail += chunk
         if len(self.tail) > TAIL_BYTES:
             del self.tail[: len(self.tail) - TAIL_BYTES]
-        with self.lock:
+        if self.log is not None:
             self.log.write(chunk)
             self.log.flush()
-        if self.echo is not None:
-            try:
-                self.echo.write(chunk.decode("utf-8", "replace"))
-                self.echo.flush()
-            except (OSError, ValueError):
-                self.echo = None
+        self.echo = _tee(self.echo, chunk)
 
 
-def _chunks(stream: Any, stop: threading.Event):
-    """Yield what the pipe gives until EOF or ``stop``. Reads the raw descriptor with a timeout: a blocking read on
-    the buffered object cannot be interrupted, and closing that object from another thread waits for the read (a
-    grandchild that left the agent's process group with the pipe open would hang the run for its whole life)."""
-    import select
+class _Stderr:
+    """stderr: whole lines to the log marked ``[stderr]`` (masked), the last 20 kept for the error message."""
 
-    fd = stream.fileno()
-    while not stop.is_set():
-        ready, _, _ = select.select([fd], [], [], 0.1)
-        if not ready:
-            continue
-        chunk = os.read(fd, 65_536)
-        if not chunk:
-            return
-        yield chunk
+    def __init__(self, log: Any, echo: TextIO | None, masker: _Masker | None) -> None:
+        self.log = log
+        self.echo = echo
+        self.masker = masker
+        self.pending = b""
+        self.last: list[bytes] = []
+
+    def feed(self, chunk: bytes) -> None:
+        self.pending += chunk
+        *lines, self.pending = self.pending.split(b"\n")
+        for line in lines:
+            self._emit(line + b"\n")
+
+    def flush(self) -> None:
+        if self.pending:
+            self._emit(self.pending + b"\n")
+            self.pending = b""
+
+    def _emit(self, line: bytes) -> None:
+        if self.masker is not None:
+            line = self.masker.mask(line)
+        self.echo = _tee(self.echo, line)
+        self.last.append(line)
+        if len(self.last) > 20:
+            del self.last[0]
+        self.log.write(b"[stderr] " + line)
+        self.log.flush()
 
 
-def _pump_stdout(stream: Any, sink: _Collector, stop: threading.Event) -> None:
+def _pidfd(pid: int) -> int | None:
     try:
-        for chunk in _chunks(stream, stop):
-            sink.feed(chunk)
-    except (OSError, ValueError):
-        pass
+        return os.pidfd_open(pid)  # type: ignore[attr-defined]  # Linux >= 5.3, Python >= 3.9
+    except (AttributeError, OSError):
+        return None
 
 
-def _pump_stderr(
-    stream: Any,
-    log: Any,
-    lock: threading.Lock,
-    keep: list[bytes],
-    echo: TextIO | None = None,
-    stop: threading.Event | None = None,
-    masker: _Masker | None = None,
-) -> None:
-    def emit(line: bytes) -> None:
-        nonlocal echo
-        if not line.endswith(b"\n"):
-            line += b"\n"
-        if masker is not None:
-            line = masker.mask(line)
-        if echo is not None:
-            try:
-                echo.write(line.decode("utf-8", "replace"))
-                echo.flush()
-            except (OSError, ValueError):
-                echo = None
-        keep.append(line)
-        if len(keep) > 20:
-            del keep[0]
-        with lock:
-            log.write(b"[stderr] " + line)
-            log.flush()
+@dataclass
+class _Proc:
+    """What the loop learnt about one agent process."""
 
-    pending = b""
+    outcome: str | None  # timed_out | interrupted | None (it ended by itself)
+    returncode: int | None
+    pid: int
+
+
+def _supervise(
+    proc: subprocess.Popen,
+    stdin_data: bytes,
+    out: _Stdout,
+    err: _Stderr,
+    *,
+    deadline: float | None,
+    cancel: threading.Event | None,
+    kill_grace: float,
+    monotonic: Callable[[], float],
+) -> _Proc:
+    """Feed stdin, drain stdout and stderr, enforce the deadline and the cancellation, reap the agent."""
+    pgid = proc.pid  # start_new_session: the agent leads its own group
+    sel = selectors.DefaultSelector()
+    assert proc.stdout is not None and proc.stderr is not None and proc.stdin is not None
+    readers = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}
+    for fd in readers:
+        sel.register(fd, selectors.EVENT_READ, "r")
+    stdin_fd = proc.stdin.fileno()
+    view = memoryview(stdin_data)
+    if view:
+        os.set_blocking(stdin_fd, False)
+        sel.register(stdin_fd, selectors.EVENT_WRITE, "w")
+    else:
+        proc.stdin.close()
+    pidfd = _pidfd(proc.pid)
+    if pidfd is not None:
+        sel.register(pidfd, selectors.EVENT_READ, "p")
+    outcome: str | None = None
+    kill_at: float | None = None  # SIGKILL the group then (the grace after a TERM)
+    linger_until: float | None = None  # the leader is gone: the pipes may stay open until then
+    give_up_at: float | None = None  # even a KILL did not close the pipes (a process outside the group)
     try:
-        for chunk in _chunks(stream, stop or threading.Event()):
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            for line in lines:
-                emit(line + b"\n")
-    except (OSError, ValueError):
-        pass
-    if pending:
-        emit(pending)
+        while True:
+            now = monotonic()
+            if proc.returncode is None and pidfd is None:
+                proc.poll()
+            if proc.returncode is not None:
+                if not readers:
+                    break
+                if linger_until is None:
+                    linger_until = now + PIPE_LINGER_SECONDS
+            if outcome is None:
+                if deadline is not None and now >= deadline:
+                    outcome = "timed_out"
+                elif cancel is not None and cancel.is_set():
+                    outcome = "interrupted"
+                if outcome is not None:
+                    _killpg(pgid, signal.SIGTERM)
+                    kill_at = now + kill_grace
+            if kill_at is not None and now >= kill_at:
+                _killpg(pgid, signal.SIGKILL)
+                kill_at = None
+                if proc.returncode is not None and give_up_at is None:
+                    give_up_at = now + 1.0
+            if linger_until is not None and now >= linger_until and give_up_at is None:
+                _killpg(pgid, signal.SIGKILL)  # children it left behind still hold the pipes
+                give_up_at = now + 1.0
+            if give_up_at is not None and now >= give_up_at:
+                break  # a process outside the group (setsid, a daemon it started) holds the pipes: stop reading
+            wake = [now + CANCEL_POLL_SECONDS]
+            for t in (deadline if outcome is None else None, kill_at, linger_until, give_up_at):
+                if t is not None:
+                    wake.append(t)
+            timeout = max(0.0, min(wake) - now)
+            for key, _ in sel.select(timeout):
+                kind = key.data
+                if kind == "r":
+                    try:
+                        chunk = os.read(key.fd, 65_536)
+                    except OSError:
+                        chunk = b""
+                    if chunk:
+                        readers[key.fd].feed(chunk)
+                    else:
+                        sel.unregister(key.fd)
+                        del readers[key.fd]
+                elif kind == "w":
+                    try:
+                        n = os.write(stdin_fd, view[:65_536])
+                    except BlockingIOError:
+                        continue
+                    except OSError:  # the agent closed its stdin: it does not want the rest
+                        n = len(view)
+                    view = view[n:]
+                    if not view:
+                        sel.unregister(stdin_fd)
+                        _close(proc.stdin)
+                elif kind == "p":
+                    sel.unregister(key.fd)
+                    proc.wait()
+    finally:
+        sel.close()
+        if pidfd is not None:
+            os.close(pidfd)
+        if not proc.stdin.closed:
+            _close(proc.stdin)
+    if outcome is not None:
+        _killpg(pgid, signal.SIGKILL)  # whatever of the group is left after a timeout or a shutdown
+    if proc.returncode is None:
+        proc.wait()
+    for stream in (proc.stdout, proc.stderr):
+        _close(stream)
+    return _Proc(outcome, proc.returncode, proc.pid)
 
 
-def _feed_stdin(stream: Any, data: bytes) -> None:
+def _close(stream: Any) -> None:
     try:
-        if data:
-            stream.write(data)
         stream.close()
-    except (OSError, ValueError):
+    except OSError:
         pass
+
+
+@dataclass
+class Launch:
+    """How to start one agent process: its argv, stdin, and whether stdout is the output (logged and kept) or a
+    private answer for the caller (a model agent's runner answers in JSON; its transcript goes to the log)."""
+
+    argv: list[str]
+    stdin: bytes
+    env: dict[str, str]
+    cwd: Path
+    stdout_is_output: bool = True
 
 
 def execute(req: ExecRequest, *, monotonic: Callable[[], float] = time.monotonic) -> ExecResult:
-    """Run the agent once; never raises for an agent's failure (a bad command is a ``failed`` result)."""
+    """Run the command agent once; never raises for an agent's failure (a bad command is a ``failed`` result)."""
+    from ..paths import ensure_private_dir
+
+    ensure_private_dir(req.cwd)
+    workdir = req.agent.get("workdir")
+    cwd = Path(os.path.expanduser(str(workdir))) if workdir else req.cwd
+    try:
+        argv = agent_argv(req.agent)
+    except AgentError as exc:
+        return run_process(req, None, error=str(exc), monotonic=monotonic)
+    if not cwd.is_dir():
+        return run_process(
+            req, None, error=f"agent {req.agent.get('name')!r}: workdir {cwd} does not exist", monotonic=monotonic
+        )
+    return run_process(req, Launch(argv, req.input_text.encode("utf-8"), req.env, cwd), monotonic=monotonic)
+
+
+def run_process(
+    req: ExecRequest,
+    launch: Launch | None,
+    *,
+    error: str | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> ExecResult:
+    """Start ``launch`` and supervise it to the end (the shared body of every kind of agent). With no launch, the
+    run fails with ``error`` (logged)."""
     from ..paths import ensure_private_dir, open_private
 
     started = monotonic()
-    workdir = req.agent.get("workdir")
-    cwd = Path(os.path.expanduser(str(workdir))) if workdir else req.cwd
     ensure_private_dir(req.cwd)
-    log = open_private(req.log_path, "ab")
-    lock = threading.Lock()
+    log = open_private(req.log_path, "ab", encoding=None)
     if req.log_header:
         log.write(req.log_header.encode("utf-8") + b"\n")
         log.flush()
 
     def failed(message: str, code: int | None = None) -> ExecResult:
-        with lock:
-            log.write(f"[symbi] {message}\n".encode())
+        log.write(f"[symbi] {message}\n".encode())
         log.close()
         return ExecResult(
             status="failed",
@@ -319,17 +479,14 @@ def execute(req: ExecRequest, *, monotonic: Callable[[], float] = time.monotonic
             error_message=message,
         )
 
-    try:
-        argv = agent_argv(req.agent)
-    except AgentError as exc:
-        return failed(str(exc))
-    if not cwd.is_dir():
-        return failed(f"agent {req.agent.get('name')!r}: workdir {cwd} does not exist")
+    if launch is None:
+        return failed(error or "the agent cannot be started")
+    name = req.agent.get("name")
     try:
         proc = subprocess.Popen(
-            argv,
-            cwd=str(cwd),
-            env=req.env,
+            launch.argv,
+            cwd=str(launch.cwd),
+            env=launch.env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -337,132 +494,96 @@ def execute(req: ExecRequest, *, monotonic: Callable[[], float] = time.monotonic
             close_fds=True,
         )
     except FileNotFoundError:
-        return failed(f"agent {req.agent.get('name')!r}: command not found: {argv[0]}", 127)
+        return failed(f"agent {name!r}: command not found: {launch.argv[0]}", 127)
     except PermissionError:
-        return failed(f"agent {req.agent.get('name')!r}: permission denied running {argv[0]}", 126)
+        return failed(f"agent {name!r}: permission denied running {launch.argv[0]}", 126)
     except OSError as exc:
-        return failed(f"agent {req.agent.get('name')!r}: cannot start {argv[0]}: {exc.strerror or exc}")
-    pgid = proc.pid  # start_new_session: the child leads its own group
-    secrets = env_secrets(req.agent, req.env)
-    sink = _Collector(req.output_cap, log, lock, req.echo, _Masker(secrets) if secrets else None)
-    err_lines: list[bytes] = []
-    stop_pumps = threading.Event()
-    threads = [
-        threading.Thread(target=_pump_stdout, args=(proc.stdout, sink, stop_pumps), daemon=True),
-        threading.Thread(
-            target=_pump_stderr,
-            args=(
-                proc.stderr,
-                log,
-                lock,
-                err_lines,
-                req.echo_stderr,
-                stop_pumps,
-                _Masker(secrets) if secrets else None,
-            ),
-            daemon=True,
-        ),
-        threading.Thread(target=_feed_stdin, args=(proc.stdin, req.input_text.encode("utf-8")), daemon=True),
-    ]
-    for t in threads:
-        t.start()
-
-    outcome: str | None = None
-    while True:
-        wait = 0.2
-        if req.deadline is not None:
-            wait = min(wait, max(0.0, req.deadline - monotonic()))
-        try:
-            proc.wait(timeout=wait)
-            break
-        except subprocess.TimeoutExpired:
-            pass
-        if req.deadline is not None and monotonic() >= req.deadline:
-            outcome = "timed_out"
-        elif req.cancel is not None and req.cancel.is_set():
-            outcome = "interrupted"
-        if outcome:
-            _killpg(pgid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=req.kill_grace)
-            except subprocess.TimeoutExpired:
-                _killpg(pgid, signal.SIGKILL)
-                proc.wait()
-            break
-    # The leader is gone; children it left behind may still hold the pipes (or run on after a timeout).
-    if outcome:
-        _killpg(pgid, signal.SIGKILL)
-    linger_until = monotonic() + PIPE_LINGER_SECONDS
-    for t in threads[:2]:
-        t.join(timeout=max(0.0, linger_until - monotonic()))
-    if any(t.is_alive() for t in threads[:2]):
-        _killpg(pgid, signal.SIGKILL)
-        for t in threads[:2]:
-            t.join(timeout=1.0)
-    # Still open: a process outside the group (setsid, a daemon it started) holds the pipes. Stop reading.
-    stop_pumps.set()
-    for t in threads[:2]:
-        t.join(timeout=1.0)
-    for stream in (proc.stdout, proc.stderr):
-        try:
-            stream.close()  # type: ignore[union-attr]
-        except OSError:
-            pass
-    sink.flush()
-    code = proc.returncode
+        return failed(f"agent {name!r}: cannot start {launch.argv[0]}: {exc.strerror or exc}")
+    secrets = req.secrets if req.secrets is not None else env_secrets(req.agent, req.env)
+    out_cap = req.output_cap if launch.stdout_is_output else 64 * 1024 * 1024
+    out = _Stdout(
+        out_cap,
+        log,
+        req.echo if launch.stdout_is_output else None,
+        _Masker(secrets) if secrets and launch.stdout_is_output else None,
+        logged=launch.stdout_is_output,
+    )
+    err = _Stderr(log, req.echo_stderr, _Masker(secrets) if secrets else None)
+    try:
+        ended = _supervise(
+            proc,
+            launch.stdin,
+            out,
+            err,
+            deadline=req.deadline,
+            cancel=req.cancel,
+            kill_grace=req.kill_grace,
+            monotonic=monotonic,
+        )
+    except BaseException:
+        _killpg(proc.pid, signal.SIGKILL)
+        log.close()
+        raise
+    out.flush()
+    err.flush()
+    code = ended.returncode
     duration_ms = int((monotonic() - started) * 1000)
-    output = sink.head.decode("utf-8", "replace")
-    truncated = sink.total > len(sink.head)
-    if truncated:
-        output += f"\n[output truncated at {req.output_cap} bytes of {sink.total}; full text in {req.log_path}]"
-    error: str | None = None
-    if outcome == "timed_out":
+    raw = bytes(out.head)
+    output = raw.decode("utf-8", "replace")
+    truncated = out.total > len(out.head)
+    if truncated and launch.stdout_is_output:
+        output += f"\n[output truncated at {req.output_cap} bytes of {out.total}; full text in {req.log_path}]"
+    error_message: str | None = None
+    if ended.outcome == "timed_out":
         status = "timed_out"
-        error = (
+        error_message = (
             f"killed after max_runtime of {req.max_runtime:g}s (TERM, then KILL after the grace period)"
             if req.max_runtime is not None
             else "killed: time limit reached"
         )
-    elif outcome == "interrupted":
+    elif ended.outcome == "interrupted":
         status = "interrupted"
-        error = "stopped by the supervisor's shutdown"
+        error_message = "stopped by the supervisor's shutdown"
     elif code == 0:
         status = "succeeded"
     else:
         status = "failed"
         if code is not None and code < 0:
-            error = f"agent killed by signal {signal.Signals(-code).name if -code in signal.valid_signals() else -code}"
+            sig = signal.Signals(-code).name if -code in signal.valid_signals() else -code
+            error_message = f"agent killed by signal {sig}"
         else:
-            error = f"agent exited with status {code}"
-        last_err = b"".join(err_lines[-3:]).decode("utf-8", "replace").strip()
+            error_message = f"agent exited with status {code}"
+        last_err = b"".join(err.last[-3:]).decode("utf-8", "replace").strip()
         if last_err:
-            error += f": {last_err[-500:]}"
-    with lock:
-        sep = b"\n" if sink.tail and not sink.tail.endswith(b"\n") else b""
-        log.write(sep + f"[symbi] {status} (exit {code}) after {duration_ms} ms\n".encode())
-    log.close()
-    return ExecResult(
+            error_message += f": {last_err[-500:]}"
+    result = ExecResult(
         status=status,
         exit_code=code,
         output=output,
         truncated=truncated,
-        tail=bytes(sink.tail).decode("utf-8", "replace"),
+        tail=bytes(out.tail).decode("utf-8", "replace"),
         duration_ms=duration_ms,
-        error_message=error,
-        pid=proc.pid,
-        output_bytes=sink.total,
+        error_message=error_message,
+        pid=ended.pid,
+        output_bytes=out.total,
     )
+    if launch.stdout_is_output:
+        sep = b"\n" if out.tail and not out.tail.endswith(b"\n") else b""
+        log.write(sep + f"[symbi] {status} (exit {code}) after {duration_ms} ms\n".encode())
+    log.close()
+    return result
 
 
-def read_summary(summary_file: Path | None, result: ExecResult) -> str | None:
-    """The agent's summary: ``SYMBI_SUMMARY_FILE`` when it wrote one, else the tail of its output."""
+def read_summary(summary_file: Path | None, result: ExecResult, secrets: Iterable[bytes] = ()) -> str | None:
+    """The agent's summary: ``SYMBI_SUMMARY_FILE`` when it wrote one, else the tail of its output; the agent's
+    secrets masked either way (the summary is stored, delivered and handed to the next run)."""
     if summary_file is not None:
         try:
             text = summary_file.read_text(encoding="utf-8", errors="replace").strip()
         except OSError:
             text = ""
         if text:
-            return text[: SUMMARY_CHARS * 4]
+            return mask_text(text[: SUMMARY_CHARS * 4], secrets)
     tail = result.tail.strip()
     if not tail:
         return None

@@ -20,7 +20,7 @@ from typing import Any, TextIO
 
 from ..paths import Paths
 from . import sessions
-from .executor import ExecRequest, ExecResult, agent_env, execute, read_summary
+from .executor import ExecRequest, ExecResult, agent_env, env_secrets, execute, read_summary
 
 
 @dataclass
@@ -55,6 +55,15 @@ class RunContext:
     base_env: Mapping[str, str] | None = None
     #: The configuration (model agents read ``[models]``); None: read it when a model agent runs.
     settings: Any | None = None
+    #: Variables the configuration refers to (never inherited by an agent that does not name them); None:
+    #: computed from ``settings``.
+    withheld: frozenset[str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.withheld is None:
+            from ..config import referenced_env
+
+            self.withheld = frozenset(referenced_env(self.settings)) if self.settings is not None else frozenset()
 
 
 # Quotes and markdown people (and models) put around a word: 'sleep', "sleep", `sleep`, **sleep**, _sleep_.
@@ -147,13 +156,16 @@ def execute_agent(req: ExecRequest, session: sessions.Session, *, settings: Any 
 
 def _execute(
     ctx: RunContext, session: sessions.Session, iteration: int, deadline: float | None, header: str | None, cap: int
-) -> ExecResult:
+) -> tuple[ExecResult, list[bytes]]:
     assert ctx.agent is not None
+    source = dict(ctx.base_env) if ctx.base_env is not None else None
     env = agent_env(
         ctx.agent,
         symbi_vars(job=ctx.job, run=ctx.run, agent=ctx.agent, session=session, iteration=iteration),
-        ctx.base_env,
+        source,
+        withheld=ctx.withheld or (),
     )
+    secrets = env_secrets(ctx.agent, env, source)
     req = ExecRequest(
         agent=ctx.agent,
         input_text=ctx.input_text,
@@ -167,8 +179,10 @@ def _execute(
         echo=ctx.echo,
         cancel=ctx.cancel,
         log_header=header,
+        source_env=source,
+        secrets=secrets,
     )
-    return execute_agent(req, session, settings=ctx.settings)
+    return execute_agent(req, session, settings=ctx.settings), secrets
 
 
 def perform(ctx: RunContext) -> RunOutcome:
@@ -191,8 +205,8 @@ def perform(ctx: RunContext) -> RunOutcome:
     if not hb.get("enabled"):
         session = sessions.open_session(ctx.paths, str(job["id"]), str(run["id"]), mode, ctx.previous_summary)
         try:
-            res = _execute(ctx, session, 1, deadline, None, ctx.output_cap)
-            summary = read_summary(session.summary_file, res)
+            res, secrets = _execute(ctx, session, 1, deadline, None, ctx.output_cap)
+            summary = read_summary(session.summary_file, res, secrets)
         finally:
             session.close()
         detail: dict[str, Any] = {"output_bytes": res.output_bytes, "truncated": res.truncated}
@@ -229,13 +243,13 @@ def _wake(ctx: RunContext, mode: str, hb: Mapping[str, Any], started: float, dea
                 )
                 iter_sessions.append(session)
             room = max(1024, ctx.output_cap - sum(len(o.encode()) for o in outputs))
-            res = _execute(ctx, session, i, deadline, f"[symbi] --- iteration {i} ---", room)
+            res, secrets = _execute(ctx, session, i, deadline, f"[symbi] --- iteration {i} ---", room)
             used = i
             slept = res.ok and is_sleep(res)
             # `sleep` is the loop's control word, not what the agent found: a summary taken from the output's
             # tail leaves it out, and a last iteration that said nothing else leaves the wake the summary of
             # the iteration before it.
-            it_summary = read_summary(session.summary_file, without_sleep_line(res) if slept else res)
+            it_summary = read_summary(session.summary_file, without_sleep_line(res) if slept else res, secrets)
             summary = it_summary if ctx_mode != sessions.FULLY_EPHEMERAL else None
             if it_summary is not None or not slept:
                 last_summary = it_summary

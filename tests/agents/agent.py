@@ -19,6 +19,9 @@ def main() -> int:
         data["stdin"] = sys.stdin.read()
         print(json.dumps(data))
         return 0
+    if action == "allenv":  # the whole environment as JSON
+        print(json.dumps(dict(os.environ)))
+        return 0
     if action == "fail":  # exit with a code, saying why on stderr
         print("about to fail")
         print("something broke", file=sys.stderr)

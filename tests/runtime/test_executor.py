@@ -10,7 +10,7 @@ import threading
 import time
 from pathlib import Path
 
-from symbi_cron.runtime.executor import ExecRequest, agent_argv, agent_env, execute, read_summary
+from symbi_cron.runtime.executor import ExecRequest, agent_argv, agent_env, env_secrets, execute, read_summary
 
 from .conftest import agent_command
 
@@ -106,8 +106,9 @@ def test_cancel_interrupts(tmp_path):
 def test_missing_command_and_model_agent(tmp_path):
     res = execute(_req(tmp_path, agent={"name": "t", "command": "/no/such/binary"}))
     assert res.status == "failed" and res.exit_code == 127 and "command not found" in res.error_message
+    # A model agent is not a command: execute_agent (heartbeat.py) runs it through its own child process.
     res = execute(_req(tmp_path, agent={"name": "m", "model": "claude", "system_prompt": "x"}))
-    assert res.status == "failed" and "model agents are not supported yet" in res.error_message
+    assert res.status == "failed" and res.error_message == "agent 'm' has no command"
 
 
 def test_summary_file_or_tail(tmp_path):
@@ -122,3 +123,64 @@ def _alive(pid: int) -> bool:
     from symbi_cron.runtime.control import pid_alive
 
     return pid_alive(pid)
+
+
+def _env_of(tmp_path: Path, agent: dict, base: dict, withheld=()) -> dict:
+    env = agent_env(agent, {"SYMBI_RUN_ID": "r1"}, base, withheld=withheld)
+    res = execute(ExecRequest(agent=agent, input_text="", cwd=tmp_path / "ctx", env=env, log_path=tmp_path / "r.log"))
+    assert res.status == "succeeded", res.error_message
+    return json.loads(res.output)
+
+
+DAEMON_ENV = {
+    "PATH": os.environ["PATH"],
+    "HOME": "/home/op",
+    "USER": "op",
+    "LOGNAME": "op",
+    "SHELL": "/bin/bash",
+    "LANG": "C.UTF-8",
+    "LC_TIME": "en_GB.UTF-8",
+    "TZ": "Europe/Madrid",
+    "TMPDIR": "/tmp",
+    "SMTP_PASSWORD": "smtp-pass-value",  # referenced by config.toml: smtp_password = "${SMTP_PASSWORD}"
+    "MY_API_KEY": "api-key-value",  # referenced by config.toml: [api] key = "${MY_API_KEY}"
+    "AWS_PROFILE": "prod",  # just something in the daemon's environment
+    "SYMBI_HOME": "/srv/symbi",
+}
+
+
+def test_an_agent_gets_cron_s_minimal_environment_plus_what_it_declares(tmp_path):
+    agent = {"name": "t", "command": agent_command("allenv"), "env": {"TOKEN": "${MY_API_KEY}", "MODE": "x"}}
+    env = _env_of(tmp_path, agent, DAEMON_ENV, withheld={"SMTP_PASSWORD", "MY_API_KEY"})
+    for name in ("PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_TIME", "TZ", "TMPDIR"):
+        assert env[name] == DAEMON_ENV[name]
+    assert env["MODE"] == "x" and env["SYMBI_RUN_ID"] == "r1"
+    assert env["TOKEN"] == "***"  # declared: it gets the value, which is masked where the run records it
+    for name in ("SMTP_PASSWORD", "MY_API_KEY", "AWS_PROFILE", "SYMBI_HOME"):
+        assert name not in env
+
+
+def test_inherit_env_gives_the_daemon_s_environment_less_what_the_configuration_refers_to(tmp_path):
+    agent = {"name": "t", "command": agent_command("allenv"), "inherit_env": True, "env": {"PW": "${SMTP_PASSWORD}"}}
+    env = _env_of(tmp_path, agent, DAEMON_ENV, withheld={"SMTP_PASSWORD", "MY_API_KEY"})
+    assert env["AWS_PROFILE"] == "prod" and env["HOME"] == "/home/op"
+    assert "MY_API_KEY" not in env and "SMTP_PASSWORD" not in env and "SYMBI_HOME" not in env
+    assert env["PW"] == "***"  # named in its own env: it gets it (masked in the record)
+
+
+def test_a_daemon_without_path_gives_agents_cron_s(tmp_path):
+    env = agent_env({"name": "t", "command": "true"}, {}, {"HOME": "/h"})
+    assert env == {"HOME": "/h", "PATH": "/usr/local/bin:/usr/bin:/bin"}
+
+
+def test_the_summary_file_is_masked_like_the_output(tmp_path, monkeypatch):
+    monkeypatch.setenv("SUM_SECRET", "hunter2-secret")
+    agent = {
+        "name": "t",
+        "command": agent_command("summary", "the key is hunter2-secret"),
+        "env": {"K": "${SUM_SECRET}"},
+    }
+    env = agent_env(agent, {"SYMBI_SUMMARY_FILE": str(tmp_path / "ctx" / ".sum")})
+    secrets = env_secrets(agent, env, os.environ)
+    res = execute(ExecRequest(agent=agent, input_text="", cwd=tmp_path / "ctx", env=env, log_path=tmp_path / "r.log"))
+    assert read_summary(tmp_path / "ctx" / ".sum", res, secrets) == "the key is ***"
