@@ -55,7 +55,7 @@ function __symbi_opts
         case 'symbi cron approve'
             printf '%s\n' '--format	Output format: table for people, json for scripts.' '--help	Show this message and exit.' '-h	Show this message and exit.'
         case 'symbi cron daemon'
-            printf '%s\n' '--foreground	Run in this terminal (for systemd and containers); logs on stderr.' '--format	Output format: table for people, json for scripts.' '--help	Show this message and exit.' '--timeout	stop/restart: seconds to wait for the daemon to exit (default: shutdown_timeout_seconds + kill_grace_seconds + 10).' '-h	Show this message and exit.'
+            printf '%s\n' '--drain	restart: drain the runs in flight first, as stop does.' '--foreground	Run in this terminal (for systemd and containers); logs on stderr.' '--format	Output format: table for people, json for scripts.' '--help	Show this message and exit.' '--leave-running	stop: exit at once and leave the runs in flight running under their owners (the next daemon adopts them). restart does this unless --drain is given.' '--timeout	stop/restart: seconds to wait for the daemon to exit (default: shutdown_timeout_seconds + kill_grace_seconds + 10).' '-h	Show this message and exit.'
         case 'symbi cron deny'
             printf '%s\n' '--format	Output format: table for people, json for scripts.' '--help	Show this message and exit.' '--reason	Why (kept on the run and in the audit log).' '-h	Show this message and exit.'
         case 'symbi cron edit'

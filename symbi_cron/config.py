@@ -351,7 +351,7 @@ def masked_dict(settings: Settings) -> dict[str, Any]:
     return data
 
 
-def referenced_env(settings: Settings) -> set[str]:
+def referenced_env(settings: Settings) -> frozenset[str]:
     """Every environment variable the configuration refers to with ``${VAR}`` (the API key, the SMTP password,
     tokens, the store URL...): what an agent never inherits unless it names it in its own ``env``."""
     from .envref import env_refs
@@ -369,4 +369,4 @@ def referenced_env(settings: Settings) -> set[str]:
                 walk(value)
 
     walk(settings.model_dump())
-    return names
+    return frozenset(names)

@@ -104,6 +104,12 @@ class StoreError(SymbiError):
     code = "store_unavailable"
 
 
+class StoreLost(StoreError):
+    """The store the daemon opened was deleted or replaced under it: the daemon stops (and is restarted)."""
+
+    code = "store_lost"
+
+
 class PermissionDenied(SymbiError):
     """The actor may not do this (e.g. approving a run without being an approver)."""
 

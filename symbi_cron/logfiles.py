@@ -98,7 +98,16 @@ class RotatingLog:
             if self.max_bytes:
                 try:
                     self._fh.flush()
-                    size = os.fstat(self._fh.fileno()).st_size + len(text.encode("utf-8", "replace"))
+                    mine = os.fstat(self._fh.fileno())
+                    try:
+                        current = os.stat(self.path)
+                    except FileNotFoundError:
+                        current = None
+                    if current is None or current.st_ino != mine.st_ino:
+                        # Another process writing this log (a run owner, the daemon) rotated it: follow.
+                        self._reopen()
+                        mine = os.fstat(self._fh.fileno())
+                    size = mine.st_size + len(text.encode("utf-8", "replace"))
                 except OSError:
                     size = 0
                 if size > self.max_bytes and self._fh.tell() > 0:
@@ -107,11 +116,24 @@ class RotatingLog:
             return n
 
     def _rotate(self) -> None:
+        """Rotate under the log's ``flock`` (every process appending to it may decide to), unless another process
+        did it meanwhile; then write to the new file."""
+        import fcntl
+
         try:
             self._fh.flush()
-            rotate(self.path, self.backups)
+            fd = os.open(self.path, os.O_RDONLY)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                if os.fstat(fd).st_ino == os.fstat(self._fh.fileno()).st_ino:
+                    rotate(self.path, self.backups)
+            finally:
+                os.close(fd)
         except OSError:
             return  # a full disk or a read-only directory: keep writing where we can
+        self._reopen()
+
+    def _reopen(self) -> None:
         old, self._fh = self._fh, None
         try:
             self._open()

@@ -19,8 +19,15 @@ ACTIONS = ("start", "stop", "status", "restart", "reload")
     help="stop/restart: seconds to wait for the daemon to exit (default: shutdown_timeout_seconds"
     " + kill_grace_seconds + 10).",
 )
+@click.option(
+    "--leave-running",
+    is_flag=True,
+    help="stop: exit at once and leave the runs in flight running under their owners (the next daemon adopts"
+    " them). restart does this unless --drain is given.",
+)
+@click.option("--drain", is_flag=True, help="restart: drain the runs in flight first, as stop does.")
 @format_option()
-def daemon(action: str, foreground: bool, timeout: float | None, fmt: str) -> None:
+def daemon(action: str, foreground: bool, timeout: float | None, leave_running: bool, drain: bool, fmt: str) -> None:
     """Start, stop, inspect or reload the scheduler daemon.
 
     \b
@@ -28,6 +35,7 @@ def daemon(action: str, foreground: bool, timeout: float | None, fmt: str) -> No
       symbi cron daemon --foreground run it here (systemd: Type=simple)
       symbi cron daemon status       running (pid, uptime, health), stopped, or a stale pidfile
       symbi cron daemon stop         SIGTERM: drain in-flight runs, then exit
+      symbi cron daemon restart      exit at once, start again: runs in flight go on and are adopted
       symbi cron daemon reload       SIGHUP: re-read config.toml and the store
     """
     import os
@@ -39,6 +47,10 @@ def daemon(action: str, foreground: bool, timeout: float | None, fmt: str) -> No
     paths = resolve()
     if foreground and action not in ("start", "restart"):
         raise InvalidInput("--foreground goes with start (or restart)")
+    if leave_running and action != "stop":
+        raise InvalidInput("--leave-running goes with stop (restart leaves runs running unless --drain)")
+    if drain and action != "restart":
+        raise InvalidInput("--drain goes with restart (stop always drains unless --leave-running)")
     if action == "status":
         state = daemonize.daemon_state(paths)
         health = _health() if state.state == "running" else None
@@ -69,7 +81,8 @@ def daemon(action: str, foreground: bool, timeout: float | None, fmt: str) -> No
     if action in ("stop", "restart"):
         wait = timeout if timeout is not None else _stop_timeout(paths)
         try:
-            pid = daemonize.stop(paths, timeout=wait)
+            leave = leave_running if action == "stop" else not drain
+            pid = daemonize.stop(paths, timeout=wait, leave_running=leave)
             click.echo(f"stopped (pid {pid})", err=action == "restart")
         except Exception as exc:
             from ..errors import DaemonNotRunning

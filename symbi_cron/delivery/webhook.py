@@ -55,7 +55,9 @@ class WebhookChannel:
         url = ctx.secret(payload.job.get("webhook_url"))
         if not url:
             return ctx.receipt(self.name, False, "the job has no webhook_url")
-        headers = {"Content-Type": "application/json; charset=utf-8"}
+        # The run id as the idempotency key: a delivery is sent at least once (a crash between the send and its
+        # receipt sends it again), and a receiver that remembers the key can drop the repeat.
+        headers = {"Content-Type": "application/json; charset=utf-8", "Idempotency-Key": payload.run_id}
         for key, value in job_headers.items():
             headers[key] = ctx.secret(value) or ""
         auth = ctx.secret(auth_setting)

@@ -97,11 +97,11 @@ def execute_model(
             answer = None
     duration_ms = int((time.monotonic() - started) * 1000)
     if answer is None:
-        error = res.error_message or "the model runner ended without an answer"
+        why = res.error_message or "the model runner ended without an answer"
         if res.status == "succeeded":
-            res = ExecResult("failed", 1, "", False, "", duration_ms, error)
+            res = ExecResult("failed", 1, "", False, "", duration_ms, why)
         else:
-            res = ExecResult(res.status, res.exit_code, "", False, "", duration_ms, error, pid=res.pid)
+            res = ExecResult(res.status, res.exit_code, "", False, "", duration_ms, why, pid=res.pid)
         _log_end(req.log_path, res)
         return res
     output = str(answer.get("output") or "")
@@ -129,7 +129,7 @@ def execute_model(
             req.echo.flush()
         except (OSError, ValueError):
             pass
-    error = answer.get("error_message")
+    error: str | None = answer.get("error_message")
     if status == "timed_out" and req.max_runtime is not None and error:
         error = f"{error} (max_runtime {req.max_runtime:g}s)"
     result = ExecResult(

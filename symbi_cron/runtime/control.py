@@ -100,3 +100,56 @@ def process_identity(pid: int) -> str | None:
     except (OSError, IndexError, UnicodeDecodeError):
         return None
     return f"{boot}.{start}"
+
+
+def session_members(sid: int) -> list[int]:
+    """The live (not zombie) processes of session ``sid``, from /proc (empty where /proc cannot tell)."""
+    out: list[int] = []
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return out
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", encoding="ascii", errors="replace") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        try:
+            if int(fields[3]) == sid and fields[0] != "Z":  # fields after ")": state ppid pgrp session ...
+                out.append(int(name))
+        except (ValueError, IndexError):
+            continue
+    return out
+
+
+def kill_session(sid: int, identity: str | None = None, timeout: float = 5.0) -> list[int]:
+    """SIGKILL every process of the session a dead run owner led (``sid`` is its pid; ``identity`` its
+    :func:`process_identity`), until none is left or ``timeout``; returns what is still alive.
+
+    Linux never reuses a pid that still names a session with members, so while any member lives, ``sid`` is that
+    owner's session. A live process with pid ``sid`` and another identity is a later process that got the pid: the
+    old session is then empty, and nothing is killed.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        if pid_alive(sid):
+            current = process_identity(sid)
+            if identity is not None and current is not None and current != identity:
+                return []  # the pid belongs to a later process: the owner's session is empty
+            return [sid]  # the owner itself still runs: not ours to kill
+        members = session_members(sid)
+        if not members:
+            return []
+        for pid in members:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        if time.monotonic() >= deadline:
+            return [p for p in members if pid_alive(p)]
+        time.sleep(0.02)

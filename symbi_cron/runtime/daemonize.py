@@ -31,11 +31,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from ..errors import DaemonNotRunning, InvalidState, SymbiError
+from ..errors import DaemonNotRunning, InvalidState, StoreLost, SymbiError
 from ..paths import Paths, ensure_private_dir
 from .control import pid_alive, pidfile_locked, read_pid
 
 READY_TIMEOUT_SECONDS = 30.0
+#: The signal that stops the daemon at once and leaves the runs in flight running (``daemon restart``).
+LEAVE_SIGNAL = signal.SIGUSR2
 
 
 # -- the pidfile ---------------------------------------------------------------------------------------------------
@@ -263,7 +265,7 @@ def run(paths: Paths, *, env: dict[str, str] | None = None, detach: bool, ready_
     out = _setup_logging(paths, not detach, env)
     log = logging.getLogger("symbi.daemon")
     # Handlers first: a SIGTERM or SIGHUP that comes during start-up is remembered, never fatal.
-    holder: dict[str, Any] = {"sup": None, "stop": False, "reload": False}
+    holder: dict[str, Any] = {"sup": None, "stop": False, "reload": False, "leave": False}
 
     def on_stop(*_: Any) -> None:
         holder["stop"] = True
@@ -275,9 +277,20 @@ def run(paths: Paths, *, env: dict[str, str] | None = None, detach: bool, ready_
         if holder["sup"] is not None:
             holder["sup"].request_reload()
 
+    def on_leave(*_: Any) -> None:
+        holder["leave"] = True
+        if holder["sup"] is not None:
+            holder["sup"].request_leave()
+
+    def on_recorded(*_: Any) -> None:
+        if holder["sup"] is not None:
+            holder["sup"].owner_recorded()
+
     signal.signal(signal.SIGTERM, on_stop)
     signal.signal(signal.SIGINT, on_stop)
     signal.signal(signal.SIGHUP, on_reload)
+    signal.signal(LEAVE_SIGNAL, on_leave)  # `daemon restart`, upgrades: exit now, the runs go on
+    signal.signal(signal.SIGUSR1, on_recorded)  # a run owner recorded its outcome: a place freed
     pidfile = PidFile(paths)
     try:
         pidfile.acquire()
@@ -290,7 +303,7 @@ def run(paths: Paths, *, env: dict[str, str] | None = None, detach: bool, ready_
         return 1
     api = None
     try:
-        sup, api = _prepare(paths, env, out, log)
+        sup, api = _prepare(paths, env, out, log, close_fds=(pidfile.fd, ready_fd))
     except SymbiError as exc:
         log.error("not starting: %s", exc)
         _tell(ready_fd, f"ERROR {exc}")
@@ -303,6 +316,8 @@ def run(paths: Paths, *, env: dict[str, str] | None = None, detach: bool, ready_
         return 1
     holder["sup"] = sup
     retention = _housekeeping(sup, out)
+    if holder["leave"]:
+        sup.request_leave()
     if holder["stop"]:
         sup.request_stop()
     if holder["reload"]:
@@ -323,13 +338,22 @@ def run(paths: Paths, *, env: dict[str, str] | None = None, detach: bool, ready_
             file=sys.stderr,
             flush=True,
         )
+    code = 0
     try:
-        sup.serve()
-        log.info(
-            "stopping: no new runs; waiting up to %gs for %d run(s) in flight",
-            sup.app.settings.scheduler.shutdown_timeout_seconds,
-            sup.in_flight(),
-        )
+        try:
+            sup.serve()
+        except StoreLost as exc:
+            log.error("stopping: %s", exc)
+            code = 1  # a service manager restarts the daemon, which then opens the store that is there
+            sup.request_leave()
+        if sup.leaving:
+            log.info("stopping at once: %d run(s) in flight go on under their owners", sup.in_flight())
+        else:
+            log.info(
+                "stopping: no new runs; waiting up to %gs for %d run(s) in flight",
+                sup.app.settings.scheduler.shutdown_timeout_seconds,
+                sup.in_flight(),
+            )
         stopped = sup.drain()
         if stopped:
             log.warning("%d run(s) were stopped and recorded interrupted", stopped)
@@ -342,37 +366,51 @@ def run(paths: Paths, *, env: dict[str, str] | None = None, detach: bool, ready_
                 log.exception("closing the API")
         pidfile.release()
         log.info("daemon stopped")
-    return 0
+    return code
 
 
-def _prepare(paths: Paths, env: dict[str, str], out: Any, log: logging.Logger):
-    """Open and check the store, recover, bind the API, first tick: everything that must work before READY."""
+def _prepare(paths: Paths, env: dict[str, str], out: Any, log: logging.Logger, *, close_fds: tuple = ()):
+    """Read the config, start the fork server, open and check the store, adopt and recover, bind the API, first
+    tick: everything that must work before READY."""
     from ..services.app import open_app
+    from .forkserver import ForkServer
     from .supervisor import Supervisor
 
     app = open_app(env, actor="daemon", notify=False)
     settings = app.settings  # ConfigError names the key
-    app.store.migrate()
-    with app.store.write() as tx:
-        # A real (idempotent) write: a read-only store fails here, before READY, not at the first run.
-        version = int(tx.execute("PRAGMA user_version").fetchone()[0])
-        tx.execute(f"PRAGMA user_version = {version}")
-    sup = Supervisor(app, stdout=out)
-    sup.recover()
-    api = None
-    if settings.api.enabled:
-        try:
-            from ..http.server import start_api
-        except ImportError:  # pragma: no cover - the API ships with the package
-            log.warning("the HTTP API is not available in this build")
-        else:
-            api = start_api(app, sup)
-            log.info("HTTP API on %s", api.url)
+    # Before any connection or thread of ours exists: an owner is a fork of a process with neither.
+    launcher = ForkServer(
+        app.paths, env, settings, stdout=out, close_fds=tuple(fd for fd in close_fds if fd is not None)
+    )
     try:
+        app.store.migrate()
+        with app.store.write() as tx:
+            # A real (idempotent) write: a read-only store fails here, before READY, not at the first run.
+            version = int(tx.execute("PRAGMA user_version").fetchone()[0])
+            tx.execute(f"PRAGMA user_version = {version}")
+        sup = Supervisor(app, stdout=out, launcher=launcher)
+    except BaseException:
+        launcher.close()
+        raise
+    api = None
+    try:
+        sup.recover()
+        if sup.adopted:
+            log.info("%d run(s) still running under their owners adopted", sup.adopted)
+        if settings.api.enabled:
+            try:
+                from ..http.server import start_api
+            except ImportError:  # pragma: no cover - the API ships with the package
+                log.warning("the HTTP API is not available in this build")
+            else:
+                api = start_api(app, sup)
+                log.info("HTTP API on %s", api.url)
         sup.tick()
     except BaseException:
         if api is not None:
             api.close()
+        sup.request_leave()
+        sup.close()
         raise
     return sup, api
 
@@ -390,15 +428,17 @@ def _housekeeping(sup: Any, out: Any) -> Any:
 
 
 # -- stop, reload ------------------------------------------------------------------------------------------------
-def stop(paths: Paths, *, timeout: float) -> int:
-    """SIGTERM the daemon and wait until it is gone; returns its pid."""
+def stop(paths: Paths, *, timeout: float, leave_running: bool = False) -> int:
+    """Stop the daemon and wait until it is gone; returns its pid. SIGTERM drains the runs in flight (they finish,
+    or are stopped after ``shutdown_timeout_seconds``); with ``leave_running`` the daemon exits at once and the
+    runs go on under their owners, for the next daemon to adopt."""
     state = daemon_state(paths)
     if state.state != "running" or state.pid is None:
         note = remove_stale(paths, state)
         raise DaemonNotRunning("the daemon is not running" + (f" ({note})" if note else ""))
     pid = state.pid
     try:
-        os.kill(pid, signal.SIGTERM)
+        os.kill(pid, LEAVE_SIGNAL if leave_running else signal.SIGTERM)
     except ProcessLookupError:
         return pid
     deadline = time.monotonic() + timeout
@@ -408,7 +448,7 @@ def stop(paths: Paths, *, timeout: float) -> int:
         time.sleep(0.05)
     raise SymbiError(
         f"the daemon (pid {pid}) did not stop within {timeout:g}s; it may still be draining runs"
-        f" (see {paths.daemon_log}); `kill -9 {pid}` forces it"
+        f" (see {paths.daemon_log}); `kill -9 {pid}` forces it (its runs go on under their owners)"
     )
 
 

@@ -22,12 +22,13 @@ import selectors
 import shlex
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 #: How much of the output's end is kept in memory (summary, ``sleep`` detection).
 TAIL_BYTES = 16_384
@@ -44,6 +45,12 @@ PRIVATE_ENV = ("SYMBI_API_KEY", "SYMBI_SLACK_TOKEN", "SYMBI_WEBHOOK_AUTH_HEADER"
 BASE_ENV = ("PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR")
 #: PATH when the supervisor has none (cron's, with /usr/local/bin first).
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+class CancelFlag(Protocol):
+    """What stops an agent early: a ``threading.Event`` or anything with ``is_set`` (a signal handler's flag)."""
+
+    def is_set(self) -> bool: ...
 
 
 class AgentError(Exception):
@@ -70,7 +77,7 @@ class ExecRequest:
     echo_stderr: TextIO | None = None
     #: Set from another thread (or a signal handler) to stop the agent early (shutdown); the result is
     #: ``interrupted``.
-    cancel: threading.Event | None = None
+    cancel: threading.Event | CancelFlag | None = None
     #: Header line written to the run log before the agent's output (e.g. an iteration marker).
     log_header: str | None = None
     #: The supervisor's whole environment: ``${VAR}`` references are expanded from it, and a model agent's
@@ -78,6 +85,9 @@ class ExecRequest:
     source_env: Mapping[str, str] | None = None
     #: Values to mask wherever the run's text surfaces (see :func:`env_secrets`); None: computed from the agent.
     secrets: list[bytes] | None = None
+    #: The agent leads a new session (True), or only a new process group in the caller's session (a run owner
+    #: process, which leads its own session so that whatever the run leaves behind can be found by it).
+    new_session: bool = True
 
 
 @dataclass
@@ -209,6 +219,19 @@ class _Masker:
         return data
 
 
+def _log_write(log: Any, data: bytes) -> Any:
+    """Append to the run's log; a log that cannot be written (a full disk) is given up, the run goes on (its output
+    is still kept for the store). Returns the log, or None once given up."""
+    if log is None:
+        return None
+    try:
+        log.write(data)
+        log.flush()
+    except (OSError, ValueError):
+        return None
+    return log
+
+
 def _tee(echo: TextIO | None, data: bytes) -> TextIO | None:
     """Write to a terminal tee; a tee that fails is dropped (returns None)."""
     if echo is None:
@@ -251,9 +274,7 @@ class _Stdout:
         self.tail += chunk
         if len(self.tail) > TAIL_BYTES:
             del self.tail[: len(self.tail) - TAIL_BYTES]
-        if self.log is not None:
-            self.log.write(chunk)
-            self.log.flush()
+        self.log = _log_write(self.log, chunk)
         self.echo = _tee(self.echo, chunk)
 
 
@@ -285,8 +306,16 @@ class _Stderr:
         self.last.append(line)
         if len(self.last) > 20:
             del self.last[0]
-        self.log.write(b"[stderr] " + line)
-        self.log.flush()
+        self.log = _log_write(self.log, b"[stderr] " + line)
+
+
+def _group_args(new_session: bool) -> dict[str, Any]:
+    """Popen arguments that make the agent lead its own process group (and session, when asked)."""
+    if new_session:
+        return {"start_new_session": True}
+    if sys.version_info >= (3, 11):
+        return {"process_group": 0}
+    return {"preexec_fn": os.setpgrp}  # Python 3.10: the slower path, still one fork and exec
 
 
 def _pidfd(pid: int) -> int | None:
@@ -312,15 +341,15 @@ def _supervise(
     err: _Stderr,
     *,
     deadline: float | None,
-    cancel: threading.Event | None,
+    cancel: threading.Event | CancelFlag | None,
     kill_grace: float,
     monotonic: Callable[[], float],
 ) -> _Proc:
     """Feed stdin, drain stdout and stderr, enforce the deadline and the cancellation, reap the agent."""
-    pgid = proc.pid  # start_new_session: the agent leads its own group
+    pgid = proc.pid  # the agent leads its own process group
     sel = selectors.DefaultSelector()
     assert proc.stdout is not None and proc.stderr is not None and proc.stdin is not None
-    readers = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}
+    readers: dict[int, _Stdout | _Stderr] = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}
     for fd in readers:
         sel.register(fd, selectors.EVENT_READ, "r")
     stdin_fd = proc.stdin.fileno()
@@ -412,6 +441,8 @@ def _supervise(
 
 
 def _close(stream: Any) -> None:
+    if stream is None:
+        return
     try:
         stream.close()
     except OSError:
@@ -461,14 +492,16 @@ def run_process(
 
     started = monotonic()
     ensure_private_dir(req.cwd)
-    log = open_private(req.log_path, "ab", encoding=None)
+    try:
+        log: Any = open_private(req.log_path, "ab", encoding=None)
+    except OSError:
+        log = None  # a full disk: the run goes on without its log file
     if req.log_header:
-        log.write(req.log_header.encode("utf-8") + b"\n")
-        log.flush()
+        log = _log_write(log, req.log_header.encode("utf-8") + b"\n")
 
     def failed(message: str, code: int | None = None) -> ExecResult:
-        log.write(f"[symbi] {message}\n".encode())
-        log.close()
+        _log_write(log, f"[symbi] {message}\n".encode())
+        _close(log)
         return ExecResult(
             status="failed",
             exit_code=code,
@@ -490,8 +523,8 @@ def run_process(
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            start_new_session=True,
             close_fds=True,
+            **_group_args(req.new_session),
         )
     except FileNotFoundError:
         return failed(f"agent {name!r}: command not found: {launch.argv[0]}", 127)
@@ -522,7 +555,7 @@ def run_process(
         )
     except BaseException:
         _killpg(proc.pid, signal.SIGKILL)
-        log.close()
+        _close(log)
         raise
     out.flush()
     err.flush()
@@ -569,8 +602,8 @@ def run_process(
     )
     if launch.stdout_is_output:
         sep = b"\n" if out.tail and not out.tail.endswith(b"\n") else b""
-        log.write(sep + f"[symbi] {status} (exit {code}) after {duration_ms} ms\n".encode())
-    log.close()
+        _log_write(out.log or err.log, sep + f"[symbi] {status} (exit {code}) after {duration_ms} ms\n".encode())
+    _close(log)
     return result
 
 

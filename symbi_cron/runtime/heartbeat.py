@@ -12,7 +12,6 @@ Nothing here touches the store: :func:`perform` returns a :class:`RunOutcome` fo
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -50,7 +49,7 @@ class RunContext:
     output_cap: int
     kill_grace: float
     max_runtime: float | None = None
-    cancel: threading.Event | None = None
+    cancel: Any = None
     echo: TextIO | None = None
     base_env: Mapping[str, str] | None = None
     #: The configuration (model agents read ``[models]``); None: read it when a model agent runs.
@@ -58,6 +57,10 @@ class RunContext:
     #: Variables the configuration refers to (never inherited by an agent that does not name them); None:
     #: computed from ``settings``.
     withheld: frozenset[str] | None = None
+    #: Each agent process in a session of its own (a thread of the daemon or the CLI owns the run); False in an
+    #: owner process, which leads its session: the agent gets a process group in it, so every process the run
+    #: started can be found by that session after the owner's death.
+    agents_in_own_session: bool = True
 
     def __post_init__(self) -> None:
         if self.withheld is None:
@@ -181,6 +184,7 @@ def _execute(
         log_header=header,
         source_env=source,
         secrets=secrets,
+        new_session=ctx.agents_in_own_session,
     )
     return execute_agent(req, session, settings=ctx.settings), secrets
 

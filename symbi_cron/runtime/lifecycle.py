@@ -10,9 +10,9 @@
   ``pending_approval``, ``cancelled``).
 - :func:`finish_run`: the outcome is recorded; the job's counters move; a failure is retried with doubling
   backoff or dead-letters the job; a one-shot completes.
-- :func:`recover_interrupted`: runs left ``running`` by a dead process become ``interrupted``. On one SQLite store
-  "dead" means its pid is gone; on a shared PostgreSQL store it means its daemon's lease (:func:`renew_lease`,
-  the ``daemons`` table) lapsed, whatever host it ran on.
+- :func:`owner_alive`, :func:`lease_alive`: whether the process that owns a run still lives (its pid and identity
+  on this host; its lease in the ``daemons`` table on a shared PostgreSQL store). Recovering the runs of dead
+  owners is the supervisor's (it must first kill what the owner left running).
 """
 
 from __future__ import annotations
@@ -95,6 +95,8 @@ class Limits:
     max_jitter_seconds: int = 0
     late_grace_ms: int = DEFAULT_LATE_GRACE_MS
     max_missed: int = DEFAULT_MAX_MISSED
+    #: After the wall clock stepped back: slots up to this instant may be run again by wildcard jobs.
+    replay_until_ms: int | None = None
 
     @classmethod
     def from_settings(cls, settings: Any) -> Limits:
@@ -140,6 +142,72 @@ def due_slots(job: dict[str, Any], first_ms: int, now_ms: int, keep: int) -> tup
         nxt = _ms(next_fire(job, from_ms(cur)))  # type: ignore[arg-type]
         cur = nxt if (nxt is not None and nxt > cur) else None
     return list(slots), total, cur
+
+
+def _supersede_waiting_retries(conn, job: dict[str, Any], count: int, *, now_ms: int, slot_ms: int) -> int:
+    """Cancel up to ``count`` of the job's queued retries whose backoff has not ended; how many."""
+    waiting = [
+        r
+        for r in run_rows.with_status(conn, ("queued",), job_id=job["id"])
+        if r["trigger"] == "retry" and r.get("not_before") is not None and to_ms(r["not_before"]) > now_ms
+    ]
+    slot = iso(from_ms(slot_ms))
+    for run in waiting[:count]:
+        detail = dict(run.get("detail") or {})
+        detail["superseded_by_slot"] = slot
+        run_rows.update(
+            conn,
+            run["id"],
+            now_ms=now_ms,
+            status="cancelled",
+            finished_at=now_ms,
+            error_message=f"superseded by the slot of {slot}: a new slot replaces a retry still waiting for its"
+            " backoff",
+            detail=detail,
+        )
+    return min(count, len(waiting))
+
+
+def _replayed(
+    conn,
+    job: dict[str, Any],
+    run_id: str,
+    slot_ms: int,
+    now_ms: int,
+    not_before: int,
+    limits: Limits,
+    detail: dict[str, Any] | None,
+) -> bool:
+    """After the wall clock stepped back, a job on a wildcard schedule (``*/5 * * * *``) fires again on the
+    repeated wall time, like cron: its run for an instant it already ran is stamped a millisecond later (slots are
+    unique per job and instant). Fixed-time jobs never get here: their next run was moved past the last slot they
+    ran (``Supervisor._clock_stepped_back``)."""
+    if limits.replay_until_ms is None or slot_ms > limits.replay_until_ms or not job.get("cron_expr"):
+        return False
+    from ..timing import parse
+
+    try:
+        if parse(job["cron_expr"]).is_fixed_time():
+            return False
+    except Exception:
+        return False
+    marked = dict(detail or {})
+    marked["clock_replay"] = True
+    for offset in range(1, 1000):
+        if run_rows.insert(
+            conn,
+            id=run_id,
+            job_id=job["id"],
+            trigger="schedule",
+            status="queued",
+            scheduled_for=slot_ms + offset,
+            now_ms=now_ms,
+            input=job.get("input"),
+            not_before=not_before,
+            detail=marked,
+        ):
+            return True
+    return False
 
 
 def _jitter_ms(job: dict[str, Any], limits: Limits, rng: random.Random) -> int:
@@ -277,6 +345,12 @@ def _new_run(
     base = scheduled_for if scheduled_for is not None else now_ms
     limit = int(job.get("max_concurrent") or 1)
     busy, taken_by = _occupancy(conn, job["id"])
+    if busy >= limit and trigger != "retry":
+        # A retry still waiting for its backoff gives its place to the new slot (a later slot is a fresher attempt
+        # at the same work): cancelled, with the reason in history, rather than the slot skipped.
+        freed = _supersede_waiting_retries(conn, job, busy - limit + 1, now_ms=now_ms, slot_ms=base)
+        if freed:
+            busy, taken_by = _occupancy(conn, job["id"])
     if busy >= limit:
         reason = f"job at its max_concurrent limit of {limit} ({taken_by})"
         if scheduled_for is not None:
@@ -321,7 +395,8 @@ def _new_run(
             not_before=not_before,
             detail=detail,
         ):
-            return  # already claimed (by a process that died after claiming): exactly once
+            if not _replayed(conn, job, run_id, scheduled_for, now_ms, not_before, limits, detail):
+                return  # already claimed: exactly once
     else:
         run_id = insert_unscheduled(
             conn,
@@ -631,27 +706,13 @@ def lease_alive(conn, owner: str | None, me: str, now_ms: int) -> bool:
     return owner_alive(owner, me)
 
 
-# -- recovery ------------------------------------------------------------------------------------------------------
-def recover_interrupted(conn, *, me: str, now_ms: int, actor: str = "daemon", leases: bool = False) -> list[str]:
-    """Runs left ``running`` by a process that is gone become ``interrupted`` (a failure, retried per policy).
-
-    With ``leases`` (a shared PostgreSQL store) "gone" is :func:`lease_alive` false, else the owner's pid is gone.
-    Queued runs are left queued: they never started, so starting them now still runs them exactly once.
-    """
-    done = []
-    for run in run_rows.with_status(conn, ("running",)):
-        owner = run.get("daemon_id")
-        if lease_alive(conn, owner, me, now_ms) if leases else owner_alive(owner, me):
-            continue
-        finish_run(
-            conn,
-            run["id"],
-            status="interrupted",
-            now_ms=now_ms,
-            actor=actor,
-            error_message="the supervisor stopped while the run was in flight (crash, kill or power loss)",
-        )
-        done.append(run["id"])
-    if leases:  # lapsed daemons whose runs are all recorded now: their rows have served their purpose
-        conn.execute("DELETE FROM daemons WHERE lease_until < ? AND id <> ?", (now_ms, me))
-    return done
+def forget_lapsed(conn, *, me: str, now_ms: int) -> int:
+    """Drop the lease rows of daemons and owners that lapsed and hold nothing any more (no running run, no owed
+    delivery): their purpose is served. How many went."""
+    cur = conn.execute(
+        "DELETE FROM daemons WHERE lease_until < ? AND id <> ?"
+        " AND id NOT IN (SELECT daemon_id FROM runs WHERE status = 'running' AND daemon_id IS NOT NULL)"
+        " AND id NOT IN (SELECT owner FROM outbox)",
+        (now_ms, me),
+    )
+    return cur.rowcount

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +48,10 @@ class Session:
     def close(self) -> None:
         """Remove the directory when the mode is ephemeral (a shared one is kept)."""
         if self.ephemeral:
-            shutil.rmtree(self.context_dir, ignore_errors=True)
+            try:
+                os.rmdir(self.context_dir)  # the usual case: the agent left nothing (one system call)
+            except OSError:
+                shutil.rmtree(self.context_dir, ignore_errors=True)
 
 
 def open_session(

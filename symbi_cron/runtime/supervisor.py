@@ -1,19 +1,29 @@
-"""The supervisor: the tick loop, the worker threads that run agents, reload and drain (SPEC §5, §12).
+"""The supervisor: the tick loop that claims slots and hands runs to their owners (SPEC §5, §12).
 
 Each tick does three indexed queries when nothing is due (due jobs through the partial index ``jobs_due``, the
 earliest ``next_run``, the earliest queued ``not_before``), so its cost does not grow with idle jobs. Due jobs are
-claimed in one write transaction (runs inserted, ``next_run`` advanced) before any agent starts; queued runs whose
-``not_before`` has come start in order while fewer than ``max_concurrent_jobs`` are in flight; the rest wait.
-The loop then sleeps until the next slot, the next queued run, a worker finishing or a reload, and never longer
-than ``tick_interval_seconds``.
+claimed in one write transaction (runs inserted, ``next_run`` advanced), each job inside a savepoint so that one
+job that cannot be claimed (a row that no longer reads, a schedule that no longer parses) is flagged and the others
+go on. Queued runs whose ``not_before`` has come start while fewer than ``max_concurrent_jobs`` are in flight.
 
-Signals only set events (:meth:`request_reload`, :meth:`request_stop`); the loop does the work.
+Starting a run hands it to its **owner** (``runtime.owner``), which executes the agent, records the outcome and
+sends the deliveries by itself. In the daemon each owner is a process forked from the fork server
+(``runtime.forkserver``): the owner is forked first, then the run is marked ``running`` under the owner's id (one
+transaction for the batch), then the owner is told to go. A daemon that dies therefore leaves its runs running, and
+the next daemon **adopts** every run whose owner lives and recovers only runs whose owner is gone, after killing
+whatever the owner's session still holds (the agent's whole process group). Without a fork server (tests, and the
+foreground ``symbi cron run``) owners are threads of this process.
+
+The loop also sweeps, every few seconds (:meth:`Supervisor.sweep`): owners that died are recovered, deliveries whose
+owner died are sent again, runs past their deadline are reported. It stops the daemon with a clear error when its
+store file is deleted or replaced, and after the wall clock steps back it recomputes next runs (wildcard jobs fire
+on the real clock again; fixed-time jobs never repeat a slot they ran).
+
+Signals only set events (:meth:`request_reload`, :meth:`request_stop`, :meth:`request_leave`); the loop works.
 
 On a shared PostgreSQL store (docs/scaling.md) several supervisors tick against one database: each holds a lease in
-the ``daemons`` table, renewed every ``lease_seconds / 3`` by the tick (which never sleeps longer than that); each
-renewal also records the runs of daemons whose lease lapsed ``interrupted`` (retried per the job's policy by
-whoever is alive). A thread LISTENs on the ``symbi_reload`` channel so a change made on any host wakes every
-supervisor like SIGHUP.
+the ``daemons`` table, renewed every ``lease_seconds / 3``; every run owner holds one too, renewed by the owner
+itself. A thread LISTENs on the ``symbi_reload`` channel so a change made on any host wakes every supervisor.
 """
 
 from __future__ import annotations
@@ -23,145 +33,45 @@ import os
 import random
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from ..errors import SymbiError
+from ..errors import StoreError, StoreLost, SymbiError
 from ..priority import SchedulerFirst
 from ..services.app import App
 from ..store import jobs as job_rows
-from ..timeutil import to_ms
+from ..store import runs as run_rows
+from ..timeutil import from_ms, iso, to_ms
 from . import lifecycle
-from .heartbeat import RunContext, RunOutcome, perform
+from .control import kill_session, pid_alive, process_identity
 
 log = logging.getLogger("symbi.scheduler")
 #: Due jobs claimed per transaction (more are claimed at the next, immediate, tick).
 CLAIM_BATCH = 500
+#: How often the sweep looks for dead owners, orphaned deliveries and overdue runs.
+SWEEP_SECONDS = 5.0
+#: A run is reported overdue this long after its max_runtime and kill grace have passed.
+OVERDUE_SLACK_SECONDS = 10.0
+#: A wall clock that falls behind the monotonic clock by more than this has been stepped back.
+CLOCK_STEP_MS = 2_000
 
 
-class RunDriver:
-    """Starts and executes runs: gate, agent, record, deliver. Used by the supervisor's workers and by the
-    foreground ``symbi cron run``."""
+@dataclass
+class Owned:
+    """A run in flight: who owns it and how we know when it ends."""
 
-    def __init__(
-        self,
-        app: App,
-        *,
-        daemon_id: str,
-        stdout: TextIO | None = None,
-        cancel: threading.Event | None = None,
-        echo: TextIO | None = None,
-        actor: str = "daemon",
-    ) -> None:
-        self.app = app
-        self.daemon_id = daemon_id
-        self.stdout = stdout
-        self.cancel = cancel
-        self.echo = echo
-        self.actor = actor
-
-    def now_ms(self) -> int:
-        return to_ms(self.app.clock.now())
-
-    def begin(self, run_id: str) -> lifecycle.Begun | None:
-        """Gate the queued run and mark it running (one transaction); None when it did not start."""
-        from ..services.approvals import gate_run
-
-        now = self.app.clock.now()
-        with self.app.store.write() as tx:
-            return lifecycle.begin_run(
-                tx,
-                run_id,
-                now_ms=to_ms(now),
-                daemon_id=self.daemon_id,
-                gate=lambda job, agent: gate_run(self.app, job, agent, now=now),
-                actor=self.actor,
-            )
-
-    def execute(self, begun: lifecycle.Begun) -> dict[str, Any] | None:
-        """Run the agent, record the outcome, deliver it; return the finished run."""
-        app, job, run = self.app, begun.job, begun.run
-        sched = app.settings.scheduler
-        max_runtime = (job.get("policy") or {}).get("max_runtime")
-        with app.store.read() as conn:
-            from .sessions import previous_summary
-
-            prev = previous_summary(conn, job["id"], before_run=run["id"])
-        ctx = RunContext(
-            paths=app.paths,
-            job=job,
-            run=run,
-            agent=begun.agent,
-            input_text=str(run["input"] if run.get("input") is not None else (job.get("input") or "")),
-            previous_summary=prev,
-            output_cap=sched.output_cap_bytes,
-            kill_grace=sched.kill_grace_seconds,
-            max_runtime=float(max_runtime) if max_runtime else None,
-            cancel=self.cancel,
-            echo=self.echo,
-            base_env=app.env,
-            settings=app.settings,
-        )
-        log.info(
-            "run %s of job %s started (%s, attempt %s)", run["id"][:8], job["name"], run["trigger"], run["attempt"]
-        )
-        try:
-            outcome = perform(ctx)
-        except Exception as exc:  # a bug or an OS error around the agent: the run fails, the loop goes on
-            log.exception("run %s of job %s could not be executed", run["id"][:8], job["name"])
-            outcome = RunOutcome("failed", None, "", None, f"internal error running the agent: {exc}", 0, 0)
-        finished = self._record(run["id"], outcome)
-        if finished is None:
-            return None
-        level = logging.INFO if finished["status"] == "succeeded" else logging.WARNING
-        log.log(
-            level,
-            "run %s of job %s %s in %s ms%s",
-            run["id"][:8],
-            job["name"],
-            finished["status"],
-            outcome.duration_ms,
-            f": {outcome.error_message}" if outcome.error_message else "",
-        )
-        self._deliver(job, finished, outcome)
-        return finished
-
-    def _record(self, run_id: str, outcome: RunOutcome) -> dict[str, Any] | None:
-        # A write may fail (full disk, read-only store): keep trying for a while so the outcome is not lost.
-        delay = 0.2
-        for attempt in range(8):
-            try:
-                with self.app.store.write() as tx:
-                    return lifecycle.finish_run(
-                        tx,
-                        run_id,
-                        status=outcome.status,
-                        now_ms=self.now_ms(),
-                        exit_code=outcome.exit_code,
-                        output=outcome.output,
-                        summary=outcome.summary,
-                        error_message=outcome.error_message,
-                        iterations=outcome.iterations,
-                        execution_time_ms=outcome.duration_ms,
-                        detail=outcome.detail,
-                        actor=self.actor,
-                    )
-            except SymbiError as exc:
-                log.error("cannot record the outcome of run %s (attempt %d): %s", run_id[:8], attempt + 1, exc)
-                time.sleep(delay)
-                delay = min(delay * 2, 5.0)
-        return None
-
-    def _deliver(self, job: dict[str, Any], run: dict[str, Any], outcome: RunOutcome) -> None:
-        try:
-            from ..services.delivery import deliver_run
-
-            deliver_run(self.app, job, run, run.get("output") or outcome.output or "", stdout=self.stdout)
-        except Exception:  # delivery never fails a run; the output stays on the run and in its log
-            log.exception("delivery of run %s failed", run["id"][:8])
+    run_id: str
+    owner_id: str
+    pid: int | None = None
+    thread: threading.Thread | None = None
+    delivering_only: bool = False
+    overdue_reported: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Supervisor:
-    """The scheduler loop of one daemon (or one test): claims slots, starts runs, sleeps."""
+    """The scheduler loop of one daemon (or one test): claims slots, hands runs to owners, sweeps, sleeps."""
 
     def __init__(
         self,
@@ -171,24 +81,38 @@ class Supervisor:
         daemon_id: str | None = None,
         stdout: TextIO | None = None,
         limits: lifecycle.Limits | None = None,
+        launcher: Any = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.app = app
         self.rng = rng or random.Random()
         self.daemon_id = daemon_id or lifecycle.owner_id("daemon")
         self.limits = limits or lifecycle.Limits.from_settings(app.settings)
-        self.cancel = threading.Event()
-        self.driver = RunDriver(app, daemon_id=self.daemon_id, stdout=stdout, cancel=self.cancel)
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._reload = threading.Event()
+        self.stdout = stdout
+        #: The fork server (``runtime.forkserver.ForkServer``); None: owners are threads of this process.
+        self.launcher = launcher
+        self.monotonic = monotonic
+        self.cancel = threading.Event()  # thread owners: stop the agents (the drain's last resort)
+        # Signal handlers (and other threads) only bump counters and write to the wake pipe: a handler runs in the
+        # main thread between two bytecodes, and one that took a lock the main thread held (Event.set inside
+        # Event.clear) would deadlock the daemon. The loop compares each counter with the value it last acted on.
+        self._wake = Waker()
+        self._stop = threading.Event()  # set by the loop itself (other threads wait on it)
+        self._asked = {"stop": 0, "leave": 0, "reload": 0, "recorded": 0}
+        self._seen = {"reload": 0, "recorded": 0}
         self._lock = threading.Lock()
-        self._inflight: dict[str, threading.Thread] = {}  # by run id
+        self._inflight: dict[str, Owned] = {}  # runs not yet recorded, by run id
+        self._delivering: dict[str, Owned] = {}  # owners sending what a dead owner's run still owed
+        self._exited: set[str] = set()
         self.started_at = app.clock.now()
         self.last_tick_at: Any | None = None
         self.tick_lag_seconds = 0.0
         self.ticks = 0
         self.last_error: str | None = None
         self.queued = 0
+        self.overdue: list[str] = []
+        self.adopted = 0
+        self.recovered = 0
         self.shared = getattr(app.store, "dialect", "sqlite") == "postgresql"
         self._lease_renewed_ms: int | None = None
         self._listener: threading.Thread | None = None
@@ -196,11 +120,25 @@ class Supervisor:
         self.reload_appliers: list[Any] = []
         #: Closed while slots are claimed and runs started: the API's requests wait (symbi_cron/priority.py).
         self.priority = SchedulerFirst()
+        self._last_sweep = float("-inf")
+        self._store_identity = self._identify_store()
+        self._wall_mono: tuple[int, float] | None = None
+        self.pool = None
+        if launcher is not None:
+            from .pool import OwnerPool
+
+            self.pool = OwnerPool(
+                launcher,
+                warm=int(app.settings.scheduler.max_concurrent_jobs),
+                on_recorded=self._recorded_by_owner,
+                on_gone=self._owner_exited,
+                on_ready=self._wake.set,
+            )
 
     # -- control (safe from signal handlers and other threads) -------------------------------------------------
     def request_reload(self) -> None:
         """Reload the config and look at the store again at once (SIGHUP)."""
-        self._reload.set()
+        self._asked["reload"] += 1
         self._wake.set()
 
     def request_wake(self) -> None:
@@ -208,13 +146,35 @@ class Supervisor:
         self._wake.set()
 
     def request_stop(self) -> None:
-        """Stop starting runs; :meth:`serve` returns after draining (SIGTERM)."""
-        self._stop.set()
+        """Stop starting runs; :meth:`serve` returns, then :meth:`drain` waits for the runs in flight (SIGTERM)."""
+        self._asked["stop"] += 1
         self._wake.set()
+
+    def request_leave(self) -> None:
+        """Stop now and leave the runs in flight running; the next daemon adopts them (SIGUSR2, ``restart``)."""
+        self._asked["leave"] += 1
+        self.request_stop()
+
+    def owner_recorded(self) -> None:
+        """An owner recorded its run's outcome (SIGUSR1): a place may have freed."""
+        self._asked["recorded"] += 1
+        self._wake.set()
+
+    def _take(self, what: str) -> bool:
+        """Whether ``what`` was asked for since the loop last took it (then it is taken)."""
+        asked = self._asked[what]
+        if asked == self._seen[what]:
+            return False
+        self._seen[what] = asked
+        return True
 
     @property
     def stopping(self) -> bool:
-        return self._stop.is_set()
+        return bool(self._asked["stop"]) or self._stop.is_set()
+
+    @property
+    def leaving(self) -> bool:
+        return bool(self._asked["leave"])
 
     def in_flight(self) -> int:
         with self._lock:
@@ -233,39 +193,244 @@ class Supervisor:
             "ticks": self.ticks,
             "stopping": self.stopping,
             "last_error": self.last_error,
+            "owners": "processes" if self.pool is not None else "threads",
+            "overdue_runs": list(self.overdue),
+            "adopted_runs": self.adopted,
+            "recovered_runs": self.recovered,
         }
 
-    # -- the loop ----------------------------------------------------------------------------------------------
+    # -- start-up ----------------------------------------------------------------------------------------------
     def recover(self) -> list[str]:
-        """Mark runs left ``running`` by a dead process ``interrupted`` (call once at start; on a shared store
-        this also takes the lease, and the tick repeats the check at every renewal)."""
+        """At start: take the lease (shared store), adopt the runs whose owners live, recover the others (recorded
+        ``interrupted`` once whatever their owner left behind is gone), resend what dead owners still owed.
+        Returns the ids of the runs recorded interrupted."""
         now_ms = to_ms(self.app.clock.now())
-        with self.app.store.write() as tx:
-            if self.shared:
+        if self.shared:
+            with self.app.store.write() as tx:
                 lifecycle.register_daemon(tx, self.daemon_id, now_ms=now_ms, lease_ms=self.lease_ms)
-                self._lease_renewed_ms = now_ms
-            done = lifecycle.recover_interrupted(tx, me=self.daemon_id, now_ms=now_ms, leases=self.shared)
-        if done:
-            log.warning(
-                "%d run(s) left running by a %s recorded interrupted: %s",
-                len(done),
-                "daemon whose lease lapsed" if self.shared else "previous supervisor",
-                ", ".join(r[:8] for r in done),
-            )
-        return done
+            self._lease_renewed_ms = now_ms
+        return self.sweep(force=True)
 
     @property
     def lease_ms(self) -> int:
         store_settings = getattr(self.app.settings, "store", None)
         return int(float(getattr(store_settings, "lease_seconds", 30)) * 1000)
 
+    # -- the sweep ---------------------------------------------------------------------------------------------
+    def sweep(self, *, force: bool = False) -> list[str]:
+        """Owners that ended without recording, runs whose owner is gone, deliveries nobody sends, runs past their
+        deadline. Every ``SWEEP_SECONDS`` (and at once when a watched owner ends). Returns the runs recovered."""
+        # On the app's clock (tests step it); a clock that went back sweeps at once.
+        now_mono = to_ms(self.app.clock.now()) / 1000
+        with self._lock:
+            exited, self._exited = self._exited, set()
+        due = force or not (0 <= now_mono - self._last_sweep < SWEEP_SECONDS)
+        if not exited and not due:
+            return []
+        recovered: list[str] = []
+        for run_id in exited:
+            with self._lock:
+                owned = self._inflight.pop(run_id, None) or self._delivering.pop(run_id, None)
+            if owned is not None and not owned.delivering_only:
+                if self._recover_if_dead(run_id, owned.owner_id, known_dead=True):
+                    recovered.append(run_id)
+        if due:
+            self._last_sweep = now_mono
+            recovered.extend(self._sweep_running())
+            self._sweep_outbox()
+            if self.shared:
+                with self.app.store.write() as tx:
+                    lifecycle.forget_lapsed(tx, me=self.daemon_id, now_ms=to_ms(self.app.clock.now()))
+        if recovered:
+            self.recovered += len(recovered)
+            log.warning(
+                "%d run(s) whose owner was gone recorded interrupted: %s",
+                len(recovered),
+                ", ".join(r[:8] for r in recovered),
+            )
+        return recovered
+
+    def _sweep_running(self) -> list[str]:
+        now_ms = to_ms(self.app.clock.now())
+        with self.app.store.read() as conn:
+            running = run_rows.with_status(conn, ("running",))
+            jobs = {}
+            for run in running:
+                if run["job_id"] not in jobs:
+                    jobs[run["job_id"]] = job_rows.get(conn, run["job_id"])
+        recovered = []
+        overdue = []
+        for run in running:
+            run_id, owner = run["id"], run.get("daemon_id")
+            with self._lock:
+                tracked = run_id in self._inflight
+            if not tracked:
+                if self._alive(owner, now_ms):
+                    self._adopt(run_id, owner)
+                elif self._recover_if_dead(run_id, owner):
+                    recovered.append(run_id)
+                    continue
+            job = jobs.get(run["job_id"]) or {}
+            if self._overdue(run, job, now_ms):
+                overdue.append(run_id)
+        self.overdue = overdue
+        return recovered
+
+    def _overdue(self, run: dict[str, Any], job: dict[str, Any], now_ms: int) -> bool:
+        max_runtime = (job.get("policy") or {}).get("max_runtime")
+        started = run.get("started_at")
+        if not max_runtime or started is None:
+            return False
+        grace = float(self.app.settings.scheduler.kill_grace_seconds) + OVERDUE_SLACK_SECONDS
+        late_ms = now_ms - to_ms(started) - int((float(max_runtime) + grace) * 1000)
+        if late_ms <= 0:
+            return False
+        with self._lock:
+            owned = self._inflight.get(run["id"])
+        if owned is None or not owned.overdue_reported:
+            log.warning(
+                "run %s of job %s is still running %.0fs past its max_runtime of %ss and the kill grace (owner %s)",
+                run["id"][:8],
+                job.get("name", "?"),
+                late_ms / 1000 + OVERDUE_SLACK_SECONDS,
+                max_runtime,
+                run.get("daemon_id"),
+            )
+            if owned is not None:
+                owned.overdue_reported = True
+        return True
+
+    def _alive(self, owner: str | None, now_ms: int) -> bool:
+        if not owner:
+            return False
+        if owner == self.daemon_id:
+            return True
+        if self.shared:
+            with self.app.store.read() as conn:
+                return lifecycle.lease_alive(conn, owner, self.daemon_id, now_ms)
+        return lifecycle.owner_alive(owner, self.daemon_id)
+
+    def _adopt(self, run_id: str, owner: str | None) -> None:
+        """Watch a live owner this daemon did not start (the previous daemon's): its run counts as in flight."""
+        if owner is None or self.pool is None or lifecycle.owner_kind(owner) != "owner":
+            return
+        parts = owner.split(":")
+        if len(parts) < 5 or parts[3] != lifecycle.host_name():
+            return  # another host's owner: its lease says whether it lives
+        pid = int(parts[1])
+        with self._lock:
+            self._inflight[run_id] = Owned(run_id, owner, pid=pid)
+        self.pool.adopt(run_id, pid, None if parts[4] == "-" else parts[4])
+        self.adopted += 1
+        log.info("adopted run %s, still running under its owner (pid %d)", run_id[:8], pid)
+
+    def _recover_if_dead(self, run_id: str, owner: str | None, *, known_dead: bool = False) -> bool:
+        """Record ``interrupted`` a running run whose owner is gone, once whatever the owner left running is gone
+        too (the owner's session: the agent's whole process group); its deliveries are owed like any run's."""
+        now_ms = to_ms(self.app.clock.now())
+        if not known_dead and self._alive(owner, now_ms):
+            return False
+        with self.app.store.read() as conn:
+            state = run_rows.statuses(conn, [run_id]).get(run_id)
+        if state is None or state != ("running", owner):
+            return False  # recorded (the usual end of an owner), or no longer this owner's
+        if owner and lifecycle.owner_kind(owner) == "owner":
+            parts = owner.split(":")
+            if len(parts) > 3 and parts[3] == lifecycle.host_name():
+                left = kill_session(int(parts[1]), None if len(parts) < 5 or parts[4] == "-" else parts[4])
+                if left:
+                    log.error(
+                        "run %s: processes of its dead owner's session outlived SIGKILL (%s); not recovered yet",
+                        run_id[:8],
+                        ", ".join(str(p) for p in left),
+                    )
+                    return False
+        from ..services.delivery import owe_deliveries
+
+        with self.app.store.write() as tx:
+            run = run_rows.get(tx, run_id)
+            if run is None or run["status"] != "running" or run.get("daemon_id") != owner:
+                return False  # recorded meanwhile (the owner finished as we looked)
+            finished = lifecycle.finish_run(
+                tx,
+                run_id,
+                status="interrupted",
+                now_ms=now_ms,
+                actor="daemon",
+                error_message="the run's owner process died before recording an outcome (killed, crashed, or the"
+                " machine stopped)",
+            )
+            job = job_rows.get(tx, run["job_id"])
+            if finished is not None and job is not None:
+                owe_deliveries(tx, job, finished, owner=self.daemon_id, now_ms=now_ms)
+            if self.shared and owner:
+                lifecycle.release_daemon(tx, owner)
+        self._asked["recorded"] += 1
+        return True
+
+    def _sweep_outbox(self) -> None:
+        """Deliveries owed by a run whose owner is gone (or by a recovery of this daemon's) get a new owner."""
+        from ..store import outbox
+
+        now_ms = to_ms(self.app.clock.now())
+        with self.app.store.read() as conn:
+            owed = outbox.owners(conn)
+        for run_id, owner in owed:
+            with self._lock:
+                busy = run_id in self._delivering or (
+                    run_id in self._inflight and self._inflight[run_id].owner_id == owner
+                )
+            if busy or (owner != self.daemon_id and self._alive(owner, now_ms)):
+                continue
+            self._redeliver(run_id, owner)
+
+    def _redeliver(self, run_id: str, old_owner: str) -> None:
+        from ..store import outbox
+
+        if self.pool is None:
+            owned = Owned(run_id, self.daemon_id, delivering_only=True)
+            with self.app.store.write() as tx:
+                outbox.take_over(tx, run_id, old=old_owner, new=self.daemon_id)
+            self._start_thread(owned, lambda owner: owner.deliver(run_id), delivering=True)
+            return
+        got = self.pool.take(1)
+        if not got:
+            return  # the next sweep, once an owner is free
+        (owner,) = got
+        try:
+            with self.app.store.write() as tx:
+                taken = outbox.take_over(tx, run_id, old=old_owner, new=owner.owner_id)
+                if taken and self.shared:
+                    lifecycle.register_daemon(
+                        tx, owner.owner_id, now_ms=to_ms(self.app.clock.now()), lease_ms=self.lease_ms
+                    )
+        except BaseException:
+            self.pool.give_back(owner)
+            raise
+        if not taken:
+            self.pool.give_back(owner)
+            return
+        self.pool.assign(owner, "deliver", run_id)
+        log.info("deliveries of run %s owed by a gone owner: sending them again (owner pid %d)", run_id[:8], owner.pid)
+
+    def _recorded_by_owner(self, run_id: str) -> None:
+        """From the pool's thread: the owner of ``run_id`` recorded the outcome; its place is free."""
+        with self._lock:
+            self._inflight.pop(run_id, None)
+        self._wake.set()
+
+    def _owner_exited(self, run_id: str) -> None:
+        with self._lock:
+            self._exited.add(run_id)
+        self._wake.set()
+
+    # -- shared store ------------------------------------------------------------------------------------------
     def _keep_lease(self, now_ms: int) -> None:
-        """Shared store: renew the lease every third of its length, and take over lapsed daemons' runs."""
+        """Shared store: renew the lease every third of its length."""
         if self._lease_renewed_ms is not None and now_ms - self._lease_renewed_ms < self.lease_ms // 3:
             return
         with self.app.store.write() as tx:
             held = lifecycle.renew_lease(tx, self.daemon_id, now_ms=now_ms, lease_ms=self.lease_ms)
-            done = lifecycle.recover_interrupted(tx, me=self.daemon_id, now_ms=now_ms, leases=True)
         if not held and self._lease_renewed_ms is not None:
             log.error(
                 "this daemon's lease had lapsed (%.1fs without renewal): the other daemons may have"
@@ -273,12 +438,6 @@ class Supervisor:
                 (now_ms - self._lease_renewed_ms) / 1000,
             )
         self._lease_renewed_ms = now_ms
-        if done:
-            log.warning(
-                "%d run(s) of a daemon whose lease lapsed recorded interrupted: %s",
-                len(done),
-                ", ".join(r[:8] for r in done),
-            )
 
     def _listen(self) -> None:
         """LISTEN on the reload channel; a notification is a reload (like SIGHUP). Reconnects on errors."""
@@ -307,22 +466,101 @@ class Supervisor:
                     except Exception:
                         pass
 
+    # -- the store under our feet, the clock -------------------------------------------------------------------
+    def _identify_store(self) -> tuple[int, int] | None:
+        path = getattr(self.app.store, "path", None)
+        if self.shared or path is None:
+            return None
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        return (st.st_dev, st.st_ino)
+
+    def check_store(self) -> None:
+        """Raise :class:`StoreLost` when the store file was deleted or replaced since the daemon opened it (it
+        would go on ticking on a file nobody else sees, executing nothing)."""
+        if self._store_identity is None:
+            return
+        path = self.app.store.path  # type: ignore[attr-defined]
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            raise StoreLost(
+                f"the store {path} was deleted while the daemon ran; restore it and start the daemon"
+            ) from None
+        except OSError:
+            return
+        if (st.st_dev, st.st_ino) != self._store_identity:
+            raise StoreLost(
+                f"the store {path} was replaced by another file while the daemon ran; start the daemon again to use it"
+            )
+
+    def _check_clock(self, now_ms: int) -> None:
+        """Notice the wall clock stepping back (an NTP correction, a manual change) and recompute next runs."""
+        mono = self.monotonic()
+        last = self._wall_mono
+        self._wall_mono = (now_ms, mono)
+        if last is None:
+            return
+        expected = last[0] + int((mono - last[1]) * 1000)
+        if expected - now_ms <= CLOCK_STEP_MS:
+            return
+        log.warning(
+            "the wall clock stepped back by %.0fs (from %s to %s): recomputing next runs",
+            (expected - now_ms) / 1000,
+            iso(from_ms(expected)),
+            iso(from_ms(now_ms)),
+        )
+        self.limits.replay_until_ms = max(expected, self.limits.replay_until_ms or 0)
+        self._reschedule_after_step(now_ms)
+
+    def _reschedule_after_step(self, now_ms: int) -> None:
+        from ..services.jobs import next_fire
+        from ..timing import parse
+
+        with self.app.store.write() as tx:
+            for job in job_rows.list_jobs(tx, status="active"):
+                if not job.get("cron_expr") or job.get("one_shot"):
+                    continue
+                try:
+                    fixed = parse(job["cron_expr"]).is_fixed_time()
+                    nxt = next_fire(job, from_ms(now_ms))  # type: ignore[arg-type]
+                except Exception:
+                    continue
+                if nxt is None:
+                    continue
+                if fixed:
+                    # Never a slot it already ran: the next one after the last slot it claimed.
+                    last = tx.execute(
+                        "SELECT MAX(scheduled_for) FROM runs WHERE job_id = ? AND trigger = 'schedule'", (job["id"],)
+                    ).fetchone()[0]
+                    while last is not None and nxt is not None and to_ms(nxt) <= int(last):
+                        nxt = next_fire(job, nxt)
+                    if nxt is None:
+                        continue
+                job_rows.set_state(tx, job["id"], now_ms=now_ms, next_run=to_ms(nxt))
+
+    # -- the loop ----------------------------------------------------------------------------------------------
     def tick(self) -> float:
         """One pass: claim due slots, start what may start. Returns the seconds to sleep before the next."""
-        if self._reload.is_set():
-            self._reload.clear()
+        if self._take("reload"):
             self._reload_config()
+        self.check_store()
         now = self.app.clock.now()
         now_ms = to_ms(now)
+        self._check_clock(now_ms)
         interval = float(self.app.settings.scheduler.tick_interval_seconds)
         if self.shared:
             self._keep_lease(now_ms)
             interval = min(interval, self.lease_ms / 3000)
+        self.sweep()
+        self._refresh_in_flight()
         conn = self.app.store.connection()
         due = job_rows.due(conn, now_ms, limit=CLAIM_BATCH) if not self.stopping else []
         lag = 0.0
         if due:
-            lag = max(0.0, (now_ms - min(to_ms(j["next_run"]) for j in due)) / 1000)
+            lag = max(0.0, (now_ms - min(to_ms(j["next_run"]) for j in due if j.get("next_run"))) / 1000)
             with self.priority.busy():
                 self._claim(due, now_ms)
         started = 0
@@ -339,22 +577,51 @@ class Supervisor:
             q = lifecycle.next_queued(conn, now_ms)
             self.queued = lifecycle.count_queued(conn)
         wake = [t for t in (nxt, q) if t is not None]
-        delay = interval
+        delay = min(interval, SWEEP_SECONDS)
         if wake:
-            delay = min(interval, max(0.0, (min(wake) - to_ms(self.app.clock.now())) / 1000))
+            delay = min(delay, max(0.0, (min(wake) - to_ms(self.app.clock.now())) / 1000))
         if started and delay > 0 and self.queued:
             delay = min(delay, 0.05)  # more may start at once if capacity allows
         return delay
 
-    def _claim(self, due: list[dict[str, Any]], now_ms: int) -> None:
-        with self.app.store.write() as tx:
-            for stale in due:
-                job = job_rows.get(tx, stale["id"])  # it may have changed since the read
-                if job is None:
+    def _refresh_in_flight(self) -> None:
+        """Runs whose owner recorded the outcome no longer take a place (the owner may still be delivering)."""
+        if self.pool is None or not self._take("recorded"):
+            return
+        with self._lock:
+            ids = list(self._inflight)
+        if not ids:
+            return
+        with self.app.store.read() as conn:
+            states = run_rows.statuses(conn, ids)
+        with self._lock:
+            for run_id in ids:
+                state = states.get(run_id)
+                owned = self._inflight.get(run_id)
+                if owned is None:
                     continue
-                res = lifecycle.claim_job(
-                    tx, job, now_ms=now_ms, daemon_id=self.daemon_id, rng=self.rng, limits=self.limits
-                )
+                if state is None or state[0] != "running" or state[1] != owned.owner_id:
+                    del self._inflight[run_id]
+
+    def _claim(self, due: list[dict[str, Any]], now_ms: int) -> None:
+        store = self.app.store
+        with store.write() as tx:
+            for stale in due:
+                try:
+                    with store.savepoint("claim_job"):
+                        if stale.get("_unreadable"):
+                            raise ValueError(stale["_unreadable"])
+                        job = job_rows.get(tx, stale["id"])  # it may have changed since the read
+                        if job is None:
+                            continue
+                        res = lifecycle.claim_job(
+                            tx, job, now_ms=now_ms, daemon_id=self.daemon_id, rng=self.rng, limits=self.limits
+                        )
+                except StoreError:
+                    raise
+                except Exception as exc:  # one job that cannot be claimed never stops the others
+                    self._flag_job(tx, stale, now_ms, exc)
+                    continue
                 if res.missed or res.missed_omitted:
                     log.warning(
                         "job %s: %d slot(s) missed while the scheduler was not running%s",
@@ -364,6 +631,25 @@ class Supervisor:
                     )
                 if res.skipped:
                     log.warning("job %s: slot skipped, the job is at its max_concurrent limit", job["name"])
+
+    def _flag_job(self, tx: Any, stale: dict[str, Any], now_ms: int, exc: Exception) -> None:
+        """A job that cannot be claimed is set ``failed`` (it leaves the due index), with the reason in the audit
+        log; ``symbi cron reset`` or a fix of its row brings it back."""
+        from ..services.jobs import FAILED
+        from ..store.audit import append_event
+
+        reason = f"the job could not be scheduled: {type(exc).__name__}: {exc}"
+        log.error("job %s (%s): %s; it is set failed, the others go on", stale.get("name"), stale["id"], reason)
+        job_rows.set_state(tx, stale["id"], now_ms=now_ms, status="failed", next_run=None)
+        append_event(
+            tx,
+            at_ms=now_ms,
+            type=FAILED,
+            actor="daemon",
+            job_id=stale["id"],
+            job_name=stale.get("name"),
+            details={"error": reason},
+        )
 
     def _start_queued(self, now_ms: int) -> int:
         capacity = int(self.app.settings.scheduler.max_concurrent_jobs) - self.in_flight()
@@ -375,40 +661,115 @@ class Supervisor:
         # so a long queue of one busy job never hides the due runs of the others behind it.
         full: set[str] = set()
         while started < capacity:
-            candidates = lifecycle.startable(conn, now_ms, capacity - started + 20, exclude_jobs=full)
+            candidates = lifecycle.startable(conn, now_ms, capacity - started, exclude_jobs=full)
+            candidates = [r for r in candidates if r["job_id"] not in full]
             if not candidates:
                 break
             with self.priority.busy():
-                for run in candidates:
-                    if started >= capacity:
-                        break
-                    if run["job_id"] in full:
-                        continue
-                    begun = self.driver.begin(run["id"])
-                    if begun is not None:
-                        self._spawn(begun)
-                        started += 1
-                    elif lifecycle.still_queued(conn, run["id"]):
-                        full.add(run["job_id"])
+                began = self._begin(candidates, full)
+            started += began
+            if not began and not full:
+                break
         return started
 
-    def _spawn(self, begun: lifecycle.Begun) -> None:
-        run_id = begun.run["id"]
+    def _begin(self, runs: list[dict[str, Any]], full: set[str]) -> int:
+        """Hand a batch of queued runs to owners: take idle owners, gate and mark each run ``running`` under its
+        owner's id in one transaction, then tell the owners to go. Returns how many started (0 when no owner is
+        idle yet: more are on their way, and their arrival wakes the loop)."""
+        from ..services.approvals import gate_run
 
-        def work() -> None:
+        now = self.app.clock.now()
+        now_ms = to_ms(now)
+        owners: list[Any] | None = None
+        if self.pool is not None:
+            owners = self.pool.take(len(runs))
+            runs = runs[: len(owners)]
+            if not runs:
+                return 0
+        begun: list[tuple[lifecycle.Begun, Any]] = []
+        unused = list(owners or ())
+        try:
+            with self.app.store.write() as tx:
+                for i, run in enumerate(runs):
+                    owner_id = owners[i].owner_id if owners is not None else self.daemon_id
+                    try:
+                        with self.app.store.savepoint("begin_run"):
+                            b = lifecycle.begin_run(
+                                tx,
+                                run["id"],
+                                now_ms=now_ms,
+                                daemon_id=owner_id,
+                                gate=lambda job, agent: gate_run(self.app, job, agent, now=now),
+                                actor="daemon",
+                            )
+                            if b is not None and self.shared and owners is not None:
+                                lifecycle.register_daemon(tx, owner_id, now_ms=now_ms, lease_ms=self.lease_ms)
+                    except StoreError:
+                        raise
+                    except Exception as exc:  # one run that cannot start never stops the others
+                        self._fail_start(tx, run, now_ms, exc)
+                        continue
+                    if b is not None:
+                        begun.append((b, owners[i] if owners is not None else None))
+                    elif lifecycle.still_queued(tx, run["id"]):
+                        full.add(run["job_id"])  # at its max_concurrent: it waits
+        except BaseException:
+            for o in unused:
+                self.pool.give_back(o)  # type: ignore[union-attr]  # nothing was marked running
+            raise
+        going = {id(o) for _, o in begun if o is not None}
+        for o in unused:
+            if id(o) not in going:
+                self.pool.give_back(o)  # type: ignore[union-attr]
+        for b, o in begun:
+            self._hand_over(b, o)
+        return len(begun)
+
+    def _fail_start(self, tx: Any, run: dict[str, Any], now_ms: int, exc: Exception) -> None:
+        log.exception("run %s could not be started", run["id"][:8])
+        lifecycle.finish_run(
+            tx,
+            run["id"],
+            status="failed",
+            now_ms=now_ms,
+            actor="daemon",
+            error_message=f"the run could not be started: {type(exc).__name__}: {exc}",
+        )
+
+    def _hand_over(self, begun: lifecycle.Begun, owner: Any) -> None:
+        run_id = begun.run["id"]
+        if owner is None:
+            self._start_thread(Owned(run_id, self.daemon_id), lambda o: o.carry(run_id))
+            return
+        with self._lock:
+            self._inflight[run_id] = Owned(run_id, owner.owner_id, pid=owner.pid)
+        assert self.pool is not None
+        self.pool.assign(owner, "go", run_id)
+
+    def _start_thread(self, owned: Owned, work: Callable[[Any], Any], *, delivering: bool = False) -> None:
+        from .owner import RunOwner
+
+        run_id = owned.run_id
+        owner = RunOwner(self.app, self.daemon_id, stdout=self.stdout, cancel=self.cancel, actor="daemon")
+
+        def body() -> None:
             try:
-                self.driver.execute(begun)
+                work(owner)
             except Exception:
-                log.exception("worker for run %s crashed", run_id[:8])
+                log.exception("owner thread for run %s crashed", run_id[:8])
             finally:
                 with self._lock:
-                    self._inflight.pop(run_id, None)
+                    if delivering:
+                        self._delivering.pop(run_id, None)
+                    else:
+                        self._inflight.pop(run_id, None)
                 self.app.store.close()
                 self._wake.set()
 
-        t = threading.Thread(target=work, name=f"run-{run_id[:8]}", daemon=True)
+        t = threading.Thread(target=body, name=f"run-{run_id[:8]}", daemon=True)
+        owned.thread = t
         with self._lock:
-            self._inflight[run_id] = t
+            (self._delivering if delivering else self._inflight)[run_id] = owned
         t.start()
 
     def _reload_config(self) -> None:
@@ -422,20 +783,32 @@ class Supervisor:
         from ..services.reload import reloaded
 
         old, self.app.settings = self.app.settings, settings
+        replay = self.limits.replay_until_ms
         self.limits = lifecycle.Limits.from_settings(settings)
+        self.limits.replay_until_ms = replay
+        if self.launcher is not None:
+            try:
+                self.launcher.update_settings(settings)
+            except OSError as exc:
+                log.error("reload: the fork server did not take the new configuration: %s", exc)
+        if self.pool is not None:
+            self.pool.resize(int(settings.scheduler.max_concurrent_jobs))
         reloaded(old, settings, log, self.reload_appliers)
 
     def serve(self, *, on_tick_error: Any = None) -> None:
-        """Tick until :meth:`request_stop`; a failing tick is logged and retried, never silent."""
+        """Tick until :meth:`request_stop`; a failing tick is logged and retried, never silent. A lost store ends
+        the loop with :class:`StoreLost` (the daemon exits non-zero so a service manager restarts it)."""
         last_logged: str | None = None
         if self.shared and self._listener is None:
             self._listener = threading.Thread(target=self._listen, name="reload-listener", daemon=True)
             self._listener.start()
-        while not self._stop.is_set():
+        while not self.stopping:
             self._wake.clear()
             try:
                 delay = self.tick()
                 last_logged = None
+            except StoreLost:
+                raise
             except SymbiError as exc:
                 self.last_error = str(exc)
                 if str(exc) != last_logged:
@@ -450,52 +823,163 @@ class Supervisor:
                 delay = float(self.app.settings.scheduler.tick_interval_seconds)
             if delay > 0:
                 self._wake.wait(delay)
+        self._stop.set()  # for the threads that wait on it (the reload listener)
 
+    # -- stopping ----------------------------------------------------------------------------------------------
     def drain(self, timeout: float | None = None) -> int:
-        """Wait up to ``timeout`` (default ``shutdown_timeout_seconds``) for in-flight runs, then stop the rest
-        (their agents get TERM, then KILL) so they are recorded ``interrupted``. Returns how many were stopped."""
+        """Wait up to ``timeout`` (default ``shutdown_timeout_seconds``) for the runs in flight, then stop the rest
+        (their owners stop the agents, TERM then KILL, and record them ``interrupted``). Returns how many were
+        stopped. After :meth:`request_leave`, returns at once and leaves them running."""
+        if self.leaving:
+            n = self.in_flight()
+            if n:
+                log.info("leaving %d run(s) running; the next daemon adopts them", n)
+            self.close()
+            return 0
         if timeout is None:
             timeout = float(self.app.settings.scheduler.shutdown_timeout_seconds)
-        deadline = time.monotonic() + timeout
-        while self.in_flight() and time.monotonic() < deadline:
-            self._wake.wait(min(0.1, max(0.0, deadline - time.monotonic())))
+        deadline = self.monotonic() + timeout
+        while self._waiting() and self.monotonic() < deadline:
+            self._wake.wait(min(0.1, max(0.0, deadline - self.monotonic())))
             self._wake.clear()
+            self._pump_exits()
         stopped = self.in_flight()
         if stopped:
             log.warning("shutdown: %d run(s) still in flight after %.0fs: stopping them", stopped, timeout)
             self.cancel.set()
+            with self._lock:
+                owners = [o for o in self._inflight.values() if o.pid is not None]
+            for o in owners:
+                _signal_owner(o, 15)
         grace = float(self.app.settings.scheduler.kill_grace_seconds) + 5.0
+        end = self.monotonic() + grace
+        while self._waiting() and self.monotonic() < end:
+            self._wake.wait(0.1)
+            self._wake.clear()
+            self._pump_exits()
         with self._lock:
-            threads = list(self._inflight.values())
+            threads = [o.thread for o in list(self._inflight.values()) + list(self._delivering.values()) if o.thread]
         for t in threads:
-            t.join(timeout=grace)
+            t.join(timeout=max(0.0, end - self.monotonic()))
         if self.shared and not self.in_flight():
             try:
                 with self.app.store.write() as tx:
                     lifecycle.release_daemon(tx, self.daemon_id)
             except SymbiError as exc:  # the lease lapses by itself
                 log.warning("could not release the lease: %s", exc)
+        self.close()
         return stopped
 
+    def _waiting(self) -> bool:
+        """Whether a run is still in flight (or, for thread owners, still delivering)."""
+        with self._lock:
+            return bool(self._inflight) or any(o.thread is not None for o in self._delivering.values())
+
+    def _pump_exits(self) -> None:
+        """While draining: owners that ended or recorded leave the runs in flight."""
+        self._asked["recorded"] += 1
+        try:
+            self._refresh_in_flight()
+            self.sweep()
+        except SymbiError as exc:
+            log.warning("shutdown: %s", exc)
+
+    def close(self) -> None:
+        """Let go of the owners and the fork server (owners carrying a run finish it)."""
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
+        if self.launcher is not None:
+            self.launcher.close()
+            self.launcher = None
+
     def wait_idle(self, timeout: float = 30.0) -> bool:
-        """Wait until no run is in flight (tests)."""
+        """Wait until no run is in flight and nothing is being delivered (tests)."""
         deadline = time.monotonic() + timeout
-        while self.in_flight():
+        while True:
+            with self._lock:
+                busy = bool(self._inflight) or bool(self._delivering)
+            if not busy:
+                return True
             if time.monotonic() >= deadline:
                 return False
+            if self.pool is not None:
+                self._pump_exits()
             time.sleep(0.01)
-        return True
+
+
+class Waker:
+    """What the loop sleeps on: a pipe, so that a signal handler or another thread can wake it without a lock."""
+
+    def __init__(self) -> None:
+        self._r, self._w = os.pipe()
+        os.set_blocking(self._r, False)
+        os.set_blocking(self._w, False)
+
+    def set(self) -> None:
+        try:
+            os.write(self._w, b"x")
+        except (BlockingIOError, OSError):
+            pass  # the pipe is full: the loop is awake anyway
+
+    def clear(self) -> None:
+        try:
+            while os.read(self._r, 4096):
+                pass
+        except (BlockingIOError, OSError):
+            pass
+
+    def wait(self, timeout: float | None) -> bool:
+        import select
+
+        try:
+            ready, _, _ = select.select([self._r], [], [], timeout)
+        except InterruptedError:
+            return True
+        return bool(ready)
+
+    def __del__(self) -> None:
+        for fd in (self._r, self._w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def _signal_owner(owned: Owned, sig: int) -> None:
+    """Signal a run owner, making sure the pid is still that owner's."""
+    if owned.pid is None:
+        return
+    parts = owned.owner_id.split(":")
+    ident = parts[4] if len(parts) > 4 and parts[4] != "-" else None
+    if not pid_alive(owned.pid) or (ident is not None and process_identity(owned.pid) not in (ident, None)):
+        return
+    try:
+        os.kill(owned.pid, sig)
+    except OSError:
+        pass
 
 
 def execute_now(
     app: App, run_id: str, *, stdout: TextIO | None = None, echo: TextIO | None = None
 ) -> dict[str, Any] | None:
-    """Start and execute one queued run in this process (``symbi cron run`` with no daemon). Returns the run as
-    recorded (still queued when its job is at its limit; ``denied``/``pending_approval`` after the gate)."""
-    from ..store import runs as run_rows
+    """Start and execute one queued run in this process (``symbi cron run`` with no daemon): this process is the
+    run's owner. Returns the run as recorded (still queued when its job is at its limit; ``denied`` or
+    ``pending_approval`` after the gate)."""
+    from ..services.approvals import gate_run
+    from .owner import RunOwner
 
-    driver = RunDriver(app, daemon_id=lifecycle.owner_id("cli"), stdout=stdout, echo=echo, actor=app.actor)
-    begun = driver.begin(run_id)
+    owner_id = lifecycle.owner_id("cli")
+    now = app.clock.now()
+    with app.store.write() as tx:
+        begun = lifecycle.begin_run(
+            tx,
+            run_id,
+            now_ms=to_ms(now),
+            daemon_id=owner_id,
+            gate=lambda job, agent: gate_run(app, job, agent, now=now),
+            actor=app.actor,
+        )
     if begun is not None:
-        driver.execute(begun)
+        RunOwner(app, owner_id, stdout=stdout, echo=echo, actor=app.actor).carry(run_id)
     return run_rows.get(app.store.connection(), run_id)

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import logging
 import os
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ..errors import InvalidInput
+from ..errors import InvalidInput, SymbiError
 from .app import App
 
 if TYPE_CHECKING:
@@ -30,31 +32,71 @@ def delivery_context(app: App, *, stdout: TextIO | None, log: logging.Logger | N
     )
 
 
-def deliver_run(
-    app: App, job: dict[str, Any], run: dict[str, Any], output: str, *, stdout: TextIO | None
-) -> list[Receipt]:
-    """Send a finished run through its job's channels and store one receipt per channel. Never raises for a
-    channel (a failed delivery is a failed receipt). Nothing is sent when the job's ``delivery_on`` does not
-    want this run (:func:`wants_delivery`)."""
-    channels = list(job.get("delivery") or [])
+def owe_deliveries(conn: Any, job: dict[str, Any], run: dict[str, Any], *, owner: str, now_ms: int) -> list[str]:
+    """Inside the transaction that records a finished run: write the deliveries it owes to the outbox (one row per
+    channel of the job), held by ``owner`` until each has its receipt. Nothing is owed when the job's
+    ``delivery_on`` does not want this run (:func:`wants_delivery`). Returns the channels owed."""
+    from ..store import outbox
+
+    channels = [str(c) for c in (job.get("delivery") or [])]
     if not channels:
         return []
     if (job.get("delivery_on") or "always") != "always":
         from ..store.runs import previous_status
 
-        with app.store.read() as conn:
-            before = previous_status(conn, job["id"], run)
-        if not wants_delivery(job, run["status"], before):
+        if not wants_delivery(job, run["status"], previous_status(conn, job["id"], run)):
             return []
+    outbox.enqueue(conn, run["id"], channels, owner=owner, now_ms=now_ms)
+    return channels
+
+
+def deliver_owed(
+    app: App,
+    run_id: str,
+    *,
+    owner: str,
+    stdout: TextIO | None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Send what ``run_id`` still owes (its outbox rows), one channel at a time: each receipt is stored, and the row
+    settled, in one transaction right after its channel answers, so a crash loses at most the receipt being
+    written (that channel is sent again by whoever takes the run's deliveries over: at least once). Never raises
+    for a channel (a failed delivery is a failed receipt). Returns how many channels were sent."""
     from ..delivery.base import DeliveryPayload
     from ..delivery.receipts import save_receipts
     from ..delivery.router import deliver
+    from ..store import jobs as job_rows
+    from ..store import outbox
+    from ..store import runs as run_rows
 
+    with app.store.read() as conn:
+        channels = outbox.owed(conn, run_id)
+        if not channels:
+            return 0
+        run = run_rows.get(conn, run_id)
+        job = job_rows.get(conn, run["job_id"]) if run is not None else None
+    if run is None or job is None:
+        return 0
     ctx = delivery_context(app, stdout=stdout, log=logging.getLogger("symbi.delivery"))
-    receipts = deliver(DeliveryPayload(job=job, run=run, output=output), channels, ctx)
-    with app.store.write() as tx:
-        save_receipts(tx, run["id"], receipts)
-    return receipts
+    payload = DeliveryPayload(job=job, run=run, output=run.get("output") or "")
+    sent = 0
+    for channel in channels:
+        receipts = deliver(payload, [channel], ctx)
+        sent += 1
+        delay = 0.2
+        while True:  # the channel answered: its receipt must be kept (a full disk only delays it)
+            try:
+                with app.store.write() as tx:
+                    save_receipts(tx, run_id, receipts)
+                    outbox.settle(tx, run_id, channel)
+                break
+            except SymbiError as exc:
+                logging.getLogger("symbi.delivery").error(
+                    "cannot store the %s receipt of run %s yet (retrying): %s", channel, run_id[:8], exc
+                )
+                sleep(delay)
+                delay = min(delay * 2, 5.0)
+    return sent
 
 
 def test_delivery(

@@ -116,6 +116,24 @@ class TransactionalStore:
         for cb in callbacks:
             cb()
 
+    @contextmanager
+    def savepoint(self, name: str = "sp") -> Iterator[Any]:
+        """A part of the current write transaction that can fail alone: an exception inside rolls back only what
+        was done inside (then propagates); the rest of the transaction stands. Outside a write, a write."""
+        if not self.in_write():
+            with self.write() as conn:
+                yield conn
+            return
+        conn = self.connection()
+        conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            conn.execute(f"RELEASE SAVEPOINT {name}")
+            raise
+        conn.execute(f"RELEASE SAVEPOINT {name}")
+
     def in_write(self) -> bool:
         """Whether this thread is inside a write transaction."""
         return bool(getattr(self._local, "depth", 0))

@@ -74,32 +74,22 @@ class Store(TransactionalStore):
         return conn
 
     # -- the file lock -----------------------------------------------------------------------------------------
-    def _file_lock(self) -> Any:
-        if self._lock_obj is None:
-            from filelock import FileLock
-
-            self.lock_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            self._lock_obj = FileLock(str(self.lock_path), timeout=self.lock_timeout, mode=0o600)
-        return self._lock_obj
-
-    # -- transactions (the template is TransactionalStore.write) ------------------------------------------------
     _driver_error = sqlite3.Error
 
     @contextmanager
     def _write_lock(self) -> Iterator[None]:
-        from filelock import Timeout
-
-        lock = self._file_lock()
+        if self._lock_obj is None:
+            self._lock_obj = WriteLock(self.lock_path, self.lock_timeout)
         try:
-            lock.acquire(poll_interval=0.002)  # filelock polls; its 50 ms default was the p99 of every API write
-        except Timeout:
+            self._lock_obj.acquire()
+        except TimeoutError:
             raise StoreError(f"the store lock {self.lock_path} is held by another process; try again") from None
         except OSError as exc:
             raise _store_error(exc, self.lock_path) from None
         try:
             yield
         finally:
-            lock.release()
+            self._lock_obj.release()
 
     def _begin_write(self, conn: sqlite3.Connection) -> None:
         conn.execute("BEGIN IMMEDIATE")
@@ -174,6 +164,65 @@ class Store(TransactionalStore):
                 current = version
         self._migrated = True
         return current
+
+
+class WriteLock:
+    """The store's cross-process write lock: an exclusive ``flock`` on the lock file (0600), behind a mutex shared
+    by the threads of this process (``flock`` excludes open files, not threads).
+
+    A waiter polls with a short, doubling sleep (0.1 ms up to 2 ms): a write holds the lock for about a
+    millisecond, so a waiter gets it within a fraction of that, for a few system calls. (The ``filelock`` package
+    did the same job at ~0.5 ms of CPU per acquire and release, which was a third of a run's recording.) A process
+    forked with the lock object opens the file again: a descriptor inherited across ``fork`` shares its lock with
+    the parent.
+    """
+
+    def __init__(self, path: Path, timeout: float) -> None:
+        self.path = Path(path)
+        self.timeout = timeout
+        self._mutex = threading.Lock()
+        self._fd: int | None = None
+        self._pid = 0
+
+    def _file(self) -> int:
+        if self._fd is None or self._pid != os.getpid():
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self._pid = os.getpid()
+        return self._fd
+
+    def acquire(self) -> None:
+        import fcntl
+        import time
+
+        deadline = time.monotonic() + self.timeout
+        if not self._mutex.acquire(timeout=self.timeout):
+            raise TimeoutError(str(self.path))
+        try:
+            fd = self._file()
+            delay = 0.0001
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return
+                except BlockingIOError:
+                    pass
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(str(self.path))
+                time.sleep(delay)
+                delay = min(delay * 2, 0.002)
+        except BaseException:
+            self._mutex.release()
+            raise
+
+    def release(self) -> None:
+        import fcntl
+
+        try:
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._mutex.release()
 
 
 def _enable_wal(conn: sqlite3.Connection) -> None:

@@ -80,6 +80,12 @@ def get(conn: sqlite3.Connection, job_id: str) -> dict[str, Any] | None:
     return row_to_job(row) if row else None
 
 
+def status_of(conn: sqlite3.Connection, job_id: str) -> str | None:
+    """The job's status alone (no spec to decode), or None when there is no such job."""
+    row = conn.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    return row[0] if row else None
+
+
 def find(conn: sqlite3.Connection, ref: str) -> list[dict[str, Any]]:
     """Jobs matching ``ref`` as an exact id, an exact name, or else an id prefix (best match first)."""
     row = conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ? OR name = ?", (ref, ref)).fetchall()
@@ -137,13 +143,29 @@ def list_jobs(
 
 
 def due(conn: sqlite3.Connection, now_ms: int, limit: int = 1000) -> list[dict[str, Any]]:
-    """Active jobs whose next_run is at or before ``now_ms``, earliest first (uses the partial index)."""
+    """Active jobs whose next_run is at or before ``now_ms``, earliest first (uses the partial index).
+
+    A row that no longer reads (its spec is not JSON) comes back as ``{id, name, next_run, _unreadable: reason}``
+    rather than failing the whole list: the scheduler flags that one job and claims the others."""
     rows = conn.execute(
         f"SELECT {JOB_COLUMNS} FROM jobs INDEXED BY jobs_due"
         " WHERE status = 'active' AND next_run <= ? ORDER BY next_run LIMIT ?",
         (now_ms, limit),
     ).fetchall()
-    return [row_to_job(r) for r in rows]
+    out = []
+    for r in rows:
+        try:
+            out.append(row_to_job(r))
+        except Exception as exc:
+            out.append(
+                {
+                    "id": r["id"],
+                    "name": r["name"],
+                    "next_run": from_ms(r["next_run"]),
+                    "_unreadable": f"its stored settings cannot be read ({type(exc).__name__}: {exc})",
+                }
+            )
+    return out
 
 
 def earliest_next_run(conn: sqlite3.Connection) -> int | None:

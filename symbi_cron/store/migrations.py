@@ -468,6 +468,21 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        5,
+        "the delivery outbox: a finished run's deliveries, written with its outcome, until each has a receipt",
+        """
+        CREATE TABLE outbox (
+            run_id      TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            channel     TEXT NOT NULL,
+            position    INTEGER NOT NULL,
+            owner       TEXT NOT NULL,
+            created_at  INTEGER NOT NULL,
+            PRIMARY KEY (run_id, channel)
+        );
+        CREATE INDEX outbox_owner ON outbox(owner);
+        """,
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

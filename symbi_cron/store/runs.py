@@ -178,3 +178,24 @@ def previous_status(conn: sqlite3.Connection, job_id: str, run: dict[str, Any]) 
         params.append(finished if isinstance(finished, int) else to_ms(finished))
     row = conn.execute(sql + " ORDER BY finished_at DESC, created_at DESC LIMIT 1", params).fetchone()
     return row[0] if row else None
+
+
+def statuses(conn: sqlite3.Connection, run_ids: list[str]) -> dict[str, tuple[str, str | None]]:
+    """``{run_id: (status, daemon_id)}`` of the given runs (absent: the run no longer exists)."""
+    out: dict[str, tuple[str, str | None]] = {}
+    for i in range(0, len(run_ids), 500):
+        chunk = run_ids[i : i + 500]
+        marks = ", ".join("?" for _ in chunk)
+        for row in conn.execute(f"SELECT id, status, daemon_id FROM runs WHERE id IN ({marks})", chunk):
+            out[row[0]] = (row[1], row[2])
+    return out
+
+
+def running_owned_by(conn: sqlite3.Connection, owner: str) -> list[str]:
+    """The ids of the runs ``owner`` holds ``running``."""
+    rows = conn.execute(
+        "SELECT id FROM runs WHERE status IN ('queued', 'running', 'pending_approval') AND status = 'running'"
+        " AND daemon_id = ?",
+        (owner,),
+    ).fetchall()
+    return [r[0] for r in rows]

@@ -19,6 +19,17 @@ def main() -> int:
         data["stdin"] = sys.stdin.read()
         print(json.dumps(data))
         return 0
+    if action == "mark":  # append "start RUN PID" to FILE, sleep SECONDS, append "end RUN PID" (its own record)
+        path, seconds = args[0], float(args[1]) if len(args) > 1 else 0.0
+        run, pid = os.environ.get("SYMBI_RUN_ID", "-"), os.getpid()
+        with open(path, "a") as fh:
+            fh.write(f"start {run} {pid} {time.time():.6f}\n")
+        print("started", flush=True)
+        time.sleep(seconds)
+        with open(path, "a") as fh:
+            fh.write(f"end {run} {pid} {time.time():.6f}\n")
+        print("done")
+        return 0
     if action == "allenv":  # the whole environment as JSON
         print(json.dumps(dict(os.environ)))
         return 0

@@ -141,13 +141,47 @@ class Daemon:
         wait_for(lambda: not pid_alive(pid), what=f"the killed daemon (pid {pid}) to exit")
         return pid
 
+    def processes(self) -> list[int]:
+        """Every process of this SYMBI_HOME: the daemon, its fork server, the run owners (which outlive a killed
+        daemon) and the model runners (they carry the daemon's environment); the agents are in the owners'
+        sessions."""
+        needle = f"SYMBI_HOME={self.home}".encode() + b"\0"
+        out = []
+        for name in os.listdir("/proc"):
+            if not name.isdigit() or int(name) == os.getpid():
+                continue
+            try:
+                with open(f"/proc/{name}/environ", "rb") as fh:
+                    if needle in fh.read():
+                        out.append(int(name))
+            except OSError:
+                continue
+        return out
+
+    def owners(self) -> list[int]:
+        """The run owners of this home that are alive (session leaders other than the daemon)."""
+        return [p for p in self.processes() if p != self.pid and _sid(p) == p]
+
     def cleanup(self) -> None:
-        """Kill whatever daemon this test started (never anything else) and wait until each has exited, so
-        nothing of this test still holds its files when the next one starts (or a filesystem is unmounted)."""
-        pids = set(self.pids) | ({self.pid} if self.pid else set())
+        """Kill whatever this test started (never anything else) -- daemons, fork servers, run owners and their
+        agents -- and wait until each has exited, so nothing of this test still holds its files when the next one
+        starts (or a filesystem is unmounted)."""
+        from symbi_cron.runtime.control import session_members
+
+        pids = set(self.pids) | ({self.pid} if self.pid else set()) | set(self.processes())
+        for pid in list(pids):
+            if _sid(pid) == pid:
+                pids.update(session_members(pid))  # an owner's agents
         for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
-        wait_for(lambda: not any(pid_alive(pid) for pid in pids), what="the test's daemons to exit")
+        wait_for(lambda: not any(pid_alive(pid) for pid in pids), what="the test's processes to exit")
+
+
+def _sid(pid: int) -> int | None:
+    try:
+        return os.getsid(pid)
+    except OSError:
+        return None

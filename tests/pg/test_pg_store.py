@@ -11,6 +11,7 @@ import pytest
 
 from symbi_cron.errors import StoreError
 from symbi_cron.runtime import lifecycle
+from symbi_cron.security.policy import Decision
 from symbi_cron.services import jobs as job_svc
 from symbi_cron.store import Store, open_store
 from symbi_cron.store import jobs as job_rows
@@ -171,7 +172,7 @@ def test_the_supervisor_reloads_on_a_notification(rt):
         def listening() -> bool:
             # Nothing else asks for a reload here: the first one is the listener's own, made right after its
             # LISTEN; once a tick has consumed it, the channel is listened on and no reload is pending.
-            return bool(reloads) and not sup._reload.is_set()
+            return bool(reloads) and sup._asked["reload"] == sup._seen["reload"]
 
         deadline = time.monotonic() + 10
         while not listening():
@@ -211,7 +212,15 @@ def test_a_lapsed_lease_hands_the_running_run_to_the_others(rt, clock):
             rng=random.Random(1),
             limits=lifecycle.Limits(),
         )
-    assert dead.driver.begin(res.queued[0]) is not None  # running, owned by the dead daemon
+    with rt.app.store.write() as tx:
+        begun = lifecycle.begin_run(
+            tx,
+            res.queued[0],
+            now_ms=to_ms(clock.now()),
+            daemon_id=dead.daemon_id,
+            gate=lambda job, agent: Decision("allow"),
+        )
+    assert begun is not None  # running, owned by the dead daemon
     rt.cycle(live)
     assert [r["status"] for r in rt.runs(job["id"])] == ["running"]  # its lease still holds
     clock.advance(31)  # past the 30 s lease: dead never renewed

@@ -17,26 +17,59 @@ from agents.daemon_helper import Daemon, wait_for
 pytestmark = pytest.mark.slow
 
 
-def test_kill_9_mid_run_then_restart(d):
-    d.add_agent("slow", "sleep", "3")
-    job = d.add_job("j", "slow", retry_backoff_seconds=3600)
+def _marks(path) -> list[tuple[str, str, int]]:
+    """The agent's own record: (start|end, run id, pid) per line."""
+    if not path.exists():
+        return []
+    return [(w[0], w[1], int(w[2])) for w in (line.split() for line in path.read_text().splitlines()) if w]
+
+
+def _owner_pid(d, job: str) -> int:
+    (run,) = [r for r in d.runs(job) if r["status"] == "running"]
+    return int(run["daemon_id"].split(":")[1])
+
+
+def test_kill_9_mid_run_leaves_the_run_to_its_owner_and_the_next_daemon_adopts_it(d, tmp_path):
+    marks = tmp_path / "marks"
+    d.add_agent("slow", "mark", str(marks), "3")
+    job = d.add_job("j", "slow", retry_backoff_seconds=1)
     d.start()
     slot = d.make_due(job)
-    wait_for(lambda: [r for r in d.runs(job) if r["status"] == "running"], what="a running run")
+    wait_for(lambda: _marks(marks), what="the agent to start")
+    owner = _owner_pid(d, job)
     d.kill9()
+    # The daemon is gone; the run is not: its owner still runs the agent (the idle owners go with the daemon).
+    wait_for(lambda: d.owners() == [owner], what="only the run's owner left")
     d.start()
-    runs = wait_for(
-        lambda: [r for r in d.runs(job) if r["status"] == "interrupted"] and d.runs(job), what="the interrupted run"
-    )
-    slot_runs = [r for r in runs if r["scheduled_for"] == slot]
-    assert len(slot_runs) == 1 and slot_runs[0]["status"] == "interrupted"
-    assert "supervisor stopped" in slot_runs[0]["error_message"]
-    # Nothing ran the slot again; the only other run is the retry, waiting for its backoff.
-    others = [r for r in runs if r["id"] != slot_runs[0]["id"]]
-    assert [(r["trigger"], r["status"]) for r in others] == [("retry", "queued")]
+    runs = wait_for(lambda: [r for r in d.runs(job) if r["status"] not in ("queued", "running")], what="the run")
+    assert [(r["scheduled_for"], r["status"], r["trigger"]) for r in d.runs(job)] == [(slot, "succeeded", "schedule")]
+    assert runs[0]["daemon_id"].startswith(f"owner:{owner}:")
+    # The agent's own record: started once, ended once, never restarted.
+    assert [(kind, run) for kind, run, _pid in _marks(marks)] == [("start", runs[0]["id"]), ("end", runs[0]["id"])]
+    assert "adopted" in d.log()
     job_row = d.query("SELECT * FROM jobs WHERE id = ?", (job,))[0]
-    assert job_row["failure_count"] == 1 and job_row["next_run"] > slot
+    assert job_row["failure_count"] == 0 and job_row["next_run"] > slot
     assert d.query("PRAGMA integrity_check")[0][0] == "ok"
+
+
+def test_a_dead_owner_is_recovered_once_its_whole_session_is_gone(d, tmp_path):
+    """The owner itself dies (OOM killer, kill -9 of the wrong pid): the daemon kills what its session still
+    runs (the agent and the child the agent started), then records the run interrupted, then retries it."""
+    pidfile = tmp_path / "child.pid"
+    d.add_agent("spawner", "spawn", str(pidfile))
+    job = d.add_job("j", "spawner", retry_backoff_seconds=3600, max_retries=3)
+    d.start()
+    d.make_due(job)
+    child = int(wait_for(lambda: pidfile.exists() and pidfile.read_text().strip(), what="the agent's child"))
+    os.kill(_owner_pid(d, job), 9)
+    run = wait_for(
+        lambda: [r for r in d.runs(job) if r["status"] == "interrupted"], timeout=20, what="the run recovered"
+    )[0]
+    assert "owner process died" in run["error_message"]
+    from symbi_cron.runtime.control import pid_alive
+
+    assert not pid_alive(child), "the agent's child outlived the recovery"
+    assert [(r["trigger"], r["status"]) for r in d.runs(job)] == [("schedule", "interrupted"), ("retry", "queued")]
 
 
 def test_sigterm_drains_in_flight_runs(d):

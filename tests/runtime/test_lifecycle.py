@@ -129,18 +129,40 @@ def test_max_concurrent_gives_skipped(rt, clock):
     assert runs[1]["error_message"] == "job at its max_concurrent limit of 1 (1 running)"
 
 
-def test_a_slot_skipped_behind_a_waiting_retry_says_so(rt, clock):
-    """A retry waiting out its backoff holds the job's place: the skipped slot's reason must say that, not that
-    a run is in flight."""
+def test_a_new_slot_supersedes_a_retry_still_waiting_for_its_backoff(rt, clock):
+    """A retry waiting out its backoff does not take the job's place from the next slot: the slot runs, and the
+    retry is cancelled with the reason in history."""
     rt.agent("a", "fail")
-    job = rt.job(retry_backoff_seconds=600)
+    job = rt.job(retry_backoff_seconds=600, max_retries=5)
     sup = rt.supervisor()
     rt.cycle(sup, 60)  # the 12:01 slot fails; its retry waits 10 minutes
-    rt.cycle(sup, 60)  # the 12:02 slot finds the retry holding the place
-    skipped = [r for r in rt.runs(job["id"]) if r["status"] == "skipped"]
-    assert skipped and skipped[0]["error_message"] == (
-        "job at its max_concurrent limit of 1 (1 retry waiting for its backoff)"
+    rt.agent("a", "echo")
+    rt.cycle(sup, 60)  # the 12:02 slot comes while the retry waits
+    runs = rt.runs(job["id"])
+    assert [(r["trigger"], r["status"]) for r in runs] == [
+        ("schedule", "failed"),
+        ("retry", "cancelled"),
+        ("schedule", "succeeded"),
+    ]
+    retry = runs[1]
+    assert retry["error_message"] == (
+        "superseded by the slot of 2026-11-27T12:02:00+00:00: a new slot replaces a retry still waiting for its backoff"
     )
+    assert retry["detail"]["superseded_by_slot"] == "2026-11-27T12:02:00+00:00"
+    assert rt.get_job(job["id"])["failure_count"] == 0  # the slot's success resets the count
+
+
+def test_a_slot_still_skipped_behind_a_running_run_says_so(rt, clock):
+    rt.agent("a", "sleep", "1")
+    job = rt.job()
+    sup = rt.supervisor()
+    clock.advance(60)
+    sup.tick()  # the 12:01 run is running
+    clock.advance(60)
+    sup.tick()  # 12:02: the job is at its limit with a run in flight (not a waiting retry): skipped
+    assert sup.wait_idle(30)
+    skipped = [r for r in rt.runs(job["id"]) if r["status"] == "skipped"]
+    assert skipped and skipped[0]["error_message"] == "job at its max_concurrent limit of 1 (1 running)"
 
 
 def test_global_limit_queues_in_order(rt, clock, settings):

@@ -91,16 +91,29 @@ def test_machine_asleep_for_a_day_catches_up_once(rt, clock):
     assert len(rt.runs(job["id"])) == len(runs)
 
 
-def test_clock_stepped_back_runs_no_slot_twice(rt, clock):
+def test_clock_stepped_back_wildcard_jobs_fire_on_the_real_clock_fixed_time_jobs_never_repeat(rt, clock):
+    """Like cron after a backward time change: a job on a wildcard schedule runs again on the repeated wall times
+    (its runs for instants it already ran are stamped a millisecond later and marked), a fixed-time job never
+    repeats a slot it ran."""
     rt.agent("a", "echo")
-    job = rt.job(cron="*/5 * * * *")
+    wild = rt.job("wild", cron="*/5 * * * *")
+    fixed = rt.job("fixed", cron="5,10,15 12 * * *")
     sup = rt.supervisor()
     rt.cycle(sup, 300)
     rt.cycle(sup, 300)
     clock.advance(-600)  # NTP steps the clock back ten minutes
     _ticks(rt, sup, clock, T0 + timedelta(minutes=15))
-    slots = [r["scheduled_for"] for r in rt.runs(job["id"])]
-    assert slots == [T0 + timedelta(minutes=m) for m in (5, 10, 15)]
+    wild_runs = rt.runs(wild["id"])
+    assert [r["status"] for r in wild_runs] == ["succeeded"] * 5
+    assert [r["scheduled_for"] for r in wild_runs] == [
+        T0 + timedelta(minutes=5),
+        T0 + timedelta(minutes=5, milliseconds=1),
+        T0 + timedelta(minutes=10),
+        T0 + timedelta(minutes=10, milliseconds=1),
+        T0 + timedelta(minutes=15),
+    ]
+    assert [bool(r["detail"].get("clock_replay")) for r in wild_runs] == [False, True, False, True, False]
+    assert [r["scheduled_for"] for r in rt.runs(fixed["id"])] == [T0 + timedelta(minutes=m) for m in (5, 10, 15)]
 
 
 def test_pause_while_a_run_is_in_flight_lets_it_finish_without_retry(rt, clock):

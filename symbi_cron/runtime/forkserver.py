@@ -1,0 +1,363 @@
+"""The fork server and the run owners it forks.
+
+The fork server is a single-threaded child of the daemon, started before any of the daemon's own threads (the API,
+the watchers) and before it opens the store, so a fork copies one thread and no connection. Everything an owner
+runs is imported here once: an owner costs a fork, never an interpreter start, and the owners it forks are kept
+(``runtime.pool``), each carrying **one run at a time**, so most runs cost no fork at all.
+
+Daemon <-> fork server, over a ``SOCK_SEQPACKET`` socket pair:
+
+- ``{"op": "spawn", "n": N}``: fork N owners; for each, one answer ``{"pid", "owner_id"}`` with the daemon's end of
+  a socket pair to that owner attached (``SCM_RIGHTS``).
+- ``{"op": "settings", "doc": ...}``: owners forked from now on get this configuration (``daemon reload``).
+- End of file (the daemon is gone): the server exits. The owners it forked do not: each leads its own session.
+
+Daemon <-> owner, over the owner's own socket pair (the owner reads it only between runs):
+
+- daemon: ``go RUN`` (the run is marked ``running`` under this owner's id: carry it), ``deliver RUN`` (send what
+  the run still owes, its dead owner's outbox rows now held by this owner), ``exit``.
+- owner: ``recorded RUN`` (the outcome is in the store: its place is free), then ``free`` once the deliveries are
+  sent.
+- End of file for the owner (the daemon is gone): it carries the run the store says it holds, if any (the daemon
+  died after marking the run ``running`` for it and before saying ``go``), then exits. A run marked running is
+  never left unexecuted, and never executed twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import select
+import signal
+import socket
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from ..paths import Paths
+
+log = logging.getLogger("symbi.scheduler")
+
+#: The largest message either side sends (a configuration document).
+MAX_MESSAGE = 1 << 20
+#: Runs an owner carries before it exits (and is replaced): memory a long life may fragment goes back.
+RUNS_PER_OWNER = 1000
+
+
+class Flag:
+    """A cancel flag a signal handler may set: no lock (``threading.Event.set`` in a handler can deadlock against
+    the main thread inside the same event). The executor only asks :meth:`is_set`."""
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True
+
+    def clear(self) -> None:
+        self._set = False
+
+    def is_set(self) -> bool:
+        return self._set
+
+
+def owner_id_for(pid: int, rand: str) -> str:
+    """The id a run owner is recorded under: ``owner:PID:RANDOM:HOST:IDENTITY`` (see ``lifecycle.owner_id``)."""
+    from .control import process_identity
+    from .lifecycle import host_name
+
+    return f"owner:{pid}:{rand}:{host_name()}:{process_identity(pid) or '-'}"
+
+
+def preload() -> None:
+    """Import what every owner runs, once, before the fork server forks (an owner then imports nothing)."""
+    from ..delivery import base, receipts, redact, router, stdout  # noqa: F401
+    from ..services import approvals, delivery, jobs, runs  # noqa: F401
+    from ..store import agents, audit, outbox  # noqa: F401
+    from ..store import jobs as job_rows  # noqa: F401
+    from ..store import runs as run_rows  # noqa: F401
+    from . import executor, heartbeat, lifecycle, owner, sessions  # noqa: F401
+
+
+class ForkServer:
+    """The daemon's handle on its fork server. ``sock`` is readable when forked owners arrive (:meth:`receive`)."""
+
+    def __init__(
+        self,
+        paths: Paths,
+        env: Mapping[str, str],
+        settings: Any,
+        *,
+        stdout: Any = None,
+        close_fds: tuple[int, ...] = (),
+    ) -> None:
+        preload()
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        daemon_pid = os.getpid()
+        pid = os.fork()
+        if pid == 0:  # the server: never returns
+            code = 1
+            try:
+                parent.close()
+                for fd in close_fds:  # the daemon's pidfile lock and readiness pipe must not outlive the daemon
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
+                code = _serve(child, paths, dict(env), settings, daemon_pid, stdout)
+            except BaseException:  # noqa: BLE001 - whatever happens, the server must not return into the daemon
+                try:
+                    log.exception("the fork server failed")
+                except Exception:
+                    pass
+            finally:
+                os._exit(code)
+        child.close()
+        self.pid = pid
+        self.sock = parent
+
+    def request(self, n: int) -> None:
+        """Ask for ``n`` more owners; they arrive on :attr:`sock` (:meth:`receive`)."""
+        if n > 0:
+            self.sock.send(json.dumps({"op": "spawn", "n": n}).encode())
+
+    def receive(self) -> tuple[int, str, socket.socket] | None:
+        """One forked owner: ``(pid, owner_id, socket to it)``; None when the server is gone."""
+        data, fds, _flags, _addr = socket.recv_fds(self.sock, MAX_MESSAGE, 1)
+        if not data:
+            for fd in fds:
+                os.close(fd)
+            return None
+        answer = json.loads(data)
+        if "error" in answer or not fds:
+            for fd in fds:
+                os.close(fd)
+            log.error("the fork server could not start an owner: %s", answer.get("error"))
+            return (0, "", None)  # type: ignore[return-value]
+        return int(answer["pid"]), str(answer["owner_id"]), socket.socket(fileno=fds[0])
+
+    def update_settings(self, settings: Any) -> None:
+        self.sock.send(json.dumps({"op": "settings", "doc": settings.model_dump(mode="json")}).encode())
+
+    def close(self) -> None:
+        """Stop the server (the owners it forked go on)."""
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+
+
+def _serve(sock: socket.socket, paths: Paths, env: dict[str, str], settings: Any, daemon_pid: int, stdout: Any) -> int:
+    """The server's loop: fork owners on request until the daemon goes."""
+    for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGTSTP):
+        signal.signal(sig, signal.SIG_IGN)  # the daemon's business, not ours (Ctrl-C in the foreground)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    import gc
+
+    gc.freeze()  # what is imported now stays out of the collector: forks share those pages longer
+    while True:
+        ready, _, _ = select.select([sock], [], [], 1.0)
+        _reap()
+        if not ready:
+            continue
+        try:
+            data = sock.recv(MAX_MESSAGE)
+        except OSError:
+            return 0
+        if not data:
+            return 0  # the daemon is gone
+        msg = json.loads(data)
+        if msg.get("op") == "settings":
+            from ..config import Settings
+
+            try:
+                settings = Settings.model_validate(msg["doc"])
+            except Exception:
+                log.exception("fork server: keeping the previous configuration")
+            continue
+        if msg.get("op") != "spawn":
+            continue
+        for _ in range(int(msg.get("n") or 1)):
+            _fork_owner(sock, paths, env, settings, stdout)
+            _reap()
+
+
+def _fork_owner(sock: socket.socket, paths: Paths, env: dict[str, str], settings: Any, stdout: Any) -> None:
+    try:
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    except OSError as exc:
+        sock.send(json.dumps({"error": str(exc)}).encode())
+        return
+    rand = uuid.uuid4().hex[:8]
+    try:
+        pid = os.fork()
+    except OSError as exc:
+        mine.close()
+        theirs.close()
+        sock.send(json.dumps({"error": f"fork: {exc}"}).encode())
+        return
+    if pid == 0:
+        code = 1
+        try:
+            theirs.close()
+            sock.close()
+            code = _owner(paths, env, settings, rand, mine, stdout)
+        except BaseException:  # noqa: BLE001
+            try:
+                log.exception("a run owner failed")
+            except Exception:
+                pass
+        finally:
+            _flush_logs()
+            os._exit(code)
+    mine.close()
+    try:
+        socket.send_fds(
+            sock, [json.dumps({"pid": pid, "owner_id": owner_id_for(pid, rand)}).encode()], [theirs.fileno()]
+        )
+    finally:
+        theirs.close()
+
+
+def _reap() -> None:
+    while True:
+        try:
+            pid, _status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _flush_logs() -> None:
+    import sys
+
+    for handler in logging.getLogger("symbi").handlers:
+        try:
+            handler.flush()
+        except Exception:
+            pass
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def _owner(paths: Paths, env: dict[str, str], settings: Any, rand: str, sock: socket.socket, stdout: Any) -> int:
+    """A run owner's life: carry the runs the daemon hands over, one at a time, until told to exit or the daemon
+    goes (then carry the run the store says is ours, if any, and exit)."""
+    from ..services.app import App
+    from ..store import open_store
+    from ..store import runs as run_rows
+    from .owner import RunOwner
+
+    os.setsid()  # its own session: the daemon's death, a terminal's hang-up or Ctrl-C do not reach it
+    cancel = Flag()
+
+    def on_term(*_: Any) -> None:
+        cancel.set()  # the daemon's drain: stop the agent (TERM, then KILL), record the run interrupted
+
+    signal.signal(signal.SIGTERM, on_term)
+    for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(sig, signal.SIG_IGN)
+    me = owner_id_for(os.getpid(), rand)
+    app = App(paths=paths, store=open_store(paths, env), env=env, actor="daemon")
+    app.settings = settings
+    current: list[str] = []
+
+    def recorded() -> None:
+        if current:
+            _say(sock, f"recorded {current[0]}")
+
+    owner = RunOwner(app, me, stdout=stdout, cancel=cancel, agents_in_own_session=False, on_recorded=recorded)
+    shared = getattr(app.store, "dialect", "sqlite") == "postgresql"
+    carried = 0
+    while carried < RUNS_PER_OWNER and not cancel.is_set():
+        try:
+            data = sock.recv(4096)
+        except InterruptedError:
+            continue
+        except OSError:
+            data = b""
+        if not data:  # the daemon is gone: the run it marked for us, if it died before saying go
+            for run_id in run_rows.running_owned_by(app.store.connection(), me):
+                _carry(owner, app, me, run_id, shared, current)
+            return 0
+        word, _, run_id = data.decode().partition(" ")
+        if word == "exit":
+            return 0
+        if word == "go":
+            _carry(owner, app, me, run_id, shared, current)
+            carried += 1
+        elif word == "deliver":
+            lease = _Lease(app, me) if shared else None
+            try:
+                owner.deliver(run_id)
+            finally:
+                if lease is not None:
+                    lease.stop()
+        _say(sock, "free")
+    return 0
+
+
+def _carry(owner: Any, app: Any, me: str, run_id: str, shared: bool, current: list[str]) -> None:
+    current[:] = [run_id]
+    lease = _Lease(app, me) if shared else None
+    try:
+        owner.carry(run_id)
+    finally:
+        current.clear()
+        if lease is not None:
+            lease.stop()
+
+
+def _say(sock: socket.socket, text: str) -> None:
+    try:
+        sock.send(text.encode())
+    except OSError:
+        pass  # the daemon is gone: nobody to tell
+
+
+class _Lease:
+    """On a shared PostgreSQL store an owner renews its own lease (the ``daemons`` row the supervisor took for it
+    when it began the run), every third of its length, so the run stays its own whatever happens to the daemon; the
+    row goes when the owner is done with the run."""
+
+    def __init__(self, app: Any, owner_id: str) -> None:
+        import threading
+
+        self.app = app
+        self.owner_id = owner_id
+        self.stopped = threading.Event()
+        store_settings = getattr(app.settings, "store", None)
+        self.lease_ms = int(float(getattr(store_settings, "lease_seconds", 30)) * 1000)
+        self.thread = threading.Thread(target=self._renew, name="owner-lease", daemon=True)
+        self.thread.start()
+
+    def _renew(self) -> None:
+        from ..timeutil import to_ms
+        from . import lifecycle
+
+        while not self.stopped.wait(self.lease_ms / 3000):
+            try:
+                with self.app.store.write() as tx:
+                    lifecycle.renew_lease(tx, self.owner_id, now_ms=to_ms(self.app.clock.now()), lease_ms=self.lease_ms)
+            except Exception as exc:  # an outage: the next renewal tries again
+                log.warning("run owner %s could not renew its lease: %s", self.owner_id.split(":")[1], exc)
+
+    def stop(self) -> None:
+        from . import lifecycle
+
+        self.stopped.set()
+        self.thread.join(timeout=5)
+        try:
+            with self.app.store.write() as tx:
+                lifecycle.release_daemon(tx, self.owner_id)
+        except Exception:
+            pass  # the lease lapses by itself

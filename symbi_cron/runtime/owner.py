@@ -1,0 +1,223 @@
+"""A run's owner: the one process that carries a run from ``running`` to its recorded outcome and its deliveries.
+
+The supervisor marks a run ``running`` under the owner's id (``owner:PID:RANDOM:HOST:IDENTITY``); from then on the
+owner alone executes the agent (command or model, each in its own process group inside the owner's session),
+enforces ``max_runtime``, masks and caps the output, writes the run's log, records the outcome (retrying until the
+store takes it), writes the deliveries the run owes into the outbox in the same transaction, sends them and stores
+each receipt. It needs nothing from the daemon after it starts: a daemon that dies leaves its runs running, and the
+next one adopts them (``Supervisor``).
+
+In the daemon an owner is a process forked from the fork server (``runtime.forkserver``); in tests and in the
+foreground ``symbi cron run`` the same :class:`RunOwner` runs in a thread of the calling process.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from ..errors import SymbiError
+from ..services.app import App
+from ..timeutil import to_ms
+from . import lifecycle
+from .heartbeat import RunContext, RunOutcome, perform
+
+log = logging.getLogger("symbi.scheduler")
+
+#: The longest wait between two attempts to record an outcome the store refused (full disk, outage).
+RECORD_RETRY_MAX_SECONDS = 5.0
+#: A failure to record is logged at most this often (the attempts go on).
+RECORD_LOG_EVERY_SECONDS = 60.0
+
+
+class RunOwner:
+    """Carries the runs held under ``owner_id``: execute, record, deliver."""
+
+    def __init__(
+        self,
+        app: App,
+        owner_id: str,
+        *,
+        stdout: TextIO | None = None,
+        echo: TextIO | None = None,
+        cancel: Any = None,
+        actor: str = "daemon",
+        agents_in_own_session: bool = True,
+        on_recorded: Callable[[], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.app = app
+        self.owner_id = owner_id
+        self.stdout = stdout
+        self.echo = echo
+        self.cancel = cancel
+        self.actor = actor
+        self.agents_in_own_session = agents_in_own_session
+        self.on_recorded = on_recorded
+        self.sleep = sleep
+        self._withheld: tuple[Any, frozenset[str]] | None = None
+
+    def withheld(self) -> frozenset[str]:
+        """The variables the configuration refers to (no agent inherits them), once per configuration."""
+        settings = self.app.settings
+        if self._withheld is None or self._withheld[0] is not settings:
+            from ..config import referenced_env
+
+            self._withheld = (settings, frozenset(referenced_env(settings)))
+        return self._withheld[1]
+
+    def now_ms(self) -> int:
+        return to_ms(self.app.clock.now())
+
+    # -- one run -----------------------------------------------------------------------------------------------
+    def carry(self, run_id: str) -> dict[str, Any] | None:
+        """Execute the run this owner holds, record its outcome, send what it owes; return the run as recorded.
+        None when the run is not (or no longer) this owner's to run."""
+        from ..store import agents as agent_rows
+        from ..store import jobs as job_rows
+        from ..store import runs as run_rows
+        from .sessions import previous_summary
+
+        app = self.app
+        with app.store.read() as conn:
+            run = run_rows.get(conn, run_id)
+            if run is None or run["status"] != "running" or run.get("daemon_id") != self.owner_id:
+                return None
+            job = job_rows.get(conn, run["job_id"])
+            if job is None:
+                return None
+            agent = agent_rows.get(conn, job["agent_id"])
+            prev = previous_summary(conn, job["id"], before_run=run_id)
+        sched = app.settings.scheduler
+        max_runtime = (job.get("policy") or {}).get("max_runtime")
+        ctx = RunContext(
+            paths=app.paths,
+            job=job,
+            run=run,
+            agent=agent,
+            input_text=str(run["input"] if run.get("input") is not None else (job.get("input") or "")),
+            previous_summary=prev,
+            output_cap=sched.output_cap_bytes,
+            kill_grace=sched.kill_grace_seconds,
+            max_runtime=float(max_runtime) if max_runtime else None,
+            cancel=self.cancel,
+            echo=self.echo,
+            base_env=app.env,
+            settings=app.settings,
+            withheld=self.withheld(),
+            agents_in_own_session=self.agents_in_own_session,
+        )
+        log.info("run %s of job %s started (%s, attempt %s)", run_id[:8], job["name"], run["trigger"], run["attempt"])
+        try:
+            outcome = perform(ctx)
+        except Exception as exc:  # a bug or an OS error around the agent: the run fails, the owner goes on
+            log.exception("run %s of job %s could not be executed", run_id[:8], job["name"])
+            outcome = RunOutcome("failed", None, "", None, f"internal error running the agent: {exc}", 0, 0)
+        finished = self.record(run_id, outcome)
+        if finished is None:
+            return None
+        if self.on_recorded is not None:
+            self.on_recorded()
+        level = logging.INFO if finished["status"] == "succeeded" else logging.WARNING
+        log.log(
+            level,
+            "run %s of job %s %s in %s ms%s",
+            run_id[:8],
+            job["name"],
+            finished["status"],
+            outcome.duration_ms,
+            f": {outcome.error_message}" if outcome.error_message else "",
+        )
+        if job.get("delivery"):
+            self.deliver(run_id)
+        return finished
+
+    # -- recording ---------------------------------------------------------------------------------------------
+    def record(self, run_id: str, outcome: RunOutcome) -> dict[str, Any] | None:
+        """Record the outcome and the deliveries it owes, in one transaction; retried until the store takes it (a
+        full disk or a database outage only delays it). None when the run is gone (its job was removed) or was
+        recorded by someone else meanwhile (a recovery that judged this owner dead)."""
+        delay, last_logged = 0.2, 0.0
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self._record_once(run_id, outcome)
+            except SymbiError as exc:
+                now = time.monotonic()
+                if now - last_logged >= RECORD_LOG_EVERY_SECONDS:
+                    log.error(
+                        "cannot record the outcome of run %s yet (attempt %d; retrying until the store takes it): %s",
+                        run_id[:8],
+                        attempt,
+                        exc,
+                    )
+                    last_logged = now
+                self.sleep(delay)
+                delay = min(delay * 2, RECORD_RETRY_MAX_SECONDS)
+
+    def _record_once(self, run_id: str, outcome: RunOutcome) -> dict[str, Any] | None:
+        from ..services.delivery import owe_deliveries
+        from ..store import jobs as job_rows
+        from ..store import runs as run_rows
+
+        app = self.app
+        now_ms = self.now_ms()
+        with app.store.write() as tx:
+            run = run_rows.get(tx, run_id)
+            if run is None:
+                return None
+            if run["status"] != "running" or run.get("daemon_id") != self.owner_id:
+                log.warning(
+                    "run %s was recorded %s by another process while this owner ran it; its outcome (%s) is dropped",
+                    run_id[:8],
+                    run["status"],
+                    outcome.status,
+                )
+                return None
+            before = job_rows.status_of(tx, run["job_id"])
+            finished = lifecycle.finish_run(
+                tx,
+                run_id,
+                status=outcome.status,
+                now_ms=now_ms,
+                exit_code=outcome.exit_code,
+                output=outcome.output,
+                summary=outcome.summary,
+                error_message=outcome.error_message,
+                iterations=outcome.iterations,
+                execution_time_ms=outcome.duration_ms,
+                detail=outcome.detail,
+                actor=self.actor,
+            )
+            if finished is None:
+                return None
+            job = job_rows.get(tx, run["job_id"])
+            if job is not None:
+                owe_deliveries(tx, job, finished, owner=self.owner_id, now_ms=now_ms)
+                if before not in (None, "dead_letter") and job["status"] == "dead_letter":
+                    log.warning(
+                        "job %s dead-lettered after %d consecutive failures (max_retries %d); last run %s %s;"
+                        " nothing more runs until `symbi cron reset %s`",
+                        job["name"],
+                        job["failure_count"],
+                        lifecycle.max_retries_of(job),
+                        run_id[:8],
+                        finished["status"],
+                        job["name"],
+                    )
+        return finished
+
+    # -- delivering --------------------------------------------------------------------------------------------
+    def deliver(self, run_id: str) -> int:
+        """Send every delivery the run owes (the outbox rows this owner holds), storing each receipt as it comes;
+        how many were sent."""
+        from ..services.delivery import deliver_owed
+
+        try:
+            return deliver_owed(self.app, run_id, owner=self.owner_id, stdout=self.stdout, sleep=self.sleep)
+        except Exception:  # delivery never fails a run; what is still owed is sent again by a recovery
+            log.exception("delivery of run %s failed", run_id[:8])
+            return 0
