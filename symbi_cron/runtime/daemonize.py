@@ -38,6 +38,8 @@ from .control import pid_alive, pidfile_locked, read_pid
 READY_TIMEOUT_SECONDS = 30.0
 #: The signal that stops the daemon at once and leaves the runs in flight running (``daemon restart``).
 LEAVE_SIGNAL = signal.SIGUSR2
+#: The daemon's exit status after LEAVE_SIGNAL (EX_TEMPFAIL): systemd restarts it (RestartForceExitStatus=75).
+EXIT_LEFT_RUNNING = 75
 
 
 # -- the pidfile ---------------------------------------------------------------------------------------------------
@@ -366,6 +368,8 @@ def run(paths: Paths, *, env: dict[str, str] | None = None, detach: bool, ready_
                 log.exception("closing the API")
         pidfile.release()
         log.info("daemon stopped")
+    if code == 0 and holder["leave"]:
+        return EXIT_LEFT_RUNNING
     return code
 
 

@@ -292,4 +292,5 @@ def test_systemd_unit_runs_the_daemon_in_the_foreground() -> None:
     assert parse(words[1:])[0] == ("cron", "daemon")
     assert words[1:] == ["cron", "daemon", "--foreground"]
     assert keys["Type"] == "simple" and keys["ExecReload"] == "/bin/kill -HUP $MAINPID"
-    assert keys["KillMode"] == "mixed"  # TERM to the daemon only: it drains the agents' runs itself
+    assert keys["KillMode"] == "process"  # the daemon alone: it drains the owners itself, a restart leaves them
+    assert keys["RestartForceExitStatus"] == keys["SuccessExitStatus"] == "75"  # USR2: restart, runs go on
