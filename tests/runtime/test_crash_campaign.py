@@ -12,7 +12,7 @@ import pytest
 from agents.campaign import run_campaign
 from servers.http_recorder import RecordingHTTPServer
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
 
 SEED = int(os.environ.get("SYMBI_CAMPAIGN_SEED", "20261129"))
 
