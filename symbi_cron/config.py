@@ -67,6 +67,9 @@ class ApiSettings(_Section):
     enabled: bool = True
     bind: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
+    #: False (default): a port that cannot be bound leaves the daemon scheduling without its API (reported by
+    #: `daemon start`, `daemon status` and the log); true: the daemon refuses to start without it.
+    required: bool = False
     key: str | None = None
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     #: Who a request with the key above acts as: the audit log's actor ("api") and the approver it counts as.

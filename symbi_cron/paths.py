@@ -51,6 +51,11 @@ class Paths:
         return self.data_dir / "daemon.log"
 
     @property
+    def api_unavailable_file(self) -> Path:
+        """Written by a daemon running without its API (the port could not be bound): why."""
+        return self.data_dir / "api.unavailable"
+
+    @property
     def api_key_file(self) -> Path:
         return self.data_dir / "api.key"
 

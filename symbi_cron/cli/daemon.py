@@ -95,7 +95,10 @@ def daemon(action: str, foreground: bool, timeout: float | None, leave_running: 
         code = daemonize.run(paths, detach=False)
         raise click.exceptions.Exit(code)
     notes: list[str] = []
-    pid = daemonize.start(paths, env=dict(os.environ), notes=notes)
+    warnings: list[str] = []
+    pid = daemonize.start(paths, env=dict(os.environ), notes=notes, warnings=warnings)
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
     for note in notes:
         click.echo(f"note: {note}", err=True)
     click.echo(f"started (pid {pid}); log: {paths.daemon_log}")

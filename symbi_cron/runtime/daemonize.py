@@ -151,6 +151,7 @@ def start(
     env: dict[str, str] | None = None,
     timeout: float = READY_TIMEOUT_SECONDS,
     notes: list[str] | None = None,
+    warnings: list[str] | None = None,
 ) -> int:
     """Fork the daemon and return its pid once it is ready; SymbiError with its reason otherwise.
 
@@ -188,7 +189,10 @@ def start(
     if message is None:
         raise SymbiError(f"the daemon did not become ready within {timeout:g}s; see {paths.daemon_log}")
     if message.startswith("READY"):
-        return int(message.split()[1])
+        words = message.split(" ", 2)
+        if len(words) > 2 and warnings is not None:
+            warnings.append(words[2])  # the daemon schedules, but something (its API) is missing
+        return int(words[1])
     if message.startswith("ERROR "):
         raise SymbiError(f"the daemon could not start: {message[6:]}")
     raise SymbiError(f"the daemon exited during start-up without saying why; see {paths.daemon_log}")
@@ -331,7 +335,12 @@ def run(paths: Paths, *, env: dict[str, str] | None = None, detach: bool, ready_
         sup.app.store.path,
         f", API {api.url}" if api is not None and getattr(api, "url", None) else "",
     )
-    _tell(ready_fd, f"READY {os.getpid()}")
+    api_note = ""
+    try:
+        api_note = paths.api_unavailable_file.read_text(encoding="utf-8").strip()
+    except OSError:
+        pass
+    _tell(ready_fd, f"READY {os.getpid()}" + (f" {api_note}" if api_note else ""))
     if ready_fd is not None:
         os.close(ready_fd)
     if not detach:
@@ -366,6 +375,7 @@ def run(paths: Paths, *, env: dict[str, str] | None = None, detach: bool, ready_
                 api.close()
             except Exception:
                 log.exception("closing the API")
+        paths.api_unavailable_file.unlink(missing_ok=True)
         pidfile.release()
         log.info("daemon stopped")
     if code == 0 and holder["leave"]:
@@ -401,14 +411,26 @@ def _prepare(paths: Paths, env: dict[str, str], out: Any, log: logging.Logger, *
         sup.recover()
         if sup.adopted:
             log.info("%d run(s) still running under their owners adopted", sup.adopted)
+        app.paths.api_unavailable_file.unlink(missing_ok=True)
         if settings.api.enabled:
             try:
                 from ..http.server import start_api
             except ImportError:  # pragma: no cover - the API ships with the package
                 log.warning("the HTTP API is not available in this build")
             else:
-                api = start_api(app, sup)
-                log.info("HTTP API on %s", api.url)
+                try:
+                    api = start_api(app, sup)
+                    log.info("HTTP API on %s", api.url)
+                except SymbiError as exc:
+                    if settings.api.required:
+                        raise
+                    # The schedule does not depend on the API's port (two users of one machine, a dev server on
+                    # 8080): schedule without it, and say so wherever someone looks.
+                    why = f"the HTTP API is unavailable: {exc}"
+                    log.error("%s; scheduling goes on without it (api.required = true makes this fatal)", why)
+                    from ..paths import write_private
+
+                    write_private(app.paths.api_unavailable_file, why + "\n")
         sup.tick()
     except BaseException:
         if api is not None:

@@ -205,6 +205,17 @@ def daemon_health(app: Any, *, timeout: float = 3.0) -> dict[str, Any]:
     """
     settings = app.settings
     api = settings.api
+    try:
+        unavailable = app.paths.api_unavailable_file.read_text(encoding="utf-8").strip()
+    except OSError:
+        unavailable = ""
+    if unavailable:  # the daemon runs without its API: whatever answers on the port is not ours
+        health = scheduler_health(app, None, scheduling=True)
+        return {
+            "status": "degraded" if health["status"] == "healthy" else health["status"],
+            "reasons": [*health["reasons"], _reason("api_unavailable", unavailable)],
+            "source": "store",
+        }
     if api.enabled and api.port:
         from .doctor import probe_health
 

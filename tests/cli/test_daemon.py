@@ -86,12 +86,42 @@ def test_restart_gives_a_new_daemon(d):
     assert new_pid != pid and _status(d)[1]["pid"] == new_pid
 
 
-def test_start_fails_with_the_reason_when_the_port_is_in_use(d):
+def test_a_port_in_use_leaves_the_daemon_scheduling_without_its_api(d):
+    """The schedule does not depend on the API's port: the daemon starts, runs jobs, and says the API is missing in
+    `daemon start`, `daemon status` and its log."""
+    d.add_agent("a", "echo")
+    job = d.add_job("j", "a", input="ran")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
         cfg = (d.home / "config.toml").read_text().replace("enabled = false", f"enabled = true\nport = {port}")
+        (d.home / "config.toml").write_text(cfg)
+        proc = d.symbi("cron", "daemon", "start")
+        assert proc.returncode == 0, proc.stderr
+        d.pids.add(d.pid)
+        assert f"warning: the HTTP API is unavailable: port {port} on 127.0.0.1 is in use" in proc.stderr
+        d.make_due(job)
+        wait_for(lambda: [r for r in d.runs(job) if r["status"] == "succeeded"], what="a run without the API")
+        code, status = _status(d)
+        assert code == 0 and status["state"] == "running"
+        assert status["health"]["status"] == "degraded"
+        assert [r["code"] for r in status["health"]["reasons"]] == ["api_unavailable"]
+        text = d.symbi("cron", "daemon", "status").stdout
+        assert "degraded" in text and f"port {port}" in text
+    assert "scheduling goes on without it" in d.log()
+
+
+def test_api_required_makes_a_port_in_use_fatal(d):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        cfg = (
+            (d.home / "config.toml")
+            .read_text()
+            .replace("enabled = false", f"enabled = true\nport = {port}\nrequired = true")
+        )
         (d.home / "config.toml").write_text(cfg)
         proc = d.symbi("cron", "daemon", "start")
     assert proc.returncode == 1
