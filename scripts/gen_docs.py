@@ -266,6 +266,7 @@ CONFIG_HELP: dict[str, str] = {
     "api.enabled": "Serve the HTTP API from the daemon.",
     "api.bind": "Address the API listens on; a non-loopback address is your explicit choice (no TLS here).",
     "api.port": "API port (0 picks a free one).",
+    "api.required": "Refuse to start when the API cannot be bound (default: schedule without it, and say so).",
     "api.key": "Bearer key of the API (a secret: use `${ENV}`); unset: generated into `api.key`.",
     "api.max_body_bytes": "Largest request body the API accepts.",
     "api.identity": "Who a request with `key` acts as: the approver it counts as for `approvers` policies; the"
