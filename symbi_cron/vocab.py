@@ -135,5 +135,6 @@ EVENT_TYPES: tuple[str, ...] = (
     "CronRunApproved",
     "CronRunDenied",
     "CronRunApprovalExpired",
+    "CronRunCancelled",
     "StorePruned",
 )

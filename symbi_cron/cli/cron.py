@@ -28,6 +28,7 @@ CRON_COMMANDS = {
     # the supervisor (cli/daemon.py, cli/cron_run.py)
     "daemon": "symbi_cron.cli.daemon:daemon",
     "run": "symbi_cron.cli.cron_run:run_job",
+    "cancel": "symbi_cron.cli.cron_run:cancel_cmd",
     # approvals (cli/approvals.py)
     "approve": "symbi_cron.cli.approvals:approve",
     "deny": "symbi_cron.cli.approvals:deny",

@@ -153,3 +153,23 @@ def kill_session(sid: int, identity: str | None = None, timeout: float = 5.0) ->
         if time.monotonic() >= deadline:
             return [p for p in members if pid_alive(p)]
         time.sleep(0.02)
+
+
+def owner_pid_on_this_host(owner: str | None) -> int | None:
+    """The pid of a run's owner (``kind:PID:RANDOM:HOST:IDENTITY``) when it runs on this host and is still that
+    process; None otherwise."""
+    import socket
+
+    parts = (owner or "").split(":")
+    if len(parts) < 4 or parts[3] != socket.gethostname():
+        return None
+    try:
+        pid = int(parts[1])
+    except ValueError:
+        return None
+    if not pid_alive(pid):
+        return None
+    recorded = parts[4] if len(parts) > 4 else "-"
+    if recorded != "-" and process_identity(pid) not in (recorded, None):
+        return None
+    return pid

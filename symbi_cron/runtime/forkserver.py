@@ -51,12 +51,16 @@ class Flag:
 
     def __init__(self) -> None:
         self._set = False
+        #: Why: "shutdown" (the daemon's drain: the run is interrupted) or "cancel" (a user asked: cancelled).
+        self.reason = "shutdown"
 
-    def set(self) -> None:
+    def set(self, reason: str = "shutdown") -> None:
+        self.reason = reason
         self._set = True
 
     def clear(self) -> None:
         self._set = False
+        self.reason = "shutdown"
 
     def is_set(self) -> bool:
         return self._set
@@ -260,16 +264,22 @@ def _owner(paths: Paths, env: dict[str, str], settings: Any, rand: str, sock: so
     os.setsid()  # its own session: the daemon's death, a terminal's hang-up or Ctrl-C do not reach it
     cancel = Flag()
 
+    current: list[str] = []
+
     def on_term(*_: Any) -> None:
         cancel.set()  # the daemon's drain: stop the agent (TERM, then KILL), record the run interrupted
 
+    def on_cancel(*_: Any) -> None:
+        if current:
+            cancel.set("cancel")  # `symbi cron cancel` (or Ctrl-C on --wait --cancel-on-interrupt): cancelled
+
     signal.signal(signal.SIGTERM, on_term)
-    for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
+    signal.signal(signal.SIGUSR1, on_cancel)
+    for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGUSR2):
         signal.signal(sig, signal.SIG_IGN)
     me = owner_id_for(os.getpid(), rand)
     app = App(paths=paths, store=open_store(paths, env), env=env, actor="daemon")
     app.settings = settings
-    current: list[str] = []
 
     def recorded() -> None:
         if current:
@@ -313,6 +323,8 @@ def _carry(owner: Any, app: Any, me: str, run_id: str, shared: bool, current: li
         owner.carry(run_id)
     finally:
         current.clear()
+        if owner.cancel is not None and getattr(owner.cancel, "reason", "") == "cancel":
+            owner.cancel.clear()  # a cancel was for that run only
         if lease is not None:
             lease.stop()
 

@@ -115,6 +115,9 @@ class RunOwner:
         except Exception as exc:  # a bug or an OS error around the agent: the run fails, the owner goes on
             log.exception("run %s of job %s could not be executed", run_id[:8], job["name"])
             outcome = RunOutcome("failed", None, "", None, f"internal error running the agent: {exc}", 0, 0)
+        if outcome.status == "interrupted" and getattr(self.cancel, "reason", "") == "cancel":
+            # Someone asked (`symbi cron cancel`, Ctrl-C on `cron run --wait --cancel-on-interrupt`): not a failure.
+            outcome.status, outcome.error_message = "cancelled", "cancelled on request (the agent was stopped)"
         finished = self.record(run_id, outcome)
         if finished is None:
             return None

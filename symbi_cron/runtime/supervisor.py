@@ -963,9 +963,8 @@ def _signal_owner(owned: Owned, sig: int) -> None:
 def execute_now(
     app: App, run_id: str, *, stdout: TextIO | None = None, echo: TextIO | None = None
 ) -> dict[str, Any] | None:
-    """Start and execute one queued run in this process (``symbi cron run`` with no daemon): this process is the
-    run's owner. Returns the run as recorded (still queued when its job is at its limit; ``denied`` or
-    ``pending_approval`` after the gate)."""
+    """Start and execute one queued run in this process (this process is the run's owner). Returns the run as
+    recorded (still queued when its job is at its limit; ``denied`` or ``pending_approval`` after the gate)."""
     from ..services.approvals import gate_run
     from .owner import RunOwner
 
@@ -983,3 +982,61 @@ def execute_now(
     if begun is not None:
         RunOwner(app, owner_id, stdout=stdout, echo=echo, actor=app.actor).carry(run_id)
     return run_rows.get(app.store.connection(), run_id)
+
+
+def execute_detached(env: dict[str, str] | None, run_id: str, *, stdout: TextIO | None, actor: str) -> int:
+    """``symbi cron run`` with no daemon: fork an owner for the run, in a session of its own, and return its pid.
+    The command follows the run's log like it follows a daemon's run, and a Ctrl-C stops the following, not the
+    run. The owner begins the run (the gate), carries it and exits; ``symbi cron cancel`` (SIGUSR1) stops it.
+
+    The caller must have closed every SQLite connection to the store first: SQLite's per-process lock state on a
+    file would cross the fork while the kernel's locks do not, and the parent closing its connection could then
+    checkpoint and remove the WAL under the child's writes (seen: a child's recorded outcome lost)."""
+    import signal
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 1
+    try:
+        os.setsid()
+        from ..services.app import open_app
+        from .forkserver import Flag
+
+        cancel = Flag()
+        signal.signal(signal.SIGUSR1, lambda *_: cancel.set("cancel"))
+        signal.signal(signal.SIGTERM, lambda *_: cancel.set())
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        app = open_app(env, actor=actor, notify=False)  # its own store connection: none crosses a fork
+        from ..services.approvals import gate_run
+        from .owner import RunOwner
+
+        owner_id = lifecycle.owner_id("cli")
+        now = app.clock.now()
+        with app.store.write() as tx:
+            begun = lifecycle.begin_run(
+                tx,
+                run_id,
+                now_ms=to_ms(now),
+                daemon_id=owner_id,
+                gate=lambda job, agent: gate_run(app, job, agent, now=now),
+                actor=actor,
+            )
+        if begun is not None:
+            RunOwner(app, owner_id, stdout=stdout, cancel=cancel, actor=actor).carry(run_id)
+        code = 0
+    except BaseException:  # noqa: BLE001 - the child must never return into the CLI
+        try:
+            logging.getLogger("symbi").exception("the run's owner failed")
+        except Exception:
+            pass
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except Exception:
+            pass
+        os._exit(code)

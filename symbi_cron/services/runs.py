@@ -6,6 +6,7 @@ with no supervisor the CLI executes it in the foreground (``runtime.supervisor.e
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from typing import Any
@@ -19,6 +20,9 @@ from .app import App
 from .jobs import attach_receipts, resolve_job
 
 TRIGGERED = "CronJobTriggered"
+CANCELLED = "CronRunCancelled"
+#: The signal that asks a run's owner process to stop its agent and record the run cancelled.
+CANCEL_SIGNAL_NAME = "SIGUSR1"
 #: Statuses from which a manual trigger is refused (the job will not run again until reset).
 _NO_TRIGGER = ("dead_letter",)
 
@@ -120,3 +124,59 @@ def wait_for_run(
         if is_final(run) or (deadline is not None and time.monotonic() >= deadline):
             return run
         time.sleep(poll)
+
+
+def cancel_run(app: App, run_id: str) -> dict[str, Any]:
+    """Cancel a run: a queued one (or one waiting for approval) is ``cancelled`` at once; a running one is asked to
+    stop: its owner (the daemon's run owner or a foreground ``symbi cron run``, on this host) stops the agent (TERM,
+    then KILL) and records it ``cancelled`` (not a failure: no retry). Returns the run as it is now."""
+    import signal
+
+    from ..runtime.control import owner_pid_on_this_host
+
+    now_ms = to_ms(app.clock.now())
+    with app.store.write() as tx:
+        run = resolve_run(tx, run_id)
+        job = tx.execute("SELECT name FROM jobs WHERE id = ?", (run["job_id"],)).fetchone()
+        if is_final(run):
+            raise InvalidState(f"run {run['id'][:8]} is already {run['status']}")
+        if run["status"] == "running":
+            pid = owner_pid_on_this_host(run.get("daemon_id"))
+            if pid is None:
+                raise InvalidState(
+                    f"run {run['id'][:8]} runs under {run.get('daemon_id') or 'an unknown owner'}, which this host"
+                    " cannot signal; cancel it where it runs"
+                )
+            detail = dict(run.get("detail") or {})
+            detail["cancel_requested"] = {"by": app.actor, "at": now_ms}
+            run_rows.update(tx, run["id"], now_ms=now_ms, detail=detail)
+        else:
+            pid = None
+            run_rows.update(
+                tx,
+                run["id"],
+                now_ms=now_ms,
+                status="cancelled",
+                finished_at=now_ms,
+                error_message=f"cancelled by {app.actor} before it started",
+            )
+        append_event(
+            tx,
+            at_ms=now_ms,
+            type=CANCELLED,
+            actor=app.actor,
+            job_id=run["job_id"],
+            job_name=job[0] if job else None,
+            run_id=run["id"],
+            details={"status": run["status"]},
+        )
+        app.changed()
+    if pid is not None:
+        try:
+            os.kill(pid, getattr(signal, CANCEL_SIGNAL_NAME))
+        except OSError:
+            pass  # it ended meanwhile: its outcome stands
+    with app.store.read() as conn:
+        out = run_rows.get(conn, run["id"])
+    assert out is not None
+    return out
