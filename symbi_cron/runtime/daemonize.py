@@ -394,7 +394,12 @@ def _prepare(paths: Paths, env: dict[str, str], out: Any, log: logging.Logger, *
     settings = app.settings  # ConfigError names the key
     # Before any connection or thread of ours exists: an owner is a fork of a process with neither.
     launcher = ForkServer(
-        app.paths, env, settings, stdout=out, close_fds=tuple(fd for fd in close_fds if fd is not None)
+        app.paths,
+        env,
+        settings,
+        stdout=out,
+        close_fds=tuple(fd for fd in close_fds if fd is not None),
+        store=app.store,
     )
     try:
         app.store.migrate()

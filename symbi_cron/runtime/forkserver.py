@@ -95,6 +95,7 @@ class ForkServer:
         *,
         stdout: Any = None,
         close_fds: tuple[int, ...] = (),
+        store: Any = None,
     ) -> None:
         preload()
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -109,7 +110,7 @@ class ForkServer:
                         os.close(fd)
                     except OSError:
                         pass
-                code = _serve(child, paths, dict(env), settings, daemon_pid, stdout)
+                code = _serve(child, paths, dict(env), settings, daemon_pid, stdout, store)
             except BaseException:  # noqa: BLE001 - whatever happens, the server must not return into the daemon
                 try:
                     log.exception("the fork server failed")
@@ -156,7 +157,9 @@ class ForkServer:
             pass
 
 
-def _serve(sock: socket.socket, paths: Paths, env: dict[str, str], settings: Any, daemon_pid: int, stdout: Any) -> int:
+def _serve(
+    sock: socket.socket, paths: Paths, env: dict[str, str], settings: Any, daemon_pid: int, stdout: Any, store: Any
+) -> int:
     """The server's loop: fork owners on request until the daemon goes."""
     for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGTSTP):
         signal.signal(sig, signal.SIG_IGN)  # the daemon's business, not ours (Ctrl-C in the foreground)
@@ -187,11 +190,11 @@ def _serve(sock: socket.socket, paths: Paths, env: dict[str, str], settings: Any
         if msg.get("op") != "spawn":
             continue
         for _ in range(int(msg.get("n") or 1)):
-            _fork_owner(sock, paths, env, settings, stdout)
+            _fork_owner(sock, paths, env, settings, stdout, store)
             _reap()
 
 
-def _fork_owner(sock: socket.socket, paths: Paths, env: dict[str, str], settings: Any, stdout: Any) -> None:
+def _fork_owner(sock: socket.socket, paths: Paths, env: dict[str, str], settings: Any, stdout: Any, store: Any) -> None:
     try:
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     except OSError as exc:
@@ -210,7 +213,7 @@ def _fork_owner(sock: socket.socket, paths: Paths, env: dict[str, str], settings
         try:
             theirs.close()
             sock.close()
-            code = _owner(paths, env, settings, rand, mine, stdout)
+            code = _owner(paths, env, settings, rand, mine, stdout, store)
         except BaseException:  # noqa: BLE001
             try:
                 log.exception("a run owner failed")
@@ -253,7 +256,9 @@ def _flush_logs() -> None:
         pass
 
 
-def _owner(paths: Paths, env: dict[str, str], settings: Any, rand: str, sock: socket.socket, stdout: Any) -> int:
+def _owner(
+    paths: Paths, env: dict[str, str], settings: Any, rand: str, sock: socket.socket, stdout: Any, store: Any
+) -> int:
     """A run owner's life: carry the runs the daemon hands over, one at a time, until told to exit or the daemon
     goes (then carry the run the store says is ours, if any, and exit)."""
     from ..services.app import App
@@ -278,7 +283,9 @@ def _owner(paths: Paths, env: dict[str, str], settings: Any, rand: str, sock: so
     for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGUSR2):
         signal.signal(sig, signal.SIG_IGN)
     me = owner_id_for(os.getpid(), rand)
-    app = App(paths=paths, store=open_store(paths, env), env=env, actor="daemon")
+    # The daemon's store object, never opened in the fork server (no connection crosses a fork): an owner never
+    # reads config.toml again to find it, so a config broken since the daemon started cannot send it elsewhere.
+    app = App(paths=paths, store=store if store is not None else open_store(paths, env), env=env, actor="daemon")
     app.settings = settings
 
     def recorded() -> None:
