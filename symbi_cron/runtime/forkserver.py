@@ -297,7 +297,7 @@ def _owner(
     carried = 0
     while carried < RUNS_PER_OWNER and not cancel.is_set():
         try:
-            data = sock.recv(4096)
+            data = sock.recv(MAX_MESSAGE)
         except InterruptedError:
             continue
         except OSError:
@@ -309,6 +309,14 @@ def _owner(
         word, _, run_id = data.decode().partition(" ")
         if word == "exit":
             return 0
+        if word == "settings":  # a reload: the next runs use it
+            from ..config import Settings
+
+            try:
+                app.settings = settings = Settings.model_validate(json.loads(run_id))
+            except Exception:
+                log.exception("run owner: keeping the previous configuration")
+            continue
         if word == "go":
             _carry(owner, app, me, run_id, shared, current)
             carried += 1

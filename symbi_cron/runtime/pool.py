@@ -128,6 +128,21 @@ class OwnerPool:
                 self._sel.register(fd, selectors.EVENT_READ, ("adopted", run_id))
         self._poke()
 
+    def update_settings(self, settings: object) -> None:
+        """Send a reloaded configuration to every owner: each takes it before its next run (an owner reads its
+        socket only between runs)."""
+        import json
+
+        doc = json.dumps(settings.model_dump(mode="json")).encode()  # type: ignore[attr-defined]
+        with self._lock:
+            owners = list(self._idle) + list(self._busy.values())
+        for o in owners:
+            try:
+                assert o.sock is not None
+                o.sock.send(b"settings " + doc)
+            except OSError:
+                pass
+
     def busy_owners(self) -> list[Owner]:
         with self._lock:
             return [o for o in self._busy.values() if o.run_id is not None]

@@ -194,7 +194,7 @@ class Supervisor:
             "stopping": self.stopping,
             "last_error": self.last_error,
             "owners": "processes" if self.pool is not None else "threads",
-            "overdue_runs": list(self.overdue),
+            "runs_past_deadline": list(self.overdue),
             "adopted_runs": self.adopted,
             "recovered_runs": self.recovered,
         }
@@ -793,6 +793,7 @@ class Supervisor:
                 log.error("reload: the fork server did not take the new configuration: %s", exc)
         if self.pool is not None:
             self.pool.resize(int(settings.scheduler.max_concurrent_jobs))
+            self.pool.update_settings(settings)  # the owners already forked carry their next run with it
         reloaded(old, settings, log, self.reload_appliers)
 
     def serve(self, *, on_tick_error: Any = None) -> None:

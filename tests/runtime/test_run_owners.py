@@ -234,3 +234,20 @@ def _allenv() -> str:
     from agents.daemon_helper import agent_command
 
     return agent_command("allenv")
+
+
+def test_a_reload_reaches_the_owners_already_forked(d):
+    """Owners are kept between runs: a reloaded setting (here output_cap_bytes) applies to their next run."""
+    d.add_agent("big", "big", "5000")
+    job = d.add_job("j", "big", delivery=[])
+    d.start()
+    d.make_due(job)
+    wait_for(lambda: [r for r in d.runs(job) if r["status"] == "succeeded"], what="the first run")
+    assert "truncated" not in d.runs(job)[0]["output"]
+    with open(d.home / "config.toml", "a") as fh:
+        fh.write("output_cap_bytes = 1024\n")  # the file ends in the [scheduler] section
+    d.symbi("cron", "daemon", "reload", check=True)
+    wait_for(lambda: "output_cap_bytes" in d.log(), what="the reload")
+    d.make_due(job, in_seconds=1)  # the next whole second: a slot of its own (slots are unique per job)
+    wait_for(lambda: len([r for r in d.runs(job) if r["status"] == "succeeded"]) == 2, what="the second run")
+    assert "[output truncated at 1024 bytes of 5000" in d.runs(job)[1]["output"]
