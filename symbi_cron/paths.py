@@ -104,18 +104,20 @@ def safe_filename(name: str) -> str:
 
 
 def ensure_private_dir(path: Path) -> Path:
-    """Create ``path`` and any missing parents with mode 0700 (whatever the umask)."""
-    missing = []
-    cur = path
-    while not cur.exists() and cur != cur.parent:
-        missing.append(cur)
-        cur = cur.parent
-    for d in reversed(missing):
+    """Create ``path`` and any missing parents with mode 0700 (whatever the umask). One system call when the
+    directory exists or only its last part is missing (a run's context directory, every run)."""
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        return path
+    except FileNotFoundError:
+        ensure_private_dir(Path(path).parent)
         try:
-            d.mkdir(mode=0o700)
+            os.mkdir(path, 0o700)
         except FileExistsError:
-            continue
-        os.chmod(d, 0o700)  # mkdir's mode is masked by the umask; the directory must be private anyway
+            return path
+    if os.stat(path).st_mode & 0o777 != 0o700:
+        os.chmod(path, 0o700)  # mkdir's mode is masked by the umask; the directory must be private anyway
     return path
 
 

@@ -27,6 +27,8 @@ log = logging.getLogger("symbi.scheduler")
 MAX_WARM = 32
 #: The fewest owners asked of the fork server at once when all are busy.
 GROW_STEP = 4
+#: All owners busy and one of them for this long: runs are long, more owners are worth their fork.
+GROW_AFTER_SECONDS = 0.1
 #: Owners idle beyond the warm count for this long are let go.
 IDLE_RETIRE_SECONDS = 60.0
 
@@ -39,7 +41,7 @@ class Owner:
     owner_id: str
     sock: socket.socket | None
     run_id: str | None = None  # the run it carries (or delivers), None when idle
-    idle_since: float = field(default_factory=time.monotonic)
+    since: float = field(default_factory=time.monotonic)  # idle since, or busy since
 
 
 class OwnerPool:
@@ -83,11 +85,16 @@ class OwnerPool:
             del self._idle[len(self._idle) - len(got) :]
             for o in got:
                 self._busy[o.pid] = o
-            # Grow by steps (at most half as many again as are busy, at least 4, in flight at once): a burst of
-            # short runs is carried by the owners already there as they free up, and forks (milliseconds each)
-            # are spent only while the owners stay busy.
+            # Grow only when the owners stay busy (one has carried its run for GROW_AFTER_SECONDS), by steps (at
+            # most half as many again as are busy, at least 4, asked at once): a burst of short runs is carried by
+            # the owners already there as they free up, and a fork (milliseconds of CPU each, taken from the
+            # runs) is spent only on long runs.
             busy = len(self._busy)
-            short = min(n - len(got), max(GROW_STEP, busy // 2)) - self._requested
+            now = time.monotonic()
+            long_runs = busy == 0 or any(now - o.since >= GROW_AFTER_SECONDS for o in self._busy.values())
+            short = min(n - len(got), max(GROW_STEP, busy // 2)) - self._requested if long_runs else 0
+            for o in got:
+                o.since = now  # from now on: busy since
         if short > 0:
             self._ask(short)
         return got
@@ -97,7 +104,7 @@ class OwnerPool:
         with self._lock:
             self._busy.pop(owner.pid, None)
             owner.run_id = None
-            owner.idle_since = time.monotonic()
+            owner.since = time.monotonic()
             self._idle.append(owner)
 
     def assign(self, owner: Owner, word: str, run_id: str) -> None:
@@ -279,7 +286,7 @@ class OwnerPool:
             with self._lock:
                 self._busy.pop(owner.pid, None)
                 owner.run_id = None
-                owner.idle_since = time.monotonic()
+                owner.since = time.monotonic()
                 self._idle.append(owner)
             self.on_ready()
 
@@ -298,7 +305,7 @@ class OwnerPool:
             spare = len(self._idle) - self.warm
             if spare <= 0:
                 return
-            old = [o for o in self._idle if now - o.idle_since > IDLE_RETIRE_SECONDS][:spare]
+            old = [o for o in self._idle if now - o.since > IDLE_RETIRE_SECONDS][:spare]
             for o in old:
                 self._idle.remove(o)
         for o in old:

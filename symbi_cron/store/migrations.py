@@ -483,6 +483,13 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX outbox_owner ON outbox(owner);
         """,
     ),
+    (
+        6,
+        "a job's runs by finish time: the previous summary and the previous status without a scan of its history",
+        """
+        CREATE INDEX runs_job_finished ON runs(job_id, finished_at);
+        """,
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]
