@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from symbi_cron import dsl
-from symbi_cron.dsl_export import quote, symbi_text
+from symbi_cron.dsl.export import quote, symbi_text
 from symbi_cron.errors import InvalidState
 from symbi_cron.models import AgentSpec, JobSpec
 

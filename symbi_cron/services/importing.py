@@ -270,7 +270,7 @@ def export_crontab(app: App) -> str:
 def export_symbi(app: App, *, names: list[str] | None = None) -> str:
     """The store's jobs (or the ``names`` ones: NotFound for one that does not exist) and the registered agents
     they run, as a ``.symbi`` file that ``apply`` reads back with no change."""
-    from ..dsl_export import symbi_text
+    from ..dsl.export import symbi_text
     from .agents import list_agents
     from .jobs import get_job_by_name, list_jobs
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .dsl import SCHEDULE_RENAMES
+from .checker import SCHEDULE_RENAMES
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_.@\-]*$")
 _FIELD_TO_KEY = {v: k for k, v in SCHEDULE_RENAMES.items()}
@@ -27,7 +27,7 @@ _INDENT = "  "
 
 
 def _defaults() -> tuple[dict[str, Any], dict[str, Any]]:
-    from .models import AgentSpec, JobSpec
+    from ..models import AgentSpec, JobSpec
 
     job = JobSpec(name="x", agent_id="x", cron_expr="* * * * *").model_dump(mode="json")
     agent = AgentSpec(name="x", command="x").model_dump(mode="json")
@@ -58,7 +58,7 @@ def quote(text: str) -> str:
 
 def _triple(text: str, indent: str) -> str | None:
     """``text`` between triple quotes, when that reads back to exactly ``text`` (else None)."""
-    from .dsl import STRING, tokenize
+    from .lexer import STRING, tokenize
 
     if '"""' in text or "\r" in text or text.endswith("\n") or text != text.strip("\n"):
         return None
@@ -140,7 +140,7 @@ def _entries(data: Mapping[str, Any], defaults: Mapping[str, Any], indent: str, 
             out.append(f"{indent}}}")
             continue
         if field in _DURATIONS and isinstance(value, int) and not isinstance(value, bool):
-            from .models import format_duration
+            from ..models import format_duration
 
             out.append(f"{indent}{key}: {quote(format_duration(value) or str(value))}")
             continue
@@ -150,7 +150,7 @@ def _entries(data: Mapping[str, Any], defaults: Mapping[str, Any], indent: str, 
 
 def agent_block(agent: Mapping[str, Any]) -> str:
     """``agent NAME { ... }`` for a registered agent."""
-    from .models import AgentSpec
+    from ..models import AgentSpec
 
     _job_defaults, defaults = _defaults()
     keys = [k for k in AgentSpec.model_fields if k != "name"]
@@ -160,7 +160,7 @@ def agent_block(agent: Mapping[str, Any]) -> str:
 
 def schedule_block(job: Mapping[str, Any]) -> str:
     """``schedule { ... }`` for a job (the scheduler's own fields left out)."""
-    from .vocab import JOB_FIELD_ORDER
+    from ..vocab import JOB_FIELD_ORDER
 
     defaults, _agent_defaults = _defaults()
     first = ["name", "agent_id", "cron_expr", "at", "timezone"]
@@ -177,14 +177,14 @@ def symbi_text(agents: Iterable[Mapping[str, Any]], jobs: Iterable[Mapping[str, 
         try:
             parts.append(agent_block(agent))
         except ValueError as exc:
-            from .errors import InvalidState
+            from ..errors import InvalidState
 
             raise InvalidState(f"agent {agent.get('name')!r} cannot be written as .symbi: {exc}") from None
     for job in jobs:
         try:
             block = schedule_block(job)
         except ValueError as exc:
-            from .errors import InvalidState
+            from ..errors import InvalidState
 
             raise InvalidState(f"job {job.get('name')!r} cannot be written as .symbi: {exc}") from None
         status = job.get("status")
