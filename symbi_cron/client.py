@@ -9,7 +9,8 @@
 
 Answers are :class:`Record` objects (attribute and item access; times stay ISO 8601 strings as the API sends
 them). Errors raise :class:`ApiError` subclasses carrying the HTTP ``status``, the API's ``code`` and ``details``.
-Standard library only (urllib).
+Standard library only: calls go through :mod:`symbi_cron.net` (urllib; a loopback daemon is never reached through a
+proxy, a redirect is never followed).
 """
 
 from __future__ import annotations
@@ -17,12 +18,11 @@ from __future__ import annotations
 import builtins
 import json
 import os
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Mapping
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 
+from . import net
 from .errors import SymbiError
 
 __all__ = [
@@ -171,12 +171,6 @@ class SymbiontClient:
         self.base_url = base
         self.api_key = api_key
         self.timeout = timeout
-        host = urlsplit(base).hostname or ""
-        from .http.server import is_loopback
-
-        # A proxy from the environment must not intercept calls to this machine's daemon.
-        handlers = [urllib.request.ProxyHandler({})] if is_loopback(host) else []
-        self._opener = urllib.request.build_opener(*handlers)
         self.schedule = ScheduleApi(self)
         self.runs = RunsApi(self)
 
@@ -210,37 +204,42 @@ class SymbiontClient:
             headers["Content-Type"] = "application/json"
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
-        req = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
-            with self._opener.open(req, timeout=self.timeout) as resp:
-                raw = resp.read()
-                headers = resp.headers
-        except urllib.error.HTTPError as exc:
-            raise _error_from(exc) from None
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
+            answer = net.request(method, url, body=data, headers=headers, timeout=self.timeout)
+        except net.NetError as exc:
+            hint = "check SYMBI_API_URL" if exc.kind == net.URL else "is `symbi cron daemon` running?"
             raise ApiConnectionError(
-                f"cannot reach the symbi API at {self.base_url}: {reason} (is `symbi cron daemon` running?)",
+                f"cannot reach the symbi API at {self.base_url}: {exc.reason} ({hint})",
                 status=0,
                 code="unreachable",
             ) from None
-        return (json.loads(raw) if raw else None), headers
+        if not answer.ok:
+            raise _error_from(answer)
+        return (json.loads(answer.body) if answer.body else None), answer.headers
 
     def __repr__(self) -> str:
         return f"SymbiontClient(base_url={self.base_url!r})"
 
 
-def _error_from(exc: urllib.error.HTTPError) -> ApiError:
+def _error_from(answer: net.Response) -> ApiError:
+    if answer.redirect:
+        where = answer.headers.get("Location") or "elsewhere"
+        return ApiError(
+            f"HTTP {answer.status}: the API answered with a redirect to {where}; {net.NOT_FOLLOWED}"
+            " (point the client at the API itself)",
+            status=answer.status,
+            code="redirect",
+        )
     try:
-        body = json.loads(exc.read() or b"{}")
+        body = json.loads(answer.body or b"{}")
     except ValueError:
         body = {}
     if not isinstance(body, dict):
         body = {}
-    cls = _BY_STATUS.get(exc.code, ApiError)
+    cls = _BY_STATUS.get(answer.status, ApiError)
     return cls(
-        body.get("error") or f"HTTP {exc.code}",
-        status=exc.code,
+        body.get("error") or f"HTTP {answer.status}",
+        status=answer.status,
         code=body.get("code", "error"),
         details=body.get("details"),
     )

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import pytest
 
 from symbi_cron.client import (
     ApiConnectionError,
+    ApiError,
     AuthenticationError,
     ConflictError,
     InvalidInputError,
@@ -16,6 +19,9 @@ from symbi_cron.client import (
     SymbiontClient,
 )
 from symbi_cron.http.server import start_api
+
+if str(Path(__file__).resolve().parents[1]) not in sys.path:  # the repository root, for tests.servers
+    sys.path.append(str(Path(__file__).resolve().parents[1]))
 
 
 @pytest.fixture
@@ -123,6 +129,25 @@ def test_unreachable_daemon_is_a_clear_error(api):
         free = s.getsockname()[1]
     with pytest.raises(ApiConnectionError, match="is `symbi cron daemon` running"):
         SymbiontClient(f"http://127.0.0.1:{free}", "k").schedule.list()
+
+
+def test_a_redirect_is_an_error_never_followed():
+    from tests.servers.http_recorder import RecordingHTTPServer, Reply
+
+    with RecordingHTTPServer() as srv:
+        elsewhere = srv.url("/elsewhere/api/v1/schedule")
+        srv.default = Reply(307, "", {"Location": elsewhere})
+        with pytest.raises(ApiError) as caught:
+            SymbiontClient(srv.url(), "k").schedule.create(name="j", agent_id="a", cron_expr="* * * * *")
+        assert [r.path for r in srv.requests] == ["/api/v1/schedule"]
+    err = caught.value
+    assert (err.status, err.code) == (307, "redirect")
+    assert f"a redirect to {elsewhere}; redirects are not followed" in err.message
+
+
+def test_an_unusable_url_is_a_clear_error():
+    with pytest.raises(ApiConnectionError, match=r"unsupported URL scheme 'ftp' .*\(check SYMBI_API_URL\)"):
+        SymbiontClient("ftp://127.0.0.1:21", "k").schedule.list()
 
 
 def test_symbi_api_key_prints_the_key_for_scripts(cli, home):

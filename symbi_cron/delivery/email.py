@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import email.policy
 import getpass
-import ipaddress
 import smtplib
 import socket
 import ssl
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, make_msgid
 
+from ..net import is_loopback
 from .base import DeliveryContext, DeliveryPayload, Receipt
 
 _POLICY = email.policy.SMTP.clone(cte_type="7bit")
@@ -102,15 +102,6 @@ def _tls_context(ctx: DeliveryContext) -> ssl.SSLContext:
     return tls
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _default_sender() -> str:
     try:
         user = getpass.getuser()
@@ -164,7 +155,7 @@ class EmailChannel:
         user: str | None = ctx.secret(d.smtp_username)
         password = ctx.secret(d.smtp_password) or ""
         encrypted = d.smtp_ssl or d.smtp_starttls
-        if user and not encrypted and not _is_loopback(host):
+        if user and not encrypted and not is_loopback(host):
             return ctx.receipt(
                 self.name,
                 False,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..net import NOT_FOLLOWED
 from ._http import HttpResult, Verdict, post_with_retries
 from .base import DeliveryContext, DeliveryPayload, Receipt
 from .redact import describe_url
@@ -126,6 +127,8 @@ def _judge_webhook(result: HttpResult, where: str) -> Verdict:
     detail = f"slack webhook {where}: HTTP {result.status}" + (f": {text}" if text else "")
     if result.status == 429 or result.status >= 500:
         return "retry", detail
+    if 300 <= result.status < 400:
+        return "fail", f"{detail} ({NOT_FOLLOWED})"
     return "fail", detail
 
 
@@ -135,6 +138,11 @@ def _judge_api(result: HttpResult, where: str, channel: str) -> Verdict:
     if result.status == 429 or result.status >= 500:
         return "retry", f"slack chat.postMessage: HTTP {result.status}" + (
             " (rate limited)" if result.status == 429 else ""
+        )
+    if 300 <= result.status < 400:
+        return (
+            "fail",
+            f"slack chat.postMessage {where}: HTTP {result.status} ({NOT_FOLLOWED}; check slack_api_base_url)",
         )
     try:
         answer = json.loads(result.body.decode("utf-8"))

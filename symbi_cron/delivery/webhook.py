@@ -9,6 +9,7 @@ Retries: 5xx, 408, 429 and network errors are retried ``webhook_retry_attempts``
 from __future__ import annotations
 
 from ..envref import unset_refs
+from ..net import NOT_FOLLOWED
 from ._http import HttpResult, Verdict, post_with_retries
 from .base import DeliveryContext, DeliveryPayload, Receipt
 from .redact import describe_url
@@ -26,7 +27,7 @@ def judge_http(result: HttpResult, where: str) -> Verdict:
     snippet = result.text()
     detail = f"POST {where}: HTTP {result.status}" + (f": {snippet}" if snippet else "")
     if 300 <= result.status < 400:
-        return "fail", detail + " (redirects are not followed; fix webhook_url)"
+        return "fail", f"{detail} ({NOT_FOLLOWED}; fix webhook_url)"
     if result.status >= 500 or result.status in RETRYABLE_4XX:
         return "retry", detail
     return "fail", detail

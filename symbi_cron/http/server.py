@@ -15,7 +15,6 @@ import dataclasses
 import errno
 import hmac
 import io
-import ipaddress
 import json
 import logging
 import socket
@@ -28,6 +27,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ..errors import InvalidInput, SymbiError
+from ..net import is_loopback
 
 log = logging.getLogger("symbi_cron.http")
 
@@ -574,15 +574,6 @@ class ApiHandle:
         server.server_close()
         if self.thread is not None:
             self.thread.join(timeout=5)
-
-
-def is_loopback(host: str) -> bool:
-    if host in ("localhost", "localhost.localdomain"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def start_api(app: Any, supervisor: Any = None, *, bind: str | None = None, port: int | None = None) -> ApiHandle:

@@ -1,4 +1,5 @@
-"""The two model APIs, spoken over urllib: Anthropic Messages and OpenAI-compatible chat completions.
+"""The two model APIs, spoken over HTTP (:mod:`symbi_cron.net`): Anthropic Messages and OpenAI-compatible chat
+completions.
 
 The runner keeps a conversation in one neutral shape and each provider translates it to its wire format and
 parses its answer back:
@@ -19,17 +20,14 @@ or returns a key.
 
 from __future__ import annotations
 
-import email.utils
 import json
 import re
-import socket
-import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from .. import net
 
 ANTHROPIC = "anthropic"
 OPENAI = "openai"
@@ -425,32 +423,6 @@ def _parse_openai(data: dict[str, Any]) -> ModelReply:
 
 
 # -- the HTTP call -------------------------------------------------------------------------------------------
-def _retry_after(headers: Any, now: float | None = None) -> float | None:
-    """Seconds from ``retry-after-ms``, or ``Retry-After`` as seconds or an HTTP date."""
-    if headers is None:
-        return None
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return max(0.0, float(ms) / 1000.0)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
 def _error_text(body: bytes) -> str:
     """The server's own error message, from either API's error shape, or the start of the body."""
     try:
@@ -467,56 +439,52 @@ def _error_text(body: bytes) -> str:
     return json.dumps(data)[:300]
 
 
-def _opener(url: str) -> urllib.request.OpenerDirector:
-    host = urllib.parse.urlsplit(url).hostname or ""
-    if host in ("127.0.0.1", "localhost", "::1"):
-        return urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never send loopback via a proxy
-    return urllib.request.build_opener()
-
-
 def call(ep: Endpoint, body: dict[str, Any], *, timeout: float) -> ModelReply:
-    """POST one request and parse the answer. Raises ModelError (``retryable`` for network trouble, timeouts,
-    429 and 5xx) with a message that names the server and never the key."""
-    data = json.dumps(body).encode("utf-8")
-    req = urllib.request.Request(ep.url, data=data, headers=ep.headers(), method="POST")
+    """POST one request (through :mod:`symbi_cron.net`: no redirect followed, loopback never proxied) and parse
+    the answer. Raises ModelError (``retryable`` for network trouble, timeouts, 429 and 5xx) with a message that
+    names the server and never the key."""
     where = _where(ep.url)
     try:
-        with _opener(ep.url).open(req, timeout=timeout) as resp:
-            raw = resp.read()
-    except urllib.error.HTTPError as exc:
-        try:
-            detail = _error_text(exc.read())
-        except (OSError, ValueError):
-            detail = ""
-        status = exc.code
+        answer = net.request(
+            "POST", ep.url, body=json.dumps(body).encode("utf-8"), headers=ep.headers(), timeout=timeout
+        )
+    except net.NetError as exc:
+        raise _network_error(ep, where, exc) from None
+    if not answer.ok:
+        detail = _error_text(answer.body)
+        status = answer.status
         msg = f"{ep.provider} API at {where} answered HTTP {status}" + (f": {detail}" if detail else "")
         if status in (401, 403):
             msg += f" (check {KEY_ENV[ep.provider]} or [models] api_key)"
+        elif answer.redirect:
+            msg += f" ({net.NOT_FOLLOWED}; check [models] base_url)"
         raise ModelError(
             ep.redact(msg),
             retryable=status in RETRYABLE_STATUSES,
-            retry_after=_retry_after(exc.headers),
+            retry_after=net.retry_after(answer.headers),
             status=status,
-        ) from None
-    except urllib.error.URLError as exc:
-        reason = exc.reason
-        if isinstance(reason, (socket.timeout, TimeoutError)):
-            raise ModelError(
-                f"{ep.provider} API at {where} did not answer within {timeout:.3g}s", retryable=True
-            ) from None
-        text = getattr(reason, "strerror", None) or str(reason)
-        raise ModelError(f"cannot reach the {ep.provider} API at {where}: {text}", retryable=True) from None
-    except TimeoutError:
-        raise ModelError(f"{ep.provider} API at {where} did not answer within {timeout:.3g}s", retryable=True) from None
-    except (ConnectionError, OSError) as exc:
-        raise ModelError(f"connection to the {ep.provider} API at {where} failed: {exc}", retryable=True) from None
+        )
     try:
-        parsed = json.loads(raw.decode("utf-8"))
+        parsed = json.loads(answer.body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise ModelError(
-            f"{ep.provider} API at {where} answered with something that is not JSON: {raw[:120]!r}"
+            f"{ep.provider} API at {where} answered with something that is not JSON: {answer.body[:120]!r}"
         ) from None
     return parse_reply(ep, parsed)
+
+
+def _network_error(ep: Endpoint, where: str, exc: net.NetError) -> ModelError:
+    """No answer: the text says which API, where, and what happened; all of it is worth another try except a
+    URL that cannot be used."""
+    if exc.kind == net.TIMEOUT:
+        return ModelError(f"{ep.provider} API at {where} did not answer within {exc.timeout:.3g}s", retryable=True)
+    if exc.kind == net.CONNECT:
+        return ModelError(f"cannot reach the {ep.provider} API at {where}: {exc.reason_text}", retryable=True)
+    if exc.kind == net.BROKEN:
+        return ModelError(f"connection to the {ep.provider} API at {where} failed: {exc.reason}", retryable=True)
+    if exc.kind == net.PROTOCOL:
+        return ModelError(ep.redact(f"{ep.provider} API at {where}: {exc}"), retryable=True)
+    return ModelError(ep.redact(f"{ep.provider} API at {where}: {exc}"))
 
 
 def _where(url: str) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import retry
 from . import conversation, providers
 from . import tools as tool_mod
 from .providers import ModelError
@@ -24,6 +25,8 @@ from .providers import ModelError
 SUMMARY_CHARS = 2_000
 #: The longest wait between attempts, whatever a server asks (a run without max_runtime still ends).
 MAX_RETRY_WAIT = 300.0
+#: The wait before a retry when the server names none: 1, 2, 4... s, at most 30 s.
+RETRY_BACKOFF = retry.Backoff(1.0, cap=30.0)
 
 
 @dataclass
@@ -234,7 +237,8 @@ def _run(
                 settings=settings,
                 deadline=deadline,
                 clock=clock,
-                sleep=_sleeper(sleep, cancel),
+                sleep=sleep,
+                cancel=cancel,
                 write=write,
             )
             result.model_calls = step
@@ -358,26 +362,6 @@ def _answer_call(
     return answer
 
 
-def _sleeper(sleep: Callable[[float], None], cancel: Any) -> Callable[[float], None]:
-    """``sleep`` that a shutdown cuts short (and then stops the run)."""
-    if cancel is None:
-        return sleep
-
-    def wait(seconds: float) -> None:
-        if sleep is time.sleep:
-            cancel.wait(seconds)  # wakes at once on shutdown
-        else:
-            sleep(seconds)
-        if cancel.is_set():
-            raise _Cancelled()
-
-    return wait
-
-
-def _backoff(attempt: int) -> float:
-    return min(30.0, 1.0 * (2**attempt))
-
-
 def _call_with_retries(
     ep: providers.Endpoint,
     body: dict[str, Any],
@@ -386,38 +370,52 @@ def _call_with_retries(
     deadline: float | None,
     clock: Callable[[], float],
     sleep: Callable[[float], None],
+    cancel: Any,
     write: _Log,
 ) -> providers.ModelReply:
+    """One model call, retried (:mod:`symbi_cron.retry`) on network trouble and retryable statuses after the
+    server's Retry-After or 1, 2, 4... s (at most 30 s), while the wait ends before ``deadline``."""
     ms = settings.models
     max_retries = int(getattr(ms, "max_retries", 4))
-    attempt = 0
-    while True:
-        timeout = float(ms.timeout_seconds)
-        if deadline is not None:
-            left = deadline - clock()
-            if left <= 0:
-                raise _Deadline("while waiting for the model")
-            timeout = min(timeout, left)
+
+    def attempt(t: retry.Try) -> providers.ModelReply | retry.Again:
         try:
-            return providers.call(ep, body, timeout=timeout)
+            return providers.call(ep, body, timeout=t.timeout(float(ms.timeout_seconds)))
         except ModelError as exc:
             if deadline is not None and clock() >= deadline:
                 raise _Deadline(f"while waiting for the model ({exc.message})") from None
             if not exc.retryable:
                 raise
-            if attempt >= max_retries:
-                raise ModelError(f"{exc.message} (gave up after {attempt + 1} attempts)") from None
-            wait = exc.retry_after if exc.retry_after is not None else _backoff(attempt)
-            if wait > MAX_RETRY_WAIT:
-                raise ModelError(
-                    f"{exc.message}; the server asks to wait {wait:g}s, more than the "
-                    f"{MAX_RETRY_WAIT:g}s symbi waits between attempts"
-                ) from None
-            if deadline is not None and clock() + wait >= deadline:
-                raise _Deadline(
-                    f"while waiting to retry: {exc.message}; the next attempt ({wait:g}s away) "
-                    "would start after the deadline"
-                ) from None
-            attempt += 1
-            write(f"[symbi] {exc.message}; retry {attempt} of {max_retries} in {wait:g}s")
-            sleep(wait)
+            return retry.Again(exc.message, after=exc.retry_after)
+
+    def note(again: retry.Again, attempts: int, wait: float) -> None:
+        write(f"[symbi] {again.detail}; retry {attempts} of {max_retries} in {wait:g}s")
+
+    try:
+        return retry.run(
+            attempt,
+            retries=max_retries,
+            backoff=RETRY_BACKOFF,
+            max_wait=MAX_RETRY_WAIT,
+            deadline=deadline,
+            clock=clock,
+            sleep=sleep,
+            cancel=cancel,
+            on_retry=note,
+        )
+    except retry.GaveUp as stop:
+        message = stop.last.detail if stop.last is not None else ""
+        if stop.why == retry.CANCELLED:
+            raise _Cancelled() from None
+        if stop.why == retry.EXHAUSTED:
+            raise ModelError(f"{message} (gave up after {stop.attempts} attempts)") from None
+        if stop.why == retry.TOO_LONG:
+            raise ModelError(
+                f"{message}; the server asks to wait {stop.wait:g}s, more than the "
+                f"{MAX_RETRY_WAIT:g}s symbi waits between attempts"
+            ) from None
+        if stop.wait is None:  # no time left for an attempt
+            raise _Deadline("while waiting for the model") from None
+        raise _Deadline(
+            f"while waiting to retry: {message}; the next attempt ({stop.wait:g}s away) would start after the deadline"
+        ) from None

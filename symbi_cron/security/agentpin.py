@@ -71,35 +71,29 @@ def _b64url_encode(data: bytes) -> str:
 
 
 def _default_fetch(url: str, *, timeout: float, ca_file: str | None) -> bytes:
-    """GET ``url`` over HTTPS with certificate checks, no redirects and a size cap."""
-    import ssl
-    import urllib.error
-    import urllib.request
+    """GET ``url`` over HTTPS (:mod:`symbi_cron.net`) with certificate checks, no redirects and a size cap."""
+    from .. import net
 
     if not url.lower().startswith("https://"):
         raise AgentPinError(f"refusing to fetch a discovery document over plain HTTP ({url})")
-
-    class _NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[override]
-            raise AgentPinError(f"discovery document at {url} redirects (HTTP {code}); redirects are refused")
-
-    ctx = ssl.create_default_context(cafile=ca_file)
-    opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=ctx), _NoRedirect())
-    req = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": "symbi-cron"})
     try:
-        with opener.open(req, timeout=timeout) as resp:
-            body = resp.read(MAX_DOCUMENT_BYTES + 1)
-    except AgentPinError:
-        raise
-    except urllib.error.HTTPError as exc:
-        raise AgentPinError(f"cannot fetch discovery document {url}: HTTP {exc.code}") from None
-    except urllib.error.URLError as exc:
+        answer = net.request(
+            "GET",
+            url,
+            headers={"Accept": "application/json", "User-Agent": "symbi-cron"},
+            timeout=timeout,
+            max_body=MAX_DOCUMENT_BYTES + 1,
+            ca_file=ca_file,
+        )
+    except net.NetError as exc:
         raise AgentPinError(f"cannot fetch discovery document {url}: {exc.reason}") from None
-    except (OSError, ValueError) as exc:
-        raise AgentPinError(f"cannot fetch discovery document {url}: {exc}") from None
-    if len(body) > MAX_DOCUMENT_BYTES:
+    if answer.redirect:
+        raise AgentPinError(f"discovery document at {url} redirects (HTTP {answer.status}); redirects are refused")
+    if not answer.ok:
+        raise AgentPinError(f"cannot fetch discovery document {url}: HTTP {answer.status}")
+    if len(answer.body) > MAX_DOCUMENT_BYTES:
         raise AgentPinError(f"discovery document {url} is larger than {MAX_DOCUMENT_BYTES} bytes")
-    return body
+    return answer.body
 
 
 def _check_document(doc: Any, domain: str, source: str) -> dict[str, Any]:

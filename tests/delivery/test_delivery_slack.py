@@ -7,6 +7,7 @@ from delivery_samples import sample_job, sample_payload
 
 from symbi_cron.delivery.router import deliver
 from symbi_cron.delivery.slack import OUTPUT_LIMIT, SECTION_TEXT_LIMIT, build_message
+from tests.servers.http_recorder import Reply
 
 
 def _api_ctx(make_ctx, srv, **kw):
@@ -127,3 +128,18 @@ def test_short_output_has_no_note_and_fences_are_defused():
     assert all(b["type"] != "context" for b in msg["blocks"])
     code = msg["blocks"][-1]["text"]["text"]
     assert code.count("```") == 2
+
+
+def test_a_redirect_is_a_failure_that_says_it_was_not_followed(http_server, make_ctx):
+    http_server.default = Reply(301, "moved", {"Location": http_server.url("/elsewhere")})
+    [r] = deliver(sample_payload(), ["slack"], make_ctx(slack_webhook_url=http_server.url("/services/T0/B0/x")))
+    assert not r.ok and r.attempts == 1 and "HTTP 301: moved (redirects are not followed)" in r.detail
+    [r] = deliver(
+        sample_payload(),
+        ["slack"],
+        make_ctx(slack_api_base_url=http_server.url("/api"), slack_api_token="xoxb-1", slack_default_channel="#ops"),
+    )
+    assert (
+        not r.ok and r.attempts == 1 and "HTTP 301 (redirects are not followed; check slack_api_base_url)" in r.detail
+    )
+    assert [q.path for q in http_server.requests] == ["/services/T0/B0/x", "/api/chat.postMessage"]

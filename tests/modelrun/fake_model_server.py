@@ -110,8 +110,10 @@ class FakeModelServer(RecordingHTTPServer):
 
     record_type = Request
 
-    def __init__(self, key: str | None = "test-key", responder: Callable[[Request], Turn] | None = None) -> None:
-        super().__init__()
+    def __init__(
+        self, key: str | None = "test-key", responder: Callable[[Request], Turn] | None = None, host: str = "127.0.0.1"
+    ) -> None:
+        super().__init__(host=host)
         self.key = key
         self.responder = responder
 

@@ -214,6 +214,31 @@ def test_request_timeout_is_retried(server, run):
     assert res.output == "in time" and clock.sleeps == [1.0]
 
 
+def test_a_redirect_is_an_error_that_says_so_and_is_not_followed(server, run):
+    location = {"Location": "http://127.0.0.1:9/v1/messages"}
+    server.script(Turn(status=302, error_type="moved", error_message="elsewhere", headers=location))
+    res, _, clock = run()
+    assert res.exit_code == 1 and clock.sleeps == [] and len(server.requests) == 1
+    assert "answered HTTP 302: moved: elsewhere (redirects are not followed; check [models] base_url)" in (
+        res.error_message
+    )
+
+
+def test_a_model_server_on_any_loopback_address_is_never_reached_through_a_proxy(run, monkeypatch):
+    from fake_model_server import FakeModelServer
+
+    from tests.servers.http_recorder import RecordingHTTPServer
+
+    for var in ("no_proxy", "NO_PROXY", "HTTP_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    with RecordingHTTPServer() as proxy, FakeModelServer(key=KEY, host="127.0.0.2") as local:
+        monkeypatch.setenv("http_proxy", proxy.url())
+        local.script(Turn.say("direct"))
+        res, _, _ = run(settings=make_settings(local, "anthropic"))
+        assert res.ok and res.output == "direct", res.error_message
+        assert len(local.requests) == 1 and proxy.requests == []
+
+
 def test_missing_key_is_a_clear_error(server, run):
     res, log, _ = run(env={})
     assert res.exit_code == 1 and res.output == ""

@@ -1,4 +1,5 @@
-"""A real HTTP server on 127.0.0.1 (ephemeral port) that records every request and answers as told.
+"""A real HTTP server on 127.0.0.1 (or another loopback address; ephemeral port) that records every request and
+answers as told.
 
     with RecordingHTTPServer() as srv:
         srv.script(Reply(500), Reply(200))        # the next answers, in order; then the default
@@ -68,8 +69,9 @@ class RecordingHTTPServer:
 
     record_type: type[Recorded] = Recorded
 
-    def __init__(self, default: Reply | None = None, handler: Handler | None = None) -> None:
+    def __init__(self, default: Reply | None = None, handler: Handler | None = None, host: str = "127.0.0.1") -> None:
         self.default = default or Reply(200, b"ok")
+        self.host = host
         self.handler = handler
         self.requests: list[Recorded] = []
         self._script: list[Reply] = []
@@ -157,7 +159,7 @@ class RecordingHTTPServer:
 
             do_POST = do_GET = do_PUT = _handle
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _H)
+        self._httpd = ThreadingHTTPServer((self.host, 0), _H)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,

@@ -1,0 +1,259 @@
+"""Every outbound HTTP call symbi makes goes through :func:`request`: webhook and Slack deliveries, the model APIs,
+AgentPin discovery and the Python client of the API. One set of rules for all of them:
+
+- **No redirect is followed.** A 3xx is an answer like any other (:attr:`Response.redirect`) and each caller says so
+  in its error (:data:`NOT_FOLLOWED`): following one would re-send the body, and the key or token in its headers,
+  to a place the user never named.
+- **Loopback is reached directly.** A host for which :func:`is_loopback` holds (``localhost``, 127.0.0.0/8,
+  ``::1``) never goes through a proxy from the environment; any other host honours ``https_proxy``/``no_proxy``.
+- **http and https only**; an ``https`` URL is checked against the system's CAs (or ``ca_file``).
+- **An HTTP answer never raises**: every status comes back as a :class:`Response`. No answer at all raises
+  :class:`NetError`, whose ``kind`` says what went wrong and whose text is the one a delivery receipt shows.
+- **Retry-After** (:func:`retry_after`): ``retry-after-ms``, then ``Retry-After`` in seconds or as an HTTP date.
+
+Retrying (the backoff, the deadline, cancellation) is :mod:`symbi_cron.retry`'s job. urllib is imported when a
+call is made, never when this module is: the CLI's light path imports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+__all__ = [
+    "NOT_FOLLOWED",
+    "Headers",
+    "NetError",
+    "Response",
+    "is_loopback",
+    "request",
+    "retry_after",
+]
+
+#: What an error says of a 3xx answer.
+NOT_FOLLOWED = "redirects are not followed"
+
+#: The kinds of :class:`NetError`: the URL cannot be used; no answer within the timeout; the connection could not
+#: be made or the request not sent; the connection broke while the answer was awaited or read; the answer was not
+#: HTTP (a bad status line, a cut body).
+URL, TIMEOUT, CONNECT, BROKEN, PROTOCOL = "url", "timeout", "connect", "broken", "protocol"
+
+
+def is_loopback(host: str | None) -> bool:
+    """True for a name or address of this machine's loopback: ``localhost`` (and ``localhost.localdomain``), any
+    address of 127.0.0.0/8, ``::1`` (brackets allowed, an IPv4-mapped ``::ffff:127.x.y.z`` too). A wildcard
+    (``0.0.0.0``, ``::``, empty) is not loopback."""
+    if not host:
+        return False
+    name = host.strip().lower()
+    if name.startswith("[") and name.endswith("]"):
+        name = name[1:-1]
+    if name in ("localhost", "localhost.localdomain"):
+        return True
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return bool(ip.is_loopback or (mapped is not None and mapped.is_loopback))
+
+
+class Headers(Mapping[str, str]):
+    """An answer's headers, looked up case-insensitively; a repeated header keeps its first value."""
+
+    __slots__ = ("_by_lower",)
+
+    def __init__(self, items: Iterable[tuple[str, str]] | Mapping[str, str] = ()) -> None:
+        pairs = items.items() if isinstance(items, Mapping) else items
+        by_lower: dict[str, tuple[str, str]] = {}
+        for key, value in pairs:
+            by_lower.setdefault(str(key).lower(), (str(key), str(value)))
+        self._by_lower = by_lower
+
+    def __getitem__(self, key: str) -> str:
+        return self._by_lower[key.lower()][1]
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, _ in self._by_lower.values())
+
+    def __len__(self) -> int:
+        return len(self._by_lower)
+
+    def __repr__(self) -> str:
+        return f"Headers({dict(self.items())!r})"
+
+
+@dataclass
+class Response:
+    """One HTTP answer, whatever its status."""
+
+    status: int
+    headers: Headers
+    body: bytes
+    url: str
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def redirect(self) -> bool:
+        """A 3xx: not followed (see :data:`NOT_FOLLOWED`)."""
+        return 300 <= self.status < 400
+
+
+class NetError(Exception):
+    """No HTTP answer came. ``kind`` is one of url, timeout, connect, broken, protocol; ``reason`` is what urllib
+    gave (an exception, or a text); ``timeout`` the seconds the call was allowed. ``str()`` is the text a delivery
+    receipt shows: ``timed out after 10s``, ``connection failed (Connection refused)``..."""
+
+    def __init__(self, kind: str, text: str, reason: Any = None, timeout: float | None = None) -> None:
+        super().__init__(text)
+        self.kind = kind
+        self.text = text
+        self.reason = reason if reason is not None else text
+        self.timeout = timeout
+
+    @property
+    def reason_text(self) -> str:
+        """The reason in words: an OS error's own message (``Connection refused``), else the reason as text."""
+        return _reason_text(self.reason)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _reason_text(reason: object) -> str:
+    if isinstance(reason, OSError) and reason.strerror:
+        return reason.strerror
+    return str(reason)
+
+
+def request(
+    method: str,
+    url: str,
+    *,
+    body: bytes | None = None,
+    headers: Mapping[str, str] | None = None,
+    timeout: float,
+    max_body: int | None = None,
+    ca_file: str | None = None,
+) -> Response:
+    """Send one request and return the answer, whatever its status (a 3xx is not followed); raise
+    :class:`NetError` when no answer came. ``timeout`` bounds each blocking step (connect, each read);
+    ``max_body`` caps the bytes read of the answer (None: all of it); ``ca_file`` replaces the system's CAs for
+    https."""
+    import urllib.error
+    import urllib.request
+    from urllib.parse import urlsplit
+
+    try:
+        req = urllib.request.Request(url, data=body, headers=dict(headers or {}), method=method)
+    except ValueError as exc:
+        raise NetError(URL, f"invalid URL ({exc})", exc, timeout) from None
+    if req.type not in ("http", "https"):
+        raise NetError(URL, f"unsupported URL scheme {req.type!r} (use http or https)", None, timeout)
+    opener = _opener(direct=is_loopback(urlsplit(url).hostname), ca_file=ca_file)
+    try:
+        try:
+            with opener.open(req, timeout=timeout) as resp:
+                data = resp.read() if max_body is None else resp.read(max_body)
+                return Response(resp.status, Headers(resp.headers.items()), data, url)
+        except urllib.error.HTTPError as exc:  # an answer with a status urllib calls an error (3xx, 4xx, 5xx)
+            try:
+                data = exc.read() if max_body is None else exc.read(max_body)
+            except Exception:
+                data = b""
+            return Response(exc.code, Headers(exc.headers.items() if exc.headers else ()), data, url)
+    except urllib.error.URLError as exc:
+        reason = exc.reason
+        if isinstance(reason, TimeoutError):
+            raise NetError(TIMEOUT, f"timed out after {timeout:g}s", reason, timeout) from None
+        raise NetError(CONNECT, f"connection failed ({_reason_text(reason)})", reason, timeout) from None
+    except TimeoutError as exc:
+        raise NetError(TIMEOUT, f"timed out after {timeout:g}s", exc, timeout) from None
+    except OSError as exc:
+        raise NetError(BROKEN, f"connection failed ({_reason_text(exc)})", exc, timeout) from None
+    except Exception as exc:  # http.client's own (a bad status line, a cut body), an invalid header value
+        raise NetError(PROTOCOL, f"HTTP error ({type(exc).__name__}: {exc})", exc, timeout) from None
+
+
+def _opener(*, direct: bool, ca_file: str | None) -> Any:
+    """An opener without a redirect handler (a 3xx reaches HTTPDefaultErrorHandler: an answer, not a hop) and,
+    for a loopback host, without the environment's proxies. Built per call: proxies are read from the
+    environment as it is now."""
+    import urllib.request
+
+    context = None
+    if ca_file:
+        import ssl
+
+        context = ssl.create_default_context(cafile=ca_file)
+    opener = urllib.request.OpenerDirector()
+    for handler in (
+        urllib.request.ProxyHandler({} if direct else None),
+        urllib.request.UnknownHandler(),
+        urllib.request.HTTPHandler(),
+        urllib.request.HTTPSHandler(context=context),
+        urllib.request.HTTPDefaultErrorHandler(),
+        urllib.request.HTTPErrorProcessor(),
+    ):
+        opener.add_handler(handler)
+    return opener
+
+
+def retry_after(
+    headers: Mapping[str, str] | None, *, now: datetime | None = None, cap: float | None = None
+) -> float | None:
+    """The wait an answer asks for, in seconds: ``retry-after-ms``, else ``Retry-After`` as seconds or as an HTTP
+    date (against ``now``, default the wall clock). Never negative; at most ``cap`` when given; None when the
+    answer names no readable wait."""
+    if not headers:
+        return None
+    found = headers if isinstance(headers, Headers) else Headers(headers)
+    secs = _number(found.get("retry-after-ms"))
+    if secs is not None:
+        secs /= 1000.0
+    else:
+        raw = (found.get("retry-after") or "").strip()
+        if not raw:
+            return None
+        secs = _number(raw)
+        if secs is None:
+            secs = _until(raw, now)
+            if secs is None:
+                return None
+    secs = max(secs, 0.0)
+    return min(secs, cap) if cap is not None else secs
+
+
+def _number(raw: str | None) -> float | None:
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return None if value != value else value  # NaN names no wait
+
+
+def _until(http_date: str, now: datetime | None) -> float | None:
+    from datetime import timezone
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(http_date)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    now = now or datetime.now(timezone.utc)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=timezone.utc)
+    return (when - now).total_seconds()
