@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from .. import retry
 from ..errors import SymbiError
 from ..services.app import App
 from ..timeutil import to_ms
@@ -28,6 +29,8 @@ log = logging.getLogger("symbi.scheduler")
 
 #: The longest wait between two attempts to record an outcome the store refused (full disk, outage).
 RECORD_RETRY_MAX_SECONDS = 5.0
+#: The waits between those attempts: 0.2 s, doubling, at most RECORD_RETRY_MAX_SECONDS.
+RECORD_BACKOFF = retry.Backoff(0.2, cap=RECORD_RETRY_MAX_SECONDS)
 #: A failure to record is logged at most this often (the attempts go on).
 RECORD_LOG_EVERY_SECONDS = 60.0
 
@@ -142,24 +145,27 @@ class RunOwner:
         """Record the outcome and the deliveries it owes, in one transaction; retried until the store takes it (a
         full disk or a database outage only delays it). None when the run is gone (its job was removed) or was
         recorded by someone else meanwhile (a recovery that judged this owner dead)."""
-        delay, last_logged = 0.2, 0.0
-        attempt = 0
-        while True:
-            attempt += 1
+        last_logged = 0.0
+
+        def attempt(t: retry.Try) -> dict[str, Any] | None | retry.Again:
             try:
                 return self._record_once(run_id, outcome)
             except SymbiError as exc:
-                now = time.monotonic()
-                if now - last_logged >= RECORD_LOG_EVERY_SECONDS:
-                    log.error(
-                        "cannot record the outcome of run %s yet (attempt %d; retrying until the store takes it): %s",
-                        run_id[:8],
-                        attempt,
-                        exc,
-                    )
-                    last_logged = now
-                self.sleep(delay)
-                delay = min(delay * 2, RECORD_RETRY_MAX_SECONDS)
+                return retry.Again(str(exc), value=exc)
+
+        def note(again: retry.Again, attempts: int, wait: float) -> None:
+            nonlocal last_logged
+            now = time.monotonic()
+            if now - last_logged >= RECORD_LOG_EVERY_SECONDS:
+                log.error(
+                    "cannot record the outcome of run %s yet (attempt %d; retrying until the store takes it): %s",
+                    run_id[:8],
+                    attempts,
+                    again.value,
+                )
+                last_logged = now
+
+        return retry.run(attempt, retries=None, backoff=RECORD_BACKOFF, sleep=self.sleep, on_retry=note)
 
     def _record_once(self, run_id: str, outcome: RunOutcome) -> dict[str, Any] | None:
         from ..services.delivery import owe_deliveries

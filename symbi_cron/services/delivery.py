@@ -10,8 +10,12 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
+from .. import retry
 from ..errors import InvalidInput, SymbiError
 from .app import App
+
+#: The waits between attempts to store a receipt the store refused: 0.2 s, doubling, at most 5 s.
+RECEIPT_BACKOFF = retry.Backoff(0.2, cap=5.0)
 
 if TYPE_CHECKING:
     from ..delivery.base import DeliveryContext, Receipt
@@ -63,7 +67,6 @@ def deliver_owed(
     written (that channel is sent again by whoever takes the run's deliveries over: at least once). Never raises
     for a channel (a failed delivery is a failed receipt). Returns how many channels were sent."""
     from ..delivery.base import DeliveryPayload
-    from ..delivery.receipts import save_receipts
     from ..delivery.router import deliver
     from ..store import jobs as job_rows
     from ..store import outbox
@@ -83,20 +86,33 @@ def deliver_owed(
     for channel in channels:
         receipts = deliver(payload, [channel], ctx)
         sent += 1
-        delay = 0.2
-        while True:  # the channel answered: its receipt must be kept (a full disk only delays it)
-            try:
-                with app.store.write() as tx:
-                    save_receipts(tx, run_id, receipts)
-                    outbox.settle(tx, run_id, channel)
-                break
-            except SymbiError as exc:
-                logging.getLogger("symbi.delivery").error(
-                    "cannot store the %s receipt of run %s yet (retrying): %s", channel, run_id[:8], exc
-                )
-                sleep(delay)
-                delay = min(delay * 2, 5.0)
+        _keep_receipts(app, run_id, channel, receipts, sleep=sleep)
     return sent
+
+
+def _keep_receipts(
+    app: App, run_id: str, channel: str, receipts: list[Receipt], *, sleep: Callable[[float], None]
+) -> None:
+    """Store the channel's receipts and settle its outbox row in one transaction, retried until the store takes
+    them: the channel answered, so its receipt must be kept (a full disk only delays it)."""
+    from ..delivery.receipts import save_receipts
+    from ..store import outbox
+
+    def attempt(t: retry.Try) -> None | retry.Again:
+        try:
+            with app.store.write() as tx:
+                save_receipts(tx, run_id, receipts)
+                outbox.settle(tx, run_id, channel)
+        except SymbiError as exc:
+            return retry.Again(str(exc), value=exc)
+        return None
+
+    def note(again: retry.Again, attempts: int, wait: float) -> None:
+        logging.getLogger("symbi.delivery").error(
+            "cannot store the %s receipt of run %s yet (retrying): %s", channel, run_id[:8], again.value
+        )
+
+    retry.run(attempt, retries=None, backoff=RECEIPT_BACKOFF, sleep=sleep, on_retry=note)
 
 
 def test_delivery(
