@@ -146,7 +146,7 @@ def _local_defaults() -> tuple[str, str | None]:
         host = f"[{host}]"
     url = f"http://{host}:{api.port}"
     try:
-        from .http.server import api_key
+        from .apikey import api_key
 
         key: str | None = api_key(app, create=False)
     except SymbiError:

@@ -16,11 +16,11 @@ def test_every_written_event_type_can_be_queried(app):
 
 
 def test_the_known_types_include_the_lifecycle_events():
-    from symbi_cron.runtime import lifecycle
+    from symbi_cron.services.record import DEAD_LETTERED, EXECUTED
 
     for written in (
-        lifecycle.EXECUTED,
-        lifecycle.DEAD_LETTERED,
+        EXECUTED,
+        DEAD_LETTERED,
         jobs.FAILED,
         jobs.COMPLETED,
         runs.TRIGGERED,

@@ -13,7 +13,7 @@ def api_key(show_path: bool) -> None:
     The key is SYMBI_API_KEY or config `api.key` when set; otherwise the one in the `api.key` file, which is
     generated (0600) on first use.
     """
-    from ..http.server import api_key as get_key
+    from ..apikey import api_key as get_key
     from .common import get_app
 
     app = get_app()

@@ -41,7 +41,7 @@ def run_job(
     \b
       symbi cron run nightly-report --wait
     """
-    from ..runtime.control import running_pid
+    from ..processes import running_pid
     from ..services import runs
 
     app = get_app()
@@ -55,7 +55,7 @@ def run_job(
         warn_if_no_daemon(app, also="this run is executed here")
         import os
 
-        from ..runtime.supervisor import execute_detached
+        from ..runtime.owner import execute_detached
 
         # No SQLite connection may cross the fork: SQLite keeps a process's locks on a file in one structure that
         # a fork copies but the kernel does not, so this process's closing its connection could checkpoint and

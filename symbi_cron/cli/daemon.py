@@ -52,7 +52,9 @@ def daemon(action: str, foreground: bool, timeout: float | None, leave_running: 
     if drain and action != "restart":
         raise InvalidInput("--drain goes with restart (stop always drains unless --leave-running)")
     if action == "status":
-        state = daemonize.daemon_state(paths)
+        from ..processes import daemon_state
+
+        state = daemon_state(paths)
         health = _health() if state.state == "running" else None
         if fmt == "json":
             emit_json({**state.to_dict(), **({"health": health} if health else {})})

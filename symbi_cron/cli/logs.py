@@ -143,7 +143,7 @@ def journal_of_daemon(paths) -> tuple[str, bool] | None:
     is the stream its ``JOURNAL_STREAM`` names (read from /proc, as the same user). None otherwise."""
     import os
 
-    from ..runtime.control import running_pid
+    from ..processes import running_pid
 
     pid = running_pid(paths)
     if pid is None:

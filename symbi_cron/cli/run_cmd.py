@@ -25,8 +25,8 @@ def run_agent(agent: str, input_text: str | None, timeout: float | None) -> None
     import uuid
 
     from ..config import referenced_env
+    from ..runtime.execute import execute_agent, symbi_vars
     from ..runtime.executor import ExecRequest, agent_env, env_secrets
-    from ..runtime.heartbeat import execute_agent, symbi_vars
     from ..runtime.sessions import FULLY_EPHEMERAL, open_session
     from ..services.agents import get_agent
 

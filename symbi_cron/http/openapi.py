@@ -58,7 +58,7 @@ _ERRORS = {
 
 def _models() -> list[type[BaseModel]]:
     from . import schemas
-    from .routes import ROUTES
+    from .route_table import ROUTES
 
     found: dict[str, type[BaseModel]] = {"ErrorBody": schemas.ErrorBody}
     for r in ROUTES:
@@ -230,7 +230,7 @@ def openapi_document(
     """The whole API as an OpenAPI 3.1 document; ``servers`` names where the daemon listens (``bind``, ``port``)
     and ``policies`` and ``channels`` the policy ids and custom channel names its config and plug-ins define."""
     from .. import __version__
-    from .routes import ROUTES
+    from .route_table import ROUTES
 
     models = _models()
     _, defs = models_json_schema([(m, "validation") for m in models], ref_template=_REF)

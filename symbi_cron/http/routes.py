@@ -1,270 +1,31 @@
 """The API's routes: both families of SPEC §13 mapped onto the services, plus health, metrics and OpenAPI.
 
-Each route is declared once in :data:`ROUTES` (method, path template, the query parameters it accepts, its
-request and response models); the dispatcher and the OpenAPI document both read that table.
+Each route is declared once in ``http/route_table.py`` (method, path template, the query parameters it accepts,
+its request and response models); this dispatcher and the OpenAPI document both read that table.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from ..apikey import api_identities
 from ..errors import InvalidInput, SymbiError
 from ..models import Job, JobSpec, Run, validation_error
 from . import schemas as S
 from .casing import camel_field, to_camel, to_snake
 from .paging import MAX_PAGE, next_page_headers, read_page
-from .server import HttpError, Request, Response, api_identities, check_auth, path_param
+from .route_table import HISTORY_PAGE, JOBS_PAGE, MAX_COUNT, ROUTES, RUNTIME_HISTORY_PAGE, Route
+from .wire import HttpError, Request, Response, check_auth, path_param
 
 log = logging.getLogger("symbi_cron.http")
 
 _M = TypeVar("_M", bound=BaseModel)
 
-MAX_COUNT = 1_000
-#: Default pages (documented in docs/api.md and the OpenAPI document).
-JOBS_PAGE = 100
-HISTORY_PAGE = 20  # the guide's history default
-RUNTIME_HISTORY_PAGE = 50
-
-
-@dataclasses.dataclass(frozen=True)
-class Route:
-    method: str
-    template: str  # "/api/v1/schedule/{id}/pause"
-    handler: str  # method name of Api
-    summary: str
-    query: tuple[str, ...] = ()
-    body: type[BaseModel] | None = None
-    body_required: bool = True
-    responses: tuple[tuple[int, Any], ...] = ()  # (status, model | list[model] | "text" | None)
-    auth: bool = True
-    tag: str = "schedule"
-    page: int | None = None  # a list: its default page size (``limit``, ``cursor``, X-Next-Cursor)
-    camel: bool = False  # the body may use camelCase names, and the answer then does too (http/casing.py)
-
-    @property
-    def pattern(self) -> re.Pattern[str]:
-        return re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.template) + "$")
-
-
-_S = "/api/v1/schedule"
-_P = "/api/v1/schedules"
-ROUTES: tuple[Route, ...] = (
-    Route("GET", "/health", "health", "Liveness", responses=((200, S.Health),), auth=False, tag="health"),
-    Route(
-        "GET",
-        "/api/v1/health/scheduler",
-        "scheduler_health",
-        "Scheduler health and run totals (the guide's shape; ?format=runtime gives symbiont-sdk's)",
-        query=("format",),
-        responses=(
-            (200, (S.SchedulerHealth, S.RuntimeSchedulerHealth)),
-            (503, (S.SchedulerHealth, S.RuntimeSchedulerHealth)),
-        ),
-        auth=False,
-        tag="health",
-    ),
-    Route(
-        "GET",
-        "/metrics",
-        "metrics",
-        "Prometheus metrics (text exposition format)",
-        responses=((200, "text"), (404, S.ErrorBody)),
-        auth=False,
-        tag="health",
-    ),
-    Route(
-        "GET",
-        "/api/v1/openapi.json",
-        "openapi",
-        "This document (it holds no secret: served without the key)",
-        responses=((200, "object"),),
-        auth=False,
-        tag="meta",
-    ),
-    # the guide's family
-    Route("POST", _S, "create_job", "Create a job", body=JobSpec, responses=((201, Job),), camel=True),
-    Route(
-        "GET",
-        _S,
-        "list_jobs",
-        "List jobs by name, optionally by status and agent (one page)",
-        query=("status", "agent_id", "agentId", "limit", "cursor"),
-        responses=((200, [Job]),),
-        page=JOBS_PAGE,
-    ),
-    Route(
-        "GET",
-        _S + "/{id}",
-        "get_job",
-        "A job (with its recent runs when ?history=N)",
-        query=("history",),
-        responses=((200, S.JobWithRuns),),
-    ),
-    Route(
-        "PUT",
-        _S + "/{id}",
-        "update_job",
-        "Change some fields of a job",
-        body=S.JobUpdate,
-        responses=((200, Job),),
-        camel=True,
-    ),
-    Route(
-        "DELETE",
-        _S + "/{id}",
-        "delete_job",
-        "Delete a job and its history",
-        responses=((200, S.DeleteResult),),
-    ),
-    Route("POST", _S + "/{id}/pause", "pause_job", "Pause an active job", responses=((200, Job),)),
-    Route("POST", _S + "/{id}/resume", "resume_job", "Resume a paused job", responses=((200, Job),)),
-    Route(
-        "POST",
-        _S + "/{id}/run",
-        "run_job",
-        "Queue a run now (the daemon starts it)",
-        body=S.RunRequest,
-        body_required=False,
-        responses=((202, S.RunAccepted),),
-    ),
-    Route(
-        "GET",
-        _S + "/{id}/history",
-        "job_history",
-        "A job's runs, newest first (one page)",
-        query=("limit", "status", "cursor"),
-        responses=((200, [Run]),),
-        page=HISTORY_PAGE,
-    ),
-    Route(
-        "GET",
-        _S + "/{id}/next_run",
-        "next_run",
-        "The job's next slot (and the next ?count=N)",
-        query=("count",),
-        responses=((200, S.NextRun),),
-    ),
-    Route(
-        "GET",
-        "/api/v1/runs/{id}",
-        "get_run",
-        "One run, with its output and delivery receipts",
-        responses=((200, Run),),
-        tag="runs",
-    ),
-    Route(
-        "POST",
-        "/api/v1/runs/{id}/approve",
-        "approve_run",
-        "Approve a run waiting for approval, as the identity bound to the key",
-        responses=((200, Run), (403, S.ErrorBody)),
-        tag="runs",
-    ),
-    Route(
-        "POST",
-        "/api/v1/runs/{id}/deny",
-        "deny_run",
-        "Deny a run waiting for approval, as the identity bound to the key",
-        body=S.DenyRequest,
-        body_required=False,
-        responses=((200, Run), (403, S.ErrorBody)),
-        tag="runs",
-    ),
-    # the runtime family (symbiont-sdk's client.schedules)
-    Route(
-        "GET",
-        _P,
-        "list_schedules",
-        "List schedules by name (one page)",
-        query=("limit", "cursor"),
-        responses=((200, [S.ScheduleSummary]),),
-        tag="schedules",
-        page=JOBS_PAGE,
-    ),
-    Route(
-        "POST",
-        _P,
-        "create_schedule",
-        "Create a schedule",
-        body=S.CreateScheduleRequest,
-        responses=((201, S.CreateScheduleResponse),),
-        tag="schedules",
-    ),
-    Route(
-        "GET",
-        _P + "/{id}",
-        "get_schedule",
-        "A schedule",
-        responses=((200, S.ScheduleDetail),),
-        tag="schedules",
-    ),
-    Route(
-        "PUT",
-        _P + "/{id}",
-        "update_schedule",
-        "Change a schedule",
-        body=S.UpdateScheduleRequest,
-        responses=((200, S.ScheduleDetail),),
-        tag="schedules",
-    ),
-    Route(
-        "DELETE",
-        _P + "/{id}",
-        "delete_schedule",
-        "Delete a schedule",
-        responses=((200, S.DeleteScheduleResponse),),
-        tag="schedules",
-    ),
-    Route(
-        "POST",
-        _P + "/{id}/pause",
-        "pause_schedule",
-        "Pause a schedule",
-        responses=((200, S.ScheduleActionResponse),),
-        tag="schedules",
-    ),
-    Route(
-        "POST",
-        _P + "/{id}/resume",
-        "resume_schedule",
-        "Resume a schedule",
-        responses=((200, S.ScheduleActionResponse),),
-        tag="schedules",
-    ),
-    Route(
-        "POST",
-        _P + "/{id}/trigger",
-        "trigger_schedule",
-        "Queue a run now",
-        responses=((202, S.ScheduleActionResponse),),
-        tag="schedules",
-    ),
-    Route(
-        "GET",
-        _P + "/{id}/history",
-        "schedule_history",
-        "Run history, newest first (one page)",
-        query=("limit", "cursor"),
-        responses=((200, S.ScheduleHistoryResponse),),
-        tag="schedules",
-        page=RUNTIME_HISTORY_PAGE,
-    ),
-    Route(
-        "GET",
-        _P + "/{id}/next-runs",
-        "schedule_next_runs",
-        "The next N slots",
-        query=("count",),
-        responses=((200, S.NextRunsResponse),),
-        tag="schedules",
-    ),
-)
 _COMPILED = [(r, r.pattern) for r in ROUTES]
 
 
@@ -388,7 +149,7 @@ class Api:
 
     def _reloaded(self, settings: Any) -> None:
         """Take up reloaded settings (services/reload.py): metrics, limits, policies, and the keys clients use."""
-        from .server import api_key
+        from ..apikey import api_key
 
         self.app.settings = settings
         self.max_body_bytes = settings.api.max_body_bytes
@@ -446,8 +207,8 @@ class Api:
         fmt = request.query.get("format", "guide")
         if fmt not in ("guide", "runtime"):
             raise InvalidInput(f"unknown format {fmt!r} (expected guide or runtime)", field="format")
+        from ..apikey import key_problem
         from ..services.health import guide_metrics, scheduler_health
-        from .server import key_problem
 
         snap = self._snapshot()
         h = scheduler_health(
@@ -505,15 +266,13 @@ class Api:
 
     def openapi(self, request: Request) -> Response:
         if self._openapi is None:
-            from importlib.metadata import entry_points
-
-            from ..delivery.custom import ENTRY_POINT_GROUP
+            from ..services.delivery import custom_channel_names
             from .openapi import openapi_document
-            from .server import dumps
+            from .wire import dumps
 
             settings = self.app.settings
             policies = list(settings.policies)
-            channels = sorted({*settings.custom_channels, *(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))})
+            channels = custom_channel_names(settings)
             self._openapi = dumps(openapi_document(self.bind, self.port, policies=policies, channels=channels))
         return Response(200, self._openapi)
 

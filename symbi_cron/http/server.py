@@ -13,21 +13,20 @@ from __future__ import annotations
 
 import dataclasses
 import errno
-import hmac
 import io
-import json
 import logging
 import socket
 import socketserver
 import threading
 import time
-from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
+from ..apikey import api_key
 from ..errors import InvalidInput, SymbiError
 from ..net import is_loopback
+from .wire import HttpError, Request, Response, dumps, error_response
 
 log = logging.getLogger("symbi_cron.http")
 
@@ -41,188 +40,13 @@ MAX_CONNECTIONS = 128
 MAX_ACTIVE_REQUESTS = 4
 #: Liveness and health answer outside that limit: monitoring must see a daemon whose store is busy.
 UNCOUNTED_PATHS = frozenset({"/health", "/api/v1/health/scheduler"})
-MAX_JSON_DEPTH = 32
 SERVER_NAME = "symbi-cron"
 
 
-class HttpError(SymbiError):
-    """An HTTP-level refusal (auth, method, media type, size) with its own status and code."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        *,
-        details: Any = None,
-        headers: dict[str, str] | None = None,
-        close: bool = False,
-    ) -> None:
-        super().__init__(message, details=details)
-        self.http_status = status
-        self.code = code
-        self.headers = headers or {}
-        self.close = close
-
-
-# -- the key ---------------------------------------------------------------------------------------------------
-def api_key(app: Any, *, create: bool = True) -> str:
-    """The API key: ``SYMBI_API_KEY`` / config ``api.key`` (``${VAR}`` allowed), else the ``api.key`` file,
-    generated (0600) when missing and ``create``. Raises SymbiError when a configured reference is unset."""
-    settings = app.settings
-    configured = settings.api.key
-    if configured:
-        from ..envref import has_env_ref
-
-        value = settings.secret(configured, app.env).strip()
-        if not value:
-            what = configured if has_env_ref(configured) else "api.key"
-            raise SymbiError(f"the API key is configured as {what} but that is empty or unset")
-        return value
-    path = app.paths.api_key_file
-    try:
-        text = path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        text = ""
-    except OSError as exc:
-        raise SymbiError(f"cannot read the API key file {path}: {exc.strerror}") from None
-    if text:
-        return text
-    if not create:
-        raise SymbiError(f"no API key yet: none configured and {path} does not exist")
-    import secrets
-
-    from ..paths import write_private
-
-    key = secrets.token_urlsafe(32)
-    write_private(path, key + "\n")
-    return key
-
-
-def api_identities(app: Any, main_key: str) -> dict[str, str]:
-    """Every key the API accepts, mapped to the identity it acts as: the main key (``api.identity``) and each of
-    ``[api.keys]``. Raises SymbiError when a configured reference is unset or two identities share a key."""
-    settings = app.settings
-    out = {main_key: settings.api.identity}
-    for identity, configured in settings.api.keys.items():
-        value = (settings.secret(configured, app.env) or "").strip()
-        if not value:
-            raise SymbiError(f"api.keys.{identity} is {configured!r}, which is empty or unset")
-        if value in out:
-            raise SymbiError(f"api.keys.{identity} is the same key as {out[value]!r}'s: give each identity its own")
-        out[value] = identity
-    return out
-
-
-def key_problem(app: Any, served: str) -> str | None:
-    """Why clients cannot authenticate against a server using the key ``served`` (the key file was removed or
-    replaced, the configured ``${VAR}`` is unset or changed), or None when they can."""
-    try:
-        found = api_key(app, create=False)
-    except SymbiError as exc:
-        return f"the API is served without its key: {exc}; clients cannot authenticate"
-    if not hmac.compare_digest(found.encode("utf-8", "replace"), served.encode("utf-8", "replace")):
-        where = "configured key" if app.settings.api.key else f"key file {app.paths.api_key_file}"
-        return (
-            f"the API is served with another key than the {where}: clients using it are refused"
-            " (`symbi cron daemon reload` serves the new key)"
-        )
-    return None
-
-
 # -- JSON ------------------------------------------------------------------------------------------------------
-def _default(obj: Any) -> Any:
-    if isinstance(obj, datetime):
-        return obj.isoformat()
-    if hasattr(obj, "model_dump"):
-        return obj.model_dump(mode="json")
-    raise TypeError(f"cannot encode {type(obj).__name__}")
-
-
-def dumps(obj: Any) -> bytes:
-    return json.dumps(obj, default=_default, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def _depth(obj: Any) -> int:
-    """Nesting depth of parsed JSON, iteratively (a deep value must not blow the stack here either)."""
-    deepest, stack = 0, [(obj, 1)]
-    while stack:
-        node, d = stack.pop()
-        if isinstance(node, dict):
-            deepest = max(deepest, d)
-            stack.extend((v, d + 1) for v in node.values())
-        elif isinstance(node, list):
-            deepest = max(deepest, d)
-            stack.extend((v, d + 1) for v in node)
-    return deepest
-
-
-def parse_json(raw: bytes) -> Any:
-    """A request body as JSON; InvalidInput with line and column for malformed text."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(f"the body is not UTF-8 (byte {exc.start})", field="body") from None
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(
-            f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
-            field="body",
-            details={"field": "body", "line": exc.lineno, "column": exc.colno},
-        ) from None
-    except RecursionError:
-        raise InvalidInput(f"JSON nested deeper than {MAX_JSON_DEPTH} levels", field="body") from None
-    if _depth(value) > MAX_JSON_DEPTH:
-        raise InvalidInput(f"JSON nested deeper than {MAX_JSON_DEPTH} levels", field="body")
-    return value
 
 
 # -- requests --------------------------------------------------------------------------------------------------
-@dataclasses.dataclass
-class Request:
-    method: str
-    path: str
-    params: dict[str, str]  # path parameters
-    query: dict[str, str]
-    headers: Any
-    body: bytes
-    #: Who the request's key is bound to (``api.identity`` or a name of ``[api.keys]``); None on open endpoints.
-    identity: str | None = None
-
-    def json(self, *, required: bool = True) -> Any:
-        """The body parsed as JSON (None when empty and not ``required``)."""
-        if not self.body.strip():
-            if required:
-                raise InvalidInput("a JSON object is required in the body", field="body")
-            return None
-        return parse_json(self.body)
-
-
-@dataclasses.dataclass
-class Response:
-    status: int
-    body: Any = None
-    content_type: str = "application/json"
-    headers: dict[str, str] = dataclasses.field(default_factory=dict)
-
-    def payload(self) -> bytes:
-        if self.body is None:
-            return b""
-        if isinstance(self.body, bytes):
-            return self.body
-        if isinstance(self.body, str):
-            return self.body.encode("utf-8")
-        return dumps(self.body)
-
-
-def error_response(exc: SymbiError) -> Response:
-    """The JSON error body of SPEC §13; a field named by the error is always in ``details.field``."""
-    headers = dict(getattr(exc, "headers", {}) or {})
-    body = exc.to_dict()
-    if exc.field and isinstance(body.get("details"), dict) and "field" not in body["details"]:
-        body["details"] = {"field": exc.field, **body["details"]}
-    return Response(exc.http_status, body, headers=headers)
 
 
 class _DeadlineReader(io.RawIOBase):
@@ -616,36 +440,3 @@ def _bind_error(exc: OSError, bind: str, port: int) -> SymbiError:
     if exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT) or isinstance(exc, socket.gaierror):
         return SymbiError(f"cannot listen on {bind}:{port}: {bind} is not an address of this machine (api.bind)")
     return SymbiError(f"cannot listen on {bind}:{port}: {exc.strerror or exc}")
-
-
-def check_auth(headers: Any, key: str | dict[str, str]) -> str | None:
-    """Raise 401 unless ``Authorization: Bearer KEY`` matches one of the keys (constant-time, every key compared);
-    return the identity the key is bound to (with ``key`` a mapping of key -> identity; None for a single key)."""
-    keys = {key: None} if isinstance(key, str) else key
-    value = headers.get("Authorization") or ""
-    scheme, _, token = value.strip().partition(" ")
-    if not value:
-        raise HttpError(
-            401,
-            "unauthorized",
-            "missing Authorization: Bearer KEY (see `symbi api-key`)",
-            headers={"WWW-Authenticate": 'Bearer realm="symbi"'},
-        )
-    given = token.strip().encode("utf-8", "replace")
-    found: str | None = None
-    matched = False
-    for candidate, identity in keys.items():
-        if hmac.compare_digest(given, candidate.encode("utf-8")):
-            matched, found = True, identity
-    if scheme.lower() != "bearer" or not matched:
-        raise HttpError(
-            401,
-            "unauthorized",
-            "invalid API key",
-            headers={"WWW-Authenticate": 'Bearer realm="symbi", error="invalid_token"'},
-        )
-    return found
-
-
-def path_param(raw: str) -> str:
-    return unquote(raw)

@@ -1,5 +1,5 @@
 """The process a model agent runs in: ``python -m symbi_cron.modelrun.child`` (started by
-:func:`symbi_cron.modelrun.execution.execute_model`, like any agent, in its own process group under the run's
+:func:`symbi_cron.runtime.model_agent.execute_model`, like any agent, in its own process group under the run's
 owner, so ``max_runtime`` and a shutdown kill it as they kill a command agent).
 
 Protocol: the request is one JSON document on stdin (agent, input, context directory, session, configuration, the

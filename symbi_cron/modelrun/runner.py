@@ -80,7 +80,7 @@ class _Log:
 
 def _summary_of(text: str) -> str | None:
     """The final text without the heartbeat's ``sleep`` control word (a last line, or its last clause)."""
-    from ..runtime.heartbeat import strip_sleep_line
+    from ..sleepword import strip_sleep_line
 
     lines = text.rstrip().splitlines()
     while lines and not lines[-1].strip():

@@ -27,13 +27,11 @@ import select
 import signal
 import sys
 import time
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 from ..errors import DaemonNotRunning, InvalidState, StoreLost, SymbiError
 from ..paths import Paths, ensure_private_dir
-from .control import pid_alive, pidfile_locked, read_pid
+from ..processes import daemon_state, pid_alive, pidfile_locked, read_pid, remove_stale
 
 READY_TIMEOUT_SECONDS = 30.0
 #: The signal that stops the daemon at once and leaves the runs in flight running (``daemon restart``).
@@ -87,61 +85,6 @@ class PidFile:
             pass
         os.close(self.fd)
         self.fd = None
-
-
-@dataclass
-class DaemonState:
-    """``state`` is running, stopped or stale."""
-
-    state: str
-    pid: int | None = None
-    started_at: datetime | None = None
-    pidfile: str | None = None
-
-    def uptime_seconds(self, now: datetime | None = None) -> int | None:
-        if self.started_at is None:
-            return None
-        now = now or datetime.now(timezone.utc)
-        return max(0, int((now - self.started_at).total_seconds()))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "state": self.state,
-            "running": self.state == "running",
-            "pid": self.pid,
-            "started_at": self.started_at.isoformat() if self.started_at else None,
-            "uptime_seconds": self.uptime_seconds(),
-            "pidfile": self.pidfile,
-        }
-
-
-def daemon_state(paths: Paths) -> DaemonState:
-    """The truth about the daemon: running (pidfile locked), stale (pidfile left unlocked) or stopped."""
-    locked = pidfile_locked(paths)
-    if locked is None:
-        return DaemonState("stopped", pidfile=str(paths.pidfile))
-    pid = read_pid(paths)
-    if locked:
-        try:
-            started = datetime.fromtimestamp(paths.pidfile.stat().st_mtime, tz=timezone.utc)
-        except OSError:
-            started = None
-        return DaemonState("running", pid, started, str(paths.pidfile))
-    # The pid is written only once the lock is held, so an unlocked pidfile is stale even when its pid is alive
-    # (reused by another process).
-    return DaemonState("stale", pid, None, str(paths.pidfile))
-
-
-def remove_stale(paths: Paths, state: DaemonState) -> str | None:
-    """Delete a stale pidfile; return the message saying so (None when there was nothing to remove)."""
-    if state.state != "stale":
-        return None
-    try:
-        os.unlink(paths.pidfile)
-    except FileNotFoundError:
-        return None
-    who = f"pid {state.pid}" if state.pid else "no pid"
-    return f"removed a stale pidfile {paths.pidfile} ({who}, not running: the daemon had died without cleaning up)"
 
 
 # -- start -------------------------------------------------------------------------------------------------------

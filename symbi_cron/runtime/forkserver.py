@@ -36,6 +36,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..paths import Paths
+from .owner import Flag
 
 log = logging.getLogger("symbi.scheduler")
 
@@ -45,31 +46,9 @@ MAX_MESSAGE = 1 << 20
 RUNS_PER_OWNER = 1000
 
 
-class Flag:
-    """A cancel flag a signal handler may set: no lock (``threading.Event.set`` in a handler can deadlock against
-    the main thread inside the same event). The executor only asks :meth:`is_set`."""
-
-    def __init__(self) -> None:
-        self._set = False
-        #: Why: "shutdown" (the daemon's drain: the run is interrupted) or "cancel" (a user asked: cancelled).
-        self.reason = "shutdown"
-
-    def set(self, reason: str = "shutdown") -> None:
-        self.reason = reason
-        self._set = True
-
-    def clear(self) -> None:
-        self._set = False
-        self.reason = "shutdown"
-
-    def is_set(self) -> bool:
-        return self._set
-
-
 def owner_id_for(pid: int, rand: str) -> str:
-    """The id a run owner is recorded under: ``owner:PID:RANDOM:HOST:IDENTITY`` (see ``lifecycle.owner_id``)."""
-    from .control import process_identity
-    from .lifecycle import host_name
+    """The id a run owner is recorded under: ``owner:PID:RANDOM:HOST:IDENTITY`` (see ``processes.owner_id``)."""
+    from ..processes import host_name, process_identity
 
     return f"owner:{pid}:{rand}:{host_name()}:{process_identity(pid) or '-'}"
 
@@ -77,11 +56,11 @@ def owner_id_for(pid: int, rand: str) -> str:
 def preload() -> None:
     """Import what every owner runs, once, before the fork server forks (an owner then imports nothing)."""
     from ..delivery import base, receipts, redact, router, stdout  # noqa: F401
-    from ..services import approvals, delivery, jobs, runs  # noqa: F401
+    from ..services import approvals, claim, delivery, jobs, leases, record, runs, start  # noqa: F401
     from ..store import agents, audit, outbox  # noqa: F401
     from ..store import jobs as job_rows  # noqa: F401
     from ..store import runs as run_rows  # noqa: F401
-    from . import executor, heartbeat, lifecycle, owner, sessions  # noqa: F401
+    from . import execute, executor, model_agent, owner, sessions  # noqa: F401
 
 
 class ForkServer:
@@ -368,23 +347,23 @@ class _Lease:
         self.thread.start()
 
     def _renew(self) -> None:
+        from ..services.leases import renew_lease
         from ..timeutil import to_ms
-        from . import lifecycle
 
         while not self.stopped.wait(self.lease_ms / 3000):
             try:
                 with self.app.store.write() as tx:
-                    lifecycle.renew_lease(tx, self.owner_id, now_ms=to_ms(self.app.clock.now()), lease_ms=self.lease_ms)
+                    renew_lease(tx, self.owner_id, now_ms=to_ms(self.app.clock.now()), lease_ms=self.lease_ms)
             except Exception as exc:  # an outage: the next renewal tries again
                 log.warning("run owner %s could not renew its lease: %s", self.owner_id.split(":")[1], exc)
 
     def stop(self) -> None:
-        from . import lifecycle
+        from ..services.leases import release_daemon
 
         self.stopped.set()
         self.thread.join(timeout=5)
         try:
             with self.app.store.write() as tx:
-                lifecycle.release_daemon(tx, self.owner_id)
+                release_daemon(tx, self.owner_id)
         except Exception:
             pass  # the lease lapses by itself

@@ -14,16 +14,19 @@ foreground ``symbi cron run`` the same :class:`RunOwner` runs in a thread of the
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from .. import retry
+from .. import processes, retry
 from ..errors import SymbiError
 from ..services.app import App
+from ..services.record import finish_run, max_retries_of
+from ..services.start import begin_run
+from ..store import runs as run_rows
 from ..timeutil import to_ms
-from . import lifecycle
-from .heartbeat import RunContext, RunOutcome, perform
+from .execute import RunContext, RunOutcome, execute_run
 
 log = logging.getLogger("symbi.scheduler")
 
@@ -33,6 +36,27 @@ RECORD_RETRY_MAX_SECONDS = 5.0
 RECORD_BACKOFF = retry.Backoff(0.2, cap=RECORD_RETRY_MAX_SECONDS)
 #: A failure to record is logged at most this often (the attempts go on).
 RECORD_LOG_EVERY_SECONDS = 60.0
+
+
+class Flag:
+    """A cancel flag a signal handler may set: no lock (``threading.Event.set`` in a handler can deadlock against
+    the main thread inside the same event). The executor only asks :meth:`is_set`."""
+
+    def __init__(self) -> None:
+        self._set = False
+        #: Why: "shutdown" (the daemon's drain: the run is interrupted) or "cancel" (a user asked: cancelled).
+        self.reason = "shutdown"
+
+    def set(self, reason: str = "shutdown") -> None:
+        self.reason = reason
+        self._set = True
+
+    def clear(self) -> None:
+        self._set = False
+        self.reason = "shutdown"
+
+    def is_set(self) -> bool:
+        return self._set
 
 
 class RunOwner:
@@ -114,7 +138,7 @@ class RunOwner:
         )
         log.info("run %s of job %s started (%s, attempt %s)", run_id[:8], job["name"], run["trigger"], run["attempt"])
         try:
-            outcome = perform(ctx)
+            outcome = execute_run(ctx)
         except Exception as exc:  # a bug or an OS error around the agent: the run fails, the owner goes on
             log.exception("run %s of job %s could not be executed", run_id[:8], job["name"])
             outcome = RunOutcome("failed", None, "", None, f"internal error running the agent: {exc}", 0, 0)
@@ -187,7 +211,7 @@ class RunOwner:
                 )
                 return None
             before = job_rows.status_of(tx, run["job_id"])
-            finished = lifecycle.finish_run(
+            finished = finish_run(
                 tx,
                 run_id,
                 status=outcome.status,
@@ -212,7 +236,7 @@ class RunOwner:
                         " nothing more runs until `symbi cron reset %s`",
                         job["name"],
                         job["failure_count"],
-                        lifecycle.max_retries_of(job),
+                        max_retries_of(job),
                         run_id[:8],
                         finished["status"],
                         job["name"],
@@ -230,3 +254,83 @@ class RunOwner:
         except Exception:  # delivery never fails a run; what is still owed is sent again by a recovery
             log.exception("delivery of run %s failed", run_id[:8])
             return 0
+
+
+# -- owners outside the daemon: `symbi cron run` with no daemon ----------------------------------------
+def execute_now(
+    app: App, run_id: str, *, stdout: TextIO | None = None, echo: TextIO | None = None
+) -> dict[str, Any] | None:
+    """Start and execute one queued run in this process (this process is the run's owner). Returns the run as
+    recorded (still queued when its job is at its limit; ``denied`` or ``pending_approval`` after the gate)."""
+    from ..services.approvals import gate_run
+
+    owner_id = processes.owner_id("cli")
+    now = app.clock.now()
+    with app.store.write() as tx:
+        begun = begin_run(
+            tx,
+            run_id,
+            now_ms=to_ms(now),
+            daemon_id=owner_id,
+            gate=lambda job, agent: gate_run(app, job, agent, now=now),
+            actor=app.actor,
+        )
+    if begun is not None:
+        RunOwner(app, owner_id, stdout=stdout, echo=echo, actor=app.actor).carry(run_id)
+    return run_rows.get(app.store.connection(), run_id)
+
+
+def execute_detached(env: dict[str, str] | None, run_id: str, *, stdout: TextIO | None, actor: str) -> int:
+    """``symbi cron run`` with no daemon: fork an owner for the run, in a session of its own, and return its pid.
+    The command follows the run's log like it follows a daemon's run, and a Ctrl-C stops the following, not the
+    run. The owner begins the run (the gate), carries it and exits; ``symbi cron cancel`` (SIGUSR1) stops it.
+
+    The caller must have closed every SQLite connection to the store first: SQLite's per-process lock state on a
+    file would cross the fork while the kernel's locks do not, and the parent closing its connection could then
+    checkpoint and remove the WAL under the child's writes (seen: a child's recorded outcome lost)."""
+    import signal
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 1
+    try:
+        os.setsid()
+        from ..services.app import open_app
+
+        cancel = Flag()
+        signal.signal(signal.SIGUSR1, lambda *_: cancel.set("cancel"))
+        signal.signal(signal.SIGTERM, lambda *_: cancel.set())
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        app = open_app(env, actor=actor, notify=False)  # its own store connection: none crosses a fork
+        from ..services.approvals import gate_run
+
+        owner_id = processes.owner_id("cli")
+        now = app.clock.now()
+        with app.store.write() as tx:
+            begun = begin_run(
+                tx,
+                run_id,
+                now_ms=to_ms(now),
+                daemon_id=owner_id,
+                gate=lambda job, agent: gate_run(app, job, agent, now=now),
+                actor=actor,
+            )
+        if begun is not None:
+            RunOwner(app, owner_id, stdout=stdout, cancel=cancel, actor=actor).carry(run_id)
+        code = 0
+    except BaseException:  # noqa: BLE001 - the child must never return into the CLI
+        try:
+            logging.getLogger("symbi").exception("the run's owner failed")
+        except Exception:
+            pass
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except Exception:
+            pass
+        os._exit(code)

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .control import pid_alive, process_identity
+from ..processes import pid_alive, process_identity
 
 log = logging.getLogger("symbi.scheduler")
 

@@ -37,14 +37,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from .. import processes
 from ..errors import StoreError, StoreLost, SymbiError
 from ..priority import SchedulerFirst
+from ..processes import kill_session, pid_alive, process_identity
 from ..services.app import App
+from ..services.claim import Limits, claim_job
+from ..services.leases import forget_lapsed, lease_alive, register_daemon, release_daemon, renew_lease
+from ..services.record import finish_run
+from ..services.start import Begun, begin_run, count_queued, next_queued, startable, still_queued
 from ..store import jobs as job_rows
 from ..store import runs as run_rows
 from ..timeutil import from_ms, iso, to_ms
-from . import lifecycle
-from .control import kill_session, pid_alive, process_identity
 
 log = logging.getLogger("symbi.scheduler")
 #: Due jobs claimed per transaction (more are claimed at the next, immediate, tick).
@@ -80,14 +84,14 @@ class Supervisor:
         rng: random.Random | None = None,
         daemon_id: str | None = None,
         stdout: TextIO | None = None,
-        limits: lifecycle.Limits | None = None,
+        limits: Limits | None = None,
         launcher: Any = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.app = app
         self.rng = rng or random.Random()
-        self.daemon_id = daemon_id or lifecycle.owner_id("daemon")
-        self.limits = limits or lifecycle.Limits.from_settings(app.settings)
+        self.daemon_id = daemon_id or processes.owner_id("daemon")
+        self.limits = limits or Limits.from_settings(app.settings)
         self.stdout = stdout
         #: The fork server (``runtime.forkserver.ForkServer``); None: owners are threads of this process.
         self.launcher = launcher
@@ -207,7 +211,7 @@ class Supervisor:
         now_ms = to_ms(self.app.clock.now())
         if self.shared:
             with self.app.store.write() as tx:
-                lifecycle.register_daemon(tx, self.daemon_id, now_ms=now_ms, lease_ms=self.lease_ms)
+                register_daemon(tx, self.daemon_id, now_ms=now_ms, lease_ms=self.lease_ms)
             self._lease_renewed_ms = now_ms
         return self.sweep(force=True)
 
@@ -240,7 +244,7 @@ class Supervisor:
             self._sweep_outbox()
             if self.shared:
                 with self.app.store.write() as tx:
-                    lifecycle.forget_lapsed(tx, me=self.daemon_id, now_ms=to_ms(self.app.clock.now()))
+                    forget_lapsed(tx, me=self.daemon_id, now_ms=to_ms(self.app.clock.now()))
         if recovered:
             self.recovered += len(recovered)
             log.warning(
@@ -307,15 +311,15 @@ class Supervisor:
             return True
         if self.shared:
             with self.app.store.read() as conn:
-                return lifecycle.lease_alive(conn, owner, self.daemon_id, now_ms)
-        return lifecycle.owner_alive(owner, self.daemon_id)
+                return lease_alive(conn, owner, self.daemon_id, now_ms)
+        return processes.owner_alive(owner, self.daemon_id)
 
     def _adopt(self, run_id: str, owner: str | None) -> None:
         """Watch a live owner this daemon did not start (the previous daemon's): its run counts as in flight."""
-        if owner is None or self.pool is None or lifecycle.owner_kind(owner) != "owner":
+        if owner is None or self.pool is None or processes.owner_kind(owner) != "owner":
             return
         parts = owner.split(":")
-        if len(parts) < 5 or parts[3] != lifecycle.host_name():
+        if len(parts) < 5 or parts[3] != processes.host_name():
             return  # another host's owner: its lease says whether it lives
         pid = int(parts[1])
         with self._lock:
@@ -334,9 +338,9 @@ class Supervisor:
             state = run_rows.statuses(conn, [run_id]).get(run_id)
         if state is None or state != ("running", owner):
             return False  # recorded (the usual end of an owner), or no longer this owner's
-        if owner and lifecycle.owner_kind(owner) == "owner":
+        if owner and processes.owner_kind(owner) == "owner":
             parts = owner.split(":")
-            if len(parts) > 3 and parts[3] == lifecycle.host_name():
+            if len(parts) > 3 and parts[3] == processes.host_name():
                 left = kill_session(int(parts[1]), None if len(parts) < 5 or parts[4] == "-" else parts[4])
                 if left:
                     log.error(
@@ -351,7 +355,7 @@ class Supervisor:
             run = run_rows.get(tx, run_id)
             if run is None or run["status"] != "running" or run.get("daemon_id") != owner:
                 return False  # recorded meanwhile (the owner finished as we looked)
-            finished = lifecycle.finish_run(
+            finished = finish_run(
                 tx,
                 run_id,
                 status="interrupted",
@@ -364,7 +368,7 @@ class Supervisor:
             if finished is not None and job is not None:
                 owe_deliveries(tx, job, finished, owner=self.daemon_id, now_ms=now_ms)
             if self.shared and owner:
-                lifecycle.release_daemon(tx, owner)
+                release_daemon(tx, owner)
         self._asked["recorded"] += 1
         return True
 
@@ -401,9 +405,7 @@ class Supervisor:
             with self.app.store.write() as tx:
                 taken = outbox.take_over(tx, run_id, old=old_owner, new=owner.owner_id)
                 if taken and self.shared:
-                    lifecycle.register_daemon(
-                        tx, owner.owner_id, now_ms=to_ms(self.app.clock.now()), lease_ms=self.lease_ms
-                    )
+                    register_daemon(tx, owner.owner_id, now_ms=to_ms(self.app.clock.now()), lease_ms=self.lease_ms)
         except BaseException:
             self.pool.give_back(owner)
             raise
@@ -430,7 +432,7 @@ class Supervisor:
         if self._lease_renewed_ms is not None and now_ms - self._lease_renewed_ms < self.lease_ms // 3:
             return
         with self.app.store.write() as tx:
-            held = lifecycle.renew_lease(tx, self.daemon_id, now_ms=now_ms, lease_ms=self.lease_ms)
+            held = renew_lease(tx, self.daemon_id, now_ms=now_ms, lease_ms=self.lease_ms)
         if not held and self._lease_renewed_ms is not None:
             log.error(
                 "this daemon's lease had lapsed (%.1fs without renewal): the other daemons may have"
@@ -574,8 +576,8 @@ class Supervisor:
             return 0.0
         with self.app.store.read() as conn:
             nxt = job_rows.earliest_next_run(conn)
-            q = lifecycle.next_queued(conn, now_ms)
-            self.queued = lifecycle.count_queued(conn)
+            q = next_queued(conn, now_ms)
+            self.queued = count_queued(conn)
         wake = [t for t in (nxt, q) if t is not None]
         delay = min(interval, SWEEP_SECONDS)
         if wake:
@@ -614,7 +616,7 @@ class Supervisor:
                         job = job_rows.get(tx, stale["id"])  # it may have changed since the read
                         if job is None:
                             continue
-                        res = lifecycle.claim_job(
+                        res = claim_job(
                             tx, job, now_ms=now_ms, daemon_id=self.daemon_id, rng=self.rng, limits=self.limits
                         )
                 except StoreError:
@@ -661,7 +663,7 @@ class Supervisor:
         # so a long queue of one busy job never hides the due runs of the others behind it.
         full: set[str] = set()
         while started < capacity:
-            candidates = lifecycle.startable(conn, now_ms, capacity - started, exclude_jobs=full)
+            candidates = startable(conn, now_ms, capacity - started, exclude_jobs=full)
             candidates = [r for r in candidates if r["job_id"] not in full]
             if not candidates:
                 break
@@ -686,7 +688,7 @@ class Supervisor:
             runs = runs[: len(owners)]
             if not runs:
                 return 0
-        begun: list[tuple[lifecycle.Begun, Any]] = []
+        begun: list[tuple[Begun, Any]] = []
         unused = list(owners or ())
         try:
             with self.app.store.write() as tx:
@@ -694,7 +696,7 @@ class Supervisor:
                     owner_id = owners[i].owner_id if owners is not None else self.daemon_id
                     try:
                         with self.app.store.savepoint("begin_run"):
-                            b = lifecycle.begin_run(
+                            b = begin_run(
                                 tx,
                                 run["id"],
                                 now_ms=now_ms,
@@ -703,7 +705,7 @@ class Supervisor:
                                 actor="daemon",
                             )
                             if b is not None and self.shared and owners is not None:
-                                lifecycle.register_daemon(tx, owner_id, now_ms=now_ms, lease_ms=self.lease_ms)
+                                register_daemon(tx, owner_id, now_ms=now_ms, lease_ms=self.lease_ms)
                     except StoreError:
                         raise
                     except Exception as exc:  # one run that cannot start never stops the others
@@ -711,7 +713,7 @@ class Supervisor:
                         continue
                     if b is not None:
                         begun.append((b, owners[i] if owners is not None else None))
-                    elif lifecycle.still_queued(tx, run["id"]):
+                    elif still_queued(tx, run["id"]):
                         full.add(run["job_id"])  # at its max_concurrent: it waits
         except BaseException:
             for o in unused:
@@ -727,7 +729,7 @@ class Supervisor:
 
     def _fail_start(self, tx: Any, run: dict[str, Any], now_ms: int, exc: Exception) -> None:
         log.exception("run %s could not be started", run["id"][:8])
-        lifecycle.finish_run(
+        finish_run(
             tx,
             run["id"],
             status="failed",
@@ -736,7 +738,7 @@ class Supervisor:
             error_message=f"the run could not be started: {type(exc).__name__}: {exc}",
         )
 
-    def _hand_over(self, begun: lifecycle.Begun, owner: Any) -> None:
+    def _hand_over(self, begun: Begun, owner: Any) -> None:
         run_id = begun.run["id"]
         if owner is None:
             self._start_thread(Owned(run_id, self.daemon_id), lambda o: o.carry(run_id))
@@ -784,7 +786,7 @@ class Supervisor:
 
         old, self.app.settings = self.app.settings, settings
         replay = self.limits.replay_until_ms
-        self.limits = lifecycle.Limits.from_settings(settings)
+        self.limits = Limits.from_settings(settings)
         self.limits.replay_until_ms = replay
         if self.launcher is not None:
             try:
@@ -865,7 +867,7 @@ class Supervisor:
         if self.shared and not self.in_flight():
             try:
                 with self.app.store.write() as tx:
-                    lifecycle.release_daemon(tx, self.daemon_id)
+                    release_daemon(tx, self.daemon_id)
             except SymbiError as exc:  # the lease lapses by itself
                 log.warning("could not release the lease: %s", exc)
         self.close()
@@ -959,85 +961,3 @@ def _signal_owner(owned: Owned, sig: int) -> None:
         os.kill(owned.pid, sig)
     except OSError:
         pass
-
-
-def execute_now(
-    app: App, run_id: str, *, stdout: TextIO | None = None, echo: TextIO | None = None
-) -> dict[str, Any] | None:
-    """Start and execute one queued run in this process (this process is the run's owner). Returns the run as
-    recorded (still queued when its job is at its limit; ``denied`` or ``pending_approval`` after the gate)."""
-    from ..services.approvals import gate_run
-    from .owner import RunOwner
-
-    owner_id = lifecycle.owner_id("cli")
-    now = app.clock.now()
-    with app.store.write() as tx:
-        begun = lifecycle.begin_run(
-            tx,
-            run_id,
-            now_ms=to_ms(now),
-            daemon_id=owner_id,
-            gate=lambda job, agent: gate_run(app, job, agent, now=now),
-            actor=app.actor,
-        )
-    if begun is not None:
-        RunOwner(app, owner_id, stdout=stdout, echo=echo, actor=app.actor).carry(run_id)
-    return run_rows.get(app.store.connection(), run_id)
-
-
-def execute_detached(env: dict[str, str] | None, run_id: str, *, stdout: TextIO | None, actor: str) -> int:
-    """``symbi cron run`` with no daemon: fork an owner for the run, in a session of its own, and return its pid.
-    The command follows the run's log like it follows a daemon's run, and a Ctrl-C stops the following, not the
-    run. The owner begins the run (the gate), carries it and exits; ``symbi cron cancel`` (SIGUSR1) stops it.
-
-    The caller must have closed every SQLite connection to the store first: SQLite's per-process lock state on a
-    file would cross the fork while the kernel's locks do not, and the parent closing its connection could then
-    checkpoint and remove the WAL under the child's writes (seen: a child's recorded outcome lost)."""
-    import signal
-    import sys
-
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid:
-        return pid
-    code = 1
-    try:
-        os.setsid()
-        from ..services.app import open_app
-        from .forkserver import Flag
-
-        cancel = Flag()
-        signal.signal(signal.SIGUSR1, lambda *_: cancel.set("cancel"))
-        signal.signal(signal.SIGTERM, lambda *_: cancel.set())
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        app = open_app(env, actor=actor, notify=False)  # its own store connection: none crosses a fork
-        from ..services.approvals import gate_run
-        from .owner import RunOwner
-
-        owner_id = lifecycle.owner_id("cli")
-        now = app.clock.now()
-        with app.store.write() as tx:
-            begun = lifecycle.begin_run(
-                tx,
-                run_id,
-                now_ms=to_ms(now),
-                daemon_id=owner_id,
-                gate=lambda job, agent: gate_run(app, job, agent, now=now),
-                actor=actor,
-            )
-        if begun is not None:
-            RunOwner(app, owner_id, stdout=stdout, cancel=cancel, actor=actor).carry(run_id)
-        code = 0
-    except BaseException:  # noqa: BLE001 - the child must never return into the CLI
-        try:
-            logging.getLogger("symbi").exception("the run's owner failed")
-        except Exception:
-            pass
-    finally:
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        except Exception:
-            pass
-        os._exit(code)

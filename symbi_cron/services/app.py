@@ -66,7 +66,7 @@ def open_app(env: dict[str, str] | None = None, *, actor: str | None = None, not
     if actor:
         app.actor = actor
     if notify:
-        from ..runtime.control import signal_reload
+        from ..processes import signal_reload
 
         def reload_daemon() -> None:
             signal_reload(paths)

@@ -13,7 +13,7 @@ from .app import App
 def daemon_serving(app: App) -> bool:
     """True when a daemon runs for this SYMBI_HOME (its pidfile is locked), or, on a shared store, when any
     daemon holds a live lease on it (it may run on another machine)."""
-    from ..runtime.control import running_pid
+    from ..processes import running_pid
 
     if running_pid(app.paths) is not None:
         return True

@@ -147,3 +147,13 @@ def wants_delivery(job: dict[str, Any], run_status: str, previous_status: str | 
     if when == "change":
         return previous_status is None or previous_status != run_status
     return True
+
+
+def custom_channel_names(settings: Any) -> list[str]:
+    """The ``custom:NAME`` channels this installation knows: ``[custom_channels]`` and the plug-ins installed in the
+    entry point group ``symbi_cron.delivery``."""
+    from importlib.metadata import entry_points
+
+    from ..delivery.custom import ENTRY_POINT_GROUP
+
+    return sorted({*settings.custom_channels, *(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))})

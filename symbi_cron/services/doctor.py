@@ -146,7 +146,7 @@ class Doctor:
 
     # -- daemon ----------------------------------------------------------------------------------------------------
     def check_daemon(self) -> list[str]:
-        from ..runtime.daemonize import daemon_state
+        from ..processes import daemon_state
 
         state = daemon_state(self.paths)
         self.daemon = state
@@ -368,27 +368,5 @@ def probe_server(bind: str, port: int, timeout: float = 2.0) -> str | None:
         return resp.getheader("Server") or "?"
     except (OSError, http.client.HTTPException):
         return None
-    finally:
-        conn.close()
-
-
-def probe_health(bind: str, port: int, timeout: float = 3.0) -> dict[str, Any] | str:
-    """``GET /api/v1/health/scheduler`` on bind:port: the JSON answer, or a string saying why there is none."""
-    import http.client
-    import json
-
-    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(bind, bind)
-    conn = http.client.HTTPConnection(host, port, timeout=timeout)
-    try:
-        conn.request("GET", "/api/v1/health/scheduler")
-        resp = conn.getresponse()
-        raw = resp.read()
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            return f"HTTP {resp.status}, not JSON"
-        return body if isinstance(body, dict) else f"HTTP {resp.status}"
-    except (OSError, http.client.HTTPException) as exc:
-        return str(exc) or type(exc).__name__
     finally:
         conn.close()

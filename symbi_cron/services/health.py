@@ -64,7 +64,7 @@ def scheduler_health(
 
     ``snapshot`` is the supervisor's (live facts: lag, last tick, in flight, last error); ``scheduling`` says a
     supervisor should be claiming slots (default: a snapshot was given), which makes an overdue slot a reason;
-    ``api_problem`` is what the API found wrong with its key (``http.server.key_problem``).
+    ``api_problem`` is what the API found wrong with its key (``apikey.key_problem``).
     """
     snap = dict(snapshot or {})
     if scheduling is None:
@@ -217,8 +217,6 @@ def daemon_health(app: Any, *, timeout: float = 3.0) -> dict[str, Any]:
             "source": "store",
         }
     if api.enabled and api.port:
-        from .doctor import probe_health
-
         answer = probe_health(api.bind, int(api.port), timeout=timeout)
         if isinstance(answer, dict) and answer.get("status"):
             return {"status": answer["status"], "reasons": list(answer.get("reasons") or []), "source": "api"}
@@ -234,3 +232,25 @@ def daemon_health(app: Any, *, timeout: float = 3.0) -> dict[str, Any]:
         }
     health = scheduler_health(app, None, scheduling=True)
     return {"status": health["status"], "reasons": health["reasons"], "source": "store"}
+
+
+def probe_health(bind: str, port: int, timeout: float = 3.0) -> dict[str, Any] | str:
+    """``GET /api/v1/health/scheduler`` on bind:port: the JSON answer, or a string saying why there is none."""
+    import http.client
+    import json
+
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(bind, bind)
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.request("GET", "/api/v1/health/scheduler")
+        resp = conn.getresponse()
+        raw = resp.read()
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return f"HTTP {resp.status}, not JSON"
+        return body if isinstance(body, dict) else f"HTTP {resp.status}"
+    except (OSError, http.client.HTTPException) as exc:
+        return str(exc) or type(exc).__name__
+    finally:
+        conn.close()

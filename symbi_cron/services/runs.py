@@ -132,7 +132,7 @@ def cancel_run(app: App, run_id: str) -> dict[str, Any]:
     then KILL) and records it ``cancelled`` (not a failure: no retry). Returns the run as it is now."""
     import signal
 
-    from ..runtime.control import owner_pid_on_this_host
+    from ..processes import owner_pid_on_this_host
 
     now_ms = to_ms(app.clock.now())
     with app.store.write() as tx:

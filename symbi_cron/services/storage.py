@@ -33,7 +33,7 @@ def migrate_store(app: App, to_url: str) -> dict[str, Any]:
     fails (the target transaction is then rolled back: nothing half-copied stays)."""
     from dataclasses import replace
 
-    from ..runtime.control import running_pid
+    from ..processes import running_pid
     from ..store.factory import is_postgres_url, open_store
     from .audit import verify_chain
 

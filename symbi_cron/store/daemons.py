@@ -1,5 +1,5 @@
 """The ``daemons`` table, read side: which supervisors hold a live lease on a shared store (docs/scaling.md).
-The leases themselves are written by the supervisor (``runtime.lifecycle``)."""
+The leases themselves are written by the supervisor and the run owners (``services/leases.py``)."""
 
 from __future__ import annotations
 

@@ -143,7 +143,7 @@ def _campaign(d: Daemon, marks: Path, hook_url: str, hook_requests, rng: random.
 
 
 def _alive(pid: int) -> bool:
-    from symbi_cron.runtime.control import pid_alive
+    from symbi_cron.processes import pid_alive
 
     return pid_alive(pid)
 

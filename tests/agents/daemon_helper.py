@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from symbi_cron.runtime.control import pid_alive
+from symbi_cron.processes import pid_alive
 
 AGENT_SCRIPT = Path(__file__).resolve().parent / "agent.py"
 
@@ -166,7 +166,7 @@ class Daemon:
         """Kill whatever this test started (never anything else) -- daemons, fork servers, run owners and their
         agents -- and wait until each has exited, so nothing of this test still holds its files when the next one
         starts (or a filesystem is unmounted)."""
-        from symbi_cron.runtime.control import session_members
+        from symbi_cron.processes import session_members
 
         pids = set(self.pids) | ({self.pid} if self.pid else set()) | set(self.processes())
         for pid in list(pids):

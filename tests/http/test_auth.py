@@ -8,7 +8,8 @@ import stat
 
 import pytest
 
-from symbi_cron.http.server import api_key, start_api
+from symbi_cron.apikey import api_key
+from symbi_cron.http.server import start_api
 
 
 def test_open_and_closed_endpoints(http):

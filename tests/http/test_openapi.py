@@ -5,7 +5,7 @@ from __future__ import annotations
 import jsonschema
 from openapi_spec_validator import validate
 
-from symbi_cron.http.routes import ROUTES
+from symbi_cron.http.route_table import ROUTES
 
 
 def test_document_is_valid_and_covers_every_route(http):

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import jsonschema
 
-from symbi_cron.http.routes import HISTORY_PAGE, JOBS_PAGE
+from symbi_cron.http.route_table import HISTORY_PAGE, JOBS_PAGE
 from symbi_cron.services import jobs
 from symbi_cron.services.runs import queue_manual
 

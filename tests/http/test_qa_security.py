@@ -10,7 +10,7 @@ import time
 import pytest
 
 from symbi_cron.http import server as server_mod
-from symbi_cron.http.routes import ROUTES
+from symbi_cron.http.route_table import ROUTES
 
 BODY = b'{"name":"j","agent_id":"a","cron_expr":"*/5 * * * *"}'
 

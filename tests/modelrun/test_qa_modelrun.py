@@ -14,7 +14,7 @@ import pytest
 from agents.daemon_helper import Daemon, wait_for
 from fake_model_server import FakeModelServer, Turn
 
-from symbi_cron.runtime.control import pid_alive
+from symbi_cron.processes import pid_alive
 
 sys.path.append(str(Path(__file__).resolve().parents[2]))  # for tests.servers (never tests/ itself: tests/http)
 from tests.servers.http_recorder import RecordingHTTPServer  # noqa: E402

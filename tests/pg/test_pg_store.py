@@ -10,9 +10,10 @@ import time
 import pytest
 
 from symbi_cron.errors import StoreError
-from symbi_cron.runtime import lifecycle
 from symbi_cron.security.policy import Decision
 from symbi_cron.services import jobs as job_svc
+from symbi_cron.services.claim import Limits, claim_job
+from symbi_cron.services.start import begin_run
 from symbi_cron.store import Store, open_store
 from symbi_cron.store import jobs as job_rows
 from symbi_cron.store.migrations import LATEST_VERSION
@@ -204,16 +205,16 @@ def test_a_lapsed_lease_hands_the_running_run_to_the_others(rt, clock):
     dead.recover()  # takes its lease
     live.recover()
     with rt.app.store.write() as tx:  # the dead daemon claimed and started the slot, then vanished
-        res = lifecycle.claim_job(
+        res = claim_job(
             tx,
             job_rows.get(tx, job["id"]),
             now_ms=to_ms(clock.now()),
             daemon_id=dead.daemon_id,
             rng=random.Random(1),
-            limits=lifecycle.Limits(),
+            limits=Limits(),
         )
     with rt.app.store.write() as tx:
-        begun = lifecycle.begin_run(
+        begun = begin_run(
             tx,
             res.queued[0],
             now_ms=to_ms(clock.now()),

@@ -106,7 +106,7 @@ def test_cancel_interrupts(tmp_path):
 def test_missing_command_and_model_agent(tmp_path):
     res = execute(_req(tmp_path, agent={"name": "t", "command": "/no/such/binary"}))
     assert res.status == "failed" and res.exit_code == 127 and "command not found" in res.error_message
-    # A model agent is not a command: execute_agent (heartbeat.py) runs it through its own child process.
+    # A model agent is not a command: execute_agent (runtime/execute.py) runs it through its own child process.
     res = execute(_req(tmp_path, agent={"name": "m", "model": "claude", "system_prompt": "x"}))
     assert res.status == "failed" and res.error_message == "agent 'm' has no command"
 
@@ -120,7 +120,7 @@ def test_summary_file_or_tail(tmp_path):
 
 
 def _alive(pid: int) -> bool:
-    from symbi_cron.runtime.control import pid_alive
+    from symbi_cron.processes import pid_alive
 
     return pid_alive(pid)
 

@@ -66,7 +66,7 @@ def test_a_dead_owner_is_recovered_once_its_whole_session_is_gone(d, tmp_path):
         lambda: [r for r in d.runs(job) if r["status"] == "interrupted"], timeout=20, what="the run recovered"
     )[0]
     assert "owner process died" in run["error_message"]
-    from symbi_cron.runtime.control import pid_alive
+    from symbi_cron.processes import pid_alive
 
     assert not pid_alive(child), "the agent's child outlived the recovery"
     assert [(r["trigger"], r["status"]) for r in d.runs(job)] == [("schedule", "interrupted"), ("retry", "queued")]

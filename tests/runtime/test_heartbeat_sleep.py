@@ -9,7 +9,7 @@ import shlex
 
 import pytest
 
-from symbi_cron.runtime.heartbeat import is_sleep_line, strip_sleep_line
+from symbi_cron.sleepword import is_sleep_line, strip_sleep_line
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from symbi_cron.runtime import lifecycle
 from symbi_cron.services import jobs as job_svc
+from symbi_cron.services.claim import Limits, claim_job
 from symbi_cron.store import jobs as job_rows
 from symbi_cron.timeutil import to_ms
 
@@ -42,25 +42,25 @@ def test_claim_of_a_claimed_slot_is_a_no_op(rt, clock):
     clock.advance(60)
     slot = to_ms(T0 + timedelta(minutes=1))
     with rt.app.store.write() as tx:
-        res = lifecycle.claim_job(
+        res = claim_job(
             tx,
             job_rows.get(tx, job["id"]),
             now_ms=to_ms(clock.now()),
             daemon_id="d:1:x",
             rng=__import__("random").Random(1),
-            limits=lifecycle.Limits(),
+            limits=Limits(),
         )
         assert len(res.queued) == 1
         # Simulate the crash window: next_run put back as if the advance had not happened.
         job_rows.set_state(tx, job["id"], now_ms=slot, next_run=slot)
     with rt.app.store.write() as tx:
-        res = lifecycle.claim_job(
+        res = claim_job(
             tx,
             job_rows.get(tx, job["id"]),
             now_ms=to_ms(clock.now()),
             daemon_id="d:2:y",
             rng=__import__("random").Random(1),
-            limits=lifecycle.Limits(),
+            limits=Limits(),
         )
         assert res.queued == []
     assert len(rt.runs(job["id"])) == 1
@@ -334,13 +334,13 @@ def test_interrupted_recovery_counts_as_failure_and_retries(rt, clock):
     job = rt.job(retry_backoff_seconds=5)
     clock.advance(60)
     with rt.app.store.write() as tx:
-        lifecycle.claim_job(
+        claim_job(
             tx,
             job_rows.get(tx, job["id"]),
             now_ms=to_ms(clock.now()),
             daemon_id="daemon:999999:dead",
             rng=__import__("random").Random(1),
-            limits=lifecycle.Limits(),
+            limits=Limits(),
         )
         run = rt.runs(job["id"])[0]
         from symbi_cron.store import runs as run_rows

@@ -7,8 +7,9 @@ import os
 import subprocess
 import sys
 
-from symbi_cron.runtime import lifecycle
-from symbi_cron.runtime.control import process_identity
+from symbi_cron import processes
+from symbi_cron.processes import process_identity
+from symbi_cron.services.claim import Limits, claim_job
 
 
 def test_process_identity_names_a_process_not_a_pid():
@@ -28,21 +29,21 @@ def test_an_owner_whose_pid_now_belongs_to_another_process_is_gone():
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
         ident = process_identity(child.pid)
-        alive = f"daemon:{child.pid}:abcd1234:{lifecycle.host_name()}:{ident}"
-        reused = f"daemon:{child.pid}:abcd1234:{lifecycle.host_name()}:{ident.split('.')[0]}.1"
-        legacy = f"daemon:{child.pid}:abcd1234:{lifecycle.host_name()}"  # ids written before identities
-        assert lifecycle.owner_alive(alive, "daemon:me") is True
-        assert lifecycle.owner_alive(reused, "daemon:me") is False
-        assert lifecycle.owner_alive(legacy, "daemon:me") is True
+        alive = f"daemon:{child.pid}:abcd1234:{processes.host_name()}:{ident}"
+        reused = f"daemon:{child.pid}:abcd1234:{processes.host_name()}:{ident.split('.')[0]}.1"
+        legacy = f"daemon:{child.pid}:abcd1234:{processes.host_name()}"  # ids written before identities
+        assert processes.owner_alive(alive, "daemon:me") is True
+        assert processes.owner_alive(reused, "daemon:me") is False
+        assert processes.owner_alive(legacy, "daemon:me") is True
     finally:
         child.kill()
         child.wait()
 
 
 def test_our_own_ids_carry_the_identity():
-    oid = lifecycle.owner_id("daemon")
+    oid = processes.owner_id("daemon")
     kind, pid, _rand, host, ident = oid.split(":")
-    assert (kind, int(pid), host) == ("daemon", os.getpid(), lifecycle.host_name())
+    assert (kind, int(pid), host) == ("daemon", os.getpid(), processes.host_name())
     assert ident == process_identity(os.getpid())
 
 
@@ -56,15 +57,15 @@ def test_recovery_interrupts_a_run_whose_owner_pid_was_reused(rt, clock):
     clock.advance(60)
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
-        stale_owner = f"daemon:{child.pid}:dead0000:{lifecycle.host_name()}:0000.1"  # a live pid, not that process
+        stale_owner = f"daemon:{child.pid}:dead0000:{processes.host_name()}:0000.1"  # a live pid, not that process
         with rt.app.store.write() as tx:
-            lifecycle.claim_job(
+            claim_job(
                 tx,
                 job_rows.get(tx, job["id"]),
                 now_ms=to_ms(clock.now()),
                 daemon_id=stale_owner,
                 rng=__import__("random").Random(1),
-                limits=lifecycle.Limits(),
+                limits=Limits(),
             )
             run = rt.runs(job["id"])[0]
             run_rows.update(

@@ -184,7 +184,7 @@ def test_a_deleted_store_stops_the_daemon_with_a_clear_error(d):
             os.unlink(d.home / name)
         except FileNotFoundError:
             pass
-    from symbi_cron.runtime.control import pid_alive
+    from symbi_cron.processes import pid_alive
 
     wait_for(lambda: not pid_alive(pid), timeout=15, what="the daemon to stop")
     assert "was deleted while the daemon ran" in d.log()

@@ -1,4 +1,5 @@
-"""One run of a job, plain or heartbeat (SPEC §6, §7): sessions, iterations, the summary hand-over.
+"""Executing one run of a job (SPEC §6, §7), plain or a heartbeat wake: sessions, iterations, the summary
+hand-over, the environment each agent process gets.
 
 A plain run is one execution in the run's session. A heartbeat wake runs the agent in iterations: an iteration
 whose last output line says ``sleep`` (:func:`is_sleep_line`: any case, in quotes or markdown, or as the last
@@ -6,18 +7,18 @@ clause of the line) ends the wake successfully; a non-zero exit ends it as faile
 otherwise the next iteration starts at once, its context handed over per ``heartbeat.context_mode``. Reaching
 ``max_iterations`` without ``sleep`` fails the run. ``max_runtime`` bounds the whole wake.
 
-Nothing here touches the store: :func:`perform` returns a :class:`RunOutcome` for the lifecycle to record.
+Nothing here touches the store: :func:`execute_run` returns a :class:`RunOutcome` for the lifecycle to record.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, TextIO
 
 from ..paths import Paths
+from ..sleepword import is_sleep_line, strip_sleep_line
 from . import sessions
 from .executor import ExecRequest, ExecResult, agent_env, env_secrets, execute, read_summary
 
@@ -69,35 +70,6 @@ class RunContext:
             self.withheld = frozenset(referenced_env(self.settings)) if self.settings is not None else frozenset()
 
 
-# Quotes and markdown people (and models) put around a word: 'sleep', "sleep", `sleep`, **sleep**, _sleep_.
-_WRAP = "*_`'\"\u201c\u201d\u2018\u2019\u00ab\u00bb~"
-#: ``sleep`` ending a line: alone (after list or quote markers such as ``- `` or ``> ``), or as the line's last
-#: clause after ``;``, ``:``, ``,``, ``.``, ``!``, ``?``, a dash. Wrapped in quotes or markdown, any case, with a
-#: final ``.`` or ``!``. Not inside a sentence: "I will sleep" or "time to sleep" are not the control word.
-_SLEEP_END = re.compile(
-    rf"(?:^[\s>#\-+{re.escape(_WRAP)}]*|(?P<sep>[;:,.!?\u2014\u2013]|\s-)[\s{re.escape(_WRAP)}]*)"
-    rf"sleep[{re.escape(_WRAP)}]*[.!]*[{re.escape(_WRAP)}]*\s*$",
-    re.IGNORECASE,
-)
-
-
-def is_sleep_line(line: str) -> bool:
-    """True when ``line`` ends the wake: ``sleep``, ``Sleep.``, ``'sleep'``, ``**sleep**``, `` `sleep` ``, or a
-    line whose last clause is one of them (``Nothing to do; sleep``, ``All checks pass. Sleep.``)."""
-    return _SLEEP_END.search(line.strip()) is not None
-
-
-def strip_sleep_line(line: str) -> str:
-    """``line`` without its ``sleep`` clause (``Nothing to do; sleep`` -> ``Nothing to do``; a line that is only
-    the word -> ``""``); the line as is when it does not end in one."""
-    text = line.strip()
-    m = _SLEEP_END.search(text)
-    if m is None:
-        return text
-    keep = m.start() + (1 if m.group("sep") in (".", "!", "?") else 0)
-    return text[:keep].rstrip()
-
-
 def is_sleep(result: ExecResult) -> bool:
     """True when the iteration's last output line says ``sleep`` (:func:`is_sleep_line`)."""
     return is_sleep_line(result.last_line())
@@ -145,7 +117,7 @@ def execute_agent(req: ExecRequest, session: sessions.Session, *, settings: Any 
     """One execution of an agent: its command as a subprocess, or a model agent through the built-in runner.
     Every way of running an agent (a scheduled run, a heartbeat iteration, `symbi run`) goes through here."""
     if req.agent.get("model") and not req.agent.get("command"):
-        from ..modelrun.execution import execute_model
+        from .model_agent import execute_model
 
         return execute_model(
             req,
@@ -189,7 +161,7 @@ def _execute(
     return execute_agent(req, session, settings=ctx.settings), secrets
 
 
-def perform(ctx: RunContext) -> RunOutcome:
+def execute_run(ctx: RunContext) -> RunOutcome:
     """Run the job's agent for this run (one execution, or one heartbeat wake). Never raises for the agent."""
     started = time.monotonic()
     job, run = ctx.job, ctx.run
@@ -295,7 +267,7 @@ def _wake(ctx: RunContext, mode: str, hb: Mapping[str, Any], started: float, dea
     final_summary = last_summary if used else None
     detail: dict[str, Any] = {"heartbeat": {"context_mode": ctx_mode, "iterations": per_iter}}
     if any(usages):
-        from ..modelrun.execution import sum_usage
+        from .model_agent import sum_usage
 
         detail["usage"] = sum_usage(usages)
     return RunOutcome(status, code, joined, final_summary, error, used, duration_ms, detail)

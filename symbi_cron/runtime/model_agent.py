@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..runtime.executor import TAIL_BYTES, ExecRequest, ExecResult, Launch, env_secrets, run_process
+from .executor import TAIL_BYTES, ExecRequest, ExecResult, Launch, env_secrets, run_process
 
 #: How long after the deadline a model agent's process is killed if its runner has not stopped by itself.
 MODEL_KILL_SLACK_SECONDS = 3.0

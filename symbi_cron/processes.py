@@ -1,11 +1,17 @@
-"""Talking to a running supervisor from another process: find it through its pidfile, signal it."""
+"""Processes on this host: the daemon's pidfile (is it running? signal it), a process's identity (its pid and
+start time in this boot, which a reused pid cannot fake), a run owner's id and whether it lives, and the
+processes a dead owner's session left behind."""
 
 from __future__ import annotations
 
 import os
 import signal
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
 
-from ..paths import Paths
+from .paths import Paths
 
 
 def read_pid(paths: Paths) -> int | None:
@@ -173,3 +179,98 @@ def owner_pid_on_this_host(owner: str | None) -> int | None:
     if recorded != "-" and process_identity(pid) not in (recorded, None):
         return None
     return pid
+
+
+def host_name() -> str:
+    import socket
+
+    return socket.gethostname()
+
+
+def owner_id(kind: str = "daemon") -> str:
+    """An id for this supervisor instance, ``kind:pid:random:host:identity``: recovery knows whose runs it sees
+    (the host matters on a shared store, where a pid means something only on its own machine; the identity, the
+    boot and the process's start time, tells a live owner from a later process that got the same pid)."""
+    ident = process_identity(os.getpid()) or "-"
+    return f"{kind}:{os.getpid()}:{uuid.uuid4().hex[:8]}:{host_name()}:{ident}"
+
+
+def owner_kind(owner: str | None) -> str:
+    return (owner or "").split(":", 1)[0]
+
+
+def owner_alive(owner: str | None, me: str) -> bool:
+    """Whether the process that owns a run (by its owner id) still runs; never true for a stale id of ours."""
+    if not owner or owner == me:
+        return owner == me
+    parts = owner.split(":")
+    try:
+        pid = int(parts[1])
+    except (IndexError, ValueError):
+        return False
+    if pid == os.getpid():
+        return False  # our pid, but not our id: a previous process that had the same pid
+    if not pid_alive(pid):
+        return False
+    recorded = parts[4] if len(parts) > 4 else "-"
+    if recorded != "-":
+        current = process_identity(pid)
+        if current is not None and current != recorded:
+            return False  # the pid was reused (after a reboot, or by chance): the owner is gone
+    return True
+
+
+# -- the daemon's state, as its pidfile tells it -----------------------------------------------------------
+@dataclass
+class DaemonState:
+    """``state`` is running, stopped or stale."""
+
+    state: str
+    pid: int | None = None
+    started_at: datetime | None = None
+    pidfile: str | None = None
+
+    def uptime_seconds(self, now: datetime | None = None) -> int | None:
+        if self.started_at is None:
+            return None
+        now = now or datetime.now(timezone.utc)
+        return max(0, int((now - self.started_at).total_seconds()))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "running": self.state == "running",
+            "pid": self.pid,
+            "started_at": self.started_at.isoformat() if self.started_at else None,
+            "uptime_seconds": self.uptime_seconds(),
+            "pidfile": self.pidfile,
+        }
+
+
+def daemon_state(paths: Paths) -> DaemonState:
+    """The truth about the daemon: running (pidfile locked), stale (pidfile left unlocked) or stopped."""
+    locked = pidfile_locked(paths)
+    if locked is None:
+        return DaemonState("stopped", pidfile=str(paths.pidfile))
+    pid = read_pid(paths)
+    if locked:
+        try:
+            started = datetime.fromtimestamp(paths.pidfile.stat().st_mtime, tz=timezone.utc)
+        except OSError:
+            started = None
+        return DaemonState("running", pid, started, str(paths.pidfile))
+    # The pid is written only once the lock is held, so an unlocked pidfile is stale even when its pid is alive
+    # (reused by another process).
+    return DaemonState("stale", pid, None, str(paths.pidfile))
+
+
+def remove_stale(paths: Paths, state: DaemonState) -> str | None:
+    """Delete a stale pidfile; return the message saying so (None when there was nothing to remove)."""
+    if state.state != "stale":
+        return None
+    try:
+        os.unlink(paths.pidfile)
+    except FileNotFoundError:
+        return None
+    who = f"pid {state.pid}" if state.pid else "no pid"
+    return f"removed a stale pidfile {paths.pidfile} ({who}, not running: the daemon had died without cleaning up)"
