@@ -55,6 +55,16 @@ def test_a_job_and_an_agent_read_back_as_written(name, input_text, headers, cust
     assert doc.agents[0].spec.model_dump(mode="json") == agent
 
 
+def test_map_keys_the_lexer_reads_as_values_are_quoted() -> None:
+    """Found by the property test above: a custom key ``true`` was written bare and read back as a boolean."""
+    job = JobSpec.model_validate(
+        {"name": "0", "agent_id": "a", "cron_expr": "0 9 * * 1-5", "custom": {"true": [], "false": 1, "ok": 2}}
+    ).model_dump(mode="json")
+    text = symbi_text([], [job])
+    assert '"true": []' in text and '"false": 1' in text and " ok: 2" in text
+    assert dsl.parse(text).schedules[0].spec.model_dump(mode="json") == job
+
+
 @given(text)
 def test_quote_reads_back(value: str) -> None:
     [tok] = [t for t in dsl.tokenize(quote(value)) if t.kind == dsl.STRING]

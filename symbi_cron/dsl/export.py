@@ -71,8 +71,12 @@ def _triple(text: str, indent: str) -> str | None:
     return None
 
 
+#: Words the lexer reads as values, not names: a map key spelled so must be quoted.
+_VALUE_WORDS = frozenset({"true", "false"})
+
+
 def _key(name: str) -> str:
-    return name if _IDENT.match(name) else quote(name)
+    return name if _IDENT.match(name) and name not in _VALUE_WORDS else quote(name)
 
 
 def _scalar(value: Any, indent: str) -> str:
