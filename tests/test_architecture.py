@@ -47,7 +47,6 @@ RUNTIME_ORDER = (
 EXCEPTIONS: dict[tuple[str, str], str] = {
     ("runtime.daemonize", "http.server"): "the daemon process composes the API beside the supervisor",
     ("cli.completers", "store.factory"): "completion runs at every Tab press: it reads the store on the light path",
-    ("client", "http.server"): "is_loopback, until one network helper holds the loopback rule (issue 14, item 3)",
 }
 
 
