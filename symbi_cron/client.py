@@ -139,12 +139,7 @@ def _local_defaults() -> tuple[str, str | None]:
 
     app = open_app(notify=False)
     api = app.settings.api
-    host = api.bind
-    if host in ("0.0.0.0", "", "::"):
-        host = "127.0.0.1"
-    if ":" in host:
-        host = f"[{host}]"
-    url = f"http://{host}:{api.port}"
+    url = net.local_url(api.bind, api.port)
     try:
         from .apikey import api_key
 

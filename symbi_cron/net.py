@@ -1,5 +1,5 @@
 """Every outbound HTTP call symbi makes goes through :func:`request`: webhook and Slack deliveries, the model APIs,
-AgentPin discovery and the Python client of the API. One set of rules for all of them:
+AgentPin discovery, the Python client of the API and the doctor's probes of the daemon. One set of rules for all:
 
 - **No redirect is followed.** A 3xx is an answer like any other (:attr:`Response.redirect`) and each caller says so
   in its error (:data:`NOT_FOLLOWED`): following one would re-send the body, and the key or token in its headers,
@@ -28,6 +28,7 @@ __all__ = [
     "NetError",
     "Response",
     "is_loopback",
+    "local_url",
     "request",
     "retry_after",
 ]
@@ -60,6 +61,16 @@ def is_loopback(host: str | None) -> bool:
         return False
     mapped = getattr(ip, "ipv4_mapped", None)
     return bool(ip.is_loopback or (mapped is not None and mapped.is_loopback))
+
+
+def local_url(bind: str, port: int, path: str = "") -> str:
+    """The URL a client on this machine reaches a server bound at ``bind``:``port`` at: a wildcard bind
+    (``0.0.0.0``, ``::``, empty) is reached on the loopback (``127.0.0.1``, ``::1``); an IPv6 address is
+    bracketed."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(bind, bind)
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}{path}"
 
 
 class Headers(Mapping[str, str]):
@@ -142,11 +153,13 @@ def request(
     timeout: float,
     max_body: int | None = None,
     ca_file: str | None = None,
+    direct: bool = False,
 ) -> Response:
     """Send one request and return the answer, whatever its status (a 3xx is not followed); raise
     :class:`NetError` when no answer came. ``timeout`` bounds each blocking step (connect, each read);
     ``max_body`` caps the bytes read of the answer (None: all of it); ``ca_file`` replaces the system's CAs for
-    https."""
+    https; ``direct`` bypasses the environment's proxies whatever the host (a probe of this machine's own
+    daemon on the address it binds)."""
     import urllib.error
     import urllib.request
     from urllib.parse import urlsplit
@@ -157,7 +170,7 @@ def request(
         raise NetError(URL, f"invalid URL ({exc})", exc, timeout) from None
     if req.type not in ("http", "https"):
         raise NetError(URL, f"unsupported URL scheme {req.type!r} (use http or https)", None, timeout)
-    opener = _opener(direct=is_loopback(urlsplit(url).hostname), ca_file=ca_file)
+    opener = _opener(direct=direct or is_loopback(urlsplit(url).hostname), ca_file=ca_file)
     try:
         try:
             with opener.open(req, timeout=timeout) as resp:
@@ -182,10 +195,29 @@ def request(
         raise NetError(PROTOCOL, f"HTTP error ({type(exc).__name__}: {exc})", exc, timeout) from None
 
 
+#: Openers by the proxies they use (``()``: none), built once: building one costs more than a local call.
+_OPENERS: dict[tuple[tuple[str, str], ...], Any] = {}
+
+
 def _opener(*, direct: bool, ca_file: str | None) -> Any:
     """An opener without a redirect handler (a 3xx reaches HTTPDefaultErrorHandler: an answer, not a hop) and,
-    for a loopback host, without the environment's proxies. Built per call: proxies are read from the
-    environment as it is now."""
+    when ``direct``, without proxies; otherwise with the environment's proxies as they are now (``no_proxy`` is
+    read at each call by urllib itself). One with its own ``ca_file`` is built each time (the file may change)."""
+    import urllib.request
+
+    proxies = {} if direct else urllib.request.getproxies()
+    if ca_file:
+        return _build_opener(proxies, ca_file)
+    key = tuple(sorted(proxies.items()))
+    opener = _OPENERS.get(key)
+    if opener is None:
+        if len(_OPENERS) >= 8:  # the environment's proxies changed again and again: keep the cache small
+            _OPENERS.clear()
+        opener = _OPENERS[key] = _build_opener(proxies, None)
+    return opener
+
+
+def _build_opener(proxies: dict[str, str], ca_file: str | None) -> Any:
     import urllib.request
 
     context = None
@@ -195,7 +227,7 @@ def _opener(*, direct: bool, ca_file: str | None) -> Any:
         context = ssl.create_default_context(cafile=ca_file)
     opener = urllib.request.OpenerDirector()
     for handler in (
-        urllib.request.ProxyHandler({} if direct else None),
+        urllib.request.ProxyHandler(proxies),
         urllib.request.UnknownHandler(),
         urllib.request.HTTPHandler(),
         urllib.request.HTTPSHandler(context=context),

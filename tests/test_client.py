@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -19,9 +17,6 @@ from symbi_cron.client import (
     SymbiontClient,
 )
 from symbi_cron.http.server import start_api
-
-if str(Path(__file__).resolve().parents[1]) not in sys.path:  # the repository root, for tests.servers
-    sys.path.append(str(Path(__file__).resolve().parents[1]))
 
 
 @pytest.fixture
@@ -132,7 +127,7 @@ def test_unreachable_daemon_is_a_clear_error(api):
 
 
 def test_a_redirect_is_an_error_never_followed():
-    from tests.servers.http_recorder import RecordingHTTPServer, Reply
+    from servers.http_recorder import RecordingHTTPServer, Reply
 
     with RecordingHTTPServer() as srv:
         elsewhere = srv.url("/elsewhere/api/v1/schedule")

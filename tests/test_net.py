@@ -12,15 +12,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
-from pathlib import Path
 
 import pytest
+from servers.http_recorder import RecordingHTTPServer, Reply
 
-if str(Path(__file__).resolve().parents[1]) not in sys.path:  # the repository root, for tests.servers
-    sys.path.append(str(Path(__file__).resolve().parents[1]))
-
-from symbi_cron import net  # noqa: E402
-from tests.servers.http_recorder import RecordingHTTPServer, Reply  # noqa: E402
+from symbi_cron import net
 
 
 @pytest.fixture

@@ -3,19 +3,14 @@ recorded, not slept), one cancellation on the real clock, and the loop around re
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
+from servers.http_recorder import RecordingHTTPServer, Reply
 
-if str(Path(__file__).resolve().parents[1]) not in sys.path:  # the repository root, for tests.servers
-    sys.path.append(str(Path(__file__).resolve().parents[1]))
-
-from symbi_cron import net, retry  # noqa: E402
-from symbi_cron.retry import Again, Backoff, GaveUp  # noqa: E402
-from tests.servers.http_recorder import RecordingHTTPServer, Reply  # noqa: E402
+from symbi_cron import net, retry
+from symbi_cron.retry import Again, Backoff, GaveUp
 
 
 class Clock:

@@ -130,10 +130,9 @@ def _content(model: Any) -> dict[str, Any]:
 
 def server_url(bind: str, port: int) -> str:
     """The URL a client on this machine reaches the API at (a wildcard bind is reached on the loopback)."""
-    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(bind, bind)
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{port}"
+    from ..net import local_url
+
+    return local_url(bind, port)
 
 
 def _takes_null(schema: dict[str, Any]) -> bool:

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .. import net
 from ..errors import SymbiError
 from ..paths import Paths
 
@@ -356,17 +357,9 @@ def lock_holder(path: Path) -> int | None:
 
 def probe_server(bind: str, port: int, timeout: float = 2.0) -> str | None:
     """The ``Server`` header answering ``GET /health`` on bind:port (``"?"`` when it answers without one), or
-    None when nothing answers."""
-    import http.client
-
-    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(bind, bind)
-    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    None when nothing answers. Never through a proxy: it asks this machine."""
     try:
-        conn.request("GET", "/health")
-        resp = conn.getresponse()
-        resp.read()
-        return resp.getheader("Server") or "?"
-    except (OSError, http.client.HTTPException):
+        answer = net.request("GET", net.local_url(bind, port, "/health"), timeout=timeout, direct=True)
+    except net.NetError:
         return None
-    finally:
-        conn.close()
+    return answer.headers.get("Server") or "?"

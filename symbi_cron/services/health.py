@@ -235,22 +235,18 @@ def daemon_health(app: Any, *, timeout: float = 3.0) -> dict[str, Any]:
 
 
 def probe_health(bind: str, port: int, timeout: float = 3.0) -> dict[str, Any] | str:
-    """``GET /api/v1/health/scheduler`` on bind:port: the JSON answer, or a string saying why there is none."""
-    import http.client
+    """``GET /api/v1/health/scheduler`` on bind:port: the JSON answer, or a string saying why there is none. Never
+    through a proxy: it asks this machine."""
     import json
 
-    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(bind, bind)
-    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    from .. import net
+
     try:
-        conn.request("GET", "/api/v1/health/scheduler")
-        resp = conn.getresponse()
-        raw = resp.read()
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            return f"HTTP {resp.status}, not JSON"
-        return body if isinstance(body, dict) else f"HTTP {resp.status}"
-    except (OSError, http.client.HTTPException) as exc:
-        return str(exc) or type(exc).__name__
-    finally:
-        conn.close()
+        answer = net.request("GET", net.local_url(bind, port, "/api/v1/health/scheduler"), timeout=timeout, direct=True)
+    except net.NetError as exc:
+        return str(exc.reason) or type(exc.reason).__name__
+    try:
+        body = json.loads(answer.body)
+    except ValueError:
+        return f"HTTP {answer.status}, not JSON"
+    return body if isinstance(body, dict) else f"HTTP {answer.status}"

@@ -101,3 +101,22 @@ def test_a_stale_or_lying_pidfile(d):
     d.kill9()
     code, lines = _doctor(d)
     assert any("its pidfile" in line and "is stale" in line for line in lines), lines
+
+
+def test_the_probes_say_what_answers_on_the_port_or_why_nothing_does():
+    from servers.http_recorder import RecordingHTTPServer, Reply
+
+    from symbi_cron.services.doctor import probe_server
+    from symbi_cron.services.health import probe_health
+
+    with RecordingHTTPServer(Reply(200, "<html>not the daemon</html>")) as other:
+        assert probe_server("127.0.0.1", other.port).startswith("BaseHTTP/")  # another program's Server header
+        assert probe_health("0.0.0.0", other.port) == "HTTP 200, not JSON"  # a wildcard bind is asked on 127.0.0.1
+    with RecordingHTTPServer(Reply(200, {"status": "healthy", "reasons": []})) as daemon_like:
+        assert probe_health("127.0.0.1", daemon_like.port) == {"status": "healthy", "reasons": []}
+        assert [r.path for r in daemon_like.requests] == ["/api/v1/health/scheduler"]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        free = s.getsockname()[1]
+    assert probe_server("127.0.0.1", free) is None
+    assert probe_health("127.0.0.1", free) == "[Errno 111] Connection refused"
