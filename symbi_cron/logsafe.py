@@ -49,3 +49,28 @@ class SafeFormatter(logging.Formatter):
 
 def _indent(text: str) -> str:
     return "\n".join("  " + escape_controls(line) for line in text.splitlines())
+
+
+class QuotedOutput:
+    """The daemon's stream for the ``stdout`` delivery channel when it shares the daemon's log (or the journal):
+    the channel writes each line of an agent's output quoted (``  | ...``, control characters escaped), so output
+    can never pass for one of the daemon's own records (``2026-... ERROR ...``, or ``<0>`` to the journal)."""
+
+    quote_output = True
+
+    def __init__(self, stream: object) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        return self.stream.write(text)  # type: ignore[attr-defined]
+
+    def flush(self) -> None:
+        self.stream.flush()  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.stream, name)
+
+
+def quote_lines(text: str) -> str:
+    """Each line of ``text`` as ``  | line`` with its control characters escaped (tabs kept)."""
+    return "".join(f"  | {escape_controls(line)}\n" for line in text.splitlines())

@@ -73,3 +73,34 @@ def test_the_daemon_log_escapes_a_job_name_that_tries_to_forge_a_record(tmp_path
     finally:
         d.symbi("cron", "daemon", "stop")
         d.cleanup()
+
+
+def test_the_stdout_channel_quotes_an_agents_output_in_the_daemons_log():
+    """An agent's output delivered to the daemon's log (the stdout channel) cannot pass for a record of the daemon:
+    each line is quoted, control characters escaped; in a terminal (no QuotedOutput) it is written as is."""
+    import io
+    from datetime import datetime, timezone
+
+    from symbi_cron.delivery.base import DeliveryContext, DeliveryPayload
+    from symbi_cron.delivery.stdout import StdoutChannel
+    from symbi_cron.logsafe import QuotedOutput
+
+    forged = "2026-11-29 10:00:00,000 ERROR symbi.scheduler: forged\n<0>emergency\x1b[31mred\n"
+    payload = DeliveryPayload(job={"name": "j"}, run={"id": "r1", "status": "succeeded"}, output=forged)
+
+    class Clock:
+        def now(self):
+            return datetime(2026, 11, 29, tzinfo=timezone.utc)
+
+    for stream, quoted in ((QuotedOutput(io.StringIO()), True), (io.StringIO(), False)):
+        ctx = DeliveryContext(settings=None, paths=None, clock=Clock(), env={}, stdout=stream)
+        assert StdoutChannel().send(payload, ctx).ok
+        text = getattr(stream, "stream", stream).getvalue()
+        lines = text.splitlines()[1:]
+        if quoted:
+            assert lines == [
+                "  | 2026-11-29 10:00:00,000 ERROR symbi.scheduler: forged",
+                "  | <0>emergency\\x1b[31mred",
+            ]
+        else:
+            assert text.endswith(forged)

@@ -1,7 +1,8 @@
 """The ``stdout`` channel: a header line and the output, written to ``ctx.stdout``.
 
-In daemon mode the supervisor points ``ctx.stdout`` at its log (daemon.log); in the foreground it is the
-terminal.
+In daemon mode the supervisor points ``ctx.stdout`` at its log (daemon.log), or at stdout under systemd (the
+journal): there each output line is quoted (``  | ...``, control characters escaped) so an agent's output can
+never pass for one of the daemon's records. In the foreground of ``symbi cron run`` it is the terminal, as is.
 """
 
 from __future__ import annotations
@@ -29,7 +30,11 @@ class StdoutChannel:
         out = ctx.stdout if ctx.stdout is not None else sys.stdout
         text = header(payload, ctx) + "\n"
         output = payload.output or ""
-        if output:
+        if output and getattr(out, "quote_output", False):
+            from ..logsafe import quote_lines
+
+            text += quote_lines(output)
+        elif output:
             text += output if output.endswith("\n") else output + "\n"
         out.write(text)
         out.flush()

@@ -191,7 +191,9 @@ def _setup_logging(paths: Paths, foreground: bool, env: dict[str, str]) -> Any:
     handler.setFormatter(formatter_for(sys.stderr if foreground else out, env))  # journal priorities under systemd
     root.addHandler(handler)
     root.propagate = False
-    return out
+    from ..logsafe import QuotedOutput
+
+    return QuotedOutput(out)  # the stdout channel's output, quoted: it shares the log (or the journal)
 
 
 def run(paths: Paths, *, env: dict[str, str] | None = None, detach: bool, ready_fd: int | None = None) -> int:
@@ -395,9 +397,10 @@ def _housekeeping(sup: Any, out: Any) -> Any:
     from ..logfiles import RotatingLog
     from ..services.retention import RetentionWorker
 
-    if isinstance(out, RotatingLog):
-        out.apply_settings(None, sup.app.settings)
-        sup.reload_appliers.append(out.apply_settings)
+    log_stream = getattr(out, "stream", out)  # under QuotedOutput
+    if isinstance(log_stream, RotatingLog):
+        log_stream.apply_settings(None, sup.app.settings)
+        sup.reload_appliers.append(log_stream.apply_settings)
     return RetentionWorker(sup.app).start()
 
 
