@@ -1,7 +1,7 @@
 # bash completion for symbi, generated from the command tree by scripts/gen_docs.py: do not edit.
 # Install: source it from ~/.bashrc, or copy it to ~/.local/share/bash-completion/completions/symbi
 declare -gA _symbi_cmds=(
-  ['symbi']='agent api-key audit completion config cron doctor logs man run store'
+  ['symbi']='agent api-key audit completion config cron doctor logs man run store ui'
   ['symbi agent']='add list remove show'
   ['symbi audit']='query verify'
   ['symbi config']='show'
@@ -52,6 +52,7 @@ declare -gA _symbi_opts=(
   ['symbi store']='--help -h'
   ['symbi store migrate']='--format --help --to -h'
   ['symbi store prune']='--dry-run --format --help -h'
+  ['symbi ui']='--format --help --logout-all --open -h'
 )
 declare -gA _symbi_valopts=(
   ['symbi agent add']='--agentpin-id --capability --command --description --env --format --model --system-prompt --workdir'
@@ -87,13 +88,14 @@ declare -gA _symbi_valopts=(
   ['symbi run']='--input --timeout'
   ['symbi store migrate']='--format --to'
   ['symbi store prune']='--format'
+  ['symbi ui']='--format'
 )
 declare -gA _symbi_choices=(
   ['symbi agent add --format']='table json'
   ['symbi agent list --format']='table json csv'
   ['symbi agent show --format']='table json'
   ['symbi audit query --format']='table json csv'
-  ['symbi audit query --type']='CronJobCreated CronJobUpdated CronJobDeleted CronJobPaused CronJobResumed CronJobReset CronJobTriggered CronJobExecuted CronJobFailed CronJobDeadLettered CronJobCompleted AgentRegistered AgentRemoved AgentPinVerificationFailed CronRunPolicyDenied CronRunApprovalRequested CronRunApproved CronRunDenied CronRunApprovalExpired CronRunCancelled StorePruned'
+  ['symbi audit query --type']='CronJobCreated CronJobUpdated CronJobDeleted CronJobPaused CronJobResumed CronJobReset CronJobTriggered CronJobExecuted CronJobFailed CronJobDeadLettered CronJobCompleted AgentRegistered AgentRemoved AgentPinVerificationFailed CronRunPolicyDenied CronRunApprovalRequested CronRunApproved CronRunDenied CronRunApprovalExpired CronRunCancelled StorePruned DashboardSessionStarted DashboardSessionsEnded'
   ['symbi audit verify --format']='table json'
   ['symbi config show --format']='toml json'
   ['symbi cron add --format']='table json'
@@ -124,6 +126,7 @@ declare -gA _symbi_choices=(
   ['symbi logs --level']='debug info warning error'
   ['symbi store migrate --format']='table json'
   ['symbi store prune --format']='table json'
+  ['symbi ui --format']='text json'
 )
 declare -gA _symbi_paths=(
   ['symbi agent add --workdir']='dir'

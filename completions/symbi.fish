@@ -4,7 +4,7 @@
 function __symbi_cmds
     switch $argv[1]
         case 'symbi'
-            printf '%s\n' 'agent	Register and inspect the agents jobs run.' 'api-key	Print the key the HTTP API expects in `Authorization: Bearer KEY`.' 'audit	Query the append-only audit log and verify it was not tampered with.' 'completion	Print the shell completion script for bash, zsh or fish.' 'config	Inspect the configuration (config.toml plus SYMBI_* environment overrides).' 'cron	Manage and run scheduled jobs.' 'doctor	Check the installation: config and the ${VAR}s it references, the store...' 'logs	Show the daemon\'s log, filtered.' 'man	Show a manual page: `symbi man` (symbi(1)), `symbi man cron` (symbi-cron(1)),...' 'run	Run an agent once in the foreground (test it outside the scheduler).' 'store	Manage the job store (SQLite by default; PostgreSQL for several daemons).'
+            printf '%s\n' 'agent	Register and inspect the agents jobs run.' 'api-key	Print the key the HTTP API expects in `Authorization: Bearer KEY`.' 'audit	Query the append-only audit log and verify it was not tampered with.' 'completion	Print the shell completion script for bash, zsh or fish.' 'config	Inspect the configuration (config.toml plus SYMBI_* environment overrides).' 'cron	Manage and run scheduled jobs.' 'doctor	Check the installation: config and the ${VAR}s it references, the store...' 'logs	Show the daemon\'s log, filtered.' 'man	Show a manual page: `symbi man` (symbi(1)), `symbi man cron` (symbi-cron(1)),...' 'run	Run an agent once in the foreground (test it outside the scheduler).' 'store	Manage the job store (SQLite by default; PostgreSQL for several daemons).' 'ui	Print a login link for the web dashboard the daemon serves beside its API.'
         case 'symbi agent'
             printf '%s\n' 'add	Register agent NAME.' 'list	List registered agents (the table fits the terminal; --wide shows every...' 'remove	Unregister agent NAME (refused while jobs use it, unless --force).' 'show	Show one agent.'
         case 'symbi audit'
@@ -106,6 +106,8 @@ function __symbi_opts
             printf '%s\n' '--format	Output format: table for people, json for scripts.' '--help	Show this message and exit.' '--to	The empty target store: postgresql://USER@HOST/DB (a password from ${ENV} or ~/.pgpass).' '-h	Show this message and exit.'
         case 'symbi store prune'
             printf '%s\n' '--dry-run	Say what would be removed; remove nothing.' '--format	Output format: table for people, json for scripts.' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'symbi ui'
+            printf '%s\n' '--format	Output format: text for people, json for scripts.' '--help	Show this message and exit.' '--logout-all	End every dashboard session and unused login link instead (works with the daemon stopped too).' '--open	Open the link in the default web browser too.' '-h	Show this message and exit.'
     end
 end
 
@@ -177,6 +179,8 @@ function __symbi_valopts
             printf '%s\n' '--format' '--to'
         case 'symbi store prune'
             printf '%s\n' '--format'
+        case 'symbi ui'
+            printf '%s\n' '--format'
     end
 end
 
@@ -191,7 +195,7 @@ function __symbi_choices
         case 'symbi audit query --format'
             printf '%s\n' 'table' 'json' 'csv'
         case 'symbi audit query --type'
-            printf '%s\n' 'CronJobCreated' 'CronJobUpdated' 'CronJobDeleted' 'CronJobPaused' 'CronJobResumed' 'CronJobReset' 'CronJobTriggered' 'CronJobExecuted' 'CronJobFailed' 'CronJobDeadLettered' 'CronJobCompleted' 'AgentRegistered' 'AgentRemoved' 'AgentPinVerificationFailed' 'CronRunPolicyDenied' 'CronRunApprovalRequested' 'CronRunApproved' 'CronRunDenied' 'CronRunApprovalExpired' 'CronRunCancelled' 'StorePruned'
+            printf '%s\n' 'CronJobCreated' 'CronJobUpdated' 'CronJobDeleted' 'CronJobPaused' 'CronJobResumed' 'CronJobReset' 'CronJobTriggered' 'CronJobExecuted' 'CronJobFailed' 'CronJobDeadLettered' 'CronJobCompleted' 'AgentRegistered' 'AgentRemoved' 'AgentPinVerificationFailed' 'CronRunPolicyDenied' 'CronRunApprovalRequested' 'CronRunApproved' 'CronRunDenied' 'CronRunApprovalExpired' 'CronRunCancelled' 'StorePruned' 'DashboardSessionStarted' 'DashboardSessionsEnded'
         case 'symbi audit verify --format'
             printf '%s\n' 'table' 'json'
         case 'symbi config show --format'
@@ -252,6 +256,8 @@ function __symbi_choices
             printf '%s\n' 'table' 'json'
         case 'symbi store prune --format'
             printf '%s\n' 'table' 'json'
+        case 'symbi ui --format'
+            printf '%s\n' 'text' 'json'
     end
 end
 

@@ -146,6 +146,14 @@ class RetentionSettings(_Section):
     daemon_log_backups: int = Field(default=5, ge=0, le=100)  # rotated daemon logs kept
 
 
+class DashboardSettings(_Section):
+    """``[dashboard]``: the web dashboard the daemon serves beside its API (docs/dashboard.md)."""
+
+    enabled: bool = True  # false: /ui answers 404 and `symbi ui` refuses
+    session_hours: float = Field(default=12, gt=0, le=24 * 30)  # a browser's session ends this long after login
+    login_link_minutes: float = Field(default=10, gt=0, le=24 * 60)  # a `symbi ui` link works once, within this
+
+
 class StoreSettings(_Section):
     url: str | None = Field(default=None, pattern=_STORE_URL)  # a postgresql:// URL shares it (scaling.md)
     lease_seconds: float = Field(default=30, ge=3, le=3600)  # a daemon silent this long is presumed dead
@@ -156,6 +164,7 @@ class Settings(_Section):
     store: StoreSettings = Field(default_factory=StoreSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     agentpin: AgentPinSettings = Field(default_factory=AgentPinSettings)
@@ -213,6 +222,7 @@ ENV_OVERRIDES: dict[str, tuple[str, type]] = {
     "SYMBI_MODEL_BASE_URL": ("models.base_url", str),
     "SYMBI_MODEL_PROVIDER": ("models.provider", str),
     "SYMBI_STORE_URL": ("store.url", str),
+    "SYMBI_DASHBOARD": ("dashboard.enabled", bool),
 }
 
 #: Keys whose values are secrets: masked by ``config show``.

@@ -56,6 +56,11 @@ class Paths:
         return self.data_dir / "api.unavailable"
 
     @property
+    def api_url_file(self) -> Path:
+        """Written by a daemon serving its API: the address it listens on (``symbi ui`` reads it)."""
+        return self.data_dir / "api.url"
+
+    @property
     def api_key_file(self) -> Path:
         return self.data_dir / "api.key"
 

@@ -137,4 +137,6 @@ EVENT_TYPES: tuple[str, ...] = (
     "CronRunApprovalExpired",
     "CronRunCancelled",
     "StorePruned",
+    "DashboardSessionStarted",
+    "DashboardSessionsEnded",
 )

@@ -27,6 +27,7 @@ ROOT_COMMANDS = {
     "store": "symbi_cron.cli.store_cmd:store",
     "doctor": "symbi_cron.cli.doctor:doctor",
     "man": "symbi_cron.cli.man_cmd:man",
+    "ui": "symbi_cron.cli.ui:ui",
 }
 
 

@@ -119,6 +119,7 @@ class Api:
         self._root = app  # the daemon's App: a reload gives it new settings, which the next request takes up
         self._metrics: Any = None
         self._openapi: bytes | None = None
+        self._ui: Any = None
         #: Where the server listens (start_api sets it once bound; the OpenAPI document's ``servers``).
         self.bind = app.settings.api.bind
         self.port = app.settings.api.port
@@ -127,6 +128,8 @@ class Api:
     def dispatch(self, request: Request) -> Response:
         if self.app.settings is not self._root.settings:
             self._reloaded(self._root.settings)
+        if request.path == "/ui" or request.path.startswith("/ui/"):
+            return self._dashboard().dispatch(request)
         allowed: list[str] = []
         for route, pattern in _COMPILED:
             m = pattern.match(request.path)
@@ -146,6 +149,14 @@ class Api:
                 headers={"Allow": allow},
             )
         raise HttpError(404, "not_found", f"no such endpoint: {request.path}")
+
+    def _dashboard(self) -> Any:
+        """The web dashboard's handlers (http/dashboard.py), made on first use."""
+        if self._ui is None:
+            from .dashboard import Dashboard
+
+            self._ui = Dashboard(self)
+        return self._ui
 
     def _reloaded(self, settings: Any) -> None:
         """Take up reloaded settings (services/reload.py): metrics, limits, policies, and the keys clients use."""

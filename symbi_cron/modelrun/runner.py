@@ -186,6 +186,7 @@ def _run(
         write(f"[symbi] {result.error_message}")
         return result
     write.redact = ep.redact
+    result.usage["model"] = ep.model  # the model that answered: usage by model (services/usage.py)
     write(
         f"[symbi] model agent {name!r}: {ep.provider} API, model {ep.model}, {providers._where(ep.url)}, "
         f"session {session_mode}"

@@ -321,6 +321,7 @@ def run(paths: Paths, *, env: dict[str, str] | None = None, detach: bool, ready_
             except Exception:
                 log.exception("closing the API")
         paths.api_unavailable_file.unlink(missing_ok=True)
+        paths.api_url_file.unlink(missing_ok=True)
         pidfile.release()
         log.info("daemon stopped")
     if code == 0 and holder["leave"]:
@@ -362,6 +363,7 @@ def _prepare(paths: Paths, env: dict[str, str], out: Any, log: logging.Logger, *
         if sup.adopted:
             log.info("%d run(s) still running under their owners adopted", sup.adopted)
         app.paths.api_unavailable_file.unlink(missing_ok=True)
+        app.paths.api_url_file.unlink(missing_ok=True)
         if settings.api.enabled:
             try:
                 from ..http.server import start_api
@@ -371,6 +373,9 @@ def _prepare(paths: Paths, env: dict[str, str], out: Any, log: logging.Logger, *
                 try:
                     api = start_api(app, sup)
                     log.info("HTTP API on %s", api.url)
+                    from ..paths import write_private
+
+                    write_private(app.paths.api_url_file, f"{api.url}\n")  # symbi ui: the port really bound
                 except SymbiError as exc:
                     if settings.api.required:
                         raise

@@ -168,7 +168,9 @@ def sum_usage(usages: list[dict[str, Any] | None]) -> dict[str, Any] | None:
     if not present:
         return None
     costs = [u.get("cost_usd") for u in present]
+    models = {u.get("model") for u in present if u.get("model")}
     return {
+        "model": models.pop() if len(models) == 1 else None,
         "input_tokens": sum(int(u.get("input_tokens") or 0) for u in present),
         "output_tokens": sum(int(u.get("output_tokens") or 0) for u in present),
         "cost_usd": round(sum(float(c) for c in costs if c is not None), 6)

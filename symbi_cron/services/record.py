@@ -73,6 +73,7 @@ def finish_run(
             input_tokens=usage.get("input_tokens"),
             output_tokens=usage.get("output_tokens"),
             cost_usd=usage.get("cost_usd"),
+            model=usage.get("model"),
         )
     run_rows.update(conn, run_id, now_ms=now_ms, **fields)
     job = job_rows.get(conn, run["job_id"])

@@ -490,6 +490,22 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX runs_job_finished ON runs(job_id, finished_at);
         """,
     ),
+    (
+        7,
+        "the dashboard's login links and sessions; the model a model agent's run used; model runs by finish time",
+        """
+        CREATE TABLE dashboard_sessions (
+            token_hash  TEXT PRIMARY KEY,
+            kind        TEXT NOT NULL,
+            identity    TEXT NOT NULL,
+            created_at  INTEGER NOT NULL,
+            expires_at  INTEGER NOT NULL
+        );
+        CREATE INDEX dashboard_sessions_expiry ON dashboard_sessions(expires_at);
+        ALTER TABLE runs ADD COLUMN model TEXT;
+        CREATE INDEX runs_usage ON runs(finished_at) WHERE input_tokens IS NOT NULL;
+        """,
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

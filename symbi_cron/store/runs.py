@@ -36,6 +36,7 @@ _UPDATABLE = {
     "input_tokens",
     "output_tokens",
     "cost_usd",
+    "model",  # the model a model agent's run used (services/usage.py); not in RUN_COLUMNS: only usage reads it
 }
 
 

@@ -141,6 +141,16 @@ def test_zipapp_runs_a_whole_session(pyz: Path, session_env: dict[str, str]) -> 
     started = _run(pyz, env, "cron", "daemon", "start")
     assert started.returncode == 0, started.stdout + started.stderr
     try:
+        # The file carries the dashboard's pages: the daemon serves them from the package (SYMBI_API_PORT=0: the
+        # port really bound is what `symbi ui` prints).
+        ui = _run(pyz, env, "ui", "--format", "json")
+        assert ui.returncode == 0, ui.stderr
+        base = json.loads(ui.stdout)["url"].split("/ui/#login=")[0]
+        import urllib.request
+
+        for path, needle in (("/ui", b'src="/ui/static/app.js"'), ("/ui/static/app.js", b"loginFromLink")):
+            with urllib.request.urlopen(base + path, timeout=10) as page:
+                assert needle in page.read(), path
         deadline = time.monotonic() + 45
         runs: list[dict] = []
         while time.monotonic() < deadline:

@@ -1,0 +1,61 @@
+"""Tokens and cost of model agents' runs, summed per day (UTC), job, agent and model (``services/usage.py``).
+
+Reads through the ``runs_usage`` partial index (model runs by finish time): a month of usage does not scan the
+run history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+DAY_MS = 86_400_000
+
+
+def usage_rows(
+    conn: Any,
+    *,
+    since_ms: int,
+    until_ms: int | None = None,
+    job: str | None = None,
+    agent: str | None = None,
+    model: str | None = None,
+) -> list[dict[str, Any]]:
+    """One row per (UTC day, job, agent, model) with model runs finished in [since_ms, until_ms): ``day`` (days
+    since the epoch), ``job``, ``agent``, ``model`` (None: not recorded, a run from before the store kept it),
+    ``runs``, ``input_tokens``, ``output_tokens``, ``cost_usd`` (priced runs only) and ``unpriced_runs``."""
+    where = ["r.input_tokens IS NOT NULL", "r.finished_at >= ?"]
+    params: list[Any] = [int(since_ms)]
+    if until_ms is not None:
+        where.append("r.finished_at < ?")
+        params.append(int(until_ms))
+    if job:
+        where.append("j.name = ?")
+        params.append(job)
+    if agent:
+        where.append("j.agent_id = ?")
+        params.append(agent)
+    if model:
+        where.append("r.model = ?")
+        params.append(model)
+    sql = (
+        f"SELECT r.finished_at / {DAY_MS} AS day, j.name, j.agent_id, r.model, COUNT(*),"
+        " SUM(r.input_tokens), SUM(COALESCE(r.output_tokens, 0)), SUM(COALESCE(r.cost_usd, 0)),"
+        " SUM(CASE WHEN r.cost_usd IS NULL THEN 1 ELSE 0 END)"
+        " FROM runs r JOIN jobs j ON j.id = r.job_id"
+        f" WHERE {' AND '.join(where)}"
+        f" GROUP BY r.finished_at / {DAY_MS}, j.name, j.agent_id, r.model"
+        f" ORDER BY day, j.name, r.model"
+    )
+    return [
+        {
+            "day": int(r[0]),
+            "job": r[1],
+            "agent": r[2],
+            "model": r[3],
+            "runs": int(r[4]),
+            "input_tokens": int(r[5] or 0),
+            "output_tokens": int(r[6] or 0),
+            "cost_usd": float(r[7] or 0),
+            "unpriced_runs": int(r[8] or 0),
+        }
+        for r in conn.execute(sql, params)
+    ]

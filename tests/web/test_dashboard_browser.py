@@ -1,0 +1,237 @@
+"""The dashboard in a real browser: headless Chromium (Debian's ``chromium`` and ``chromium-driver``, installed by
+``.ci/system-packages``) driven by selenium against a real daemon. The test logs in with the link ``symbi ui``
+prints, finds a job, pauses and resumes it, runs it and sees its output arrive while it runs, approves a pending
+run, renders names and output full of markup as text, and fails on any error in the browser's console. It saves
+a screenshot of every page (``SYMBI_SCREENSHOTS=DIR`` keeps them there: docs/dashboard.md shows them)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.agents.daemon_helper import Daemon, wait_for
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+# Without these the browser stalls on network lookups on a machine with no internet.
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1400,1000",
+)
+XSS_NAME = "<script>alert(1)</script>"
+JS_NAME = "javascript:alert(2)"
+XSS_OUTPUT = "<img src=x onerror=alert(3)> javascript:alert(4)"
+
+
+def _need_browser() -> None:
+    pytest.importorskip("selenium", reason="selenium is not installed (pip install -e '.[test]')")
+    if not (os.access(CHROMIUM, os.X_OK) and os.access(DRIVER, os.X_OK)):
+        pytest.skip(
+            "headless Chromium is not installed (apt-get install chromium chromium-driver; .ci/system-packages)"
+        )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def daemon(tmp_path):
+    _need_browser()
+    d = Daemon(tmp_path / "home")
+    config = (d.home / "config.toml").read_text().replace("enabled = false", f"enabled = true\nport = {_free_port()}")
+    (d.home / "config.toml").write_text(config)
+    d.symbi(
+        "agent",
+        "add",
+        "echoer",
+        "--command",
+        f'sh -c \'echo "first line"; echo "{XSS_OUTPUT}"; sleep 2; echo "second line"; echo oops >&2\'',
+        check=True,
+    )
+    d.add_job("nightly-report", "echoer", "0 3 * * *", timezone="Europe/Madrid")
+    d.add_job(XSS_NAME, "echoer", "*/5 * * * *")
+    d.add_job(JS_NAME, "echoer", "0 9 * * MON-FRI", timezone="America/New_York")
+    d.add_job("guarded", "echoer", "0 12 * * *", policy={"require_approval": True})
+    d.start()
+    yield d
+    d.symbi("cron", "daemon", "stop")
+    d.cleanup()
+
+
+@pytest.fixture
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="symbi-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={profile}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=DRIVER))
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+class Page:
+    """The browser, with the console's errors collected as the test goes."""
+
+    def __init__(self, driver, shots: Path) -> None:
+        self.driver = driver
+        self.shots = shots
+        self.errors: list[str] = []
+
+    def console(self) -> None:
+        for entry in self.driver.get_log("browser"):
+            if entry.get("level") == "SEVERE":
+                self.errors.append(entry["message"])
+
+    def css(self, selector: str):
+        from selenium.webdriver.common.by import By
+
+        return self.driver.find_elements(By.CSS_SELECTOR, selector)
+
+    def wait_css(self, selector: str, text: str | None = None, timeout: float = 15.0):
+        def found():
+            for el in self.css(selector):
+                try:
+                    if text is None or text in el.text:
+                        return el
+                except Exception:  # re-rendered while read: look again
+                    return None
+            return None
+
+        return wait_for(found, timeout=timeout, what=f"{selector} {text or ''}".strip())
+
+    def go(self, hash_: str, selector: str) -> None:
+        self.driver.execute_script("location.hash = arguments[0]", hash_)
+        self.wait_css(selector)
+
+    def shot(self, name: str) -> None:
+        self.driver.save_screenshot(str(self.shots / f"dashboard-{name}.png"))
+
+    def no_alert(self) -> None:
+        from selenium.common.exceptions import NoAlertPresentException
+
+        try:
+            text = self.driver.switch_to.alert.text
+        except NoAlertPresentException:
+            return
+        raise AssertionError(f"a script from the data ran: alert({text!r})")
+
+
+def test_the_dashboard_in_a_real_browser(daemon, browser, tmp_path) -> None:
+    shots = Path(os.environ.get("SYMBI_SCREENSHOTS") or tmp_path / "shots")
+    shots.mkdir(parents=True, exist_ok=True)
+    page = Page(browser, shots)
+    link = json.loads(daemon.symbi("ui", "--format", "json", check=True).stdout)
+    key = (daemon.home / "api.key").read_text().strip()
+
+    # Log in: the link's one-time token becomes an HttpOnly, SameSite=Strict cookie and leaves the address bar.
+    browser.get(link["url"])
+    page.wait_css("#jobs tbody tr")
+    paint = browser.execute_script(
+        "const m = performance.getEntriesByName('symbi-first-data')[0];"
+        "const p = performance.getEntriesByName('first-contentful-paint')[0];"
+        "return [p ? p.startTime : null, m ? m.startTime : null];"
+    )
+    assert paint[0] is not None and paint[0] < 1000, f"first contentful paint after {paint[0]} ms"
+    assert paint[1] is not None and paint[1] < 1000, f"the jobs page with its data after {paint[1]} ms"
+    assert "login=" not in browser.current_url
+    cookies = browser.get_cookies()
+    assert [(c["httpOnly"], c.get("sameSite")) for c in cookies] == [(True, "Strict")]
+    assert browser.execute_script("return document.cookie") == ""  # HttpOnly: the page's scripts cannot read it
+    stored = browser.execute_script("return JSON.stringify([Object.keys(localStorage), Object.keys(sessionStorage)])")
+    assert stored == "[[],[]]"
+    assert key not in browser.page_source
+    # The link worked once.
+    browser.get(link["url"])
+    page.wait_css(".notice, .login", "login link is used")
+    page.console()
+    assert any("403" in e for e in page.errors), page.errors  # the refused second use, nothing else
+    page.errors.clear()
+    browser.get(json.loads(daemon.symbi("ui", "--format", "json", check=True).stdout)["url"])
+    page.wait_css("#jobs tbody tr")
+
+    # Names are text, never markup or a link target.
+    names = [el.text for el in page.css("#jobs td.name a")]
+    assert XSS_NAME in names and JS_NAME in names
+    assert browser.execute_script("return document.scripts.length") == 1
+    hrefs = browser.execute_script("return [...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href'))")
+    assert all(h.startswith("#/") for h in hrefs), hrefs
+    page.no_alert()
+    page.shot("jobs")
+
+    # Find a job with the name filter (the server filters).
+    box = page.wait_css("#filter-name")
+    box.send_keys("nightly")
+    wait_for(lambda: [el.text for el in page.css("#jobs td.name a")] == ["nightly-report"], what="the filtered list")
+    page.css("#jobs td.name a")[0].click()
+    page.wait_css("h1", "nightly-report")
+    page.wait_css("#fire-times li")
+
+    # Pause, resume, run it; the output arrives while it runs.
+    page.wait_css("button[data-action=pause]").click()
+    page.wait_css("h1", "paused")
+    assert daemon.query("SELECT status FROM jobs WHERE name = 'nightly-report'")[0][0] == "paused"
+    assert daemon.query("SELECT actor FROM audit WHERE type = 'CronJobPaused'")[0][0].startswith("ui:")
+    page.wait_css("button[data-action=resume]").click()
+    page.wait_css("h1", "active")
+    page.wait_css("button[data-action=run]").click()
+    page.wait_css("#run h2", "live")
+    page.wait_css("#run-output", "first line", timeout=30)
+    assert "second line" not in page.css("#run-output")[0].text  # it arrived before the run ended
+    page.wait_css("#run-output", "second line", timeout=30)
+    page.wait_css("#run h2 .badge", "succeeded")
+    assert XSS_OUTPUT in page.css("#run-output")[0].text
+    page.wait_css("#run-stderr", "oops")
+    page.no_alert()
+    page.shot("job")
+
+    # A run waiting for approval, approved from the dashboard as the user who ran `symbi ui`.
+    daemon.symbi("cron", "run", "guarded", check=True)
+    wait_for(lambda: daemon.query("SELECT 1 FROM runs WHERE status = 'pending_approval'"), what="a pending run")
+    page.go("#/approvals", "#approvals")
+    card = page.wait_css("#approvals .card", "guarded")
+    page.shot("approvals")
+    card.find_element("css selector", "button[data-action=approve]").click()
+    page.wait_css("#approvals", "No run is waiting")
+    approved = daemon.query("SELECT actor, details FROM audit WHERE type = 'CronRunApproved'")
+    assert approved and approved[0][0] == f"ui:{link['identity']}"
+    assert json.loads(approved[0][1])["approver"] == link["identity"]
+
+    # The other pages render.
+    for hash_, selector, name in (
+        ("#/timeline", "#timeline svg", "timeline"),
+        ("#/usage", "#usage-chart svg", "usage"),
+        ("#/audit", "#audit tbody tr", "audit"),
+        ("#/health", "#health .badge", "health"),
+    ):
+        page.go(hash_, selector)
+        page.shot(name)
+    page.no_alert()
+    page.console()
+    assert page.errors == [], page.errors
