@@ -6,6 +6,8 @@ import csv
 import io
 import json
 
+import pytest
+
 
 def test_add_show_list_remove(cli, monkeypatch):
     monkeypatch.setenv("API_TOKEN", "s3cret-value")
@@ -81,3 +83,17 @@ def test_remove_refused_while_jobs_use_it(cli):
     assert r.exit_code == 4 and "used by 1 job" in r.stderr
     cli("agent", "remove", "worker", "--force", ok=True)
     assert json.loads(cli("agent", "list", "--format", "json").stdout) == []
+
+
+@pytest.mark.parametrize("command, words", [("", "empty"), ("   ", "empty"), ('echo "x', "No closing quotation")])
+def test_an_agent_that_could_never_run_is_refused_when_registered(cli, tmp_path, command, words):
+    # It was registered, and every run of every job using it failed hours later.
+    r = cli("agent", "add", "broken", "--command", command)
+    assert r.exit_code == 2 and r.stderr.startswith("error: ") and words in r.stderr, r.stderr
+    assert cli("agent", "show", "broken").exit_code == 3
+    f = tmp_path / "a.symbi"
+    f.write_text(f"agent broken {{\n  command: {json.dumps(command)}\n}}\n")
+    v = cli("cron", "validate", "--file", str(f))
+    assert v.exit_code == 1 and words in v.stderr
+    # A shell command is the shell's to parse.
+    cli("agent", "add", "shelly", "--shell", "--command", 'echo "x', ok=True)

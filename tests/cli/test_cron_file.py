@@ -135,3 +135,33 @@ def test_add_a_store_only_check_is_placed_in_the_file(cli):
     r = cli("cron", "add", "--file", str(FIX / "guide" / "deployment_check.symbi"), "--all")
     assert r.exit_code == 2
     assert "deployment_check.symbi:4:5: bad value for `at`" in r.stderr and "in the past" in r.stderr
+
+
+def test_an_empty_file_name_is_named_as_such(cli):
+    for args in (("cron", "validate", "--file", ""), ("cron", "import", "--crontab", "")):
+        r = cli(*args)
+        assert r.exit_code == 2 and "no file name given" in r.stderr and "directory" not in r.stderr
+
+
+def test_add_from_a_file_suggests_the_agent_meant(cli, tmp_path):
+    f = tmp_path / "jobs.symbi"
+    f.write_text(
+        'agent reporter { command: "echo r" }\n'
+        'schedule {\n  name: "daily"\n  agent: "reportr"\n  cron: "0 9 * * *"\n}\n'
+    )
+    r = cli("cron", "add", "--file", str(f), "--schedule", "daily")
+    assert r.exit_code == 2 and "jobs.symbi:4:10:" in r.stderr and "did you mean `reporter`?" in r.stderr
+
+
+def test_a_symbi_file_with_crlf_tabs_and_a_bom_gives_the_same_jobs(cli, tmp_path):
+    # A multi-line system prompt kept its carriage returns ("line one\r\nline two\r").
+    text = (
+        'agent m {\n\tmodel: "claude-x"\n\tsystem_prompt: """\n\t\tline one\n\t\tline two\n\t\t"""\n}\n'
+        'schedule {\n\tname: "s",  agent: "m",\n\tcron: "0 9 * * *"   \t\n\tinput: "a\\tb"\n}\n'
+    )
+    f = tmp_path / "win.symbi"
+    f.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+    cli("cron", "validate", "--file", str(f), ok=True)
+    out = json.loads(cli("cron", "add", "--file", str(f), "--all", "--format", "json", ok=True).stdout)
+    assert out["agents"][0]["system_prompt"] == "line one\nline two"
+    assert out["jobs"][0]["input"] == "a\tb" and out["jobs"][0]["cron_expr"] == "0 9 * * *"

@@ -146,3 +146,20 @@ def test_cron_cancel_a_queued_and_a_running_run(d):
     assert sorted(r["status"] for r in d.runs(job)) == ["cancelled", "cancelled"]
     again = d.symbi("cron", "cancel", running[:8])
     assert again.returncode == 4 and "already cancelled" in again.stderr
+
+
+def test_cron_run_with_format_json_prints_only_the_run_on_stdout(d):
+    # `symbi cron run J --wait --format json | jq` got the agent's streamed output (and the stdout channel's)
+    # ahead of the JSON object.
+    d.add_agent("a", "echo")
+    d.add_job("j", "a", delivery=["stdout", "log_file"], input="the output")
+    for args in ((), ("--wait",)):
+        proc = d.symbi("cron", "run", "j", *args, "--format", "json")
+        assert proc.returncode == 0, proc.stderr
+        run = json.loads(proc.stdout)
+        assert run["status"] == "succeeded" and run["output"] == "the output"
+        assert "the output" in proc.stderr  # still shown to the person at the terminal
+    d.start()
+    proc = d.symbi("cron", "run", "j", "--wait", "--format", "json", timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["output"] == "the output" and "the output" in proc.stderr

@@ -79,3 +79,22 @@ def test_import_from_stdin_and_export(cli):
 def test_empty_crontab_is_an_error(cli):
     r = cli("cron", "import", "--crontab", "-", input="# nothing\n")
     assert r.exit_code == 2 and "no job lines" in r.stderr
+
+
+def test_a_crontab_macro_followed_by_a_tab_is_imported(cli, tmp_path):
+    tab = tmp_path / "tab"
+    tab.write_text("@daily\techo daily   \t\n0\t3 * *\t1-5\techo weekday\n")
+    r = cli("cron", "import", "--crontab", str(tab), "--dry-run", "--format", "json", ok=True)
+    out = json.loads(r.stdout)
+    assert out["skipped"] == []
+    assert [j["cron_expr"] for j in out["jobs"]] == ["@daily", "0 3 * * 1-5"]
+    assert [a["command"] for a in out["agents"]] == ["echo daily", "echo weekday"]
+
+
+def test_a_crontab_with_a_byte_order_mark_and_crlf_imports_its_first_line(cli, tmp_path):
+    tab = tmp_path / "tab"
+    tab.write_bytes(b"\xef\xbb\xbf0 * * * * echo hi\r\n")
+    for source, stdin in ((str(tab), None), ("-", tab.read_bytes().decode("utf-8"))):
+        r = cli("cron", "import", "--crontab", source, "--dry-run", "--format", "json", input=stdin, ok=True)
+        out = json.loads(r.stdout)
+        assert out["skipped"] == [] and [j["cron_expr"] for j in out["jobs"]] == ["0 * * * *"], out

@@ -1,4 +1,5 @@
-"""The job commands through the real CLI on a real store (SPEC §11, issue 2 items 5 and 7)."""
+"""The job commands through the real CLI on a real store (SPEC §11, issue 2 items 5 and 7), as shells and scripts use
+them: usage mistakes, huge counts, a reader that stops early, names with blanks around them."""
 
 from __future__ import annotations
 
@@ -363,3 +364,118 @@ def test_add_warns_of_an_unset_variable_in_a_webhook_header(cli, monkeypatch):
     assert result.exit_code == 0, result.stderr  # a warning: the daemon's environment may well have it
     assert "webhook header Authorization refers to ${HOOK_TOKEN_Y}, which is not set here" in result.stderr
     assert "job field webhook_url refers to ${HOOK_PATH_Y}" in result.stderr
+
+
+@pytest.fixture
+def echoer(cli):
+    cli("agent", "add", "echoer", "--command", "echo hello", ok=True)
+
+
+BIG = str(10**20)
+
+
+def test_a_huge_count_means_all_instead_of_an_internal_error(cli, echoer):
+    add(cli, name="j", agent_id="echoer")
+    cli("cron", "run", "j", "--wait", ok=True)
+    for args in (
+        ("cron", "history", "j", "--limit", BIG),
+        ("cron", "status", "j", "--history", BIG),
+        ("audit", "query", "--limit", BIG),
+    ):
+        r = cli(*args, "--format", "json")
+        assert r.exit_code == 0, (args, r.stderr)
+        assert json.loads(r.stdout)
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (("cron", "list", "--bogus"), "--bogus"),
+        (("cron", "status"), "JOB"),
+        (("cron", "history", "x", "--limit", "0"), "--limit"),
+        (("cron", "list", "--format", "yaml"), "--format"),
+        (("cron", "history", "x", "--limit", "ten"), "--limit"),
+    ],
+)
+def test_a_usage_mistake_is_one_error_line_with_exit_2(cli, args, words):
+    r = cli(*args)
+    assert r.exit_code == 2
+    assert r.stdout == ""
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], r.stderr
+    assert "--help" in lines[0]
+
+
+def test_a_group_alone_still_shows_its_help(cli):
+    r = cli("cron")
+    assert r.exit_code == 2 and "Commands:" in r.stderr + r.stdout
+
+
+def test_a_reader_that_stops_early_is_not_an_error(app, home):
+    # `symbi cron list --format json | head -1` under `set -o pipefail`: click turned EPIPE into exit 1.
+    from symbi_cron.services import jobs
+
+    for i in range(150):  # ~250 kB of JSON: more than a pipe holds, so the writer meets the closed pipe
+        jobs.create_job(app, {"name": f"bulk-{i}", "agent_id": "echoer", "cron_expr": "@hourly"})
+    for fmt in ("json", "csv", "table"):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "symbi_cron", "cron", "list", "--format", fmt],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.readline()
+        proc.stdout.close()
+        err = proc.stderr.read()
+        assert proc.wait(timeout=30) == 0, (fmt, err)
+        # Nothing but the note that no daemon runs (tests/cli/test_no_daemon_warning.py): no EPIPE traceback.
+        assert [line for line in err.splitlines() if not line.startswith(b"warning: no daemon")] == [], (fmt, err)
+
+
+def test_json_on_stdin_with_a_byte_order_mark_is_read(cli):
+    spec = json.dumps({"name": "bom", "agent_id": "echoer", "cron_expr": "@daily"})
+    cli("cron", "add", "--json", "-", input="\ufeff" + spec, ok=True)
+
+
+def test_update_changes_only_the_given_fields_and_keeps_the_state(cli, echoer):
+    job_id = add(cli, name="nightly", agent_id="echoer", delivery=["log_file", "stdout"], input="hi")
+    cli("cron", "pause", "nightly", ok=True)
+    r = cli("cron", "update", "nightly", "--cron", "*/30 * * * *", "--format", "json", ok=True)
+    job = json.loads(r.stdout)
+    assert job["id"] == job_id and job["cron_expr"] == "*/30 * * * *"
+    assert job["status"] == "paused" and job["delivery"] == ["log_file", "stdout"] and job["input"] == "hi"
+    r = cli("cron", "update", job_id[:8], "--json", '{"input": "new"}', ok=True)
+    assert r.stdout.startswith("updated nightly (") and "paused" in r.stdout
+    resumed = json.loads(cli("cron", "resume", "nightly", "--format", "json", ok=True).stdout)
+    assert resumed["input"] == "new" and resumed["next_run"].endswith(("00:00+00:00", "30:00+00:00"))
+    events = json.loads(cli("audit", "query", "--type", "CronJobUpdated", "--format", "json", ok=True).stdout)
+    assert len(events) == 2
+
+
+@pytest.mark.parametrize(
+    "args, code",
+    [
+        ((), 2),  # nothing to change
+        (("--json", '{"status": "active"}'), 2),  # kept by the scheduler
+        (("--json", '{"cron_expr": "61 * * * *"}'), 2),  # bad expression, named
+        (("--json", "[1]"), 2),
+        (("--json", '{"nam": "x"}'), 2),  # unknown field
+        (("--json", '{"name": "other"}'), 4),  # taken
+    ],
+)
+def test_update_refuses_bad_changes_with_the_documented_codes(cli, echoer, args, code):
+    add(cli, name="one", agent_id="echoer")
+    add(cli, name="other", agent_id="echoer")
+    r = cli("cron", "update", "one", *args)
+    assert r.exit_code == code and r.stderr.startswith("error: ") and len(r.stderr.splitlines()) == 1, r.stderr
+    assert cli("cron", "update", "nosuch", "--cron", "@daily").exit_code == 3
+
+
+def test_a_job_name_with_blanks_around_it_finds_the_job_it_created(cli, echoer):
+    # The name is stored trimmed, so `cron status "  padded  "` (as added) said "no job".
+    job_id = add(cli, name="  padded  ", agent_id="echoer")
+    for args in (("cron", "status", "  padded  "), ("cron", "pause", "padded "), ("cron", "resume", " padded")):
+        r = cli(*args, "--format", "json", ok=True)
+        assert json.loads(r.stdout)["id"] == job_id
+    assert cli("cron", "status", "   ").exit_code == 2
+    cli("cron", "remove", "--name", " padded ", "--force", ok=True)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+import json
 import stat
 import threading
 from datetime import datetime, timezone
 
+import pytest
 from delivery_samples import sample_job, sample_payload
 
 from symbi_cron.delivery.base import Receipt
@@ -166,3 +168,39 @@ def test_payload_omits_job_configuration():
     )
     body = sample_payload(job=job).to_dict()
     assert set(body["job"]) == {"id", "name", "agent_id", "timezone"}
+
+
+# -- the log_file channel through the CLI: one file per job, whatever the job's name -------------------------------
+
+
+def _job(cli, name: str, **fields) -> str:
+    spec = {"name": name, "agent_id": "echoer", "cron_expr": "0 9 * * *", **fields}
+    return cli("cron", "add", "--json", json.dumps(spec), ok=True).stdout.strip()
+
+
+@pytest.fixture
+def echoer(cli):
+    cli("agent", "add", "echoer", "--command", "echo hello", ok=True)
+
+
+def test_jobs_whose_names_differ_only_in_punctuation_keep_separate_log_files(cli, home, echoer):
+    # "a/b" used to become logs/jobs/a_b.log, the file of the job named "a_b": one job's log held the other's runs.
+    for name in ("a/b", "a_b", "a b"):
+        _job(cli, name, delivery=["log_file"])
+        cli("cron", "run", name, "--wait", ok=True)
+    files = sorted((home / "logs" / "jobs").iterdir())
+    assert len(files) == 3
+    assert (home / "logs" / "jobs" / "a_b.log") in files  # a plain name keeps its plain file name
+    for f in files:
+        assert f.read_text().count("=== ") == 1  # one run each
+
+
+def test_a_long_unicode_job_name_still_gets_its_log_file(cli, home, echoer):
+    # 200 characters of "é" are 400 bytes: over the 255-byte file-name limit, so log_file delivery failed.
+    name = "é" * 200
+    _job(cli, name, delivery=["log_file"])
+    cli("cron", "run", name, "--wait", ok=True)
+    run = json.loads(cli("cron", "history", name, "--format", "json", ok=True).stdout)[0]
+    assert [(d["channel"], d["ok"]) for d in run["deliveries"]] == [("log_file", True)], run["deliveries"]
+    [log] = (home / "logs" / "jobs").iterdir()
+    assert len(log.name.encode()) < 255 and "hello" in log.read_text()

@@ -1,4 +1,5 @@
-"""packaging/symbi-cron.service, read as systemd reads a *user* unit."""
+"""packaging/symbi-cron.service, read as systemd reads a *user* unit (tests/shipping/test_docs_commands.py checks
+that its ExecStart is a valid command)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""QA of delivery (SPEC §8) through a real daemon: a heartbeat job and a failing job deliver to every kind of
+"""Delivery (SPEC §8) end to end through a real daemon: a heartbeat job and a failing job deliver to every kind of
 channel, against the real local servers of tests/servers (recording HTTP server, the Slack-shaped API answering
 429 and ok:false, aiosmtpd with STARTTLS and AUTH). Every receipt is stored and shown by `symbi cron history`
 (table and JSON), a failing channel never fails the run, /metrics counts the failed deliveries, and `symbi cron
