@@ -1,4 +1,4 @@
-"""QA of model agents (SPEC §6-§7) through a real daemon process: the guide's heartbeat monitor, with tools, run
+"""Model agents (SPEC §6-§7) end to end through a real daemon process: the guide's heartbeat monitor, with tools, run
 against tests/modelrun/fake_model_server.py (a real HTTP server on 127.0.0.1 standing in for api.anthropic.com,
 which tests cannot reach)."""
 

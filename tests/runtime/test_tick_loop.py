@@ -1,5 +1,7 @@
-"""Reviewer's checks of the scheduler (SPEC §3 DST, §5 runs, §12 tick loop) through the real Supervisor on a
-FakeClock with real agents and a real store."""
+"""The scheduler's tick loop (SPEC §3 daylight saving, §5 runs, §12 tick loop) through the real Supervisor on a
+FakeClock with real agents and a real store: missed one-shots, DST changes, a machine asleep for a day, a clock
+stepped back, pause and remove while a run is in flight, concurrency, retries, jitter, starvation, a restart.
+(tests/runtime/test_lifecycle.py checks the run lifecycle's single steps.)"""
 
 from __future__ import annotations
 
