@@ -111,7 +111,7 @@ def test_usage_and_cost(server, run, api_model, provider):
 def test_no_price_no_cost(server, run):
     server.script(Turn.say("ok", input_tokens=10, output_tokens=2))
     res, _, _ = run()
-    assert res.usage == {"input_tokens": 10, "output_tokens": 2, "cost_usd": None}
+    assert res.usage == {"input_tokens": 10, "output_tokens": 2, "cost_usd": None, "model": "claude-sonnet-4-5"}
 
 
 @pytest.mark.parametrize(
