@@ -126,6 +126,27 @@ class Page:
 
         return wait_for(found, timeout=timeout, what=f"{selector} {text or ''}".strip())
 
+    def texts(self, selector: str) -> list[str]:
+        """The text of every element matching ``selector``, read in one script: a page re-rendering between finding
+        an element and reading it cannot leave a stale reference."""
+        return self.driver.execute_script(
+            "return [...document.querySelectorAll(arguments[0])].map(e => e.innerText)", selector
+        )
+
+    def click(self, selector: str, text: str | None = None, timeout: float = 15.0) -> None:
+        """Click the first element matching ``selector`` (and holding ``text``), again if the page re-rendered it
+        between finding and clicking (the pulse redraws a page when anything it shows changes)."""
+        from selenium.common.exceptions import StaleElementReferenceException
+
+        def clicked():
+            try:
+                self.wait_css(selector, text, timeout=timeout).click()
+                return True
+            except StaleElementReferenceException:
+                return False
+
+        wait_for(clicked, timeout=timeout, what=f"a click on {selector} {text or ''}".strip())
+
     def go(self, hash_: str, selector: str) -> None:
         self.driver.execute_script("location.hash = arguments[0]", hash_)
         self.wait_css(selector)
@@ -177,7 +198,7 @@ def test_the_dashboard_in_a_real_browser(daemon, browser, tmp_path) -> None:
     page.wait_css("#jobs tbody tr")
 
     # Names are text, never markup or a link target.
-    names = [el.text for el in page.css("#jobs td.name a")]
+    names = page.texts("#jobs td.name a")
     assert XSS_NAME in names and JS_NAME in names
     assert browser.execute_script("return document.scripts.length") == 1
     hrefs = browser.execute_script("return [...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href'))")
@@ -188,25 +209,25 @@ def test_the_dashboard_in_a_real_browser(daemon, browser, tmp_path) -> None:
     # Find a job with the name filter (the server filters).
     box = page.wait_css("#filter-name")
     box.send_keys("nightly")
-    wait_for(lambda: [el.text for el in page.css("#jobs td.name a")] == ["nightly-report"], what="the filtered list")
-    page.css("#jobs td.name a")[0].click()
+    wait_for(lambda: page.texts("#jobs td.name a") == ["nightly-report"], what="the filtered list")
+    page.click("#jobs td.name a", "nightly-report")
     page.wait_css("h1", "nightly-report")
     page.wait_css("#fire-times li")
 
     # Pause, resume, run it; the output arrives while it runs.
-    page.wait_css("button[data-action=pause]").click()
+    page.click("button[data-action=pause]")
     page.wait_css("h1", "paused")
     assert daemon.query("SELECT status FROM jobs WHERE name = 'nightly-report'")[0][0] == "paused"
     assert daemon.query("SELECT actor FROM audit WHERE type = 'CronJobPaused'")[0][0].startswith("ui:")
-    page.wait_css("button[data-action=resume]").click()
+    page.click("button[data-action=resume]")
     page.wait_css("h1", "active")
-    page.wait_css("button[data-action=run]").click()
+    page.click("button[data-action=run]")
     page.wait_css("#run h2", "live")
     page.wait_css("#run-output", "first line", timeout=30)
-    assert "second line" not in page.css("#run-output")[0].text  # it arrived before the run ended
+    assert "second line" not in page.texts("#run-output")[0]  # it arrived before the run ended
     page.wait_css("#run-output", "second line", timeout=30)
     page.wait_css("#run h2 .badge", "succeeded")
-    assert XSS_OUTPUT in page.css("#run-output")[0].text
+    assert XSS_OUTPUT in page.texts("#run-output")[0]
     page.wait_css("#run-stderr", "oops")
     page.no_alert()
     page.shot("job")
@@ -215,9 +236,9 @@ def test_the_dashboard_in_a_real_browser(daemon, browser, tmp_path) -> None:
     daemon.symbi("cron", "run", "guarded", check=True)
     wait_for(lambda: daemon.query("SELECT 1 FROM runs WHERE status = 'pending_approval'"), what="a pending run")
     page.go("#/approvals", "#approvals")
-    card = page.wait_css("#approvals .card", "guarded")
+    page.wait_css("#approvals .card", "guarded")
     page.shot("approvals")
-    card.find_element("css selector", "button[data-action=approve]").click()
+    page.click("#approvals .card button[data-action=approve]")
     page.wait_css("#approvals", "No run is waiting")
     approved = daemon.query("SELECT actor, details FROM audit WHERE type = 'CronRunApproved'")
     assert approved and approved[0][0] == f"ui:{link['identity']}"
