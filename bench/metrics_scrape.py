@@ -24,14 +24,18 @@ from pathlib import Path
 STATUSES = ("succeeded",) * 17 + ("failed", "timed_out", "skipped")
 
 
-def fill(app, jobs: int, runs: int) -> float:
+def fill(app, jobs: int, runs: int, now: int = 1_800_000_000_000) -> float:
+    """Write ``jobs`` jobs and ``runs`` finished runs (every 5 minutes up to ``now``, in ms); seconds taken."""
+    from symbi_cron.models import JobSpec
     from symbi_cron.store import jobs as job_rows
 
-    now = 1_800_000_000_000
     t0 = time.perf_counter()
     with app.store.write() as tx:
         for i in range(jobs):
-            spec = {"name": f"job-{i:05d}", "agent_id": f"agent-{i % 50}", "cron_expr": "*/5 * * * *"}
+            spec = JobSpec.model_validate(
+                {"name": f"job-{i:05d}", "agent_id": f"agent-{i % 50}", "cron_expr": "*/5 * * * *"}
+            ).model_dump(mode="json")
+            spec.update(timezone="UTC", max_retries=0)  # what `cron add` stores: every field, none left unset
             job_rows.insert(
                 tx,
                 id=f"{i:08x}-0000-4000-8000-000000000000",

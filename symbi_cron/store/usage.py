@@ -40,8 +40,10 @@ def usage_rows(
         f"SELECT r.finished_at / {DAY_MS} AS day, j.name, j.agent_id, r.model, COUNT(*),"
         " SUM(r.input_tokens), SUM(COALESCE(r.output_tokens, 0)), SUM(COALESCE(r.cost_usd, 0)),"
         " SUM(CASE WHEN r.cost_usd IS NULL THEN 1 ELSE 0 END)"
-        " FROM runs r JOIN jobs j ON j.id = r.job_id"
-        f" WHERE {' AND '.join(where)}"
+        # CROSS JOIN keeps runs the outer table, read through runs_usage: with a plain JOIN SQLite's planner walked
+        # every job and its runs by finish time instead (0.6 s at 10,000 jobs and 1,000,000 runs, bench/dashboard.py).
+        " FROM runs r CROSS JOIN jobs j"
+        f" WHERE j.id = r.job_id AND {' AND '.join(where)}"
         f" GROUP BY r.finished_at / {DAY_MS}, j.name, j.agent_id, r.model"
         f" ORDER BY day, j.name, r.model"
     )
