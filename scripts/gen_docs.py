@@ -260,7 +260,8 @@ CONFIG_HELP: dict[str, str] = {
     "scheduler.delivery.smtp_ssl": "Connect with implicit TLS (port 465) instead of STARTTLS.",
     "scheduler.delivery.smtp_timeout_seconds": "Time limit of one SMTP session.",
     "scheduler.delivery.smtp_verify": "Verify the SMTP server's TLS certificate (turn off only for a test relay).",
-    "scheduler.delivery.smtp_ca_file": "Extra CA bundle (PEM) to verify the SMTP server with.",
+    "scheduler.delivery.smtp_ca_file": "Extra CA bundle (PEM) to verify the SMTP server with (relative: to"
+    " config.toml's directory).",
     "scheduler.delivery.email_from": "From address of the email channel.",
     "scheduler.delivery.custom_timeout_seconds": "Time limit of a `custom:NAME` channel's command.",
     "api.enabled": "Serve the HTTP API from the daemon.",
@@ -274,8 +275,9 @@ CONFIG_HELP: dict[str, str] = {
     "api.keys": 'More keys, each bound to an identity (`alice = "${ALICE_API_KEY}"`): a request with one approves as'
     " `alice` and is audited as `api:alice`. Masked by `symbi config show`.",
     "agentpin.domain": "Expected issuer domain of AgentPin credentials.",
-    "agentpin.discovery_dir": "Directory of offline discovery documents, one `{domain}.json` each.",
-    "agentpin.trust_bundle": "A file holding several discovery documents.",
+    "agentpin.discovery_dir": "Directory of offline discovery documents, one `{domain}.json` each (relative: to"
+    " config.toml's directory).",
+    "agentpin.trust_bundle": "A file holding several discovery documents (relative: to config.toml's directory).",
     "agentpin.cache_ttl_seconds": "How long a fetched discovery document is trusted.",
     "agentpin.clock_skew_seconds": "Tolerance on `exp`, `nbf` and `iat`.",
     "agentpin.required": "Make `require_agent_pin` the default of every job.",

@@ -312,6 +312,7 @@ def load_settings(config_file: Path | None = None, env: dict[str, str] | None = 
         settings = Settings.model_validate(data)
     except ValidationError as exc:
         raise _config_error(exc, "environment") from None
+    _anchor_paths(settings, config_file.parent)
     if settings.scheduler.default_timezone:
         from .timeutil import load_zone
 
@@ -320,6 +321,25 @@ def load_settings(config_file: Path | None = None, env: dict[str, str] | None = 
         except Exception as exc:
             raise ConfigError(f"{config_file}: scheduler.default_timezone: {getattr(exc, 'message', exc)}") from None
     return settings
+
+
+#: Settings that name a file or directory: a relative one is taken against the config file's directory, so that
+#: it means the same file for the CLI (wherever it runs) and for the daemon (which changes directory).
+PATH_KEYS = ("agentpin.discovery_dir", "agentpin.trust_bundle", "scheduler.delivery.smtp_ca_file")
+
+
+def _anchor_paths(settings: Settings, base: Path) -> None:
+    for dotted in PATH_KEYS:
+        *parents, key = dotted.split(".")
+        node: Any = settings
+        for part in parents:
+            node = getattr(node, part)
+        value = getattr(node, key)
+        if not value or has_env_ref(value):
+            continue
+        path = Path(value).expanduser()
+        if not path.is_absolute():
+            setattr(node, key, str((base / path).absolute()))
 
 
 def unset_env_warnings(settings: Settings, env: dict[str, str] | None = None) -> list[str]:

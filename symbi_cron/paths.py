@@ -146,7 +146,9 @@ def write_private(path: Path, text: str) -> None:
 
 
 def resolve(env: Mapping[str, str] | None = None) -> Paths:
-    """Resolve the locations from ``SYMBI_HOME`` or platformdirs."""
+    """Resolve the locations from ``SYMBI_HOME`` or platformdirs, as absolute paths (a relative ``SYMBI_HOME``
+    against the current directory, once: a daemon changes directory after this, and the same relative path would
+    then mean another place; platformdirs ignores relative XDG variables)."""
     home = (os.environ if env is None else env).get("SYMBI_HOME")
     if home:
         root = Path(home).expanduser().absolute()
@@ -157,3 +159,21 @@ def resolve(env: Mapping[str, str] | None = None) -> Paths:
         data_dir=Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)),
         config_dir=Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)),
     )
+
+
+def pinned_env(paths: Paths, env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` with every location in it made absolute for ``paths``: ``SYMBI_HOME`` (when set) and a relative
+    ``sqlite:`` path in ``SYMBI_STORE_URL``, against the current directory. What a process passes on before it
+    changes directory (the daemon) or to a process that may run elsewhere: they then mean the same places."""
+    out = dict(env)
+    if out.get("SYMBI_HOME"):
+        out["SYMBI_HOME"] = str(paths.data_dir)
+    url = out.get("SYMBI_STORE_URL") or ""
+    if url.startswith("sqlite:") and url not in ("sqlite:", "sqlite://"):
+        out["SYMBI_STORE_URL"] = "sqlite:" + str(sqlite_path(url, Path.cwd()))
+    return out
+
+
+def sqlite_path(url: str, base: Path) -> Path:
+    """The file of a ``sqlite:PATH`` (or ``sqlite://PATH``) store URL, a relative PATH taken against ``base``."""
+    return (base / Path(url.removeprefix("sqlite://").removeprefix("sqlite:")).expanduser()).absolute()

@@ -33,3 +33,13 @@ def test_created_directories_and_files_are_private_whatever_the_umask(tmp_path):
             assert stat.S_IMODE(os.stat(deep / f).st_mode) == 0o600
     finally:
         os.umask(old)
+
+
+def test_pinned_env_makes_the_home_and_a_relative_sqlite_url_absolute(tmp_path, monkeypatch):
+    from symbi_cron.paths import pinned_env
+
+    monkeypatch.chdir(tmp_path)
+    env = {"SYMBI_HOME": "h", "SYMBI_STORE_URL": "sqlite:db/x.db", "OTHER": "1"}
+    out = pinned_env(resolve(env), env)
+    assert out == {"SYMBI_HOME": str(tmp_path / "h"), "SYMBI_STORE_URL": f"sqlite:{tmp_path}/db/x.db", "OTHER": "1"}
+    assert pinned_env(resolve({}), {"SYMBI_STORE_URL": "postgresql://db/x"}) == {"SYMBI_STORE_URL": "postgresql://db/x"}

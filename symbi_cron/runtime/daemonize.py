@@ -30,7 +30,7 @@ import time
 from typing import Any
 
 from ..errors import DaemonNotRunning, InvalidState, StoreLost, SymbiError
-from ..paths import Paths, ensure_private_dir
+from ..paths import Paths, ensure_private_dir, pinned_env
 from ..processes import daemon_state, pid_alive, pidfile_locked, read_pid, remove_stale
 
 READY_TIMEOUT_SECONDS = 30.0
@@ -103,6 +103,11 @@ def start(
     state = daemon_state(paths)
     if state.state == "running":
         raise InvalidState(f"the daemon is already running (pid {state.pid})")
+    # Everything the child will look for, made absolute and read here, before it changes directory: the daemon
+    # opens the store this process read from the config, or refuses to start (never a private SQLite store in
+    # place of a shared one). A config that does not read is an error here, naming the key.
+    env = pinned_env(paths, os.environ if env is None else env)
+    expected = expected_store(paths, env)
     note = remove_stale(paths, state)
     if note and notes is not None:
         notes.append(note)
@@ -115,7 +120,7 @@ def start(
         code = 1
         try:
             os.close(r)
-            code = run(paths, env=env, detach=True, ready_fd=w)
+            code = run(paths, env=env, detach=True, ready_fd=w, expect_store=expected)
         except BaseException:  # noqa: BLE001 - whatever happens, the child must not return
             code = 1
         finally:
@@ -196,9 +201,44 @@ def _setup_logging(paths: Paths, foreground: bool, env: dict[str, str]) -> Any:
     return QuotedOutput(out)  # the stdout channel's output, quoted: it shares the log (or the journal)
 
 
-def run(paths: Paths, *, env: dict[str, str] | None = None, detach: bool, ready_fd: int | None = None) -> int:
-    """The daemon's body (detached, or in the foreground when ``detach`` is false); returns an exit code."""
-    env = dict(os.environ if env is None else env)
+def expected_store(paths: Paths, env: dict[str, str]) -> str:
+    """Where the daemon for ``paths`` keeps its store, as read now from ``env`` and the config file (the settings
+    are loaded in full, so a config that does not read fails here): a ``postgresql://`` URL or ``sqlite:FILE``."""
+    from ..config import load_settings
+    from ..store.factory import store_url
+
+    load_settings(paths.config_file, env)
+    return store_url(paths, env) or f"sqlite:{paths.db}"
+
+
+def _check_store(paths: Paths, env: dict[str, str], expected: str | None) -> None:
+    """After daemonising: the store must be the one ``daemon start`` read before (a relative SYMBI_HOME read again
+    in the daemon's directory once sent a PostgreSQL host to a private SQLite file, with "started" printed)."""
+    if expected is None:
+        return
+    found = expected_store(paths, env)
+    if found != expected:
+        from ..store.postgres import redact_url
+
+        raise SymbiError(
+            f"after daemonising, the daemon read its store as {redact_url(found)} from {paths.config_file},"
+            f" where `daemon start` read {redact_url(expected)}; not starting on another store than the one"
+            " configured (check that the config file is readable and stays in place)"
+        )
+
+
+def run(
+    paths: Paths,
+    *,
+    env: dict[str, str] | None = None,
+    detach: bool,
+    ready_fd: int | None = None,
+    expect_store: str | None = None,
+) -> int:
+    """The daemon's body (detached, or in the foreground when ``detach`` is false); returns an exit code.
+    ``paths`` are used as resolved by the caller, never resolved again; with ``expect_store`` (what ``start`` read
+    before forking) the daemon refuses to open any other store."""
+    env = pinned_env(paths, os.environ if env is None else env)
     if detach:
         import daemon  # python-daemon
 
@@ -254,6 +294,7 @@ def run(paths: Paths, *, env: dict[str, str] | None = None, detach: bool, ready_
         return 1
     api = None
     try:
+        _check_store(paths, env, expect_store)
         sup, api = _prepare(paths, env, out, log, close_fds=(pidfile.fd, ready_fd))
     except SymbiError as exc:
         log.error("not starting: %s", exc)
@@ -336,7 +377,7 @@ def _prepare(paths: Paths, env: dict[str, str], out: Any, log: logging.Logger, *
     from .forkserver import ForkServer
     from .supervisor import Supervisor
 
-    app = open_app(env, actor="daemon", notify=False)
+    app = open_app(env, actor="daemon", notify=False, paths=paths)
     settings = app.settings  # ConfigError names the key
     # Before any connection or thread of ours exists: an owner is a fork of a process with neither.
     launcher = ForkServer(

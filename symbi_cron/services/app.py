@@ -58,9 +58,13 @@ class App:
         self.store.after_commit(self.notify)
 
 
-def open_app(env: dict[str, str] | None = None, *, actor: str | None = None, notify: bool = True) -> App:
-    """The App for this process's environment (``SYMBI_HOME`` or platformdirs)."""
-    paths = resolve(env)
+def open_app(
+    env: dict[str, str] | None = None, *, actor: str | None = None, notify: bool = True, paths: Paths | None = None
+) -> App:
+    """The App for this process's environment (``SYMBI_HOME`` or platformdirs), or for ``paths`` resolved earlier
+    (a daemon after it changed directory: never resolved again)."""
+    if paths is None:
+        paths = resolve(env)
     store = open_store(paths, env)
     app = App(paths=paths, store=store, env=env)
     if actor:

@@ -1,6 +1,8 @@
 """Which store a process opens: SQLite (the default, the data directory's file) or PostgreSQL.
 
-``SYMBI_STORE_URL`` wins, then ``[store] url`` in ``config.toml``. Only a ``postgresql://`` (or ``postgres://``)
+``SYMBI_STORE_URL`` wins, then ``[store] url`` in ``config.toml``. A relative ``sqlite:`` path is taken against the
+config file's directory when it comes from the file, against the current directory when it comes from the
+variable (which ``daemon start`` makes absolute before the daemon changes directory). Only a ``postgresql://`` (or ``postgres://``)
 URL selects PostgreSQL, and only then is psycopg imported. The config file is read with tomllib alone (no
 pydantic: ``symbi cron list`` must stay fast); ``config.StoreSettings`` validates the same key when the settings
 are loaded.
@@ -10,11 +12,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from ..envref import expand_env, unset_refs
 from ..errors import ConfigError
-from ..paths import Paths
+from ..paths import Paths, sqlite_path
 
 PG_SCHEMES = ("postgresql://", "postgres://")
 
@@ -27,8 +30,10 @@ def store_url(paths: Paths, env: Mapping[str, str] | None = None) -> str | None:
     """The configured store URL with ``${VAR}`` expanded, or None for the SQLite file in the data directory."""
     env = os.environ if env is None else env
     url = env.get("SYMBI_STORE_URL") or None
+    base = None  # a relative sqlite: path: against the current directory (the variable's)
     if url is None and paths.config_file.is_file():
         url = _config_url(paths)
+        base = paths.config_dir  # ... or the config file's directory, wherever the process runs
     if not url:
         return None
     missing = unset_refs(url, env)
@@ -39,7 +44,9 @@ def store_url(paths: Paths, env: Mapping[str, str] | None = None) -> str | None:
         )
     url = expand_env(url, env)
     if url.startswith("sqlite:"):
-        return None if url in ("sqlite:", "sqlite://") else url
+        if url in ("sqlite:", "sqlite://"):
+            return None
+        return "sqlite:" + str(sqlite_path(url, base or Path.cwd()))
     if not is_postgres_url(url):
         raise ConfigError(
             f"store.url must start with postgresql:// (or be empty for SQLite), got {url[:20]!r}",
@@ -70,8 +77,5 @@ def open_store(paths: Paths, env: Mapping[str, str] | None = None, *, url: str |
     from .db import Store
 
     if url and url.startswith("sqlite:"):
-        from pathlib import Path
-
-        db = Path(url.removeprefix("sqlite://").removeprefix("sqlite:"))
-        return Store(db)
+        return Store(sqlite_path(url, Path.cwd()))
     return Store(paths.db, paths.lock)
