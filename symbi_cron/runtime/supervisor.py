@@ -39,6 +39,7 @@ from typing import Any, TextIO
 
 from .. import processes
 from ..errors import StoreError, StoreLost, SymbiError
+from ..outage import Outage
 from ..priority import SchedulerFirst
 from ..processes import kill_session, pid_alive, process_identity
 from ..services.app import App
@@ -102,8 +103,8 @@ class Supervisor:
         # Event.clear) would deadlock the daemon. The loop compares each counter with the value it last acted on.
         self._wake = Waker()
         self._stop = threading.Event()  # set by the loop itself (other threads wait on it)
-        self._asked = {"stop": 0, "leave": 0, "reload": 0, "recorded": 0}
-        self._seen = {"reload": 0, "recorded": 0}
+        self._asked = {"stop": 0, "leave": 0, "reload": 0, "recorded": 0, "remote": 0}
+        self._seen = {"reload": 0, "recorded": 0, "remote": 0}
         self._lock = threading.Lock()
         self._inflight: dict[str, Owned] = {}  # runs not yet recorded, by run id
         self._delivering: dict[str, Owned] = {}  # owners sending what a dead owner's run still owed
@@ -120,6 +121,14 @@ class Supervisor:
         self.shared = getattr(app.store, "dialect", "sqlite") == "postgresql"
         self._lease_renewed_ms: int | None = None
         self._listener: threading.Thread | None = None
+        #: The reload listener's outages (shared store): one line down, a reminder a minute, one line back.
+        self.listener_outage = Outage(
+            log,
+            "reload listener",
+            hint="retrying every second; changes from other hosts are seen at each tick meanwhile",
+            monotonic=monotonic,
+        )
+        self.remote_changes = 0  # changes announced by other processes (NOTIFY) since start
         #: Called with (old, new) settings after a reload (services/reload.py): what holds a setting of its own.
         self.reload_appliers: list[Any] = []
         #: Closed while slots are claimed and runs started: the API's requests wait (symbi_cron/priority.py).
@@ -145,6 +154,11 @@ class Supervisor:
         self._asked["reload"] += 1
         self._wake.set()
 
+    def request_remote_change(self) -> None:
+        """Another process announced a change of the shared store (NOTIFY): reload as for SIGHUP, quietly."""
+        self._asked["remote"] += 1
+        self._wake.set()
+
     def request_wake(self) -> None:
         """Look at the store again at once, without re-reading the config (a change made through the API)."""
         self._wake.set()
@@ -164,13 +178,13 @@ class Supervisor:
         self._asked["recorded"] += 1
         self._wake.set()
 
-    def _take(self, what: str) -> bool:
-        """Whether ``what`` was asked for since the loop last took it (then it is taken)."""
+    def _take(self, what: str) -> int:
+        """How many times ``what`` was asked for since the loop last took it (then it is taken): 0 is false."""
         asked = self._asked[what]
         if asked == self._seen[what]:
-            return False
-        self._seen[what] = asked
-        return True
+            return 0
+        count, self._seen[what] = asked - self._seen[what], asked
+        return count
 
     @property
     def stopping(self) -> bool:
@@ -442,24 +456,27 @@ class Supervisor:
         self._lease_renewed_ms = now_ms
 
     def _listen(self) -> None:
-        """LISTEN on the reload channel; a notification is a reload (like SIGHUP). Reconnects on errors."""
+        """LISTEN on the reload channel; a notification is a remote change (a reload, like SIGHUP, logged at DEBUG).
+        Reconnects every second on errors; an outage is logged once, reminded at most once a minute, and its end
+        logged with its length (:class:`~symbi_cron.outage.Outage`)."""
         from ..store.postgres import RELOAD_CHANNEL
 
+        outage = self.listener_outage
         while not self._stop.is_set():
             conn = None
             try:
                 conn = self.app.store.raw_connection()  # type: ignore[attr-defined]  # PgStore only
                 conn.execute(f"LISTEN {RELOAD_CHANNEL}")
-                self.request_reload()  # anything sent while we were not listening
+                outage.ok()
+                self.request_remote_change()  # anything sent while we were not listening
                 while not self._stop.is_set():
-                    got = False
-                    for _n in conn.notifies(timeout=0.5, stop_after=1):
-                        got = True
-                    if got:
-                        self.request_reload()
+                    # Each notification as it comes (with stop_after=1 the others of a batch were dropped, and
+                    # the count of remote changes was short).
+                    for _n in conn.notifies(timeout=0.5):
+                        self.request_remote_change()
             except Exception as exc:
                 if not self._stop.is_set():
-                    log.warning("reload listener: %s; reconnecting", exc)
+                    outage.failed(exc)
                     self._stop.wait(1.0)
             finally:
                 if conn is not None:
@@ -546,8 +563,9 @@ class Supervisor:
     # -- the loop ----------------------------------------------------------------------------------------------
     def tick(self) -> float:
         """One pass: claim due slots, start what may start. Returns the seconds to sleep before the next."""
-        if self._take("reload"):
-            self._reload_config()
+        signalled, remote = self._take("reload"), self._take("remote")
+        if signalled or remote:
+            self._reload_config(remote=0 if signalled else remote)
         self.check_store()
         now = self.app.clock.now()
         now_ms = to_ms(now)
@@ -774,7 +792,10 @@ class Supervisor:
             (self._delivering if delivering else self._inflight)[run_id] = owned
         t.start()
 
-    def _reload_config(self) -> None:
+    def _reload_config(self, *, remote: int = 0) -> None:
+        """Re-read config.toml and apply it. ``remote``: the number of changes announced by other processes that
+        caused this reload (none was signalled here): an unchanged configuration is then logged at DEBUG only,
+        with the count (every change made on any host reaches every daemon)."""
         from ..config import load_settings
 
         try:
@@ -796,12 +817,27 @@ class Supervisor:
         if self.pool is not None:
             self.pool.resize(int(settings.scheduler.max_concurrent_jobs))
             self.pool.update_settings(settings)  # the owners already forked carry their next run with it
-        reloaded(old, settings, log, self.reload_appliers)
+        changed = reloaded(old, settings, log, self.reload_appliers, quiet=bool(remote))
+        if remote:
+            self.remote_changes += remote
+            log.debug(
+                "reload after %d change(s) announced by other processes (%d since start): %s",
+                remote,
+                self.remote_changes,
+                f"{len(changed)} setting(s) changed" if changed else "configuration unchanged",
+            )
 
     def serve(self, *, on_tick_error: Any = None) -> None:
         """Tick until :meth:`request_stop`; a failing tick is logged and retried, never silent. A lost store ends
         the loop with :class:`StoreLost` (the daemon exits non-zero so a service manager restarts it)."""
-        last_logged: str | None = None
+        failing = Outage(
+            log,
+            "tick loop",
+            states=("failing", "working again"),
+            level=logging.ERROR,
+            each_new_error=True,
+            monotonic=self.monotonic,
+        )
         if self.shared and self._listener is None:
             self._listener = threading.Thread(target=self._listen, name="reload-listener", daemon=True)
             self._listener.start()
@@ -809,14 +845,12 @@ class Supervisor:
             self._wake.clear()
             try:
                 delay = self.tick()
-                last_logged = None
+                failing.ok()
             except StoreLost:
                 raise
             except SymbiError as exc:
                 self.last_error = str(exc)
-                if str(exc) != last_logged:
-                    log.error("tick failed: %s", exc)
-                    last_logged = str(exc)
+                failing.failed(exc)  # each distinct error once, a reminder a minute, one line when it works again
                 if on_tick_error is not None:
                     on_tick_error(exc)
                 delay = float(self.app.settings.scheduler.tick_interval_seconds)

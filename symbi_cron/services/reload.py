@@ -61,9 +61,12 @@ def _shown(key: str, value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def reloaded(old: Any, new: Any, log: logging.Logger, appliers: list[Applier] = ()) -> list[dict[str, Any]]:
+def reloaded(
+    old: Any, new: Any, log: logging.Logger, appliers: list[Applier] = (), *, quiet: bool = False
+) -> list[dict[str, Any]]:
     """Log, for each changed setting, "applied" or "needs restart" (and why); run the ``appliers``. Returns the
-    changes as ``[{"key", "old", "new", "applied", "reason"?}]`` (values as logged)."""
+    changes as ``[{"key", "old", "new", "applied", "reason"?}]`` (values as logged). ``quiet``: an unchanged
+    configuration is not logged (a reload caused by another process's change: the caller counts them)."""
     out = []
     for key, before, after in changes(old, new):
         item: dict[str, Any] = {"key": key, "old": _shown(key, before), "new": _shown(key, after)}
@@ -88,7 +91,8 @@ def reloaded(old: Any, new: Any, log: logging.Logger, appliers: list[Applier] = 
             log.exception("reload: applying the new settings failed in %s", getattr(apply, "__name__", apply))
     restart = sum(1 for c in out if not c["applied"])
     if not out:
-        log.info("reloaded the configuration: unchanged")
+        if not quiet:
+            log.info("reloaded the configuration: unchanged")
     else:
         log.info(
             "reloaded the configuration: %d setting%s changed%s",

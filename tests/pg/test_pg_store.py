@@ -162,9 +162,9 @@ def test_the_supervisor_reloads_on_a_notification(rt):
     reloads: list[int] = []
     original = sup._reload_config
 
-    def counting_reload() -> None:
+    def counting_reload(**kwargs) -> None:
         reloads.append(sup.ticks)
-        original()
+        original(**kwargs)
 
     sup._reload_config = counting_reload  # type: ignore[method-assign]
     t = threading.Thread(target=sup.serve, daemon=True)
@@ -174,7 +174,7 @@ def test_the_supervisor_reloads_on_a_notification(rt):
         def listening() -> bool:
             # Nothing else asks for a reload here: the first one is the listener's own, made right after its
             # LISTEN; once a tick has consumed it, the channel is listened on and no reload is pending.
-            return bool(reloads) and sup._asked["reload"] == sup._seen["reload"]
+            return bool(reloads) and sup._asked["remote"] == sup._seen["remote"]
 
         deadline = time.monotonic() + 10
         while not listening():
