@@ -264,6 +264,8 @@ CONFIG_HELP: dict[str, str] = {
     " config.toml's directory).",
     "scheduler.delivery.email_from": "From address of the email channel.",
     "scheduler.delivery.custom_timeout_seconds": "Time limit of a `custom:NAME` channel's command.",
+    "daemon.name": "This daemon's name, on its lease and on every run it starts (history, API, metrics, `daemon"
+    " status --all`); unset: the host name and a hash of the data directory. Needs a restart.",
     "api.enabled": "Serve the HTTP API from the daemon.",
     "api.bind": "Address the API listens on; a non-loopback address is your explicit choice (no TLS here).",
     "api.port": "API port (0 picks a free one).",

@@ -154,6 +154,16 @@ class DashboardSettings(_Section):
     login_link_minutes: float = Field(default=10, gt=0, le=24 * 60)  # a `symbi ui` link works once, within this
 
 
+#: A daemon's name: what history, the API, metrics and `daemon status --all` show for where a run ran.
+DAEMON_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,62}$"
+
+
+class DaemonSettings(_Section):
+    """``[daemon]``: this host's daemon (docs/scaling.md, "Placement")."""
+
+    name: str | None = Field(default=None, pattern=DAEMON_NAME_PATTERN)  # unset: host name + hash of the home
+
+
 class StoreSettings(_Section):
     url: str | None = Field(default=None, pattern=_STORE_URL)  # a postgresql:// URL shares it (scaling.md)
     lease_seconds: float = Field(default=30, ge=3, le=3600)  # a daemon silent this long is presumed dead
@@ -162,6 +172,7 @@ class StoreSettings(_Section):
 class Settings(_Section):
     environment: str | None = None
     store: StoreSettings = Field(default_factory=StoreSettings)
+    daemon: DaemonSettings = Field(default_factory=DaemonSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)

@@ -363,6 +363,11 @@ class Run(BaseModel):
     input_tokens: int | None = None  # model agents: tokens sent and received over the run
     output_tokens: int | None = None
     cost_usd: float | None = None  # with a configured [models.prices] entry
+    daemon_name: str | None = Field(
+        default=None,
+        description="where the run ran: the name of the daemon (`[daemon] name`) that started it, or of the host's"
+        " home for a foreground `symbi cron run`; null until it starts",
+    )
     created_at: datetime | None = None
 
 

@@ -187,6 +187,19 @@ def host_name() -> str:
     return socket.gethostname()
 
 
+def daemon_name(paths: Paths, configured: str | None = None) -> str:
+    """This home's daemon name: ``[daemon] name`` when set, else the host name and a short hash of the data
+    directory (two homes on one host get two names; the same home keeps its name across restarts)."""
+    if configured:
+        return configured
+    import hashlib
+    import re
+
+    host = re.sub(r"[^A-Za-z0-9_.-]", "-", host_name()).strip("-.") or "host"
+    digest = hashlib.sha256(str(paths.data_dir).encode("utf-8", "surrogatepass")).hexdigest()[:6]
+    return f"{host[:55]}-{digest}"
+
+
 def owner_id(kind: str = "daemon") -> str:
     """An id for this supervisor instance, ``kind:pid:random:host:identity``: recovery knows whose runs it sees
     (the host matters on a shared store, where a pid means something only on its own machine; the identity, the

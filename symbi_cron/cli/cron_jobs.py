@@ -104,6 +104,7 @@ def run_columns(view: TimeView, job: dict[str, Any] | None) -> list[Column]:
             ),
             Fit(shrink=12, drop=2, early=True),
         ),
+        ("DAEMON", "daemon_name", Fit(drop=1)),
         (
             "TOKENS",
             lambda r: f"{r['input_tokens']}/{r['output_tokens']}" if r.get("input_tokens") is not None else None,
@@ -142,6 +143,7 @@ CSV_RUN_FIELDS = [
     "input_tokens",
     "output_tokens",
     "cost_usd",
+    "daemon_name",
 ]
 
 

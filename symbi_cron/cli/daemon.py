@@ -26,14 +26,24 @@ ACTIONS = ("start", "stop", "status", "restart", "reload")
     " them). restart does this unless --drain is given.",
 )
 @click.option("--drain", is_flag=True, help="restart: drain the runs in flight first, as stop does.")
+@click.option(
+    "--all",
+    "all_daemons",
+    is_flag=True,
+    help="status: every live daemon of the store (several share a PostgreSQL store), with its name, host, pid,"
+    " lease age, version and load.",
+)
 @format_option()
-def daemon(action: str, foreground: bool, timeout: float | None, leave_running: bool, drain: bool, fmt: str) -> None:
+def daemon(
+    action: str, foreground: bool, timeout: float | None, leave_running: bool, drain: bool, all_daemons: bool, fmt: str
+) -> None:
     """Start, stop, inspect or reload the scheduler daemon.
 
     \b
       symbi cron daemon              start it in the background; returns once it is ready
       symbi cron daemon --foreground run it here (systemd: Type=simple)
       symbi cron daemon status       running (pid, uptime, health), stopped, or a stale pidfile
+      symbi cron daemon status --all every live daemon of the store: name, host, lease, version, load
       symbi cron daemon stop         SIGTERM: drain in-flight runs, then exit
       symbi cron daemon restart      exit at once, start again: runs in flight go on and are adopted
       symbi cron daemon reload       SIGHUP: re-read config.toml and the store
@@ -51,6 +61,11 @@ def daemon(action: str, foreground: bool, timeout: float | None, leave_running: 
         raise InvalidInput("--leave-running goes with stop (restart leaves runs running unless --drain)")
     if drain and action != "restart":
         raise InvalidInput("--drain goes with restart (stop always drains unless --leave-running)")
+    if all_daemons and action != "status":
+        raise InvalidInput("--all goes with status")
+    if action == "status" and all_daemons:
+        _status_all(fmt)
+        return
     if action == "status":
         from ..processes import daemon_state
 
@@ -104,6 +119,40 @@ def daemon(action: str, foreground: bool, timeout: float | None, leave_running: 
     for note in notes:
         click.echo(f"note: {note}", err=True)
     click.echo(f"started (pid {pid}); log: {paths.daemon_log}")
+
+
+def _status_all(fmt: str) -> None:
+    """`daemon status --all`: every live daemon of the store; exit 5 when there is none."""
+    from ..errors import EXIT_DAEMON_NOT_RUNNING
+    from ..services.app import open_app
+    from ..services.placement import live_daemons
+    from .common import render_table
+
+    rows = live_daemons(open_app(notify=False))
+    if fmt == "json":
+        emit_json(rows)
+    else:
+
+        def lease(r: dict) -> str:
+            if r["lease_age_seconds"] is None:
+                return "-"
+            return f"{r['lease_age_seconds']:.0f}s ago"
+
+        render_table(
+            rows,
+            [
+                ("NAME", lambda r: r["name"] + (" *" if r["this_home"] else "")),
+                ("HOST", "host"),
+                ("PID", "pid"),
+                ("UP", lambda r: _duration(r["uptime_seconds"]) if r["uptime_seconds"] is not None else "-"),
+                ("LEASE RENEWED", lease),
+                ("VERSION", lambda r: r["version"] or "-"),
+                ("RUNNING", "running"),
+            ],
+            empty="no daemon is running on this store",
+        )
+    if not rows:
+        raise click.exceptions.Exit(EXIT_DAEMON_NOT_RUNNING)
 
 
 def _health() -> dict | None:

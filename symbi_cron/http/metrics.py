@@ -326,11 +326,33 @@ class MetricsExporter:
             name = "symbiont_cron_tick_lag_seconds"
             out.family(name, "gauge", "How late the tick loop handled its most recent due slot")
             out.sample(name, _num(float(lag)))
+        self._daemon_series(out, snap)
         last_tick = snap.get("last_tick_at")
         if last_tick is not None and hasattr(last_tick, "timestamp"):
             name = "symbiont_cron_last_tick_timestamp_seconds"
             out.family(name, "gauge", "When the tick loop last ran")
             out.sample(name, _num(last_tick.timestamp()))
+
+    def _daemon_series(self, out: _Text, snap: dict[str, Any]) -> None:
+        """Placement (docs/scaling.md): which daemon this is, and the load of every live daemon of the store, one
+        series per daemon (a handful), never a label per run or per job."""
+        from ..errors import SymbiError
+        from ..processes import host_name
+        from ..services.placement import live_daemons
+
+        me = snap.get("daemon_name")
+        if me:
+            name = "symbiont_cron_daemon_info"
+            out.family(name, "gauge", "The daemon serving this scrape: its name ([daemon] name) and host")
+            out.sample(name, "1.0", f'daemon="{_label(me)}",host="{_label(host_name())}"')
+        try:
+            daemons = live_daemons(self.app)
+        except SymbiError:
+            return
+        name = "symbiont_cron_daemon_running_runs"
+        out.family(name, "gauge", "Runs running now under each live daemon of the store, by daemon name")
+        for d in daemons:
+            out.sample(name, _num(d["running"]), f'daemon="{_label(d["name"] or "")}"')
 
     def _process_text(self) -> str:
         """process_* (CPU, memory, descriptors, start time), python_info and python_gc_* from prometheus_client."""

@@ -272,6 +272,7 @@ def execute_now(
             run_id,
             now_ms=to_ms(now),
             daemon_id=owner_id,
+            daemon_name=app.daemon_name,
             gate=lambda job, agent: gate_run(app, job, agent, now=now),
             actor=app.actor,
         )
@@ -316,6 +317,7 @@ def execute_detached(env: dict[str, str] | None, run_id: str, *, stdout: TextIO 
                 run_id,
                 now_ms=to_ms(now),
                 daemon_id=owner_id,
+                daemon_name=app.daemon_name,
                 gate=lambda job, agent: gate_run(app, job, agent, now=now),
                 actor=actor,
             )

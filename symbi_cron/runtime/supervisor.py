@@ -47,6 +47,7 @@ from ..services.claim import Limits, claim_job
 from ..services.leases import forget_lapsed, lease_alive, register_daemon, release_daemon, renew_lease
 from ..services.record import finish_run
 from ..services.start import Begun, begin_run, count_queued, next_queued, startable, still_queued
+from ..store import daemons as lease_rows
 from ..store import jobs as job_rows
 from ..store import runs as run_rows
 from ..timeutil import from_ms, iso, to_ms
@@ -92,6 +93,7 @@ class Supervisor:
         self.app = app
         self.rng = rng or random.Random()
         self.daemon_id = daemon_id or processes.owner_id("daemon")
+        self.daemon_name = app.daemon_name  # on its lease row and on every run it starts (placement)
         self.limits = limits or Limits.from_settings(app.settings)
         self.stdout = stdout
         #: The fork server (``runtime.forkserver.ForkServer``); None: owners are threads of this process.
@@ -203,6 +205,7 @@ class Supervisor:
         return {
             "pid": os.getpid(),
             "daemon_id": self.daemon_id,
+            "daemon_name": self.daemon_name,
             "in_flight": self.in_flight(),
             "queued": self.queued,
             "tick_lag_seconds": round(self.tick_lag_seconds, 3),
@@ -226,7 +229,21 @@ class Supervisor:
         if self.shared:
             with self.app.store.write() as tx:
                 register_daemon(tx, self.daemon_id, now_ms=now_ms, lease_ms=self.lease_ms)
+                self._label(tx, now_ms)
+                namesakes = [
+                    d
+                    for d in lease_rows.live_daemons(tx, now_ms)
+                    if d["name"] == self.daemon_name and d["id"] != self.daemon_id
+                ]
             self._lease_renewed_ms = now_ms
+            for other in namesakes:
+                log.warning(
+                    "another live daemon on this store is named %s too (host %s, pid %s): their runs cannot be told"
+                    " apart; set [daemon] name in config.toml",
+                    self.daemon_name,
+                    other["host"],
+                    other["pid"],
+                )
         return self.sweep(force=True)
 
     @property
@@ -447,6 +464,7 @@ class Supervisor:
             return
         with self.app.store.write() as tx:
             held = renew_lease(tx, self.daemon_id, now_ms=now_ms, lease_ms=self.lease_ms)
+            self._label(tx, now_ms)
         if not held and self._lease_renewed_ms is not None:
             log.error(
                 "this daemon's lease had lapsed (%.1fs without renewal): the other daemons may have"
@@ -454,6 +472,12 @@ class Supervisor:
                 (now_ms - self._lease_renewed_ms) / 1000,
             )
         self._lease_renewed_ms = now_ms
+
+    def _label(self, tx: Any, now_ms: int) -> None:
+        """This daemon's name, version and renewal instant on its lease row (`daemon status --all`)."""
+        from .. import __version__
+
+        lease_rows.label(tx, self.daemon_id, name=self.daemon_name, version=__version__, renewed_at=now_ms)
 
     def _listen(self) -> None:
         """LISTEN on the reload channel; a notification is a remote change (a reload, like SIGHUP, logged at DEBUG).
@@ -719,6 +743,7 @@ class Supervisor:
                                 run["id"],
                                 now_ms=now_ms,
                                 daemon_id=owner_id,
+                                daemon_name=self.daemon_name,
                                 gate=lambda job, agent: gate_run(self.app, job, agent, now=now),
                                 actor="daemon",
                             )

@@ -49,6 +49,14 @@ class App:
     def settings(self, value) -> None:
         self._settings = value
 
+    @property
+    def daemon_name(self) -> str:
+        """The name of this home's daemon (``[daemon] name``, else host name + hash of the data directory): what
+        runs started here carry, and what `daemon status --all` lists."""
+        from ..processes import daemon_name
+
+        return daemon_name(self.paths, self.settings.daemon.name)
+
     def changed(self) -> None:
         """Tell the supervisor the store changed, once the current transaction commits (and, on a shared
         PostgreSQL store, every daemon: a NOTIFY in the same transaction)."""

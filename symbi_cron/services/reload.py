@@ -16,6 +16,7 @@ from typing import Any
 #: Settings read once at start, with the reason.
 NEEDS_RESTART: dict[str, str] = {
     "store.url": "the store is opened at start",
+    "daemon.name": "the daemon's name is taken at start (its lease and the runs it starts carry it)",
     "api.enabled": "the API is started at start",
     "api.bind": "the API's socket is bound at start",
     "api.port": "the API's socket is bound at start",

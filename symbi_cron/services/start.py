@@ -68,7 +68,14 @@ class Begun:
 
 
 def begin_run(
-    conn, run_id: str, *, now_ms: int, daemon_id: str, gate: Callable[[dict, dict | None], Any], actor: str = "daemon"
+    conn,
+    run_id: str,
+    *,
+    now_ms: int,
+    daemon_id: str,
+    gate: Callable[[dict, dict | None], Any],
+    actor: str = "daemon",
+    daemon_name: str | None = None,
 ) -> Begun | None:
     """A queued run passes the policy gate and becomes ``running``; None when it did not start.
 
@@ -118,7 +125,8 @@ def begin_run(
         if decision.kind == "deny":
             end_one_shot_if_done(conn, job, now_ms=now_ms, ok=False, actor=actor)
         return None
-    run_rows.update(conn, run_id, now_ms=now_ms, status="running", started_at=now_ms, daemon_id=daemon_id)
+    placed = {"daemon_name": daemon_name} if daemon_name else {}  # where it runs (history, API, metrics)
+    run_rows.update(conn, run_id, now_ms=now_ms, status="running", started_at=now_ms, daemon_id=daemon_id, **placed)
     run = run_rows.get(conn, run_id)
     assert run is not None
     return Begun(run=run, job=job, agent=agent)

@@ -506,6 +506,16 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX runs_usage ON runs(finished_at) WHERE input_tokens IS NOT NULL;
         """,
     ),
+    (
+        8,
+        "placement: each daemon's name, version and last renewal on its lease row, the daemon name on each run",
+        """
+        ALTER TABLE daemons ADD COLUMN name TEXT;
+        ALTER TABLE daemons ADD COLUMN version TEXT;
+        ALTER TABLE daemons ADD COLUMN renewed_at INTEGER;
+        ALTER TABLE runs ADD COLUMN daemon_name TEXT;
+        """,
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -15,7 +15,7 @@ from ..timeutil import from_ms
 RUN_COLUMNS = (
     "id, job_id, trigger, status, scheduled_for, attempt, input, not_before, started_at, finished_at,"
     " execution_time_ms, exit_code, output, summary, error_message, iterations, detail, daemon_id,"
-    " created_at, updated_at, input_tokens, output_tokens, cost_usd"
+    " created_at, updated_at, input_tokens, output_tokens, cost_usd, daemon_name"
 )
 _TIME_FIELDS = ("scheduled_for", "not_before", "started_at", "finished_at", "created_at", "updated_at")
 _UPDATABLE = {
@@ -31,6 +31,7 @@ _UPDATABLE = {
     "iterations",
     "detail",
     "daemon_id",
+    "daemon_name",  # the name of the daemon (or home) whose owner started the run: placement
     "input",
     "attempt",
     "input_tokens",
@@ -200,3 +201,12 @@ def running_owned_by(conn: sqlite3.Connection, owner: str) -> list[str]:
         (owner,),
     ).fetchall()
     return [r[0] for r in rows]
+
+
+def running_by_daemon(conn: sqlite3.Connection) -> dict[str | None, int]:
+    """``{daemon_name: runs running}``: each daemon's load (through the partial index over open runs)."""
+    rows = conn.execute(
+        "SELECT daemon_name, COUNT(*) FROM runs WHERE status IN ('queued', 'running', 'pending_approval')"
+        " AND status = 'running' GROUP BY daemon_name"
+    ).fetchall()
+    return {r[0]: int(r[1]) for r in rows}

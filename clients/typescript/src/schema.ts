@@ -1168,6 +1168,12 @@ export interface components {
              */
             cost_usd?: number | null;
             /**
+             * Daemon Name
+             * @description where the run ran: the name of the daemon (`[daemon] name`) that started it, or of the host's home for a foreground `symbi cron run`; null until it starts
+             * @default null
+             */
+            daemon_name?: string | null;
+            /**
              * Created At
              * @default null
              */
