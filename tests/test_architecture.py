@@ -46,7 +46,7 @@ RUNTIME_ORDER = (
 #: (importer, imported) -> why it is allowed anyway.
 EXCEPTIONS: dict[tuple[str, str], str] = {
     ("runtime.daemonize", "http.server"): "the daemon process composes the API beside the supervisor",
-    ("cli.completers", "store.factory"): "completion runs at every Tab press: it reads the store on the light path",
+    ("cli.completers", "store.completion"): "completion runs at every Tab press: it reads the store on the light path",
 }
 
 

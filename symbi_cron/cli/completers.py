@@ -1,55 +1,30 @@
 """Value completers for shell completion: job names and ids, agent names, pending runs.
 
-Used as ``shell_complete=`` on click parameters, so every command imports this module: it stays small (sqlite3 and
-paths only). The store is opened read-only and never created or migrated: a Tab press must not leave a
-``symbi.db`` behind, and it must not fail loudly (any problem completes nothing).
+Used as ``shell_complete=`` on click parameters, so every command imports this module: it stays small. The store's
+values come from ``store/completion.py`` (read-only, on the light path; any problem completes nothing).
 """
 
 from __future__ import annotations
 
-import sqlite3
-from pathlib import Path
 from typing import Any
 
 import click
-
-
-def _store_rows(sql: str, params: tuple = ()) -> list[sqlite3.Row]:
-    """Rows from the store opened read-only; [] when there is no store or it cannot be read."""
-    from ..errors import SymbiError
-    from ..paths import resolve
-    from ..store.factory import is_postgres_url, store_url
-
-    try:
-        paths = resolve()
-        url = store_url(paths)
-        if url and is_postgres_url(url):
-            return []  # a shared PostgreSQL store: a Tab press must not open network connections
-        db = Path(url.removeprefix("sqlite://").removeprefix("sqlite:")) if url else paths.db
-        if not db.exists():
-            return []
-        conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=0.5)
-        try:
-            conn.row_factory = sqlite3.Row
-            return conn.execute(sql, params).fetchall()
-        finally:
-            conn.close()
-    except (sqlite3.Error, OSError, ValueError, SymbiError):
-        return []
 
 
 def complete_job(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
     """Job names starting with ``incomplete``, and job ids when ``incomplete`` begins one."""
     from click.shell_completion import CompletionItem
 
-    rows = _store_rows("SELECT id, name, agent_id, status FROM jobs ORDER BY name")
+    from ..store import completion
+
+    rows = completion.jobs()
     items = [
-        CompletionItem(r["name"], help=f"{r['status']}, agent {r['agent_id']}")
-        for r in rows
-        if r["name"].startswith(incomplete)
+        CompletionItem(name, help=f"{status}, agent {agent}")
+        for _id, name, agent, status in rows
+        if name.startswith(incomplete)
     ]
     if incomplete:
-        items += [CompletionItem(r["id"], help=r["name"]) for r in rows if r["id"].startswith(incomplete)]
+        items += [CompletionItem(job_id, help=name) for job_id, name, _a, _s in rows if job_id.startswith(incomplete)]
     return items
 
 
@@ -57,19 +32,20 @@ def complete_agent(ctx: click.Context, param: click.Parameter, incomplete: str) 
     """Registered agent names starting with ``incomplete``."""
     from click.shell_completion import CompletionItem
 
-    rows = _store_rows("SELECT name FROM agents WHERE name >= ? ORDER BY name", (incomplete,))
-    return [CompletionItem(r["name"]) for r in rows if r["name"].startswith(incomplete)]
+    from ..store import completion
+
+    return [CompletionItem(n) for n in completion.agent_names(incomplete) if n.startswith(incomplete)]
 
 
 def complete_run(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
     """Ids of runs waiting for approval (what ``cron approve``/``deny`` take) starting with ``incomplete``."""
     from click.shell_completion import CompletionItem
 
-    rows = _store_rows(
-        "SELECT r.id, j.name FROM runs r JOIN jobs j ON j.id = r.job_id "
-        "WHERE r.status = 'pending_approval' ORDER BY r.created_at"
-    )
-    return [CompletionItem(r["id"], help=r["name"]) for r in rows if r["id"].startswith(incomplete)]
+    from ..store import completion
+
+    return [
+        CompletionItem(run_id, help=job) for run_id, job in completion.pending_runs() if run_id.startswith(incomplete)
+    ]
 
 
 def values(*choices: str):

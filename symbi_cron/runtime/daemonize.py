@@ -390,10 +390,8 @@ def _prepare(paths: Paths, env: dict[str, str], out: Any, log: logging.Logger, *
     )
     try:
         app.store.migrate()
-        with app.store.write() as tx:
-            # A real (idempotent) write: a read-only store fails here, before READY, not at the first run.
-            version = int(tx.execute("PRAGMA user_version").fetchone()[0])
-            tx.execute(f"PRAGMA user_version = {version}")
+        # A real (idempotent) write: a read-only store fails here, before READY, not at the first run.
+        app.store.check_writable()
         sup = Supervisor(app, stdout=out, launcher=launcher)
     except BaseException:
         launcher.close()

@@ -55,9 +55,9 @@ def owner_id_for(pid: int, rand: str) -> str:
 
 def preload() -> None:
     """Import what every owner runs, once, before the fork server forks (an owner then imports nothing)."""
-    from ..delivery import base, receipts, redact, router, stdout  # noqa: F401
+    from ..delivery import base, redact, router, stdout  # noqa: F401
     from ..services import approvals, claim, delivery, jobs, leases, record, runs, start  # noqa: F401
-    from ..store import agents, audit, outbox  # noqa: F401
+    from ..store import agents, audit, deliveries, outbox  # noqa: F401
     from ..store import jobs as job_rows  # noqa: F401
     from ..store import runs as run_rows  # noqa: F401
     from . import execute, executor, model_agent, owner, sessions  # noqa: F401

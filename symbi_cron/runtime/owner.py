@@ -105,7 +105,6 @@ class RunOwner:
         from ..store import agents as agent_rows
         from ..store import jobs as job_rows
         from ..store import runs as run_rows
-        from .sessions import previous_summary
 
         app = self.app
         with app.store.read() as conn:
@@ -116,7 +115,7 @@ class RunOwner:
             if job is None:
                 return None
             agent = agent_rows.get(conn, job["agent_id"])
-            prev = previous_summary(conn, job["id"], before_run=run_id)
+            prev = run_rows.previous_summary(conn, job["id"], before_run=run_id)
         sched = app.settings.scheduler
         max_runtime = (job.get("policy") or {}).get("max_runtime")
         ctx = RunContext(

@@ -1,4 +1,5 @@
-"""Context directories and the summary hand-over (SPEC §7).
+"""Context directories and the summary hand-over (SPEC §7). The summary comes from the store
+(``store.runs.previous_summary``).
 
 - ``ephemeral_with_summary``: a fresh directory per run (or iteration), removed afterwards; the previous
   summary is handed over in ``SYMBI_PREVIOUS_SUMMARY``.
@@ -67,16 +68,6 @@ def open_session(
         directory = directory / suffix
     handed = previous_summary if mode == EPHEMERAL_WITH_SUMMARY else None
     return Session(mode, directory, True, handed).prepare()
-
-
-def previous_summary(conn, job_id: str, *, before_run: str | None = None) -> str | None:
-    """The summary of the job's most recently finished run that has one."""
-    row = conn.execute(
-        "SELECT summary FROM runs WHERE job_id = ? AND summary IS NOT NULL AND finished_at IS NOT NULL"
-        " AND id != ? ORDER BY finished_at DESC LIMIT 1",
-        (job_id, before_run or ""),
-    ).fetchone()
-    return row[0] if row else None
 
 
 def cleanup_job(paths: Paths, job_id: str) -> None:

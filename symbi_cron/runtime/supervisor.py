@@ -46,7 +46,7 @@ from ..services.app import App
 from ..services.claim import Limits, claim_job
 from ..services.leases import forget_lapsed, lease_alive, register_daemon, release_daemon, renew_lease
 from ..services.record import finish_run
-from ..services.start import Begun, begin_run, count_queued, next_queued, startable, still_queued
+from ..services.start import Begun, begin_run
 from ..store import daemons as lease_rows
 from ..store import jobs as job_rows
 from ..store import runs as run_rows
@@ -483,29 +483,26 @@ class Supervisor:
         """LISTEN on the reload channel; a notification is a remote change (a reload, like SIGHUP, logged at DEBUG).
         Reconnects every second on errors; an outage is logged once, reminded at most once a minute, and its end
         logged with its length (:class:`~symbi_cron.outage.Outage`)."""
-        from ..store.postgres import RELOAD_CHANNEL
-
         outage = self.listener_outage
         while not self._stop.is_set():
-            conn = None
+            listener = None
             try:
-                conn = self.app.store.raw_connection()  # type: ignore[attr-defined]  # PgStore only
-                conn.execute(f"LISTEN {RELOAD_CHANNEL}")
+                listener = self.app.store.listen_changes()  # type: ignore[attr-defined]  # PgStore only
                 outage.ok()
                 self.request_remote_change()  # anything sent while we were not listening
                 while not self._stop.is_set():
                     # Each notification as it comes (with stop_after=1 the others of a batch were dropped, and
                     # the count of remote changes was short).
-                    for _n in conn.notifies(timeout=0.5):
+                    for _origin in listener.changes(0.5):
                         self.request_remote_change()
             except Exception as exc:
                 if not self._stop.is_set():
                     outage.failed(exc)
                     self._stop.wait(1.0)
             finally:
-                if conn is not None:
+                if listener is not None:
                     try:
-                        conn.close()
+                        listener.close()
                     except Exception:
                         pass
 
@@ -575,9 +572,7 @@ class Supervisor:
                     continue
                 if fixed:
                     # Never a slot it already ran: the next one after the last slot it claimed.
-                    last = tx.execute(
-                        "SELECT MAX(scheduled_for) FROM runs WHERE job_id = ? AND trigger = 'schedule'", (job["id"],)
-                    ).fetchone()[0]
+                    last = run_rows.last_scheduled_slot(tx, job["id"])
                     while last is not None and nxt is not None and to_ms(nxt) <= int(last):
                         nxt = next_fire(job, nxt)
                     if nxt is None:
@@ -618,8 +613,8 @@ class Supervisor:
             return 0.0
         with self.app.store.read() as conn:
             nxt = job_rows.earliest_next_run(conn)
-            q = next_queued(conn, now_ms)
-            self.queued = count_queued(conn)
+            q = run_rows.next_not_before(conn, now_ms)
+            self.queued = run_rows.count_queued(conn)
         wake = [t for t in (nxt, q) if t is not None]
         delay = min(interval, SWEEP_SECONDS)
         if wake:
@@ -655,7 +650,7 @@ class Supervisor:
                     with store.savepoint("claim_job"):
                         if stale.get("_unreadable"):
                             raise ValueError(stale["_unreadable"])
-                        job = job_rows.get(tx, stale["id"])  # it may have changed since the read
+                        job = job_rows.get_for_claim(tx, stale["id"])  # it may have changed since the read
                         if job is None:
                             continue
                         res = claim_job(
@@ -705,7 +700,7 @@ class Supervisor:
         # so a long queue of one busy job never hides the due runs of the others behind it.
         full: set[str] = set()
         while started < capacity:
-            candidates = startable(conn, now_ms, capacity - started, exclude_jobs=full)
+            candidates = run_rows.startable(conn, now_ms, capacity - started, exclude_jobs=full)
             candidates = [r for r in candidates if r["job_id"] not in full]
             if not candidates:
                 break
@@ -756,7 +751,7 @@ class Supervisor:
                         continue
                     if b is not None:
                         begun.append((b, owners[i] if owners is not None else None))
-                    elif still_queued(tx, run["id"]):
+                    elif run_rows.status_of(tx, run["id"]) == "queued":
                         full.add(run["job_id"])  # at its max_concurrent: it waits
         except BaseException:
             for o in unused:

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import Conflict, InvalidInput, NotFound
 from ..store import agents as agent_rows
+from ..store import jobs as job_rows
 from ..store.audit import append_event
 from ..timeutil import to_ms
 from .app import App
@@ -74,7 +75,7 @@ def remove_agent(app: App, name: str, *, force: bool = False) -> dict[str, Any]:
     """Unregister an agent. Refused while jobs use it, unless ``force``."""
     with app.store.write() as tx:
         agent = resolve_agent(tx, name)
-        users = [r[0] for r in tx.execute("SELECT name FROM jobs WHERE agent_id = ? ORDER BY name", (name,))]
+        users = job_rows.names_using_agent(tx, name)
         if users and not force:
             shown = ", ".join(users[:5]) + (" ..." if len(users) > 5 else "")
             raise Conflict(f"agent {name!r} is used by {len(users)} job(s): {shown}; remove them or use --force")

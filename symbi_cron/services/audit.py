@@ -20,8 +20,6 @@ from ..errors import InvalidInput
 from ..vocab import EVENT_TYPES  # noqa: F401  (re-exported; shell completion reads it from vocab)
 from .app import App
 
-_COLUMNS = "seq, at, type, actor, job_id, job_name, run_id, details, prev_hash, hash"
-
 
 def event_type(name: str) -> str:
     """The canonical spelling of an event type (case-insensitive), or InvalidInput listing the known ones."""
@@ -75,51 +73,26 @@ def query_events(
     ``job`` matches a job id, id prefix or name (events of deleted jobs stay findable); ``run`` a run id or
     prefix; ``actor`` the whole actor (``cli:alice``) or its name part (``alice``).
     """
+    from ..store.audit import find_events
     from ..timeutil import to_ms
 
-    where: list[str] = []
-    params: list[Any] = []
     wanted = [event_type(t) for t in types]
-    if wanted:
-        where.append(f"type IN ({', '.join('?' for _ in wanted)})")
-        params.extend(wanted)
     if since is not None and until is not None and since > until:
         raise InvalidInput(f"--since ({since.isoformat()}) is after --until ({until.isoformat()})", field="since")
-    if since is not None:
-        where.append("at >= ?")
-        params.append(to_ms(since))
-    if until is not None:
-        where.append("at <= ?")
-        params.append(to_ms(until))
-    if job:
-        where.append("(job_id = ? OR job_name = ? OR job_id LIKE ?)")
-        params.extend([job, job, _prefix(job)])
-    if run:
-        where.append("(run_id = ? OR run_id LIKE ?)")
-        params.extend([run, _prefix(run)])
-    if actor:
-        where.append("(actor = ? OR actor LIKE ?)")
-        params.extend([actor, "%:" + _escape_like(actor)])
     if limit is not None and limit < 1:
         raise InvalidInput("must be a positive number", field="limit")
-    sql = f"SELECT {_COLUMNS} FROM audit"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY seq DESC"
-    if limit is not None:
-        sql += f" LIMIT {int(limit)}"
-    if "LIKE" in sql:
-        sql = sql.replace("LIKE ?", "LIKE ? ESCAPE '\\'")
-    return [_row(r) for r in app.store.query(sql, tuple(params))]
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _prefix(text: str) -> str:
-    # A prefix shorter than 4 characters would match too much to mean anything.
-    return _escape_like(text) + "%" if len(text) >= 4 else "\x00never"
+    with app.store.read() as conn:
+        rows = find_events(
+            conn,
+            types=wanted,
+            since_ms=to_ms(since) if since is not None else None,
+            until_ms=to_ms(until) if until is not None else None,
+            job=job,
+            run=run,
+            actor=actor,
+            limit=limit,
+        )
+    return [_row(r) for r in rows]
 
 
 def verify_chain(app: App, *, expect_head: str | None = None) -> dict[str, Any]:
@@ -136,7 +109,7 @@ def verify_chain(app: App, *, expect_head: str | None = None) -> dict[str, Any]:
                 "expected the 64 hex digits a previous `symbi audit verify` printed as head", field="--expect-head"
             )
     anchor_seen = False
-    from ..store.audit import GENESIS_HASH, event_hash
+    from ..store.audit import GENESIS_HASH, event_hash, first_seq, highest_seq_ever, in_order
     from ..store.retention import checkpoints
 
     problems: list[dict[str, Any]] = []
@@ -148,15 +121,14 @@ def verify_chain(app: App, *, expect_head: str | None = None) -> dict[str, Any]:
     with app.store.read() as conn:
         # Pruned logs start after a checkpoint: the last removed event's seq and hash, which the first kept event
         # must follow and link to.
-        first = conn.execute("SELECT MIN(seq) FROM audit").fetchone()[0]
+        first = first_seq(conn)
         marks = checkpoints(conn)
         below = [c for c in marks if first is None or c["seq"] < first]
         if below:
             start = below[-1]
             expected_seq, prev_hash, prev_seq = start["seq"] + 1, start["hash"], start["seq"]
             anchor_seen = expect_head == start["hash"]
-        rows = conn.execute(f"SELECT {_COLUMNS} FROM audit ORDER BY seq")
-        for row in rows:
+        for row in in_order(conn):
             count += 1
             seq = row["seq"]
             gap = seq != expected_seq
@@ -195,13 +167,10 @@ def verify_chain(app: App, *, expect_head: str | None = None) -> dict[str, Any]:
             prev_seq = seq
             expected_seq = seq + 1
             anchor_seen = anchor_seen or row["hash"] == expect_head
-        # AUTOINCREMENT remembers the highest seq ever written: rows missing past the last one are a truncation.
-        if getattr(conn, "dialect", "sqlite") == "postgresql":  # store/postgres.pg_ddl keeps it there
-            top = conn.execute("SELECT seq FROM audit_sequence WHERE seq > 0").fetchone()
-        else:
-            top = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'audit'").fetchone()
-    if top is not None and top[0] >= expected_seq:
-        problems.append(_removed(expected_seq, top[0]))
+        # The highest seq ever written: rows missing past the last one are a truncation.
+        top = highest_seq_ever(conn)
+    if top is not None and top >= expected_seq:
+        problems.append(_removed(expected_seq, top))
     if expect_head is not None and not anchor_seen:
         problems.append(
             {

@@ -171,11 +171,7 @@ def _jitter_ms(job: dict[str, Any], limits: Limits, rng: random.Random) -> int:
 def _occupancy(conn, job_id: str) -> tuple[int, str]:
     """How many of the job's places are taken, and by what, in words ("1 running, 1 retry waiting for its
     backoff"): a skipped slot's reason must say why, and a waiting retry is not "in flight"."""
-    marks = ", ".join("?" for _ in OCCUPYING)
-    rows = conn.execute(
-        f"SELECT status, trigger, COUNT(*) FROM runs WHERE job_id = ? AND status IN ({marks}) GROUP BY status, trigger",
-        (job_id, *OCCUPYING),
-    ).fetchall()
+    rows = run_rows.occupancy(conn, job_id, OCCUPYING)
     running = sum(r[2] for r in rows if r[0] == "running")
     retries = sum(r[2] for r in rows if r[0] == "queued" and r[1] == "retry")
     queued = sum(r[2] for r in rows if r[0] == "queued" and r[1] != "retry")

@@ -95,8 +95,8 @@ def _keep_receipts(
 ) -> None:
     """Store the channel's receipts and settle its outbox row in one transaction, retried until the store takes
     them: the channel answered, so its receipt must be kept (a full disk only delays it)."""
-    from ..delivery.receipts import save_receipts
     from ..store import outbox
+    from ..store.deliveries import save_receipts
 
     def attempt(t: retry.Try) -> None | retry.Again:
         try:

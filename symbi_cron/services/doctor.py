@@ -127,15 +127,19 @@ class Doctor:
         import json
 
         from ..envref import env_refs
+        from ..store import agents as agent_rows
+        from ..store import jobs as job_rows
 
+        with store.read() as conn:
+            agents, jobs = agent_rows.spec_texts(conn), job_rows.spec_texts(conn)
         out = []
-        for name, spec in store.query("SELECT name, spec FROM agents"):
+        for name, spec in agents:
             env = (json.loads(spec) or {}).get("env") or {}
             for key, value in env.items():
                 for var in env_refs(value) if isinstance(value, str) else ():
                     if var not in self.env:
                         out.append(f"agent {name}: env {key} references ${{{var}}}, which is not set here")
-        for name, spec in store.query("SELECT name, spec FROM jobs"):
+        for name, spec in jobs:
             body = json.loads(spec) or {}
             values = {"webhook_url": body.get("webhook_url")}
             values.update({f"webhook_headers.{k}": v for k, v in (body.get("webhook_headers") or {}).items()})
@@ -225,7 +229,11 @@ class Doctor:
         if self.app is not None:
             import json
 
-            for job, spec in self.app.store.query("SELECT name, spec FROM jobs"):
+            from ..store import jobs as job_rows
+
+            with self.app.store.read() as conn:
+                specs = job_rows.spec_texts(conn)
+            for job, spec in specs:
                 zone = (json.loads(spec) or {}).get("timezone")
                 if zone:
                     try:

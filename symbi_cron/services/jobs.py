@@ -497,7 +497,7 @@ def job_status(app: App, ref: str, *, history: int = 5) -> dict[str, Any]:
 
 def attach_receipts(conn, runs: Iterable[dict[str, Any]]) -> None:
     """Add each run's delivery receipts under ``deliveries``."""
-    from ..delivery.receipts import load_receipts
+    from ..store.deliveries import load_receipts
 
     runs = list(runs)
     by_run = load_receipts(conn, [r["id"] for r in runs]) if runs else {}

@@ -82,9 +82,7 @@ def prune(app: App, *, dry_run: bool = False) -> dict[str, Any]:
                     details["checkpoint"] = report["checkpoint"]
                 append_event(tx, at_ms=now_ms, type=PRUNED, actor=app.actor, details=details)
             rows.set_meta(tx, LAST_PRUNE, str(now_ms), now_ms=now_ms)
-        compact = getattr(app.store, "compact", None)
-        if compact is not None:
-            compact()
+        app.store.compact()
     return report
 
 

@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 from ..errors import Conflict, InvalidInput, InvalidState, NotFound
+from ..store import jobs as job_rows
 from ..store import runs as run_rows
 from ..store.audit import append_event
 from ..timeutil import to_ms
@@ -96,9 +97,9 @@ def get_run(app: App, run_id: str) -> dict[str, Any]:
     """One run by id (or unique prefix), with its job's name and delivery receipts."""
     with app.store.read() as conn:
         run = resolve_run(conn, run_id)
-        row = conn.execute("SELECT name FROM jobs WHERE id = ?", (run["job_id"],)).fetchone()
+        job_name = job_rows.name_of(conn, run["job_id"])
         attach_receipts(conn, [run])
-    run["job_name"] = row[0] if row else None
+    run["job_name"] = job_name
     return run
 
 
@@ -137,7 +138,7 @@ def cancel_run(app: App, run_id: str) -> dict[str, Any]:
     now_ms = to_ms(app.clock.now())
     with app.store.write() as tx:
         run = resolve_run(tx, run_id)
-        job = tx.execute("SELECT name FROM jobs WHERE id = ?", (run["job_id"],)).fetchone()
+        job_name = job_rows.name_of(tx, run["job_id"])
         if is_final(run):
             raise InvalidState(f"run {run['id'][:8]} is already {run['status']}")
         if run["status"] == "running":
@@ -166,7 +167,7 @@ def cancel_run(app: App, run_id: str) -> dict[str, Any]:
             type=CANCELLED,
             actor=app.actor,
             job_id=run["job_id"],
-            job_name=job[0] if job else None,
+            job_name=job_name,
             run_id=run["id"],
             details={"status": run["status"]},
         )

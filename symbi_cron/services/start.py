@@ -1,6 +1,6 @@
 """Starting a run (SPEC §5, §9): a queued run passes the policy gate and becomes ``running`` under its owner's id,
 in the caller's write transaction (or ``denied``, ``pending_approval``, ``cancelled``; or stays queued while its
-job is at its ``max_concurrent``). And the queries the tick loop asks about queued runs.
+job is at its ``max_concurrent``). The tick loop finds the candidates with ``store.runs.startable``.
 
 Previous step: ``services/claim.py``. Next: the owner executes it (``runtime/owner.py``), then
 ``services/record.py``.
@@ -8,7 +8,7 @@ Previous step: ``services/claim.py``. Next: the owner executes it (``runtime/own
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,43 +19,6 @@ from .approvals import record_decision
 from .jobs import end_one_shot_if_done
 
 SCHEDULED_TRIGGERS = ("schedule", "catchup", "retry")
-#: Repeats the partial index ``runs_open``'s condition word for word: SQLite uses a partial index only when the
-#: query's WHERE names its condition, so every query over open runs starts with this (history may be millions).
-OPEN_RUNS = "status IN ('queued', 'running', 'pending_approval')"
-
-
-def startable(conn, now_ms: int, limit: int, exclude_jobs: Collection[str] = ()) -> list[dict[str, Any]]:
-    """Queued runs whose ``not_before`` has come, in order (earliest first), leaving out the runs of
-    ``exclude_jobs`` (jobs found at their ``max_concurrent``: their runs must not hide the others')."""
-    if limit <= 0:
-        return []
-    excluded = list(exclude_jobs)
-    skip = f" AND job_id NOT IN ({', '.join('?' for _ in excluded)})" if excluded else ""
-    rows = conn.execute(
-        f"SELECT {run_rows.RUN_COLUMNS} FROM runs WHERE {OPEN_RUNS} AND status = 'queued'"
-        f" AND COALESCE(not_before, 0) <= ?{skip}"
-        " ORDER BY COALESCE(not_before, scheduled_for), created_at LIMIT ?",
-        (now_ms, *excluded, limit),
-    ).fetchall()
-    return [run_rows.row_to_run(r) for r in rows]
-
-
-def still_queued(conn, run_id: str) -> bool:
-    """Whether the run is still ``queued`` (after :func:`begin_run` declined it: its job is at its limit)."""
-    row = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
-    return row is not None and row[0] == "queued"
-
-
-def next_queued(conn, now_ms: int) -> int | None:
-    """The soonest ``not_before`` after ``now_ms`` among queued runs (the tick loop wakes for it)."""
-    row = conn.execute(
-        f"SELECT MIN(not_before) FROM runs WHERE {OPEN_RUNS} AND status = 'queued' AND not_before > ?", (now_ms,)
-    ).fetchone()
-    return row[0] if row else None
-
-
-def count_queued(conn) -> int:
-    return conn.execute(f"SELECT COUNT(*) FROM runs WHERE {OPEN_RUNS} AND status = 'queued'").fetchone()[0]
 
 
 @dataclass
@@ -83,7 +46,7 @@ def begin_run(
     approval again (the other checks still apply). A job no longer active cancels its scheduled runs; a job at
     its ``max_concurrent`` leaves a manual run queued for later.
     """
-    run = run_rows.get(conn, run_id)
+    run = run_rows.get_for_start(conn, run_id)
     if run is None or run["status"] != "queued":
         return None
     job = job_rows.get(conn, run["job_id"])

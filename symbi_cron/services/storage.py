@@ -11,20 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import Conflict, InvalidInput, InvalidState, StoreError
+from ..store.transfer import ALL, STATS, TABLES, clear_stats, copy_rows, count_rows
 from .app import App
-
-#: Parents before children (runs need their job, deliveries their run). The target must hold none of them.
-TABLES = ("agents", "jobs", "runs", "deliveries", "audit")
-#: Copied too: the audit log's checkpoints (a pruned log verifies from them) and the store's bookkeeping.
-ALSO = ("audit_checkpoints", "store_meta")
-#: The run statistics: the target's triggers count the copied runs, but the source's counters also hold the runs
-#: of removed jobs and pruned history, so they replace what the triggers counted.
-STATS = ("job_stats", "scheduler_stats", "job_delivery_failures", "delivery_failure_totals")
-BATCH = 1000
-
-
-def _count(conn: Any, table: str) -> int:
-    return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
 
 def migrate_store(app: App, to_url: str) -> dict[str, Any]:
@@ -53,26 +41,15 @@ def migrate_store(app: App, to_url: str) -> dict[str, Any]:
     copied: dict[str, int] = {}
     with app.store.read() as src, target.write() as dst:
         for table in TABLES:
-            if _count(dst, table):
+            if count_rows(dst, table):
                 raise Conflict(f"the target store already holds {table}; migrate into an empty database")
-        for table in (*TABLES, *ALSO, *STATS):
+        for table in ALL:
             if table == STATS[0]:  # what the triggers counted from the copied runs makes way for the source's
-                for stat_table in STATS:
-                    dst.execute(f"DELETE FROM {stat_table}")
-            cur = src.execute(f"SELECT * FROM {table}")
-            columns = [d[0] for d in cur.description]
-            sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
-            total = 0
-            while True:
-                rows = cur.fetchmany(BATCH)
-                if not rows:
-                    break
-                dst.executemany(sql, [tuple(r) for r in rows])
-                total += len(rows)
-            copied[table] = total
-        for table in (*TABLES, *ALSO, *STATS):
-            theirs = _count(dst, table)
-            if theirs != copied[table] or theirs != _count(src, table):
+                clear_stats(dst)
+            copied[table] = copy_rows(src, dst, table)
+        for table in ALL:
+            theirs = count_rows(dst, table)
+            if theirs != copied[table] or theirs != count_rows(src, table):
                 raise StoreError(f"{table}: {copied[table]} rows read but {theirs} in the target; nothing was copied")
         check = verify_chain(replace(app, store=target))  # inside the write: sees the copied rows
         if not check["ok"] or check["head"] != source_check["head"] or check["count"] != source_check["count"]:

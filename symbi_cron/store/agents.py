@@ -26,6 +26,11 @@ def list_agents(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     return [row_to_agent(r) for r in conn.execute("SELECT * FROM agents ORDER BY name")]
 
 
+def spec_texts(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    """``(name, stored spec JSON)`` of every agent, undecoded (a check reads a few keys of each)."""
+    return [(r[0], r[1]) for r in conn.execute("SELECT name, spec FROM agents")]
+
+
 def upsert(conn: sqlite3.Connection, spec: dict[str, Any], *, now_ms: int) -> None:
     body = json.dumps({k: v for k, v in spec.items() if k != "name"}, sort_keys=True, separators=(",", ":"))
     conn.execute(

@@ -1,6 +1,9 @@
 """What every store backend shares: one connection per thread, write transactions that nested calls join, and
 callbacks run after commit. A backend says how to lock, begin, commit and roll back, and which driver errors
-become :class:`~symbi_cron.errors.StoreError`.
+become :class:`~symbi_cron.errors.StoreError`. ``store/contract.py`` says what each of these promises.
+
+:class:`PerDialect` holds a statement that must differ between SQLite and PostgreSQL, written once for each, side by
+side in its table module; the connection's dialect picks one.
 """
 
 from __future__ import annotations
@@ -11,6 +14,30 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from ..errors import StoreError
+
+#: The dialects a store speaks: ``sqlite`` (``store/db.py``) and ``postgresql`` (``store/postgres.py``).
+SQLITE = "sqlite"
+POSTGRESQL = "postgresql"
+
+
+def dialect_of(conn: Any) -> str:
+    """The SQL dialect ``conn`` speaks: a PostgreSQL connection says so; any other (a plain ``sqlite3`` one, as the
+    tests open) is SQLite."""
+    return getattr(conn, "dialect", SQLITE)
+
+
+class PerDialect:
+    """One statement written once per dialect, where the dialects must differ (an index hint SQLite needs, a
+    catalog table). ``statement(conn)`` is the one ``conn`` speaks. Every other statement is written once."""
+
+    __slots__ = ("sqlite", "postgresql")
+
+    def __init__(self, *, sqlite: str, postgresql: str) -> None:
+        self.sqlite = sqlite
+        self.postgresql = postgresql
+
+    def __call__(self, conn: Any) -> str:
+        return self.postgresql if dialect_of(conn) == POSTGRESQL else self.sqlite
 
 
 class TransactionalStore:
@@ -33,6 +60,10 @@ class TransactionalStore:
         return True
 
     def migrate(self) -> int:
+        raise NotImplementedError
+
+    def check_writable(self) -> None:
+        """A real, idempotent write (the schema version written back as it is): a read-only store fails here."""
         raise NotImplementedError
 
     def _write_lock(self) -> AbstractContextManager[Any]:

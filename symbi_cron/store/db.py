@@ -141,6 +141,13 @@ class Store(TransactionalStore):
     def schema_version(self) -> int:
         return int(self.connection().execute("PRAGMA user_version").fetchone()[0])
 
+    def check_writable(self) -> None:
+        """A real, idempotent write: the schema version written back as it is (a read-only store, a full disk, a
+        lock nobody releases fail here)."""
+        with self.write() as tx:
+            version = int(tx.execute("PRAGMA user_version").fetchone()[0])
+            tx.execute(f"PRAGMA user_version = {version}")
+
     def migrate(self) -> int:
         """Apply pending migrations (in one transaction); return the version reached."""
         conn = self.connection()

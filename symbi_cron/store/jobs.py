@@ -12,8 +12,21 @@ from typing import Any
 
 from ..timeutil import from_ms
 from ..vocab import JOB_FIELD_ORDER, LATER_SPEC_DEFAULTS
+from .base import PerDialect
 
 JOB_COLUMNS = "id, name, agent_id, status, spec, next_run, last_run, run_count, failure_count, created_at, updated_at"
+
+#: Due jobs, earliest first. SQLite is told to use the partial index ``jobs_due`` (without statistics it preferred
+#: the status index and sorted in a temporary B-tree); PostgreSQL has no index hints and finds it alone.
+_DUE = PerDialect(
+    sqlite=f"SELECT {JOB_COLUMNS} FROM jobs INDEXED BY jobs_due"
+    " WHERE status = 'active' AND next_run <= ? ORDER BY next_run LIMIT ?",
+    postgresql=f"SELECT {JOB_COLUMNS} FROM jobs WHERE status = 'active' AND next_run <= ? ORDER BY next_run LIMIT ?",
+)
+_EARLIEST = PerDialect(
+    sqlite="SELECT MIN(next_run) FROM jobs INDEXED BY jobs_due WHERE status = 'active'",
+    postgresql="SELECT MIN(next_run) FROM jobs WHERE status = 'active'",
+)
 
 
 def row_to_job(row: sqlite3.Row) -> dict[str, Any]:
@@ -80,6 +93,20 @@ def get(conn: sqlite3.Connection, job_id: str) -> dict[str, Any] | None:
     return row_to_job(row) if row else None
 
 
+def get_for_claim(conn: sqlite3.Connection, job_id: str) -> dict[str, Any] | None:
+    """The job as the claiming write transaction sees it (it may have changed since :func:`due` read it). Called
+    inside that transaction: no other writer changes the job until it ends (the store-wide write lock). A backend
+    that locks rows instead (``SELECT ... FOR UPDATE SKIP LOCKED``) returns None for a job another transaction
+    holds, and the caller skips it: the slot is that transaction's to claim."""
+    return get(conn, job_id)
+
+
+def name_of(conn: sqlite3.Connection, job_id: str) -> str | None:
+    """The job's name alone, or None when there is no such job."""
+    row = conn.execute("SELECT name FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    return row[0] if row else None
+
+
 def status_of(conn: sqlite3.Connection, job_id: str) -> str | None:
     """The job's status alone (no spec to decode), or None when there is no such job."""
     row = conn.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
@@ -105,6 +132,16 @@ def by_name(conn: sqlite3.Connection, name: str) -> dict[str, Any] | None:
     """The job with exactly this name (names are unique), or None."""
     row = conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE name = ?", (name,)).fetchone()
     return row_to_job(row) if row else None
+
+
+def names_using_agent(conn: sqlite3.Connection, agent: str) -> list[str]:
+    """Names of the jobs that run ``agent``, by name."""
+    return [r[0] for r in conn.execute("SELECT name FROM jobs WHERE agent_id = ? ORDER BY name", (agent,))]
+
+
+def spec_texts(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    """``(name, stored spec JSON)`` of every job, undecoded (a check reads a few keys of each)."""
+    return [(r[0], r[1]) for r in conn.execute("SELECT name, spec FROM jobs")]
 
 
 def name_taken(conn: sqlite3.Connection, name: str, *, except_id: str | None = None) -> bool:
@@ -143,15 +180,12 @@ def list_jobs(
 
 
 def due(conn: sqlite3.Connection, now_ms: int, limit: int = 1000) -> list[dict[str, Any]]:
-    """Active jobs whose next_run is at or before ``now_ms``, earliest first (uses the partial index).
+    """Active jobs whose next_run is at or before ``now_ms``, earliest first (uses the partial index): the
+    candidates of a claim, read without a lock; the claim reads each again with :func:`get_for_claim`.
 
     A row that no longer reads (its spec is not JSON) comes back as ``{id, name, next_run, _unreadable: reason}``
     rather than failing the whole list: the scheduler flags that one job and claims the others."""
-    rows = conn.execute(
-        f"SELECT {JOB_COLUMNS} FROM jobs INDEXED BY jobs_due"
-        " WHERE status = 'active' AND next_run <= ? ORDER BY next_run LIMIT ?",
-        (now_ms, limit),
-    ).fetchall()
+    rows = conn.execute(_DUE(conn), (now_ms, limit)).fetchall()
     out = []
     for r in rows:
         try:
@@ -170,7 +204,7 @@ def due(conn: sqlite3.Connection, now_ms: int, limit: int = 1000) -> list[dict[s
 
 def earliest_next_run(conn: sqlite3.Connection) -> int | None:
     """The soonest next_run among active jobs (the tick loop sleeps until then)."""
-    row = conn.execute("SELECT MIN(next_run) FROM jobs INDEXED BY jobs_due WHERE status = 'active'").fetchone()
+    row = conn.execute(_EARLIEST(conn)).fetchone()
     return row[0] if row else None
 
 

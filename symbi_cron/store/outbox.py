@@ -1,7 +1,7 @@
 """The ``outbox`` table: deliveries a finished run still owes, one row per run and channel.
 
 A run's owner writes the rows in the same transaction as the run's outcome, so a finished run's deliveries can
-never be forgotten: each row goes when its receipt is stored (``delivery/receipts.save_receipts``, same
+never be forgotten: each row goes when its receipt is stored (``store/deliveries.save_receipts``, same
 transaction). A row whose ``owner`` died is taken over (:func:`take_over`) and sent again: delivery is at least
 once, and the webhook carries the run id as its idempotency key so a receiver can drop a repeat.
 """

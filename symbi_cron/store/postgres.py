@@ -1,11 +1,13 @@
-"""The PostgreSQL store: the same interface as :class:`symbi_cron.store.db.Store`, for several daemons on several
-hosts sharing one database (docs/scaling.md).
+"""The PostgreSQL store: the same interface as :class:`symbi_cron.store.db.Store` (``store/contract.py``), for
+several daemons on several hosts sharing one database (docs/scaling.md).
 
-The table modules are written once, in the SQLite dialect. :class:`PgConnection` makes them run here unchanged:
-``?`` placeholders become ``%s``, rows are indexable by name and by position (like ``sqlite3.Row``), the few
-SQLite-only spellings are translated (``INDEXED BY`` dropped, ``PRAGMA user_version`` read from and written to the
-``schema_version`` table). The migrations' DDL is translated by :func:`pg_ddl` from the one source in
-``migrations.py`` (``INTEGER`` is ``BIGINT``: instants are epoch milliseconds).
+The table modules hold the queries. A statement is written once when both dialects read it the same, and once per
+dialect, side by side (``base.PerDialect``), where they differ; nothing rewrites a query's meaning at run time.
+:class:`PgConnection` changes only the placeholder spelling (:func:`placeholders`: ``?`` -> ``%s``, once per
+statement text) and makes rows indexable by name and by position (like ``sqlite3.Row``). The migrations' DDL is the
+one exception: :func:`pg_ddl` translates each statement of ``migrations.py`` once, when the migration runs
+(``INTEGER`` is ``BIGINT``: instants are epoch milliseconds; a trigger becomes a plpgsql function). docs/decisions.md
+says why.
 
 Every :meth:`PgStore.write` takes one transaction-level advisory lock before its first statement: writes are
 serialised across every process and host, exactly like the SQLite store's file lock, so every invariant the
@@ -58,24 +60,12 @@ def _import_psycopg() -> Any:
 _DriverError: Any = ()
 
 
-# -- SQL translation -------------------------------------------------------------------------------------------
-_INDEXED_BY = re.compile(r"\s+INDEXED\s+BY\s+\w+", re.IGNORECASE)
-_PRAGMA_GET = re.compile(r"^\s*PRAGMA\s+user_version\s*;?\s*$", re.IGNORECASE)
-_PRAGMA_SET = re.compile(r"^\s*PRAGMA\s+user_version\s*=\s*(\d+)\s*;?\s*$", re.IGNORECASE)
-
-
+# -- placeholders ---------------------------------------------------------------------------------------------
 @lru_cache(maxsize=512)
-def translate(sql: str) -> str:
-    """One statement of the SQLite dialect in psycopg's: ``?`` -> ``%s``, ``%`` -> ``%%`` (outside quotes),
-    ``INDEXED BY`` dropped, ``PRAGMA user_version`` mapped onto the ``schema_version`` table."""
-    if _PRAGMA_GET.match(sql):
-        return "SELECT version FROM schema_version"
-    m = _PRAGMA_SET.match(sql)
-    if m:
-        return f"UPDATE schema_version SET version = {int(m.group(1))}"
-    if sql.lstrip()[:6].upper() == "PRAGMA":
-        raise StoreError(f"not supported on a PostgreSQL store: {sql.strip()}")
-    sql = _INDEXED_BY.sub("", sql)
+def placeholders(sql: str) -> str:
+    """A statement with psycopg's placeholders: ``?`` -> ``%s``, and a literal ``%`` -> ``%%`` (psycopg reads ``%``
+    as the start of a placeholder). Only the spelling of parameters changes, never what the statement says; done
+    once per statement text (cached)."""
     out: list[str] = []
     quote: str | None = None
     for ch in sql:
@@ -95,6 +85,13 @@ def translate(sql: str) -> str:
     return "".join(out)
 
 
+@lru_cache(maxsize=128)
+def named_placeholders(sql: str) -> str:
+    """A statement with ``:name`` parameters (given as a dict) in psycopg's spelling, ``%(name)s``."""
+    return placeholders(re.sub(r":(\w+)", "\x00\\1\x01", sql)).replace("\x00", "%(").replace("\x01", ")s")
+
+
+# -- the migrations' DDL ---------------------------------------------------------------------------------------
 _TRIGGER = re.compile(
     r"CREATE\s+TRIGGER\s+(\w+)\s+(BEFORE|AFTER)\s+(UPDATE|DELETE|INSERT)\s+ON\s+(\w+)\s+"
     r"BEGIN\s+SELECT\s+RAISE\(ABORT,\s*'([^']*)'\);\s*END;?",
@@ -221,7 +218,8 @@ def _row_factory(cursor: Any) -> Callable[[Any], PgRow]:
 
 
 class PgConnection:
-    """A psycopg connection that speaks the store's SQLite dialect (see :func:`translate`). A driver error is raised
+    """A psycopg connection taking the table modules' statements (``?`` placeholders, see :func:`placeholders`),
+    with rows indexable by name and by position. A driver error is raised
     as a StoreError, as :meth:`TransactionalStore.write` does: a read on a connection the server dropped (a database
     restart under a daemon or the API) is a store error, reported in one line and retried, not a crash."""
 
@@ -235,9 +233,9 @@ class PgConnection:
         cur = self.raw.cursor(row_factory=_row_factory)
         try:
             if isinstance(params, dict):
-                cur.execute(translate(re.sub(r":(\w+)", r"%(\1)s", sql)), params)
+                cur.execute(named_placeholders(sql), params)
             else:
-                cur.execute(translate(sql), tuple(params))
+                cur.execute(placeholders(sql), tuple(params))
         except _DriverError as exc:
             raise _pg_error(exc, self.url) from None
         return cur
@@ -245,7 +243,7 @@ class PgConnection:
     def executemany(self, sql: str, seq: Iterable[Any]) -> Any:
         cur = self.raw.cursor(row_factory=_row_factory)
         try:
-            cur.executemany(translate(sql), [tuple(p) for p in seq])
+            cur.executemany(placeholders(sql), [tuple(p) for p in seq])
         except _DriverError as exc:
             raise _pg_error(exc, self.url) from None
         return cur
@@ -306,9 +304,16 @@ class PgStore(TransactionalStore):
     def _usable(self, conn: PgConnection) -> bool:
         return not conn.broken
 
-    def raw_connection(self) -> Any:
-        """A new autocommit psycopg connection of its own (LISTEN, bulk copies); the caller closes it."""
-        return self._open().raw
+    def listen_changes(self) -> ChangeListener:
+        """A connection of its own that LISTENs on :data:`RELOAD_CHANNEL` (what :meth:`notify_changed` announces);
+        the caller closes it. Driver errors become StoreError."""
+        conn = self._open()
+        try:
+            conn.execute(f"LISTEN {RELOAD_CHANNEL}")
+        except BaseException:
+            conn.close()
+            raise
+        return ChangeListener(conn)
 
     # -- transactions (the template is TransactionalStore.write) ------------------------------------------------
     def _begin_write(self, conn: PgConnection) -> None:
@@ -334,6 +339,9 @@ class PgStore(TransactionalStore):
 
     def _store_error(self, exc: BaseException) -> StoreError:
         return _pg_error(exc, self.url)
+
+    def compact(self) -> None:
+        """Nothing to ask: PostgreSQL's autovacuum reuses the space of removed rows."""
 
     def notify_changed(self, origin: str = "") -> None:
         """Tell every daemon sharing this database that the store changed (NOTIFY, delivered at COMMIT)."""
@@ -374,6 +382,12 @@ class PgStore(TransactionalStore):
         )
         return int(row[0]) if row else 0
 
+    def check_writable(self) -> None:
+        """A real, idempotent write: the schema version written back as it is (a read-only database, a full disk,
+        a write lock held too long fail here)."""
+        with self.write() as tx:
+            tx.execute("UPDATE schema_version SET version = version")
+
     def _has_version_table(self) -> bool:
         conn = getattr(self._local, "conn", None) or self._open()
         return conn.execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()[0]
@@ -408,6 +422,22 @@ class PgStore(TransactionalStore):
                 current = version
         self._migrated = True
         return current
+
+
+class ChangeListener:
+    """A connection LISTENing on the reload channel (:meth:`PgStore.listen_changes`)."""
+
+    def __init__(self, conn: PgConnection) -> None:
+        self._conn = conn
+
+    def changes(self, timeout: float) -> Iterator[str]:
+        """Each change announced within ``timeout`` seconds, as it comes (every notification of a batch: each is one
+        remote change), its payload the origin ``notify_changed`` was given. Driver errors propagate: reconnect."""
+        for note in self._conn.raw.notifies(timeout=timeout):
+            yield note.payload
+
+    def close(self) -> None:
+        self._conn.close()
 
 
 def _signed64(value: int) -> int:

@@ -12,17 +12,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from .base import PerDialect
+
 FINAL = ("succeeded", "failed", "timed_out", "denied", "skipped", "missed", "interrupted", "cancelled")
 _FINAL_SQL = "(" + ", ".join(f"'{s}'" for s in FINAL) + ")"
+
+
+#: Whether the store has the delivery outbox: asked of each dialect's catalog.
+_HAS_OUTBOX = PerDialect(
+    sqlite="SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'outbox'",
+    postgresql="SELECT 1 WHERE to_regclass('outbox') IS NOT NULL",
+)
 
 
 def _pending(conn: Any) -> str:
     """The condition "run ``r`` has a delivery still to be sent": a row of the delivery outbox (a store without
     one keeps no pending deliveries: they were sent in the run's own thread)."""
-    if getattr(conn, "dialect", "sqlite") == "postgresql":
-        present = conn.execute("SELECT to_regclass('outbox') IS NOT NULL").fetchone()[0]
-    else:
-        present = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'outbox'").fetchone()
+    present = conn.execute(_HAS_OUTBOX(conn)).fetchone() is not None
     return "EXISTS (SELECT 1 FROM outbox o WHERE o.run_id = r.id)" if present else "1 = 0"
 
 

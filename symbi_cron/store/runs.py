@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Collection
 from typing import Any
 
 from ..timeutil import from_ms
@@ -17,6 +18,9 @@ RUN_COLUMNS = (
     " execution_time_ms, exit_code, output, summary, error_message, iterations, detail, daemon_id,"
     " created_at, updated_at, input_tokens, output_tokens, cost_usd, daemon_name"
 )
+#: Repeats the partial index ``runs_open``'s condition word for word: SQLite uses a partial index only when the
+#: query's WHERE names its condition, so every query over open runs starts with this (history may be millions).
+OPEN_RUNS = "status IN ('queued', 'running', 'pending_approval')"
 _TIME_FIELDS = ("scheduled_for", "not_before", "started_at", "finished_at", "created_at", "updated_at")
 _UPDATABLE = {
     "status",
@@ -108,6 +112,20 @@ def get(conn: sqlite3.Connection, run_id: str) -> dict[str, Any] | None:
     return row_to_run(row) if row else None
 
 
+def get_for_start(conn: sqlite3.Connection, run_id: str) -> dict[str, Any] | None:
+    """The run as the starting write transaction sees it. Called inside that transaction: no other writer changes
+    the run (or counts its job's running runs) until it ends (the store-wide write lock). A backend that locks rows
+    instead locks the run here (``FOR UPDATE SKIP LOCKED``: None when another transaction holds it) and the run's
+    job with it, so that ``max_concurrent`` is still counted by one transaction at a time."""
+    return get(conn, run_id)
+
+
+def status_of(conn: sqlite3.Connection, run_id: str) -> str | None:
+    """The run's status alone, or None when there is no such run."""
+    row = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
+    return row[0] if row else None
+
+
 def find(conn: sqlite3.Connection, ref: str) -> list[dict[str, Any]]:
     """Runs whose id is ``ref`` or starts with it (at least 4 characters)."""
     exact = get(conn, ref)
@@ -156,6 +174,63 @@ def with_status(conn: sqlite3.Connection, statuses: tuple[str, ...], *, job_id: 
         params.append(job_id)
     sql += " ORDER BY COALESCE(not_before, scheduled_for), created_at"
     return [row_to_run(r) for r in conn.execute(sql, params)]
+
+
+def startable(conn: sqlite3.Connection, now_ms: int, limit: int, exclude_jobs: Collection[str] = ()) -> list[dict]:
+    """Queued runs whose ``not_before`` has come, in order (earliest first), leaving out the runs of
+    ``exclude_jobs`` (jobs found at their ``max_concurrent``: their runs must not hide the others'). The candidates
+    of a start, read without a lock; the start reads each again with :func:`get_for_start`."""
+    if limit <= 0:
+        return []
+    excluded = list(exclude_jobs)
+    skip = f" AND job_id NOT IN ({', '.join('?' for _ in excluded)})" if excluded else ""
+    rows = conn.execute(
+        f"SELECT {RUN_COLUMNS} FROM runs WHERE {OPEN_RUNS} AND status = 'queued'"
+        f" AND COALESCE(not_before, 0) <= ?{skip}"
+        " ORDER BY COALESCE(not_before, scheduled_for), created_at LIMIT ?",
+        (now_ms, *excluded, limit),
+    ).fetchall()
+    return [row_to_run(r) for r in rows]
+
+
+def next_not_before(conn: sqlite3.Connection, now_ms: int) -> int | None:
+    """The soonest ``not_before`` after ``now_ms`` among queued runs (the tick loop wakes for it)."""
+    row = conn.execute(
+        f"SELECT MIN(not_before) FROM runs WHERE {OPEN_RUNS} AND status = 'queued' AND not_before > ?", (now_ms,)
+    ).fetchone()
+    return row[0] if row else None
+
+
+def count_queued(conn: sqlite3.Connection) -> int:
+    """How many runs are queued."""
+    return conn.execute(f"SELECT COUNT(*) FROM runs WHERE {OPEN_RUNS} AND status = 'queued'").fetchone()[0]
+
+
+def occupancy(conn: sqlite3.Connection, job_id: str, statuses: tuple[str, ...]) -> list[tuple[str, str, int]]:
+    """``(status, trigger, count)`` of the job's runs in any of ``statuses`` (what holds its places)."""
+    marks = ", ".join("?" for _ in statuses)
+    rows = conn.execute(
+        f"SELECT status, trigger, COUNT(*) FROM runs WHERE job_id = ? AND status IN ({marks}) GROUP BY status, trigger",
+        (job_id, *statuses),
+    ).fetchall()
+    return [(r[0], r[1], int(r[2])) for r in rows]
+
+
+def last_scheduled_slot(conn: sqlite3.Connection, job_id: str) -> int | None:
+    """The latest slot (epoch ms) the job's schedule has claimed, or None."""
+    return conn.execute(
+        "SELECT MAX(scheduled_for) FROM runs WHERE job_id = ? AND trigger = 'schedule'", (job_id,)
+    ).fetchone()[0]
+
+
+def previous_summary(conn: sqlite3.Connection, job_id: str, *, before_run: str | None = None) -> str | None:
+    """The summary of the job's most recently finished run that has one (``before_run`` left out)."""
+    row = conn.execute(
+        "SELECT summary FROM runs WHERE job_id = ? AND summary IS NOT NULL AND finished_at IS NOT NULL"
+        " AND id != ? ORDER BY finished_at DESC LIMIT 1",
+        (job_id, before_run or ""),
+    ).fetchone()
+    return row[0] if row else None
 
 
 def count_running(conn: sqlite3.Connection, job_id: str) -> int:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .base import PerDialect
+
 #: Final run statuses, each a counter column.
 STATUS_COLUMNS = ("succeeded", "failed", "timed_out", "denied", "skipped", "missed", "interrupted", "cancelled")
 #: Statuses a run that executed ends in (a job's "last run" is the latest of these).
@@ -133,12 +135,18 @@ def jobs_in_status(conn: Any, status: str, limit: int = 5) -> list[str]:
     return [r[0] for r in conn.execute("SELECT name FROM jobs WHERE status = ? ORDER BY name LIMIT ?", (status, limit))]
 
 
+#: SQLite is told to use the partial index ``jobs_due`` (see ``store/jobs.py``); PostgreSQL has no index hints.
+_EARLIEST_DUE = PerDialect(
+    sqlite="SELECT name, next_run FROM jobs INDEXED BY jobs_due WHERE status = 'active' AND next_run IS NOT NULL"
+    " ORDER BY next_run LIMIT 1",
+    postgresql="SELECT name, next_run FROM jobs WHERE status = 'active' AND next_run IS NOT NULL"
+    " ORDER BY next_run LIMIT 1",
+)
+
+
 def earliest_due(conn: Any) -> tuple[str, int] | None:
     """The active job whose next run comes first, and that instant (ms): the slot the tick loop claims next."""
-    row = conn.execute(
-        "SELECT name, next_run FROM jobs INDEXED BY jobs_due WHERE status = 'active' AND next_run IS NOT NULL"
-        " ORDER BY next_run LIMIT 1"
-    ).fetchone()
+    row = conn.execute(_EARLIEST_DUE(conn)).fetchone()
     return (row[0], int(row[1])) if row else None
 
 

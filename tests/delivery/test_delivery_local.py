@@ -12,8 +12,8 @@ import pytest
 from delivery_samples import sample_job, sample_payload
 
 from symbi_cron.delivery.base import Receipt
-from symbi_cron.delivery.receipts import failed_delivery_count, load_receipts, save_receipts
 from symbi_cron.delivery.router import deliver
+from symbi_cron.store.deliveries import failed_delivery_count, load_receipts, save_receipts
 
 
 def test_stdout_writes_a_header_and_the_output(make_ctx):

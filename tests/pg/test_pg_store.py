@@ -18,7 +18,7 @@ from symbi_cron.services.start import begin_run
 from symbi_cron.store import Store, open_store
 from symbi_cron.store import jobs as job_rows
 from symbi_cron.store.migrations import LATEST_VERSION
-from symbi_cron.store.postgres import PgStore, _pg_error, redact_url, translate
+from symbi_cron.store.postgres import PgStore, _pg_error, placeholders, redact_url
 from symbi_cron.timeutil import to_ms
 
 
@@ -80,18 +80,26 @@ def test_migrate_is_idempotent_and_a_newer_schema_is_refused(pg_url):
     assert again.migrate() == LATEST_VERSION
     assert again.query("SELECT COUNT(*) FROM agents")[0][0] == 1
     with again.write() as tx:
-        tx.execute(f"PRAGMA user_version = {LATEST_VERSION + 1}")  # the dialect hook: schema_version
+        tx.execute("UPDATE schema_version SET version = ?", (LATEST_VERSION + 1,))
     with pytest.raises(StoreError, match="newer than this symbi"):
         PgStore(pg_url).connection()
 
 
-def test_translation_of_the_sqlite_dialect():
-    assert translate("SELECT * FROM jobs INDEXED BY jobs_due WHERE a = ? AND b LIKE '50%?'") == (
-        "SELECT * FROM jobs WHERE a = %s AND b LIKE '50%%?'"
+def test_only_the_placeholders_are_respelled_for_psycopg():
+    assert placeholders("SELECT * FROM jobs WHERE a = ? AND b LIKE '50%?' AND c % 2 = 0") == (
+        "SELECT * FROM jobs WHERE a = %s AND b LIKE '50%%?' AND c %% 2 = 0"
     )
-    assert translate("PRAGMA user_version") == "SELECT version FROM schema_version"
-    with pytest.raises(StoreError, match="not supported"):
-        translate("PRAGMA journal_mode")
+    # What the dialects spell differently is written twice in its table module, not rewritten here.
+    sqlite_only = "SELECT id FROM jobs INDEXED BY jobs_due WHERE next_run <= ?"
+    assert placeholders(sqlite_only) == "SELECT id FROM jobs INDEXED BY jobs_due WHERE next_run <= %s"
+    assert placeholders("PRAGMA user_version") == "PRAGMA user_version"
+
+
+def test_a_sqlite_only_statement_is_refused_by_postgresql(pg_url):
+    pg = PgStore(pg_url)
+    with pytest.raises(StoreError, match="INDEXED|syntax"):
+        pg.query("SELECT id FROM jobs INDEXED BY jobs_due WHERE next_run <= ?", (1,))
+    assert pg.query("SELECT COUNT(*) FROM jobs")[0][0] == 0  # the connection is still usable
 
 
 def test_rows_read_by_name_and_by_position(pg_url):

@@ -10,10 +10,10 @@ import sqlite3
 import pytest
 
 from symbi_cron.delivery.base import Receipt
-from symbi_cron.delivery.receipts import save_receipts
 from symbi_cron.store import Store, stats
 from symbi_cron.store import jobs as job_rows
 from symbi_cron.store import runs as run_rows
+from symbi_cron.store.deliveries import save_receipts
 from symbi_cron.store.migrations import MIGRATIONS
 
 NOW = 1_800_000_000_000

@@ -1,0 +1,149 @@
+"""The store contract (``symbi_cron/store/contract.py``) holds on the code: no SQL statement is written outside
+``symbi_cron/store/`` (the package's string constants read with ``ast``), every operation the contract names exists
+and every function of the query modules is in the contract, both backends offer what ``Backend`` promises, and a
+statement the dialects spell differently exists once per dialect instead of being rewritten at run time."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+
+from symbi_cron.store import contract
+from symbi_cron.store.base import PerDialect
+from symbi_cron.store.db import Store
+from symbi_cron.store.postgres import PgStore
+
+PACKAGE = Path(__file__).resolve().parents[2] / "symbi_cron"
+
+#: A string that starts as an SQL statement does (keywords are written in capitals in this code base).
+STATEMENT = re.compile(
+    r"^\s*(SELECT|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|REPLACE\s+INTO"
+    r"|CREATE\s+(TABLE|INDEX|UNIQUE|TRIGGER|VIEW)|DROP\s+(TABLE|INDEX|TRIGGER|VIEW)|ALTER\s+TABLE"
+    r"|PRAGMA|BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE\s+SAVEPOINT|LISTEN|NOTIFY|UNLISTEN|VACUUM|ANALYZE"
+    r"|WITH\s+\w+\s+AS)\b"
+)
+#: Or holds a piece of one: a clause, a condition on a column, an upsert (what a query built in parts is made of).
+CLAUSE = re.compile(
+    r"\bSELECT\b.*\bFROM\b|\bINSERT\s+INTO\b|\bDELETE\s+FROM\b|\bUPDATE\s+\w+\s+SET\b|\bPRAGMA\s+\w+"
+    r"|\b(WHERE|AND|OR)\s+[\w.]+\s*(=|<>|!=|<=|>=|<|>|\bIN\b|\bLIKE\b|\bIS\b)"
+    r"|\b(ORDER|GROUP)\s+BY\b|\bLIMIT\s+(\?|\d)|\bON\s+CONFLICT\b",
+    re.S,
+)
+#: Functions of the query modules that answer nothing from the store (they shape rows, hash an event).
+HELPERS = {"jobs.row_to_job", "runs.row_to_run", "agents.row_to_agent", "audit.canonical_details", "audit.event_hash"}
+
+
+def _sql_strings(path: Path) -> list[tuple[int, str]]:
+    """The string constants (f-strings with their holes as ``{}``) of a module that are SQL, docstrings aside."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skip: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            first = node.body[0] if node.body else None
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                skip.add(id(first.value))
+        if isinstance(node, ast.JoinedStr):
+            skip.update(id(v) for v in node.values)
+    found = []
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            text = node.value
+        elif isinstance(node, ast.JoinedStr):
+            text = "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+        else:
+            continue
+        if STATEMENT.search(text) or CLAUSE.search(text):
+            found.append((node.lineno, text))
+    return found
+
+
+def test_no_sql_is_written_outside_the_store():
+    outside = [
+        f"{path.relative_to(PACKAGE.parent)}:{line}: {text.strip()[:80]!r}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if path.relative_to(PACKAGE).parts[0] != "store"
+        for line, text in _sql_strings(path)
+    ]
+    assert outside == [], "SQL outside symbi_cron/store/ (add an operation to a store module):\n" + "\n".join(outside)
+
+
+def test_the_walk_finds_sql_where_it_is(tmp_path):
+    """The detector is not blind: the store's own modules are full of SQL, and a query built in parts is seen."""
+    assert len(_sql_strings(PACKAGE / "store" / "runs.py")) > 10
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        'def f(conn, job_id, table):\n    """SELECT in a docstring is prose."""\n'
+        '    sql = f"SELECT * FROM {table}"\n'
+        '    sql += " AND status = ?"\n'
+        '    conn.execute("PRAGMA user_version")\n'
+        '    print("Select a job, then press Enter")\n'
+    )
+    assert [line for line, _ in _sql_strings(sample)] == [3, 4, 5]
+
+
+def _query_modules() -> dict[str, object]:
+    names = {op.name.split(".")[0] for _, op in contract.operations()}
+    return {name: importlib.import_module(f"symbi_cron.store.{name}") for name in names}
+
+
+def test_every_operation_of_the_contract_exists_once():
+    modules = _query_modules()
+    names = [op.name for _, op in contract.operations()]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+    for _, op in contract.operations():
+        module, function = op.name.split(".")
+        assert callable(getattr(modules[module], function, None)), f"{op.name} is in the contract but not in store/"
+        assert op.tx in (contract.WRITE, contract.READ), op
+
+
+def test_every_query_function_is_in_the_contract():
+    declared = {op.name for _, op in contract.operations()}
+    missing = []
+    for name, module in _query_modules().items():
+        for function, obj in vars(module).items():
+            if function.startswith("_") or not inspect.isfunction(obj) or obj.__module__ != module.__name__:
+                continue
+            if f"{name}.{function}" not in declared | HELPERS:
+                missing.append(f"{name}.{function}")
+    assert missing == [], f"add these to store/contract.py with their transaction and promise: {missing}"
+
+
+@pytest.mark.parametrize("store_class", [Store, PgStore], ids=["sqlite", "postgresql"])
+def test_both_backends_offer_what_the_contract_promises(store_class):
+    wanted = [
+        name
+        for name, member in vars(contract.Backend).items()
+        if not name.startswith("_") and inspect.isfunction(member)
+    ]
+    assert wanted  # the protocol has methods to check
+    missing = [name for name in wanted if not callable(getattr(store_class, name, None))]
+    assert missing == []
+    assert store_class.dialect in ("sqlite", "postgresql")
+
+
+def test_a_running_store_is_a_backend(tmp_path):
+    store = Store(tmp_path / "s.db")
+    assert isinstance(store, contract.Backend)
+    store.check_writable()  # a real write, changing nothing
+    assert store.schema_version() > 0
+
+
+def test_a_statement_that_differs_exists_once_per_dialect():
+    """The dialect picks its own text; nothing translates one into the other."""
+    from symbi_cron.store import jobs
+
+    class PgLike:
+        dialect = "postgresql"
+
+    due = jobs._DUE
+    assert isinstance(due, PerDialect)
+    assert "INDEXED BY jobs_due" in due(object()) and "INDEXED BY" not in due(PgLike())
+    postgres = (PACKAGE / "store" / "postgres.py").read_text(encoding="utf-8")
+    assert "INDEXED" not in postgres.split("# -- the migrations' DDL")[0]  # no rewriting of queries
