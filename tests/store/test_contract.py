@@ -34,6 +34,17 @@ CLAUSE = re.compile(
     r"|\b(ORDER|GROUP)\s+BY\b|\bLIMIT\s+(\?|\d)|\bON\s+CONFLICT\b",
     re.S,
 )
+#: The same statements in any case (``select ... from``, ``update t set c =``): lower-case SQL is SQL too. Shaped so
+#: that prose does not match ("Select a job", "Delete a job and its history", an HTTP method "DELETE").
+ANY_CASE = re.compile(
+    r"\bselect\s+[\w*(),.\s]+?\s+from\s+\w|\binsert\s+(or\s+\w+\s+)?into\s+\w+|\bupdate\s+\w+\s+set\s+\w+\s*="
+    r"|\bdelete\s+from\s+\w+\s+where\b|\bpragma\s+\w+\s*(=|;|$)|\bcreate\s+(unique\s+)?(table|index|trigger|view)\s+\w"
+    r"|\bdrop\s+(table|index|trigger|view)\s+\w|\balter\s+table\s+\w",
+    re.I | re.S,
+)
+#: What only code that talks to a database driver calls or imports.
+DRIVER_CALLS = {"execute", "executemany", "executescript", "fetchone", "fetchall", "fetchmany", "cursor"}
+DRIVER_MODULES = {"sqlite3", "psycopg", "psycopg2", "psycopg_pool"}
 #: Functions of the query modules that answer nothing from the store (they shape rows, hash an event).
 HELPERS = {"jobs.row_to_job", "runs.row_to_run", "agents.row_to_agent", "audit.canonical_details", "audit.event_hash"}
 
@@ -59,7 +70,7 @@ def _sql_strings(path: Path) -> list[tuple[int, str]]:
             text = "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
         else:
             continue
-        if STATEMENT.search(text) or CLAUSE.search(text):
+        if STATEMENT.search(text) or CLAUSE.search(text) or ANY_CASE.search(text):
             found.append((node.lineno, text))
     return found
 
@@ -74,6 +85,29 @@ def test_no_sql_is_written_outside_the_store():
     assert outside == [], "SQL outside symbi_cron/store/ (add an operation to a store module):\n" + "\n".join(outside)
 
 
+def _driver_use(path: Path) -> list[tuple[int, str]]:
+    """Imports of a database driver and calls of a cursor's methods (``x.execute(...)``, ``x.fetchone()``)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names if a.name.split(".")[0] in DRIVER_MODULES]
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in DRIVER_MODULES:
+            found.append((node.lineno, node.module))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in DRIVER_CALLS:
+            found.append((node.lineno, f".{node.func.attr}()"))
+    return found
+
+
+def test_nothing_outside_the_store_talks_to_a_database_driver():
+    outside = [
+        f"{path.relative_to(PACKAGE.parent)}:{line}: {what}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if path.relative_to(PACKAGE).parts[0] != "store"
+        for line, what in _driver_use(path)
+    ]
+    assert outside == [], "a database driver used outside symbi_cron/store/:\n" + "\n".join(outside)
+
+
 def test_the_walk_finds_sql_where_it_is(tmp_path):
     """The detector is not blind: the store's own modules are full of SQL, and a query built in parts is seen."""
     assert len(_sql_strings(PACKAGE / "store" / "runs.py")) > 10
@@ -84,8 +118,15 @@ def test_the_walk_finds_sql_where_it_is(tmp_path):
         '    sql += " AND status = ?"\n'
         '    conn.execute("PRAGMA user_version")\n'
         '    print("Select a job, then press Enter")\n'
+        '    q = "select id from jobs"\n'
+        '    q = "update jobs set status = :s"\n'
+        '    q = "delete from runs where id = ?"\n'
+        '    route = ("DELETE", "Delete a job and its history")\n'
+        "    import sqlite3\n"
+        "    return conn.execute(q).fetchall()\n"
     )
-    assert [line for line, _ in _sql_strings(sample)] == [3, 4, 5]
+    assert sorted(line for line, _ in _sql_strings(sample)) == [3, 4, 5, 7, 8, 9]
+    assert [what for _, what in sorted(_driver_use(sample))] == [".execute()", "sqlite3", ".execute()", ".fetchall()"]
 
 
 def _query_modules() -> dict[str, object]:
