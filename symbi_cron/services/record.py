@@ -43,7 +43,7 @@ def finish_run(
 
     Returns the run as stored, or None when it no longer exists (its job was removed meanwhile).
     """
-    run = run_rows.get(conn, run_id)
+    run = run_rows.get_for_finish(conn, run_id)
     if run is None:
         return None
     if run["status"] not in ("running", "queued"):
@@ -55,7 +55,6 @@ def finish_run(
     if execution_time_ms is None and started is not None:
         execution_time_ms = max(0, now_ms - started)
     fields: dict[str, Any] = dict(
-        status=status,
         finished_at=now_ms,
         exit_code=exit_code,
         output=output,
@@ -75,7 +74,7 @@ def finish_run(
             cost_usd=usage.get("cost_usd"),
             model=usage.get("model"),
         )
-    run_rows.update(conn, run_id, now_ms=now_ms, **fields)
+    run_rows.finish(conn, run_id, now_ms=now_ms, status=status, **fields)
     job = job_rows.get(conn, run["job_id"])
     if job is None:
         return run_rows.get(conn, run_id)

@@ -88,8 +88,7 @@ def begin_run(
         if decision.kind == "deny":
             end_one_shot_if_done(conn, job, now_ms=now_ms, ok=False, actor=actor)
         return None
-    placed = {"daemon_name": daemon_name} if daemon_name else {}  # where it runs (history, API, metrics)
-    run_rows.update(conn, run_id, now_ms=now_ms, status="running", started_at=now_ms, daemon_id=daemon_id, **placed)
+    run_rows.begin(conn, run_id, owner=daemon_id, daemon_name=daemon_name, now_ms=now_ms)
     run = run_rows.get(conn, run_id)
     assert run is not None
     return Begun(run=run, job=job, agent=agent)

@@ -25,8 +25,12 @@ Transactions, the :data:`WRITE` / :data:`READ` of each operation:
 Several daemons on one PostgreSQL (issue 17) will claim rows instead of taking the store-wide lock: the claim and
 the start each read their candidates without a lock (``jobs.due``, ``runs.startable``), then take each one inside
 their write through one named operation (``jobs.get_for_claim``, ``runs.get_for_start``), which is where a backend
-locks rows (``FOR UPDATE SKIP LOCKED``, None for a row another daemon holds). Leases (``daemons.*``) are extended
-only while they hold, which is where a fenced lease checks its token. The operations whose promise needs the
+locks rows (``FOR UPDATE SKIP LOCKED``, None for a row another daemon holds). A run's way through the store is named
+step by step: claimed (``jobs.get_for_claim``, ``runs.insert``), begun (``runs.get_for_start``, ``runs.begin`` under
+its owner's id), finished (``runs.get_for_finish``, ``runs.finish``); ``runs.begin`` and ``runs.finish`` are where a
+fenced owner's token is written and checked. Leases (``daemons.register``, ``daemons.extend``, ``daemons.remove``,
+``daemons.lease_of``, ``daemons.forget_lapsed``) are extended only while they hold, which is where a fenced lease
+checks its token. The operations whose promise needs the
 store-wide order (``audit.append_event``) say so.
 """
 
@@ -135,6 +139,25 @@ OPERATIONS: dict[str, tuple[Operation, ...]] = {
             " None when held) and its job, so that max_concurrent is counted by one transaction at a time",
         ),
         Operation("runs.count_running", WRITE, "counted inside the starting transaction (max_concurrent)"),
+        Operation(
+            "runs.begin",
+            WRITE,
+            "in the write that took the run (runs.get_for_start) and passed its gate: the run is running under its"
+            " owner's id once that write commits; where a fenced owner's token will be written",
+        ),
+        Operation(
+            "runs.get_for_finish",
+            WRITE,
+            "the run is the recording transaction's until it ends, so an outcome is counted once; a row-locking"
+            " backend locks it (FOR UPDATE, waiting: an outcome is never skipped)",
+        ),
+        Operation(
+            "runs.finish",
+            WRITE,
+            "the final status and outcome, in the write that read the run (runs.get_for_finish) not yet final, with"
+            " the job's counters and the owed deliveries (outbox.enqueue); where a fenced owner's write will check"
+            " that it still holds the run",
+        ),
         Operation("runs.status_of", READ),
         Operation("runs.next_not_before", READ),
         Operation("runs.count_queued", READ),
@@ -248,6 +271,35 @@ OPERATIONS: dict[str, tuple[Operation, ...]] = {
         Operation("stats.running_runs", READ),
         Operation("daemons.count_live", READ),
         Operation("deliveries.failed_delivery_count", READ),
+    ),
+    # services/dashboard.py, services/dashboard_sessions.py and services/usage.py, behind http/dashboard.py (the
+    # web dashboard's pages, its login links and sessions, and tokens and cost per day, job, agent and model).
+    "dashboard": (
+        Operation("dashboard.job_page", READ, "a page of jobs by name, filtered, through the jobs' indexes"),
+        Operation("dashboard.job_total", READ),
+        Operation("dashboard.agent_names", READ),
+        Operation("dashboard.latest_runs", READ, "each job's newest runs (no output), one indexed read per job"),
+        Operation("dashboard.runs_between", READ, "a job's runs in a time window, at most ``cap`` per job"),
+        Operation("dashboard.runs_in_window_count", READ),
+        Operation("dashboard.last_outcomes", READ),
+        Operation("dashboard.open_runs", READ),
+        Operation(
+            "dashboard.pulse",
+            READ,
+            "changes whenever a page could show something new (the audit's last event, the open runs, the run"
+            " counters); call it inside store.read() to read the three parts in one snapshot",
+        ),
+        Operation("dashboard_sessions.add", WRITE, "only the token's hash is stored"),
+        Operation("dashboard_sessions.get", READ, "None for an unknown or expired token"),
+        Operation(
+            "dashboard_sessions.remove",
+            WRITE,
+            "how many rows went; read (dashboard_sessions.get) and removed in one write, a one-time login link"
+            " is taken once (writes are serialised store-wide)",
+        ),
+        Operation("dashboard_sessions.remove_all", WRITE, "the counts and the removal in one transaction"),
+        Operation("dashboard_sessions.purge_expired", WRITE),
+        Operation("usage.usage_rows", READ, "model runs by finish time through the runs_usage index"),
     ),
     # cli/completers.py, at every Tab press: opens the SQLite file read-only itself (never creates or migrates it)
     # and answers nothing on any problem, or on a PostgreSQL store.

@@ -120,6 +120,30 @@ def get_for_start(conn: sqlite3.Connection, run_id: str) -> dict[str, Any] | Non
     return get(conn, run_id)
 
 
+def begin(conn: sqlite3.Connection, run_id: str, *, owner: str, now_ms: int, daemon_name: str | None = None) -> None:
+    """The run becomes ``running`` under ``owner`` (the id of the process that carries it), started now, on the
+    daemon named ``daemon_name`` (where it runs: history, API, metrics). Called in the write that took the run with
+    :func:`get_for_start` and passed its gate: that write is what makes the run this owner's. A fenced owner
+    (issue 17) would have its token written here."""
+    placed = {"daemon_name": daemon_name} if daemon_name else {}
+    update(conn, run_id, now_ms=now_ms, status="running", started_at=now_ms, daemon_id=owner, **placed)
+
+
+def get_for_finish(conn: sqlite3.Connection, run_id: str) -> dict[str, Any] | None:
+    """The run as the recording write transaction sees it, before its outcome is written (:func:`finish`). Inside
+    that transaction no other writer records the run (the store-wide write lock), so an outcome is counted once. A
+    backend that locks rows locks the run here (``FOR UPDATE``, waiting: an outcome is never skipped)."""
+    return get(conn, run_id)
+
+
+def finish(conn: sqlite3.Connection, run_id: str, *, now_ms: int, status: str, **outcome: Any) -> None:
+    """Write a run's final ``status`` and its outcome (``finished_at``, ``exit_code``, ``output``, ``summary``,
+    ``error_message``, ``detail``, ``execution_time_ms``, ``iterations``, usage columns). Called in the write that
+    read the run with :func:`get_for_finish` and found it not final yet; where a fenced owner's write would check
+    that it still holds the run."""
+    update(conn, run_id, now_ms=now_ms, status=status, **outcome)
+
+
 def status_of(conn: sqlite3.Connection, run_id: str) -> str | None:
     """The run's status alone, or None when there is no such run."""
     row = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
