@@ -197,6 +197,7 @@ OPERATIONS: dict[str, tuple[Operation, ...]] = {
         Operation("daemons.remove", WRITE),
         Operation("daemons.lease_of", READ),
         Operation("daemons.forget_lapsed", WRITE, "only holders with no running run and no owed delivery"),
+        Operation("daemons.label", WRITE, "the holder's name, version and last renewal, on its own lease row only"),
         Operation(
             "audit.append_event",
             WRITE,
@@ -270,6 +271,8 @@ OPERATIONS: dict[str, tuple[Operation, ...]] = {
         Operation("stats.earliest_due", READ),
         Operation("stats.running_runs", READ),
         Operation("daemons.count_live", READ),
+        Operation("daemons.live_daemons", READ, "the supervisors whose lease holds now, with their names and versions"),
+        Operation("runs.running_by_daemon", READ, "running runs counted per daemon name, through the runs_open index"),
         Operation("deliveries.failed_delivery_count", READ),
     ),
     # services/dashboard.py, services/dashboard_sessions.py and services/usage.py, behind http/dashboard.py (the
