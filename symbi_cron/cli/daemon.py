@@ -42,7 +42,7 @@ def daemon(
     \b
       symbi cron daemon              start it in the background; returns once it is ready
       symbi cron daemon --foreground run it here (systemd: Type=simple)
-      symbi cron daemon status       running (pid, uptime, health), stopped, or a stale pidfile
+      symbi cron daemon status       running (pid, uptime, name, health), stopped, or a stale pidfile
       symbi cron daemon status --all every live daemon of the store: name, host, lease, version, load
       symbi cron daemon stop         SIGTERM: drain in-flight runs, then exit
       symbi cron daemon restart      exit at once, start again: runs in flight go on and are adopted
@@ -70,13 +70,14 @@ def daemon(
         from ..processes import daemon_state
 
         state = daemon_state(paths)
-        health = _health() if state.state == "running" else None
+        health, name = _health() if state.state == "running" else (None, None)
         if fmt == "json":
-            emit_json({**state.to_dict(), **({"health": health} if health else {})})
+            emit_json({**state.to_dict(), **({"name": name} if name else {}), **({"health": health} if health else {})})
         elif state.state == "running":
             up = state.uptime_seconds()
             verdict = f": {health['status']}" if health else ""
-            click.echo(f"running (pid {state.pid}, up {_duration(up) if up is not None else '?'}){verdict}")
+            named = f", name {name}" if name else ""
+            click.echo(f"running (pid {state.pid}, up {_duration(up) if up is not None else '?'}{named}){verdict}")
             for reason in (health or {}).get("reasons", []):
                 click.echo(f"  - {reason['message']}")
         elif state.state == "stale":
@@ -155,16 +156,24 @@ def _status_all(fmt: str) -> None:
         raise click.exceptions.Exit(EXIT_DAEMON_NOT_RUNNING)
 
 
-def _health() -> dict | None:
-    """The running daemon's health (services/health.daemon_health): healthy, or degraded with its reasons."""
+def _health() -> tuple[dict, str | None]:
+    """The running daemon's health (services/health.daemon_health: healthy, or degraded with its reasons) and its
+    name (from its lease on a shared store, else as configured)."""
     from ..errors import SymbiError
     from ..services.app import open_app
     from ..services.health import daemon_health
+    from ..services.placement import live_daemons
 
     try:
-        return daemon_health(open_app(notify=False))
+        app = open_app(notify=False)
+        health = daemon_health(app)
     except SymbiError as exc:  # a broken config or store: say so rather than fail the status
-        return {"status": "unknown", "reasons": [{"code": "error", "message": str(exc)}], "source": "none"}
+        return {"status": "unknown", "reasons": [{"code": "error", "message": str(exc)}], "source": "none"}, None
+    try:
+        mine = [d["name"] for d in live_daemons(app) if d["this_home"] and d["name"]]
+        return health, mine[0] if mine else app.daemon_name
+    except SymbiError:
+        return health, app.daemon_name
 
 
 def _stop_timeout(paths) -> float:

@@ -60,6 +60,10 @@ def test_runs_carry_the_daemon_name_and_status_all_lists_the_daemon(d):
         str(pid),
     ]
 
+    assert f"running (pid {pid}, up " in (plain := d.symbi("cron", "daemon", "status", check=True).stdout)
+    assert ", name alpha): healthy" in plain
+    assert json.loads(d.symbi("cron", "daemon", "status", "--format", "json", check=True).stdout)["name"] == "alpha"
+
     d.symbi("cron", "daemon", "stop", check=True)
     gone = d.symbi("cron", "daemon", "status", "--all")
     assert gone.returncode == 5 and "no daemon is running on this store" in gone.stderr

@@ -75,6 +75,9 @@ def test_two_daemons_show_where_each_run_ran(tmp_path, home, pg_url):
         assert table[0].split() == ["NAME", "HOST", "PID", "UP", "LEASE", "RENEWED", "VERSION", "RUNNING"]
         assert [line.split()[0] for line in table[2:]] == ["north", "south"] and table[2].split()[1] == "*"
 
+        status = daemons[0].symbi("cron", "daemon", "status", "--format", "json", check=True)
+        assert json.loads(status.stdout)["name"] == "north"  # read from its lease
+
         fams = {f.name: f for f in text_string_to_metric_families(MetricsExporter(app, _Snapshot()).text().decode())}
         per_daemon = {s.labels["daemon"]: s.value for s in fams["symbiont_cron_daemon_running_runs"].samples}
         assert per_daemon == {n: float(c) for n, c in load.items()}
