@@ -1,7 +1,7 @@
 # bash completion for symbi, generated from the command tree by scripts/gen_docs.py: do not edit.
 # Install: source it from ~/.bashrc, or copy it to ~/.local/share/bash-completion/completions/symbi
 declare -gA _symbi_cmds=(
-  ['symbi']='agent api-key audit completion config cron doctor logs man run store ui'
+  ['symbi']='agent api-key audit completion config cron doctor logs man run store ui usage'
   ['symbi agent']='add list remove show'
   ['symbi audit']='query verify'
   ['symbi config']='show'
@@ -53,6 +53,7 @@ declare -gA _symbi_opts=(
   ['symbi store migrate']='--format --help --to -h'
   ['symbi store prune']='--dry-run --format --help -h'
   ['symbi ui']='--format --help --logout-all --open -h'
+  ['symbi usage']='--agent --by --format --help --job --model --since --until -h'
 )
 declare -gA _symbi_valopts=(
   ['symbi agent add']='--agentpin-id --capability --command --description --env --format --model --system-prompt --workdir'
@@ -89,13 +90,14 @@ declare -gA _symbi_valopts=(
   ['symbi store migrate']='--format --to'
   ['symbi store prune']='--format'
   ['symbi ui']='--format'
+  ['symbi usage']='--agent --by --format --job --model --since --until'
 )
 declare -gA _symbi_choices=(
   ['symbi agent add --format']='table json'
   ['symbi agent list --format']='table json csv'
   ['symbi agent show --format']='table json'
   ['symbi audit query --format']='table json csv'
-  ['symbi audit query --type']='CronJobCreated CronJobUpdated CronJobDeleted CronJobPaused CronJobResumed CronJobReset CronJobTriggered CronJobExecuted CronJobFailed CronJobDeadLettered CronJobCompleted AgentRegistered AgentRemoved AgentPinVerificationFailed CronRunPolicyDenied CronRunApprovalRequested CronRunApproved CronRunDenied CronRunApprovalExpired CronRunCancelled StorePruned DashboardSessionStarted DashboardSessionsEnded'
+  ['symbi audit query --type']='CronJobCreated CronJobUpdated CronJobDeleted CronJobPaused CronJobResumed CronJobReset CronJobTriggered CronJobExecuted CronJobFailed CronJobDeadLettered CronJobCompleted AgentRegistered AgentRemoved AgentPinVerificationFailed CronRunPolicyDenied CronRunApprovalRequested CronRunApproved CronRunDenied CronRunApprovalExpired CronRunCancelled CronRunBudgetExceeded StorePruned DashboardSessionStarted DashboardSessionsEnded'
   ['symbi audit verify --format']='table json'
   ['symbi config show --format']='toml json'
   ['symbi cron add --format']='table json'
@@ -106,7 +108,7 @@ declare -gA _symbi_choices=(
   ['symbi cron deny --format']='table json'
   ['symbi cron export --format']='crontab symbi'
   ['symbi cron history --format']='table json csv'
-  ['symbi cron history --status']='queued pending_approval running succeeded failed timed_out denied skipped missed interrupted cancelled'
+  ['symbi cron history --status']='queued pending_approval running succeeded failed timed_out denied skipped missed interrupted cancelled budget_exceeded'
   ['symbi cron import --format']='table json'
   ['symbi cron list --format']='table json csv'
   ['symbi cron list --sort']='name next status last'
@@ -127,6 +129,8 @@ declare -gA _symbi_choices=(
   ['symbi store migrate --format']='table json'
   ['symbi store prune --format']='table json'
   ['symbi ui --format']='text json'
+  ['symbi usage --by']='day job agent model'
+  ['symbi usage --format']='table json csv'
 )
 declare -gA _symbi_paths=(
   ['symbi agent add --workdir']='dir'
@@ -157,6 +161,7 @@ declare -gA _symbi_dynamic=(
   ['symbi cron test-delivery']='1'
   ['symbi cron update']='1'
   ['symbi run']='1'
+  ['symbi usage']='1'
 )
 
 _symbi() {

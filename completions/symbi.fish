@@ -4,7 +4,7 @@
 function __symbi_cmds
     switch $argv[1]
         case 'symbi'
-            printf '%s\n' 'agent	Register and inspect the agents jobs run.' 'api-key	Print the key the HTTP API expects in `Authorization: Bearer KEY`.' 'audit	Query the append-only audit log and verify it was not tampered with.' 'completion	Print the shell completion script for bash, zsh or fish.' 'config	Inspect the configuration (config.toml plus SYMBI_* environment overrides).' 'cron	Manage and run scheduled jobs.' 'doctor	Check the installation: config and the ${VAR}s it references, the store...' 'logs	Show the daemon\'s log, filtered.' 'man	Show a manual page: `symbi man` (symbi(1)), `symbi man cron` (symbi-cron(1)),...' 'run	Run an agent once in the foreground (test it outside the scheduler).' 'store	Manage the job store (SQLite by default; PostgreSQL for several daemons).' 'ui	Print a login link for the web dashboard the daemon serves beside its API.'
+            printf '%s\n' 'agent	Register and inspect the agents jobs run.' 'api-key	Print the key the HTTP API expects in `Authorization: Bearer KEY`.' 'audit	Query the append-only audit log and verify it was not tampered with.' 'completion	Print the shell completion script for bash, zsh or fish.' 'config	Inspect the configuration (config.toml plus SYMBI_* environment overrides).' 'cron	Manage and run scheduled jobs.' 'doctor	Check the installation: config and the ${VAR}s it references, the store...' 'logs	Show the daemon\'s log, filtered.' 'man	Show a manual page: `symbi man` (symbi(1)), `symbi man cron` (symbi-cron(1)),...' 'run	Run an agent once in the foreground (test it outside the scheduler).' 'store	Manage the job store (SQLite by default; PostgreSQL for several daemons).' 'ui	Print a login link for the web dashboard the daemon serves beside its API.' 'usage	Show the tokens and cost of model agents\' runs, grouped by day (default),...'
         case 'symbi agent'
             printf '%s\n' 'add	Register agent NAME.' 'list	List registered agents (the table fits the terminal; --wide shows every...' 'remove	Unregister agent NAME (refused while jobs use it, unless --force).' 'show	Show one agent.'
         case 'symbi audit'
@@ -108,6 +108,8 @@ function __symbi_opts
             printf '%s\n' '--dry-run	Say what would be removed; remove nothing.' '--format	Output format: table for people, json for scripts.' '--help	Show this message and exit.' '-h	Show this message and exit.'
         case 'symbi ui'
             printf '%s\n' '--format	Output format: text for people, json for scripts.' '--help	Show this message and exit.' '--logout-all	End every dashboard session and unused login link instead (works with the daemon stopped too).' '--open	Open the link in the default web browser too.' '-h	Show this message and exit.'
+        case 'symbi usage'
+            printf '%s\n' '--agent	Only this agent.' '--by	Group by day, job, agent or model (repeatable: --by job --by model); default: day.' '--format	Output format: table for people, json/csv for scripts.' '--help	Show this message and exit.' '--job	Only this job (its name).' '--model	Only this model (as the API spells it: claude-sonnet-4-5).' '--since	From this time: 7d, \'2 weeks ago\', yesterday, YYYY-MM-DD or ISO 8601 (days are UTC days).' '--until	Up to this time (same forms); a bare date includes that whole day.' '-h	Show this message and exit.'
     end
 end
 
@@ -181,6 +183,8 @@ function __symbi_valopts
             printf '%s\n' '--format'
         case 'symbi ui'
             printf '%s\n' '--format'
+        case 'symbi usage'
+            printf '%s\n' '--agent' '--by' '--format' '--job' '--model' '--since' '--until'
     end
 end
 
@@ -195,7 +199,7 @@ function __symbi_choices
         case 'symbi audit query --format'
             printf '%s\n' 'table' 'json' 'csv'
         case 'symbi audit query --type'
-            printf '%s\n' 'CronJobCreated' 'CronJobUpdated' 'CronJobDeleted' 'CronJobPaused' 'CronJobResumed' 'CronJobReset' 'CronJobTriggered' 'CronJobExecuted' 'CronJobFailed' 'CronJobDeadLettered' 'CronJobCompleted' 'AgentRegistered' 'AgentRemoved' 'AgentPinVerificationFailed' 'CronRunPolicyDenied' 'CronRunApprovalRequested' 'CronRunApproved' 'CronRunDenied' 'CronRunApprovalExpired' 'CronRunCancelled' 'StorePruned' 'DashboardSessionStarted' 'DashboardSessionsEnded'
+            printf '%s\n' 'CronJobCreated' 'CronJobUpdated' 'CronJobDeleted' 'CronJobPaused' 'CronJobResumed' 'CronJobReset' 'CronJobTriggered' 'CronJobExecuted' 'CronJobFailed' 'CronJobDeadLettered' 'CronJobCompleted' 'AgentRegistered' 'AgentRemoved' 'AgentPinVerificationFailed' 'CronRunPolicyDenied' 'CronRunApprovalRequested' 'CronRunApproved' 'CronRunDenied' 'CronRunApprovalExpired' 'CronRunCancelled' 'CronRunBudgetExceeded' 'StorePruned' 'DashboardSessionStarted' 'DashboardSessionsEnded'
         case 'symbi audit verify --format'
             printf '%s\n' 'table' 'json'
         case 'symbi config show --format'
@@ -217,7 +221,7 @@ function __symbi_choices
         case 'symbi cron history --format'
             printf '%s\n' 'table' 'json' 'csv'
         case 'symbi cron history --status'
-            printf '%s\n' 'queued' 'pending_approval' 'running' 'succeeded' 'failed' 'timed_out' 'denied' 'skipped' 'missed' 'interrupted' 'cancelled'
+            printf '%s\n' 'queued' 'pending_approval' 'running' 'succeeded' 'failed' 'timed_out' 'denied' 'skipped' 'missed' 'interrupted' 'cancelled' 'budget_exceeded'
         case 'symbi cron import --format'
             printf '%s\n' 'table' 'json'
         case 'symbi cron list --format'
@@ -258,6 +262,10 @@ function __symbi_choices
             printf '%s\n' 'table' 'json'
         case 'symbi ui --format'
             printf '%s\n' 'text' 'json'
+        case 'symbi usage --by'
+            printf '%s\n' 'day' 'job' 'agent' 'model'
+        case 'symbi usage --format'
+            printf '%s\n' 'table' 'json' 'csv'
     end
 end
 
@@ -319,6 +327,8 @@ function __symbi_dynamic
         case 'symbi cron update'
             printf '%s\n' 1
         case 'symbi run'
+            printf '%s\n' 1
+        case 'symbi usage'
             printf '%s\n' 1
     end
 end

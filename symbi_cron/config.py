@@ -103,6 +103,13 @@ class ModelPrice(_Section):
     output_per_mtok: float = Field(default=0, ge=0)
 
 
+class ModelBudget(_Section):
+    """``[models.budgets."NAME"]``: what one model may spend per UTC day, over every job (docs/model-agents.md)."""
+
+    tokens_per_day: int | None = Field(default=None, ge=1)  # input plus output tokens
+    usd_per_day: float | None = Field(default=None, gt=0)
+
+
 class ModelSettings(_Section):
     provider: str | None = None  # "anthropic" | "openai"; None: chosen by model name
     base_url: str | None = None
@@ -114,6 +121,9 @@ class ModelSettings(_Section):
     max_history_chars: int = Field(default=400_000, ge=1000)  # shared_persistent history kept
     anthropic_version: str = "2023-06-01"
     prices: dict[str, ModelPrice] = Field(default_factory=dict)  # model name or glob -> price
+    stream: bool = True  # ask for streamed answers: the run log shows the model's text as it arrives
+    builtin_prices: bool = True  # models no [models.prices] entry names take the built-in, dated table
+    budgets: dict[str, ModelBudget] = Field(default_factory=dict)  # model name or glob -> daily budget
 
 
 _STORE_URL = r"^(postgresql://|postgres://|sqlite:).*"

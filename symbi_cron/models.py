@@ -167,6 +167,32 @@ class Policy(Strict):
         return v
 
 
+class BudgetLimit(Strict):
+    """A ceiling on what model calls may spend: tokens (input plus output) and/or US dollars (at the configured or
+    built-in prices, docs/model-agents.md). Neither: no limit."""
+
+    tokens: int | None = Field(default=None, ge=1, description="input plus output tokens")
+    usd: float | None = Field(default=None, gt=0, description="US dollars, at [models.prices] or the built-in table")
+
+    @field_validator("tokens", mode="wrap")
+    @classmethod
+    def _whole(cls, v: Any, handler: Any) -> Any:
+        return handler(_whole_number(v))
+
+
+class Budget(Strict):
+    """What a model agent's runs of this job may spend (docs/model-agents.md, "Budgets"): a run that reaches a
+    limit stops before its next model call, recorded ``budget_exceeded``. Days and months are UTC."""
+
+    per_run: BudgetLimit | None = Field(default=None, description="one run (a heartbeat wake: all its iterations)")
+    per_day: BudgetLimit | None = Field(default=None, description="the job's runs of one UTC day")
+    per_month: BudgetLimit | None = Field(default=None, description="the job's runs of one UTC calendar month")
+    counts_as_failure: Flag = Field(
+        default=False,
+        description="a budget_exceeded run counts toward retries and dead-letter like a failed one",
+    )
+
+
 class Heartbeat(Strict):
     """The evaluate-act-sleep loop (SPEC §7)."""
 
@@ -224,6 +250,7 @@ class JobSpec(Strict):
     custom: dict[str, Any] = Field(default_factory=dict)
     delivery_on: DeliveryOn = DeliveryOn.always
     policy: Policy = Field(default_factory=Policy)
+    budget: Budget = Field(default_factory=Budget)
     max_concurrent: int = Field(default=1, ge=1, le=1000)
     max_retries: int | None = Field(default=None, ge=0, le=1000)
     retry_backoff_seconds: int = Field(default=60, ge=0, le=86_400 * 7)
@@ -362,7 +389,7 @@ class Run(BaseModel):
     deliveries: list[DeliveryReceipt] = Field(default_factory=list)
     input_tokens: int | None = None  # model agents: tokens sent and received over the run
     output_tokens: int | None = None
-    cost_usd: float | None = None  # with a configured [models.prices] entry
+    cost_usd: float | None = None  # with a configured [models.prices] entry or a built-in price
     daemon_name: str | None = Field(
         default=None,
         description="where the run ran: the name of the daemon (`[daemon] name`) that started it, or of the host's"
@@ -411,6 +438,36 @@ class ToolSpec(Strict):
         return v
 
 
+class McpServerSpec(Strict):
+    """A stdio Model Context Protocol server whose tools a model agent may call (docs/model-agents.md, "MCP")."""
+
+    command: str = Field(min_length=1, description="the server's command line, run without a shell")
+    env: dict[str, str] = Field(default_factory=dict, description="added to the tools' environment; ${VAR} allowed")
+    capability: str | None = Field(default=None, description="the capability the agent needs to call its tools")
+    tool_capabilities: dict[str, str] = Field(
+        default_factory=dict, description="a capability per tool, instead of `capability`"
+    )
+    timeout: int = Field(default=60, description='seconds per call; written as "30s", "5m" or seconds')
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _duration(cls, v: Any) -> Any:
+        return parse_duration(v, field="timeout")
+
+    @field_validator("command")
+    @classmethod
+    def _command(cls, v: str) -> str:
+        import shlex
+
+        try:
+            argv = shlex.split(v)
+        except ValueError as exc:
+            raise ValueError(f"cannot be split like a shell would: {exc}") from None
+        if not argv:
+            raise ValueError("must not be empty")
+        return v
+
+
 class AgentSpec(Strict):
     """A runnable agent: a command (subprocess) or a model with a system prompt (SPEC §6)."""
 
@@ -430,6 +487,9 @@ class AgentSpec(Strict):
     agentpin_id: str | None = None
     description: str | None = None
     tools: dict[str, ToolSpec] = Field(default_factory=dict, description="model agents: tools it may call")
+    mcp_servers: dict[str, McpServerSpec] = Field(
+        default_factory=dict, description="model agents: stdio MCP servers whose tools it may call"
+    )
     max_tokens: int | None = Field(default=None, ge=1, le=1_000_000, description="model agents: per answer")
     temperature: float | None = Field(default=None, ge=0, le=2, description="model agents: sampling")
 
@@ -467,12 +527,17 @@ class AgentSpec(Strict):
                     shlex.split(self.command)
                 except ValueError as exc:
                     raise ValueError(f"the command cannot be split like a shell would: {exc}") from None
-        model_only = self.tools or self.max_tokens is not None or self.temperature is not None
+        model_only = self.tools or self.mcp_servers or self.max_tokens is not None or self.temperature is not None
         if self.command is not None and model_only:
-            raise ValueError("tools, max_tokens and temperature are for model agents (not command agents)")
+            raise ValueError("tools, mcp_servers, max_tokens and temperature are for model agents (not command agents)")
         for tool_name in self.tools:
             if not _TOOL_NAME_RE.match(tool_name):
                 raise ValueError(f"tool name {tool_name!r}: use 1 to 64 letters, digits, - and _ only")
+        for server_name in self.mcp_servers:
+            if not re.match(r"^[A-Za-z0-9_-]{1,32}$", server_name) or "__" in server_name:
+                raise ValueError(
+                    f"MCP server name {server_name!r}: use 1 to 32 letters, digits, - and _ only (no double _)"
+                )
         return self
 
 

@@ -18,6 +18,7 @@ call is made, never when this module is: the CLI's light path imports it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,10 +28,12 @@ __all__ = [
     "Headers",
     "NetError",
     "Response",
+    "Streamed",
     "is_loopback",
     "local_url",
     "request",
     "retry_after",
+    "stream",
 ]
 
 #: What an error says of a 3xx answer.
@@ -160,6 +163,96 @@ def request(
     ``max_body`` caps the bytes read of the answer (None: all of it); ``ca_file`` replaces the system's CAs for
     https; ``direct`` bypasses the environment's proxies whatever the host (a probe of this machine's own
     daemon on the address it binds)."""
+    with _errors(timeout):
+        with _open(method, url, body, headers, timeout, ca_file, direct) as (resp, error):
+            source = resp if resp is not None else error
+            data = _read_body(source, max_body, tolerant=resp is None)
+            return Response(source.code if resp is None else resp.status, _headers_of(source), data, url)
+
+
+class Streamed:
+    """An answer read as it arrives (:func:`stream`): its status and headers at once, then its body line by line
+    (:meth:`lines`). An answer that is not 2xx has been read whole into :attr:`body`."""
+
+    def __init__(self, status: int, headers: Headers, url: str, resp: Any, body: bytes, timeout: float) -> None:
+        self.status = status
+        self.headers = headers
+        self.url = url
+        self.body = body
+        self._resp = resp
+        self._timeout = timeout
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def redirect(self) -> bool:
+        return 300 <= self.status < 400
+
+    def lines(self) -> Iterator[str]:
+        """The body's lines (UTF-8, without their line end) as each arrives; :class:`NetError` if the connection
+        breaks or a read outlasts the timeout."""
+        if self._resp is None:
+            yield from self.body.decode("utf-8", "replace").splitlines()
+            return
+        while True:
+            with _errors(self._timeout):
+                raw = self._resp.readline()
+            if not raw:
+                return
+            yield raw.decode("utf-8", "replace").rstrip("\r\n")
+
+    def read(self) -> bytes:
+        """The rest of the body at once."""
+        if self._resp is None:
+            return self.body
+        with _errors(self._timeout):
+            return self._resp.read()
+
+
+@contextmanager
+def stream(
+    method: str,
+    url: str,
+    *,
+    body: bytes | None = None,
+    headers: Mapping[str, str] | None = None,
+    timeout: float,
+    max_error_body: int = 65_536,
+    ca_file: str | None = None,
+) -> Iterator[Streamed]:
+    """:func:`request` for an answer read as it arrives (server-sent events): the same rules (no redirect,
+    loopback direct, :class:`NetError` when no answer comes); ``timeout`` bounds the connection and each read, not
+    the whole answer. A non-2xx answer is read whole (at most ``max_error_body`` bytes). The connection closes
+    when the ``with`` block ends."""
+    with _errors(timeout):
+        opened = _open(method, url, body, headers, timeout, ca_file)
+        resp, error = opened.__enter__()
+    try:
+        if resp is None:
+            data = _read_body(error, max_error_body, tolerant=True)
+            yield Streamed(error.code, _headers_of(error), url, None, data, timeout)
+        else:
+            yield Streamed(resp.status, _headers_of(resp), url, resp, b"", timeout)
+    finally:
+        try:
+            opened.__exit__(None, None, None)
+        except Exception:
+            pass
+
+
+@contextmanager
+def _open(
+    method: str,
+    url: str,
+    body: bytes | None,
+    headers: Mapping[str, str] | None,
+    timeout: float,
+    ca_file: str | None,
+    direct: bool = False,
+) -> Iterator[tuple[Any, Any]]:
+    """(the open answer, None), or (None, the HTTPError that carries a 3xx/4xx/5xx answer)."""
     import urllib.error
     import urllib.request
     from urllib.parse import urlsplit
@@ -172,16 +265,40 @@ def request(
         raise NetError(URL, f"unsupported URL scheme {req.type!r} (use http or https)", None, timeout)
     opener = _opener(direct=direct or is_loopback(urlsplit(url).hostname), ca_file=ca_file)
     try:
+        resp = opener.open(req, timeout=timeout)
+    except urllib.error.HTTPError as exc:  # an answer with a status urllib calls an error (3xx, 4xx, 5xx)
         try:
-            with opener.open(req, timeout=timeout) as resp:
-                data = resp.read() if max_body is None else resp.read(max_body)
-                return Response(resp.status, Headers(resp.headers.items()), data, url)
-        except urllib.error.HTTPError as exc:  # an answer with a status urllib calls an error (3xx, 4xx, 5xx)
-            try:
-                data = exc.read() if max_body is None else exc.read(max_body)
-            except Exception:
-                data = b""
-            return Response(exc.code, Headers(exc.headers.items() if exc.headers else ()), data, url)
+            yield None, exc
+        finally:
+            exc.close()
+        return
+    with resp:
+        yield resp, None
+
+
+def _read_body(source: Any, max_body: int | None, *, tolerant: bool) -> bytes:
+    try:
+        return source.read() if max_body is None else source.read(max_body)
+    except Exception:
+        if tolerant:  # an error answer whose body cannot be read is still an answer
+            return b""
+        raise
+
+
+def _headers_of(source: Any) -> Headers:
+    headers = getattr(source, "headers", None)
+    return Headers(headers.items() if headers else ())
+
+
+@contextmanager
+def _errors(timeout: float) -> Iterator[None]:
+    """No answer, in :class:`NetError`'s words."""
+    import urllib.error
+
+    try:
+        yield
+    except NetError:
+        raise
     except urllib.error.URLError as exc:
         reason = exc.reason
         if isinstance(reason, TimeoutError):

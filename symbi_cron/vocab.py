@@ -34,14 +34,19 @@ class RunStatus(str, Enum):
     missed = "missed"
     interrupted = "interrupted"
     cancelled = "cancelled"
+    #: A model agent stopped before its next model call: a budget (``budget`` of the job, ``[models.budgets]``)
+    #: was spent. A failure for delivery and history; it counts toward dead-letter only with
+    #: ``budget.counts_as_failure``.
+    budget_exceeded = "budget_exceeded"
 
 
 #: Run statuses after which nothing more happens to the run.
 FINAL_RUN_STATUSES = frozenset(
-    {"succeeded", "failed", "timed_out", "denied", "skipped", "missed", "interrupted", "cancelled"}
+    {"succeeded", "failed", "timed_out", "denied", "skipped", "missed", "interrupted", "cancelled", "budget_exceeded"}
 )
-#: Run statuses that count as a failure of the job (SPEC §5).
-FAILURE_RUN_STATUSES = frozenset({"failed", "timed_out", "interrupted"})
+#: Run statuses that are a failure of the run (SPEC §5): delivered on ``delivery_on: failure``. All of them count
+#: toward dead-letter except ``budget_exceeded``, unless the job's ``budget.counts_as_failure`` says so.
+FAILURE_RUN_STATUSES = frozenset({"failed", "timed_out", "interrupted", "budget_exceeded"})
 
 
 class Trigger(str, Enum):
@@ -75,7 +80,11 @@ class OnFailure(str, Enum):
 BUILTIN_CHANNELS = ("stdout", "log_file", "webhook", "slack", "email")
 
 #: Spec fields added after jobs were first stored, with the value a job stored without them has.
-LATER_SPEC_DEFAULTS = {"delivery_on": "always", "on_failure": "dead_letter"}
+LATER_SPEC_DEFAULTS: dict[str, object] = {
+    "delivery_on": "always",
+    "on_failure": "dead_letter",
+    "budget": {"per_run": None, "per_day": None, "per_month": None, "counts_as_failure": False},
+}
 
 #: A job's fields in the order of SPEC §4 (JSON output reads top-down like the spec). tests/test_models.py checks
 #: that it matches models.Job.
@@ -97,6 +106,7 @@ JOB_FIELD_ORDER = (
     "custom",
     "delivery_on",
     "policy",
+    "budget",
     "max_concurrent",
     "max_retries",
     "retry_backoff_seconds",
@@ -136,6 +146,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "CronRunDenied",
     "CronRunApprovalExpired",
     "CronRunCancelled",
+    "CronRunBudgetExceeded",
     "StorePruned",
     "DashboardSessionStarted",
     "DashboardSessionsEnded",

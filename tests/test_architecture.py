@@ -47,6 +47,9 @@ RUNTIME_ORDER = (
 EXCEPTIONS: dict[tuple[str, str], str] = {
     ("runtime.daemonize", "http.server"): "the daemon process composes the API beside the supervisor",
     ("cli.completers", "store.completion"): "completion runs at every Tab press: it reads the store on the light path",
+    ("services.budgets", "modelrun.budget"): "the limits a run starts under are the runner's own Limit objects",
+    ("services.budgets", "modelrun.pricing"): "[models.budgets] is looked up by name or glob as prices are",
+    ("services.budgets", "modelrun.providers"): "a model's budget counts the model id the API and the store use",
 }
 
 

@@ -37,6 +37,7 @@ def test_every_documented_key_is_accepted():
 def test_documented_examples_parse():
     text = DOC.read_text(encoding="utf-8")
     blocks = re.findall(r"```\n((?:#|agent|schedule).*?)```", text, re.S)
-    assert len(blocks) == 2
+    assert len(blocks) == 3
     assert dsl.parse(blocks[0]).summary() == "1 agent, 1 schedule"
     assert dsl.parse(blocks[1]).agents[0].spec.tools["disk_usage"].timeout == 30
+    assert dsl.parse(blocks[2]).agents[0].spec.mcp_servers["files"].timeout == 30

@@ -28,6 +28,7 @@ ROOT_COMMANDS = {
     "doctor": "symbi_cron.cli.doctor:doctor",
     "man": "symbi_cron.cli.man_cmd:man",
     "ui": "symbi_cron.cli.ui:ui",
+    "usage": "symbi_cron.cli.usage_cmd:usage",
 }
 
 

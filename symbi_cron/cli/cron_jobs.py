@@ -475,6 +475,8 @@ def _print_status(job: dict[str, Any], view: TimeView, *, wide: bool = False) ->
         lines.append(
             ("Approval", "required" + (f" by {', '.join(policy['approvers'])}" if policy.get("approvers") else ""))
         )
+    for use in job.get("budget_used") or []:
+        lines.append((_BUDGET_KEYS.get(use["scope"], "Budget"), _budget_text(use)))
     width = max(len(k) for k, _ in lines)
     for key, value in lines:
         click.echo(f"{key + ':':<{width + 1}} {value if value is not None else '-'}")
@@ -482,6 +484,35 @@ def _print_status(job: dict[str, Any], view: TimeView, *, wide: bool = False) ->
     if runs:
         click.echo("")
         render_table(runs, run_columns(view, job), wide=wide)
+
+
+_BUDGET_KEYS = {
+    "run": "Budget per run",
+    "day": "Budget per day",
+    "month": "Budget per month",
+    "model_day": "Model budget per day",
+}
+
+
+def _budget_text(use: dict[str, Any]) -> str:
+    """``12,345 of 100,000 tokens (12%), $0.0400 of $1 (4%)``; a model's budget names the model."""
+    parts = []
+    if use.get("tokens") is not None:
+        pct = 100 * use["used_tokens"] / use["tokens"]
+        parts.append(f"{use['used_tokens']:,} of {use['tokens']:,} tokens ({pct:.0f}%)")
+    if use.get("usd") is not None:
+        pct = 100 * use["used_usd"] / use["usd"]
+        parts.append(f"${use['used_usd']:.4f} of ${use['usd']:g} ({pct:.0f}%)")
+    text = ", ".join(parts)
+    if use["scope"] == "run":
+        text += " (last run)"
+    elif use["scope"] == "model_day":
+        text += f" ({use['label'].removesuffix(' per day')}, all jobs, today UTC)"
+    elif use["scope"] == "day":
+        text += " (today UTC)"
+    else:
+        text += " (this month UTC)"
+    return text
 
 
 def _failures(job: dict[str, Any]) -> str:

@@ -41,7 +41,7 @@ STATUS_EMOJI = {
     "missed": ":grey_question:",
 }
 #: Statuses whose output is shown from its end (the error is usually last).
-TAIL_STATUSES = frozenset({"failed", "timed_out", "interrupted"})
+TAIL_STATUSES = frozenset({"failed", "timed_out", "interrupted", "budget_exceeded"})
 
 
 def escape(text: str) -> str:

@@ -38,8 +38,8 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 GZIP_MIN_BYTES = 8192
 JOB_STATUSES = ("active", "paused", "completed", "failed", "dead_letter")
 #: The label values a job's runs_total always has, with a zero sample until they happen (the others appear when
-#: they first happen: a job's skipped, missed, denied and cancelled runs).
-ALWAYS_STATUSES = stats.EXECUTED
+#: they first happen: a job's skipped, missed, denied, cancelled and budget_exceeded runs).
+ALWAYS_STATUSES = ("succeeded", "failed", "timed_out", "interrupted")
 
 
 def _num(value: Any) -> str:
@@ -163,6 +163,7 @@ class MetricsExporter:
             jobs = stats.job_counts(conn)
             open_runs = stats.open_run_counts(conn)
             channels = stats.delivery_failure_totals(conn)
+            models = stats.model_totals(conn)
             scope = job_scope(settings, conn)
             want_hist = scope.histograms is None or bool(scope.histograms)
             rows: list[tuple] = []
@@ -172,6 +173,7 @@ class MetricsExporter:
                 rows = stats.job_rows(conn, scope.series, histogram=want_hist)
             failures = stats.job_delivery_failures(conn, scope.series) if rows else []
         self._scheduler_series(out, totals, jobs, open_runs, channels, scope)
+        self._model_series(out, models)
         self._job_series(out, rows, failures, scope)
         self._live_series(out, open_runs)
         out.parts.append(self._process_text())
@@ -239,6 +241,23 @@ class MetricsExporter:
             "1.0",
             f'python="{platform.python_version()}",store="{_label(store)}",version="{_label(__version__)}"',
         )
+
+    def _model_series(self, out: _Text, models: list[dict[str, Any]]) -> None:
+        """Per model (one series per model name, never per run: `symbi usage --by model` over all time)."""
+        name = "symbiont_cron_model_usage_runs_total"
+        out.family(name, "counter", "Finished model agent runs by model")
+        for m in models:
+            out.sample(name, _num(m["runs"]), f'model="{_label(m["model"] or "unknown")}"')
+        name = "symbiont_cron_model_usage_tokens_total"
+        out.family(name, "counter", "Model tokens by model and direction")
+        for m in models:
+            label = _label(m["model"] or "unknown")
+            out.sample(name, _num(m["input_tokens"]), f'direction="input",model="{label}"')
+            out.sample(name, _num(m["output_tokens"]), f'direction="output",model="{label}"')
+        name = "symbiont_cron_model_usage_cost_usd_total"
+        out.family(name, "counter", "Model cost by model (priced runs), US dollars")
+        for m in models:
+            out.sample(name, _num(m["cost_usd"]), f'model="{_label(m["model"] or "unknown")}"')
 
     def _job_series(self, out: _Text, rows: list[tuple], failures: list[tuple[str, str, int]], scope: Scope) -> None:
         if not rows:

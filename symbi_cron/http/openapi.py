@@ -32,6 +32,21 @@ def _query_doc(route: Any, name: str) -> tuple[dict[str, Any], str]:
         "count": ({"type": "integer", "minimum": 1, "maximum": 1000}, "how many upcoming slots"),
         "history": ({"type": "integer", "minimum": 0, "maximum": MAX_PAGE}, "include this many recent runs"),
         "format": ({"type": "string", "enum": ["guide", "runtime"]}, "response shape"),
+        "since": (
+            {"type": "string", "format": "when"},
+            "from this time: ISO 8601, YYYY-MM-DD, 7d, '2 weeks ago', yesterday (default 30 days ago)",
+        ),
+        "until": (
+            {"type": "string", "format": "when"},
+            "up to this time (same forms; a bare date includes that whole day)",
+        ),
+        "by": (
+            {"type": "string", "pattern": "^(day|job|agent|model)(,(day|job|agent|model))*$"},
+            "group by these keys, comma-separated (default day)",
+        ),
+        "job": ({"type": "string"}, "only this job (its name)"),
+        "agent": ({"type": "string"}, "only this agent"),
+        "model": ({"type": "string"}, "only this model"),
     }[name]
 
 

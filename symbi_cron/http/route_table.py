@@ -163,6 +163,15 @@ ROUTES: tuple[Route, ...] = (
         responses=((200, Run), (403, S.ErrorBody)),
         tag="runs",
     ),
+    Route(
+        "GET",
+        "/api/v1/usage",
+        "usage",
+        "Tokens and cost of model agents' runs by day, job, agent or model",
+        query=("since", "until", "by", "job", "agent", "model"),
+        responses=((200, S.UsageReport),),
+        tag="usage",
+    ),
     # the runtime family (symbiont-sdk's client.schedules)
     Route(
         "GET",

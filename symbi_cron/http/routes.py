@@ -314,6 +314,39 @@ class Api:
         )
         return Response(200, rows, headers=headers)
 
+    def usage(self, request: Request) -> Response:
+        from ..errors import InvalidInput
+        from ..services import usage as usage_svc
+        from ..services.audit import parse_when
+
+        q = request.query
+        keys = tuple(k for k in (q.get("by") or "day").split(",") if k)
+        unknown = [k for k in keys if k not in usage_svc.KEYS]
+        if unknown:
+            raise InvalidInput(f"cannot group by {unknown[0]!r} (expected {', '.join(usage_svc.KEYS)})", field="by")
+        keys = tuple(k for k in usage_svc.KEYS if k in keys)
+        since = parse_when(q.get("since") or "30 days ago", field="since")
+        until = parse_when(q["until"], field="until", end_of_day=True) if q.get("until") else None
+        empty = until is not None and until <= since  # an empty window, not a mistake worth a 400
+        rows = (
+            []
+            if empty
+            else usage_svc.usage(
+                self._acting(request),
+                since=since,
+                until=until,
+                job=q.get("job") or None,
+                agent=q.get("agent") or None,
+                model=q.get("model") or None,
+            )
+        )
+        grouped = usage_svc.rollup(rows, keys)
+        total = usage_svc.totals(rows)
+        for r in (*grouped, total):
+            r["tokens"] = r["input_tokens"] + r["output_tokens"]
+        body = {"since": since, "until": until, "by": list(keys), "rows": grouped, "total": total}
+        return Response(200, body)
+
     def get_job(self, request: Request) -> Response:
         from ..services import jobs
 

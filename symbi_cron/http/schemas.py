@@ -115,10 +115,49 @@ class NextRun(_Out):
     next_runs: list[datetime] = Field(default_factory=list, description="the next `count` slots")
 
 
+class UsageRow(_Out):
+    """Model agents' usage of one group (the keys of ``by``; the others are absent)."""
+
+    day: str | None = Field(default=None, description="a UTC day, YYYY-MM-DD")
+    job: str | None = None
+    agent: str | None = None
+    model: str | None = Field(default=None, description="as the API spells it; null for runs that did not record it")
+    runs: int
+    input_tokens: int
+    output_tokens: int
+    tokens: int
+    cost_usd: float = Field(description="priced runs only")
+    unpriced_runs: int
+
+
+class UsageReport(_Out):
+    """GET /api/v1/usage: tokens and cost of model agents' runs, grouped (the figures of `symbi usage`)."""
+
+    since: datetime
+    until: datetime | None
+    by: list[str]
+    rows: list[UsageRow]
+    total: UsageRow
+
+
+class BudgetUse(_Out):
+    """One budget of a job and what it spent against it (per_run: the last model run)."""
+
+    scope: str = Field(description="run, day, month (the job's budget) or model_day ([models.budgets])")
+    label: str
+    tokens: int | None = None
+    usd: float | None = None
+    used_tokens: int
+    used_usd: float
+
+
 class JobWithRuns(Job):
     """A job with its most recent runs (``GET /api/v1/schedule/{id}?history=N``)."""
 
     recent_runs: list[Run] = Field(default_factory=list)
+    budget_used: list[BudgetUse] = Field(
+        default_factory=list, description="what the job spent against each of its budgets (model agents)"
+    )
 
 
 class HealthMetrics(_Out):

@@ -65,6 +65,8 @@ def main() -> int:
             deadline=request.get("deadline"),
             log=log,
             allowed_capabilities=set(agent.get("capabilities") or ()),
+            budget=list(request.get("budget") or []),
+            usage_before=request.get("usage_before") or {},
         )
     answer = {
         "output": mask(res.output),
@@ -76,6 +78,7 @@ def main() -> int:
         "tool_calls": res.tool_calls,
         "timed_out": res.timed_out,
         "interrupted": res.interrupted,
+        "budget_exceeded": res.budget_exceeded,
     }
     sys.stdout.write(json.dumps(answer))
     sys.stdout.flush()

@@ -451,24 +451,31 @@ def call(ep: Endpoint, body: dict[str, Any], *, timeout: float) -> ModelReply:
     except net.NetError as exc:
         raise _network_error(ep, where, exc) from None
     if not answer.ok:
-        detail = _error_text(answer.body)
-        status = answer.status
-        msg = f"{ep.provider} API at {where} answered HTTP {status}" + (f": {detail}" if detail else "")
-        if status in (401, 403):
-            msg += f" (check {KEY_ENV[ep.provider]} or [models] api_key)"
-        elif answer.redirect:
-            msg += f" ({net.NOT_FOLLOWED}; check [models] base_url)"
-        raise ModelError(
-            ep.redact(msg),
-            retryable=status in RETRYABLE_STATUSES,
-            retry_after=net.retry_after(answer.headers),
-            status=status,
-        )
+        raise _status_error(ep, where, answer.status, answer.body, answer.headers, answer.redirect)
+    return _parse_json_body(ep, where, answer.body)
+
+
+def _status_error(ep: Endpoint, where: str, status: int, body: bytes, headers: Any, redirect: bool) -> ModelError:
+    detail = _error_text(body)
+    msg = f"{ep.provider} API at {where} answered HTTP {status}" + (f": {detail}" if detail else "")
+    if status in (401, 403):
+        msg += f" (check {KEY_ENV[ep.provider]} or [models] api_key)"
+    elif redirect:
+        msg += f" ({net.NOT_FOLLOWED}; check [models] base_url)"
+    return ModelError(
+        ep.redact(msg),
+        retryable=status in RETRYABLE_STATUSES,
+        retry_after=net.retry_after(headers),
+        status=status,
+    )
+
+
+def _parse_json_body(ep: Endpoint, where: str, body: bytes) -> ModelReply:
     try:
-        parsed = json.loads(answer.body.decode("utf-8"))
+        parsed = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise ModelError(
-            f"{ep.provider} API at {where} answered with something that is not JSON: {answer.body[:120]!r}"
+            f"{ep.provider} API at {where} answered with something that is not JSON: {body[:120]!r}"
         ) from None
     return parse_reply(ep, parsed)
 
@@ -490,3 +497,174 @@ def _network_error(ep: Endpoint, where: str, exc: net.NetError) -> ModelError:
 def _where(url: str) -> str:
     parts = urllib.parse.urlsplit(url)
     return f"{parts.scheme}://{parts.hostname}{':' + str(parts.port) if parts.port else ''}{parts.path}"
+
+
+# -- streaming -----------------------------------------------------------------------------------------------
+def stream_body(ep: Endpoint, body: dict[str, Any]) -> dict[str, Any]:
+    """The request asking for a streamed answer (OpenAI: with the usage in the last chunk)."""
+    out = dict(body, stream=True)
+    if ep.provider == OPENAI:
+        out["stream_options"] = {"include_usage": True}
+    return out
+
+
+def call_streaming(ep: Endpoint, body: dict[str, Any], *, timeout: float, on_delta: Any) -> ModelReply:
+    """:func:`call` with a streamed answer: ``on_delta(kind, text)`` hears each piece as it arrives (``text``,
+    ``thinking``; ``tool`` with a tool's name when the model starts a call), and the whole answer comes back as
+    one :class:`ModelReply`. A server that answers with plain JSON instead (it does not stream) is read as
+    :func:`call` reads it. ``timeout`` bounds the connection and the wait for each piece."""
+    where = _where(ep.url)
+    headers = dict(ep.headers(), Accept="text/event-stream")
+    try:
+        with net.stream(
+            "POST", ep.url, body=json.dumps(stream_body(ep, body)).encode("utf-8"), headers=headers, timeout=timeout
+        ) as answer:
+            if not answer.ok:
+                raise _status_error(ep, where, answer.status, answer.body, answer.headers, answer.redirect)
+            kind = (answer.headers.get("content-type") or "").split(";")[0].strip().lower()
+            if kind != "text/event-stream":
+                return _parse_json_body(ep, where, answer.read())
+            events = _sse_events(answer.lines())
+            if ep.provider == ANTHROPIC:
+                return _anthropic_stream(ep, events, on_delta)
+            return _openai_stream(ep, events, on_delta)
+    except net.NetError as exc:
+        raise _network_error(ep, where, exc) from None
+
+
+def _sse_events(lines: Any) -> Any:
+    """Server-sent events: (event name, data text) per blank-line-terminated event (``data:`` lines joined)."""
+    name, data = "", []
+    for line in lines:
+        if not line:
+            if data:
+                yield name, "\n".join(data)
+            name, data = "", []
+            continue
+        if line.startswith(":"):
+            continue
+        field_name, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if field_name == "event":
+            name = value
+        elif field_name == "data":
+            data.append(value)
+    if data:
+        yield name, "\n".join(data)
+
+
+def _event_json(ep: Endpoint, data: str) -> dict[str, Any]:
+    try:
+        parsed = json.loads(data)
+    except ValueError:
+        raise ModelError(f"{ep.provider} API sent a stream event that is not JSON: {data[:120]!r}") from None
+    if not isinstance(parsed, dict):
+        raise ModelError(f"{ep.provider} API sent a stream event that is not an object: {data[:120]!r}")
+    return parsed
+
+
+def _stream_error(ep: Endpoint, err: Any) -> ModelError:
+    """An error event in the middle of a stream (Anthropic's ``overloaded_error``...): worth another try."""
+    if isinstance(err, dict):
+        text = f"{err.get('type') or err.get('code') or 'error'}: {err.get('message') or ''}"
+    else:
+        text = str(err)
+    return ModelError(ep.redact(f"{ep.provider} API stream ended with an error: {text}"), retryable=True)
+
+
+def _anthropic_stream(ep: Endpoint, events: Any, on_delta: Any) -> ModelReply:
+    """Messages API events (message_start, content_block_start/delta/stop, message_delta, message_stop) -> the
+    message :func:`_parse_anthropic` would have read."""
+    message: dict[str, Any] = {"content": [], "usage": {}}
+    blocks: dict[int, dict[str, Any]] = {}
+    partial: dict[int, list[str]] = {}
+    done = False
+    for name, data in events:
+        ev = _event_json(ep, data)
+        kind = ev.get("type") or name
+        if kind == "message_start":
+            start = ev.get("message") or {}
+            message["model"] = start.get("model")
+            message["usage"].update(start.get("usage") or {})
+        elif kind == "content_block_start":
+            block = dict(ev.get("content_block") or {})
+            blocks[int(ev.get("index", len(blocks)))] = block
+            if block.get("type") == "tool_use":
+                on_delta("tool", str(block.get("name") or ""))
+        elif kind == "content_block_delta":
+            i = int(ev.get("index", 0))
+            block = blocks.setdefault(i, {"type": "text", "text": ""})
+            delta = ev.get("delta") or {}
+            dtype = delta.get("type")
+            if dtype == "text_delta":
+                block["text"] = str(block.get("text") or "") + str(delta.get("text") or "")
+                on_delta("text", str(delta.get("text") or ""))
+            elif dtype == "thinking_delta":
+                on_delta("thinking", str(delta.get("thinking") or ""))
+            elif dtype == "input_json_delta":
+                partial.setdefault(i, []).append(str(delta.get("partial_json") or ""))
+        elif kind == "message_delta":
+            delta = ev.get("delta") or {}
+            if delta.get("stop_reason"):
+                message["stop_reason"] = delta["stop_reason"]
+            message["usage"].update({k: v for k, v in (ev.get("usage") or {}).items() if v is not None})
+        elif kind == "message_stop":
+            done = True
+            break
+        elif kind == "error":
+            raise _stream_error(ep, ev.get("error"))
+    if not done:
+        raise ModelError(f"{ep.provider} API stream ended before message_stop", retryable=True)
+    for i in sorted(blocks):
+        block = blocks[i]
+        if block.get("type") == "tool_use" and i in partial:
+            text = "".join(partial[i])
+            try:
+                block["input"] = json.loads(text) if text.strip() else {}
+            except ValueError:
+                block["input"] = text  # invalid JSON from the model: the runner answers it with an error
+        message["content"].append(block)
+    return parse_reply(ep, message)
+
+
+def _openai_stream(ep: Endpoint, events: Any, on_delta: Any) -> ModelReply:
+    """Chat completions chunks (``data: {choices: [{delta}]}`` ... ``data: [DONE]``) -> the completion
+    :func:`_parse_openai` would have read."""
+    text: list[str] = []
+    calls: dict[int, dict[str, Any]] = {}
+    finish = None
+    usage: dict[str, Any] = {}
+    model = None
+    for _name, data in events:
+        if data.strip() == "[DONE]":
+            break
+        chunk = _event_json(ep, data)
+        if chunk.get("error"):
+            raise _stream_error(ep, chunk["error"])
+        model = chunk.get("model") or model
+        if chunk.get("usage"):
+            usage = chunk["usage"]
+        for choice in chunk.get("choices") or []:
+            delta = choice.get("delta") or {}
+            if delta.get("content"):
+                text.append(str(delta["content"]))
+                on_delta("text", str(delta["content"]))
+            if delta.get("reasoning_content"):  # some servers stream the model's reasoning apart
+                on_delta("thinking", str(delta["reasoning_content"]))
+            for tc in delta.get("tool_calls") or []:
+                i = int(tc.get("index", len(calls)))
+                call = calls.setdefault(i, {"id": None, "type": "function", "function": {"name": "", "arguments": ""}})
+                if tc.get("id"):
+                    call["id"] = tc["id"]
+                fn = tc.get("function") or {}
+                if fn.get("name"):
+                    call["function"]["name"] += str(fn["name"])
+                    on_delta("tool", str(fn["name"]))
+                if fn.get("arguments"):
+                    call["function"]["arguments"] += str(fn["arguments"])
+            if choice.get("finish_reason"):
+                finish = choice["finish_reason"]
+    message: dict[str, Any] = {"role": "assistant", "content": "".join(text) or None}
+    if calls:
+        message["tool_calls"] = [calls[i] for i in sorted(calls)]
+    return parse_reply(ep, {"model": model, "choices": [{"message": message, "finish_reason": finish}], "usage": usage})

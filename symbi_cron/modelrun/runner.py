@@ -43,6 +43,8 @@ class ModelRunResult:
     timed_out: bool = False
     tool_calls: int = 0
     interrupted: bool = False
+    #: Set when a budget stopped the run before a model call (:meth:`budget.Exceeded.to_json`).
+    budget_exceeded: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -55,6 +57,15 @@ class _Deadline(Exception):
 
 class _Cancelled(Exception):
     """The supervisor is shutting down."""
+
+
+class _OverBudget(Exception):
+    """A budget does not allow the next model call."""
+
+    def __init__(self, exceeded: Any, message: str) -> None:
+        super().__init__(message)
+        self.exceeded = exceeded
+        self.message = message
 
 
 class _Log:
@@ -76,6 +87,43 @@ class _Log:
             self.stream.flush()
         except (OSError, ValueError):
             self.stream = None
+
+
+class _LiveText:
+    """A streamed answer into the run log, one whole line at a time (so a secret is masked whole): the first line
+    of an answer after ``[assistant]`` (or ``[thinking]``), the next ones as they are, like an answer written at
+    once."""
+
+    def __init__(self, write: _Log) -> None:
+        self.write = write
+        self.kind: str | None = None
+        self.buffer = ""
+        self.started = False
+        self.wrote = False
+
+    def __call__(self, kind: str, text: str) -> None:
+        if kind not in ("text", "thinking") or not text:
+            return
+        if kind != self.kind:
+            self.finish()
+            self.kind = kind
+        self.buffer += text
+        while "\n" in self.buffer:
+            line, self.buffer = self.buffer.split("\n", 1)
+            self._line(line)
+
+    def _line(self, line: str) -> None:
+        if not self.started:
+            line = f"[{'assistant' if self.kind == 'text' else 'thinking'}] {line}"
+            self.started = True
+        self.write(line)
+        self.wrote = self.wrote or self.kind == "text"
+
+    def finish(self) -> None:
+        """The last (unterminated) line; the next piece starts a new entry."""
+        if self.buffer:
+            self._line(self.buffer)
+        self.buffer, self.started, self.kind = "", False, None
 
 
 def _summary_of(text: str) -> str | None:
@@ -118,6 +166,8 @@ def run_model_agent(
     sleep: Callable[[float], None] = time.sleep,
     cancel: Any = None,
     key_env: Mapping[str, str] | None = None,
+    budget: list[Any] | None = None,
+    usage_before: Mapping[str, Any] | None = None,
 ) -> ModelRunResult:
     """Run the model agent once in ``context_dir`` until the model answers without tool calls.
 
@@ -125,30 +175,38 @@ def run_model_agent(
     environment (its tools get it, less the model API keys); ``key_env`` is where the configuration's ``${VAR}``
     references and the provider's key variable are read (the supervisor's environment: an agent gets only what
     it declares, its runner reads the key); ``allowed_capabilities`` are the agent's; ``cancel`` (a
-    ``threading.Event``) set by a shutdown stops the run between steps (``interrupted``).
+    ``threading.Event``) set by a shutdown stops the run between steps (``interrupted``); ``budget`` is a list of
+    :class:`~symbi_cron.modelrun.budget.Limit` (or their JSON) checked before each model call, with
+    ``usage_before`` (the earlier iterations of a heartbeat wake) counted as this run's.
     """
     name = str(agent.get("name") or "?")
     result = ModelRunResult(output="", summary=None, exit_code=1, error_message=None)
     write = _Log(log, lambda s: s)
+    from .mcp import McpSession
+
     try:
-        return _run(
-            agent,
-            name,
-            result,
-            write,
-            input_text=input_text,
-            context_dir=Path(context_dir),
-            session_mode=session_mode,
-            previous_summary=previous_summary,
-            settings=settings,
-            env=env,
-            key_env={**(key_env or {}), **env},
-            deadline=deadline,
-            allowed=set(allowed_capabilities),
-            clock=clock,
-            sleep=sleep,
-            cancel=cancel,
-        )
+        with McpSession(clock) as mcp:
+            return _run(
+                agent,
+                name,
+                result,
+                write,
+                input_text=input_text,
+                context_dir=Path(context_dir),
+                session_mode=session_mode,
+                previous_summary=previous_summary,
+                settings=settings,
+                env=env,
+                key_env={**(key_env or {}), **env},
+                deadline=deadline,
+                allowed=set(allowed_capabilities),
+                clock=clock,
+                sleep=sleep,
+                cancel=cancel,
+                budget=budget or [],
+                usage_before=usage_before or {},
+                mcp=mcp,
+            )
     except Exception as exc:  # the contract: a run's error, never an exception for the executor
         result.exit_code = 1
         result.error_message = f"model agent {name!r}: internal error: {type(exc).__name__}: {exc}"
@@ -174,8 +232,12 @@ def _run(
     clock: Callable[[], float],
     sleep: Callable[[float], None],
     cancel: Any = None,
+    budget: list[Any] = (),  # type: ignore[assignment]
+    usage_before: Mapping[str, Any] = {},  # noqa: B006  (read only)
+    mcp: Any = None,
 ) -> ModelRunResult:
-    from .pricing import cost_usd
+    from . import budget as budget_mod
+    from .pricing import cost_usd, model_price
 
     ms = settings.models
     model = str(agent.get("model") or "")
@@ -202,6 +264,24 @@ def _run(
     if tool_mod.SLEEP_TOOL not in by_name:  # the agent's own tool of that name wins
         schemas.append(tool_mod.sleep_schema())
     tool_env = _tool_env(env, settings, ep.api_key)
+    if agent.get("mcp_servers") and mcp is not None:
+        from ..envref import expand_env
+        from .mcp import McpError
+
+        taken = set(by_name) | {tool_mod.SLEEP_TOOL}
+        for server_name, spec in (agent.get("mcp_servers") or {}).items():
+            spec = dict(spec, env={k: expand_env(str(v), tool_env) for k, v in (spec.get("env") or {}).items()})
+            try:
+                started = mcp.start(server_name, spec, cwd=context_dir, env=tool_env, deadline=deadline, taken=taken)
+            except McpError as exc:
+                result.error_message = f"model agent {name!r}: {exc}"
+                write(f"[symbi] {result.error_message}")
+                return result
+            schemas.extend(t.schema() for t in started)
+            write(
+                f"[symbi] MCP server {server_name!r}: {len(started)} tool(s): "
+                + (", ".join(t.name for t in started) or "none")
+            )
     max_tokens = agent.get("max_tokens") or getattr(ms, "max_tokens", None)
     temperature = agent.get("temperature")
     max_steps = int(getattr(ms, "max_steps", 25) or 25)
@@ -212,18 +292,47 @@ def _run(
     texts: list[str] = []
     final: str | None = None
 
+    prices = getattr(ms, "prices", {}) or {}
+    builtin = bool(getattr(ms, "builtin_prices", True))
+
     def account(reply: providers.ModelReply) -> None:
         u = result.usage
         u["input_tokens"] += reply.input_tokens
         u["output_tokens"] += reply.output_tokens
         u["cost_usd"] = cost_usd(
-            model, u["input_tokens"], u["output_tokens"], getattr(ms, "prices", {}) or {}, aliases=(ep.model,)
+            model, u["input_tokens"], u["output_tokens"], prices, aliases=(ep.model,), builtin=builtin
         )
+
+    limits = [b if isinstance(b, budget_mod.Limit) else budget_mod.Limit.from_json(b) for b in budget]
+    price = model_price(model, prices, aliases=(ep.model,), builtin=builtin)
+    if limits:
+        write(_budget_line(limits, model if price is None else None))
+    before_tokens = int(usage_before.get("input_tokens") or 0) + int(usage_before.get("output_tokens") or 0)
+    before_usd = usage_before.get("cost_usd")
+    last: providers.ModelReply | None = None
+
+    def within_budget(calls: int) -> None:
+        if not limits:
+            return
+        u = result.usage
+        run_usd = None
+        if u["cost_usd"] is not None or before_usd is not None:
+            run_usd = float(u["cost_usd"] or 0.0) + float(before_usd or 0.0)
+        over = budget_mod.check(
+            limits,
+            run_tokens=before_tokens + u["input_tokens"] + u["output_tokens"],
+            run_usd=run_usd,
+            next_tokens=(last.input_tokens + last.output_tokens) if last is not None else 0,
+            input_price=price[0] if price is not None else None,
+        )
+        if over is not None:
+            raise _OverBudget(over, over.message(calls))
 
     try:
         for step in range(1, max_steps + 1):
             if cancel is not None and cancel.is_set():
                 raise _Cancelled()
+            within_budget(step - 1)
             body = providers.build_body(
                 ep,
                 system=str(agent.get("system_prompt") or ""),
@@ -232,6 +341,7 @@ def _run(
                 max_tokens=max_tokens,
                 temperature=temperature,
             )
+            live = _LiveText(write) if getattr(ms, "stream", True) else None
             reply = _call_with_retries(
                 ep,
                 body,
@@ -241,13 +351,16 @@ def _run(
                 sleep=sleep,
                 cancel=cancel,
                 write=write,
+                live=live,
             )
             result.model_calls = step
             account(reply)
+            last = reply
             messages.append(reply.to_message())
             if reply.text:
                 texts.append(reply.text)
-                write(f"[assistant] {reply.text}")
+                if live is None or not live.wrote:  # a streamed answer is in the log already
+                    write(f"[assistant] {reply.text}")
             write(
                 f"[symbi] step {step}: stop {reply.raw_stop}, {reply.input_tokens} tokens in, {reply.output_tokens} out"
             )
@@ -267,6 +380,7 @@ def _run(
                 answer = _answer_call(
                     call,
                     by_name,
+                    mcp=mcp,
                     name=name,
                     cwd=context_dir,
                     env=tool_env,
@@ -293,6 +407,9 @@ def _run(
             result.error_message = (
                 f"model agent {name!r}: still calling tools after {max_steps} model calls ([models] max_steps); stopped"
             )
+    except _OverBudget as exc:
+        result.budget_exceeded = exc.exceeded.to_json()
+        result.error_message = f"model agent {name!r}: {exc.message}"
     except _Cancelled:
         result.interrupted = True
         result.error_message = f"model agent {name!r}: stopped by the supervisor's shutdown"
@@ -317,6 +434,23 @@ def _run(
     return result
 
 
+def _budget_line(limits: list[Any], unpriced: str | None) -> str:
+    """``[symbi] budget: job 'digest' per day: 1,200 of 100,000 tokens, $0.0100 of $1; ...`` (spent before
+    this run, per limit)."""
+    parts = []
+    for lim in limits:
+        amounts = []
+        if lim.tokens is not None:
+            amounts.append(f"{lim.used_tokens:,} of {lim.tokens:,} tokens")
+        if lim.usd is not None:
+            amounts.append(f"${lim.used_usd:.4f} of ${lim.usd:g}")
+        parts.append(f"{lim.label}: {', '.join(amounts)}")
+    line = "[symbi] budget (spent before this run): " + "; ".join(parts)
+    if unpriced and any(lim.usd is not None for lim in limits):
+        line += f" (model {unpriced} has no price: its calls add nothing to dollar budgets)"
+    return line
+
+
 def _tool_message(call: providers.ToolCall, answer: tool_mod.ToolResult) -> dict[str, Any]:
     return {
         "role": "tool",
@@ -331,6 +465,7 @@ def _answer_call(
     call: providers.ToolCall,
     by_name: dict[str, tool_mod.Tool],
     *,
+    mcp: Any = None,
     name: str,
     cwd: Path,
     env: Mapping[str, str],
@@ -344,8 +479,12 @@ def _answer_call(
         + (json.dumps(call.arguments) if call.arguments is not None else str(call.raw_arguments))
     )
     tool = by_name.get(call.name)
-    if tool is None:
-        known = ", ".join(sorted(by_name)) or "none"
+    remote = mcp.tools.get(call.name) if mcp is not None and tool is None else None
+    if remote is not None:
+        content, is_error, late = mcp.call(remote, call.arguments, agent_name=name, allowed=allowed, deadline=deadline)
+        answer = tool_mod.ToolResult(content, is_error=is_error, deadline_hit=late)
+    elif tool is None:
+        known = ", ".join(sorted([*by_name, *(mcp.tools if mcp is not None else ())])) or "none"
         answer = tool_mod.ToolResult(f"error: there is no tool named {call.name!r} (tools: {known})", is_error=True)
     else:
         answer = tool_mod.run_tool(
@@ -373,6 +512,7 @@ def _call_with_retries(
     sleep: Callable[[float], None],
     cancel: Any,
     write: _Log,
+    live: _LiveText | None = None,
 ) -> providers.ModelReply:
     """One model call, retried (:mod:`symbi_cron.retry`) on network trouble and retryable statuses after the
     server's Retry-After or 1, 2, 4... s (at most 30 s), while the wait ends before ``deadline``."""
@@ -381,7 +521,13 @@ def _call_with_retries(
 
     def attempt(t: retry.Try) -> providers.ModelReply | retry.Again:
         try:
-            return providers.call(ep, body, timeout=t.timeout(float(ms.timeout_seconds)))
+            timeout = t.timeout(float(ms.timeout_seconds))
+            if live is None:
+                return providers.call(ep, body, timeout=timeout)
+            try:
+                return providers.call_streaming(ep, body, timeout=timeout, on_delta=live)
+            finally:
+                live.finish()
         except ModelError as exc:
             if deadline is not None and clock() >= deadline:
                 raise _Deadline(f"while waiting for the model ({exc.message})") from None

@@ -62,6 +62,8 @@ class RunContext:
     #: owner process, which leads its session: the agent gets a process group in it, so every process the run
     #: started can be found by that session after the owner's death.
     agents_in_own_session: bool = True
+    #: Model agents: the budgets of this run (``services/budgets.py``: ``modelrun.budget.Limit`` as JSON).
+    budget: list[dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         if self.withheld is None:
@@ -130,7 +132,13 @@ def execute_agent(req: ExecRequest, session: sessions.Session, *, settings: Any 
 
 
 def _execute(
-    ctx: RunContext, session: sessions.Session, iteration: int, deadline: float | None, header: str | None, cap: int
+    ctx: RunContext,
+    session: sessions.Session,
+    iteration: int,
+    deadline: float | None,
+    header: str | None,
+    cap: int,
+    usage_before: dict[str, Any] | None = None,
 ) -> tuple[ExecResult, list[bytes]]:
     assert ctx.agent is not None
     source = dict(ctx.base_env) if ctx.base_env is not None else None
@@ -157,6 +165,8 @@ def _execute(
         source_env=source,
         secrets=secrets,
         new_session=ctx.agents_in_own_session,
+        budget=ctx.budget,
+        usage_before=usage_before,
     )
     return execute_agent(req, session, settings=ctx.settings), secrets
 
@@ -188,6 +198,8 @@ def execute_run(ctx: RunContext) -> RunOutcome:
         detail: dict[str, Any] = {"output_bytes": res.output_bytes, "truncated": res.truncated}
         if res.extra.get("usage"):
             detail["usage"] = res.extra["usage"]
+        if res.extra.get("budget_exceeded"):
+            detail["budget_exceeded"] = res.extra["budget_exceeded"]
         return RunOutcome(res.status, res.exit_code, res.output, summary, res.error_message, 1, res.duration_ms, detail)
     return _wake(ctx, mode, hb, started, deadline)
 
@@ -203,6 +215,7 @@ def _wake(ctx: RunContext, mode: str, hb: Mapping[str, Any], started: float, dea
     used = 0
     summary: str | None = wake_session.previous_summary
     status, code, error = "failed", None, None
+    over: dict[str, Any] | None = None
     iter_sessions: list[sessions.Session] = []
     last_summary: str | None = None
     usages: list[dict[str, Any] | None] = []
@@ -219,7 +232,8 @@ def _wake(ctx: RunContext, mode: str, hb: Mapping[str, Any], started: float, dea
                 )
                 iter_sessions.append(session)
             room = max(1024, ctx.output_cap - sum(len(o.encode()) for o in outputs))
-            res, secrets = _execute(ctx, session, i, deadline, f"[symbi] --- iteration {i} ---", room)
+            spent = _sum_usage(usages) if ctx.budget else None
+            res, secrets = _execute(ctx, session, i, deadline, f"[symbi] --- iteration {i} ---", room, spent)
             used = i
             slept = res.ok and is_sleep(res)
             # `sleep` is the loop's control word, not what the agent found: a summary taken from the output's
@@ -246,6 +260,7 @@ def _wake(ctx: RunContext, mode: str, hb: Mapping[str, Any], started: float, dea
             code = res.exit_code
             if not res.ok:
                 status, error = res.status, f"iteration {i}: {res.error_message}"
+                over = res.extra.get("budget_exceeded")
                 break
             if slept:
                 status = "succeeded"
@@ -267,7 +282,13 @@ def _wake(ctx: RunContext, mode: str, hb: Mapping[str, Any], started: float, dea
     final_summary = last_summary if used else None
     detail: dict[str, Any] = {"heartbeat": {"context_mode": ctx_mode, "iterations": per_iter}}
     if any(usages):
-        from .model_agent import sum_usage
-
-        detail["usage"] = sum_usage(usages)
+        detail["usage"] = _sum_usage(usages)
+    if over:
+        detail["budget_exceeded"] = over
     return RunOutcome(status, code, joined, final_summary, error, used, duration_ms, detail)
+
+
+def _sum_usage(usages: list[dict[str, Any] | None]) -> dict[str, Any] | None:
+    from .model_agent import sum_usage
+
+    return sum_usage(usages)

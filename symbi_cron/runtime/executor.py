@@ -88,11 +88,16 @@ class ExecRequest:
     #: The agent leads a new session (True), or only a new process group in the caller's session (a run owner
     #: process, which leads its own session so that whatever the run leaves behind can be found by it).
     new_session: bool = True
+    #: Model agents: the budgets to check before each model call (``modelrun.budget.Limit`` as JSON) and what
+    #: the run spent before this execution (the earlier iterations of a heartbeat wake).
+    budget: list[dict[str, Any]] | None = None
+    usage_before: dict[str, Any] | None = None
 
 
 @dataclass
 class ExecResult:
-    """What one execution gave. ``status`` is succeeded, failed, timed_out or interrupted."""
+    """What one execution gave. ``status`` is succeeded, failed, timed_out or interrupted (a model agent:
+    budget_exceeded too)."""
 
     status: str
     exit_code: int | None

@@ -74,6 +74,8 @@ def execute_model(
         "log_path": str(req.log_path),
         "log_header": req.log_header,
         "secrets": [s.decode("utf-8", "replace") for s in secrets],
+        "budget": req.budget or [],
+        "usage_before": req.usage_before or {},
     }
     launch = Launch(
         argv=[sys.executable, "-m", "symbi_cron.modelrun.child"],
@@ -112,6 +114,8 @@ def execute_model(
     status = (
         "succeeded"
         if answer.get("exit_code") == 0
+        else "budget_exceeded"
+        if answer.get("budget_exceeded")
         else "interrupted"
         if answer.get("interrupted")
         else "timed_out"
@@ -146,6 +150,7 @@ def execute_model(
             "usage": dict(answer.get("usage") or {}),
             "model_calls": answer.get("model_calls", 0),
             "tool_calls": answer.get("tool_calls", 0),
+            **({"budget_exceeded": answer["budget_exceeded"]} if answer.get("budget_exceeded") else {}),
         },
     )
     _log_end(req.log_path, result)

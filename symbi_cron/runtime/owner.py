@@ -102,6 +102,7 @@ class RunOwner:
     def carry(self, run_id: str) -> dict[str, Any] | None:
         """Execute the run this owner holds, record its outcome, send what it owes; return the run as recorded.
         None when the run is not (or no longer) this owner's to run."""
+        from ..services.budgets import run_limits
         from ..store import agents as agent_rows
         from ..store import jobs as job_rows
         from ..store import runs as run_rows
@@ -116,6 +117,7 @@ class RunOwner:
                 return None
             agent = agent_rows.get(conn, job["agent_id"])
             prev = run_rows.previous_summary(conn, job["id"], before_run=run_id)
+            limits = run_limits(conn, job, agent, models_cfg=app.settings.models, env=app.env, now=app.clock.now())
         sched = app.settings.scheduler
         max_runtime = (job.get("policy") or {}).get("max_runtime")
         ctx = RunContext(
@@ -134,6 +136,7 @@ class RunOwner:
             settings=app.settings,
             withheld=self.withheld(),
             agents_in_own_session=self.agents_in_own_session,
+            budget=limits or None,
         )
         log.info("run %s of job %s started (%s, attempt %s)", run_id[:8], job["name"], run["trigger"], run["attempt"])
         try:

@@ -184,7 +184,7 @@ def _tick_reasons(settings: Any, snap: dict[str, Any], due: Any, now: Any, now_m
 def guide_metrics(totals: dict[str, Any]) -> dict[str, Any]:
     """The guide's ``metrics`` object: runs that executed, succeeded and failed, and their mean duration."""
     succeeded = int(totals.get("succeeded", 0))
-    failed = sum(int(totals.get(s, 0)) for s in ("failed", "timed_out", "interrupted"))
+    failed = sum(int(totals.get(s, 0)) for s in ("failed", "timed_out", "interrupted", "budget_exceeded"))
     count = int(totals.get("duration_count", 0))
     avg = (float(totals.get("duration_sum_ms", 0)) / count) if count else 0.0
     return {

@@ -492,6 +492,9 @@ def job_status(app: App, ref: str, *, history: int = 5) -> dict[str, Any]:
         runs = run_rows.for_job(conn, job["id"], limit=history) if history else []
         attach_receipts(conn, runs)
     job["recent_runs"] = runs
+    from .budgets import job_budget_status
+
+    job["budget_used"] = job_budget_status(app, job, runs)
     return job
 
 

@@ -20,8 +20,9 @@ from .jobs import FAILED, end_one_shot_if_done
 from .runs import insert_unscheduled
 
 EXECUTED, DEAD_LETTERED = "CronJobExecuted", "CronJobDeadLettered"
+BUDGET_EXCEEDED = "CronRunBudgetExceeded"
 
-__all__ = ["finish_run", "max_retries_of", "EXECUTED", "DEAD_LETTERED"]
+__all__ = ["finish_run", "max_retries_of", "EXECUTED", "DEAD_LETTERED", "BUDGET_EXCEEDED"]
 
 
 def finish_run(
@@ -78,7 +79,10 @@ def finish_run(
     job = job_rows.get(conn, run["job_id"])
     if job is None:
         return run_rows.get(conn, run_id)
-    failed = status in FAILURE_RUN_STATUSES
+    over_budget = status == "budget_exceeded"
+    # A budget stop is a failure of the run (delivered as one), but it moves the job toward retries and
+    # dead-letter only when the job says so: tomorrow's budget is fresh, and a retry now would stop again.
+    failed = status in FAILURE_RUN_STATUSES and (not over_budget or counts_budget_as_failure(job))
     failure_count = job["failure_count"] + 1 if failed else (0 if status == "succeeded" else job["failure_count"])
     job_rows.set_state(
         conn,
@@ -96,12 +100,15 @@ def finish_run(
         "exit_code": exit_code,
         "execution_time_ms": execution_time_ms,
     }
-    if failed:
+    if failed or over_budget:
         details["error"] = error_message
+    if over_budget:
+        details["budget"] = merged.get("budget_exceeded")
+        details["counts_as_failure"] = failed
     append_event(
         conn,
         at_ms=now_ms,
-        type=FAILED if failed else EXECUTED,
+        type=BUDGET_EXCEEDED if over_budget else FAILED if failed else EXECUTED,
         actor=actor,
         job_id=job["id"],
         job_name=job["name"],
@@ -113,6 +120,11 @@ def finish_run(
     elif status == "succeeded":
         end_one_shot_if_done(conn, job, now_ms=now_ms, ok=True, actor=actor)
     return run_rows.get(conn, run_id)
+
+
+def counts_budget_as_failure(job: dict[str, Any]) -> bool:
+    """The job's ``budget.counts_as_failure``: a budget_exceeded run counts toward retries and dead-letter."""
+    return bool((job.get("budget") or {}).get("counts_as_failure"))
 
 
 def _after_failure(

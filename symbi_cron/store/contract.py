@@ -270,6 +270,7 @@ OPERATIONS: dict[str, tuple[Operation, ...]] = {
         Operation("stats.jobs_in_status", READ),
         Operation("stats.earliest_due", READ),
         Operation("stats.running_runs", READ),
+        Operation("stats.model_totals", READ, "runs, tokens and cost per model, kept by the triggers (model_stats)"),
         Operation("daemons.count_live", READ),
         Operation("daemons.live_daemons", READ, "the supervisors whose lease holds now, with their names and versions"),
         Operation("runs.running_by_daemon", READ, "running runs counted per daemon name, through the runs_open index"),
@@ -303,6 +304,12 @@ OPERATIONS: dict[str, tuple[Operation, ...]] = {
         Operation("dashboard_sessions.remove_all", WRITE, "the counts and the removal in one transaction"),
         Operation("dashboard_sessions.purge_expired", WRITE),
         Operation("usage.usage_rows", READ, "model runs by finish time through the runs_usage index"),
+        Operation(
+            "usage.spent",
+            READ,
+            "what a job's or a model's runs finished since an instant spent (services/budgets.py, as a run starts):"
+            " through runs_job_finished or runs_usage",
+        ),
     ),
     # cli/completers.py, at every Tab press: opens the SQLite file read-only itself (never creates or migrates it)
     # and answers nothing on any problem, or on a PostgreSQL store.

@@ -31,7 +31,8 @@ _EARLIEST = PerDialect(
 
 def row_to_job(row: sqlite3.Row) -> dict[str, Any]:
     """A job dict: the stored spec plus the scheduler's columns."""
-    job: dict[str, Any] = {"id": row["id"], **LATER_SPEC_DEFAULTS}
+    job: dict[str, Any] = {"id": row["id"]}
+    job.update((k, dict(v) if isinstance(v, dict) else v) for k, v in LATER_SPEC_DEFAULTS.items())
     job.update(json.loads(row["spec"]))
     job["name"] = row["name"]
     job["agent_id"] = row["agent_id"]

@@ -516,6 +516,269 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE runs ADD COLUMN daemon_name TEXT;
         """,
     ),
+    (
+        9,
+        "runs stopped by a model budget (status budget_exceeded): counted with the other final statuses",
+        """
+        ALTER TABLE job_stats ADD COLUMN budget_exceeded INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE scheduler_stats ADD COLUMN budget_exceeded INTEGER NOT NULL DEFAULT 0;
+        DROP TRIGGER runs_finished_insert;
+        DROP TRIGGER runs_finished_update;
+        DROP TRIGGER run_outcomes_count;
+
+        CREATE TRIGGER run_outcomes_count INSTEAD OF INSERT ON run_outcomes
+        BEGIN
+            INSERT INTO job_stats (job_id) VALUES (new.job_id) ON CONFLICT (job_id) DO NOTHING;
+            UPDATE job_stats SET
+                succeeded = succeeded + CASE WHEN new.status = 'succeeded' THEN 1 ELSE 0 END,
+                failed = failed + CASE WHEN new.status = 'failed' THEN 1 ELSE 0 END,
+                timed_out = timed_out + CASE WHEN new.status = 'timed_out' THEN 1 ELSE 0 END,
+                denied = denied + CASE WHEN new.status = 'denied' THEN 1 ELSE 0 END,
+                skipped = skipped + CASE WHEN new.status = 'skipped' THEN 1 ELSE 0 END,
+                missed = missed + CASE WHEN new.status = 'missed' THEN 1 ELSE 0 END,
+                interrupted = interrupted + CASE WHEN new.status = 'interrupted' THEN 1 ELSE 0 END,
+                cancelled = cancelled + CASE WHEN new.status = 'cancelled' THEN 1 ELSE 0 END,
+                budget_exceeded = budget_exceeded + CASE WHEN new.status = 'budget_exceeded' THEN 1 ELSE 0 END,
+                duration_count = duration_count + CASE WHEN new.duration_ms IS NULL THEN 0 ELSE 1 END,
+                duration_sum_ms = duration_sum_ms + COALESCE(new.duration_ms, 0),
+                duration_max_ms = CASE WHEN new.duration_ms > duration_max_ms THEN new.duration_ms
+                    ELSE duration_max_ms END,
+                le_100ms = le_100ms + CASE WHEN new.duration_ms <= 100 THEN 1 ELSE 0 END,
+                le_250ms = le_250ms + CASE WHEN new.duration_ms <= 250 THEN 1 ELSE 0 END,
+                le_500ms = le_500ms + CASE WHEN new.duration_ms <= 500 THEN 1 ELSE 0 END,
+                le_1s = le_1s + CASE WHEN new.duration_ms <= 1000 THEN 1 ELSE 0 END,
+                le_2500ms = le_2500ms + CASE WHEN new.duration_ms <= 2500 THEN 1 ELSE 0 END,
+                le_5s = le_5s + CASE WHEN new.duration_ms <= 5000 THEN 1 ELSE 0 END,
+                le_10s = le_10s + CASE WHEN new.duration_ms <= 10000 THEN 1 ELSE 0 END,
+                le_30s = le_30s + CASE WHEN new.duration_ms <= 30000 THEN 1 ELSE 0 END,
+                le_1m = le_1m + CASE WHEN new.duration_ms <= 60000 THEN 1 ELSE 0 END,
+                le_2m = le_2m + CASE WHEN new.duration_ms <= 120000 THEN 1 ELSE 0 END,
+                le_5m = le_5m + CASE WHEN new.duration_ms <= 300000 THEN 1 ELSE 0 END,
+                le_10m = le_10m + CASE WHEN new.duration_ms <= 600000 THEN 1 ELSE 0 END,
+                le_30m = le_30m + CASE WHEN new.duration_ms <= 1800000 THEN 1 ELSE 0 END,
+                le_1h = le_1h + CASE WHEN new.duration_ms <= 3600000 THEN 1 ELSE 0 END,
+                model_runs = model_runs + CASE WHEN new.input_tokens IS NULL THEN 0 ELSE 1 END,
+                input_tokens = input_tokens + COALESCE(new.input_tokens, 0),
+                output_tokens = output_tokens + COALESCE(new.output_tokens, 0),
+                priced_runs = priced_runs + CASE WHEN new.cost_usd IS NULL THEN 0 ELSE 1 END,
+                cost_usd = cost_usd + COALESCE(new.cost_usd, 0),
+                last_status = CASE WHEN new.executed = 1 THEN new.status ELSE last_status END,
+                last_finished_at = CASE WHEN new.executed = 1 THEN new.finished_at ELSE last_finished_at END,
+                last_duration_ms = CASE WHEN new.executed = 1 THEN new.duration_ms ELSE last_duration_ms END,
+                last_success_at = CASE WHEN new.status = 'succeeded' THEN new.finished_at ELSE last_success_at END
+            WHERE job_id = new.job_id;
+            UPDATE scheduler_stats SET
+                succeeded = succeeded + CASE WHEN new.status = 'succeeded' THEN 1 ELSE 0 END,
+                failed = failed + CASE WHEN new.status = 'failed' THEN 1 ELSE 0 END,
+                timed_out = timed_out + CASE WHEN new.status = 'timed_out' THEN 1 ELSE 0 END,
+                denied = denied + CASE WHEN new.status = 'denied' THEN 1 ELSE 0 END,
+                skipped = skipped + CASE WHEN new.status = 'skipped' THEN 1 ELSE 0 END,
+                missed = missed + CASE WHEN new.status = 'missed' THEN 1 ELSE 0 END,
+                interrupted = interrupted + CASE WHEN new.status = 'interrupted' THEN 1 ELSE 0 END,
+                cancelled = cancelled + CASE WHEN new.status = 'cancelled' THEN 1 ELSE 0 END,
+                budget_exceeded = budget_exceeded + CASE WHEN new.status = 'budget_exceeded' THEN 1 ELSE 0 END,
+                duration_count = duration_count + CASE WHEN new.duration_ms IS NULL THEN 0 ELSE 1 END,
+                duration_sum_ms = duration_sum_ms + COALESCE(new.duration_ms, 0),
+                duration_max_ms = CASE WHEN new.duration_ms > duration_max_ms THEN new.duration_ms
+                    ELSE duration_max_ms END,
+                le_100ms = le_100ms + CASE WHEN new.duration_ms <= 100 THEN 1 ELSE 0 END,
+                le_250ms = le_250ms + CASE WHEN new.duration_ms <= 250 THEN 1 ELSE 0 END,
+                le_500ms = le_500ms + CASE WHEN new.duration_ms <= 500 THEN 1 ELSE 0 END,
+                le_1s = le_1s + CASE WHEN new.duration_ms <= 1000 THEN 1 ELSE 0 END,
+                le_2500ms = le_2500ms + CASE WHEN new.duration_ms <= 2500 THEN 1 ELSE 0 END,
+                le_5s = le_5s + CASE WHEN new.duration_ms <= 5000 THEN 1 ELSE 0 END,
+                le_10s = le_10s + CASE WHEN new.duration_ms <= 10000 THEN 1 ELSE 0 END,
+                le_30s = le_30s + CASE WHEN new.duration_ms <= 30000 THEN 1 ELSE 0 END,
+                le_1m = le_1m + CASE WHEN new.duration_ms <= 60000 THEN 1 ELSE 0 END,
+                le_2m = le_2m + CASE WHEN new.duration_ms <= 120000 THEN 1 ELSE 0 END,
+                le_5m = le_5m + CASE WHEN new.duration_ms <= 300000 THEN 1 ELSE 0 END,
+                le_10m = le_10m + CASE WHEN new.duration_ms <= 600000 THEN 1 ELSE 0 END,
+                le_30m = le_30m + CASE WHEN new.duration_ms <= 1800000 THEN 1 ELSE 0 END,
+                le_1h = le_1h + CASE WHEN new.duration_ms <= 3600000 THEN 1 ELSE 0 END,
+                model_runs = model_runs + CASE WHEN new.input_tokens IS NULL THEN 0 ELSE 1 END,
+                input_tokens = input_tokens + COALESCE(new.input_tokens, 0),
+                output_tokens = output_tokens + COALESCE(new.output_tokens, 0),
+                priced_runs = priced_runs + CASE WHEN new.cost_usd IS NULL THEN 0 ELSE 1 END,
+                cost_usd = cost_usd + COALESCE(new.cost_usd, 0)
+            WHERE id = 1;
+        END;
+
+        CREATE TRIGGER runs_finished_insert AFTER INSERT ON runs
+            WHEN CASE new.status WHEN 'succeeded' THEN 1 WHEN 'failed' THEN 1 WHEN 'timed_out' THEN 1
+                WHEN 'denied' THEN 1 WHEN 'skipped' THEN 1 WHEN 'missed' THEN 1 WHEN 'interrupted' THEN 1
+                WHEN 'cancelled' THEN 1 WHEN 'budget_exceeded' THEN 1 ELSE 0 END = 1
+        BEGIN
+            INSERT INTO run_outcomes (job_id, status, executed, duration_ms, finished_at, input_tokens, output_tokens,
+                cost_usd)
+            VALUES (new.job_id, new.status, CASE new.status WHEN 'succeeded' THEN 1 WHEN 'failed' THEN 1
+                WHEN 'timed_out' THEN 1 WHEN 'interrupted' THEN 1 WHEN 'budget_exceeded' THEN 1 ELSE 0 END,
+                new.execution_time_ms,
+                COALESCE(new.finished_at, new.updated_at), new.input_tokens, new.output_tokens, new.cost_usd);
+        END;
+
+        CREATE TRIGGER runs_finished_update AFTER UPDATE OF status ON runs
+            WHEN CASE new.status WHEN 'succeeded' THEN 1 WHEN 'failed' THEN 1 WHEN 'timed_out' THEN 1
+                WHEN 'denied' THEN 1 WHEN 'skipped' THEN 1 WHEN 'missed' THEN 1 WHEN 'interrupted' THEN 1
+                WHEN 'cancelled' THEN 1 WHEN 'budget_exceeded' THEN 1 ELSE 0 END = 1
+                AND CASE old.status WHEN 'succeeded' THEN 1 WHEN 'failed' THEN 1 WHEN 'timed_out' THEN 1
+                WHEN 'denied' THEN 1 WHEN 'skipped' THEN 1 WHEN 'missed' THEN 1 WHEN 'interrupted' THEN 1
+                WHEN 'cancelled' THEN 1 WHEN 'budget_exceeded' THEN 1 ELSE 0 END = 0
+        BEGIN
+            INSERT INTO run_outcomes (job_id, status, executed, duration_ms, finished_at, input_tokens, output_tokens,
+                cost_usd)
+            VALUES (new.job_id, new.status, CASE new.status WHEN 'succeeded' THEN 1 WHEN 'failed' THEN 1
+                WHEN 'timed_out' THEN 1 WHEN 'interrupted' THEN 1 WHEN 'budget_exceeded' THEN 1 ELSE 0 END,
+                new.execution_time_ms,
+                COALESCE(new.finished_at, new.updated_at), new.input_tokens, new.output_tokens, new.cost_usd);
+        END;
+        """,
+    ),
+    (
+        10,
+        "model usage counters per model (the /metrics series by model): kept by the run statistics triggers",
+        """
+        CREATE TABLE model_stats (
+            model          TEXT PRIMARY KEY,
+            runs           INTEGER NOT NULL DEFAULT 0,
+            input_tokens   INTEGER NOT NULL DEFAULT 0,
+            output_tokens  INTEGER NOT NULL DEFAULT 0,
+            priced_runs    INTEGER NOT NULL DEFAULT 0,
+            cost_usd       REAL NOT NULL DEFAULT 0
+        );
+        INSERT INTO model_stats (model, runs, input_tokens, output_tokens, priced_runs, cost_usd)
+            SELECT COALESCE(model, ''), COUNT(*), SUM(input_tokens), COALESCE(SUM(output_tokens), 0),
+                SUM(CASE WHEN cost_usd IS NULL THEN 0 ELSE 1 END), COALESCE(SUM(cost_usd), 0)
+            FROM runs WHERE input_tokens IS NOT NULL AND status IN ('succeeded', 'failed', 'timed_out', 'denied',
+                'skipped', 'missed', 'interrupted', 'cancelled', 'budget_exceeded')
+            GROUP BY COALESCE(model, '');
+        DROP TRIGGER runs_finished_insert;
+        DROP TRIGGER runs_finished_update;
+        DROP TRIGGER run_outcomes_count;
+        DROP VIEW run_outcomes;
+        CREATE VIEW run_outcomes AS
+            SELECT job_id, status, 0 AS executed, execution_time_ms AS duration_ms, finished_at, input_tokens,
+                output_tokens, cost_usd, model
+            FROM runs WHERE 1 = 0;
+
+        CREATE TRIGGER run_outcomes_count INSTEAD OF INSERT ON run_outcomes
+        BEGIN
+            INSERT INTO job_stats (job_id) VALUES (new.job_id) ON CONFLICT (job_id) DO NOTHING;
+            UPDATE job_stats SET
+                succeeded = succeeded + CASE WHEN new.status = 'succeeded' THEN 1 ELSE 0 END,
+                failed = failed + CASE WHEN new.status = 'failed' THEN 1 ELSE 0 END,
+                timed_out = timed_out + CASE WHEN new.status = 'timed_out' THEN 1 ELSE 0 END,
+                denied = denied + CASE WHEN new.status = 'denied' THEN 1 ELSE 0 END,
+                skipped = skipped + CASE WHEN new.status = 'skipped' THEN 1 ELSE 0 END,
+                missed = missed + CASE WHEN new.status = 'missed' THEN 1 ELSE 0 END,
+                interrupted = interrupted + CASE WHEN new.status = 'interrupted' THEN 1 ELSE 0 END,
+                cancelled = cancelled + CASE WHEN new.status = 'cancelled' THEN 1 ELSE 0 END,
+                budget_exceeded = budget_exceeded + CASE WHEN new.status = 'budget_exceeded' THEN 1 ELSE 0 END,
+                duration_count = duration_count + CASE WHEN new.duration_ms IS NULL THEN 0 ELSE 1 END,
+                duration_sum_ms = duration_sum_ms + COALESCE(new.duration_ms, 0),
+                duration_max_ms = CASE WHEN new.duration_ms > duration_max_ms THEN new.duration_ms
+                    ELSE duration_max_ms END,
+                le_100ms = le_100ms + CASE WHEN new.duration_ms <= 100 THEN 1 ELSE 0 END,
+                le_250ms = le_250ms + CASE WHEN new.duration_ms <= 250 THEN 1 ELSE 0 END,
+                le_500ms = le_500ms + CASE WHEN new.duration_ms <= 500 THEN 1 ELSE 0 END,
+                le_1s = le_1s + CASE WHEN new.duration_ms <= 1000 THEN 1 ELSE 0 END,
+                le_2500ms = le_2500ms + CASE WHEN new.duration_ms <= 2500 THEN 1 ELSE 0 END,
+                le_5s = le_5s + CASE WHEN new.duration_ms <= 5000 THEN 1 ELSE 0 END,
+                le_10s = le_10s + CASE WHEN new.duration_ms <= 10000 THEN 1 ELSE 0 END,
+                le_30s = le_30s + CASE WHEN new.duration_ms <= 30000 THEN 1 ELSE 0 END,
+                le_1m = le_1m + CASE WHEN new.duration_ms <= 60000 THEN 1 ELSE 0 END,
+                le_2m = le_2m + CASE WHEN new.duration_ms <= 120000 THEN 1 ELSE 0 END,
+                le_5m = le_5m + CASE WHEN new.duration_ms <= 300000 THEN 1 ELSE 0 END,
+                le_10m = le_10m + CASE WHEN new.duration_ms <= 600000 THEN 1 ELSE 0 END,
+                le_30m = le_30m + CASE WHEN new.duration_ms <= 1800000 THEN 1 ELSE 0 END,
+                le_1h = le_1h + CASE WHEN new.duration_ms <= 3600000 THEN 1 ELSE 0 END,
+                model_runs = model_runs + CASE WHEN new.input_tokens IS NULL THEN 0 ELSE 1 END,
+                input_tokens = input_tokens + COALESCE(new.input_tokens, 0),
+                output_tokens = output_tokens + COALESCE(new.output_tokens, 0),
+                priced_runs = priced_runs + CASE WHEN new.cost_usd IS NULL THEN 0 ELSE 1 END,
+                cost_usd = cost_usd + COALESCE(new.cost_usd, 0),
+                last_status = CASE WHEN new.executed = 1 THEN new.status ELSE last_status END,
+                last_finished_at = CASE WHEN new.executed = 1 THEN new.finished_at ELSE last_finished_at END,
+                last_duration_ms = CASE WHEN new.executed = 1 THEN new.duration_ms ELSE last_duration_ms END,
+                last_success_at = CASE WHEN new.status = 'succeeded' THEN new.finished_at ELSE last_success_at END
+            WHERE job_id = new.job_id;
+            UPDATE scheduler_stats SET
+                succeeded = succeeded + CASE WHEN new.status = 'succeeded' THEN 1 ELSE 0 END,
+                failed = failed + CASE WHEN new.status = 'failed' THEN 1 ELSE 0 END,
+                timed_out = timed_out + CASE WHEN new.status = 'timed_out' THEN 1 ELSE 0 END,
+                denied = denied + CASE WHEN new.status = 'denied' THEN 1 ELSE 0 END,
+                skipped = skipped + CASE WHEN new.status = 'skipped' THEN 1 ELSE 0 END,
+                missed = missed + CASE WHEN new.status = 'missed' THEN 1 ELSE 0 END,
+                interrupted = interrupted + CASE WHEN new.status = 'interrupted' THEN 1 ELSE 0 END,
+                cancelled = cancelled + CASE WHEN new.status = 'cancelled' THEN 1 ELSE 0 END,
+                budget_exceeded = budget_exceeded + CASE WHEN new.status = 'budget_exceeded' THEN 1 ELSE 0 END,
+                duration_count = duration_count + CASE WHEN new.duration_ms IS NULL THEN 0 ELSE 1 END,
+                duration_sum_ms = duration_sum_ms + COALESCE(new.duration_ms, 0),
+                duration_max_ms = CASE WHEN new.duration_ms > duration_max_ms THEN new.duration_ms
+                    ELSE duration_max_ms END,
+                le_100ms = le_100ms + CASE WHEN new.duration_ms <= 100 THEN 1 ELSE 0 END,
+                le_250ms = le_250ms + CASE WHEN new.duration_ms <= 250 THEN 1 ELSE 0 END,
+                le_500ms = le_500ms + CASE WHEN new.duration_ms <= 500 THEN 1 ELSE 0 END,
+                le_1s = le_1s + CASE WHEN new.duration_ms <= 1000 THEN 1 ELSE 0 END,
+                le_2500ms = le_2500ms + CASE WHEN new.duration_ms <= 2500 THEN 1 ELSE 0 END,
+                le_5s = le_5s + CASE WHEN new.duration_ms <= 5000 THEN 1 ELSE 0 END,
+                le_10s = le_10s + CASE WHEN new.duration_ms <= 10000 THEN 1 ELSE 0 END,
+                le_30s = le_30s + CASE WHEN new.duration_ms <= 30000 THEN 1 ELSE 0 END,
+                le_1m = le_1m + CASE WHEN new.duration_ms <= 60000 THEN 1 ELSE 0 END,
+                le_2m = le_2m + CASE WHEN new.duration_ms <= 120000 THEN 1 ELSE 0 END,
+                le_5m = le_5m + CASE WHEN new.duration_ms <= 300000 THEN 1 ELSE 0 END,
+                le_10m = le_10m + CASE WHEN new.duration_ms <= 600000 THEN 1 ELSE 0 END,
+                le_30m = le_30m + CASE WHEN new.duration_ms <= 1800000 THEN 1 ELSE 0 END,
+                le_1h = le_1h + CASE WHEN new.duration_ms <= 3600000 THEN 1 ELSE 0 END,
+                model_runs = model_runs + CASE WHEN new.input_tokens IS NULL THEN 0 ELSE 1 END,
+                input_tokens = input_tokens + COALESCE(new.input_tokens, 0),
+                output_tokens = output_tokens + COALESCE(new.output_tokens, 0),
+                priced_runs = priced_runs + CASE WHEN new.cost_usd IS NULL THEN 0 ELSE 1 END,
+                cost_usd = cost_usd + COALESCE(new.cost_usd, 0)
+            WHERE id = 1;
+            INSERT INTO model_stats (model, runs, input_tokens, output_tokens, priced_runs, cost_usd)
+                SELECT COALESCE(new.model, ''), 1, new.input_tokens, COALESCE(new.output_tokens, 0),
+                    CASE WHEN new.cost_usd IS NULL THEN 0 ELSE 1 END, COALESCE(new.cost_usd, 0)
+                WHERE new.input_tokens IS NOT NULL
+                ON CONFLICT (model) DO UPDATE SET
+                    runs = model_stats.runs + 1,
+                    input_tokens = model_stats.input_tokens + excluded.input_tokens,
+                    output_tokens = model_stats.output_tokens + excluded.output_tokens,
+                    priced_runs = model_stats.priced_runs + excluded.priced_runs,
+                    cost_usd = model_stats.cost_usd + excluded.cost_usd;
+        END;
+
+        CREATE TRIGGER runs_finished_insert AFTER INSERT ON runs
+            WHEN CASE new.status WHEN 'succeeded' THEN 1 WHEN 'failed' THEN 1 WHEN 'timed_out' THEN 1
+                WHEN 'denied' THEN 1 WHEN 'skipped' THEN 1 WHEN 'missed' THEN 1 WHEN 'interrupted' THEN 1
+                WHEN 'cancelled' THEN 1 WHEN 'budget_exceeded' THEN 1 ELSE 0 END = 1
+        BEGIN
+            INSERT INTO run_outcomes (job_id, status, executed, duration_ms, finished_at, input_tokens, output_tokens,
+                cost_usd, model)
+            VALUES (new.job_id, new.status, CASE new.status WHEN 'succeeded' THEN 1 WHEN 'failed' THEN 1
+                WHEN 'timed_out' THEN 1 WHEN 'interrupted' THEN 1 WHEN 'budget_exceeded' THEN 1 ELSE 0 END,
+                new.execution_time_ms,
+                COALESCE(new.finished_at, new.updated_at), new.input_tokens, new.output_tokens, new.cost_usd,
+                new.model);
+        END;
+
+        CREATE TRIGGER runs_finished_update AFTER UPDATE OF status ON runs
+            WHEN CASE new.status WHEN 'succeeded' THEN 1 WHEN 'failed' THEN 1 WHEN 'timed_out' THEN 1
+                WHEN 'denied' THEN 1 WHEN 'skipped' THEN 1 WHEN 'missed' THEN 1 WHEN 'interrupted' THEN 1
+                WHEN 'cancelled' THEN 1 WHEN 'budget_exceeded' THEN 1 ELSE 0 END = 1
+                AND CASE old.status WHEN 'succeeded' THEN 1 WHEN 'failed' THEN 1 WHEN 'timed_out' THEN 1
+                WHEN 'denied' THEN 1 WHEN 'skipped' THEN 1 WHEN 'missed' THEN 1 WHEN 'interrupted' THEN 1
+                WHEN 'cancelled' THEN 1 WHEN 'budget_exceeded' THEN 1 ELSE 0 END = 0
+        BEGIN
+            INSERT INTO run_outcomes (job_id, status, executed, duration_ms, finished_at, input_tokens, output_tokens,
+                cost_usd, model)
+            VALUES (new.job_id, new.status, CASE new.status WHEN 'succeeded' THEN 1 WHEN 'failed' THEN 1
+                WHEN 'timed_out' THEN 1 WHEN 'interrupted' THEN 1 WHEN 'budget_exceeded' THEN 1 ELSE 0 END,
+                new.execution_time_ms,
+                COALESCE(new.finished_at, new.updated_at), new.input_tokens, new.output_tokens, new.cost_usd,
+                new.model);
+        END;
+        """,
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -14,7 +14,17 @@ from typing import Any
 
 from .base import PerDialect
 
-FINAL = ("succeeded", "failed", "timed_out", "denied", "skipped", "missed", "interrupted", "cancelled")
+FINAL = (
+    "succeeded",
+    "failed",
+    "timed_out",
+    "denied",
+    "skipped",
+    "missed",
+    "interrupted",
+    "cancelled",
+    "budget_exceeded",
+)
 _FINAL_SQL = "(" + ", ".join(f"'{s}'" for s in FINAL) + ")"
 
 

@@ -263,7 +263,7 @@ def count_running(conn: sqlite3.Connection, job_id: str) -> int:
 
 
 #: Statuses of runs that executed: what `delivery_on: change` compares.
-EXECUTED_STATUSES = ("succeeded", "failed", "timed_out", "interrupted")
+EXECUTED_STATUSES = ("succeeded", "failed", "timed_out", "interrupted", "budget_exceeded")
 
 
 def previous_status(conn: sqlite3.Connection, job_id: str, run: dict[str, Any]) -> str | None:

@@ -17,9 +17,19 @@ from typing import Any
 from .base import PerDialect
 
 #: Final run statuses, each a counter column.
-STATUS_COLUMNS = ("succeeded", "failed", "timed_out", "denied", "skipped", "missed", "interrupted", "cancelled")
+STATUS_COLUMNS = (
+    "succeeded",
+    "failed",
+    "timed_out",
+    "denied",
+    "skipped",
+    "missed",
+    "interrupted",
+    "cancelled",
+    "budget_exceeded",
+)
 #: Statuses a run that executed ends in (a job's "last run" is the latest of these).
-EXECUTED = ("succeeded", "failed", "timed_out", "interrupted")
+EXECUTED = ("succeeded", "failed", "timed_out", "interrupted", "budget_exceeded")
 #: Duration histogram buckets: (upper bound in seconds, column of runs at or under it).
 BUCKETS: tuple[tuple[float, str], ...] = (
     (0.1, "le_100ms"),
@@ -167,3 +177,21 @@ def running_runs(conn: Any) -> list[dict[str, Any]]:
             policy = {}
         out.append({"id": run_id, "started_at": started_at, "owner": owner, "job_name": name, "policy": dict(policy)})
     return out
+
+
+def model_totals(conn: Any) -> list[dict[str, Any]]:
+    """Model runs, tokens and cost per model, ever (``model_stats``; ``model`` "" for runs that did not record
+    it), kept by the run statistics triggers: never lowered by pruning."""
+    return [
+        {
+            "model": r[0],
+            "runs": int(r[1]),
+            "input_tokens": int(r[2]),
+            "output_tokens": int(r[3]),
+            "priced_runs": int(r[4]),
+            "cost_usd": float(r[5]),
+        }
+        for r in conn.execute(
+            "SELECT model, runs, input_tokens, output_tokens, priced_runs, cost_usd FROM model_stats ORDER BY model"
+        )
+    ]

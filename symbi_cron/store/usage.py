@@ -61,3 +61,23 @@ def usage_rows(
         }
         for r in conn.execute(sql, params)
     ]
+
+
+def spent(conn: Any, *, since_ms: int, job_id: str | None = None, model: str | None = None) -> dict[str, Any]:
+    """What model runs finished since ``since_ms`` spent, of one job or one model (as the API spells it):
+    ``{tokens, cost_usd, runs}`` (tokens: input plus output; cost: priced runs only). Reads through an index: a
+    job's runs by finish time (``runs_job_finished``), model runs by finish time (``runs_usage``)."""
+    where = ["input_tokens IS NOT NULL", "finished_at >= ?"]
+    params: list[Any] = [int(since_ms)]
+    if job_id is not None:
+        where.insert(0, "job_id = ?")
+        params.insert(0, job_id)
+    if model is not None:
+        where.append("model = ?")
+        params.append(model)
+    row = conn.execute(
+        "SELECT COUNT(*), SUM(input_tokens + COALESCE(output_tokens, 0)), SUM(COALESCE(cost_usd, 0)) FROM runs"
+        f" WHERE {' AND '.join(where)}",
+        params,
+    ).fetchone()
+    return {"runs": int(row[0] or 0), "tokens": int(row[1] or 0), "cost_usd": float(row[2] or 0.0)}

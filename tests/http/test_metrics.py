@@ -233,7 +233,7 @@ def test_known_label_sets_have_zero_samples_and_grafana_gauges_are_there(app, ht
     _seed(app, http, "report", [("succeeded", 1500), ("failed", 2500)])
     fams = _prom(http)
     lasts = {s.labels["status"]: s.value for s in fams[last].samples if s.labels["job_name"] == "report"}
-    assert lasts == {"succeeded": 0, "failed": 1, "timed_out": 0, "interrupted": 0}  # the later one counts
+    assert lasts == {"succeeded": 0, "failed": 1, "timed_out": 0, "interrupted": 0, "budget_exceeded": 0}
     assert (
         _value(
             fams,

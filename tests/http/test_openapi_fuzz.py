@@ -2,8 +2,9 @@
 (and what it forbids), must be answered as the document says. A small budget here; more with SYMBI_FUZZ_EXAMPLES.
 
 The document's semantic formats get strategies that produce only what they promise: ``cron`` (an expression our
-engine accepts), ``iana-time-zone`` (a zone of this machine's tz database) and ``date-time`` for ``at`` (an
-instant in the future: the one rule a JSON schema cannot state, said in the field's description).
+engine accepts), ``iana-time-zone`` (a zone of this machine's tz database), ``date-time`` for ``at`` (an
+instant in the future: the one rule a JSON schema cannot state, said in the field's description) and ``when`` (a
+time as `symbi usage --since` reads it).
 """
 
 from __future__ import annotations
@@ -43,6 +44,13 @@ FUTURE = st.integers(60, 10 * 365 * 86400).map(
 schemathesis.openapi.format("cron", CRON)
 schemathesis.openapi.format("iana-time-zone", ZONES)
 schemathesis.openapi.format("date-time", FUTURE)
+#: ``when`` (GET /api/v1/usage's since and until): the forms `symbi usage --since` reads.
+WHEN = st.one_of(
+    st.integers(1, 400).map(lambda n: f"{n}d"),
+    st.sampled_from(["yesterday", "today", "2 weeks ago", "1h"]),
+    st.dates(min_value=datetime(2000, 1, 1).date(), max_value=datetime(2100, 1, 1).date()).map(str),
+)
+schemathesis.openapi.format("when", WHEN)
 
 
 def test_every_operation_answers_as_its_document_says(server, app, http):

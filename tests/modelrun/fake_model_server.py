@@ -52,6 +52,9 @@ class Turn:
     input_tokens: int | None = None
     output_tokens: int | None = None
     raw_arguments: str | None = None  # OpenAI: send these exact argument bytes (e.g. invalid JSON)
+    #: Streamed answers: the rest of the answer waits, after its first line, until this event is set (a test
+    #: looks at the run log in the middle of an answer).
+    gate: Any = None
 
     @classmethod
     def say(cls, text: str, **kw: Any) -> Turn:
@@ -98,6 +101,21 @@ class Request(Recorded):
         return out
 
 
+def _lines(text: str) -> list[str]:
+    """The text in pieces that end at line ends (how a model's answer arrives: a few tokens at a time)."""
+    return [p for p in text.splitlines(keepends=True) if p]
+
+
+def _gated(events: list[bytes], turn: Turn):
+    """The events, waiting (at most 10 s) on ``turn.gate`` after the first one that carries a line end."""
+    waited = turn.gate is None
+    for piece in events:
+        yield piece
+        if not waited and b"\\n" in piece:
+            waited = True
+            turn.gate.wait(10)
+
+
 class _Invalid(Exception):
     def __init__(self, status: int, kind: str, message: str) -> None:
         super().__init__(message)
@@ -111,11 +129,19 @@ class FakeModelServer(RecordingHTTPServer):
     record_type = Request
 
     def __init__(
-        self, key: str | None = "test-key", responder: Callable[[Request], Turn] | None = None, host: str = "127.0.0.1"
+        self,
+        key: str | None = "test-key",
+        responder: Callable[[Request], Turn] | None = None,
+        host: str = "127.0.0.1",
+        *,
+        streams: bool = True,
     ) -> None:
         super().__init__(host=host)
         self.key = key
         self.responder = responder
+        #: Answer ``"stream": true`` requests with server-sent events, as both APIs do (False: a server that
+        #: ignores the flag and answers plain JSON, as some local servers do).
+        self.streams = streams
 
     @property  # type: ignore[override]  # the APIs' paths are fixed: the base URL is what clients are given
     def url(self) -> str:
@@ -124,7 +150,79 @@ class FakeModelServer(RecordingHTTPServer):
     # -- answering -------------------------------------------------------------------------------------------
     def _answer(self, rec: Recorded) -> Reply:
         status, headers, data = self.handle(rec)  # type: ignore[arg-type]  # record_type makes it a Request
+        turn = getattr(rec, "turn", None)
+        if status == 200 and self.streams and turn is not None and rec.json().get("stream") is True:
+            answer = json.loads(data)
+            events = self._anthropic_events(answer) if rec.api == "anthropic" else self._openai_chunks(answer, rec)  # type: ignore[attr-defined]
+            return Reply(status, b"", {"Content-Type": "text/event-stream", **headers}, pieces=_gated(events, turn))
         return Reply(status, data, {"Content-Type": "application/json", **headers})
+
+    # -- streaming (the documented event shapes of each API) --------------------------------------------------
+    @staticmethod
+    def _anthropic_events(answer: dict[str, Any]) -> list[bytes]:
+        def ev(kind: str, **data: Any) -> bytes:
+            return f"event: {kind}\ndata: {json.dumps({'type': kind, **data})}\n\n".encode()
+
+        usage = answer["usage"]
+        start = {**answer, "content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 1}}
+        out = [ev("message_start", message=start), ev("ping")]
+        for i, block in enumerate(answer["content"]):
+            if block["type"] == "text":
+                out.append(ev("content_block_start", index=i, content_block={"type": "text", "text": ""}))
+                for piece in _lines(block["text"]):
+                    out.append(ev("content_block_delta", index=i, delta={"type": "text_delta", "text": piece}))
+            else:
+                out.append(ev("content_block_start", index=i, content_block={**block, "input": {}}))
+                args = json.dumps(block["input"])
+                for piece in (args[: len(args) // 2], args[len(args) // 2 :]):
+                    out.append(
+                        ev("content_block_delta", index=i, delta={"type": "input_json_delta", "partial_json": piece})
+                    )
+            out.append(ev("content_block_stop", index=i))
+        out.append(
+            ev(
+                "message_delta",
+                delta={"stop_reason": answer["stop_reason"], "stop_sequence": None},
+                usage={"output_tokens": usage["output_tokens"]},
+            )
+        )
+        out.append(ev("message_stop"))
+        return out
+
+    @staticmethod
+    def _openai_chunks(answer: dict[str, Any], req: Request) -> list[bytes]:
+        base = {
+            "id": answer["id"],
+            "object": "chat.completion.chunk",
+            "created": answer["created"],
+            "model": answer["model"],
+        }
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+            body = {**base, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+            return f"data: {json.dumps(body)}\n\n".encode()
+
+        choice = answer["choices"][0]
+        message = choice["message"]
+        out = [chunk({"role": "assistant", "content": ""})]
+        for piece in _lines(message.get("content") or ""):
+            out.append(chunk({"content": piece}))
+        for k, tc in enumerate(message.get("tool_calls") or []):
+            head = {
+                "index": k,
+                "id": tc["id"],
+                "type": "function",
+                "function": {"name": tc["function"]["name"], "arguments": ""},
+            }
+            out.append(chunk({"tool_calls": [head]}))
+            args = tc["function"]["arguments"]
+            for piece in (args[: len(args) // 2], args[len(args) // 2 :]):
+                out.append(chunk({"tool_calls": [{"index": k, "function": {"arguments": piece}}]}))
+        out.append(chunk({}, choice["finish_reason"]))
+        if (req.json().get("stream_options") or {}).get("include_usage"):
+            out.append(f"data: {json.dumps({**base, 'choices': [], 'usage': answer['usage']})}\n\n".encode())
+        out.append(b"data: [DONE]\n\n")
+        return out
 
     def _next_turn(self, req: Request) -> Turn:
         with self._cond:
@@ -156,6 +254,7 @@ class FakeModelServer(RecordingHTTPServer):
             self._record(req)
             return 400, {}, self._error_body(api, "invalid_request_error", f"body is not JSON: {exc}")
         turn = self._next_turn(req)
+        req.turn = turn  # type: ignore[attr-defined]  # for a streamed answer (_answer)
         if turn.delay:
             time.sleep(turn.delay)
         if turn.status != 200:

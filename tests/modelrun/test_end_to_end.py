@@ -6,69 +6,18 @@ reach)."""
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 
 import pytest
-from fake_model_server import FakeModelServer, Turn
+from fake_model_server import Turn
 from model_helpers import KEY
 
-from symbi_cron.config import ModelSettings, Settings
 from symbi_cron.modelrun.conversation import DEFAULT_PROMPT, SUMMARY_HEADER
 from symbi_cron.services import agents as agent_svc
 from symbi_cron.services import jobs as job_svc
 from symbi_cron.services.importing import add_from_file
-from symbi_cron.store import runs as run_rows
 
 GUIDE_FILE = Path(__file__).resolve().parent.parent / "fixtures" / "guide" / "heartbeat_monitor.symbi"
-
-
-@pytest.fixture
-def model_server():
-    with FakeModelServer(key=KEY) as srv:
-        yield srv
-
-
-@pytest.fixture
-def slack():
-    from tests.servers.slack_server import SlackServer
-
-    with SlackServer() as srv:
-        yield srv
-
-
-@pytest.fixture
-def sched(app, model_server, monkeypatch):
-    """The app configured for the fake model server; ``sched.cycle(seconds)`` advances, ticks and waits."""
-    for var in ("OPENAI_API_KEY", "SYMBI_MODEL_BASE_URL", "SYMBI_MODEL_PROVIDER"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
-    settings = Settings(
-        models=ModelSettings(
-            base_url=model_server.url,
-            prices={"claude-sonnet-4-5": {"input_per_mtok": 3.0, "output_per_mtok": 15.0}},
-        )
-    )
-    settings.api.enabled = False
-    settings.scheduler.default_timezone = "UTC"
-    settings.scheduler.kill_grace_seconds = 1
-    app.settings = settings
-
-    from symbi_cron.runtime.supervisor import Supervisor
-
-    class Sched:
-        sup = Supervisor(app, rng=random.Random(1))
-
-        def cycle(self, seconds: float) -> None:
-            app.clock.advance(seconds)
-            self.sup.tick()
-            assert self.sup.wait_idle(30)
-
-        def runs(self, job_id: str) -> list[dict]:
-            rows = run_rows.for_job(app.store.connection(), job_id)
-            return sorted(rows, key=lambda r: (r["scheduled_for"], r["created_at"]))
-
-    return Sched()
 
 
 def test_guide_heartbeat_monitor_end_to_end(app, sched, model_server, slack, cli):

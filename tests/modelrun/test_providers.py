@@ -110,8 +110,21 @@ def test_usage_and_cost(server, run, api_model, provider):
 
 def test_no_price_no_cost(server, run):
     server.script(Turn.say("ok", input_tokens=10, output_tokens=2))
-    res, _, _ = run()
+    res, _, _ = run(settings=make_settings(server, "anthropic", builtin_prices=False))
     assert res.usage == {"input_tokens": 10, "output_tokens": 2, "cost_usd": None, "model": "claude-sonnet-4-5"}
+
+
+def test_a_model_no_price_names_takes_the_builtin_table(server, run):
+    from symbi_cron.modelrun.pricing import BUILTIN_PRICES
+
+    server.script(Turn.say("ok", input_tokens=1_000_000, output_tokens=100_000))
+    res, _, _ = run()  # claude-sonnet-4.5, sent as claude-sonnet-4-5: the table's claude-sonnet-4-5*
+    tin, tout = BUILTIN_PRICES["claude-sonnet-4-5*"]
+    assert res.usage["cost_usd"] == pytest.approx(tin + tout / 10)
+    server.script(Turn.say("ok", input_tokens=1_000_000, output_tokens=0))
+    prices = {"claude-sonnet-4-5": {"input_per_mtok": 1.0, "output_per_mtok": 1.0}}
+    res, _, _ = run(settings=make_settings(server, "anthropic", prices=prices))
+    assert res.usage["cost_usd"] == pytest.approx(1.0)  # the configured price wins
 
 
 @pytest.mark.parametrize(

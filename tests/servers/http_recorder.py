@@ -29,6 +29,9 @@ class Reply:
     body: Any = b""
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    #: A body sent piece by piece as the iterable yields them (server-sent events): each piece is written and
+    #: flushed at once, the connection closes at the end (no Content-Length).
+    pieces: Any = None
 
     def body_bytes(self) -> bytes:
         if isinstance(self.body, bytes):
@@ -149,6 +152,15 @@ class RecordingHTTPServer:
                         self.send_header(k, v)
                     if not any(k.lower() == "content-type" for k in reply.headers):
                         self.send_header("Content-Type", "text/plain; charset=utf-8")
+                    if reply.pieces is not None:
+                        self.send_header("Connection", "close")
+                        self.end_headers()
+                        self.wfile.flush()
+                        for piece in reply.pieces:
+                            self.wfile.write(piece)
+                            self.wfile.flush()
+                        self.close_connection = True
+                        return
                     self.send_header("Content-Length", str(len(data)))
                     self.send_header("Connection", "close")
                     self.end_headers()

@@ -1,5 +1,5 @@
 """Every read command starts as light as `cron list` (issue 15, item 12): no pydantic, no models, no HTTP
-modules are imported by `cron list|status|history|next|pending`, `logs`, `audit query`, `agent list` or a Tab
+modules are imported by `cron list|status|history|next|pending`, `logs`, `audit query`, `agent list`, `usage` or a Tab
 press. The real CLI in a subprocess, its imports read from `python -X importtime`. (bench/startup.py measures the
 time each takes.)"""
 
@@ -48,6 +48,7 @@ READ_COMMANDS = [
     ["logs"],
     ["audit", "query", "--since", "2 hours ago"],
     ["agent", "list"],
+    ["usage", "--by", "model"],
 ]
 
 

@@ -245,6 +245,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Tokens and cost of model agents' runs by day, job, agent or model */
+        get: operations["usage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/schedules": {
         parameters: {
             query?: never;
@@ -380,6 +397,80 @@ export interface components {
             start: string;
             /** End */
             end: string;
+        };
+        /**
+         * Budget
+         * @description What a model agent's runs of this job may spend (docs/model-agents.md, "Budgets"): a run that reaches a
+         *     limit stops before its next model call, recorded ``budget_exceeded``. Days and months are UTC.
+         */
+        Budget: {
+            /**
+             * @description one run (a heartbeat wake: all its iterations)
+             * @default null
+             */
+            per_run?: components["schemas"]["BudgetLimit"] | null;
+            /**
+             * @description the job's runs of one UTC day
+             * @default null
+             */
+            per_day?: components["schemas"]["BudgetLimit"] | null;
+            /**
+             * @description the job's runs of one UTC calendar month
+             * @default null
+             */
+            per_month?: components["schemas"]["BudgetLimit"] | null;
+            /**
+             * Counts As Failure
+             * @description a budget_exceeded run counts toward retries and dead-letter like a failed one
+             * @default false
+             */
+            counts_as_failure?: boolean;
+        };
+        /**
+         * BudgetLimit
+         * @description A ceiling on what model calls may spend: tokens (input plus output) and/or US dollars (at the configured or
+         *     built-in prices, docs/model-agents.md). Neither: no limit.
+         */
+        BudgetLimit: {
+            /**
+             * Tokens
+             * @description input plus output tokens
+             * @default null
+             */
+            tokens?: number | null;
+            /**
+             * Usd
+             * @description US dollars, at [models.prices] or the built-in table
+             * @default null
+             */
+            usd?: number | null;
+        };
+        /**
+         * BudgetUse
+         * @description One budget of a job and what it spent against it (per_run: the last model run).
+         */
+        BudgetUse: {
+            /**
+             * Scope
+             * @description run, day, month (the job's budget) or model_day ([models.budgets])
+             */
+            scope: string;
+            /** Label */
+            label: string;
+            /**
+             * Tokens
+             * @default null
+             */
+            tokens?: number | null;
+            /**
+             * Usd
+             * @default null
+             */
+            usd?: number | null;
+            /** Used Tokens */
+            used_tokens: number;
+            /** Used Usd */
+            used_usd: number;
         };
         /**
          * Catchup
@@ -612,6 +703,7 @@ export interface components {
             /** @default always */
             delivery_on?: components["schemas"]["DeliveryOn"];
             policy?: components["schemas"]["Policy"];
+            budget?: components["schemas"]["Budget"];
             /**
              * Max Concurrent
              * @default 1
@@ -747,6 +839,7 @@ export interface components {
             /** @default always */
             delivery_on?: components["schemas"]["DeliveryOn"];
             policy?: components["schemas"]["Policy"];
+            budget?: components["schemas"]["Budget"];
             /**
              * Max Concurrent
              * @default 1
@@ -851,6 +944,7 @@ export interface components {
             };
             delivery_on?: components["schemas"]["DeliveryOn"];
             policy?: components["schemas"]["Policy"];
+            budget?: components["schemas"]["Budget"];
             /** Max Concurrent */
             max_concurrent?: number;
             /**
@@ -937,6 +1031,7 @@ export interface components {
             /** @default always */
             delivery_on?: components["schemas"]["DeliveryOn"];
             policy?: components["schemas"]["Policy"];
+            budget?: components["schemas"]["Budget"];
             /**
              * Max Concurrent
              * @default 1
@@ -1007,6 +1102,11 @@ export interface components {
             updated_at: string;
             /** Recent Runs */
             recent_runs?: components["schemas"]["Run"][];
+            /**
+             * Budget Used
+             * @description what the job spent against each of its budgets (model agents)
+             */
+            budget_used?: components["schemas"]["BudgetUse"][];
         } & ({
             cron_expr: string;
         } | {
@@ -1228,7 +1328,7 @@ export interface components {
          * RunStatus
          * @enum {string}
          */
-        RunStatus: "queued" | "pending_approval" | "running" | "succeeded" | "failed" | "timed_out" | "denied" | "skipped" | "missed" | "interrupted" | "cancelled";
+        RunStatus: "queued" | "pending_approval" | "running" | "succeeded" | "failed" | "timed_out" | "denied" | "skipped" | "missed" | "interrupted" | "cancelled" | "budget_exceeded";
         /**
          * RuntimeSchedulerHealth
          * @description ``GET /api/v1/health/scheduler?format=runtime``: the shape of symbiont-sdk's SchedulerHealthResponse.
@@ -1409,6 +1509,67 @@ export interface components {
             one_shot?: boolean;
         };
         /**
+         * UsageReport
+         * @description GET /api/v1/usage: tokens and cost of model agents' runs, grouped (the figures of `symbi usage`).
+         */
+        UsageReport: {
+            /**
+             * Since
+             * Format: date-time
+             */
+            since: string;
+            /** Until */
+            until: string | null;
+            /** By */
+            by: string[];
+            /** Rows */
+            rows: components["schemas"]["UsageRow"][];
+            total: components["schemas"]["UsageRow"];
+        };
+        /**
+         * UsageRow
+         * @description Model agents' usage of one group (the keys of ``by``; the others are absent).
+         */
+        UsageRow: {
+            /**
+             * Day
+             * @description a UTC day, YYYY-MM-DD
+             * @default null
+             */
+            day?: string | null;
+            /**
+             * Job
+             * @default null
+             */
+            job?: string | null;
+            /**
+             * Agent
+             * @default null
+             */
+            agent?: string | null;
+            /**
+             * Model
+             * @description as the API spells it; null for runs that did not record it
+             * @default null
+             */
+            model?: string | null;
+            /** Runs */
+            runs: number;
+            /** Input Tokens */
+            input_tokens: number;
+            /** Output Tokens */
+            output_tokens: number;
+            /** Tokens */
+            tokens: number;
+            /**
+             * Cost Usd
+             * @description priced runs only
+             */
+            cost_usd: number;
+            /** Unpriced Runs */
+            unpriced_runs: number;
+        };
+        /**
          * JobSpecCamel
          * @description What a user declares for a job. ``cron_expr`` or ``at``, exactly one. (camelCase field names)
          */
@@ -1470,6 +1631,7 @@ export interface components {
             /** @default always */
             deliveryOn?: components["schemas"]["DeliveryOn"];
             policy?: components["schemas"]["PolicyCamel"];
+            budget?: components["schemas"]["BudgetCamel"];
             /**
              * Max Concurrent
              * @default 1
@@ -1569,6 +1731,53 @@ export interface components {
             end: string;
         };
         /**
+         * BudgetCamel
+         * @description What a model agent's runs of this job may spend (docs/model-agents.md, "Budgets"): a run that reaches a
+         *     limit stops before its next model call, recorded ``budget_exceeded``. Days and months are UTC. (camelCase field names)
+         */
+        BudgetCamel: {
+            /**
+             * @description one run (a heartbeat wake: all its iterations)
+             * @default null
+             */
+            perRun?: components["schemas"]["BudgetLimitCamel"] | null;
+            /**
+             * @description the job's runs of one UTC day
+             * @default null
+             */
+            perDay?: components["schemas"]["BudgetLimitCamel"] | null;
+            /**
+             * @description the job's runs of one UTC calendar month
+             * @default null
+             */
+            perMonth?: components["schemas"]["BudgetLimitCamel"] | null;
+            /**
+             * Counts As Failure
+             * @description a budget_exceeded run counts toward retries and dead-letter like a failed one
+             * @default false
+             */
+            countsAsFailure?: boolean;
+        };
+        /**
+         * BudgetLimitCamel
+         * @description A ceiling on what model calls may spend: tokens (input plus output) and/or US dollars (at the configured or
+         *     built-in prices, docs/model-agents.md). Neither: no limit. (camelCase field names)
+         */
+        BudgetLimitCamel: {
+            /**
+             * Tokens
+             * @description input plus output tokens
+             * @default null
+             */
+            tokens?: number | null;
+            /**
+             * Usd
+             * @description US dollars, at [models.prices] or the built-in table
+             * @default null
+             */
+            usd?: number | null;
+        };
+        /**
          * JobCamel
          * @description A job as the store keeps it. (camelCase field names)
          */
@@ -1630,6 +1839,7 @@ export interface components {
             /** @default always */
             deliveryOn?: components["schemas"]["DeliveryOn"];
             policy?: components["schemas"]["PolicyCamel"];
+            budget?: components["schemas"]["BudgetCamel"];
             /**
              * Max Concurrent
              * @default 1
@@ -1763,6 +1973,7 @@ export interface components {
             };
             deliveryOn?: components["schemas"]["DeliveryOn"];
             policy?: components["schemas"]["PolicyCamel"];
+            budget?: components["schemas"]["BudgetCamel"];
             /** Max Concurrent */
             maxConcurrent?: number;
             /**
@@ -2462,7 +2673,7 @@ export interface operations {
                 /** @description the page size (default 20, at most 1000) */
                 limit?: number;
                 /** @description only runs with this status */
-                status?: "queued" | "pending_approval" | "running" | "succeeded" | "failed" | "timed_out" | "denied" | "skipped" | "missed" | "interrupted" | "cancelled";
+                status?: "queued" | "pending_approval" | "running" | "succeeded" | "failed" | "timed_out" | "denied" | "skipped" | "missed" | "interrupted" | "cancelled" | "budget_exceeded";
                 /** @description continue after the previous page: its X-Next-Cursor, unchanged (empty: the first page) */
                 cursor?: string;
             };
@@ -2796,6 +3007,57 @@ export interface operations {
             };
             /** @description body is not application/json */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    usage: {
+        parameters: {
+            query?: {
+                /** @description from this time: ISO 8601, YYYY-MM-DD, 7d, '2 weeks ago', yesterday (default 30 days ago) */
+                since?: string;
+                /** @description up to this time (same forms; a bare date includes that whole day) */
+                until?: string;
+                /** @description group by these keys, comma-separated (default day) */
+                by?: string;
+                /** @description only this job (its name) */
+                job?: string;
+                /** @description only this agent */
+                agent?: string;
+                /** @description only this model */
+                model?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description ok */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageReport"];
+                };
+            };
+            /** @description invalid input (the field is named in details) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing or wrong API key */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
