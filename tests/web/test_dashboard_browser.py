@@ -198,7 +198,7 @@ def test_the_dashboard_in_a_real_browser(daemon, browser, tmp_path) -> None:
     page.wait_css("#jobs tbody tr")
 
     # Names are text, never markup or a link target.
-    names = page.texts("#jobs td.name a")
+    names = wait_for(lambda: page.texts("#jobs td.name a"), what="the jobs' names")  # rows first, then names
     assert XSS_NAME in names and JS_NAME in names
     assert browser.execute_script("return document.scripts.length") == 1
     hrefs = browser.execute_script("return [...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href'))")
