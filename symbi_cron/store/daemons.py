@@ -52,8 +52,11 @@ def forget_lapsed(conn: Any, *, keep: str, now_ms: int) -> int:
 
 
 def count_live(conn: Any, now_ms: int) -> int:
-    """How many daemons hold a lease that has not lapsed at ``now_ms``."""
-    row = conn.execute("SELECT COUNT(*) FROM daemons WHERE lease_until >= ?", (now_ms,)).fetchone()
+    """How many daemons (not their run owners: a dead daemon's owners still renew theirs) hold a lease that has not
+    lapsed at ``now_ms``."""
+    row = conn.execute(
+        "SELECT COUNT(*) FROM daemons WHERE lease_until >= ? AND id LIKE ?", (now_ms, "daemon:%")
+    ).fetchone()
     return int(row[0]) if row else 0
 
 
