@@ -15,7 +15,6 @@ contentful paint and first data are read from the browser's performance entries,
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import shutil
 import statistics
@@ -26,33 +25,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from metrics_scrape import fill  # noqa: E402  (the same store as the metrics bench)
+from metrics_scrape import get, measure, open_store  # noqa: E402  (the same store as the metrics bench)
 
 CHROMIUM = "/usr/bin/chromium"
 DRIVER = "/usr/bin/chromedriver"
-
-
-def get(port: int, path: str, headers: dict[str, str]) -> tuple[float, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    try:
-        t = time.perf_counter()
-        conn.request("GET", path, headers=headers)
-        resp = conn.getresponse()
-        body = resp.read()
-        elapsed = (time.perf_counter() - t) * 1000
-        assert resp.status == 200, (path, resp.status, body[:300])
-        return elapsed, body
-    finally:
-        conn.close()
-
-
-def measure(port: int, path: str, n: int, headers: dict[str, str]) -> tuple[list[float], bytes]:
-    get(port, path, headers)  # warm-up: page cache, first imports
-    times, body = [], b""
-    for _ in range(n):
-        ms, body = get(port, path, headers)
-        times.append(ms)
-    return times, body
 
 
 def row(label: str, times: list[float], size: int) -> str:
@@ -105,22 +81,10 @@ def main() -> None:
     args = ap.parse_args()
 
     from symbi_cron.http.server import start_api
-    from symbi_cron.paths import resolve
-    from symbi_cron.services.app import App
     from symbi_cron.services.dashboard_sessions import issue_login, start_session
-    from symbi_cron.store import Store
 
-    home = args.keep or Path(tempfile.mkdtemp(prefix="symbi-bench-"))
-    paths = resolve({"SYMBI_HOME": str(home)})
-    fresh = not paths.db.exists()
-    app = App(paths=paths, store=Store(paths.db, paths.lock), env={"SYMBI_HOME": str(home)})
-    app.store.migrate()
-    if fresh:
-        took = fill(app, args.jobs, args.runs, now=int(time.time() * 1000))  # the timeline's last day is full
-        print(f"store: {args.jobs:,} jobs and {args.runs:,} runs written in {took:.1f} s ({paths.db})")
-    n_runs = app.store.query("SELECT COUNT(*) FROM runs")[0][0]
-    n_jobs = app.store.query("SELECT COUNT(*) FROM jobs")[0][0]
-    print(f"store: {n_jobs:,} jobs, {n_runs:,} runs, {paths.db.stat().st_size / 1e6:.0f} MB")
+    # Runs end now, so the timeline's last day is full.
+    app, _ = open_store(args.keep, args.jobs, args.runs, now=int(time.time() * 1000))
 
     app.settings.dashboard.enabled = True
     handle = start_api(app, None, port=0)
@@ -131,7 +95,7 @@ def main() -> None:
         session = start_session(app, issue_login(app, "bench")["token"])
         ui = {"Host": host, "Cookie": f"symbi_session_{port}={session['token']}"}
         job = json.loads(get(port, "/ui/api/jobs?limit=50", ui)[1])
-        first = job["items"][0]["id"] if "items" in job else job["jobs"][0]["id"]
+        first = job["jobs"][0]["id"]
         pages = [
             ("jobs page (50 of 10,000, last 20 runs each)", "/ui/api/jobs?limit=50"),
             ("jobs page filtered by name", "/ui/api/jobs?limit=50&name=job-09"),
@@ -148,13 +112,13 @@ def main() -> None:
         print()
         print(f"dashboard data requests, {args.requests} each after a warm-up (a page shows in under 1,000 ms):")
         for label, path in pages:
-            times, body = measure(port, path, args.requests, ui)
+            times, body, _ = measure(port, path, args.requests, ui)
             print(row(label, times, len(body)))
         print()
         print("peer on the same store and server:")
-        times, body = measure(port, "/api/v1/schedules?limit=50", args.requests, {"Authorization": f"Bearer {key}"})
+        times, body, _ = measure(port, "/api/v1/schedules?limit=50", args.requests, {"Authorization": f"Bearer {key}"})
         print(row("GET /api/v1/schedules?limit=50 (the API)", times, len(body)))
-        times, body = measure(port, "/ui/static/app.js", args.requests, {"Host": host})
+        times, body, _ = measure(port, "/ui/static/app.js", args.requests, {"Host": host})
         print(row("a static file (/ui/static/app.js)", times, len(body)))
 
         if args.browser:

@@ -80,6 +80,27 @@ def fill(app, jobs: int, runs: int, now: int = 1_800_000_000_000) -> float:
     return time.perf_counter() - t0
 
 
+def open_store(keep: Path | None, jobs: int, runs: int, now: int = 1_800_000_000_000):
+    """The bench's store: ``keep`` reused when it holds one, else filled with ``jobs`` and ``runs``; prints its
+    size. Returns the App over it and its paths."""
+    from symbi_cron.paths import resolve
+    from symbi_cron.services.app import App
+    from symbi_cron.store import Store
+
+    home = keep or Path(tempfile.mkdtemp(prefix="symbi-bench-"))
+    paths = resolve({"SYMBI_HOME": str(home)})
+    fresh = not paths.db.exists()
+    app = App(paths=paths, store=Store(paths.db, paths.lock), env={"SYMBI_HOME": str(home)})
+    app.store.migrate()
+    if fresh:
+        took = fill(app, jobs, runs, now)
+        print(f"store: {jobs:,} jobs and {runs:,} runs written in {took:.1f} s ({paths.db})")
+    n_runs = app.store.query("SELECT COUNT(*) FROM runs")[0][0]
+    n_jobs = app.store.query("SELECT COUNT(*) FROM jobs")[0][0]
+    print(f"store: {n_jobs:,} jobs, {n_runs:,} runs, {paths.db.stat().st_size / 1e6:.0f} MB")
+    return app, paths
+
+
 def get(port: int, path: str, headers: dict[str, str]) -> tuple[float, bytes, dict[str, str]]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
@@ -120,22 +141,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from symbi_cron.http.server import start_api
-    from symbi_cron.paths import resolve
-    from symbi_cron.services.app import App
-    from symbi_cron.store import Store
 
-    home = args.keep or Path(tempfile.mkdtemp(prefix="symbi-bench-"))
-    paths = resolve({"SYMBI_HOME": str(home)})
-    fresh = not paths.db.exists()
-    app = App(paths=paths, store=Store(paths.db, paths.lock), env={"SYMBI_HOME": str(home)})
-    app.store.migrate()
-    if fresh:
-        took = fill(app, args.jobs, args.runs)
-        print(f"store: {args.jobs:,} jobs and {args.runs:,} runs written in {took:.1f} s ({paths.db})")
-    n_runs = app.store.query("SELECT COUNT(*) FROM runs")[0][0]
-    n_jobs = app.store.query("SELECT COUNT(*) FROM jobs")[0][0]
-    size = paths.db.stat().st_size
-    print(f"store: {n_jobs:,} jobs, {n_runs:,} runs, {size / 1e6:.0f} MB")
+    app, paths = open_store(args.keep, args.jobs, args.runs)
 
     prom = {"Accept": "text/plain;version=0.0.4;q=0.9,*/*;q=0.1", "Accept-Encoding": "gzip"}
     plain = {"Accept": "text/plain"}
