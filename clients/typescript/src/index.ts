@@ -30,6 +30,8 @@ export type SchedulerHealth = Schemas["SchedulerHealth"];
 export type JobStatus = Schemas["JobStatus"];
 export type RunStatus = Schemas["RunStatus"];
 export type ErrorBody = Schemas["ErrorBody"];
+export type UsageReport = Schemas["UsageReport"];
+export type UsageRow = Schemas["UsageRow"];
 export type { components, paths } from "./schema.js";
 
 export interface ClientOptions {
@@ -106,6 +108,11 @@ export class SymbiontClient {
     this.schedule = new ScheduleApi(this);
     this.health = new HealthApi(this);
     this.runs = new RunsApi(this);
+  }
+
+  /** Tokens and cost of model agents' runs by day, job, agent or model (`symbi usage`). */
+  usage(options: UsageOptions = {}): Promise<UsageReport> {
+    return usage(this, options);
   }
 
   /** One call: JSON in, JSON out, with the answer's headers; throws an ApiError subclass on an error answer. */
@@ -291,6 +298,27 @@ export class HealthApi {
   scheduler(): Promise<SchedulerHealth> {
     return this.c.request("GET", "/api/v1/health/scheduler");
   }
+}
+
+export interface UsageOptions {
+  /** From this time: ISO 8601, YYYY-MM-DD, "7d", "2 weeks ago" (the server's default: 30 days ago). */
+  since?: string;
+  until?: string;
+  /** Group by these keys (default: day). */
+  by?: Array<"day" | "job" | "agent" | "model">;
+  job?: string;
+  agent?: string;
+  model?: string;
+}
+
+/** Tokens and cost of model agents' runs, grouped (`symbi usage`): GET /api/v1/usage. */
+export function usage(c: SymbiontClient, options: UsageOptions = {}): Promise<UsageReport> {
+  const query: Query = {};
+  for (const key of ["since", "until", "job", "agent", "model"] as const) {
+    if (options[key] !== undefined) query[key] = options[key];
+  }
+  if (options.by?.length) query.by = options.by.join(",");
+  return c.request("GET", "/api/v1/usage", { query });
 }
 
 /** `client.runs`: one run, to follow it without reading its job's history; approvals. */

@@ -164,3 +164,15 @@ test("errors are typed and name the caller's field", async () => {
   const nowhere = new SymbiontClient({ baseUrl: "http://127.0.0.1:9", apiKey: "x", timeoutMs: 2000 });
   await assert.rejects(nowhere.health.scheduler(), (e: Error & { code?: string }) => e.code === "unreachable");
 });
+
+test("usage: tokens and cost of model agents' runs, grouped as asked", async () => {
+  const client = new SymbiontClient({ baseUrl, apiKey: process.env.SYMBI_API_KEY });
+  const report = await client.usage({ since: "7d", by: ["job", "model"] });
+  assert.deepEqual(report.by, ["job", "model"]);
+  assert.ok(Array.isArray(report.rows));
+  assert.equal(report.total.runs, report.rows.reduce((n, r) => n + r.runs, 0));
+  await assert.rejects(
+    client.usage({ since: "not a time" }),
+    (e: unknown) => e instanceof InvalidInputError && e.status === 400,
+  );
+});
