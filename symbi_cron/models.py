@@ -111,6 +111,24 @@ def _whole_number(value: Any) -> Any:
 Flag = Annotated[bool, StrictType()]
 
 
+def _timeout_seconds(cls: type, v: Any) -> Any:
+    """A ``timeout`` written as "30s", "5m" or seconds (a tool's, an MCP server's)."""
+    return parse_duration(v, field="timeout")
+
+
+def _command_line(cls: type, v: str) -> str:
+    """A command line run without a shell: it must split as a shell would, into at least one word."""
+    import shlex
+
+    try:
+        argv = shlex.split(v)
+    except ValueError as exc:
+        raise ValueError(f"cannot be split like a shell would: {exc}") from None
+    if not argv:
+        raise ValueError("must not be empty")
+    return v
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, use_enum_values=True)
 
@@ -410,23 +428,8 @@ class ToolSpec(Strict):
     timeout: int = Field(default=60, description='seconds; written as "30s", "5m" or seconds')
     capability: str | None = Field(default=None, description="the capability the agent needs to call it")
 
-    @field_validator("timeout", mode="before")
-    @classmethod
-    def _duration(cls, v: Any) -> Any:
-        return parse_duration(v, field="timeout")
-
-    @field_validator("command")
-    @classmethod
-    def _command(cls, v: str) -> str:
-        import shlex
-
-        try:
-            argv = shlex.split(v)
-        except ValueError as exc:
-            raise ValueError(f"cannot be split like a shell would: {exc}") from None
-        if not argv:
-            raise ValueError("must not be empty")
-        return v
+    _duration = field_validator("timeout", mode="before")(_timeout_seconds)
+    _command = field_validator("command")(_command_line)
 
     @field_validator("parameters")
     @classmethod
@@ -449,23 +452,8 @@ class McpServerSpec(Strict):
     )
     timeout: int = Field(default=60, description='seconds per call; written as "30s", "5m" or seconds')
 
-    @field_validator("timeout", mode="before")
-    @classmethod
-    def _duration(cls, v: Any) -> Any:
-        return parse_duration(v, field="timeout")
-
-    @field_validator("command")
-    @classmethod
-    def _command(cls, v: str) -> str:
-        import shlex
-
-        try:
-            argv = shlex.split(v)
-        except ValueError as exc:
-            raise ValueError(f"cannot be split like a shell would: {exc}") from None
-        if not argv:
-            raise ValueError("must not be empty")
-        return v
+    _duration = field_validator("timeout", mode="before")(_timeout_seconds)
+    _command = field_validator("command")(_command_line)
 
 
 class AgentSpec(Strict):
