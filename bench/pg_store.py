@@ -1,8 +1,8 @@
 """PostgreSQL store figures (docs/performance.md, "PostgreSQL store"):
 
 1. claims per second with three claimers (processes, as three daemons would be) racing for the same due jobs:
-   each runs the supervisor's claim transaction (due query, then claim_job per job under the store-wide lock)
-   until no job is due; every slot must be claimed exactly once;
+   each runs the supervisor's claim transaction (due query, then claim_job per job, each job locked with
+   FOR UPDATE SKIP LOCKED) until no job is due; every slot must be claimed exactly once;
 2. how long a change made through the services (App.changed -> NOTIFY in its transaction) takes to reach a
    listening connection (another daemon's LISTEN thread), median and max of 50.
 

@@ -237,7 +237,10 @@ CONFIG_HELP: dict[str, str] = {
     "environment": "The environment name policies check (`allowed_environments`); `SYMBI_ENV` overrides.",
     "scheduler.tick_interval_seconds": "Longest sleep of the tick loop between checks for due slots.",
     "scheduler.max_jitter_seconds": "Default maximum random delay before a scheduled run (a job may override).",
-    "scheduler.max_concurrent_jobs": "Runs in flight at once across all jobs; due runs beyond it wait in order.",
+    "scheduler.max_concurrent_jobs": (
+        "Runs in flight at once across all jobs (on a shared PostgreSQL store, across every daemon); due runs beyond"
+        " it wait in order."
+    ),
     "scheduler.enable_metrics": "Serve Prometheus metrics at `/metrics`.",
     "scheduler.default_max_retries": "Consecutive failures before a job is dead-lettered, for jobs naming none.",
     "scheduler.shutdown_timeout_seconds": "How long SIGTERM waits for in-flight runs before interrupting them.",

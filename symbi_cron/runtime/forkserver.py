@@ -300,7 +300,7 @@ def _owner(
             _carry(owner, app, me, run_id, shared, current)
             carried += 1
         elif word == "deliver":
-            lease = _Lease(app, me) if shared else None
+            lease = _Lease(app, me, cancel) if shared else None
             try:
                 owner.deliver(run_id)
             finally:
@@ -312,7 +312,7 @@ def _owner(
 
 def _carry(owner: Any, app: Any, me: str, run_id: str, shared: bool, current: list[str]) -> None:
     current[:] = [run_id]
-    lease = _Lease(app, me) if shared else None
+    lease = _Lease(app, me, owner.cancel) if shared else None
     try:
         owner.carry(run_id)
     finally:
@@ -333,29 +333,55 @@ def _say(sock: socket.socket, text: str) -> None:
 class _Lease:
     """On a shared PostgreSQL store an owner renews its own lease (the ``daemons`` row the supervisor took for it
     when it began the run), every third of its length, so the run stays its own whatever happens to the daemon; the
-    row goes when the owner is done with the run."""
+    row goes when the owner is done with the run.
 
-    def __init__(self, app: Any, owner_id: str) -> None:
+    The lease is fenced: it is renewed under the token it was taken with, lapsed or not, as long as its row is
+    there. A row that is gone means another daemon judged this owner dead (a freeze or a network cut longer than
+    the lease) and recorded its run ``interrupted``: the owner stops its agent at once (the run's retry belongs to
+    someone else now) and its outcome is refused when it tries to record it."""
+
+    def __init__(self, app: Any, owner_id: str, cancel: Any = None) -> None:
         import threading
+
+        from ..services.leases import lease_token
 
         self.app = app
         self.owner_id = owner_id
+        self.cancel = cancel
         self.stopped = threading.Event()
         store_settings = getattr(app.settings, "store", None)
         self.lease_ms = int(float(getattr(store_settings, "lease_seconds", 30)) * 1000)
+        try:
+            self.token = lease_token(app.store.connection(), owner_id)
+        except Exception:  # an outage: renewals find the token once the store is back
+            self.token = None
         self.thread = threading.Thread(target=self._renew, name="owner-lease", daemon=True)
         self.thread.start()
 
     def _renew(self) -> None:
-        from ..services.leases import renew_lease
+        from ..services.leases import hold_owner_lease, lease_token
         from ..timeutil import to_ms
 
         while not self.stopped.wait(self.lease_ms / 3000):
             try:
                 with self.app.store.write() as tx:
-                    renew_lease(tx, self.owner_id, now_ms=to_ms(self.app.clock.now()), lease_ms=self.lease_ms)
+                    if self.token is None:
+                        self.token = lease_token(tx, self.owner_id)
+                    held = self.token is not None and hold_owner_lease(
+                        tx, self.owner_id, self.token, now_ms=to_ms(self.app.clock.now()), lease_ms=self.lease_ms
+                    )
             except Exception as exc:  # an outage: the next renewal tries again
                 log.warning("run owner %s could not renew its lease: %s", self.owner_id.split(":")[1], exc)
+                continue
+            if not held:
+                log.error(
+                    "run owner %s lost its lease (another daemon took its run over after it lapsed): stopping its"
+                    " agent; its outcome will be refused",
+                    self.owner_id.split(":")[1],
+                )
+                if self.cancel is not None:
+                    self.cancel.set()
+                return
 
     def stop(self) -> None:
         from ..services.leases import release_daemon

@@ -201,12 +201,14 @@ class RunOwner:
         app = self.app
         now_ms = self.now_ms()
         with app.store.write() as tx:
-            run = run_rows.get(tx, run_id)
+            # Locked (its job, then the run) until this commits: whoever recorded it first, the other sees it final.
+            run = run_rows.get_for_finish(tx, run_id)
             if run is None:
                 return None
             if run["status"] != "running" or run.get("daemon_id") != self.owner_id:
                 log.warning(
-                    "run %s was recorded %s by another process while this owner ran it; its outcome (%s) is dropped",
+                    "run %s was recorded %s by another process while this owner ran it (its lease had lapsed and"
+                    " the run was taken over): its outcome (%s) is refused",
                     run_id[:8],
                     run["status"],
                     outcome.status,
@@ -264,23 +266,27 @@ def execute_now(
 ) -> dict[str, Any] | None:
     """Start and execute one queued run in this process (this process is the run's owner). Returns the run as
     recorded (still queued when its job is at its limit; ``denied`` or ``pending_approval`` after the gate)."""
-    from ..services.approvals import gate_run
-
     owner_id = processes.owner_id("cli")
     now = app.clock.now()
-    with app.store.write() as tx:
-        begun = begin_run(
-            tx,
-            run_id,
-            now_ms=to_ms(now),
-            daemon_id=owner_id,
-            daemon_name=app.daemon_name,
-            gate=lambda job, agent: gate_run(app, job, agent, now=now),
-            actor=app.actor,
-        )
+    begun = _begin_gated(app, run_id, owner_id, now, app.actor)
     if begun is not None:
         RunOwner(app, owner_id, stdout=stdout, echo=echo, actor=app.actor).carry(run_id)
     return run_rows.get(app.store.connection(), run_id)
+
+
+def _begin_gated(app: App, run_id: str, owner_id: str, now: Any, actor: str) -> Any:
+    """Gate a queued run (outside any transaction: AgentPin may fetch keys over the network), then start it."""
+    from ..services.approvals import gate_run
+    from ..services.start import gate_queued
+
+    with app.store.read() as conn:
+        gated = gate_queued(conn, run_id, lambda job, agent: gate_run(app, job, agent, now=now))
+    if gated is None:
+        return None
+    with app.store.write() as tx:
+        return begin_run(
+            tx, run_id, now_ms=to_ms(now), daemon_id=owner_id, daemon_name=app.daemon_name, gate=gated, actor=actor
+        )
 
 
 def execute_detached(env: dict[str, str] | None, run_id: str, *, stdout: TextIO | None, actor: str) -> int:
@@ -309,20 +315,8 @@ def execute_detached(env: dict[str, str] | None, run_id: str, *, stdout: TextIO 
         signal.signal(signal.SIGTERM, lambda *_: cancel.set())
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         app = open_app(env, actor=actor, notify=False)  # its own store connection: none crosses a fork
-        from ..services.approvals import gate_run
-
         owner_id = processes.owner_id("cli")
-        now = app.clock.now()
-        with app.store.write() as tx:
-            begun = begin_run(
-                tx,
-                run_id,
-                now_ms=to_ms(now),
-                daemon_id=owner_id,
-                daemon_name=app.daemon_name,
-                gate=lambda job, agent: gate_run(app, job, agent, now=now),
-                actor=actor,
-            )
+        begun = _begin_gated(app, run_id, owner_id, app.clock.now(), actor)
         if begun is not None:
             RunOwner(app, owner_id, stdout=stdout, cancel=cancel, actor=actor).carry(run_id)
         code = 0

@@ -44,7 +44,14 @@ from ..priority import SchedulerFirst
 from ..processes import kill_session, pid_alive, process_identity
 from ..services.app import App
 from ..services.claim import Limits, claim_job
-from ..services.leases import forget_lapsed, lease_alive, register_daemon, release_daemon, renew_lease
+from ..services.leases import (
+    daemon_loads,
+    forget_lapsed,
+    lease_alive,
+    register_daemon,
+    release_daemon,
+    renew_lease,
+)
 from ..services.record import finish_run
 from ..services.start import Begun, begin_run
 from ..store import daemons as lease_rows
@@ -55,6 +62,11 @@ from ..timeutil import from_ms, iso, to_ms
 log = logging.getLogger("symbi.scheduler")
 #: Due jobs claimed per transaction (more are claimed at the next, immediate, tick).
 CLAIM_BATCH = 500
+#: On a shared store, due jobs claimed per transaction: the jobs a daemon holds locked at once (the others skip
+#: them; a daemon frozen inside a claim delays these alone, until the server cuts it off).
+SHARED_CLAIM_BATCH = 50
+#: On a shared store a run due this long ago is started by any daemon with room, not only the least loaded.
+PLACEMENT_GRACE_MS = 1_000
 #: How often the sweep looks for dead owners, orphaned deliveries and overdue runs.
 SWEEP_SECONDS = 5.0
 #: A run is reported overdue this long after its max_runtime and kill grace have passed.
@@ -122,6 +134,11 @@ class Supervisor:
         self.recovered = 0
         self.shared = getattr(app.store, "dialect", "sqlite") == "postgresql"
         self._lease_renewed_ms: int | None = None
+        self._lease_renewed_mono: float | None = None
+        self._lease_token: int | None = None
+        #: Placement on a shared store: runs due after this instant are left to a less loaded daemon (None: none).
+        self._defer_before: int | None = None
+        self._deferred = False
         self._listener: threading.Thread | None = None
         #: The reload listener's outages (shared store): one line down, a reminder a minute, one line back.
         self.listener_outage = Outage(
@@ -228,7 +245,7 @@ class Supervisor:
         now_ms = to_ms(self.app.clock.now())
         if self.shared:
             with self.app.store.write() as tx:
-                register_daemon(tx, self.daemon_id, now_ms=now_ms, lease_ms=self.lease_ms)
+                self._lease_token = register_daemon(tx, self.daemon_id, now_ms=now_ms, lease_ms=self.lease_ms)
                 self._label(tx, now_ms)
                 namesakes = [
                     d
@@ -236,6 +253,7 @@ class Supervisor:
                     if d["name"] == self.daemon_name and d["id"] != self.daemon_id
                 ]
             self._lease_renewed_ms = now_ms
+            self._lease_renewed_mono = self.monotonic()
             for other in namesakes:
                 log.warning(
                     "another live daemon on this store is named %s too (host %s, pid %s): their runs cannot be told"
@@ -383,9 +401,11 @@ class Supervisor:
         from ..services.delivery import owe_deliveries
 
         with self.app.store.write() as tx:
-            run = run_rows.get(tx, run_id)
+            run = run_rows.get_for_finish(tx, run_id)
             if run is None or run["status"] != "running" or run.get("daemon_id") != owner:
                 return False  # recorded meanwhile (the owner finished as we looked)
+            if self.shared and not known_dead and lease_alive(tx, owner, self.daemon_id, now_ms, lock=True):
+                return False  # it renewed its lease meanwhile (it woke up): still its run
             finished = finish_run(
                 tx,
                 run_id,
@@ -458,20 +478,49 @@ class Supervisor:
         self._wake.set()
 
     # -- shared store ------------------------------------------------------------------------------------------
-    def _keep_lease(self, now_ms: int) -> None:
-        """Shared store: renew the lease every third of its length."""
-        if self._lease_renewed_ms is not None and now_ms - self._lease_renewed_ms < self.lease_ms // 3:
-            return
+    def _keep_lease(self, now_ms: int) -> bool:
+        """Shared store: renew the lease every third of its length (on the wall clock, and on the monotonic clock,
+        which a frozen process finds advanced when it wakes), before anything is claimed. False when it had
+        lapsed: the others may have taken its runs over; the lease is taken again, with a new token, and the claims
+        and starts that follow are fenced by that token (:meth:`_fence`)."""
+        mono = self.monotonic()
+        third = self.lease_ms // 3
+        if (
+            self._lease_renewed_ms is not None
+            and now_ms - self._lease_renewed_ms < third
+            and self._lease_renewed_mono is not None
+            and (mono - self._lease_renewed_mono) * 1000 < third
+        ):
+            return True
         with self.app.store.write() as tx:
-            held = renew_lease(tx, self.daemon_id, now_ms=now_ms, lease_ms=self.lease_ms)
-            self._label(tx, now_ms)
-        if not held and self._lease_renewed_ms is not None:
-            log.error(
-                "this daemon's lease had lapsed (%.1fs without renewal): the other daemons may have"
-                " recorded its runs interrupted",
-                (now_ms - self._lease_renewed_ms) / 1000,
+            held, self._lease_token = renew_lease(
+                tx, self.daemon_id, now_ms=now_ms, lease_ms=self.lease_ms, token=self._lease_token
             )
+            self._label(tx, now_ms)
+        silent = (mono - self._lease_renewed_mono) if self._lease_renewed_mono is not None else 0.0
         self._lease_renewed_ms = now_ms
+        self._lease_renewed_mono = mono
+        if not held:
+            log.error(
+                "this daemon's lease had lapsed (%.1fs without renewal): the other daemons may have taken its runs"
+                " over; renewed (token %d) before it claims again",
+                silent,
+                self._lease_token,
+            )
+        return held
+
+    def _fence(self, tx: Any) -> None:
+        """Inside a claim or a start: extend this daemon's lease under its token, on a fresh reading of the clock,
+        or refuse the whole transaction (a daemon that was frozen between its renewal and this write must not
+        claim on a lease that lapsed meanwhile)."""
+        if not self.shared or self._lease_token is None:
+            return
+        from ..store import daemons as daemon_rows
+
+        now_ms = to_ms(self.app.clock.now())
+        if not daemon_rows.extend(tx, self.daemon_id, self._lease_token, now_ms=now_ms, lease_ms=self.lease_ms):
+            self._lease_renewed_ms = None  # the next tick renews first (and says so)
+            raise LeaseLapsed("this daemon's lease lapsed before it could claim or start; renewing first")
 
     def _label(self, tx: Any, now_ms: int) -> None:
         """This daemon's name, version and renewal instant on its lease row (`daemon status --all`)."""
@@ -591,25 +640,31 @@ class Supervisor:
         self._check_clock(now_ms)
         interval = float(self.app.settings.scheduler.tick_interval_seconds)
         if self.shared:
-            self._keep_lease(now_ms)
             interval = min(interval, self.lease_ms / 3000)
+            self._keep_lease(now_ms)  # first: after a freeze, nothing is claimed on a lease that lapsed
         self.sweep()
         self._refresh_in_flight()
         conn = self.app.store.connection()
-        due = job_rows.due(conn, now_ms, limit=CLAIM_BATCH) if not self.stopping else []
+        batch = SHARED_CLAIM_BATCH if self.shared else CLAIM_BATCH
+        due = job_rows.due(conn, now_ms, limit=batch) if not self.stopping else []
         lag = 0.0
-        if due:
-            lag = max(0.0, (now_ms - min(to_ms(j["next_run"]) for j in due if j.get("next_run"))) / 1000)
-            with self.priority.busy():
-                self._claim(due, now_ms)
         started = 0
-        if not self.stopping:
-            started = self._start_queued(now_ms)
+        self._deferred = False
+        try:
+            if due:
+                lag = max(0.0, (now_ms - min(to_ms(j["next_run"]) for j in due if j.get("next_run"))) / 1000)
+                with self.priority.busy():
+                    self._claim(due, now_ms)
+            if not self.stopping:
+                started = self._start_queued(now_ms)
+        except LeaseLapsed as exc:
+            log.warning("%s", exc)
+            return 0.0
         self.tick_lag_seconds = lag
         self.last_tick_at = now
         self.ticks += 1
         self.last_error = None
-        if len(due) >= CLAIM_BATCH:
+        if len(due) >= batch:
             return 0.0
         with self.app.store.read() as conn:
             nxt = job_rows.earliest_next_run(conn)
@@ -621,6 +676,8 @@ class Supervisor:
             delay = min(delay, max(0.0, (min(wake) - to_ms(self.app.clock.now())) / 1000))
         if started and delay > 0 and self.queued:
             delay = min(delay, 0.05)  # more may start at once if capacity allows
+        if self._deferred:
+            delay = min(delay, PLACEMENT_GRACE_MS / 2000)  # left to a less loaded daemon: look again soon
         return delay
 
     def _refresh_in_flight(self) -> None:
@@ -645,12 +702,15 @@ class Supervisor:
     def _claim(self, due: list[dict[str, Any]], now_ms: int) -> None:
         store = self.app.store
         with store.write() as tx:
+            self._fence(tx)
             for stale in due:
                 try:
                     with store.savepoint("claim_job"):
                         if stale.get("_unreadable"):
                             raise ValueError(stale["_unreadable"])
-                        job = job_rows.get_for_claim(tx, stale["id"])  # it may have changed since the read
+                        # Re-read and locked: it may have changed since the read; None when it is gone or another
+                        # daemon holds it (that one is claiming it: this one goes on with the others).
+                        job = job_rows.get_for_claim(tx, stale["id"])
                         if job is None:
                             continue
                         res = claim_job(
@@ -691,17 +751,28 @@ class Supervisor:
         )
 
     def _start_queued(self, now_ms: int) -> int:
-        capacity = int(self.app.settings.scheduler.max_concurrent_jobs) - self.in_flight()
+        limit = int(self.app.settings.scheduler.max_concurrent_jobs)
+        capacity = limit - self.in_flight()
         if capacity <= 0:
             return 0
-        started = 0
         conn = self.app.store.connection()
+        placed = self._placement(conn, now_ms, capacity) if self.shared else None
+        if placed is not None:
+            capacity = placed
+            if capacity <= 0:
+                return 0
+        started = 0
         # Jobs found at their max_concurrent: their queued runs stay queued and are left out of the next look,
         # so a long queue of one busy job never hides the due runs of the others behind it.
         full: set[str] = set()
         while started < capacity:
             candidates = run_rows.startable(conn, now_ms, capacity - started, exclude_jobs=full)
             candidates = [r for r in candidates if r["job_id"] not in full]
+            if self.shared and self._defer_before is not None:
+                fresh = [r for r in candidates if _due_ms(r) > self._defer_before]
+                if fresh:
+                    self._deferred = True  # a less loaded daemon should take these first
+                candidates = [r for r in candidates if _due_ms(r) <= self._defer_before]
             if not candidates:
                 break
             with self.priority.busy():
@@ -711,14 +782,51 @@ class Supervisor:
                 break
         return started
 
+    def _placement(self, conn: Any, now_ms: int, capacity: int) -> int:
+        """Shared store: how many runs this daemon may start now. ``max_concurrent_jobs`` is cluster-wide (the
+        running runs of every daemon count; checked again under a lock when starting), and runs go to the least
+        loaded daemon first: one with more runs than the lightest live daemon leaves the runs that just came due
+        to it, and starts only those due for more than ``PLACEMENT_GRACE_MS`` (nobody lighter took them)."""
+        limit = int(self.app.settings.scheduler.max_concurrent_jobs)
+        capacity = min(capacity, limit - run_rows.count_all_running(conn))
+        loads = daemon_loads(conn, now_ms)
+        mine = max(loads.pop(self.daemon_id, 0), self.in_flight())
+        lightest = min(loads.values(), default=None)
+        self._defer_before = None
+        if lightest is not None and mine > lightest:
+            self._defer_before = now_ms - PLACEMENT_GRACE_MS
+        elif lightest is not None:
+            # A fair share at a time (a burst is spread, not taken whole by the first to look), at least one above
+            # the lightest.
+            share = max(lightest + 1 - mine, -(-limit // (len(loads) + 1)))
+            capacity = min(capacity, share)
+        return capacity
+
     def _begin(self, runs: list[dict[str, Any]], full: set[str]) -> int:
-        """Hand a batch of queued runs to owners: take idle owners, gate and mark each run ``running`` under its
-        owner's id in one transaction, then tell the owners to go. Returns how many started (0 when no owner is
-        idle yet: more are on their way, and their arrival wakes the loop)."""
+        """Hand a batch of queued runs to owners: ask the policy gate about each (outside any transaction: it may
+        fetch AgentPin keys), take idle owners, mark each run ``running`` under its owner's id in one transaction,
+        then tell the owners to go. Returns how many started (0 when no owner is idle yet: more are on their way,
+        and their arrival wakes the loop)."""
         from ..services.approvals import gate_run
+        from ..services.start import gate_queued
 
         now = self.app.clock.now()
         now_ms = to_ms(now)
+        gated: dict[str, Any] = {}
+        with self.app.store.read() as conn:
+            for run in runs:
+                try:
+                    g = gate_queued(conn, run["id"], lambda job, agent: gate_run(self.app, job, agent, now=now))
+                except StoreError:
+                    raise
+                except Exception as exc:  # one run that cannot be gated never stops the others
+                    gated[run["id"]] = exc
+                    continue
+                if g is not None:
+                    gated[run["id"]] = g
+        runs = [r for r in runs if r["id"] in gated]
+        if not runs:
+            return 0
         owners: list[Any] | None = None
         if self.pool is not None:
             owners = self.pool.take(len(runs))
@@ -729,21 +837,40 @@ class Supervisor:
         unused = list(owners or ())
         try:
             with self.app.store.write() as tx:
+                self._fence(tx)
+                room = len(runs)
+                if self.shared:  # max_concurrent_jobs is cluster-wide: counted by one start at a time
+                    run_rows.lock_starts(tx)
+                    room = int(self.app.settings.scheduler.max_concurrent_jobs) - run_rows.count_all_running(tx)
                 for i, run in enumerate(runs):
+                    if len(begun) >= room:
+                        break
                     owner_id = owners[i].owner_id if owners is not None else self.daemon_id
+                    g = gated[run["id"]]
                     try:
                         with self.app.store.savepoint("begin_run"):
+                            if isinstance(g, Exception):
+                                raise g
+                            fence = None
+                            if self.shared and owners is not None:
+                                fence = register_daemon(
+                                    tx, owner_id, now_ms=now_ms, lease_ms=self.lease_ms, parent=self.daemon_id
+                                )
+                            elif self.shared:
+                                fence = self._lease_token
                             b = begin_run(
                                 tx,
                                 run["id"],
                                 now_ms=now_ms,
                                 daemon_id=owner_id,
                                 daemon_name=self.daemon_name,
-                                gate=lambda job, agent: gate_run(self.app, job, agent, now=now),
+                                gate=g,
                                 actor="daemon",
+                                fence=fence,
+                                skip_locked=self.shared,
                             )
-                            if b is not None and self.shared and owners is not None:
-                                register_daemon(tx, owner_id, now_ms=now_ms, lease_ms=self.lease_ms)
+                            if b is None and fence is not None and owners is not None:
+                                release_daemon(tx, owner_id)
                     except StoreError:
                         raise
                     except Exception as exc:  # one run that cannot start never stops the others
@@ -752,7 +879,7 @@ class Supervisor:
                     if b is not None:
                         begun.append((b, owners[i] if owners is not None else None))
                     elif run_rows.status_of(tx, run["id"]) == "queued":
-                        full.add(run["job_id"])  # at its max_concurrent: it waits
+                        full.add(run["job_id"])  # at its max_concurrent, held by another daemon, or changed
         except BaseException:
             for o in unused:
                 self.pool.give_back(o)  # type: ignore[union-attr]  # nothing was marked running
@@ -1001,6 +1128,18 @@ class Waker:
                 os.close(fd)
             except OSError:
                 pass
+
+
+class LeaseLapsed(Exception):
+    """This daemon's lease lapsed before a claim or a start could commit: it renews before it claims again."""
+
+
+def _due_ms(run: dict[str, Any]) -> int:
+    """When a queued run came due (its not_before, else its slot, else its creation), epoch ms."""
+    for key in ("not_before", "scheduled_for", "created_at"):
+        if run.get(key) is not None:
+            return to_ms(run[key])
+    return 0
 
 
 def _signal_owner(owned: Owned, sig: int) -> None:

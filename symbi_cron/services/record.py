@@ -44,7 +44,7 @@ def finish_run(
 
     Returns the run as stored, or None when it no longer exists (its job was removed meanwhile).
     """
-    run = run_rows.get_for_finish(conn, run_id)
+    run = run_rows.get_for_finish(conn, run_id)  # locked, its job first: one recorder at a time
     if run is None:
         return None
     if run["status"] not in ("running", "queued"):

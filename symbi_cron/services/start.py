@@ -2,12 +2,19 @@
 in the caller's write transaction (or ``denied``, ``pending_approval``, ``cancelled``; or stays queued while its
 job is at its ``max_concurrent``). The tick loop finds the candidates with ``store.runs.startable``.
 
+The gate is asked first, outside any transaction (:func:`gate_queued`: AgentPin may fetch a discovery document
+over HTTPS), and its answer applied inside the write only if the job and its agent are still what was gated; the
+write locks the run's job, then the run (``store/runs.lock``), so a job's ``max_concurrent`` is counted by one
+transaction at a time on every backend.
+
 Previous step: ``services/claim.py``. Next: the owner executes it (``runtime/owner.py``), then
 ``services/record.py``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +26,42 @@ from .approvals import record_decision
 from .jobs import end_one_shot_if_done
 
 SCHEDULED_TRIGGERS = ("schedule", "catchup", "retry")
+
+
+#: A job's fields the scheduler changes as it goes: not part of what the gate judged.
+_SCHEDULER_STATE = ("next_run", "last_run", "run_count", "failure_count", "updated_at")
+
+
+def _judged(job: dict[str, Any], agent: dict[str, Any] | None) -> str:
+    """A fingerprint of what the gate judges: the job (less its scheduler state) and its agent."""
+    spec = {k: v for k, v in job.items() if k not in _SCHEDULER_STATE}
+    text = json.dumps([spec, agent], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass
+class Gated:
+    """What the policy gate said about a queued run, asked before the write that starts it."""
+
+    run_id: str
+    judged: str
+    decision: Any
+
+
+def gate_queued(conn, run_id: str, gate: Callable[[dict, dict | None], Any]) -> Gated | None:
+    """Ask the gate about a queued run, outside any write transaction (the gate may do network I/O: AgentPin's key
+    discovery). None when the run is no longer queued or its job is gone; a job no longer active is not gated (its
+    scheduled runs are cancelled by :func:`begin_run`)."""
+    run = run_rows.get(conn, run_id)
+    if run is None or run["status"] != "queued":
+        return None
+    job = job_rows.get(conn, run["job_id"])
+    if job is None:
+        return None
+    agent = agent_rows.get(conn, job["agent_id"])
+    if job["status"] != "active" and run["trigger"] in SCHEDULED_TRIGGERS:
+        return Gated(run_id, _judged(job, agent), None)
+    return Gated(run_id, _judged(job, agent), gate(job, agent))
 
 
 @dataclass
@@ -36,17 +79,23 @@ def begin_run(
     *,
     now_ms: int,
     daemon_id: str,
-    gate: Callable[[dict, dict | None], Any],
+    gate: Gated | Callable[[dict, dict | None], Any],
     actor: str = "daemon",
     daemon_name: str | None = None,
+    fence: int | None = None,
+    skip_locked: bool = False,
 ) -> Begun | None:
-    """A queued run passes the policy gate and becomes ``running``; None when it did not start.
+    """A queued run passes the policy gate and becomes ``running``, carrying ``fence`` (its owner's lease token);
+    None when it did not start.
 
-    ``gate(job, agent)`` returns a ``security.policy.Decision``. A run approved by a person is not asked for
-    approval again (the other checks still apply). A job no longer active cancels its scheduled runs; a job at
-    its ``max_concurrent`` leaves a manual run queued for later.
+    ``gate`` is the gate's answer asked beforehand (:func:`gate_queued`; a job or agent changed since leaves the
+    run queued, to be gated again), or ``gate(job, agent)`` returning a ``security.policy.Decision``, asked here
+    (only where no other writer waits on this transaction). A run approved by a person is not asked for approval
+    again (the other checks still apply). A job no longer active cancels its scheduled runs; a job at its
+    ``max_concurrent`` leaves a manual run queued for later. With ``skip_locked``, a run whose job another
+    transaction holds is left for later (None).
     """
-    run = run_rows.get_for_start(conn, run_id)
+    run = run_rows.get_for_start(conn, run_id, skip_locked=skip_locked)
     if run is None or run["status"] != "queued":
         return None
     job = job_rows.get(conn, run["job_id"])
@@ -65,10 +114,15 @@ def begin_run(
     if run_rows.count_running(conn, job["id"]) >= int(job.get("max_concurrent") or 1):
         return None
     agent = agent_rows.get(conn, job["agent_id"])
-    decision = gate(job, agent)
+    if isinstance(gate, Gated):
+        if gate.judged != _judged(job, agent):
+            return None  # changed since it was gated: gated again at the next look
+        decision = gate.decision
+    else:
+        decision = gate(job, agent)
     detail = dict(run.get("detail") or {})
     approved = (detail.get("approval") or {}).get("status") == "approved"
-    if decision.kind == "require_approval" and approved:
+    if decision is not None and decision.kind == "require_approval" and approved:
         decision = None
     if decision is not None and decision.kind != "allow":
         detail["policy"] = decision.to_dict()
@@ -88,7 +142,7 @@ def begin_run(
         if decision.kind == "deny":
             end_one_shot_if_done(conn, job, now_ms=now_ms, ok=False, actor=actor)
         return None
-    run_rows.begin(conn, run_id, owner=daemon_id, daemon_name=daemon_name, now_ms=now_ms)
+    run_rows.begin(conn, run_id, owner=daemon_id, daemon_name=daemon_name, now_ms=now_ms, fence=fence)
     run = run_rows.get(conn, run_id)
     assert run is not None
     return Begun(run=run, job=job, agent=agent)

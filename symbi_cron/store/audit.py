@@ -16,6 +16,10 @@ from .base import PerDialect
 GENESIS_HASH = "0" * 64
 
 
+#: pg_advisory_xact_lock key of the audit chain's append ("symbiaud" in ASCII, as a signed 64-bit integer).
+AUDIT_LOCK_KEY = int.from_bytes(b"symbiaud", "big", signed=True)
+
+
 def canonical_details(details: dict[str, Any] | None) -> str:
     """The details column: JSON with sorted keys and no spaces (the form the hash covers)."""
     return json.dumps(details or {}, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
@@ -55,7 +59,13 @@ def append_event(
     run_id: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> int:
-    """Append one event inside the caller's write transaction; return its seq."""
+    """Append one event inside the caller's write transaction; return its seq.
+
+    The chain has one order: on PostgreSQL the append takes a transaction-level advisory lock first (held to the
+    end of the transaction, which does no network I/O; a frozen holder is cut off by the server's
+    ``idle_in_transaction_session_timeout``); SQLite's write lock already orders every write."""
+    if getattr(conn, "dialect", "sqlite") == "postgresql":
+        conn.execute("SELECT pg_advisory_xact_lock(?)", (AUDIT_LOCK_KEY,))
     last = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
     if last is None:  # an empty log: new, or pruned to the end (the chain goes on from its checkpoint)
         last = conn.execute("SELECT seq, hash FROM audit_checkpoints ORDER BY seq DESC LIMIT 1").fetchone()

@@ -1,42 +1,67 @@
 """The ``daemons`` table: the leases on a shared store (docs/scaling.md), and each daemon's label. Each daemon, and
 each run owner while it carries a run, has a row whose ``lease_until`` it renews; ``services/leases.py`` says who
 holds what and when a lease counts as alive. The read side says which supervisors hold a live lease, under which
-name, with which version. Every write here runs in the caller's write transaction.
+name, with which version, and how loaded each is. Every write here runs in the caller's write transaction.
+
+A lease has a **token**, its fencing token: the instant (epoch ms) it was taken, so a lease taken again after it
+lapsed, or after its row was dropped, always gets a greater one. A run carries the token of its owner's lease from
+the moment it becomes ``running`` (``runs.fence``). An owner's row names the daemon it works for (``parent``): a
+daemon's load is the running runs of its owners.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-
-def register(conn: Any, holder: str, *, host: str, pid: int, now_ms: int, lease_until: int) -> None:
-    """Record ``holder`` with a lease until ``lease_until`` (a row already there keeps its host and start, and
-    takes the new lease)."""
-    conn.execute(
-        "INSERT INTO daemons (id, host, pid, started_at, lease_until) VALUES (?, ?, ?, ?, ?)"
-        " ON CONFLICT (id) DO UPDATE SET lease_until = excluded.lease_until",
-        (holder, host, pid, now_ms, lease_until),
-    )
+from .base import PerDialect
 
 
-def extend(conn: Any, holder: str, *, now_ms: int, lease_until: int) -> bool:
-    """Extend ``holder``'s lease to ``lease_until`` if it still holds one at ``now_ms``; False when it had lapsed
-    (or its row is gone): nothing was changed."""
-    cur = conn.execute(
-        "UPDATE daemons SET lease_until = ? WHERE id = ? AND lease_until >= ?", (lease_until, holder, now_ms)
-    )
-    return cur.rowcount == 1
+def register(
+    conn: Any, holder: str, *, host: str, pid: int, now_ms: int, lease_ms: int, parent: str | None = None
+) -> int:
+    """Take the lease of ``holder`` until ``now_ms + lease_ms``; its token (a row already there keeps its host and
+    start; a lease taken again after it lapsed, or after its row was dropped, gets a greater token)."""
+    row = conn.execute(
+        "INSERT INTO daemons (id, host, pid, started_at, lease_until, token, parent) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (id) DO UPDATE SET lease_until = excluded.lease_until,"
+        " token = CASE WHEN daemons.lease_until >= ? THEN daemons.token"
+        " WHEN excluded.token > daemons.token THEN excluded.token ELSE daemons.token + 1 END"
+        " RETURNING token",
+        (holder, host, pid, now_ms, now_ms + lease_ms, now_ms, parent, now_ms),
+    ).fetchone()
+    return int(row[0])
+
+
+def extend(conn: Any, holder: str, token: int, *, now_ms: int, lease_ms: int, lapsed_too: bool = False) -> bool:
+    """Extend the lease ``holder`` holds under ``token`` to ``now_ms + lease_ms``. Only one that has not lapsed,
+    unless ``lapsed_too`` (a run owner: its lease stays its own until someone takes its run over, which drops the
+    row). False: the lease is no longer the holder's; nothing was changed."""
+    sql = "UPDATE daemons SET lease_until = ? WHERE id = ? AND token = ?"
+    params: tuple = (now_ms + lease_ms, holder, token)
+    if not lapsed_too:
+        sql += " AND lease_until >= ?"
+        params += (now_ms,)
+    return conn.execute(sql, params).rowcount == 1
 
 
 def remove(conn: Any, holder: str) -> None:
-    """``holder``'s row goes (a clean stop)."""
+    """``holder``'s row goes (a clean stop, or its run was taken over)."""
     conn.execute("DELETE FROM daemons WHERE id = ?", (holder,))
 
 
-def lease_of(conn: Any, holder: str) -> tuple[int, str] | None:
-    """``(lease_until, host)`` of ``holder``'s lease, or None when it has no row."""
-    row = conn.execute("SELECT lease_until, host FROM daemons WHERE id = ?", (holder,)).fetchone()
-    return (int(row[0]), row[1]) if row is not None else None
+_LEASE = PerDialect(
+    sqlite="SELECT lease_until, host, token FROM daemons WHERE id = ?",
+    postgresql="SELECT lease_until, host, token FROM daemons WHERE id = ? FOR UPDATE",
+)
+
+
+def lease_of(conn: Any, holder: str, *, lock: bool = False) -> tuple[int, str, int] | None:
+    """``(lease_until, host, token)`` of ``holder``'s lease, or None when it has no row. With ``lock`` (inside a
+    write), the row is locked until the transaction ends: the holder cannot renew it meanwhile (a daemon taking its
+    run over decides on a lease that stays as read)."""
+    sql = _LEASE(conn) if lock else _LEASE.sqlite
+    row = conn.execute(sql, (holder,)).fetchone()
+    return (int(row[0]), row[1], int(row[2])) if row is not None else None
 
 
 def forget_lapsed(conn: Any, *, keep: str, now_ms: int) -> int:
@@ -76,3 +101,15 @@ def live_daemons(conn: Any, now_ms: int) -> list[dict[str, Any]]:
     ).fetchall()
     keys = ("id", "name", "host", "pid", "started_at", "lease_until", "renewed_at", "version")
     return [dict(zip(keys, tuple(r), strict=True)) for r in rows]
+
+
+def loads(conn: Any, now_ms: int) -> dict[str, int]:
+    """``{daemon id: running runs}`` of every daemon whose lease holds: the runs its owners (rows naming it as
+    ``parent``) carry. Owners that carry a run keep a lease row of their own, so this reads the leases alone."""
+    rows = conn.execute(
+        "SELECT d.id, COUNT(o.id) FROM daemons d LEFT JOIN daemons o ON o.parent = d.id"
+        " AND EXISTS (SELECT 1 FROM runs r WHERE r.daemon_id = o.id AND r.status = 'running')"
+        " WHERE d.lease_until >= ? AND d.id LIKE ? GROUP BY d.id",
+        (now_ms, "daemon:%"),
+    ).fetchall()
+    return {r[0]: int(r[1]) for r in rows}

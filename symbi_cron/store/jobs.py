@@ -94,11 +94,27 @@ def get(conn: sqlite3.Connection, job_id: str) -> dict[str, Any] | None:
     return row_to_job(row) if row else None
 
 
+#: A job's row locked until the write transaction ends (SQLite's write lock already holds the whole store).
+_LOCK = PerDialect(sqlite="SELECT 1 FROM jobs WHERE id = ?", postgresql="SELECT 1 FROM jobs WHERE id = ? FOR UPDATE")
+_LOCK_SKIP = PerDialect(
+    sqlite="SELECT 1 FROM jobs WHERE id = ?", postgresql="SELECT 1 FROM jobs WHERE id = ? FOR UPDATE SKIP LOCKED"
+)
+
+
+def lock(conn: sqlite3.Connection, job_id: str, *, skip_locked: bool = False) -> bool:
+    """Lock the job's row until the write transaction ends (PostgreSQL ``FOR UPDATE``; with ``skip_locked``, not
+    waiting for another transaction that holds it). False when there is no such job or, with ``skip_locked``, it is
+    held. SQLite's write lock already holds the whole store: True when the job exists."""
+    return conn.execute((_LOCK_SKIP if skip_locked else _LOCK)(conn), (job_id,)).fetchone() is not None
+
+
 def get_for_claim(conn: sqlite3.Connection, job_id: str) -> dict[str, Any] | None:
-    """The job as the claiming write transaction sees it (it may have changed since :func:`due` read it). Called
-    inside that transaction: no other writer changes the job until it ends (the store-wide write lock). A backend
-    that locks rows instead (``SELECT ... FOR UPDATE SKIP LOCKED``) returns None for a job another transaction
-    holds, and the caller skips it: the slot is that transaction's to claim."""
+    """The job as the claiming write transaction sees it (it may have changed since :func:`due` read it), locked
+    until that transaction ends. On PostgreSQL ``FOR UPDATE SKIP LOCKED``: None for a job another transaction holds
+    (another daemon is claiming it, or is frozen inside a transaction the server will cut off), and the caller
+    skips it and claims the others. On SQLite the store-wide write lock already holds it."""
+    if not lock(conn, job_id, skip_locked=True):
+        return None
     return get(conn, job_id)
 
 

@@ -779,6 +779,15 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         END;
         """,
     ),
+    (
+        11,
+        "fenced leases: a token per lease, the daemon an owner works for, the fencing token a running run carries",
+        """
+        ALTER TABLE daemons ADD COLUMN token INTEGER NOT NULL DEFAULT 1;
+        ALTER TABLE daemons ADD COLUMN parent TEXT;
+        ALTER TABLE runs ADD COLUMN fence INTEGER;
+        """,
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -9,11 +9,14 @@ one exception: :func:`pg_ddl` translates each statement of ``migrations.py`` onc
 (``INTEGER`` is ``BIGINT``: instants are epoch milliseconds; a trigger becomes a plpgsql function). docs/decisions.md
 says why.
 
-Every :meth:`PgStore.write` takes one transaction-level advisory lock before its first statement: writes are
-serialised across every process and host, exactly like the SQLite store's file lock, so every invariant the
-lifecycle relies on (a slot's run is claimed once, ``max_concurrent`` is counted inside the claiming transaction,
-the audit hash chain has one global order) holds unchanged, and no ordering of row locks can deadlock. The lock
-is released by the server at COMMIT or ROLLBACK, and when a client dies its connection (and lock) goes with it.
+Writes lock rows, not the store (issue 17): a daemon claiming a job locks that job's row (``FOR UPDATE SKIP
+LOCKED``: the others skip it and claim the rest), starting or recording a run locks its job, then the run. Two
+things keep one store-wide order, each with a transaction-level advisory lock held only from the statement that
+needs it to COMMIT, never across network I/O: the audit chain's append (``store/audit.py``) and the
+``max_concurrent_jobs`` count of a start (``services/start.py``). Migrations take one more around the whole schema
+change. Every connection sets server-side timeouts (:data:`SESSION_TIMEOUTS`): a client frozen inside a
+transaction (SIGSTOP, a paused VM) is cut off by the server after ``idle_in_transaction_session_timeout`` and its
+locks go with it, a lock is waited for at most ``lock_timeout``, a statement runs at most ``statement_timeout``.
 Reads take no lock. psycopg is imported only here, and this module only when a ``postgresql://`` URL is set.
 """
 
@@ -31,12 +34,20 @@ from ..errors import StoreError
 from .base import TransactionalStore
 from .migrations import LATEST_VERSION, MIGRATIONS
 
-#: pg_advisory_xact_lock key of the store-wide write lock ("symbicro" in ASCII, as a signed 64-bit integer).
+#: pg_advisory_xact_lock key of the schema lock, taken by a migration ("symbicro" in ASCII, as a signed 64-bit
+#: integer).
 WRITE_LOCK_KEY = 0x73796D626963726F
 #: The channel a committed change is announced on (``App.changed``); daemons LISTEN on it.
 RELOAD_CHANNEL = "symbi_reload"
-LOCK_TIMEOUT_S = 30.0
+LOCK_TIMEOUT_S = 5.0
 CONNECT_TIMEOUT_S = 10
+#: Set by the store on every connection it opens (milliseconds). A transaction is idle only while its client runs
+#: Python between two statements, never across network I/O (the policy gate runs before the write): 5 s idle means
+#: the client is frozen or gone. The longest statements are a retention prune's batched deletes.
+SESSION_TIMEOUTS = {
+    "idle_in_transaction_session_timeout": 5_000,
+    "statement_timeout": 120_000,
+}
 
 
 def redact_url(url: str) -> str:
@@ -279,8 +290,12 @@ class PgStore(TransactionalStore):
 
     dialect = "postgresql"
 
-    def __init__(self, url: str, *, lock_timeout: float = LOCK_TIMEOUT_S) -> None:
+    def __init__(self, url: str, *, lock_timeout: float = LOCK_TIMEOUT_S, idle_timeout: float | None = None) -> None:
         self.url = url
+        #: Seconds a transaction may sit idle before the server ends the session (SESSION_TIMEOUTS by default).
+        self.idle_timeout = (
+            idle_timeout if idle_timeout is not None else SESSION_TIMEOUTS["idle_in_transaction_session_timeout"] / 1000
+        )
         self.path = redact_url(url)  # what messages show where the SQLite store shows its file
         self.lock_path = None
         self.lock_timeout = lock_timeout
@@ -299,7 +314,21 @@ class PgStore(TransactionalStore):
             )
         except psycopg.Error as exc:
             raise _pg_error(exc, self.url) from None
-        return PgConnection(raw, self.url)
+        conn = PgConnection(raw, self.url)
+        settings = {
+            **SESSION_TIMEOUTS,
+            "idle_in_transaction_session_timeout": int(self.idle_timeout * 1000),
+            "lock_timeout": int(self.lock_timeout * 1000),
+        }
+        try:
+            conn.execute(
+                "SELECT " + ", ".join("set_config(?, ?, false)" for _ in settings),
+                tuple(x for name, ms in settings.items() for x in (name, f"{ms}ms")),
+            )
+        except StoreError:
+            conn.close()
+            raise
+        return conn
 
     def _usable(self, conn: PgConnection) -> bool:
         return not conn.broken
@@ -317,12 +346,9 @@ class PgStore(TransactionalStore):
 
     # -- transactions (the template is TransactionalStore.write) ------------------------------------------------
     def _begin_write(self, conn: PgConnection) -> None:
-        """BEGIN, then the store-wide advisory lock: writes are serialised across every host, as the file lock
-        does on one machine (the audit chain's order and every lifecycle rule rely on it)."""
+        """BEGIN (READ COMMITTED). No store-wide lock: each operation locks the rows it changes (module docstring)."""
         try:
             conn.execute("BEGIN")
-            conn.execute(f"SET LOCAL lock_timeout = '{int(self.lock_timeout * 1000)}ms'")
-            conn.execute("SELECT pg_advisory_xact_lock(?)", (_signed64(WRITE_LOCK_KEY),))
         except (self._psycopg.Error, StoreError):
             _rollback(conn)
             raise
@@ -393,13 +419,14 @@ class PgStore(TransactionalStore):
         return conn.execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()[0]
 
     def migrate(self) -> int:
-        """Apply pending migrations in one transaction (under the write lock: one daemon migrates, the others
+        """Apply pending migrations in one transaction (under the schema lock: one daemon migrates, the others
         wait and find the work done); return the version reached."""
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._open()
             self._local.conn = conn
         with self.write() as tx:
+            tx.execute("SELECT pg_advisory_xact_lock(?)", (_signed64(WRITE_LOCK_KEY),))
             tx.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
             row = tx.execute("SELECT version FROM schema_version").fetchone()
             if row is None:

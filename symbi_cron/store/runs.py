@@ -12,11 +12,12 @@ from collections.abc import Collection
 from typing import Any
 
 from ..timeutil import from_ms
+from .base import PerDialect
 
 RUN_COLUMNS = (
     "id, job_id, trigger, status, scheduled_for, attempt, input, not_before, started_at, finished_at,"
     " execution_time_ms, exit_code, output, summary, error_message, iterations, detail, daemon_id,"
-    " created_at, updated_at, input_tokens, output_tokens, cost_usd, daemon_name"
+    " created_at, updated_at, input_tokens, output_tokens, cost_usd, daemon_name, fence"
 )
 #: Repeats the partial index ``runs_open``'s condition word for word: SQLite uses a partial index only when the
 #: query's WHERE names its condition, so every query over open runs starts with this (history may be millions).
@@ -42,6 +43,7 @@ _UPDATABLE = {
     "output_tokens",
     "cost_usd",
     "model",  # the model a model agent's run used (services/usage.py); not in RUN_COLUMNS: only usage reads it
+    "fence",
 }
 
 
@@ -112,35 +114,68 @@ def get(conn: sqlite3.Connection, run_id: str) -> dict[str, Any] | None:
     return row_to_run(row) if row else None
 
 
-def get_for_start(conn: sqlite3.Connection, run_id: str) -> dict[str, Any] | None:
-    """The run as the starting write transaction sees it. Called inside that transaction: no other writer changes
-    the run (or counts its job's running runs) until it ends (the store-wide write lock). A backend that locks rows
-    instead locks the run here (``FOR UPDATE SKIP LOCKED``: None when another transaction holds it) and the run's
-    job with it, so that ``max_concurrent`` is still counted by one transaction at a time."""
-    return get(conn, run_id)
+_LOCK = PerDialect(
+    sqlite=f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?",
+    postgresql=f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ? FOR UPDATE",
+)
+_LOCK_SKIP = PerDialect(
+    sqlite=f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?",
+    postgresql=f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ? FOR UPDATE SKIP LOCKED",
+)
 
 
-def begin(conn: sqlite3.Connection, run_id: str, *, owner: str, now_ms: int, daemon_name: str | None = None) -> None:
+def _locked(conn: sqlite3.Connection, run_id: str, *, skip_locked: bool) -> dict[str, Any] | None:
+    """The run, locked until the write transaction ends, after its job: always the job, then the run, the order
+    every writer of a job's runs takes, so two never wait on each other. With ``skip_locked``, None when another
+    transaction holds either (PostgreSQL; on SQLite the store-wide write lock already holds both)."""
+    row = conn.execute("SELECT job_id FROM runs WHERE id = ?", (run_id,)).fetchone()
+    if row is None:
+        return None
+    from .jobs import lock as lock_job
+
+    if not lock_job(conn, row[0], skip_locked=skip_locked):
+        return None
+    row = conn.execute((_LOCK_SKIP if skip_locked else _LOCK)(conn), (run_id,)).fetchone()
+    return row_to_run(row) if row else None
+
+
+def get_for_start(conn: sqlite3.Connection, run_id: str, *, skip_locked: bool = True) -> dict[str, Any] | None:
+    """The run as the starting write transaction sees it, locked (its job first) until that transaction ends, so
+    that ``max_concurrent`` is counted by one transaction at a time. PostgreSQL: ``FOR UPDATE SKIP LOCKED``, None when
+    another transaction holds the job or the run (the daemon starts it at a later look); ``skip_locked=False`` waits
+    (a foreground ``cron run``). SQLite: the store-wide write lock already holds it."""
+    return _locked(conn, run_id, skip_locked=skip_locked)
+
+
+def begin(
+    conn: sqlite3.Connection,
+    run_id: str,
+    *,
+    owner: str,
+    now_ms: int,
+    daemon_name: str | None = None,
+    fence: int | None = None,
+) -> None:
     """The run becomes ``running`` under ``owner`` (the id of the process that carries it), started now, on the
-    daemon named ``daemon_name`` (where it runs: history, API, metrics). Called in the write that took the run with
-    :func:`get_for_start` and passed its gate: that write is what makes the run this owner's. A fenced owner
-    (issue 17) would have its token written here."""
+    daemon named ``daemon_name`` (where it runs: history, API, metrics), carrying ``fence``, the token of its owner's
+    lease (docs/scaling.md, "Fenced leases"). Called in the write that took the run with :func:`get_for_start` and
+    passed its gate: that write is what makes the run this owner's."""
     placed = {"daemon_name": daemon_name} if daemon_name else {}
-    update(conn, run_id, now_ms=now_ms, status="running", started_at=now_ms, daemon_id=owner, **placed)
+    update(conn, run_id, now_ms=now_ms, status="running", started_at=now_ms, daemon_id=owner, fence=fence, **placed)
 
 
 def get_for_finish(conn: sqlite3.Connection, run_id: str) -> dict[str, Any] | None:
-    """The run as the recording write transaction sees it, before its outcome is written (:func:`finish`). Inside
-    that transaction no other writer records the run (the store-wide write lock), so an outcome is counted once. A
-    backend that locks rows locks the run here (``FOR UPDATE``, waiting: an outcome is never skipped)."""
-    return get(conn, run_id)
+    """The run as the recording write transaction sees it, before its outcome is written (:func:`finish`), locked
+    (its job first, waiting: an outcome is never skipped) until that transaction ends: of two writers recording one
+    run (its owner, and a daemon that judged the owner dead), the second finds it final, so an outcome is counted
+    once and a fenced-off owner's is refused."""
+    return _locked(conn, run_id, skip_locked=False)
 
 
 def finish(conn: sqlite3.Connection, run_id: str, *, now_ms: int, status: str, **outcome: Any) -> None:
     """Write a run's final ``status`` and its outcome (``finished_at``, ``exit_code``, ``output``, ``summary``,
     ``error_message``, ``detail``, ``execution_time_ms``, ``iterations``, usage columns). Called in the write that
-    read the run with :func:`get_for_finish` and found it not final yet; where a fenced owner's write would check
-    that it still holds the run."""
+    read the run with :func:`get_for_finish` and found it still the caller's to record."""
     update(conn, run_id, now_ms=now_ms, status=status, **outcome)
 
 
@@ -148,6 +183,24 @@ def status_of(conn: sqlite3.Connection, run_id: str) -> str | None:
     """The run's status alone, or None when there is no such run."""
     row = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
     return row[0] if row else None
+
+
+#: pg_advisory_xact_lock key of the starts' count of ``max_concurrent_jobs`` ("symbistr" as a signed 64-bit int).
+START_LOCK_KEY = int.from_bytes(b"symbistr", "big", signed=True)
+_LOCK_STARTS = PerDialect(sqlite="SELECT 1", postgresql=f"SELECT pg_advisory_xact_lock({START_LOCK_KEY})")
+
+
+def lock_starts(conn: sqlite3.Connection) -> None:
+    """Until the write transaction ends, no other start counts the running runs (PostgreSQL: a transaction-level
+    advisory lock, held by a transaction that does no network I/O; SQLite's write lock already does it)."""
+    conn.execute(_LOCK_STARTS(conn))
+
+
+def count_all_running(conn: sqlite3.Connection) -> int:
+    """Runs running now, of every job and every daemon (``max_concurrent_jobs`` on a shared store)."""
+    return conn.execute(
+        "SELECT COUNT(*) FROM runs WHERE status IN ('queued', 'running', 'pending_approval') AND status = 'running'"
+    ).fetchone()[0]
 
 
 def find(conn: sqlite3.Connection, ref: str) -> list[dict[str, Any]]:

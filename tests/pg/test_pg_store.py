@@ -1,5 +1,6 @@
 """The PostgreSQL store's own mechanics: one migration source for both dialects, the schema version, rows by name
-and position, the write lock across processes' connections, NOTIFY on a change, leases and lease-based recovery."""
+and position, row-level claims and the server-side timeouts, one audit chain from many connections, NOTIFY on a
+change, leases and lease-based recovery."""
 
 from __future__ import annotations
 
@@ -128,26 +129,69 @@ def test_an_unreachable_server_is_one_clear_error(home):
     assert "cannot reach the store" in str(err.value) and "secret" not in str(err.value)
 
 
-def test_writes_from_many_connections_are_serialised(pg_url):
-    """Read-modify-write with no row lock: correct only because every write holds the store-wide lock."""
-    pg = PgStore(pg_url)
-    with pg.write() as tx:
-        tx.execute("INSERT INTO agents (name, spec, created_at, updated_at) VALUES ('n', '0', 1, 1)")
+def test_a_job_another_transaction_holds_is_skipped_not_waited_for(app, pg_url):
+    """Row-level claims: a claim locks the job it claims; another daemon's claim skips that job (SKIP LOCKED) and
+    takes the others at once, never waiting for it."""
+    a = job_svc.create_job(app, {"name": "a", "agent_id": "x", "cron_expr": "* * * * *"})["id"]
+    b = job_svc.create_job(app, {"name": "b", "agent_id": "x", "cron_expr": "* * * * *"})["id"]
+    other = PgStore(pg_url)  # its own connections, as another daemon would have
+    try:
+        with app.store.write() as tx:
+            assert job_rows.get_for_claim(tx, a)["name"] == "a"
+            started = time.monotonic()
+            with other.write() as tx2:
+                assert job_rows.get_for_claim(tx2, a) is None  # held: skipped
+                assert job_rows.get_for_claim(tx2, b)["name"] == "b"
+            assert time.monotonic() - started < 1.0
+    finally:
+        other.close()
 
-    def bump() -> None:
-        store = PgStore(pg_url)  # its own connections, as another daemon would have
-        for _ in range(25):
+
+def test_the_server_cuts_off_a_client_frozen_inside_a_transaction(pg_url):
+    """The store sets idle_in_transaction_session_timeout (and lock and statement timeouts) on its connections: a
+    client that stops inside a transaction loses it, and its row locks, after that long; the next writer gets the
+    row; the frozen client's next statement is a StoreError, and its store works again after it."""
+    frozen = PgStore(pg_url, idle_timeout=0.5)
+    other = PgStore(pg_url)
+    try:
+        shown = {r[0]: r[1] for r in other.query("SELECT name, setting FROM pg_settings WHERE name LIKE '%timeout'")}
+        assert shown["idle_in_transaction_session_timeout"] == "5000"
+        assert shown["lock_timeout"] == "5000" and shown["statement_timeout"] == "120000"
+        with other.write() as tx:
+            tx.execute("INSERT INTO agents (name, spec, created_at, updated_at) VALUES ('n', '0', 1, 1)")
+        with pytest.raises(StoreError), frozen.write() as tx:
+            tx.execute("SELECT spec FROM agents WHERE name = 'n' FOR UPDATE")
+            time.sleep(1.0)  # frozen, holding the row
+            tx.execute("SELECT 1")  # cut off by now
+        started = time.monotonic()
+        with other.write() as tx:
+            tx.execute("UPDATE agents SET spec = '1' WHERE name = 'n'")
+        assert time.monotonic() - started < 1.0
+        assert frozen.query("SELECT spec FROM agents WHERE name = 'n'")[0][0] == "1"  # reconnected
+    finally:
+        frozen.close()
+        other.close()
+
+
+def test_concurrent_appends_keep_one_audit_chain(app, pg_url):
+    """The audit chain's append takes its own lock: appends from many connections at once form one chain."""
+    from symbi_cron.services.audit import verify_chain
+    from symbi_cron.store.audit import append_event
+
+    def append() -> None:
+        store = PgStore(pg_url)
+        for i in range(20):
             with store.write() as tx:
-                n = int(tx.execute("SELECT spec FROM agents WHERE name = 'n'").fetchone()[0])
-                tx.execute("UPDATE agents SET spec = ? WHERE name = 'n'", (str(n + 1),))
+                append_event(tx, at_ms=1_000 + i, type="Test", actor="test", details={"i": i})
         store.close()
 
-    threads = [threading.Thread(target=bump) for _ in range(4)]
+    threads = [threading.Thread(target=append) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert pg.query("SELECT spec FROM agents WHERE name = 'n'")[0][0] == "100"
+    assert app.store.query("SELECT COUNT(*) FROM audit WHERE type = 'Test'")[0][0] == 80
+    assert verify_chain(app)["ok"] is True
 
 
 def test_a_change_notifies_listeners_at_commit_only(app, pg_url):
