@@ -756,9 +756,10 @@ class Supervisor:
         if capacity <= 0:
             return 0
         conn = self.app.store.connection()
-        placed = self._placement(conn, now_ms, capacity) if self.shared else None
-        if placed is not None:
-            capacity = placed
+        if self.shared:
+            if not startable(conn, now_ms, 1):
+                return 0  # nothing to start: no need to ask where
+            capacity = self._placement(conn, now_ms, capacity)
             if capacity <= 0:
                 return 0
         started = 0
