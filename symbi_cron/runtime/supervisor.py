@@ -757,7 +757,7 @@ class Supervisor:
             return 0
         conn = self.app.store.connection()
         if self.shared:
-            if not startable(conn, now_ms, 1):
+            if not run_rows.startable(conn, now_ms, 1):
                 return 0  # nothing to start: no need to ask where
             capacity = self._placement(conn, now_ms, capacity)
             if capacity <= 0:

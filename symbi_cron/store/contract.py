@@ -15,23 +15,22 @@ A store is two things:
 Transactions, the :data:`WRITE` / :data:`READ` of each operation:
 
 * ``WRITE``: called with the connection of ``store.write()``. It joins that transaction: it commits with the
-  caller's other changes or rolls back with them (a failed write leaves the store as it was). Writes are
-  serialised store-wide: SQLite takes the store's file lock, then ``BEGIN IMMEDIATE``; PostgreSQL takes a
-  transaction-level advisory lock right after ``BEGIN``. So what a write read stays true until it commits: the
-  claim's and the start's counts of ``max_concurrent``, the audit chain's last row.
+  caller's other changes or rolls back with them (a failed write leaves the store as it was). SQLite serialises
+  writes store-wide (the store's file lock, then ``BEGIN IMMEDIATE``). PostgreSQL locks rows (issue 17): the
+  claim's job (``jobs.get_for_claim``, SKIP LOCKED), the start's and the record's job then run
+  (``runs.get_for_start``, ``runs.get_for_finish``); two orders stay store-wide, each behind a transaction-level
+  advisory lock held to the commit: the audit chain's append and the start's count of ``max_concurrent_jobs``
+  (``runs.lock_starts``). So what a write read under those locks stays true until it commits.
 * ``READ``: any connection. Alone, one statement and its own snapshot; inside ``store.read()``, one snapshot for
   several reads (no lock); inside ``store.write()``, the transaction's own changes.
 
-Several daemons on one PostgreSQL (issue 17) will claim rows instead of taking the store-wide lock: the claim and
-the start each read their candidates without a lock (``jobs.due``, ``runs.startable``), then take each one inside
-their write through one named operation (``jobs.get_for_claim``, ``runs.get_for_start``), which is where a backend
-locks rows (``FOR UPDATE SKIP LOCKED``, None for a row another daemon holds). A run's way through the store is named
-step by step: claimed (``jobs.get_for_claim``, ``runs.insert``), begun (``runs.get_for_start``, ``runs.begin`` under
-its owner's id), finished (``runs.get_for_finish``, ``runs.finish``); ``runs.begin`` and ``runs.finish`` are where a
-fenced owner's token is written and checked. Leases (``daemons.register``, ``daemons.extend``, ``daemons.remove``,
-``daemons.lease_of``, ``daemons.forget_lapsed``) are extended only while they hold, which is where a fenced lease
-checks its token. The operations whose promise needs the
-store-wide order (``audit.append_event``) say so.
+Several daemons on one PostgreSQL (issue 17) claim rows: the claim and the start each read their candidates
+without a lock (``jobs.due``, ``runs.startable``), then take each one inside their write through one named
+operation (``jobs.get_for_claim``, ``runs.get_for_start``), which locks it (``FOR UPDATE SKIP LOCKED``: None for a
+row another daemon holds). A run's way through the store is named step by step: claimed (``jobs.get_for_claim``,
+``runs.insert``), begun (``runs.get_for_start``, ``runs.begin`` under its owner's id and lease token), finished
+(``runs.get_for_finish``, ``runs.finish``). Leases (``daemons.register``, ``daemons.extend``, ``daemons.remove``,
+``daemons.lease_of``, ``daemons.forget_lapsed``) carry a fencing token and are extended only under it.
 """
 
 from __future__ import annotations
@@ -140,10 +139,27 @@ OPERATIONS: dict[str, tuple[Operation, ...]] = {
         ),
         Operation("runs.count_running", WRITE, "counted inside the starting transaction (max_concurrent)"),
         Operation(
+            "runs.lock_starts",
+            WRITE,
+            "until the write ends no other start counts the running runs (PostgreSQL: a transaction-level advisory"
+            " lock; the transaction does no network I/O)",
+        ),
+        Operation(
+            "runs.count_all_running",
+            WRITE,
+            "every daemon's running runs, counted after runs.lock_starts (a cluster-wide max_concurrent_jobs)",
+        ),
+        Operation(
+            "jobs.lock",
+            WRITE,
+            "the job's row until the write ends (FOR UPDATE, or SKIP LOCKED: False when another transaction holds"
+            " it); every writer of a job's runs locks the job first, then the run",
+        ),
+        Operation(
             "runs.begin",
             WRITE,
             "in the write that took the run (runs.get_for_start) and passed its gate: the run is running under its"
-            " owner's id once that write commits; where a fenced owner's token will be written",
+            " owner's id once that write commits, carrying its owner's lease token (fence)",
         ),
         Operation(
             "runs.get_for_finish",
@@ -155,8 +171,8 @@ OPERATIONS: dict[str, tuple[Operation, ...]] = {
             "runs.finish",
             WRITE,
             "the final status and outcome, in the write that read the run (runs.get_for_finish) not yet final, with"
-            " the job's counters and the owed deliveries (outbox.enqueue); where a fenced owner's write will check"
-            " that it still holds the run",
+            " the job's counters and the owed deliveries (outbox.enqueue); the caller checked, on the locked row,"
+            " that the run is still its to record (a fenced-off owner's outcome is refused)",
         ),
         Operation("runs.status_of", READ),
         Operation("runs.next_not_before", READ),
@@ -187,22 +203,32 @@ OPERATIONS: dict[str, tuple[Operation, ...]] = {
             "only the rows the old owner still holds: two sweepers cannot both take a row",
         ),
         Operation("deliveries.save_receipts", WRITE, "a second receipt of a run and channel replaces the first"),
-        Operation("daemons.register", WRITE),
+        Operation(
+            "daemons.register",
+            WRITE,
+            "answers the lease's fencing token: greater than any before it when taken again after it lapsed",
+        ),
         Operation(
             "daemons.extend",
             WRITE,
-            "extends only a lease that has not lapsed (False otherwise: the holder learns its runs may have been"
-            " taken over); where a fenced lease checks its token",
+            "extends only a lease still held under the caller's token and, for a daemon, not lapsed (False"
+            " otherwise: the holder learns its runs may have been taken over)",
         ),
         Operation("daemons.remove", WRITE),
-        Operation("daemons.lease_of", READ),
+        Operation(
+            "daemons.lease_of",
+            READ,
+            "with lock=True (inside a write), the row stays as read until the write ends: its holder cannot renew"
+            " it while another daemon decides to take its run over",
+        ),
+        Operation("daemons.loads", READ, "each live daemon's running runs (its owners' leases name it)"),
         Operation("daemons.forget_lapsed", WRITE, "only holders with no running run and no owed delivery"),
         Operation("daemons.label", WRITE, "the holder's name, version and last renewal, on its own lease row only"),
         Operation(
             "audit.append_event",
             WRITE,
             "in the transaction of the change it records; reading the chain's last row and appending to it is one"
-            " step because writes are serialised store-wide (a row-locking backend must keep one lock for it)",
+            " step: on PostgreSQL the append takes a transaction-level advisory lock of its own, held to the commit",
         ),
     ),
     # services/: the use cases behind the CLI and the HTTP API (jobs, agents, runs, approvals, audit, retention,
