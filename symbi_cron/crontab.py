@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .envref import has_env_ref, looks_like_secret
+from .vocab import ChannelName, JobStatus
 
 _ENV_LINE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
 #: The comment `symbi cron export` writes above each line, read back by the import to keep the names.
@@ -306,7 +307,9 @@ def to_specs(
             job["timezone"] = e.timezone
         recipients = [a for a in e.mailto if a in mailable]
         if recipients:
-            job.update(delivery=["log_file", "email"], email_recipients=recipients, delivery_on="failure")
+            job.update(
+                delivery=[ChannelName.log_file, ChannelName.email], email_recipients=recipients, delivery_on="failure"
+            )
         out.append({"line": e.line, "agent": agent, "job": job, "agent_shared": shared})
     return out
 
@@ -399,7 +402,7 @@ def export_crontab(
         if lost:
             entry.append(f"# not carried over: {', '.join(lost)}")
         text = f"{job['cron_expr']} {_command_line(agent)}"
-        if job.get("status", "active") != "active":
+        if job.get("status", "active") != JobStatus.active:
             text = f"# ({job['status']}) {text}"
         entry.append(text)
         zone = job.get("timezone") or default_zone or "UTC"
@@ -421,7 +424,7 @@ def export_crontab(
 
 def _mails(job: dict[str, Any]) -> bool:
     """Whether crontab's MAILTO says what the job's email delivery does (cron mails output: near enough)."""
-    return "email" in (job.get("delivery") or []) and bool(job.get("email_recipients"))
+    return ChannelName.email in (job.get("delivery") or []) and bool(job.get("email_recipients"))
 
 
 def _mailto(job: dict[str, Any]) -> str:
@@ -431,7 +434,11 @@ def _mailto(job: dict[str, Any]) -> str:
 
 def _not_carried(job: dict[str, Any]) -> list[str]:
     lost = []
-    delivery = [d for d in job.get("delivery") or [] if d not in ("log_file",) and not (d == "email" and _mails(job))]
+    delivery = [
+        d
+        for d in job.get("delivery") or []
+        if d != ChannelName.log_file and not (d == ChannelName.email and _mails(job))
+    ]
     if delivery:
         lost.append("delivery " + "/".join(delivery))
     policy = job.get("policy") or {}

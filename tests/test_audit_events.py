@@ -15,16 +15,10 @@ def test_every_written_event_type_can_be_queried(app):
         assert [e["type"] for e in audit.query_events(app, types=[written])] == [written]
 
 
-def test_the_known_types_include_the_lifecycle_events():
-    from symbi_cron.services.record import DEAD_LETTERED, EXECUTED
+def test_the_known_types_are_the_vocabulary():
+    from symbi_cron.vocab import EVENT_TYPES, Event
 
-    for written in (
-        EXECUTED,
-        DEAD_LETTERED,
-        jobs.FAILED,
-        jobs.COMPLETED,
-        runs.TRIGGERED,
-        agents.AGENT_REGISTERED,
-        agents.AGENT_REMOVED,
-    ):
+    assert list(EVENT_TYPES) == [e.value for e in Event]
+    for written in Event:
         assert audit.event_type(written) == written
+    assert audit.event_type("cronjobexecuted") == Event.job_executed  # a type is found whatever its case

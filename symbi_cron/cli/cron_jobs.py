@@ -209,7 +209,7 @@ def list_jobs(status: str | None, agent: str | None, sort_key: str, utc: bool, w
 
     app = get_app()
     rows = sort_jobs(jobs.list_jobs(app, status=status, agent=agent), sort_key)
-    if any(j["status"] == "active" for j in rows):
+    if any(j["status"] == JobStatus.active for j in rows):
         warn_if_no_daemon(app)
     render_rows(
         rows,
@@ -431,7 +431,7 @@ def _state_command(name: str, service_fn: str, help_text: str, done: str):
 
         app = get_app()
         result = getattr(jobs, service_fn)(app, job)
-        if result["status"] == "active":
+        if result["status"] == JobStatus.active:
             warn_if_no_daemon(app)
         if fmt == "json":
             emit_json(result)
@@ -560,7 +560,7 @@ def status(job: str, history_n: int, watch: bool, interval: float, utc: bool, wi
     from ..services import jobs
 
     app = get_app()
-    if jobs.get_job(app, job)["status"] == "active":
+    if jobs.get_job(app, job)["status"] == JobStatus.active:
         warn_if_no_daemon(app)
 
     def draw() -> None:

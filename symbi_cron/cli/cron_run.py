@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from ..vocab import RunStatus
 from .common import emit_json, format_option, get_app, warn_if_no_daemon
 from .completers import complete_job
 
@@ -94,7 +95,7 @@ def run_job(
         except click.exceptions.Exit:
             pass
         raise click.exceptions.Exit(130) from None
-    if final["status"] == "queued" and owner is not None:
+    if final["status"] == RunStatus.queued and owner is not None:
         click.echo(f"run {run['id']} is queued: job {run['job_name']!r} is at its max_concurrent limit", err=True)
     _finish(final, run["job_name"], fmt, wait)
 
@@ -171,7 +172,7 @@ def _finish(run: dict[str, Any], job_name: str, fmt: str, wait: bool, streamed: 
         click.echo(line, err=True)
     if status not in FINAL_RUN_STATUSES:
         raise click.exceptions.Exit(1 if wait else 0)
-    raise click.exceptions.Exit(0 if status == "succeeded" else 1)
+    raise click.exceptions.Exit(0 if status == RunStatus.succeeded else 1)
 
 
 @click.command("cancel")
@@ -190,7 +191,7 @@ def cancel_cmd(run_id: str, fmt: str) -> None:
 
     app = get_app()
     run = runs.cancel_run(app, run_id)
-    if run["status"] == "running":
+    if run["status"] == RunStatus.running:
         final = runs.wait_for_run(app, run["id"], timeout=60.0, poll=0.1)
     else:
         final = run

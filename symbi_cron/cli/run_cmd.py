@@ -11,6 +11,7 @@ import sys
 
 import click
 
+from ..vocab import RunStatus, Trigger
 from .common import get_app
 from .completers import complete_agent
 
@@ -34,7 +35,7 @@ def run_agent(agent: str, input_text: str | None, timeout: float | None) -> None
     spec = get_agent(app, agent)
     if input_text == "-":
         input_text = sys.stdin.read()
-    run = {"id": str(uuid.uuid4()), "trigger": "manual"}
+    run = {"id": str(uuid.uuid4()), "trigger": Trigger.manual}
     # The same session, environment and dispatch as a scheduled run, in a throwaway context (no job, no record).
     session = open_session(app.paths, "_adhoc", run["id"], FULLY_EPHEMERAL, None)
     log_path = session.context_dir.with_suffix(".log")
@@ -66,10 +67,10 @@ def run_agent(agent: str, input_text: str | None, timeout: float | None) -> None
     finally:
         session.close()
         log_path.unlink(missing_ok=True)
-    if result.status == "timed_out":
+    if result.status == RunStatus.timed_out:
         click.echo(f"error: {result.error_message}", err=True)
         raise click.exceptions.Exit(124)
-    if result.exit_code is None or (result.status == "failed" and result.pid is None):
+    if result.exit_code is None or (result.status == RunStatus.failed and result.pid is None):
         click.echo(f"error: {result.error_message}", err=True)
         raise click.exceptions.Exit(result.exit_code if result.exit_code else 1)
     if result.exit_code < 0:

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
+from ..vocab import RunStatus
+
 if TYPE_CHECKING:
     from ..config import Settings
     from ..paths import Paths
@@ -48,7 +50,7 @@ RUN_FIELDS = (
 _TIME_FIELDS = frozenset({"scheduled_for", "started_at", "finished_at"})
 
 #: Run statuses that mean the agent did its work.
-SUCCESS_STATUSES = frozenset({"succeeded"})
+SUCCESS_STATUSES = frozenset({RunStatus.succeeded})
 
 
 def _plain(value: Any) -> Any:

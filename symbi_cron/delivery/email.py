@@ -17,6 +17,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, make_msgid
 
 from ..net import is_loopback
+from ..vocab import ChannelName
 from .base import DeliveryContext, DeliveryPayload, Receipt
 
 _POLICY = email.policy.SMTP.clone(cte_type="7bit")
@@ -141,7 +142,7 @@ def _reply(raw: object) -> str:
 
 
 class EmailChannel:
-    name = "email"
+    name = ChannelName.email
 
     def send(self, payload: DeliveryPayload, ctx: DeliveryContext) -> Receipt:
         d = ctx.delivery

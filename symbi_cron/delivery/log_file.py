@@ -6,6 +6,7 @@ finishing together never interleave their blocks.
 
 from __future__ import annotations
 
+from ..vocab import ChannelName
 from .base import DeliveryContext, DeliveryPayload, Receipt
 
 
@@ -27,7 +28,7 @@ def entry(payload: DeliveryPayload, ctx: DeliveryContext) -> str:
 
 
 class LogFileChannel:
-    name = "log_file"
+    name = ChannelName.log_file
 
     def send(self, payload: DeliveryPayload, ctx: DeliveryContext) -> Receipt:
         from ..paths import open_private

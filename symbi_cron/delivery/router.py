@@ -11,35 +11,36 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from ..vocab import BUILTIN_CHANNELS, ChannelName
 from .base import Channel, DeliveryContext, DeliveryPayload, Receipt
 
 
 def _builtin(name: str) -> Channel:
     # Each channel module is imported only when a job uses it (smtplib, urllib: start-up time).
-    if name == "stdout":
+    if name == ChannelName.stdout:
         from .stdout import StdoutChannel
 
         return StdoutChannel()
-    if name == "log_file":
+    if name == ChannelName.log_file:
         from .log_file import LogFileChannel
 
         return LogFileChannel()
-    if name == "webhook":
+    if name == ChannelName.webhook:
         from .webhook import WebhookChannel
 
         return WebhookChannel()
-    if name == "slack":
+    if name == ChannelName.slack:
         from .slack import SlackChannel
 
         return SlackChannel()
-    if name == "email":
+    if name == ChannelName.email:
         from .email import EmailChannel
 
         return EmailChannel()
     raise KeyError(name)
 
 
-BUILTIN_NAMES = ("stdout", "log_file", "webhook", "slack", "email")
+BUILTIN_NAMES = BUILTIN_CHANNELS
 
 
 class UnknownChannel(LookupError):

@@ -8,9 +8,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..errors import InvalidInput
+from ..vocab import BUILTIN_CHANNELS, RunStatus, Trigger
 from .base import DeliveryPayload
-
-BUILTIN_CHANNELS = ("stdout", "log_file", "webhook", "slack", "email")
 
 
 def sample_payload(job: dict[str, Any], now: datetime) -> DeliveryPayload:
@@ -20,8 +19,8 @@ def sample_payload(job: dict[str, Any], now: datetime) -> DeliveryPayload:
     name = job.get("name") or job.get("id")
     run = {
         "id": f"test-{uuid.uuid4()}",
-        "status": "succeeded",
-        "trigger": "manual",
+        "status": RunStatus.succeeded,
+        "trigger": Trigger.manual,
         "attempt": 1,
         "scheduled_for": now,
         "started_at": started,

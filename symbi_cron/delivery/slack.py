@@ -18,6 +18,7 @@ import json
 from typing import Any
 
 from ..net import NOT_FOLLOWED
+from ..vocab import FAILURE_RUN_STATUSES, ChannelName, RunStatus
 from ._http import HttpResult, Verdict, post_with_retries
 from .base import DeliveryContext, DeliveryPayload, Receipt
 from .redact import describe_url
@@ -31,17 +32,17 @@ OUTPUT_LIMIT = SECTION_TEXT_LIMIT - 100
 SLACK_HOOKS_PREFIX = "https://hooks.slack.com/"
 
 STATUS_EMOJI = {
-    "succeeded": ":white_check_mark:",
-    "failed": ":x:",
-    "timed_out": ":hourglass:",
-    "interrupted": ":warning:",
-    "denied": ":no_entry:",
-    "cancelled": ":heavy_minus_sign:",
-    "skipped": ":fast_forward:",
-    "missed": ":grey_question:",
+    RunStatus.succeeded: ":white_check_mark:",
+    RunStatus.failed: ":x:",
+    RunStatus.timed_out: ":hourglass:",
+    RunStatus.interrupted: ":warning:",
+    RunStatus.denied: ":no_entry:",
+    RunStatus.cancelled: ":heavy_minus_sign:",
+    RunStatus.skipped: ":fast_forward:",
+    RunStatus.missed: ":grey_question:",
 }
 #: Statuses whose output is shown from its end (the error is usually last).
-TAIL_STATUSES = frozenset({"failed", "timed_out", "interrupted", "budget_exceeded"})
+TAIL_STATUSES = FAILURE_RUN_STATUSES
 
 
 def escape(text: str) -> str:
@@ -171,7 +172,7 @@ def _hint(error: str) -> str:
 
 
 class SlackChannel:
-    name = "slack"
+    name = ChannelName.slack
 
     def send(self, payload: DeliveryPayload, ctx: DeliveryContext) -> Receipt:
         d = ctx.delivery

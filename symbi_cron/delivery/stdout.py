@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 
+from ..vocab import ChannelName
 from .base import DeliveryContext, DeliveryPayload, Receipt
 
 
@@ -24,7 +25,7 @@ def header(payload: DeliveryPayload, ctx: DeliveryContext) -> str:
 
 
 class StdoutChannel:
-    name = "stdout"
+    name = ChannelName.stdout
 
     def send(self, payload: DeliveryPayload, ctx: DeliveryContext) -> Receipt:
         out = ctx.stdout if ctx.stdout is not None else sys.stdout

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..envref import unset_refs
 from ..net import NOT_FOLLOWED
+from ..vocab import ChannelName
 from ._http import HttpResult, Verdict, post_with_retries
 from .base import DeliveryContext, DeliveryPayload, Receipt
 from .redact import describe_url
@@ -34,7 +35,7 @@ def judge_http(result: HttpResult, where: str) -> Verdict:
 
 
 class WebhookChannel:
-    name = "webhook"
+    name = ChannelName.webhook
 
     def send(self, payload: DeliveryPayload, ctx: DeliveryContext) -> Receipt:
         d = ctx.delivery

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ..vocab import JobStatus
 from .checker import SCHEDULE_RENAMES
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_.@\-]*$")
@@ -192,7 +193,7 @@ def symbi_text(agents: Iterable[Mapping[str, Any]], jobs: Iterable[Mapping[str, 
 
             raise InvalidState(f"job {job.get('name')!r} cannot be written as .symbi: {exc}") from None
         status = job.get("status")
-        if status and status != "active":
+        if status and status != JobStatus.active:
             block = f"# {job['name']} is {status} (apply keeps it so; see `symbi cron resume` / `reset`)\n" + block
         parts.append(block)
     return "\n".join(parts)

@@ -29,14 +29,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..store import stats
-from ..vocab import BUILTIN_CHANNELS
+from ..vocab import BUILTIN_CHANNELS, JobStatus, RunStatus
 
 log = logging.getLogger("symbi_cron.http")
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 #: Bodies at least this long are gzip-compressed for a client that accepts it (Prometheus always does).
 GZIP_MIN_BYTES = 8192
-JOB_STATUSES = ("active", "paused", "completed", "failed", "dead_letter")
+JOB_STATUSES = tuple(s.value for s in JobStatus)
 #: The label values a job's runs_total always has, with a zero sample until they happen (the others appear when
 #: they first happen: a job's skipped, missed, denied, cancelled and budget_exceeded runs).
 ALWAYS_STATUSES = ("succeeded", "failed", "timed_out", "interrupted")
@@ -227,7 +227,7 @@ class MetricsExporter:
             out.sample(name, _num(jobs.get(status, 0)), f'status="{status}"')
         name = "symbiont_cron_pending_approval_runs"
         out.family(name, "gauge", "Runs waiting for an approver")
-        out.sample(name, _num(open_runs.get("pending_approval", 0)))
+        out.sample(name, _num(open_runs.get(RunStatus.pending_approval, 0)))
         name = "symbiont_cron_metrics_jobs_without_series"
         out.family(name, "gauge", "Jobs left without per-job series by the cardinality rule ([metrics], docs/api.md)")
         out.sample(name, _num(scope.omitted))
@@ -273,8 +273,8 @@ class MetricsExporter:
                 if n or status in ALWAYS_STATUSES:
                     add(f'{name}{{{lab},status="{status}"}} {_num(n)}\n')
         for fam, col, text in (
-            ("symbiont_cron_skipped_slots_total", "skipped", "Slots skipped (job at max_concurrent)"),
-            ("symbiont_cron_missed_slots_total", "missed", "Slots missed while the daemon was down"),
+            ("symbiont_cron_skipped_slots_total", RunStatus.skipped, "Slots skipped (job at max_concurrent)"),
+            ("symbiont_cron_missed_slots_total", RunStatus.missed, "Slots missed while the daemon was down"),
             ("symbiont_cron_dead_letter_total", "dead_letters", "Times a job moved to dead_letter"),
         ):
             out.family(fam, "counter", text)
@@ -335,11 +335,11 @@ class MetricsExporter:
         in_flight = snap.get("in_flight")
         name = "symbiont_cron_in_flight_jobs"
         out.family(name, "gauge", "Runs executing now")
-        out.sample(name, _num(in_flight if in_flight is not None else open_runs.get("running", 0)))
+        out.sample(name, _num(in_flight if in_flight is not None else open_runs.get(RunStatus.running, 0)))
         queued = snap.get("queued")
         name = "symbiont_cron_queued_runs"
         out.family(name, "gauge", "Runs waiting for capacity or their start time")
-        out.sample(name, _num(queued if queued is not None else open_runs.get("queued", 0)))
+        out.sample(name, _num(queued if queued is not None else open_runs.get(RunStatus.queued, 0)))
         lag = snap.get("tick_lag_seconds")
         if lag is not None:
             name = "symbiont_cron_tick_lag_seconds"

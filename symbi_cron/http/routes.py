@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from ..apikey import api_identities
 from ..errors import InvalidInput, SymbiError
 from ..models import Job, JobSpec, Run, validation_error
+from ..vocab import JobStatus, RunStatus
 from . import schemas as S
 from .casing import camel_field, to_camel, to_snake
 from .paging import MAX_PAGE, next_page_headers, read_page
@@ -229,7 +230,7 @@ class Api:
         )
         accessible = h["store_accessible"]
         jobs, m = h["jobs"], guide_metrics(h["totals"])
-        in_flight = int(snap.get("in_flight", h["open"].get("running", 0)))
+        in_flight = int(snap.get("in_flight", h["open"].get(RunStatus.running, 0)))
         code = 200 if accessible else 503
         if fmt == "runtime":
             return Response(
@@ -238,9 +239,9 @@ class Api:
                     is_running=self.supervisor is not None,
                     store_accessible=accessible,
                     jobs_total=sum(jobs.values()),
-                    jobs_active=jobs.get("active", 0),
-                    jobs_paused=jobs.get("paused", 0),
-                    jobs_dead_letter=jobs.get("dead_letter", 0),
+                    jobs_active=jobs.get(JobStatus.active, 0),
+                    jobs_paused=jobs.get(JobStatus.paused, 0),
+                    jobs_dead_letter=jobs.get(JobStatus.dead_letter, 0),
                     global_active_runs=in_flight,
                     max_concurrent=self.app.settings.scheduler.max_concurrent_jobs,
                     runs_total=m["runs_total"],
@@ -255,11 +256,11 @@ class Api:
             S.SchedulerHealth(
                 status=h["status"],
                 reasons=h["reasons"],
-                active_jobs=jobs.get("active", 0),
-                paused_jobs=jobs.get("paused", 0),
-                dead_letter_jobs=jobs.get("dead_letter", 0),
+                active_jobs=jobs.get(JobStatus.active, 0),
+                paused_jobs=jobs.get(JobStatus.paused, 0),
+                dead_letter_jobs=jobs.get(JobStatus.dead_letter, 0),
                 in_flight_jobs=in_flight,
-                queued_runs=int(snap.get("queued", h["open"].get("queued", 0))),
+                queued_runs=int(snap.get("queued", h["open"].get(RunStatus.queued, 0))),
                 tick_lag_seconds=snap.get("tick_lag_seconds"),
                 metrics=S.HealthMetrics(**{k: v for k, v in m.items() if k != "longest_run_ms"}),
             ).model_dump(mode="json"),

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from ..models import AGENT_NAME_PATTERN, NAME_PATTERN, Job, JobSpec, Run
+from ..vocab import JobStatus, Trigger
 
 
 class _In(BaseModel):
@@ -92,7 +93,7 @@ class RunAccepted(_Out):
     job_id: str
     job_name: str | None = None
     status: str
-    trigger: str = "manual"
+    trigger: str = Trigger.manual.value
     input: str | None = None
     scheduled_for: datetime | None = None
 
@@ -322,7 +323,7 @@ def schedule_detail(job: dict[str, Any]) -> dict[str, Any]:
         cron_expression=job.get("cron_expr"),
         timezone=job["timezone"],
         status=job["status"],
-        enabled=job["status"] == "active",
+        enabled=job["status"] == JobStatus.active,
         one_shot=bool(job.get("one_shot")),
         next_run=_iso(job.get("next_run")),
         last_run=_iso(job.get("last_run")),

@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 from ..paths import Paths
 from ..sleepword import is_sleep_line, strip_sleep_line
+from ..vocab import RunStatus
 from . import sessions
 from .executor import ExecRequest, ExecResult, agent_env, env_secrets, execute, read_summary
 
@@ -177,7 +178,7 @@ def execute_run(ctx: RunContext) -> RunOutcome:
     job, run = ctx.job, ctx.run
     if ctx.agent is None:
         return RunOutcome(
-            "failed",
+            RunStatus.failed,
             None,
             "",
             None,
@@ -214,7 +215,7 @@ def _wake(ctx: RunContext, mode: str, hb: Mapping[str, Any], started: float, dea
     per_iter: list[dict[str, Any]] = []
     used = 0
     summary: str | None = wake_session.previous_summary
-    status, code, error = "failed", None, None
+    status, code, error = RunStatus.failed, None, None
     over: dict[str, Any] | None = None
     iter_sessions: list[sessions.Session] = []
     last_summary: str | None = None
@@ -263,10 +264,10 @@ def _wake(ctx: RunContext, mode: str, hb: Mapping[str, Any], started: float, dea
                 over = res.extra.get("budget_exceeded")
                 break
             if slept:
-                status = "succeeded"
+                status = RunStatus.succeeded
                 break
         else:
-            status = "failed"
+            status = RunStatus.failed
             error = (
                 f"heartbeat reached max_iterations ({max_iter}) without the agent answering `sleep`"
                 " as its last output line (or calling the sleep tool)"

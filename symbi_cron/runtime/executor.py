@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
+from ..vocab import RunStatus
+
 #: How much of the output's end is kept in memory (summary, ``sleep`` detection).
 TAIL_BYTES = 16_384
 #: Characters of the output's tail used as the summary when the agent writes none.
@@ -112,7 +114,7 @@ class ExecResult:
 
     @property
     def ok(self) -> bool:
-        return self.status == "succeeded"
+        return self.status == RunStatus.succeeded
 
     def last_line(self) -> str:
         """The output's last non-empty line (the heartbeat's ``sleep`` check)."""
@@ -508,7 +510,7 @@ def run_process(
         _log_write(log, f"[symbi] {message}\n".encode())
         _close(log)
         return ExecResult(
-            status="failed",
+            status=RunStatus.failed,
             exit_code=code,
             output="",
             truncated=False,
@@ -573,19 +575,19 @@ def run_process(
         output += f"\n[output truncated at {req.output_cap} bytes of {out.total}; full text in {req.log_path}]"
     error_message: str | None = None
     if ended.outcome == "timed_out":
-        status = "timed_out"
+        status = RunStatus.timed_out
         error_message = (
             f"killed after max_runtime of {req.max_runtime:g}s (TERM, then KILL after the grace period)"
             if req.max_runtime is not None
             else "killed: time limit reached"
         )
     elif ended.outcome == "interrupted":
-        status = "interrupted"
+        status = RunStatus.interrupted
         error_message = "stopped by the supervisor's shutdown"
     elif code == 0:
-        status = "succeeded"
+        status = RunStatus.succeeded
     else:
-        status = "failed"
+        status = RunStatus.failed
         if code is not None and code < 0:
             sig = signal.Signals(-code).name if -code in signal.valid_signals() else -code
             error_message = f"agent killed by signal {sig}"

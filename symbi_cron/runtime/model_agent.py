@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..vocab import RunStatus
 from .executor import TAIL_BYTES, ExecRequest, ExecResult, Launch, env_secrets, run_process
 
 #: How long after the deadline a model agent's process is killed if its runner has not stopped by itself.
@@ -92,7 +93,7 @@ def execute_model(
     )
     res = run_process(proc_req, launch)
     answer: dict[str, Any] | None = None
-    if res.status == "succeeded":
+    if res.status == RunStatus.succeeded:
         try:
             answer = json.loads(res.output)
         except ValueError:
@@ -100,8 +101,8 @@ def execute_model(
     duration_ms = int((time.monotonic() - started) * 1000)
     if answer is None:
         why = res.error_message or "the model runner ended without an answer"
-        if res.status == "succeeded":
-            res = ExecResult("failed", 1, "", False, "", duration_ms, why)
+        if res.status == RunStatus.succeeded:
+            res = ExecResult(RunStatus.failed, 1, "", False, "", duration_ms, why)
         else:
             res = ExecResult(res.status, res.exit_code, "", False, "", duration_ms, why, pid=res.pid)
         _log_end(req.log_path, res)
@@ -112,15 +113,15 @@ def execute_model(
 
         write_private(summary_file, str(answer["summary"]))
     status = (
-        "succeeded"
+        RunStatus.succeeded
         if answer.get("exit_code") == 0
-        else "budget_exceeded"
-        if answer.get("budget_exceeded")
-        else "interrupted"
+        else RunStatus.budget_exceeded
+        if answer.get(RunStatus.budget_exceeded)
+        else RunStatus.interrupted
         if answer.get("interrupted")
-        else "timed_out"
+        else RunStatus.timed_out
         if answer.get("timed_out")
-        else "failed"
+        else RunStatus.failed
     )
     data = output.encode("utf-8")
     truncated = len(data) > req.output_cap
@@ -134,7 +135,7 @@ def execute_model(
         except (OSError, ValueError):
             pass
     error: str | None = answer.get("error_message")
-    if status == "timed_out" and req.max_runtime is not None and error:
+    if status == RunStatus.timed_out and req.max_runtime is not None and error:
         error = f"{error} (max_runtime {req.max_runtime:g}s)"
     result = ExecResult(
         status=status,

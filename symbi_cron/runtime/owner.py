@@ -26,6 +26,7 @@ from ..services.record import finish_run, max_retries_of
 from ..services.start import begin_run
 from ..store import runs as run_rows
 from ..timeutil import to_ms
+from ..vocab import JobStatus, RunStatus
 from .execute import RunContext, RunOutcome, execute_run
 
 log = logging.getLogger("symbi.scheduler")
@@ -110,7 +111,7 @@ class RunOwner:
         app = self.app
         with app.store.read() as conn:
             run = run_rows.get(conn, run_id)
-            if run is None or run["status"] != "running" or run.get("daemon_id") != self.owner_id:
+            if run is None or run["status"] != RunStatus.running or run.get("daemon_id") != self.owner_id:
                 return None
             job = job_rows.get(conn, run["job_id"])
             if job is None:
@@ -143,16 +144,16 @@ class RunOwner:
             outcome = execute_run(ctx)
         except Exception as exc:  # a bug or an OS error around the agent: the run fails, the owner goes on
             log.exception("run %s of job %s could not be executed", run_id[:8], job["name"])
-            outcome = RunOutcome("failed", None, "", None, f"internal error running the agent: {exc}", 0, 0)
-        if outcome.status == "interrupted" and getattr(self.cancel, "reason", "") == "cancel":
+            outcome = RunOutcome(RunStatus.failed, None, "", None, f"internal error running the agent: {exc}", 0, 0)
+        if outcome.status == RunStatus.interrupted and getattr(self.cancel, "reason", "") == "cancel":
             # Someone asked (`symbi cron cancel`, Ctrl-C on `cron run --wait --cancel-on-interrupt`): not a failure.
-            outcome.status, outcome.error_message = "cancelled", "cancelled on request (the agent was stopped)"
+            outcome.status, outcome.error_message = RunStatus.cancelled, "cancelled on request (the agent was stopped)"
         finished = self.record(run_id, outcome)
         if finished is None:
             return None
         if self.on_recorded is not None:
             self.on_recorded()
-        level = logging.INFO if finished["status"] == "succeeded" else logging.WARNING
+        level = logging.INFO if finished["status"] == RunStatus.succeeded else logging.WARNING
         log.log(
             level,
             "run %s of job %s %s in %s ms%s",
@@ -205,7 +206,7 @@ class RunOwner:
             run = run_rows.get_for_finish(tx, run_id)
             if run is None:
                 return None
-            if run["status"] != "running" or run.get("daemon_id") != self.owner_id:
+            if run["status"] != RunStatus.running or run.get("daemon_id") != self.owner_id:
                 log.warning(
                     "run %s was recorded %s by another process while this owner ran it (its lease had lapsed and"
                     " the run was taken over): its outcome (%s) is refused",
@@ -234,7 +235,7 @@ class RunOwner:
             job = job_rows.get(tx, run["job_id"])
             if job is not None:
                 owe_deliveries(tx, job, finished, owner=self.owner_id, now_ms=now_ms)
-                if before not in (None, "dead_letter") and job["status"] == "dead_letter":
+                if before not in (None, JobStatus.dead_letter) and job["status"] == JobStatus.dead_letter:
                     log.warning(
                         "job %s dead-lettered after %d consecutive failures (max_retries %d); last run %s %s;"
                         " nothing more runs until `symbi cron reset %s`",

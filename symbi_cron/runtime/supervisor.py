@@ -58,6 +58,7 @@ from ..store import daemons as lease_rows
 from ..store import jobs as job_rows
 from ..store import runs as run_rows
 from ..timeutil import from_ms, iso, to_ms
+from ..vocab import Event, JobStatus, RunStatus
 
 log = logging.getLogger("symbi.scheduler")
 #: Due jobs claimed per transaction (more are claimed at the next, immediate, tick).
@@ -306,7 +307,7 @@ class Supervisor:
     def _sweep_running(self) -> list[str]:
         now_ms = to_ms(self.app.clock.now())
         with self.app.store.read() as conn:
-            running = run_rows.with_status(conn, ("running",))
+            running = run_rows.with_status(conn, (RunStatus.running,))
             jobs = {}
             for run in running:
                 if run["job_id"] not in jobs:
@@ -385,7 +386,7 @@ class Supervisor:
             return False
         with self.app.store.read() as conn:
             state = run_rows.statuses(conn, [run_id]).get(run_id)
-        if state is None or state != ("running", owner):
+        if state is None or state != (RunStatus.running, owner):
             return False  # recorded (the usual end of an owner), or no longer this owner's
         if owner and processes.owner_kind(owner) == "owner":
             parts = owner.split(":")
@@ -402,14 +403,14 @@ class Supervisor:
 
         with self.app.store.write() as tx:
             run = run_rows.get_for_finish(tx, run_id)
-            if run is None or run["status"] != "running" or run.get("daemon_id") != owner:
+            if run is None or run["status"] != RunStatus.running or run.get("daemon_id") != owner:
                 return False  # recorded meanwhile (the owner finished as we looked)
             if self.shared and not known_dead and lease_alive(tx, owner, self.daemon_id, now_ms, lock=True):
                 return False  # it renewed its lease meanwhile (it woke up): still its run
             finished = finish_run(
                 tx,
                 run_id,
-                status="interrupted",
+                status=RunStatus.interrupted,
                 now_ms=now_ms,
                 actor="daemon",
                 error_message="the run's owner process died before recording an outcome (killed, crashed, or the"
@@ -609,7 +610,7 @@ class Supervisor:
         from ..timing import parse
 
         with self.app.store.write() as tx:
-            for job in job_rows.list_jobs(tx, status="active"):
+            for job in job_rows.list_jobs(tx, status=JobStatus.active):
                 if not job.get("cron_expr") or job.get("one_shot"):
                     continue
                 try:
@@ -696,7 +697,7 @@ class Supervisor:
                 owned = self._inflight.get(run_id)
                 if owned is None:
                     continue
-                if state is None or state[0] != "running" or state[1] != owned.owner_id:
+                if state is None or state[0] != RunStatus.running or state[1] != owned.owner_id:
                     del self._inflight[run_id]
 
     def _claim(self, due: list[dict[str, Any]], now_ms: int) -> None:
@@ -734,16 +735,15 @@ class Supervisor:
     def _flag_job(self, tx: Any, stale: dict[str, Any], now_ms: int, exc: Exception) -> None:
         """A job that cannot be claimed is set ``failed`` (it leaves the due index), with the reason in the audit
         log; ``symbi cron reset`` or a fix of its row brings it back."""
-        from ..services.jobs import FAILED
         from ..store.audit import append_event
 
         reason = f"the job could not be scheduled: {type(exc).__name__}: {exc}"
         log.error("job %s (%s): %s; it is set failed, the others go on", stale.get("name"), stale["id"], reason)
-        job_rows.set_state(tx, stale["id"], now_ms=now_ms, status="failed", next_run=None)
+        job_rows.set_state(tx, stale["id"], now_ms=now_ms, status=JobStatus.failed, next_run=None)
         append_event(
             tx,
             at_ms=now_ms,
-            type=FAILED,
+            type=Event.job_failed,
             actor="daemon",
             job_id=stale["id"],
             job_name=stale.get("name"),
@@ -879,7 +879,7 @@ class Supervisor:
                         continue
                     if b is not None:
                         begun.append((b, owners[i] if owners is not None else None))
-                    elif run_rows.status_of(tx, run["id"]) == "queued":
+                    elif run_rows.status_of(tx, run["id"]) == RunStatus.queued:
                         full.add(run["job_id"])  # at its max_concurrent, held by another daemon, or changed
         except BaseException:
             for o in unused:
@@ -898,7 +898,7 @@ class Supervisor:
         finish_run(
             tx,
             run["id"],
-            status="failed",
+            status=RunStatus.failed,
             now_ms=now_ms,
             actor="daemon",
             error_message=f"the run could not be started: {type(exc).__name__}: {exc}",

@@ -32,6 +32,9 @@ from typing import Any
 
 from .policy import AgentPinError
 
+#: The AgentPin discovery document's word for an agent in service (its vocabulary, not the scheduler's).
+AGENTPIN_ACTIVE = "active"
+
 __all__ = ["DEFAULT_URL_TEMPLATE", "AgentPinError", "AgentPinVerifier", "Claims", "expected_subject"]
 
 REQUIRED_TYP = "agentpin-credential+jwt"
@@ -327,7 +330,7 @@ class AgentPinVerifier:
             raise AgentPinError(f"agent {sub!r} is not declared in the discovery document of {domain}")
         # Fail closed on a document that lists the agent twice: every entry must say active.
         for agent in entries:
-            if agent.get("status") != "active":
+            if agent.get("status") != AGENTPIN_ACTIVE:
                 raise AgentPinError(f"agent {sub!r} is {agent.get('status')!r} in the discovery document, not active")
         jti = payload.get("jti")
         if revocation:

@@ -9,12 +9,11 @@ from ..store import agents as agent_rows
 from ..store import jobs as job_rows
 from ..store.audit import append_event
 from ..timeutil import to_ms
+from ..vocab import Event
 from .app import App
 
 if TYPE_CHECKING:  # the models (pydantic) are imported where an agent is written: reading stays light
     from ..models import AgentSpec
-
-AGENT_REGISTERED, AGENT_REMOVED = "AgentRegistered", "AgentRemoved"
 
 
 def validate_agent(data: AgentSpec | dict[str, Any]) -> dict[str, Any]:
@@ -45,7 +44,7 @@ def add_agent(app: App, spec: AgentSpec | dict[str, Any], *, replace: bool = Fal
         append_event(
             tx,
             at_ms=now,
-            type=AGENT_REGISTERED,
+            type=Event.agent_registered,
             actor=app.actor,
             details={"agent": clean["name"], "replaced": bool(existing), "capabilities": clean.get("capabilities", [])},
         )
@@ -83,7 +82,7 @@ def remove_agent(app: App, name: str, *, force: bool = False) -> dict[str, Any]:
         append_event(
             tx,
             at_ms=to_ms(app.clock.now()),
-            type=AGENT_REMOVED,
+            type=Event.agent_removed,
             actor=app.actor,
             details={"agent": name, "jobs_using_it": users},
         )

@@ -21,16 +21,10 @@ from ..store import jobs as job_rows
 from ..store import runs as run_rows
 from ..store.audit import append_event
 from ..timeutil import iso, to_ms
+from ..vocab import ApprovalStatus, Event, RunStatus
 from .app import App, current_user
 from .jobs import end_one_shot_if_done
 from .runs import resolve_run
-
-APPROVAL_REQUESTED = "CronRunApprovalRequested"
-APPROVED = "CronRunApproved"
-DENIED = "CronRunDenied"
-EXPIRED = "CronRunApprovalExpired"
-PIN_FAILED = "AgentPinVerificationFailed"
-POLICY_DENIED = "CronRunPolicyDenied"
 
 EXPIRED_MESSAGE = "approval expired at the next slot"
 
@@ -88,7 +82,7 @@ def record_decision(
         return append_event(
             conn,
             at_ms=now_ms,
-            type=POLICY_DENIED,
+            type=Event.run_policy_denied,
             actor=actor,
             job_id=job.get("id"),
             job_name=job.get("name"),
@@ -99,7 +93,7 @@ def record_decision(
         return append_event(
             conn,
             at_ms=now_ms,
-            type=APPROVAL_REQUESTED,
+            type=Event.run_approval_requested,
             actor=actor,
             job_id=job.get("id"),
             job_name=job.get("name"),
@@ -116,7 +110,7 @@ def record_pin_failure(
     return append_event(
         conn,
         at_ms=now_ms,
-        type=PIN_FAILED,
+        type=Event.agent_pin_failed,
         actor=actor,
         job_id=job.get("id"),
         job_name=job.get("name"),
@@ -150,7 +144,7 @@ def _pending(tx, run_ref: str, verb: str) -> tuple[dict[str, Any], dict[str, Any
     job = job_rows.get(tx, run["job_id"])
     if job is None:  # runs cascade with their job; this is a race with a delete
         raise NotFound(f"the job of run {run['id'][:8]} no longer exists")
-    if run["status"] != "pending_approval":
+    if run["status"] != RunStatus.pending_approval:
         raise InvalidState(
             f"run {run['id'][:8]} of job {job['name']!r} is {run['status']}, not pending_approval: nothing to {verb}"
         )
@@ -165,7 +159,7 @@ def _expire(tx, job: dict[str, Any], run: dict[str, Any], now: datetime, actor: 
         tx,
         run["id"],
         now_ms=now_ms,
-        status="cancelled",
+        status=RunStatus.cancelled,
         finished_at=now_ms,
         error_message=EXPIRED_MESSAGE,
         detail=detail,
@@ -173,7 +167,7 @@ def _expire(tx, job: dict[str, Any], run: dict[str, Any], now: datetime, actor: 
     append_event(
         tx,
         at_ms=now_ms,
-        type=EXPIRED,
+        type=Event.run_approval_expired,
         actor=actor,
         job_id=job["id"],
         job_name=job["name"],
@@ -198,12 +192,12 @@ def approve_run(app: App, run_ref: str, *, user: str | None = None) -> dict[str,
             expired = False
             now_ms = to_ms(now)
             detail = dict(run.get("detail") or {})
-            detail["approval"] = {"status": "approved", "by": user, "at": iso(now)}
-            run_rows.update(tx, run["id"], now_ms=now_ms, status="queued", not_before=now_ms, detail=detail)
+            detail["approval"] = {"status": ApprovalStatus.approved, "by": user, "at": iso(now)}
+            run_rows.update(tx, run["id"], now_ms=now_ms, status=RunStatus.queued, not_before=now_ms, detail=detail)
             append_event(
                 tx,
                 at_ms=now_ms,
-                type=APPROVED,
+                type=Event.run_approved,
                 actor=app.actor,
                 job_id=job["id"],
                 job_name=job["name"],
@@ -232,12 +226,12 @@ def deny_run(app: App, run_ref: str, reason: str | None = None, *, user: str | N
         run, job = _pending(tx, run_ref, "deny")
         _check_approver(job, user, "deny")
         detail = dict(run.get("detail") or {})
-        detail["approval"] = {"status": "denied", "by": user, "at": iso(now), "reason": reason}
+        detail["approval"] = {"status": ApprovalStatus.denied, "by": user, "at": iso(now), "reason": reason}
         run_rows.update(
             tx,
             run["id"],
             now_ms=now_ms,
-            status="denied",
+            status=RunStatus.denied,
             finished_at=now_ms,
             error_message=f"denied by {user}: {reason}",
             detail=detail,
@@ -245,7 +239,7 @@ def deny_run(app: App, run_ref: str, reason: str | None = None, *, user: str | N
         append_event(
             tx,
             at_ms=now_ms,
-            type=DENIED,
+            type=Event.run_denied,
             actor=app.actor,
             job_id=job["id"],
             job_name=job["name"],
@@ -271,7 +265,7 @@ def expire_pending(conn, job_id: str, now: datetime, *, actor: str = "daemon") -
     if job is None:
         return []
     expired = []
-    for run in run_rows.with_status(conn, ("pending_approval",), job_id=job_id):
+    for run in run_rows.with_status(conn, (RunStatus.pending_approval,), job_id=job_id):
         deadline = approval_deadline(job, run)
         if deadline is not None and now >= deadline:
             _expire(conn, job, run, now, actor)
@@ -284,7 +278,7 @@ def pending_runs(app: App) -> list[dict[str, Any]]:
     now = app.clock.now()
     out = []
     with app.store.read() as conn:
-        for run in run_rows.with_status(conn, ("pending_approval",)):
+        for run in run_rows.with_status(conn, (RunStatus.pending_approval,)):
             job = job_rows.get(conn, run["job_id"])
             if job is None:
                 continue

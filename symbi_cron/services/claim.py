@@ -25,8 +25,9 @@ from ..store import jobs as job_rows
 from ..store import runs as run_rows
 from ..store.audit import append_event
 from ..timeutil import from_ms, iso, to_ms
+from ..vocab import OCCUPYING_RUN_STATUSES, Catchup, Event, JobStatus, RunStatus, Trigger
 from .approvals import expire_pending
-from .jobs import FAILED, end_one_shot_if_done, next_fire
+from .jobs import end_one_shot_if_done, next_fire
 from .runs import insert_unscheduled
 
 #: How late a slot may start and still count as on time (a busy tick, a short suspend).
@@ -34,7 +35,7 @@ DEFAULT_LATE_GRACE_MS = 60_000
 #: The most ``missed`` records written for one job at one catch-up (a year-old store must not explode).
 DEFAULT_MAX_MISSED = 1000
 #: Statuses that occupy one of a job's ``max_concurrent`` places.
-OCCUPYING = ("queued", "running")
+OCCUPYING = OCCUPYING_RUN_STATUSES
 
 
 @dataclass
@@ -97,8 +98,8 @@ def _supersede_waiting_retries(conn, job: dict[str, Any], count: int, *, now_ms:
     """Cancel up to ``count`` of the job's queued retries whose backoff has not ended; how many."""
     waiting = [
         r
-        for r in run_rows.with_status(conn, ("queued",), job_id=job["id"])
-        if r["trigger"] == "retry" and r.get("not_before") is not None and to_ms(r["not_before"]) > now_ms
+        for r in run_rows.with_status(conn, (RunStatus.queued,), job_id=job["id"])
+        if r["trigger"] == Trigger.retry and r.get("not_before") is not None and to_ms(r["not_before"]) > now_ms
     ]
     slot = iso(from_ms(slot_ms))
     for run in waiting[:count]:
@@ -108,7 +109,7 @@ def _supersede_waiting_retries(conn, job: dict[str, Any], count: int, *, now_ms:
             conn,
             run["id"],
             now_ms=now_ms,
-            status="cancelled",
+            status=RunStatus.cancelled,
             finished_at=now_ms,
             error_message=f"superseded by the slot of {slot}: a new slot replaces a retry still waiting for its"
             " backoff",
@@ -147,8 +148,8 @@ def _replayed(
             conn,
             id=run_id,
             job_id=job["id"],
-            trigger="schedule",
-            status="queued",
+            trigger=Trigger.schedule,
+            status=RunStatus.queued,
             scheduled_for=slot_ms + offset,
             now_ms=now_ms,
             input=job.get("input"),
@@ -172,9 +173,9 @@ def _occupancy(conn, job_id: str) -> tuple[int, str]:
     """How many of the job's places are taken, and by what, in words ("1 running, 1 retry waiting for its
     backoff"): a skipped slot's reason must say why, and a waiting retry is not "in flight"."""
     rows = run_rows.occupancy(conn, job_id, OCCUPYING)
-    running = sum(r[2] for r in rows if r[0] == "running")
-    retries = sum(r[2] for r in rows if r[0] == "queued" and r[1] == "retry")
-    queued = sum(r[2] for r in rows if r[0] == "queued" and r[1] != "retry")
+    running = sum(r[2] for r in rows if r[0] == RunStatus.running)
+    retries = sum(r[2] for r in rows if r[0] == RunStatus.queued and r[1] == Trigger.retry)
+    queued = sum(r[2] for r in rows if r[0] == RunStatus.queued and r[1] != Trigger.retry)
     words = [
         f"{running} running" if running else "",
         f"{retries} {'retry' if retries == 1 else 'retries'} waiting for {'its' if retries == 1 else 'their'} backoff"
@@ -191,16 +192,16 @@ def claim_job(
     """Turn a due job's slots into runs and advance its ``next_run``, inside the caller's transaction."""
     result = ClaimResult()
     first = _ms(job.get("next_run"))
-    if first is None or first > now_ms or job.get("status") != "active":
+    if first is None or first > now_ms or job.get("status") != JobStatus.active:
         return result
     try:
         slots, total, nxt = due_slots(job, first, now_ms, limits.max_missed + 1)
     except Exception as exc:  # a schedule that no longer parses: stop the job rather than loop on it
-        job_rows.set_state(conn, job["id"], now_ms=now_ms, status="failed", next_run=None)
+        job_rows.set_state(conn, job["id"], now_ms=now_ms, status=JobStatus.failed, next_run=None)
         append_event(
             conn,
             at_ms=now_ms,
-            type=FAILED,
+            type=Event.job_failed,
             actor=actor,
             job_id=job["id"],
             job_name=job["name"],
@@ -220,8 +221,8 @@ def claim_job(
             conn,
             id=str(uuid.uuid4()),
             job_id=job["id"],
-            trigger="schedule",
-            status="missed",
+            trigger=Trigger.schedule,
+            status=RunStatus.missed,
             scheduled_for=s,
             now_ms=now_ms,
             finished=True,
@@ -234,19 +235,19 @@ def claim_job(
             conn,
             job,
             result,
-            trigger="schedule",
+            trigger=Trigger.schedule,
             scheduled_for=latest,
             now_ms=now_ms,
             rng=rng,
             limits=limits,
             daemon_id=daemon_id,
         )
-    elif job.get("catchup", "once") == "once":
+    elif job.get("catchup", Catchup.once) == Catchup.once:
         _new_run(
             conn,
             job,
             result,
-            trigger="catchup",
+            trigger=Trigger.catchup,
             scheduled_for=None,
             now_ms=now_ms,
             rng=rng,
@@ -290,7 +291,7 @@ def _new_run(
     base = scheduled_for if scheduled_for is not None else now_ms
     limit = int(job.get("max_concurrent") or 1)
     busy, taken_by = _occupancy(conn, job["id"])
-    if busy >= limit and trigger != "retry":
+    if busy >= limit and trigger != Trigger.retry:
         # A retry still waiting for its backoff gives its place to the new slot (a later slot is a fresher attempt
         # at the same work): cancelled, with the reason in history, rather than the slot skipped.
         freed = _supersede_waiting_retries(conn, job, busy - limit + 1, now_ms=now_ms, slot_ms=base)
@@ -304,7 +305,7 @@ def _new_run(
                 id=str(uuid.uuid4()),
                 job_id=job["id"],
                 trigger=trigger,
-                status="skipped",
+                status=RunStatus.skipped,
                 scheduled_for=scheduled_for,
                 now_ms=now_ms,
                 finished=True,
@@ -317,13 +318,13 @@ def _new_run(
                 conn,
                 job_id=job["id"],
                 trigger=trigger,
-                status="skipped",
+                status=RunStatus.skipped,
                 now_ms=now_ms,
                 finished=True,
                 error_message=reason,
                 detail=detail,
             )
-            result.skipped.append("catchup")
+            result.skipped.append(Trigger.catchup)
         return
     not_before = base + _jitter_ms(job, limits, rng)
     if scheduled_for is not None:
@@ -333,7 +334,7 @@ def _new_run(
             id=run_id,
             job_id=job["id"],
             trigger=trigger,
-            status="queued",
+            status=RunStatus.queued,
             scheduled_for=scheduled_for,
             now_ms=now_ms,
             input=job.get("input"),
@@ -347,7 +348,7 @@ def _new_run(
             conn,
             job_id=job["id"],
             trigger=trigger,
-            status="queued",
+            status=RunStatus.queued,
             now_ms=now_ms,
             input=job.get("input"),
             not_before=not_before,

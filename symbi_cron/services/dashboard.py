@@ -13,6 +13,7 @@ from typing import Any
 from ..errors import InvalidInput, NotFound
 from ..store import dashboard as rows
 from ..timeutil import load_zone, to_ms
+from ..vocab import JobStatus, RunStatus
 from .app import App
 
 #: Runs in a job's strip on the jobs page.
@@ -116,7 +117,7 @@ def jobs_page(
                 "last_status": last.get("last_status"),
                 "last_finished_at": _in_zone(last.get("last_finished_at"), zone),
                 "failure_count": job.get("failure_count", 0),
-                "running": any(r["status"] == "running" for r in strip),
+                "running": any(r["status"] == RunStatus.running for r in strip),
                 "strip": [_brief_run(r, zone) for r in reversed(strip)],
             }
         )
@@ -151,7 +152,7 @@ def fire_times(job: dict[str, Any], now: datetime, count: int = 10) -> list[dict
     from .jobs import next_fire
 
     zone = _zone(job)
-    first = job.get("next_run") if job.get("status") == "active" else None
+    first = job.get("next_run") if job.get("status") == JobStatus.active else None
     times: list[datetime] = []
     try:
         t = first or next_fire(job, now)
@@ -390,7 +391,7 @@ def timeline(
         )
     lanes = []
     for job in page:
-        first = job.get("next_run") if job["status"] == "active" else None
+        first = job.get("next_run") if job["status"] == JobStatus.active else None
         fires = [f for f in _fires_from(job.get("cron_expr"), job.get("at"), job["timezone"], first) if f <= end]
         lane_runs = runs.get(job["id"], [])
         lanes.append(

@@ -26,6 +26,7 @@ from typing import Any
 from ..errors import StoreError
 from ..store import stats
 from ..timeutil import to_ms
+from ..vocab import FAILURE_RUN_STATUSES, JobStatus, RunStatus
 
 #: A slot later than this and still unclaimed means the tick loop is not keeping up (the lifecycle records a slot
 #: later than 60 s as missed).
@@ -78,9 +79,9 @@ def scheduler_health(
     try:
         with app.store.read() as conn:
             data = stats.run_totals(conn)
-            dead = data["jobs"].get("dead_letter", 0)
-            dead_names = stats.jobs_in_status(conn, "dead_letter", SHOWN) if dead else []
-            running = stats.running_runs(conn) if data["open"].get("running") else []
+            dead = data["jobs"].get(JobStatus.dead_letter, 0)
+            dead_names = stats.jobs_in_status(conn, JobStatus.dead_letter, SHOWN) if dead else []
+            running = stats.running_runs(conn) if data["open"].get(RunStatus.running) else []
             due = stats.earliest_due(conn) if scheduling else None
     except StoreError as exc:
         accessible = False
@@ -183,8 +184,8 @@ def _tick_reasons(settings: Any, snap: dict[str, Any], due: Any, now: Any, now_m
 
 def guide_metrics(totals: dict[str, Any]) -> dict[str, Any]:
     """The guide's ``metrics`` object: runs that executed, succeeded and failed, and their mean duration."""
-    succeeded = int(totals.get("succeeded", 0))
-    failed = sum(int(totals.get(s, 0)) for s in ("failed", "timed_out", "interrupted", "budget_exceeded"))
+    succeeded = int(totals.get(RunStatus.succeeded, 0))
+    failed = sum(int(totals.get(s, 0)) for s in sorted(FAILURE_RUN_STATUSES))
     count = int(totals.get("duration_count", 0))
     avg = (float(totals.get("duration_sum_ms", 0)) / count) if count else 0.0
     return {

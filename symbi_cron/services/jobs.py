@@ -17,15 +17,13 @@ from ..store import jobs as job_rows
 from ..store import runs as run_rows
 from ..store.audit import append_event
 from ..timeutil import load_zone, to_ms
+from ..vocab import ChannelName, Event, JobStatus, RunStatus
 from .app import App
 
 if TYPE_CHECKING:
     from ..models import JobSpec
 
 #: Audit event types written here.
-CREATED, UPDATED, DELETED = "CronJobCreated", "CronJobUpdated", "CronJobDeleted"
-PAUSED, RESUMED, RESET = "CronJobPaused", "CronJobResumed", "CronJobReset"
-COMPLETED, FAILED = "CronJobCompleted", "CronJobFailed"
 
 
 # -- validation and schedule math ------------------------------------------------------------------------------
@@ -110,13 +108,13 @@ def delivery_problems(app: App, spec: dict[str, Any]) -> list[InvalidInput]:
 
     channels = spec.get("delivery") or []
     out: list[InvalidInput] = []
-    if "webhook" in channels and not (spec.get("webhook_url") or "").strip():
+    if ChannelName.webhook in channels and not (spec.get("webhook_url") or "").strip():
         out.append(
             InvalidInput(
                 "the webhook channel needs a webhook_url to POST to", field="webhook_url", details={"near": "delivery"}
             )
         )
-    if "email" in channels and not spec.get("email_recipients"):
+    if ChannelName.email in channels and not spec.get("email_recipients"):
         out.append(
             InvalidInput(
                 "the email channel needs at least one address in email_recipients",
@@ -184,7 +182,7 @@ def next_fire(spec: dict[str, Any], after: datetime) -> datetime | None:
 def upcoming_runs(job: dict[str, Any], count: int) -> list[datetime]:
     """The job's next ``count`` slots from its ``next_run`` (none unless it is active)."""
     first = job.get("next_run")
-    if job["status"] != "active" or first is None:
+    if job["status"] != JobStatus.active or first is None:
         return []
     out = [first]
     while len(out) < count:
@@ -301,16 +299,16 @@ def create_job(app: App, spec: JobSpec | dict[str, Any], *, replace: bool = Fals
         if existing:
             job = existing[0]
             job_rows.update_spec(tx, job["id"], clean, next_run=_ms(first), now_ms=to_ms(now))
-            job_rows.set_state(tx, job["id"], now_ms=to_ms(now), status="active", failure_count=0)
-            _audit(app, tx, UPDATED, job["id"], clean["name"], {"replaced": True})
+            job_rows.set_state(tx, job["id"], now_ms=to_ms(now), status=JobStatus.active, failure_count=0)
+            _audit(app, tx, Event.job_updated, job["id"], clean["name"], {"replaced": True})
             job_id = job["id"]
         else:
             job_id = str(uuid.uuid4())
-            job_rows.insert(tx, id=job_id, spec=clean, status="active", next_run=_ms(first), now_ms=to_ms(now))
+            job_rows.insert(tx, id=job_id, spec=clean, status=JobStatus.active, next_run=_ms(first), now_ms=to_ms(now))
             _audit(
                 app,
                 tx,
-                CREATED,
+                Event.job_created,
                 job_id,
                 clean["name"],
                 {
@@ -353,11 +351,11 @@ def update_job(app: App, ref: str, changes: dict[str, Any]) -> dict[str, Any]:
             raise Conflict(f"a job named {clean['name']!r} exists", field="name")
         schedule_changed = any(clean.get(k) != job.get(k) for k in ("cron_expr", "at", "timezone"))
         next_run = job["next_run"]
-        if schedule_changed and job["status"] == "active":
+        if schedule_changed and job["status"] == JobStatus.active:
             next_run = next_fire(clean, now)
         job_rows.update_spec(tx, job["id"], clean, next_run=_ms(next_run), now_ms=to_ms(now))
         changed = sorted(k for k in clean if clean.get(k) != job.get(k))
-        _audit(app, tx, UPDATED, job["id"], clean["name"], {"changed": changed})
+        _audit(app, tx, Event.job_updated, job["id"], clean["name"], {"changed": changed})
         app.changed()
         updated = job_rows.get(tx, job["id"])
     assert updated is not None
@@ -371,7 +369,7 @@ def delete_job(app: App, ref: str) -> dict[str, Any]:
         if run_rows.count_running(tx, job["id"]):
             raise InvalidState(f"job {job['name']!r} has a run in progress; wait for it or pause the job first")
         job_rows.delete(tx, job["id"])
-        _audit(app, tx, DELETED, job["id"], job["name"], {"agent_id": job["agent_id"]})
+        _audit(app, tx, Event.job_deleted, job["id"], job["name"], {"agent_id": job["agent_id"]})
         app.changed()
     return job
 
@@ -381,11 +379,11 @@ def pause_job(app: App, ref: str) -> dict[str, Any]:
     now = app.clock.now()
     with app.store.write() as tx:
         job = resolve_job(tx, ref)
-        if job["status"] != "active":
+        if job["status"] != JobStatus.active:
             raise InvalidState(f"job {job['name']!r} is {job['status']}, not active: nothing to pause")
         # A paused job has no next run: resume computes one from the moment it resumes.
-        job_rows.set_state(tx, job["id"], now_ms=to_ms(now), status="paused", next_run=None)
-        _audit(app, tx, PAUSED, job["id"], job["name"], {})
+        job_rows.set_state(tx, job["id"], now_ms=to_ms(now), status=JobStatus.paused, next_run=None)
+        _audit(app, tx, Event.job_paused, job["id"], job["name"], {})
         app.changed()
         return job_rows.get(tx, job["id"])  # type: ignore[return-value]
 
@@ -395,12 +393,12 @@ def resume_job(app: App, ref: str) -> dict[str, Any]:
     now = app.clock.now()
     with app.store.write() as tx:
         job = resolve_job(tx, ref)
-        if job["status"] != "paused":
+        if job["status"] != JobStatus.paused:
             raise InvalidState(f"job {job['name']!r} is {job['status']}, not paused: nothing to resume")
         nxt = next_fire(job, now)
-        status = "active" if nxt is not None else "completed"
+        status = JobStatus.active if nxt is not None else JobStatus.completed
         job_rows.set_state(tx, job["id"], now_ms=to_ms(now), status=status, next_run=_ms(nxt))
-        _audit(app, tx, RESUMED, job["id"], job["name"], {"next_run": nxt.isoformat() if nxt else None})
+        _audit(app, tx, Event.job_resumed, job["id"], job["name"], {"next_run": nxt.isoformat() if nxt else None})
         app.changed()
         return job_rows.get(tx, job["id"])  # type: ignore[return-value]
 
@@ -416,11 +414,13 @@ def reset_job(app: App, ref: str) -> dict[str, Any]:
                 f"job {job['name']!r} is a one-shot whose time ({job.get('at')}) has passed;"
                 " update its `at` to run it again"
             )
-        job_rows.set_state(tx, job["id"], now_ms=to_ms(now), status="active", failure_count=0, next_run=to_ms(nxt))
+        job_rows.set_state(
+            tx, job["id"], now_ms=to_ms(now), status=JobStatus.active, failure_count=0, next_run=to_ms(nxt)
+        )
         _audit(
             app,
             tx,
-            RESET,
+            Event.job_reset,
             job["id"],
             job["name"],
             {
@@ -440,11 +440,11 @@ def end_one_shot_if_done(
     if job.get("cron_expr") and not job.get("one_shot"):
         return
     current = job_rows.get(conn, job["id"])
-    if current is None or current["status"] != "active" or current["next_run"] is not None:
+    if current is None or current["status"] != JobStatus.active or current["next_run"] is not None:
         return
-    if run_rows.with_status(conn, ("queued", "running", "pending_approval"), job_id=job["id"]):
+    if run_rows.with_status(conn, (RunStatus.queued, RunStatus.running, RunStatus.pending_approval), job_id=job["id"]):
         return
-    final = "completed" if ok else "failed"
+    final = JobStatus.completed if ok else JobStatus.failed
     job_rows.set_state(conn, job["id"], now_ms=now_ms, status=final)
     details: dict[str, Any] = {"one_shot": True, "status": final}
     if reason:
@@ -452,7 +452,7 @@ def end_one_shot_if_done(
     append_event(
         conn,
         at_ms=now_ms,
-        type=COMPLETED if ok else FAILED,
+        type=Event.job_completed if ok else Event.job_failed,
         actor=actor,
         job_id=job["id"],
         job_name=job["name"],

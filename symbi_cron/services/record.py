@@ -15,14 +15,12 @@ from ..store import jobs as job_rows
 from ..store import runs as run_rows
 from ..store.audit import append_event
 from ..timeutil import iso, to_ms
+from ..vocab import Event, JobStatus, RunStatus, Trigger
 from .failure_policy import after_failure, max_retries_of
-from .jobs import FAILED, end_one_shot_if_done
+from .jobs import end_one_shot_if_done
 from .runs import insert_unscheduled
 
-EXECUTED, DEAD_LETTERED = "CronJobExecuted", "CronJobDeadLettered"
-BUDGET_EXCEEDED = "CronRunBudgetExceeded"
-
-__all__ = ["finish_run", "max_retries_of", "EXECUTED", "DEAD_LETTERED", "BUDGET_EXCEEDED"]
+__all__ = ["finish_run", "max_retries_of"]
 
 
 def finish_run(
@@ -47,7 +45,7 @@ def finish_run(
     run = run_rows.get_for_finish(conn, run_id)  # locked, its job first: one recorder at a time
     if run is None:
         return None
-    if run["status"] not in ("running", "queued"):
+    if run["status"] not in (RunStatus.running, RunStatus.queued):
         return run  # already final (e.g. recorded by another path): never count twice
     merged = dict(run.get("detail") or {})
     if detail:
@@ -79,11 +77,13 @@ def finish_run(
     job = job_rows.get(conn, run["job_id"])
     if job is None:
         return run_rows.get(conn, run_id)
-    over_budget = status == "budget_exceeded"
+    over_budget = status == RunStatus.budget_exceeded
     # A budget stop is a failure of the run (delivered as one), but it moves the job toward retries and
     # dead-letter only when the job says so: tomorrow's budget is fresh, and a retry now would stop again.
     failed = status in FAILURE_RUN_STATUSES and (not over_budget or counts_budget_as_failure(job))
-    failure_count = job["failure_count"] + 1 if failed else (0 if status == "succeeded" else job["failure_count"])
+    failure_count = (
+        job["failure_count"] + 1 if failed else (0 if status == RunStatus.succeeded else job["failure_count"])
+    )
     job_rows.set_state(
         conn,
         job["id"],
@@ -108,7 +108,7 @@ def finish_run(
     append_event(
         conn,
         at_ms=now_ms,
-        type=BUDGET_EXCEEDED if over_budget else FAILED if failed else EXECUTED,
+        type=Event.run_budget_exceeded if over_budget else Event.job_failed if failed else Event.job_executed,
         actor=actor,
         job_id=job["id"],
         job_name=job["name"],
@@ -117,7 +117,7 @@ def finish_run(
     )
     if failed:
         _after_failure(conn, job, run, failure_count, now_ms=now_ms, actor=actor)
-    elif status == "succeeded":
+    elif status == RunStatus.succeeded:
         end_one_shot_if_done(conn, job, now_ms=now_ms, ok=True, actor=actor)
     return run_rows.get(conn, run_id)
 
@@ -132,7 +132,7 @@ def _after_failure(
 ) -> None:
     """Retry with doubling backoff, dead-letter the job, or leave it for its next slot (``on_failure:
     continue``): ``services.failure_policy.after_failure`` decides."""
-    if job["status"] not in ("active",):
+    if job["status"] not in (JobStatus.active,):
         return  # paused, completed or already dead-lettered: no retry
     max_retries = max_retries_of(job)
     action = after_failure(job, attempt=int(run.get("attempt") or 1), failure_count=failure_count)
@@ -140,22 +140,22 @@ def _after_failure(
         end_one_shot_if_done(conn, job, now_ms=now_ms, ok=False, actor=actor, reason=run.get("error_message"))
         return
     if action == "dead_letter":
-        job_rows.set_state(conn, job["id"], now_ms=now_ms, status="dead_letter", next_run=None)
+        job_rows.set_state(conn, job["id"], now_ms=now_ms, status=JobStatus.dead_letter, next_run=None)
         # No more runs start (SPEC §5): manual runs queued before this moment go too (new ones are refused until
         # `symbi cron reset`).
-        for open_run in run_rows.with_status(conn, ("queued",), job_id=job["id"]):
+        for open_run in run_rows.with_status(conn, (RunStatus.queued,), job_id=job["id"]):
             run_rows.update(
                 conn,
                 open_run["id"],
                 now_ms=now_ms,
-                status="cancelled",
+                status=RunStatus.cancelled,
                 finished_at=now_ms,
                 error_message="job dead-lettered",
             )
         append_event(
             conn,
             at_ms=now_ms,
-            type=DEAD_LETTERED,
+            type=Event.job_dead_lettered,
             actor=actor,
             job_id=job["id"],
             job_name=job["name"],
@@ -168,8 +168,8 @@ def _after_failure(
     insert_unscheduled(
         conn,
         job_id=job["id"],
-        trigger="retry",
-        status="queued",
+        trigger=Trigger.retry,
+        status=RunStatus.queued,
         now_ms=now_ms,
         attempt=attempt + 1,
         input=run.get("input"),

@@ -31,10 +31,10 @@ from typing import Any
 
 from ..store import retention as rows
 from ..timeutil import to_ms
+from ..vocab import Event
 from .app import App
 
 log = logging.getLogger("symbi.daemon")
-PRUNED = "StorePruned"
 BATCH = 500
 AUDIT_BATCH = 5000
 DAY_MS = 86_400_000
@@ -80,7 +80,7 @@ def prune(app: App, *, dry_run: bool = False) -> dict[str, Any]:
                 details = {**removed, "job_logs_rotated": report["job_logs_rotated"], "bytes": report["bytes"]}
                 if report["checkpoint"]:
                     details["checkpoint"] = report["checkpoint"]
-                append_event(tx, at_ms=now_ms, type=PRUNED, actor=app.actor, details=details)
+                append_event(tx, at_ms=now_ms, type=Event.store_pruned, actor=app.actor, details=details)
             rows.set_meta(tx, LAST_PRUNE, str(now_ms), now_ms=now_ms)
         app.store.compact()
     return report

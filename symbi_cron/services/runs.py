@@ -16,16 +16,14 @@ from ..store import jobs as job_rows
 from ..store import runs as run_rows
 from ..store.audit import append_event
 from ..timeutil import to_ms
-from ..vocab import FINAL_RUN_STATUSES
+from ..vocab import FINAL_RUN_STATUSES, Event, JobStatus, RunStatus, Trigger
 from .app import App
 from .jobs import attach_receipts, resolve_job
 
-TRIGGERED = "CronJobTriggered"
-CANCELLED = "CronRunCancelled"
 #: The signal that asks a run's owner process to stop its agent and record the run cancelled.
 CANCEL_SIGNAL_NAME = "SIGUSR1"
 #: Statuses from which a manual trigger is refused (the job will not run again until reset).
-_NO_TRIGGER = ("dead_letter",)
+_NO_TRIGGER = (JobStatus.dead_letter,)
 
 
 def insert_unscheduled(conn, *, job_id: str, trigger: str, status: str, now_ms: int, **fields: Any) -> str:
@@ -60,12 +58,18 @@ def queue_manual(app: App, ref: str, *, input_text: str | None = None) -> dict[s
         if job["status"] in _NO_TRIGGER:
             raise InvalidState(f"job {job['name']!r} is {job['status']}: run `symbi cron reset {job['name']}` first")
         run_id = insert_unscheduled(
-            tx, job_id=job["id"], trigger="manual", status="queued", now_ms=now_ms, input=input_text, not_before=now_ms
+            tx,
+            job_id=job["id"],
+            trigger=Trigger.manual,
+            status=RunStatus.queued,
+            now_ms=now_ms,
+            input=input_text,
+            not_before=now_ms,
         )
         append_event(
             tx,
             at_ms=now_ms,
-            type=TRIGGERED,
+            type=Event.job_triggered,
             actor=app.actor,
             job_id=job["id"],
             job_name=job["name"],
@@ -141,7 +145,7 @@ def cancel_run(app: App, run_id: str) -> dict[str, Any]:
         job_name = job_rows.name_of(tx, run["job_id"])
         if is_final(run):
             raise InvalidState(f"run {run['id'][:8]} is already {run['status']}")
-        if run["status"] == "running":
+        if run["status"] == RunStatus.running:
             pid = owner_pid_on_this_host(run.get("daemon_id"))
             if pid is None:
                 raise InvalidState(
@@ -157,14 +161,14 @@ def cancel_run(app: App, run_id: str) -> dict[str, Any]:
                 tx,
                 run["id"],
                 now_ms=now_ms,
-                status="cancelled",
+                status=RunStatus.cancelled,
                 finished_at=now_ms,
                 error_message=f"cancelled by {app.actor} before it started",
             )
         append_event(
             tx,
             at_ms=now_ms,
-            type=CANCELLED,
+            type=Event.run_cancelled,
             actor=app.actor,
             job_id=run["job_id"],
             job_name=job_name,

@@ -22,11 +22,9 @@ from typing import Any
 from ..store import agents as agent_rows
 from ..store import jobs as job_rows
 from ..store import runs as run_rows
+from ..vocab import SCHEDULED_TRIGGERS, ApprovalStatus, JobStatus, RunStatus
 from .approvals import record_decision
 from .jobs import end_one_shot_if_done
-
-SCHEDULED_TRIGGERS = ("schedule", "catchup", "retry")
-
 
 #: A job's fields the scheduler changes as it goes: not part of what the gate judged.
 _SCHEDULER_STATE = ("next_run", "last_run", "run_count", "failure_count", "updated_at")
@@ -96,17 +94,17 @@ def begin_run(
     transaction holds is left for later (None).
     """
     run = run_rows.get_for_start(conn, run_id, skip_locked=skip_locked)
-    if run is None or run["status"] != "queued":
+    if run is None or run["status"] != RunStatus.queued:
         return None
     job = job_rows.get(conn, run["job_id"])
     if job is None:
         return None
-    if job["status"] != "active" and run["trigger"] in SCHEDULED_TRIGGERS:
+    if job["status"] != JobStatus.active and run["trigger"] in SCHEDULED_TRIGGERS:
         run_rows.update(
             conn,
             run_id,
             now_ms=now_ms,
-            status="cancelled",
+            status=RunStatus.cancelled,
             finished_at=now_ms,
             error_message=f"job is {job['status']}: the run was not started",
         )
@@ -121,7 +119,7 @@ def begin_run(
     else:
         decision = gate(job, agent)
     detail = dict(run.get("detail") or {})
-    approved = (detail.get("approval") or {}).get("status") == "approved"
+    approved = (detail.get("approval") or {}).get("status") == ApprovalStatus.approved
     if decision is not None and decision.kind == "require_approval" and approved:
         decision = None
     if decision is not None and decision.kind != "allow":
@@ -131,13 +129,13 @@ def begin_run(
                 conn,
                 run_id,
                 now_ms=now_ms,
-                status="denied",
+                status=RunStatus.denied,
                 finished_at=now_ms,
                 error_message=f"denied by policy: {decision.reason}",
                 detail=detail,
             )
         else:
-            run_rows.update(conn, run_id, now_ms=now_ms, status="pending_approval", detail=detail)
+            run_rows.update(conn, run_id, now_ms=now_ms, status=RunStatus.pending_approval, detail=detail)
         record_decision(conn, job=job, run_id=run_id, decision=decision, now_ms=now_ms, actor=actor)
         if decision.kind == "deny":
             end_one_shot_if_done(conn, job, now_ms=now_ms, ok=False, actor=actor)

@@ -12,6 +12,7 @@ from collections.abc import Collection
 from typing import Any
 
 from ..timeutil import from_ms
+from ..vocab import RunStatus
 from .base import PerDialect
 
 RUN_COLUMNS = (
@@ -161,7 +162,9 @@ def begin(
     lease (docs/scaling.md, "Fenced leases"). Called in the write that took the run with :func:`get_for_start` and
     passed its gate: that write is what makes the run this owner's."""
     placed = {"daemon_name": daemon_name} if daemon_name else {}
-    update(conn, run_id, now_ms=now_ms, status="running", started_at=now_ms, daemon_id=owner, fence=fence, **placed)
+    update(
+        conn, run_id, now_ms=now_ms, status=RunStatus.running, started_at=now_ms, daemon_id=owner, fence=fence, **placed
+    )
 
 
 def get_for_finish(conn: sqlite3.Connection, run_id: str) -> dict[str, Any] | None:
