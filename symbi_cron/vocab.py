@@ -206,6 +206,8 @@ class Event(Word):
     run_cancelled = "CronRunCancelled"
     run_budget_exceeded = "CronRunBudgetExceeded"
     store_pruned = "StorePruned"
+    dashboard_session_started = "DashboardSessionStarted"
+    dashboard_sessions_ended = "DashboardSessionsEnded"
 
 
 #: Every event type, as plain strings in that order (``symbi cron audit --type`` completes them).

@@ -18,10 +18,10 @@ from ..errors import PermissionDenied
 from ..store import dashboard_sessions as rows
 from ..store.audit import append_event
 from ..timeutil import from_ms, to_ms
+from ..vocab import Event
 from .app import App
 
 #: Audit events written here.
-SESSION_STARTED, SESSIONS_ENDED = "DashboardSessionStarted", "DashboardSessionsEnded"
 
 
 def _hash(token: str) -> str:
@@ -75,7 +75,7 @@ def start_session(app: App, login_token: str) -> dict[str, Any]:
         append_event(
             tx,
             at_ms=now_ms,
-            type=SESSION_STARTED,
+            type=Event.dashboard_session_started,
             actor=f"ui:{login['identity']}",
             details={"expires_at": from_ms(now_ms + ttl_ms).isoformat()},
         )
@@ -111,7 +111,7 @@ def end_all(app: App) -> dict[str, int]:
         append_event(
             tx,
             at_ms=now_ms,
-            type=SESSIONS_ENDED,
+            type=Event.dashboard_sessions_ended,
             actor=app.actor,
             details={"sessions": counts.get(rows.SESSION, 0), "login_links": counts.get(rows.LOGIN, 0)},
         )
