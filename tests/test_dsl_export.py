@@ -65,6 +65,17 @@ def test_map_keys_the_lexer_reads_as_values_are_quoted() -> None:
     assert dsl.parse(text).schedules[0].spec.model_dump(mode="json") == job
 
 
+def test_a_map_key_ending_in_a_newline_is_quoted() -> None:
+    """Found by the property test above: the key ``"A\\n"`` passed the bare-name check (``$`` matches before a final
+    newline) and was written across two lines."""
+    job = JobSpec.model_validate(
+        {"name": "0", "agent_id": "a", "cron_expr": "0 9 * * 1-5", "custom": {"A\n": [], "B": 1}}
+    ).model_dump(mode="json")
+    text = symbi_text([], [job])
+    assert '"A\\n": []' in text and " B: 1" in text
+    assert dsl.parse(text).schedules[0].spec.model_dump(mode="json") == job
+
+
 @given(text)
 def test_quote_reads_back(value: str) -> None:
     [tok] = [t for t in dsl.tokenize(quote(value)) if t.kind == dsl.STRING]

@@ -16,7 +16,7 @@ from typing import Any
 from ..vocab import JobStatus
 from .checker import SCHEDULE_RENAMES
 
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_.@\-]*$")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_.@\-]*\Z")
 _FIELD_TO_KEY = {v: k for k, v in SCHEDULE_RENAMES.items()}
 #: Written even when equal to the default: filled in from the configuration when the job was created.
 _ALWAYS = ("timezone", "max_retries")
