@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .paths import Paths
+from .vocab import DaemonStatus
 
 
 def read_pid(paths: Paths) -> int | None:
@@ -252,7 +253,7 @@ class DaemonState:
     def to_dict(self) -> dict[str, Any]:
         return {
             "state": self.state,
-            "running": self.state == "running",
+            "running": self.state == DaemonStatus.running,
             "pid": self.pid,
             "started_at": self.started_at.isoformat() if self.started_at else None,
             "uptime_seconds": self.uptime_seconds(),
@@ -264,22 +265,22 @@ def daemon_state(paths: Paths) -> DaemonState:
     """The truth about the daemon: running (pidfile locked), stale (pidfile left unlocked) or stopped."""
     locked = pidfile_locked(paths)
     if locked is None:
-        return DaemonState("stopped", pidfile=str(paths.pidfile))
+        return DaemonState(DaemonStatus.stopped, pidfile=str(paths.pidfile))
     pid = read_pid(paths)
     if locked:
         try:
             started = datetime.fromtimestamp(paths.pidfile.stat().st_mtime, tz=timezone.utc)
         except OSError:
             started = None
-        return DaemonState("running", pid, started, str(paths.pidfile))
+        return DaemonState(DaemonStatus.running, pid, started, str(paths.pidfile))
     # The pid is written only once the lock is held, so an unlocked pidfile is stale even when its pid is alive
     # (reused by another process).
-    return DaemonState("stale", pid, None, str(paths.pidfile))
+    return DaemonState(DaemonStatus.stale, pid, None, str(paths.pidfile))
 
 
 def remove_stale(paths: Paths, state: DaemonState) -> str | None:
     """Delete a stale pidfile; return the message saying so (None when there was nothing to remove)."""
-    if state.state != "stale":
+    if state.state != DaemonStatus.stale:
         return None
     try:
         os.unlink(paths.pidfile)

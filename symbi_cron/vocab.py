@@ -93,6 +93,14 @@ class Trigger(Word):
 SCHEDULED_TRIGGERS = (Trigger.schedule, Trigger.catchup, Trigger.retry)
 
 
+class DaemonStatus(Word):
+    """What the pidfile says of this home's daemon (``processes.daemon_state``)."""
+
+    running = "running"
+    stopped = "stopped"
+    stale = "stale"  # a pidfile whose process is gone
+
+
 class ApprovalStatus(Word):
     """A person's decision on a run waiting for approval (kept in the run's ``detail.approval``)."""
 

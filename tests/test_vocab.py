@@ -10,12 +10,13 @@ import sqlite3
 from pathlib import Path
 
 from symbi_cron import vocab
-from symbi_cron.vocab import ApprovalStatus, Event, JobStatus, OnFailure, RunStatus, Trigger
+from symbi_cron.vocab import ApprovalStatus, DaemonStatus, Event, JobStatus, OnFailure, RunStatus, Trigger
 
 PACKAGE = Path(__file__).resolve().parents[1] / "symbi_cron"
 
 STATUS_WORDS = {w.value for w in (*RunStatus, *JobStatus, *ApprovalStatus)}
 TRIGGER_WORDS = {w.value for w in Trigger}
+DAEMON_WORDS = {w.value for w in DaemonStatus}
 
 
 def _is_named(node: ast.AST, name: str) -> bool:
@@ -60,7 +61,11 @@ def bare_words(source: str) -> list[tuple[int, str]]:
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Compare):
             sides = [node.left, *node.comparators]
-            for test, words in ((_is_status, STATUS_WORDS), (lambda n: _is_named(n, "trigger"), TRIGGER_WORDS)):
+            for test, words in (
+                (_is_status, STATUS_WORDS),
+                (lambda n: _is_named(n, "trigger"), TRIGGER_WORDS),
+                (lambda n: isinstance(n, ast.Attribute) and n.attr == "state", DAEMON_WORDS),  # a DaemonState
+            ):
                 if any(test(side) for side in sides):
                     for side in sides:
                         mark(side, words)
@@ -123,11 +128,11 @@ def test_the_detector_finds_a_bare_status_and_leaves_other_strings_alone():
         'if r["trigger"] == "retry": pass\n'  # 6
         'rows.with_status(conn, ("queued",))\n'  # 7
         'if run["status"] == RunStatus.running: pass\n'  # by name
-        'if state.state == "running": pass\n'  # a daemon's state, not a run's status
+        'if state.state == "running": pass\n'  # 9: a daemon's state (DaemonStatus)
         'click.echo("failed")\n'  # prose
         'if verdict == "retry": pass\n'  # a delivery's verdict, not a trigger
     )
-    assert [line for line, _ in bare_words(sample)] == [1, 2, 2, 3, 4, 5, 6, 7]
+    assert [line for line, _ in bare_words(sample)] == [1, 2, 2, 3, 4, 5, 6, 7, 9]
 
 
 def test_audit_event_types_are_written_once():

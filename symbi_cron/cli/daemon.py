@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..vocab import DaemonStatus
 from .common import emit_json, format_option
 
 ACTIONS = ("start", "stop", "status", "restart", "reload")
@@ -70,24 +71,24 @@ def daemon(
         from ..processes import daemon_state
 
         state = daemon_state(paths)
-        health, name = _health() if state.state == "running" else (None, None)
+        health, name = _health() if state.state == DaemonStatus.running else (None, None)
         if fmt == "json":
             emit_json({**state.to_dict(), **({"name": name} if name else {}), **({"health": health} if health else {})})
-        elif state.state == "running":
+        elif state.state == DaemonStatus.running:
             up = state.uptime_seconds()
             verdict = f": {health['status']}" if health else ""
             named = f", name {name}" if name else ""
             click.echo(f"running (pid {state.pid}, up {_duration(up) if up is not None else '?'}{named}){verdict}")
             for reason in (health or {}).get("reasons", []):
                 click.echo(f"  - {reason['message']}")
-        elif state.state == "stale":
+        elif state.state == DaemonStatus.stale:
             click.echo(
                 f"stopped, with a stale pidfile {paths.pidfile} (pid {state.pid} is not running);"
                 " `symbi cron daemon start` cleans it"
             )
         else:
             click.echo("stopped")
-        if state.state != "running":
+        if state.state != DaemonStatus.running:
             from ..errors import EXIT_DAEMON_NOT_RUNNING
 
             raise click.exceptions.Exit(EXIT_DAEMON_NOT_RUNNING)  # scripts: `status && ...`

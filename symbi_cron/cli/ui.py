@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..vocab import DaemonStatus
 from .common import emit_json, format_option
 
 
@@ -44,7 +45,7 @@ def ui(open_browser: bool, logout_all: bool, fmt: str) -> None:
         raise InvalidState("the dashboard is disabled (dashboard.enabled = false in config.toml)")
     if not settings.api.enabled:
         raise InvalidState("the API is disabled (api.enabled = false): the dashboard is served beside it")
-    if daemon_state(app.paths).state != "running":
+    if daemon_state(app.paths).state != DaemonStatus.running:
         raise DaemonNotRunning("the daemon is not running: start it with `symbi cron daemon start`")
     base = _served_at(app)
     login = issue_login(app, current_user())

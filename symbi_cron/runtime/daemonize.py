@@ -32,6 +32,7 @@ from typing import Any
 from ..errors import DaemonNotRunning, InvalidState, StoreLost, SymbiError
 from ..paths import Paths, ensure_private_dir, pinned_env
 from ..processes import daemon_state, pid_alive, pidfile_locked, read_pid, remove_stale
+from ..vocab import DaemonStatus
 
 READY_TIMEOUT_SECONDS = 30.0
 #: The signal that stops the daemon at once and leaves the runs in flight running (``daemon restart``).
@@ -101,7 +102,7 @@ def start(
     Messages worth showing (a stale pidfile cleaned) are appended to ``notes``.
     """
     state = daemon_state(paths)
-    if state.state == "running":
+    if state.state == DaemonStatus.running:
         raise InvalidState(f"the daemon is already running (pid {state.pid})")
     # Everything the child will look for, made absolute and read here, before it changes directory: the daemon
     # opens the store this process read from the config, or refuses to start (never a private SQLite store in
@@ -454,7 +455,7 @@ def stop(paths: Paths, *, timeout: float, leave_running: bool = False) -> int:
     or are stopped after ``shutdown_timeout_seconds``); with ``leave_running`` the daemon exits at once and the
     runs go on under their owners, for the next daemon to adopt."""
     state = daemon_state(paths)
-    if state.state != "running" or state.pid is None:
+    if state.state != DaemonStatus.running or state.pid is None:
         note = remove_stale(paths, state)
         raise DaemonNotRunning("the daemon is not running" + (f" ({note})" if note else ""))
     pid = state.pid
@@ -476,7 +477,7 @@ def stop(paths: Paths, *, timeout: float, leave_running: bool = False) -> int:
 def reload(paths: Paths) -> int:
     """SIGHUP the daemon (reload the config and the store); returns its pid."""
     state = daemon_state(paths)
-    if state.state != "running" or state.pid is None:
+    if state.state != DaemonStatus.running or state.pid is None:
         raise DaemonNotRunning("the daemon is not running")
     os.kill(state.pid, signal.SIGHUP)
     return state.pid

@@ -385,9 +385,9 @@ def _supervise(
                     linger_until = now + PIPE_LINGER_SECONDS
             if outcome is None:
                 if deadline is not None and now >= deadline:
-                    outcome = "timed_out"
+                    outcome = RunStatus.timed_out
                 elif cancel is not None and cancel.is_set():
-                    outcome = "interrupted"
+                    outcome = RunStatus.interrupted
                 if outcome is not None:
                     _killpg(pgid, signal.SIGTERM)
                     kill_at = now + kill_grace
@@ -574,14 +574,14 @@ def run_process(
     if truncated and launch.stdout_is_output:
         output += f"\n[output truncated at {req.output_cap} bytes of {out.total}; full text in {req.log_path}]"
     error_message: str | None = None
-    if ended.outcome == "timed_out":
+    if ended.outcome == RunStatus.timed_out:
         status = RunStatus.timed_out
         error_message = (
             f"killed after max_runtime of {req.max_runtime:g}s (TERM, then KILL after the grace period)"
             if req.max_runtime is not None
             else "killed: time limit reached"
         )
-    elif ended.outcome == "interrupted":
+    elif ended.outcome == RunStatus.interrupted:
         status = RunStatus.interrupted
         error_message = "stopped by the supervisor's shutdown"
     elif code == 0:

@@ -27,6 +27,7 @@ from typing import Any
 from .. import net
 from ..errors import SymbiError
 from ..paths import Paths
+from ..vocab import DaemonStatus
 
 #: Below this much free space (or this share of the file system) the disk check complains.
 MIN_FREE_BYTES = 100 * 1024 * 1024
@@ -155,9 +156,9 @@ class Doctor:
 
         state = daemon_state(self.paths)
         self.daemon = state
-        if state.state == "stopped":
+        if state.state == DaemonStatus.stopped:
             return ["the daemon is not running: no job runs (symbi cron daemon start)"]
-        if state.state == "stale":
+        if state.state == DaemonStatus.stale:
             return [
                 f"the daemon is not running, and its pidfile {self.paths.pidfile} is stale (pid {state.pid}):"
                 " `symbi cron daemon start` cleans it"
@@ -184,7 +185,7 @@ class Doctor:
         import socket
 
         bind, port = self.settings.api.bind, int(self.settings.api.port)
-        running = self.daemon is not None and self.daemon.state == "running"
+        running = self.daemon is not None and self.daemon.state == DaemonStatus.running
         if running:
             server = probe_server(bind, port)
             if server is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..timeutil import from_ms, iso, to_ms
+from ..vocab import DaemonStatus
 from .app import App
 
 
@@ -25,7 +26,7 @@ def live_daemons(app: App) -> list[dict[str, Any]]:
     with app.store.read() as conn:
         load = run_rows.running_by_daemon(conn)
         rows = lease_rows.live_daemons(conn, now_ms) if shared else []
-    if not shared and local.state == "running":
+    if not shared and local.state == DaemonStatus.running:
         started = to_ms(local.started_at) if local.started_at else None
         rows = [
             {
@@ -54,7 +55,7 @@ def live_daemons(app: App) -> list[dict[str, Any]]:
                 "lease_left_seconds": round((int(until) - now_ms) / 1000, 1) if until is not None else None,
                 "version": row["version"],
                 "running": load.get(row["name"], 0) if row["name"] else 0,
-                "this_home": row["host"] == me and row["pid"] == local.pid and local.state == "running",
+                "this_home": row["host"] == me and row["pid"] == local.pid and local.state == DaemonStatus.running,
             }
         )
     return out
