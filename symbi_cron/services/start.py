@@ -51,13 +51,13 @@ def gate_queued(conn, run_id: str, gate: Callable[[dict, dict | None], Any]) -> 
     discovery). None when the run is no longer queued or its job is gone; a job no longer active is not gated (its
     scheduled runs are cancelled by :func:`begin_run`)."""
     run = run_rows.get(conn, run_id)
-    if run is None or run["status"] != "queued":
+    if run is None or run["status"] != RunStatus.queued:
         return None
     job = job_rows.get(conn, run["job_id"])
     if job is None:
         return None
     agent = agent_rows.get(conn, job["agent_id"])
-    if job["status"] != "active" and run["trigger"] in SCHEDULED_TRIGGERS:
+    if job["status"] != JobStatus.active and run["trigger"] in SCHEDULED_TRIGGERS:
         return Gated(run_id, _judged(job, agent), None)
     return Gated(run_id, _judged(job, agent), gate(job, agent))
 
