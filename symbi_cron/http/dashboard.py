@@ -24,7 +24,7 @@ from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
 from ..errors import InvalidInput, SymbiError
-from .wire import HttpError, Request, Response, error_response
+from .wire import HttpError, Request, Response, error_response, path_param
 
 PREFIX = "/ui"
 CSP = (
@@ -147,7 +147,7 @@ class Dashboard:
             if route.method != request.method and not (request.method == "HEAD" and route.method == "GET"):
                 allowed.append(route.method)
                 continue
-            request.params = {k: v for k, v in m.groupdict().items()}
+            request.params = {k: path_param(v) for k, v in m.groupdict().items()}
             token = None
             if route.method != "GET":
                 self._check_origin(request, host)

@@ -134,3 +134,17 @@ def test_the_dashboard_can_be_switched_off(ui, app, job):
 def test_the_api_key_opens_no_dashboard_and_the_api_is_unchanged(http, ui):
     assert http("GET", "/api/v1/schedule").status == 200
     assert ui("GET", "/ui/api/pulse").status == 401
+
+
+def test_a_name_is_read_from_the_path_as_the_page_encodes_it(ui, app):
+    # A job's name may hold ':' and '@'; the page puts it in the path with encodeURIComponent, as the API's
+    # clients do: the dashboard decodes it the same way.
+    agents.add_agent(app, {"name": "reporter", "command": "true"})
+    jobs.create_job(app, {"name": "team@host:daily", "agent_id": "reporter", "cron_expr": "0 3 * * *"})
+    cookie, csrf, _ = login(ui, app)
+    reply = ui("GET", "/ui/api/jobs/team%40host%3Adaily", cookie=cookie)
+    assert reply.status == 200 and reply.body["job"]["name"] == "team@host:daily", reply.body
+    assert ui("POST", "/ui/api/jobs/team%40host%3Adaily/pause", cookie=cookie, csrf=csrf).status == 200
+    assert jobs.get_job(app, "team@host:daily")["status"] == "paused"
+    assert ui("GET", "/ui/static/..%2Fconfig.py").status == 404
+    assert ui("GET", "/ui/static/%2E%2E%2F__init__.py").status == 404
