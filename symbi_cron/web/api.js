@@ -11,6 +11,18 @@ export class ApiError extends Error {
   }
 }
 
+/** The code of an ApiError when the daemon does not answer at all (stopped, or restarting). */
+export const UNREACHABLE = 'unreachable';
+
+/** fetch, with "the daemon does not answer" as an ApiError (status 0) instead of the browser's "Failed to fetch". */
+async function send(url, init) {
+  try {
+    return await fetch(url, init);
+  } catch (e) {
+    throw new ApiError(0, { error: 'The daemon does not answer (stopped or restarting?): trying again…', code: UNREACHABLE });
+  }
+}
+
 export function setCsrf(token) {
   csrf = token;
 }
@@ -30,7 +42,7 @@ export async function get(path, query) {
   const params = new URLSearchParams();
   for (const [k, v] of Object.entries(query || {})) if (v !== null && v !== undefined && v !== '') params.set(k, v);
   const qs = params.toString();
-  const response = await fetch(`/ui/api/${path}${qs ? `?${qs}` : ''}`, {
+  const response = await send(`/ui/api/${path}${qs ? `?${qs}` : ''}`, {
     credentials: 'same-origin',
     headers: { Accept: 'application/json' },
     cache: 'no-store',
@@ -39,7 +51,7 @@ export async function get(path, query) {
 }
 
 export async function post(path, body) {
-  const response = await fetch(`/ui/api/${path}`, {
+  const response = await send(`/ui/api/${path}`, {
     method: 'POST',
     credentials: 'same-origin',
     headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf || '' },

@@ -19,6 +19,8 @@ const notice = document.getElementById('notice');
 let current = null; // {name, view: {refresh, dispose}}
 let lastPulse = null;
 let generation = 0;
+let signedOut = false; // the session ended (logged out, expired, --logout-all): stop asking the server
+let unreachable = false; // the last request found no daemon: its notice goes once the daemon answers again
 
 export function notify(message, isError = false) {
   if (!message) {
@@ -74,21 +76,32 @@ async function route() {
 
 export function handleError(e) {
   if (e instanceof api.ApiError && e.status === 401) {
+    signedOut = true;
     showLogin('Your session ended.');
     return;
   }
+  if (e instanceof api.ApiError && e.code === api.UNREACHABLE) unreachable = true;
   notify(e.message || String(e), true);
 }
 
 async function poll() {
-  if (document.visibilityState !== 'visible' || !current) return;
+  if (signedOut || document.visibilityState !== 'visible' || (!current && !unreachable)) return;
   try {
     const { pulse } = await api.get('pulse');
-    if (pulse !== lastPulse) {
+    const back = unreachable; // the daemon answers again (a restart): drop the notice and read the page again
+    if (back) {
+      unreachable = false;
+      notify(null);
+    }
+    if (!current) {
+      await route(); // the page could not load while the daemon was away
+      return;
+    }
+    if (pulse !== lastPulse || back) {
       const first = lastPulse === null;
       lastPulse = pulse;
       refreshNav();
-      if (!first && current.view.refresh) await current.view.refresh();
+      if (!first && current && current.view.refresh) await current.view.refresh();
     }
   } catch (e) {
     handleError(e);
@@ -96,6 +109,7 @@ async function poll() {
 }
 
 async function refreshNav() {
+  if (signedOut) return;
   try {
     const [approvals, health] = await Promise.all([api.get('approvals'), api.get('health')]);
     replace(document.getElementById('pending-count'), approvals.total ? String(approvals.total) : '');
@@ -132,6 +146,7 @@ async function loadSession() {
   const session = await api.get('session');
   if (session.identity) {
     api.setCsrf(session.csrf);
+    signedOut = false;
     replace(document.getElementById('who'), `${session.identity}${session.environment ? ` · ${session.environment}` : ''}`);
     document.getElementById('logout').hidden = false;
   }
@@ -155,6 +170,7 @@ async function start() {
   started = true;
   document.getElementById('logout').addEventListener('click', async () => {
     await api.post('logout');
+    signedOut = true;
     current = null;
     showLogin('You logged out.');
   });

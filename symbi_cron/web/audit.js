@@ -1,7 +1,7 @@
 // The audit log: the newest events (filtered on the server) and the chain's verify status.
 
 import * as api from './api.js';
-import { h, replace, wall } from './dom.js';
+import { h, replace, utc } from './dom.js';
 
 const state = { type: '', job: '' };
 
@@ -27,7 +27,7 @@ export async function render(root, params, ctx) {
     replace(
       status,
       v.ok ? h('strong', { class: 'ok' }, '✓ chain intact') : h('strong', { class: 'dst' }, '✗ chain broken'),
-      ` · ${v.count ?? '?'} events · head ${v.head ? v.head.slice(0, 16) : '—'} · verified ${wall(v.at, true)}`,
+      ` · ${v.count ?? '?'} events · head ${v.head ? v.head.slice(0, 16) : '—'} · verified ${utc(v.at)}`,
       v.problems && v.problems.length ? h('ul', null, v.problems.map((p) => h('li', null, p.seq ? `#${p.seq} ` : '', p.message || p.problem))) : null,
     );
   }
@@ -38,7 +38,7 @@ export async function render(root, params, ctx) {
     replace(
       body,
       data.events.map((e) =>
-        h('tr', null, h('td', null, String(e.seq)), h('td', null, wall(e.at, true)), h('td', null, e.type), h('td', null, e.actor), h('td', { class: 'name' }, e.job_name || ''), h('td', null, e.run_id ? e.run_id.slice(0, 8) : ''), h('td', { class: 'muted' }, JSON.stringify(e.details))),
+        h('tr', null, h('td', null, String(e.seq)), h('td', null, utc(e.at)), h('td', null, e.type), h('td', null, e.actor), h('td', { class: 'name' }, e.job_name || ''), h('td', null, e.run_id ? e.run_id.slice(0, 8) : ''), h('td', { class: 'muted' }, JSON.stringify(e.details))),
       ),
     );
   }

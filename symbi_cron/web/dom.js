@@ -61,6 +61,14 @@ export function wall(iso, seconds = false) {
   return seconds ? text.slice(0, 19) : text.slice(0, 16);
 }
 
+/** An instant as UTC wall time, said so: "2026-11-29 11:56:02 UTC" (the audit log's times, which have no job and
+ * so no job's zone; every other time on the pages is in its job's zone). */
+export function utc(iso) {
+  if (!iso) return '—';
+  const t = new Date(iso);
+  return Number.isNaN(t.getTime()) ? String(iso) : `${t.toISOString().replace('T', ' ').slice(0, 19)} UTC`;
+}
+
 /** How long until (or since) an instant, in words: "in 3h 12m", "5m ago". */
 export function until(iso, now = Date.now()) {
   if (!iso) return '';

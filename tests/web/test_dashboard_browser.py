@@ -11,6 +11,7 @@ import os
 import shutil
 import socket
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -253,6 +254,31 @@ def test_the_dashboard_in_a_real_browser(daemon, browser, tmp_path) -> None:
     ):
         page.go(hash_, selector)
         page.shot(name)
+        if name == "audit":  # the log's times belong to no job's zone: they are UTC and say so
+            times = page.texts("#audit tbody td:nth-child(2)")
+            assert times and all(t.endswith(" UTC") for t in times), times
     page.no_alert()
     page.console()
     assert page.errors == [], page.errors
+
+    # The daemon restarts under the open page: the page says the daemon does not answer (not the browser's
+    # "Failed to fetch"), and carries on by itself, the notice gone, once it answers again.
+    page.go("#/jobs", "#jobs tbody tr")
+    daemon.symbi("cron", "daemon", "stop", check=True)
+    page.wait_css("#notice", "does not answer")
+    daemon.start()
+    wait_for(lambda: browser.execute_script("return document.getElementById('notice').hidden"), what="no notice")
+    page.wait_css("#jobs td.name a", "nightly-report")
+    page.console()
+    assert all("ERR_CONNECTION_REFUSED" in e for e in page.errors), page.errors
+    page.errors.clear()
+
+    # Every session ended from the shell: the page says so and stops asking the server.
+    daemon.symbi("ui", "--logout-all", check=True)
+    page.wait_css(".login", "session ended")
+    browser.execute_script("performance.clearResourceTimings()")
+    time.sleep(2.5)  # longer than the page's pulse (2 s): it would have asked again by now
+    asked = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    assert not [u for u in asked if "/ui/api/" in u], asked
+    page.console()
+    assert len(page.errors) <= 2 and all("401" in e for e in page.errors), page.errors
