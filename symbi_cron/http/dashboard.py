@@ -20,7 +20,6 @@ import dataclasses
 import ipaddress
 import re
 from collections.abc import Callable
-from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
 from ..errors import InvalidInput, SymbiError
@@ -216,13 +215,18 @@ class Dashboard:
         return token, found
 
     def _cookie(self, request: Request) -> str | None:
-        raw = request.headers.get("Cookie") or ""
-        try:
-            jar = SimpleCookie(raw)
-        except CookieError:
-            return None
-        morsel = jar.get(self.cookie_name)
-        return morsel.value if morsel is not None and morsel.value else None
+        """The session token from the Cookie header, read pair by pair: a browser sends this host's cookies of every
+        port, and one set by another local app with a value http.cookies refuses (a space, a JSON object) made
+        SimpleCookie drop the rest of the header, our cookie with it (every request was then 'log in')."""
+        for pair in (request.headers.get("Cookie") or "").split(";"):
+            name, sep, value = pair.partition("=")
+            if sep and name.strip() == self.cookie_name:
+                value = value.strip()
+                if len(value) >= 2 and value[0] == value[-1] == '"':
+                    value = value[1:-1]
+                if value:
+                    return value
+        return None
 
     def _check_csrf(self, request: Request, token: str) -> None:
         from ..services.dashboard_sessions import csrf_ok

@@ -148,3 +148,14 @@ def test_a_name_is_read_from_the_path_as_the_page_encodes_it(ui, app):
     assert jobs.get_job(app, "team@host:daily")["status"] == "paused"
     assert ui("GET", "/ui/static/..%2Fconfig.py").status == 404
     assert ui("GET", "/ui/static/%2E%2E%2F__init__.py").status == 404
+
+
+def test_the_session_cookie_is_found_beside_cookies_of_other_local_apps(ui, app, job, http):
+    # A browser sends 127.0.0.1's cookies of every port: another app's cookie whose value http.cookies refuses
+    # (a JSON object, a space) must not hide the session's.
+    cookie, _csrf, _ = login(ui, app)
+    for other in ('prefs={"theme": "dark"}', "greeting=hello world", 'broken="open'):
+        for header in (f"{other}; {cookie}", f"{cookie}; {other}"):
+            reply = ui("GET", "/ui/api/session", cookie=header)
+            assert reply.body["identity"] == "alice", (header, reply.body)
+    assert ui("GET", "/ui/api/jobs", cookie=f"x_{cookie}").status == 401  # another cookie's name is not ours
