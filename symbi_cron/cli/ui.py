@@ -62,7 +62,7 @@ def ui(open_browser: bool, logout_all: bool, fmt: str) -> None:
     if open_browser:
         import webbrowser
 
-        if not webbrowser.open(url):
+        if not webbrowser.open(_login_page(app, url)):
             click.echo("warning: no web browser could be opened here; open the link above yourself", err=True)
 
 
@@ -88,3 +88,23 @@ def _served_at(app) -> str:
         base = f"http://{f'[{api.bind}]' if ':' in api.bind else api.bind}:{api.port}"
     # A wildcard bind is reached on this machine through the loopback address.
     return base.replace("//0.0.0.0:", "//127.0.0.1:").replace("//[::]:", "//[::1]:")
+
+
+def _login_page(app, url: str) -> str:
+    """A file:// address of a private page (0600, in the data directory) that sends the browser on to ``url``.
+
+    The browser gets this rather than ``url``: a command line is readable by every user of the machine (ps,
+    /proc/PID/cmdline), and whoever trades the link's token first gets the session. As Jupyter does."""
+    import html
+
+    from ..paths import write_private
+
+    page = app.paths.data_dir / "ui-login.html"
+    target = html.escape(url, quote=True)
+    write_private(
+        page,
+        '<!doctype html>\n<meta charset="utf-8">\n<meta name="referrer" content="no-referrer">\n'
+        f'<meta http-equiv="refresh" content="0;url={target}">\n<title>symbi cron</title>\n'
+        f'<p><a href="{target}">Open the symbi cron dashboard</a></p>\n',
+    )
+    return page.as_uri()
