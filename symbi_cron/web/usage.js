@@ -45,7 +45,9 @@ export async function render(root, params, ctx) {
       day.set(r.model || '(not recorded)', r.input_tokens + r.output_tokens);
       cost.set(r.day, cost.get(r.day) + r.cost_usd);
     }
-    const max = Math.max(1, ...[...perDay.values()].map((m) => [...m.values()].reduce((a, b) => a + b, 0)));
+    const most = Math.max(0, ...[...perDay.values()].map((m) => [...m.values()].reduce((a, b) => a + b, 0)));
+    const step = niceStep(most / 4);
+    const max = step * 4; // four steps of a round whole number: every label names its line exactly
     const width = Math.max(600, chart.clientWidth - 32);
     const height = 240;
     const left = 70;
@@ -54,8 +56,8 @@ export async function render(root, params, ctx) {
     const y = (v) => height - bottom - (v / max) * (height - bottom - 16);
     const svg = s('svg', { width, height, viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': 'tokens per day by model' });
     for (let i = 0; i <= 4; i++) {
-      const v = (max * i) / 4;
-      svg.append(s('line', { class: 'grid', x1: left, x2: width, y1: y(v), y2: y(v) }), s('text', { x: 4, y: y(v) + 4 }, number(Math.round(v))));
+      const v = step * i;
+      svg.append(s('line', { class: 'grid', x1: left, x2: width, y1: y(v), y2: y(v) }), s('text', { class: 'y-label', x: 4, y: y(v) + 4 }, number(v)));
     }
     data.days.forEach((day, i) => {
       let base = 0;
@@ -75,4 +77,13 @@ export async function render(root, params, ctx) {
   range.addEventListener('change', () => { state.days = Number(range.value); load(); });
   await load();
   return { refresh: load };
+}
+
+/** The smallest of 1, 2, 5, 10, 20, 50... tokens at least ``least``: the chart's gridline step. */
+function niceStep(least) {
+  let step = 1;
+  for (;;) {
+    for (const m of [1, 2, 5]) if (step * m >= least) return step * m;
+    step *= 10;
+  }
 }

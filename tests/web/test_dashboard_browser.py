@@ -254,6 +254,12 @@ def test_the_dashboard_in_a_real_browser(daemon, browser, tmp_path) -> None:
     ):
         page.go(hash_, selector)
         page.shot(name)
+        if name == "usage":  # whole numbers, one per gridline, rising (no "0, 0, 1, 1, 1" for an empty chart)
+            texts = browser.execute_script(
+                "return [...document.querySelectorAll('#usage-chart svg text.y-label')].map(e => e.textContent)"
+            )
+            labels = [int(t.replace(",", "")) for t in texts]
+            assert len(labels) == 5 and labels == sorted(set(labels)), labels
         if name == "audit":  # the log's times belong to no job's zone: they are UTC and say so
             times = page.texts("#audit tbody td:nth-child(2)")
             assert times and all(t.endswith(" UTC") for t in times), times
