@@ -77,6 +77,8 @@ async function route() {
 export function handleError(e) {
   if (e instanceof api.ApiError && e.status === 401) {
     signedOut = true;
+    if (current && current.view && current.view.dispose) current.view.dispose(); // a run's live output, say
+    current = null;
     showLogin('Your session ended.');
     return;
   }
