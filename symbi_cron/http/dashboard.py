@@ -181,7 +181,11 @@ class Dashboard:
         return bound.is_unspecified or given == bound
 
     def _check_host(self, request: Request) -> str:
-        """The request's Host, when it names this server (see the module's rules); 421 otherwise."""
+        """The request's Host, when it names this server (see the module's rules); 421 otherwise (400 for two)."""
+        get_all = getattr(request.headers, "get_all", None)
+        if get_all is not None and len(get_all("Host") or ()) > 1:
+            # RFC 9112 3.2: a server must refuse two; a proxy in front may have routed by the other one.
+            raise HttpError(400, "bad_request", "more than one Host header")
         host = (request.headers.get("Host") or "").strip()
         m = re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[^:\[\]]+)(?::(\d{1,5}))?", host)
         if m:

@@ -159,3 +159,18 @@ def test_the_session_cookie_is_found_beside_cookies_of_other_local_apps(ui, app,
             reply = ui("GET", "/ui/api/session", cookie=header)
             assert reply.body["identity"] == "alice", (header, reply.body)
     assert ui("GET", "/ui/api/jobs", cookie=f"x_{cookie}").status == 401  # another cookie's name is not ours
+
+
+def test_two_host_headers_are_refused(http):
+    # Which of two a proxy in front routed by is anyone's guess: a server must refuse the request (RFC 9112 3.2).
+    from http.client import HTTPConnection
+
+    port = http.handle.port
+    for first, second in ((f"127.0.0.1:{port}", "evil.example"), ("evil.example", f"127.0.0.1:{port}")):
+        conn = HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.putrequest("GET", "/ui", skip_host=True)
+        conn.putheader("Host", first)
+        conn.putheader("Host", second)
+        conn.endheaders()
+        assert conn.getresponse().status == 400
+        conn.close()
