@@ -67,7 +67,7 @@ CLAIM_BATCH = 500
 #: them; a daemon frozen inside a claim delays these alone, until the server cuts it off).
 SHARED_CLAIM_BATCH = 50
 #: On a shared store a run due this long ago is started by any daemon with room, not only the least loaded.
-PLACEMENT_GRACE_MS = 1_000
+PLACEMENT_GRACE_MS = 500
 #: How often the sweep looks for dead owners, orphaned deliveries and overdue runs.
 SWEEP_SECONDS = 5.0
 #: A run is reported overdue this long after its max_runtime and kill grace have passed.
@@ -704,6 +704,10 @@ class Supervisor:
         store = self.app.store
         with store.write() as tx:
             self._fence(tx)
+            if self.shared:
+                # Taken again, locked, in one statement: the due jobs no other daemon holds (another one claiming
+                # at once takes the next ones, instead of waiting on these or skipping them one by one).
+                due = job_rows.claimable(tx, now_ms, len(due))
             for stale in due:
                 try:
                     with store.savepoint("claim_job"):
@@ -711,7 +715,7 @@ class Supervisor:
                             raise ValueError(stale["_unreadable"])
                         # Re-read and locked: it may have changed since the read; None when it is gone or another
                         # daemon holds it (that one is claiming it: this one goes on with the others).
-                        job = job_rows.get_for_claim(tx, stale["id"])
+                        job = stale if self.shared else job_rows.get_for_claim(tx, stale["id"])
                         if job is None:
                             continue
                         res = claim_job(
@@ -757,9 +761,10 @@ class Supervisor:
             return 0
         conn = self.app.store.connection()
         if self.shared:
-            if not run_rows.startable(conn, now_ms, 1):
+            pending = len(run_rows.startable(conn, now_ms, capacity))
+            if not pending:
                 return 0  # nothing to start: no need to ask where
-            capacity = self._placement(conn, now_ms, capacity)
+            capacity = self._placement(conn, now_ms, capacity, pending)
             if capacity <= 0:
                 return 0
         started = 0
@@ -783,23 +788,24 @@ class Supervisor:
                 break
         return started
 
-    def _placement(self, conn: Any, now_ms: int, capacity: int) -> int:
+    def _placement(self, conn: Any, now_ms: int, capacity: int, pending: int) -> int:
         """Shared store: how many runs this daemon may start now. ``max_concurrent_jobs`` is cluster-wide (the
         running runs of every daemon count; checked again under a lock when starting), and runs go to the least
         loaded daemon first: one with more runs than the lightest live daemon leaves the runs that just came due
-        to it, and starts only those due for more than ``PLACEMENT_GRACE_MS`` (nobody lighter took them)."""
+        to it, and starts only those due for more than ``PLACEMENT_GRACE_MS`` (nobody lighter took them; only a
+        daemon that renewed its lease lately counts as lighter: a frozen one is offered nothing); the
+        others take their share of the ``pending`` startable runs at a time (a burst is spread, not taken whole by
+        the first to look), and at least one more than the lightest has."""
         limit = int(self.app.settings.scheduler.max_concurrent_jobs)
         capacity = min(capacity, limit - run_rows.count_all_running(conn))
-        loads = daemon_loads(conn, now_ms)
+        loads = daemon_loads(conn, now_ms, lease_ms=self.lease_ms)
         mine = max(loads.pop(self.daemon_id, 0), self.in_flight())
         lightest = min(loads.values(), default=None)
         self._defer_before = None
         if lightest is not None and mine > lightest:
             self._defer_before = now_ms - PLACEMENT_GRACE_MS
         elif lightest is not None:
-            # A fair share at a time (a burst is spread, not taken whole by the first to look), at least one above
-            # the lightest.
-            share = max(lightest + 1 - mine, -(-limit // (len(loads) + 1)))
+            share = max(lightest + 1 - mine, -(-pending // (len(loads) + 1)))
             capacity = min(capacity, share)
         return capacity
 

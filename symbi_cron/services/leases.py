@@ -76,6 +76,7 @@ def forget_lapsed(conn, *, me: str, now_ms: int) -> int:
     return daemon_rows.forget_lapsed(conn, keep=me, now_ms=now_ms)
 
 
-def daemon_loads(conn, now_ms: int) -> dict[str, int]:
-    """The running runs of each live daemon (placement: least-loaded first)."""
-    return daemon_rows.loads(conn, now_ms)
+def daemon_loads(conn, now_ms: int, *, lease_ms: int) -> dict[str, int]:
+    """The running runs of each live daemon that is ticking (it renewed its lease within a third of the lease and a
+    second: a frozen one is not offered work), for placement: least-loaded first."""
+    return daemon_rows.loads(conn, now_ms, now_ms - lease_ms // 3 - 1_000)

@@ -114,6 +114,12 @@ OPERATIONS: dict[str, tuple[Operation, ...]] = {
         Operation("jobs.due", READ, "the claim's candidates, earliest first, read without a lock"),
         Operation("jobs.earliest_next_run", READ),
         Operation(
+            "jobs.claimable",
+            WRITE,
+            "the due jobs the claiming transaction takes, each locked until it ends; a row-locking backend skips the"
+            " ones another transaction holds (FOR UPDATE SKIP LOCKED, one statement)",
+        ),
+        Operation(
             "jobs.get_for_claim",
             WRITE,
             "the job is the claiming transaction's until it ends; a row-locking backend answers None for a job"

@@ -103,13 +103,15 @@ def live_daemons(conn: Any, now_ms: int) -> list[dict[str, Any]]:
     return [dict(zip(keys, tuple(r), strict=True)) for r in rows]
 
 
-def loads(conn: Any, now_ms: int) -> dict[str, int]:
-    """``{daemon id: running runs}`` of every daemon whose lease holds: the runs its owners (rows naming it as
-    ``parent``) carry. Owners that carry a run keep a lease row of their own, so this reads the leases alone."""
+def loads(conn: Any, now_ms: int, renewed_since: int) -> dict[str, int]:
+    """``{daemon id: running runs}`` of every daemon whose lease holds and that renewed it at or after
+    ``renewed_since`` (it is ticking: a frozen daemon's lease may not have lapsed yet): the runs its owners (rows
+    naming it as ``parent``) carry. Owners that carry a run keep a lease row of their own, so this reads the leases
+    alone."""
     rows = conn.execute(
         "SELECT d.id, COUNT(o.id) FROM daemons d LEFT JOIN daemons o ON o.parent = d.id"
         " AND EXISTS (SELECT 1 FROM runs r WHERE r.daemon_id = o.id AND r.status = 'running')"
-        " WHERE d.lease_until >= ? AND d.id LIKE ? GROUP BY d.id",
-        (now_ms, "daemon:%"),
+        " WHERE d.lease_until >= ? AND d.id LIKE ? AND COALESCE(d.renewed_at, d.started_at) >= ? GROUP BY d.id",
+        (now_ms, "daemon:%", renewed_since),
     ).fetchall()
     return {r[0]: int(r[1]) for r in rows}

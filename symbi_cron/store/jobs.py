@@ -23,6 +23,11 @@ _DUE = PerDialect(
     " WHERE status = 'active' AND next_run <= ? ORDER BY next_run LIMIT ?",
     postgresql=f"SELECT {JOB_COLUMNS} FROM jobs WHERE status = 'active' AND next_run <= ? ORDER BY next_run LIMIT ?",
 )
+_CLAIMABLE = PerDialect(
+    sqlite=_DUE.sqlite,
+    postgresql=f"SELECT {JOB_COLUMNS} FROM jobs WHERE status = 'active' AND next_run <= ? ORDER BY next_run LIMIT ?"
+    " FOR UPDATE SKIP LOCKED",
+)
 _EARLIEST = PerDialect(
     sqlite="SELECT MIN(next_run) FROM jobs INDEXED BY jobs_due WHERE status = 'active'",
     postgresql="SELECT MIN(next_run) FROM jobs WHERE status = 'active'",
@@ -202,7 +207,18 @@ def due(conn: sqlite3.Connection, now_ms: int, limit: int = 1000) -> list[dict[s
 
     A row that no longer reads (its spec is not JSON) comes back as ``{id, name, next_run, _unreadable: reason}``
     rather than failing the whole list: the scheduler flags that one job and claims the others."""
-    rows = conn.execute(_DUE(conn), (now_ms, limit)).fetchall()
+    return _read_due(conn.execute(_DUE(conn), (now_ms, limit)).fetchall())
+
+
+def claimable(conn: sqlite3.Connection, now_ms: int, limit: int) -> list[dict[str, Any]]:
+    """The due jobs the claiming write transaction takes, earliest first, each locked until it ends: on PostgreSQL
+    ``FOR UPDATE SKIP LOCKED`` in one statement, so daemons claiming at once take different jobs (each the earliest
+    no other holds) instead of queueing on the same ones; on SQLite the store-wide write lock holds them all.
+    Unreadable rows come back as in :func:`due`."""
+    return _read_due(conn.execute(_CLAIMABLE(conn), (now_ms, limit)).fetchall())
+
+
+def _read_due(rows: list[Any]) -> list[dict[str, Any]]:
     out = []
     for r in rows:
         try:

@@ -109,8 +109,11 @@ class Host:
         return sorted(pids)
 
     def kill(self) -> None:
-        """The host dies: every process of it, at once."""
+        """The host dies: every process of it, at once (all stopped first, so none sees another die and acts on
+        it, as a daemon would record its owner's run interrupted)."""
+        self.freeze()
         self.daemon.cleanup()
+        self.frozen = []
 
     def freeze(self, pids: Iterable[int] | None = None) -> None:
         """SIGSTOP the host (or ``pids`` of it): a paused VM."""
