@@ -4,7 +4,7 @@ job is at its ``max_concurrent``). The tick loop finds the candidates with ``sto
 
 The gate is asked first, outside any transaction (:func:`gate_queued`: AgentPin may fetch a discovery document
 over HTTPS), and its answer applied inside the write only if the job and its agent are still what was gated; the
-write locks the run's job, then the run (``store/runs.lock``), so a job's ``max_concurrent`` is counted by one
+write locks the run's job, then the run (``runs.get_for_start``), so a job's ``max_concurrent`` is counted by one
 transaction at a time on every backend.
 
 Previous step: ``services/claim.py``. Next: the owner executes it (``runtime/owner.py``), then
