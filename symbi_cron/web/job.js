@@ -195,7 +195,14 @@ export async function render(root, params, ctx) {
     step();
   }
 
-  await Promise.all([loadJob(), loadRuns()]);
+  try {
+    await Promise.all([loadJob(), loadRuns()]);
+  } catch (e) {
+    if (!(e instanceof api.ApiError && e.status === 404)) throw e;
+    // A link to a job removed since, or a name mistyped: say so, not empty panels under an error.
+    replace(root, h('h1', null, 'No such job'), h('p', { class: 'muted', id: 'no-job' }, e.message), h('p', null, h('a', { href: '#/jobs' }, 'All jobs')));
+    return {};
+  }
   await loadRun();
   return {
     refresh: async () => {

@@ -267,6 +267,13 @@ def test_the_dashboard_in_a_real_browser(daemon, browser, tmp_path) -> None:
     page.console()
     assert page.errors == [], page.errors
 
+    # A link to a job that is not there (removed since, or mistyped) says so, rather than empty panels.
+    page.go("#/jobs/no-such-job", "#no-job")
+    assert "no-such-job" in page.texts("#no-job")[0] and not page.css("#runs")
+    page.console()
+    assert all("404" in e for e in page.errors), page.errors  # the browser logs the refused reads
+    page.errors.clear()
+
     # The daemon restarts under the open page: the page says the daemon does not answer (not the browser's
     # "Failed to fetch"), and carries on by itself, the notice gone, once it answers again.
     page.go("#/jobs", "#jobs tbody tr")
