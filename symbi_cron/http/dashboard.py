@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import InvalidInput, SymbiError
-from .wire import HttpError, Request, Response, error_response, path_param
+from .wire import HttpError, Request, Response, error_response, int_param, path_param
 
 PREFIX = "/ui"
 CSP = (
@@ -86,19 +86,6 @@ ROUTES = (
     _r("GET", "/api/health", "health"),
 )
 _JOB_ACTIONS = ("pause", "resume", "reset", "run")
-
-
-def _int(query: dict[str, str], name: str, default: int | None, lo: int, hi: int) -> int | None:
-    raw = query.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidInput(f"expected a whole number, got {raw!r}", field=name) from None
-    if not lo <= value <= hi:
-        raise InvalidInput(f"must be between {lo} and {hi}", field=name)
-    return value
 
 
 def _text(query: dict[str, str], name: str) -> str | None:
@@ -338,7 +325,7 @@ class Dashboard:
                 status=_text(q, "status"),
                 agent=_text(q, "agent"),
                 after=q.get("after") or None,
-                limit=_int(q, "limit", 50, 1, 200) or 50,
+                limit=int_param(q, "limit", 50, 1, 200, blank_is_default=True) or 50,
             ),
         )
 
@@ -356,8 +343,8 @@ class Dashboard:
             job_runs(
                 self.app,
                 request.params["id"],
-                before=_int(q, "before", None, 0, 1 << 62),
-                limit=_int(q, "limit", 20, 1, 100) or 20,
+                before=int_param(q, "before", None, 0, 1 << 62, blank_is_default=True),
+                limit=int_param(q, "limit", 20, 1, 100, blank_is_default=True) or 20,
                 status=_text(q, "status"),
             ),
         )
@@ -370,7 +357,7 @@ class Dashboard:
     def run_log(self, request: Request) -> Response:
         from ..services.dashboard import run_log
 
-        offset = _int(request.query, "offset", 0, 0, 1 << 62) or 0
+        offset = int_param(request.query, "offset", 0, 0, 1 << 62, blank_is_default=True) or 0
         return Response(200, run_log(self.app, request.params["id"], offset=offset))
 
     def timeline(self, request: Request) -> Response:
@@ -381,11 +368,11 @@ class Dashboard:
             200,
             timeline(
                 self.app,
-                hours=_int(q, "hours", 24, 1, 168) or 24,
+                hours=int_param(q, "hours", 24, 1, 168, blank_is_default=True) or 24,
                 name=_text(q, "name"),
                 status=_text(q, "status"),
                 after=q.get("after") or None,
-                limit=_int(q, "limit", 50, 1, 200) or 50,
+                limit=int_param(q, "limit", 50, 1, 200, blank_is_default=True) or 50,
             ),
         )
 
@@ -397,7 +384,9 @@ class Dashboard:
     def usage(self, request: Request) -> Response:
         from ..services.dashboard import usage_page
 
-        return Response(200, usage_page(self.app, days=_int(request.query, "days", 14, 1, 366) or 14))
+        return Response(
+            200, usage_page(self.app, days=int_param(request.query, "days", 14, 1, 366, blank_is_default=True) or 14)
+        )
 
     def audit(self, request: Request) -> Response:
         from ..services.dashboard import audit_page
@@ -408,7 +397,7 @@ class Dashboard:
             type=_text(q, "type"),
             job=_text(q, "job"),
             actor=_text(q, "actor"),
-            limit=_int(q, "limit", 100, 1, 500) or 100,
+            limit=int_param(q, "limit", 100, 1, 500, blank_is_default=True) or 100,
         )
         return Response(200, {"events": events, "verified": self._verified})
 

@@ -21,7 +21,7 @@ from . import schemas as S
 from .casing import camel_field, to_camel, to_snake
 from .paging import MAX_PAGE, next_page_headers, read_page
 from .route_table import HISTORY_PAGE, JOBS_PAGE, MAX_COUNT, ROUTES, RUNTIME_HISTORY_PAGE, Route
-from .wire import HttpError, Request, Response, check_auth, path_param
+from .wire import HttpError, Request, Response, check_auth, int_param, path_param
 
 log = logging.getLogger("symbi_cron.http")
 
@@ -30,21 +30,8 @@ _M = TypeVar("_M", bound=BaseModel)
 _COMPILED = [(r, r.pattern) for r in ROUTES]
 
 
-def _int_param(query: dict[str, str], name: str, default: int | None, lo: int, hi: int) -> int | None:
-    raw = query.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidInput(f"expected a whole number, got {raw!r}", field=name) from None
-    if not lo <= value <= hi:
-        raise InvalidInput(f"must be between {lo} and {hi}", field=name)
-    return value
-
-
 def _page_limit(request: Request, route_default: int) -> int:
-    return _int_param(request.query, "limit", route_default, 1, MAX_PAGE) or route_default
+    return int_param(request.query, "limit", route_default, 1, MAX_PAGE) or route_default
 
 
 def _job_page(app: Any, request: Request, *, status: str | None, agent: str | None) -> tuple[list[Any], dict]:
@@ -351,7 +338,7 @@ class Api:
     def get_job(self, request: Request) -> Response:
         from ..services import jobs
 
-        history = _int_param(request.query, "history", None, 0, MAX_PAGE)
+        history = int_param(request.query, "history", None, 0, MAX_PAGE)
         if history is None:
             return Response(200, jobs.get_job(self._acting(request), request.params["id"]))
         job = jobs.job_status(self._acting(request), request.params["id"], history=history)
@@ -418,7 +405,7 @@ class Api:
     def next_run(self, request: Request) -> Response:
         from ..services import jobs
 
-        count = _int_param(request.query, "count", 1, 1, MAX_COUNT) or 1
+        count = int_param(request.query, "count", 1, 1, MAX_COUNT) or 1
         job = jobs.get_job(self._acting(request), request.params["id"])
         upcoming = jobs.upcoming_runs(job, count)
         return Response(
@@ -546,7 +533,7 @@ class Api:
     def schedule_next_runs(self, request: Request) -> Response:
         from ..services import jobs
 
-        count = _int_param(request.query, "count", 10, 1, MAX_COUNT) or 10
+        count = int_param(request.query, "count", 10, 1, MAX_COUNT) or 10
         job = jobs.get_job(self._acting(request), request.params["id"])
         return Response(
             200,

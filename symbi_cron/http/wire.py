@@ -160,3 +160,21 @@ def check_auth(headers: Any, key: str | dict[str, str]) -> str | None:
 
 def path_param(raw: str) -> str:
     return unquote(raw)
+
+
+def int_param(
+    query: dict[str, str], name: str, default: int | None, lo: int, hi: int, *, blank_is_default: bool = False
+) -> int | None:
+    """A whole-number query parameter in [lo, hi], ``default`` when absent. An empty value (``?limit=``) is an
+    error for the API (a client that sends one meant something) and the default for the dashboard's forms
+    (``blank_is_default``: an emptied input field)."""
+    raw = query.get(name)
+    if raw is None or (blank_is_default and raw == ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(f"expected a whole number, got {raw!r}", field=name) from None
+    if not lo <= value <= hi:
+        raise InvalidInput(f"must be between {lo} and {hi}", field=name)
+    return value
