@@ -24,23 +24,11 @@ from symbi_cron.services import jobs as job_svc
 from symbi_cron.services.app import App
 from symbi_cron.store.postgres import PgStore
 
+from .cluster import set_due
+
 pytestmark = pytest.mark.slow
 
 LEASE_SECONDS = 3
-
-
-def _set_due(store: PgStore, job_ids: list[str], first_in: float, spread: float) -> dict[str, int]:
-    """Put each job's next_run at now + first_in .. + spread (whole seconds, like cron slots)."""
-    now = time.time()
-    due = {}
-    with store.write() as tx:
-        for i, job_id in enumerate(job_ids):
-            at = int((now + first_in + spread * i / max(1, len(job_ids) - 1)) * 1000)
-            at -= at % 1000
-            tx.execute("UPDATE jobs SET next_run = ? WHERE id = ?", (at, job_id))
-            due[job_id] = at
-        store.notify_changed("test")
-    return due
 
 
 def _marks(path) -> list[tuple[str, str, str, int]]:
@@ -84,7 +72,7 @@ def test_three_daemons_run_each_slot_once_and_take_over_after_a_kill(tmp_path, h
 
         # -- phase 1: 30 slots due within a few seconds, three daemons racing for them -----------------------------
         t0 = time.monotonic()
-        due = _set_due(store, at_jobs + cron_jobs, first_in=2, spread=4)
+        due = set_due(store, at_jobs + cron_jobs, first_in=2, spread=4)
 
         def all_done() -> bool:
             done = store.query("SELECT COUNT(*) FROM runs WHERE status = 'succeeded' AND trigger = 'schedule'")
@@ -103,7 +91,7 @@ def test_three_daemons_run_each_slot_once_and_take_over_after_a_kill(tmp_path, h
         owners = Counter(r["daemon_id"] for r in runs)
 
         # -- phase 2: kill the daemon running the slow job; the others take over ---------------------------------
-        _set_due(store, [slow], first_in=0.5, spread=0)
+        set_due(store, [slow], first_in=0.5, spread=0)
         running = wait_for(
             lambda: store.query("SELECT id, daemon_id FROM runs WHERE job_id = ? AND status = 'running'", (slow,)),
             timeout=15,
@@ -124,7 +112,7 @@ def test_three_daemons_run_each_slot_once_and_take_over_after_a_kill(tmp_path, h
         victim.cleanup()
         victim_pid = owner_pid
         t_kill = time.monotonic()
-        due_later = _set_due(store, later, first_in=1, spread=3)
+        due_later = set_due(store, later, first_in=1, spread=3)
 
         wait_for(
             lambda: store.query("SELECT 1 FROM runs WHERE job_id = ? AND status = 'interrupted'", (slow,)),
