@@ -45,6 +45,7 @@ from ..processes import kill_session, pid_alive, process_identity
 from ..services.app import App
 from ..services.claim import Limits, claim_job
 from ..services.leases import (
+    adoptable,
     daemon_loads,
     forget_lapsed,
     lease_alive,
@@ -371,6 +372,10 @@ class Supervisor:
         parts = owner.split(":")
         if len(parts) < 5 or parts[3] != processes.host_name():
             return  # another host's owner: its lease says whether it lives
+        if self.shared:
+            with self.app.store.read() as conn:
+                if not adoptable(conn, owner, my_name=self.daemon_name, now_ms=to_ms(self.app.clock.now())):
+                    return  # another live daemon's owner (daemons of one host sharing the store): it watches it
         pid = int(parts[1])
         with self._lock:
             self._inflight[run_id] = Owned(run_id, owner, pid=pid)

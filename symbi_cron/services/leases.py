@@ -70,6 +70,18 @@ def lease_alive(conn, owner: str | None, me: str, now_ms: int, *, lock: bool = F
     return owner_alive(owner, me)
 
 
+def adoptable(conn, owner: str, *, my_name: str, now_ms: int) -> bool:
+    """Whether a daemon named ``my_name`` adopts a live run owner of its host (watches it, counts its run as its own,
+    stops it when it drains): only one whose daemon is gone (its lease lapsed or its row went) or was this home's
+    (the same name: the daemon before a restart). Several daemons of one host sharing a store never adopt each
+    other's owners: each watches its own, and one stopping must not wait for, or stop, another's runs."""
+    parent = daemon_rows.parent_of(conn, owner)
+    if parent is None:
+        return True
+    _id, name, lease_until = parent
+    return lease_until < now_ms or name == my_name
+
+
 def forget_lapsed(conn, *, me: str, now_ms: int) -> int:
     """Drop the lease rows of daemons and owners that lapsed and hold nothing any more (no running run, no owed
     delivery): their purpose is served. How many went."""

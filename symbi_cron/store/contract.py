@@ -228,6 +228,7 @@ OPERATIONS: dict[str, tuple[Operation, ...]] = {
             " it while another daemon decides to take its run over",
         ),
         Operation("daemons.loads", READ, "each live daemon's running runs (its owners' leases name it)"),
+        Operation("daemons.parent_of", READ, "the daemon a run owner works for, as its lease row names it"),
         Operation("daemons.forget_lapsed", WRITE, "only holders with no running run and no owed delivery"),
         Operation("daemons.label", WRITE, "the holder's name, version and last renewal, on its own lease row only"),
         Operation(

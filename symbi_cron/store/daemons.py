@@ -64,6 +64,16 @@ def lease_of(conn: Any, holder: str, *, lock: bool = False) -> tuple[int, str, i
     return (int(row[0]), row[1], int(row[2])) if row is not None else None
 
 
+def parent_of(conn: Any, holder: str) -> tuple[str, str | None, int] | None:
+    """``(id, name, lease_until)`` of the daemon a run owner works for (its row's ``parent``); None when the owner
+    has no row, names no parent, or the parent's row is gone."""
+    row = conn.execute(
+        "SELECT p.id, p.name, p.lease_until FROM daemons o JOIN daemons p ON p.id = o.parent WHERE o.id = ?",
+        (holder,),
+    ).fetchone()
+    return (row[0], row[1], int(row[2])) if row is not None else None
+
+
 def forget_lapsed(conn: Any, *, keep: str, now_ms: int) -> int:
     """Remove the rows of holders (other than ``keep``) whose lease lapsed before ``now_ms`` and that hold nothing
     any more (no running run, no owed delivery); how many went."""
