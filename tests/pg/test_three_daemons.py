@@ -108,15 +108,19 @@ def test_three_daemons_run_each_slot_once_and_take_over_after_a_kill(tmp_path, h
             d = Host(tmp_path / f"host{n}", pg_url, lease_seconds=LEASE_SECONDS, separate=False)
             daemons.append(d)
             d.start()
-        assert store.query("SELECT COUNT(*) FROM daemons")[0][0] == 3
+        # (the daemons' leases: a cron job's own minute may come due already, and its owner hold a lease too)
+        assert store.query("SELECT COUNT(*) FROM daemons WHERE parent IS NULL")[0][0] == 3
 
         # -- phase 1: 30 slots due within a few seconds, three daemons racing for them -----------------------------
         t0 = time.monotonic()
         due = set_due(store, at_jobs + cron_jobs, first_in=2, spread=4)
 
         def all_done() -> bool:
-            done = store.query("SELECT COUNT(*) FROM runs WHERE status = 'succeeded' AND trigger = 'schedule'")
-            return done[0][0] >= len(due)
+            # These slots, not a count of runs: a cron job's own minute may come due too (before the slots were set,
+            # while the daemons started, or meanwhile) and its run would make up for a slot not yet run.
+            rows = store.query("SELECT job_id, scheduled_for FROM runs WHERE status = 'succeeded'")
+            done = {(r["job_id"], r["scheduled_for"]) for r in rows}
+            return all((j, s) in done for j, s in due.items())
 
         wait_for(all_done, timeout=30, what="every due slot to run")
         phase1 = time.monotonic() - t0
@@ -214,7 +218,9 @@ def test_three_daemons_run_each_slot_once_and_take_over_after_a_kill(tmp_path, h
         for d in daemons:
             if d is not victim:
                 d.daemon.symbi("cron", "daemon", "stop", check=True, timeout=30)
-        assert [r[0] for r in store.query("SELECT id FROM daemons")] == []
+        # An owner gives its lease back once its run is recorded and delivered, by itself: the daemon that
+        # started it may have stopped already.
+        wait_for(lambda: not store.query("SELECT id FROM daemons"), timeout=10, what="every lease given back")
     except BaseException:
         explanation = _explain(store, daemons, marks)
         (tmp_path / "failure.txt").write_text(explanation)
