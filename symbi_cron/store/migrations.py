@@ -788,6 +788,15 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE runs ADD COLUMN fence INTEGER;
         """,
     ),
+    (
+        12,
+        "a job's open runs and its last summary without a walk through its history (every claim and start counts the"
+        " first, every run reads the second; store.runs.OPEN_RUNS is the first's predicate, word for word)",
+        """
+        CREATE INDEX runs_job_open ON runs(job_id, status) WHERE status IN ('queued', 'running', 'pending_approval');
+        CREATE INDEX runs_job_summary ON runs(job_id, finished_at) WHERE summary IS NOT NULL;
+        """,
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -12,7 +12,7 @@ from collections.abc import Collection
 from typing import Any
 
 from ..timeutil import from_ms
-from ..vocab import RunStatus
+from ..vocab import OPEN_RUN_STATUSES, RunStatus
 from .base import PerDialect
 
 RUN_COLUMNS = (
@@ -22,6 +22,8 @@ RUN_COLUMNS = (
 )
 #: Repeats the partial index ``runs_open``'s condition word for word: SQLite uses a partial index only when the
 #: query's WHERE names its condition, so every query over open runs starts with this (history may be millions).
+#: The predicate of the partial indexes ``runs_open`` and ``runs_job_open``, word for word: SQLite uses a partial
+#: index only for a query that states its predicate, so every query for open runs says it (then the status it wants).
 OPEN_RUNS = "status IN ('queued', 'running', 'pending_approval')"
 _TIME_FIELDS = ("scheduled_for", "not_before", "started_at", "finished_at", "created_at", "updated_at")
 _UPDATABLE = {
@@ -248,6 +250,8 @@ def with_status(conn: sqlite3.Connection, statuses: tuple[str, ...], *, job_id: 
     """Runs in any of ``statuses`` (of one job when ``job_id`` is given), earliest start first."""
     marks = ", ".join("?" for _ in statuses)
     sql = f"SELECT {RUN_COLUMNS} FROM runs WHERE status IN ({marks})"
+    if set(statuses) <= set(OPEN_RUN_STATUSES):
+        sql += f" AND {OPEN_RUNS}"  # through an index of open runs, never the history
     params: list[Any] = list(statuses)
     if job_id:
         sql += " AND job_id = ?"
@@ -290,7 +294,9 @@ def occupancy(conn: sqlite3.Connection, job_id: str, statuses: tuple[str, ...]) 
     """``(status, trigger, count)`` of the job's runs in any of ``statuses`` (what holds its places)."""
     marks = ", ".join("?" for _ in statuses)
     rows = conn.execute(
-        f"SELECT status, trigger, COUNT(*) FROM runs WHERE job_id = ? AND status IN ({marks}) GROUP BY status, trigger",
+        f"SELECT status, trigger, COUNT(*) FROM runs WHERE job_id = ? AND status IN ({marks})"
+        + (f" AND {OPEN_RUNS}" if set(statuses) <= set(OPEN_RUN_STATUSES) else "")
+        + " GROUP BY status, trigger",
         (job_id, *statuses),
     ).fetchall()
     return [(r[0], r[1], int(r[2])) for r in rows]
@@ -315,7 +321,9 @@ def previous_summary(conn: sqlite3.Connection, job_id: str, *, before_run: str |
 
 def count_running(conn: sqlite3.Connection, job_id: str) -> int:
     """Runs of a job that are running now."""
-    return conn.execute("SELECT COUNT(*) FROM runs WHERE job_id = ? AND status = 'running'", (job_id,)).fetchone()[0]
+    return conn.execute(
+        f"SELECT COUNT(*) FROM runs WHERE job_id = ? AND {OPEN_RUNS} AND status = 'running'", (job_id,)
+    ).fetchone()[0]
 
 
 #: Statuses of runs that executed: what `delivery_on: change` compares.
