@@ -177,11 +177,14 @@ class WriteLock:
     """The store's cross-process write lock: an exclusive ``flock`` on the lock file (0600), behind a mutex shared
     by the threads of this process (``flock`` excludes open files, not threads).
 
-    A waiter polls with a short, doubling sleep (0.1 ms up to 2 ms): a write holds the lock for about a
-    millisecond, so a waiter gets it within a fraction of that, for a few system calls. (The ``filelock`` package
-    did the same job at ~0.5 ms of CPU per acquire and release, which was a third of a run's recording.) A process
-    forked with the lock object opens the file again: a descriptor inherited across ``fork`` shares its lock with
-    the parent.
+    Uncontended, it costs one ``flock`` call. Contended, the wait is the kernel's: a blocking ``flock`` made by a
+    short-lived thread while the caller waits for it with its deadline, so hundreds of waiting processes (a burst
+    of run owners recording at once) sleep in the kernel and are woken in turn, instead of polling the lock and
+    taking the CPU from its holder (with a polling wait, 500 owners recording at once turned into a convoy: records
+    seconds late, some timing out). A wait that times out leaves its blocking ``flock`` behind: when it is granted,
+    the next caller of this process takes it over if one waits, else it is released at once. (The ``filelock``
+    package polled too, at ~0.5 ms of CPU per acquire and release.) A process forked with the lock object opens the
+    file again: a descriptor inherited across ``fork`` shares its lock with the parent.
     """
 
     def __init__(self, path: Path, timeout: float) -> None:
@@ -190,12 +193,14 @@ class WriteLock:
         self._mutex = threading.Lock()
         self._fd: int | None = None
         self._pid = 0
+        self._wait: _BlockingFlock | None = None  # a blocking flock in progress (this process's one at a time)
 
     def _file(self) -> int:
         if self._fd is None or self._pid != os.getpid():
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             self._pid = os.getpid()
+            self._wait = None  # a waiting thread of the parent did not cross the fork
         return self._fd
 
     def acquire(self) -> None:
@@ -207,17 +212,22 @@ class WriteLock:
             raise TimeoutError(str(self.path))
         try:
             fd = self._file()
-            delay = 0.0001
             while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                if self._wait is None:
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        return
+                    except BlockingIOError:
+                        self._wait = _BlockingFlock(fd)
+                wait = self._wait
+                if wait.take(deadline - time.monotonic()):
+                    self._wait = None
                     return
-                except BlockingIOError:
-                    pass
-                if time.monotonic() >= deadline:
-                    raise TimeoutError(str(self.path))
-                time.sleep(delay)
-                delay = min(delay * 2, 0.002)
+                if wait.ended():
+                    self._wait = None  # granted and let go meanwhile (or failed): try again from the start
+                    if time.monotonic() < deadline:
+                        continue
+                raise TimeoutError(str(self.path))  # it goes on waiting: granted later, it is released or taken
         except BaseException:
             self._mutex.release()
             raise
@@ -230,6 +240,52 @@ class WriteLock:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
         finally:
             self._mutex.release()
+
+
+class _BlockingFlock:
+    """One blocking ``flock(LOCK_EX)`` made by a thread of its own; :meth:`take` waits for it with a timeout. A wait
+    nobody takes when it is granted (its caller timed out and no other came) releases the lock at once."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._state = threading.Lock()
+        self._done = threading.Event()
+        self._granted = False
+        self._wanted = True
+        threading.Thread(target=self._run, name="store-lock-wait", daemon=True).start()
+
+    def _run(self) -> None:
+        import fcntl
+
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        except OSError:
+            self._done.set()  # the descriptor was closed (the store closed): the caller times out
+            return
+        with self._state:
+            self._granted = True
+            if not self._wanted:
+                fcntl.flock(self.fd, fcntl.LOCK_UN)
+                self._granted = False
+        self._done.set()
+
+    def ended(self) -> bool:
+        """The wait is over and nobody holds what it got (let go at once, or the flock failed)."""
+        with self._state:
+            return self._done.is_set() and not self._granted
+
+    def take(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the lock; True when this caller holds it now."""
+        with self._state:
+            if self._done.is_set() and not self._granted:
+                return False
+            self._wanted = True
+        self._done.wait(max(0.0, timeout))
+        with self._state:
+            if self._granted:
+                return True
+            self._wanted = False  # released as soon as it is granted, unless another caller takes it first
+            return False
 
 
 def _enable_wal(conn: sqlite3.Connection) -> None:
