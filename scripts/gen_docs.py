@@ -247,6 +247,11 @@ CONFIG_HELP: dict[str, str] = {
     "scheduler.default_timezone": "IANA zone of jobs that name none (unset: the machine's local zone).",
     "scheduler.output_cap_bytes": "Output kept on a run record; the full text stays in the run's log file.",
     "scheduler.kill_grace_seconds": "Time between TERM and KILL when a run is stopped (max_runtime, shutdown).",
+    "scheduler.prepare_ahead_seconds": (
+        "Runs due within this many seconds are claimed and handed to their owners ahead of time, which wait for the"
+        " exact instant: a burst starts on the second. An edit in that last moment applies from the next run; a pause"
+        " still stops it. 0: claimed at their time."
+    ),
     "scheduler.delivery.webhook_timeout_seconds": "Time limit of one webhook POST.",
     "scheduler.delivery.webhook_retry_attempts": "Retries of a failed webhook delivery.",
     "scheduler.delivery.webhook_retry_backoff_seconds": "First wait between webhook retries (doubles each time).",

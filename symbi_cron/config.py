@@ -60,6 +60,9 @@ class SchedulerSettings(_Section):
     default_timezone: str | None = None
     output_cap_bytes: int = Field(default=65_536, ge=1024)
     kill_grace_seconds: float = Field(default=5, ge=0, le=600)
+    #: Runs due within this many seconds are claimed, begun and handed to their owners ahead of time, so at their
+    #: time only the agent process starts (a burst of due runs starts on the second); 0: at their time.
+    prepare_ahead_seconds: float = Field(default=1, ge=0, le=10)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
 
 

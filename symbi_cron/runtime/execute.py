@@ -13,7 +13,7 @@ Nothing here touches the store: :func:`execute_run` returns a :class:`RunOutcome
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, TextIO
 
@@ -65,6 +65,10 @@ class RunContext:
     agents_in_own_session: bool = True
     #: Model agents: the budgets of this run (``services/budgets.py``: ``modelrun.budget.Limit`` as JSON).
     budget: list[dict[str, Any]] | None = None
+    #: A run prepared ahead of its time: when it starts (epoch seconds; ``max_runtime`` counts from then), and what
+    #: waits for that instant just before the agent process starts (``ExecRequest.ready``).
+    start_at: float | None = None
+    ready: Callable[[], None] | None = None
 
     def __post_init__(self) -> None:
         if self.withheld is None:
@@ -140,6 +144,7 @@ def _execute(
     header: str | None,
     cap: int,
     usage_before: dict[str, Any] | None = None,
+    ready: Callable[[], None] | None = None,
 ) -> tuple[ExecResult, list[bytes]]:
     assert ctx.agent is not None
     source = dict(ctx.base_env) if ctx.base_env is not None else None
@@ -168,13 +173,17 @@ def _execute(
         new_session=ctx.agents_in_own_session,
         budget=ctx.budget,
         usage_before=usage_before,
+        ready=ready,
     )
     return execute_agent(req, session, settings=ctx.settings), secrets
 
 
 def execute_run(ctx: RunContext) -> RunOutcome:
-    """Run the job's agent for this run (one execution, or one heartbeat wake). Never raises for the agent."""
+    """Run the job's agent for this run (one execution, or one heartbeat wake). Never raises for the agent (a run
+    prepared ahead raises ``NotStarted`` when it must not start after all)."""
     started = time.monotonic()
+    if ctx.start_at is not None:  # prepared ahead: its time, and max_runtime, count from its start
+        started += max(0.0, ctx.start_at - time.time())
     job, run = ctx.job, ctx.run
     if ctx.agent is None:
         return RunOutcome(
@@ -192,7 +201,7 @@ def execute_run(ctx: RunContext) -> RunOutcome:
     if not hb.get("enabled"):
         session = sessions.open_session(ctx.paths, str(job["id"]), str(run["id"]), mode, ctx.previous_summary)
         try:
-            res, secrets = _execute(ctx, session, 1, deadline, None, ctx.output_cap)
+            res, secrets = _execute(ctx, session, 1, deadline, None, ctx.output_cap, ready=ctx.ready)
             summary = read_summary(session.summary_file, res, secrets)
         finally:
             session.close()
@@ -234,7 +243,16 @@ def _wake(ctx: RunContext, mode: str, hb: Mapping[str, Any], started: float, dea
                 iter_sessions.append(session)
             room = max(1024, ctx.output_cap - sum(len(o.encode()) for o in outputs))
             spent = _sum_usage(usages) if ctx.budget else None
-            res, secrets = _execute(ctx, session, i, deadline, f"[symbi] --- iteration {i} ---", room, spent)
+            res, secrets = _execute(
+                ctx,
+                session,
+                i,
+                deadline,
+                f"[symbi] --- iteration {i} ---",
+                room,
+                spent,
+                ready=ctx.ready if i == 1 else None,
+            )
             used = i
             slept = res.ok and is_sleep(res)
             # `sleep` is the loop's control word, not what the agent found: a summary taken from the output's

@@ -59,6 +59,17 @@ class AgentError(Exception):
     """The agent cannot be started (bad command, missing executable, unsupported kind)."""
 
 
+class NotStarted(Exception):
+    """A prepared run that must not start after all (raised by :attr:`ExecRequest.ready`): its job was paused
+    before its start time (the run is ``cancelled``: ``requeue`` False), or the owner was told to stop before it
+    (the run goes back to the queue, unstarted, for the next daemon: ``requeue`` True)."""
+
+    def __init__(self, reason: str, *, requeue: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.requeue = requeue
+
+
 @dataclass
 class ExecRequest:
     """Everything one execution needs."""
@@ -94,6 +105,10 @@ class ExecRequest:
     #: the run spent before this execution (the earlier iterations of a heartbeat wake).
     budget: list[dict[str, Any]] | None = None
     usage_before: dict[str, Any] | None = None
+    #: Called once everything is ready and just before the agent process starts: a run prepared ahead of its
+    #: start time waits there (``Supervisor``: ``prepare_ahead_seconds``), so at that moment only the process
+    #: is started. Raises :class:`NotStarted` when the run must not start.
+    ready: Callable[[], None] | None = None
 
 
 @dataclass
@@ -522,6 +537,13 @@ def run_process(
     if launch is None:
         return failed(error or "the agent cannot be started")
     name = req.agent.get("name")
+    if req.ready is not None:
+        try:
+            req.ready()
+        except BaseException:
+            _close(log)
+            raise
+        started = monotonic()  # the run's time is counted from its start, not from its preparation
     try:
         proc = subprocess.Popen(
             launch.argv,

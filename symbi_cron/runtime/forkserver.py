@@ -56,8 +56,9 @@ def owner_id_for(pid: int, rand: str) -> str:
 def preload() -> None:
     """Import what every owner runs, once, before the fork server forks (an owner then imports nothing)."""
     from ..delivery import base, redact, router, stdout  # noqa: F401
-    from ..services import approvals, claim, delivery, jobs, leases, record, runs, start  # noqa: F401
-    from ..store import agents, audit, deliveries, outbox  # noqa: F401
+    from ..modelrun import budget  # noqa: F401
+    from ..services import approvals, budgets, claim, delivery, jobs, leases, record, runs, start  # noqa: F401
+    from ..store import agents, audit, deliveries, outbox, usage  # noqa: F401
     from ..store import jobs as job_rows  # noqa: F401
     from ..store import runs as run_rows  # noqa: F401
     from . import execute, executor, model_agent, owner, sessions  # noqa: F401
@@ -273,6 +274,15 @@ def _owner(
 
     owner = RunOwner(app, me, stdout=stdout, cancel=cancel, agents_in_own_session=False, on_recorded=recorded)
     shared = getattr(app.store, "dialect", "sqlite") == "postgresql"
+    if not shared:
+        # Open the store and read its schema now, while idle: not at the start of the first run (owners are forked
+        # ahead of a burst, and a burst's first runs are every owner's first). A database server's connections are
+        # counted: on PostgreSQL an owner connects when it first carries a run.
+        try:
+            run_rows.status_of(app.store.connection(), "")
+        except Exception:
+            pass  # the first run opens it (and says what is wrong)
+    owner.withheld()  # the variables no agent inherits, worked out once per configuration
     carried = 0
     while carried < RUNS_PER_OWNER and not cancel.is_set():
         try:
@@ -285,7 +295,8 @@ def _owner(
             for run_id in run_rows.running_owned_by(app.store.connection(), me):
                 _carry(owner, app, me, run_id, shared, current)
             return 0
-        word, _, run_id = data.decode().partition(" ")
+        head, _, handed = data.partition(b"\n")
+        word, _, run_id = head.decode().partition(" ")
         if word == "exit":
             return 0
         if word == "settings":  # a reload: the next runs use it
@@ -297,7 +308,7 @@ def _owner(
                 log.exception("run owner: keeping the previous configuration")
             continue
         if word == "go":
-            _carry(owner, app, me, run_id, shared, current)
+            _carry(owner, app, me, run_id, shared, current, _unpickle(handed))
             carried += 1
         elif word == "deliver":
             lease = _Lease(app, me, cancel) if shared else None
@@ -310,11 +321,25 @@ def _owner(
     return 0
 
 
-def _carry(owner: Any, app: Any, me: str, run_id: str, shared: bool, current: list[str]) -> None:
+def _unpickle(handed: bytes) -> Any:
+    """The run as the daemon began it (``services.start.Begun``), pickled by the daemon this owner was forked for
+    (the two ends of a private socket pair); None when nothing came with ``go`` (the owner reads the run)."""
+    if not handed:
+        return None
+    import pickle
+
+    try:
+        return pickle.loads(handed)
+    except Exception:
+        log.exception("run owner: the hand-over did not read; reading the run from the store")
+        return None
+
+
+def _carry(owner: Any, app: Any, me: str, run_id: str, shared: bool, current: list[str], begun: Any = None) -> None:
     current[:] = [run_id]
     lease = _Lease(app, me, owner.cancel) if shared else None
     try:
-        owner.carry(run_id)
+        owner.carry(run_id, begun)
     finally:
         current.clear()
         if owner.cancel is not None and getattr(owner.cancel, "reason", "") == "cancel":

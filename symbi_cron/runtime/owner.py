@@ -26,8 +26,9 @@ from ..services.record import finish_run, max_retries_of
 from ..services.start import begin_run
 from ..store import runs as run_rows
 from ..timeutil import to_ms
-from ..vocab import JobStatus, RunStatus
+from ..vocab import SCHEDULED_TRIGGERS, JobStatus, RunStatus
 from .execute import RunContext, RunOutcome, execute_run
+from .executor import NotStarted
 
 log = logging.getLogger("symbi.scheduler")
 
@@ -35,6 +36,8 @@ log = logging.getLogger("symbi.scheduler")
 RECORD_RETRY_MAX_SECONDS = 5.0
 #: The waits between those attempts: 0.2 s, doubling, at most RECORD_RETRY_MAX_SECONDS.
 RECORD_BACKOFF = retry.Backoff(0.2, cap=RECORD_RETRY_MAX_SECONDS)
+#: A run prepared ahead of its time looks at its cancel flag this often while it waits for that time.
+START_WAIT_POLL_SECONDS = 0.25
 #: A failure to record is logged at most this often (the attempts go on).
 RECORD_LOG_EVERY_SECONDS = 60.0
 
@@ -100,25 +103,39 @@ class RunOwner:
         return to_ms(self.app.clock.now())
 
     # -- one run -----------------------------------------------------------------------------------------------
-    def carry(self, run_id: str) -> dict[str, Any] | None:
+    def carry(self, run_id: str, begun: Any = None) -> dict[str, Any] | None:
         """Execute the run this owner holds, record its outcome, send what it owes; return the run as recorded.
-        None when the run is not (or no longer) this owner's to run."""
+        None when the run is not (or no longer) this owner's to run. ``begun``: the run, its job, agent and previous
+        summary as the transaction that began it under this owner read them (``services.start.Begun``, handed over
+        by the daemon): then nothing is read again before the agent starts (a model agent reads its budgets)."""
+        from ..modelrun import is_model_agent
         from ..services.budgets import run_limits
         from ..store import agents as agent_rows
         from ..store import jobs as job_rows
         from ..store import runs as run_rows
 
         app = self.app
-        with app.store.read() as conn:
-            run = run_rows.get(conn, run_id)
-            if run is None or run["status"] != RunStatus.running or run.get("daemon_id") != self.owner_id:
-                return None
-            job = job_rows.get(conn, run["job_id"])
-            if job is None:
-                return None
-            agent = agent_rows.get(conn, job["agent_id"])
-            prev = run_rows.previous_summary(conn, job["id"], before_run=run_id)
-            limits = run_limits(conn, job, agent, models_cfg=app.settings.models, env=app.env, now=app.clock.now())
+        if begun is not None and begun.run["id"] == run_id and begun.run.get("daemon_id") == self.owner_id:
+            run, job, agent, prev = begun.run, begun.job, begun.agent, begun.previous_summary
+            limits = []
+            if agent is not None and is_model_agent(agent):
+                with app.store.read() as conn:
+                    limits = run_limits(
+                        conn, job, agent, models_cfg=app.settings.models, env=app.env, now=app.clock.now()
+                    )
+        else:
+            with app.store.read() as conn:
+                run = run_rows.get(conn, run_id)
+                if run is None or run["status"] != RunStatus.running or run.get("daemon_id") != self.owner_id:
+                    return None
+                job = job_rows.get(conn, run["job_id"])
+                if job is None:
+                    return None
+                agent = agent_rows.get(conn, job["agent_id"])
+                prev = run_rows.previous_summary(conn, job["id"], before_run=run_id)
+                limits = run_limits(conn, job, agent, models_cfg=app.settings.models, env=app.env, now=app.clock.now())
+        start_at = run["started_at"].timestamp() if run.get("started_at") is not None else None
+        ahead = start_at is not None and start_at - app.clock.now().timestamp() > 0.001
         sched = app.settings.scheduler
         max_runtime = (job.get("policy") or {}).get("max_runtime")
         ctx = RunContext(
@@ -138,10 +155,21 @@ class RunOwner:
             withheld=self.withheld(),
             agents_in_own_session=self.agents_in_own_session,
             budget=limits or None,
+            start_at=start_at if ahead else None,
+            ready=self._at_start(run, job, start_at) if ahead and start_at is not None else None,
         )
-        log.info("run %s of job %s started (%s, attempt %s)", run_id[:8], job["name"], run["trigger"], run["attempt"])
+        log.info(
+            "run %s of job %s %s (%s, attempt %s)",
+            run_id[:8],
+            job["name"],
+            f"prepared to start at {run['started_at'].isoformat(timespec='milliseconds')}" if ahead else "started",
+            run["trigger"],
+            run["attempt"],
+        )
         try:
             outcome = execute_run(ctx)
+        except NotStarted as stop:
+            return self._not_started(run_id, job, stop)
         except Exception as exc:  # a bug or an OS error around the agent: the run fails, the owner goes on
             log.exception("run %s of job %s could not be executed", run_id[:8], job["name"])
             outcome = RunOutcome(RunStatus.failed, None, "", None, f"internal error running the agent: {exc}", 0, 0)
@@ -166,6 +194,57 @@ class RunOwner:
         if job.get("delivery"):
             self.deliver(run_id)
         return finished
+
+    # -- a run prepared ahead of its time ------------------------------------------------------------------------
+    def _at_start(self, run: dict[str, Any], job: dict[str, Any], start_at: float) -> Callable[[], None]:
+        """What the executor calls when the agent is ready to start: wait for the run's start time (the directory,
+        the log and the environment are ready, so then only the process starts), watching the cancel flag; then a
+        scheduled run whose job was paused meanwhile does not start (like ``begin_run``: the job is not active)."""
+        from ..store import jobs as job_rows
+
+        def ready() -> None:
+            while True:
+                if self.cancel is not None and self.cancel.is_set():
+                    if getattr(self.cancel, "reason", "") == "cancel":
+                        raise NotStarted("cancelled on request before it started", requeue=False)
+                    raise NotStarted("the scheduler stopped before the run's start time", requeue=True)
+                left = start_at - self.app.clock.now().timestamp()
+                if left <= 0:
+                    break
+                self.sleep(min(left, START_WAIT_POLL_SECONDS))
+            if run["trigger"] in SCHEDULED_TRIGGERS:
+                status = job_rows.status_of(self.app.store.connection(), job["id"])
+                if status != JobStatus.active:
+                    raise NotStarted(f"job is {status or 'removed'}: the run was not started", requeue=False)
+
+        return ready
+
+    def _not_started(self, run_id: str, job: dict[str, Any], stop: NotStarted) -> dict[str, Any] | None:
+        """A prepared run that did not start: back to the queue (the daemon stopped before its time: the next one
+        starts it) or ``cancelled`` with the reason (cancelled on request, its job paused)."""
+        from ..services.start import requeue_unstarted
+
+        if not stop.requeue:
+            outcome = RunOutcome(RunStatus.cancelled, None, "", None, stop.reason, 0, 0)
+            finished = self.record(run_id, outcome)
+            if finished is not None:
+                log.info("run %s of job %s did not start: %s", run_id[:8], job["name"], stop.reason)
+                if self.on_recorded is not None:
+                    self.on_recorded()
+            return finished
+
+        def attempt(t: retry.Try) -> bool | retry.Again:
+            try:
+                with self.app.store.write() as tx:
+                    return requeue_unstarted(tx, run_id, owner=self.owner_id, now_ms=self.now_ms())
+            except SymbiError as exc:
+                return retry.Again(str(exc), value=exc)
+
+        if retry.run(attempt, retries=None, backoff=RECORD_BACKOFF, sleep=self.sleep):
+            log.info("run %s of job %s queued again, unstarted: %s", run_id[:8], job["name"], stop.reason)
+            if self.on_recorded is not None:
+                self.on_recorded()
+        return None
 
     # -- recording ---------------------------------------------------------------------------------------------
     def record(self, run_id: str, outcome: RunOutcome) -> dict[str, Any] | None:

@@ -1,11 +1,12 @@
 """The daemon's run owners: processes from the fork server, each carrying one run at a time.
 
 The pool keeps a few idle owners ready (:attr:`OwnerPool.warm`: up to ``max_concurrent_jobs``, at most
-:data:`MAX_WARM`), asks the fork server for more when a burst needs them (they arrive while the burst is being
-started: the fork happens in the fork server, never in the daemon), and retires owners idle beyond the warm count
-for a minute. One thread reads every owner's socket (``recorded RUN``, ``free``, end of file when an owner dies),
-the fork server's (new owners) and the pidfds of the owners adopted from a previous daemon; it never touches the
-store, and it wakes the tick loop through callbacks that take no lock a signal handler could hold.
+:data:`MAX_WARM`), forks ahead the owners a burst due soon will need (:meth:`OwnerPool.expect`: the tick loop knows
+its next slots), asks the fork server for more when runs keep them busy (the fork happens in the fork server, never
+in the daemon), and retires owners idle beyond the warm count and the expected burst for a minute. One thread reads
+every owner's socket (``recorded RUN``, ``free``, end of file when an owner dies), the fork server's (new owners)
+and the pidfds of the owners adopted from a previous daemon; it never touches the store, and it wakes the tick loop
+through callbacks that take no lock a signal handler could hold.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ MAX_WARM = 32
 GROW_STEP = 4
 #: All owners busy and one of them for this long: runs are long, more owners are worth their fork.
 GROW_AFTER_SECONDS = 0.1
+#: The largest hand-over sent with ``go`` (an owner reads at most ``forkserver.MAX_MESSAGE`` at once).
+MAX_HANDED = 512 * 1024
 #: Owners idle beyond the warm count for this long are let go.
 IDLE_RETIRE_SECONDS = 60.0
 
@@ -73,6 +76,8 @@ class OwnerPool:
         self._adopted: dict[str, int] = {}  # run id -> pidfd
         self._polled: dict[str, tuple[int, str | None]] = {}
         self._closed = False
+        self._expected = 0  # owners expected for runs due soon (expect), and when that was last said
+        self._expected_at = 0.0
         self._thread = threading.Thread(target=self._loop, name="run-owners", daemon=True)
         self._thread.start()
         self._ask(self.warm)
@@ -107,12 +112,17 @@ class OwnerPool:
             owner.since = time.monotonic()
             self._idle.append(owner)
 
-    def assign(self, owner: Owner, word: str, run_id: str) -> None:
-        """Tell a taken owner to ``go`` (carry ``run_id``) or ``deliver`` (send what it owes)."""
+    def assign(self, owner: Owner, word: str, run_id: str, handed: bytes = b"") -> None:
+        """Tell a taken owner to ``go`` (carry ``run_id``) or ``deliver`` (send what it owes); ``handed``: what the
+        owner needs of the run, as the transaction that began it read it (pickled ``services.start.Begun``; left
+        out when too big for one message: the owner reads it)."""
         owner.run_id = run_id
+        message = f"{word} {run_id}".encode()
+        if handed and len(handed) < MAX_HANDED:
+            message += b"\n" + handed
         try:
             assert owner.sock is not None
-            owner.sock.send(f"{word} {run_id}".encode())
+            owner.sock.send(message)
         except OSError:
             pass  # it died between take and assign: its end of file tells the loop
 
@@ -150,6 +160,13 @@ class OwnerPool:
             except OSError:
                 pass
 
+    def holds(self, owner_id: str) -> bool:
+        """True when ``owner_id`` is one of this pool's owners (idle or busy): never one to adopt."""
+        with self._lock:
+            return any(o.owner_id == owner_id for o in self._busy.values()) or any(
+                o.owner_id == owner_id for o in self._idle
+            )
+
     def busy_owners(self) -> list[Owner]:
         with self._lock:
             return [o for o in self._busy.values() if o.run_id is not None]
@@ -157,6 +174,21 @@ class OwnerPool:
     def size(self) -> tuple[int, int]:
         with self._lock:
             return len(self._idle), len(self._busy)
+
+    def expect(self, n: int, limit: int) -> None:
+        """``n`` runs are due soon (the tick loop knows its next slots): fork the owners they need now, so the burst
+        costs no fork when it comes, within ``limit`` owners in all (``max_concurrent_jobs``). They are kept while
+        expected; idle beyond that (and the warm count) for :data:`IDLE_RETIRE_SECONDS`, they retire."""
+        want = min(n, limit)
+        now = time.monotonic()
+        with self._lock:
+            if want >= self._expected or now - self._expected_at > IDLE_RETIRE_SECONDS:
+                self._expected = want
+            self._expected_at = now
+            total = len(self._idle) + len(self._busy) + self._requested
+            short = min(want - len(self._idle) - self._requested, limit - total)
+        if short > 0:
+            self._ask(short)
 
     def resize(self, warm: int) -> None:
         self.warm = max(1, min(warm, MAX_WARM))
@@ -302,7 +334,8 @@ class OwnerPool:
     def _retire_idle(self) -> None:
         now = time.monotonic()
         with self._lock:
-            spare = len(self._idle) - self.warm
+            expected = self._expected if now - self._expected_at <= IDLE_RETIRE_SECONDS else 0
+            spare = len(self._idle) - max(self.warm, expected)
             if spare <= 0:
                 return
             old = [o for o in self._idle if now - o.since > IDLE_RETIRE_SECONDS][:spare]

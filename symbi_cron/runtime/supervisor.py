@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import random
 import threading
 import time
@@ -71,6 +72,9 @@ SHARED_CLAIM_BATCH = 50
 PLACEMENT_GRACE_MS = 500
 #: How often the sweep looks for dead owners, orphaned deliveries and overdue runs.
 SWEEP_SECONDS = 5.0
+#: The owners for the slots due within this long are forked ahead (a fork costs milliseconds: a burst of 500
+#: needs a second or two of them).
+OWNERS_AHEAD_MS = 10_000
 #: A run is reported overdue this long after its max_runtime and kill grace have passed.
 OVERDUE_SLACK_SECONDS = 10.0
 #: A wall clock that falls behind the monotonic clock by more than this has been stepped back.
@@ -88,6 +92,8 @@ class Owned:
     delivering_only: bool = False
     overdue_reported: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    #: When the run starts (epoch ms): later than now for a run prepared ahead of its time.
+    start_ms: int = 0
 
 
 class Supervisor:
@@ -319,6 +325,8 @@ class Supervisor:
             run_id, owner = run["id"], run.get("daemon_id")
             with self._lock:
                 tracked = run_id in self._inflight
+            if not tracked and owner is not None and self.pool is not None and self.pool.holds(owner):
+                continue  # recorded since the read above (its owner is ours): nothing to adopt
             if not tracked:
                 if self._alive(owner, now_ms):
                     self._adopt(run_id, owner)
@@ -652,7 +660,10 @@ class Supervisor:
         self._refresh_in_flight()
         conn = self.app.store.connection()
         batch = SHARED_CLAIM_BATCH if self.shared else CLAIM_BATCH
-        due = job_rows.due(conn, now_ms, limit=batch) if not self.stopping else []
+        ahead = self.ahead_ms()
+        due = job_rows.due(conn, now_ms + ahead, limit=batch) if not self.stopping else []
+        if self.pool is not None and not self.stopping:
+            self._expect_owners(conn, now_ms)
         lag = 0.0
         started = 0
         self._deferred = False
@@ -674,9 +685,9 @@ class Supervisor:
             return 0.0
         with self.app.store.read() as conn:
             nxt = job_rows.earliest_next_run(conn)
-            q = run_rows.next_not_before(conn, now_ms)
+            q = run_rows.next_not_before(conn, now_ms + ahead)
             self.queued = run_rows.count_queued(conn)
-        wake = [t for t in (nxt, q) if t is not None]
+        wake = [t - ahead for t in (nxt, q) if t is not None]  # prepared this long before their time
         delay = min(interval, SWEEP_SECONDS)
         if wake:
             delay = min(delay, max(0.0, (min(wake) - to_ms(self.app.clock.now())) / 1000))
@@ -685,6 +696,18 @@ class Supervisor:
         if self._deferred:
             delay = min(delay, PLACEMENT_GRACE_MS / 2000)  # left to a less loaded daemon: look again soon
         return delay
+
+    def ahead_ms(self) -> int:
+        """How long before their time due runs are claimed and handed to their owners (``prepare_ahead_seconds``)."""
+        return int(float(getattr(self.app.settings.scheduler, "prepare_ahead_seconds", 0) or 0) * 1000)
+
+    def _expect_owners(self, conn: Any, now_ms: int) -> None:
+        """Fork, ahead of time, the owners the slots due within :data:`OWNERS_AHEAD_MS` will need (and the queued
+        runs): a burst then costs no fork when it comes. The pool keeps them while they are expected."""
+        assert self.pool is not None
+        soon = job_rows.count_due(conn, now_ms + OWNERS_AHEAD_MS) + self.queued
+        if soon:
+            self.pool.expect(soon, int(self.app.settings.scheduler.max_concurrent_jobs))
 
     def _refresh_in_flight(self) -> None:
         """Runs whose owner recorded the outcome no longer take a place (the owner may still be delivering)."""
@@ -712,7 +735,7 @@ class Supervisor:
             if self.shared:
                 # Taken again, locked, in one statement: the due jobs no other daemon holds (another one claiming
                 # at once takes the next ones, instead of waiting on these or skipping them one by one).
-                due = job_rows.claimable(tx, now_ms, len(due))
+                due = job_rows.claimable(tx, now_ms + self.ahead_ms(), len(due))
             for stale in due:
                 try:
                     with store.savepoint("claim_job"):
@@ -724,7 +747,13 @@ class Supervisor:
                         if job is None:
                             continue
                         res = claim_job(
-                            tx, job, now_ms=now_ms, daemon_id=self.daemon_id, rng=self.rng, limits=self.limits
+                            tx,
+                            job,
+                            now_ms=now_ms,
+                            daemon_id=self.daemon_id,
+                            rng=self.rng,
+                            limits=self.limits,
+                            until_ms=now_ms + self.ahead_ms(),
                         )
                 except StoreError:
                     raise
@@ -765,8 +794,9 @@ class Supervisor:
         if capacity <= 0:
             return 0
         conn = self.app.store.connection()
+        horizon = now_ms + self.ahead_ms()  # runs due by then are begun now and start at their time
         if self.shared:
-            pending = len(run_rows.startable(conn, now_ms, capacity))
+            pending = len(run_rows.startable(conn, horizon, capacity))
             if not pending:
                 return 0  # nothing to start: no need to ask where
             capacity = self._placement(conn, now_ms, capacity, pending)
@@ -777,7 +807,7 @@ class Supervisor:
         # so a long queue of one busy job never hides the due runs of the others behind it.
         full: set[str] = set()
         while started < capacity:
-            candidates = run_rows.startable(conn, now_ms, capacity - started, exclude_jobs=full)
+            candidates = run_rows.startable(conn, horizon, capacity - started, exclude_jobs=full)
             candidates = [r for r in candidates if r["job_id"] not in full]
             if self.shared and self._defer_before is not None:
                 fresh = [r for r in candidates if _due_ms(r) > self._defer_before]
@@ -880,6 +910,7 @@ class Supervisor:
                                 actor="daemon",
                                 fence=fence,
                                 skip_locked=self.shared,
+                                start_ms=_due_ms(run),
                             )
                             if b is None and fence is not None and owners is not None:
                                 release_daemon(tx, owner_id)
@@ -920,10 +951,17 @@ class Supervisor:
         if owner is None:
             self._start_thread(Owned(run_id, self.daemon_id), lambda o: o.carry(run_id))
             return
+        started = begun.run.get("started_at")
         with self._lock:
-            self._inflight[run_id] = Owned(run_id, owner.owner_id, pid=owner.pid)
+            self._inflight[run_id] = Owned(
+                run_id, owner.owner_id, pid=owner.pid, start_ms=to_ms(started) if started is not None else 0
+            )
         assert self.pool is not None
-        self.pool.assign(owner, "go", run_id)
+        try:
+            handed = pickle.dumps(begun, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # something in a job's spec that does not pickle: the owner reads the run itself
+            handed = b""
+        self.pool.assign(owner, "go", run_id, handed)
 
     def _start_thread(self, owned: Owned, work: Callable[[Any], Any], *, delivering: bool = False) -> None:
         from .owner import RunOwner
@@ -1034,6 +1072,7 @@ class Supervisor:
             return 0
         if timeout is None:
             timeout = float(self.app.settings.scheduler.shutdown_timeout_seconds)
+        self._stand_down_prepared()
         deadline = self.monotonic() + timeout
         while self._waiting() and self.monotonic() < deadline:
             self._wake.wait(min(0.1, max(0.0, deadline - self.monotonic())))
@@ -1065,6 +1104,17 @@ class Supervisor:
                 log.warning("could not release the lease: %s", exc)
         self.close()
         return stopped
+
+    def _stand_down_prepared(self) -> None:
+        """A stop starts nothing new: the owners of runs prepared ahead of a time not come yet are told to stop
+        (TERM); each puts its run back in the queue, unstarted, for the next daemon (``RunOwner``)."""
+        now_ms = to_ms(self.app.clock.now())
+        with self._lock:
+            waiting = [o for o in self._inflight.values() if o.start_ms > now_ms and o.pid is not None]
+        for o in waiting:
+            _signal_owner(o, 15)
+        if waiting:
+            log.info("stop: %d run(s) prepared for a time not come yet go back to the queue", len(waiting))
 
     def _waiting(self) -> bool:
         """Whether a run is still in flight (or, for thread owners, still delivering)."""

@@ -187,15 +187,25 @@ def _occupancy(conn, job_id: str) -> tuple[int, str]:
 
 
 def claim_job(
-    conn, job: dict[str, Any], *, now_ms: int, daemon_id: str, rng: random.Random, limits: Limits, actor: str = "daemon"
+    conn,
+    job: dict[str, Any],
+    *,
+    now_ms: int,
+    daemon_id: str,
+    rng: random.Random,
+    limits: Limits,
+    actor: str = "daemon",
+    until_ms: int | None = None,
 ) -> ClaimResult:
-    """Turn a due job's slots into runs and advance its ``next_run``, inside the caller's transaction."""
+    """Turn a due job's slots into runs and advance its ``next_run``, inside the caller's transaction.
+    ``until_ms`` (later than ``now_ms``): a job whose next slot comes by then is claimed ahead of it, that slot
+    only (its run is queued for its time: the daemon prepares runs ``prepare_ahead_seconds`` early)."""
     result = ClaimResult()
     first = _ms(job.get("next_run"))
-    if first is None or first > now_ms or job.get("status") != JobStatus.active:
+    if first is None or first > max(now_ms, until_ms or now_ms) or job.get("status") != JobStatus.active:
         return result
     try:
-        slots, total, nxt = due_slots(job, first, now_ms, limits.max_missed + 1)
+        slots, total, nxt = due_slots(job, first, max(now_ms, first), limits.max_missed + 1)
     except Exception as exc:  # a schedule that no longer parses: stop the job rather than loop on it
         job_rows.set_state(conn, job["id"], now_ms=now_ms, status=JobStatus.failed, next_run=None)
         append_event(

@@ -69,6 +69,8 @@ class Begun:
     run: dict[str, Any]
     job: dict[str, Any]
     agent: dict[str, Any] | None
+    #: The summary handed to the run (the job's last one), read in the same transaction.
+    previous_summary: str | None = None
 
 
 def begin_run(
@@ -82,9 +84,11 @@ def begin_run(
     daemon_name: str | None = None,
     fence: int | None = None,
     skip_locked: bool = False,
+    start_ms: int | None = None,
 ) -> Begun | None:
     """A queued run passes the policy gate and becomes ``running``, carrying ``fence`` (its owner's lease token);
-    None when it did not start.
+    None when it did not start. ``start_ms``: a run prepared ahead of its time (``prepare_ahead_seconds``) is
+    recorded as starting then, and its owner waits for that instant (:func:`requeue_unstarted` when it stops first).
 
     ``gate`` is the gate's answer asked beforehand (:func:`gate_queued`; a job or agent changed since leaves the
     run queued, to be gated again), or ``gate(job, agent)`` returning a ``security.policy.Decision``, asked here
@@ -140,7 +144,21 @@ def begin_run(
         if decision.kind == "deny":
             end_one_shot_if_done(conn, job, now_ms=now_ms, ok=False, actor=actor)
         return None
-    run_rows.begin(conn, run_id, owner=daemon_id, daemon_name=daemon_name, now_ms=now_ms, fence=fence)
+    run_rows.begin(
+        conn, run_id, owner=daemon_id, daemon_name=daemon_name, now_ms=now_ms, fence=fence, start_ms=start_ms
+    )
     run = run_rows.get(conn, run_id)
     assert run is not None
-    return Begun(run=run, job=job, agent=agent)
+    prev = run_rows.previous_summary(conn, job["id"], before_run=run_id)
+    return Begun(run=run, job=job, agent=agent, previous_summary=prev)
+
+
+def requeue_unstarted(conn, run_id: str, *, owner: str, now_ms: int) -> bool:
+    """A run begun ahead of its start time whose owner was stopped before that time (the daemon's drain) goes back
+    to ``queued``, unstarted: the next daemon starts it (late) rather than the slot being lost or the run counted
+    as interrupted. False when the run is no longer ``running`` under ``owner`` (someone recorded it meanwhile)."""
+    run = run_rows.get_for_finish(conn, run_id)
+    if run is None or run["status"] != RunStatus.running or run.get("daemon_id") != owner:
+        return False
+    run_rows.unbegin(conn, run_id, now_ms=now_ms)
+    return True

@@ -113,6 +113,7 @@ OPERATIONS: dict[str, tuple[Operation, ...]] = {
     "scheduler": (
         Operation("jobs.due", READ, "the claim's candidates, earliest first, read without a lock"),
         Operation("jobs.earliest_next_run", READ),
+        Operation("jobs.count_due", READ, "the jobs due by an instant (the owners kept ready for them)"),
         Operation(
             "jobs.claimable",
             WRITE,
@@ -166,6 +167,12 @@ OPERATIONS: dict[str, tuple[Operation, ...]] = {
             WRITE,
             "in the write that took the run (runs.get_for_start) and passed its gate: the run is running under its"
             " owner's id once that write commits, carrying its owner's lease token (fence)",
+        ),
+        Operation(
+            "runs.unbegin",
+            WRITE,
+            "a run prepared ahead whose owner stopped before its start time is queued again, unstarted, in the write"
+            " that read it (runs.get_for_finish) still running under that owner",
         ),
         Operation(
             "runs.get_for_finish",

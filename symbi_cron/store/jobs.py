@@ -28,6 +28,10 @@ _CLAIMABLE = PerDialect(
     postgresql=f"SELECT {JOB_COLUMNS} FROM jobs WHERE status = 'active' AND next_run <= ? ORDER BY next_run LIMIT ?"
     " FOR UPDATE SKIP LOCKED",
 )
+_COUNT_DUE = PerDialect(
+    sqlite="SELECT COUNT(*) FROM jobs INDEXED BY jobs_due WHERE status = 'active' AND next_run <= ?",
+    postgresql="SELECT COUNT(*) FROM jobs WHERE status = 'active' AND next_run <= ?",
+)
 _EARLIEST = PerDialect(
     sqlite="SELECT MIN(next_run) FROM jobs INDEXED BY jobs_due WHERE status = 'active'",
     postgresql="SELECT MIN(next_run) FROM jobs WHERE status = 'active'",
@@ -233,6 +237,11 @@ def _read_due(rows: list[Any]) -> list[dict[str, Any]]:
                 }
             )
     return out
+
+
+def count_due(conn: sqlite3.Connection, until_ms: int) -> int:
+    """How many active jobs have a slot at or before ``until_ms`` (the owners a burst due soon will need)."""
+    return conn.execute(_COUNT_DUE(conn), (until_ms,)).fetchone()[0]
 
 
 def earliest_next_run(conn: sqlite3.Connection) -> int | None:

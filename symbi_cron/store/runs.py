@@ -158,14 +158,40 @@ def begin(
     now_ms: int,
     daemon_name: str | None = None,
     fence: int | None = None,
+    start_ms: int | None = None,
 ) -> None:
-    """The run becomes ``running`` under ``owner`` (the id of the process that carries it), started now, on the
-    daemon named ``daemon_name`` (where it runs: history, API, metrics), carrying ``fence``, the token of its owner's
-    lease (docs/scaling.md, "Fenced leases"). Called in the write that took the run with :func:`get_for_start` and
-    passed its gate: that write is what makes the run this owner's."""
+    """The run becomes ``running`` under ``owner`` (the id of the process that carries it), starting at
+    ``start_ms`` (now when None; a run prepared ahead of its time starts at its time), on the daemon named
+    ``daemon_name`` (where it runs: history, API, metrics), carrying ``fence``, the token of its owner's lease
+    (docs/scaling.md, "Fenced leases"). Called in the write that took the run with :func:`get_for_start` and passed
+    its gate: that write is what makes the run this owner's."""
     placed = {"daemon_name": daemon_name} if daemon_name else {}
+    started = now_ms if start_ms is None else max(now_ms, start_ms)
     update(
-        conn, run_id, now_ms=now_ms, status=RunStatus.running, started_at=now_ms, daemon_id=owner, fence=fence, **placed
+        conn,
+        run_id,
+        now_ms=now_ms,
+        status=RunStatus.running,
+        started_at=started,
+        daemon_id=owner,
+        fence=fence,
+        **placed,
+    )
+
+
+def unbegin(conn: sqlite3.Connection, run_id: str, *, now_ms: int) -> None:
+    """A run prepared ahead of its time whose owner was stopped before that time goes back to ``queued``, as if
+    never begun (no owner, no start, no lease token). Called in the write that read it with :func:`get_for_finish`
+    and found it still ``running`` under that owner."""
+    update(
+        conn,
+        run_id,
+        now_ms=now_ms,
+        status=RunStatus.queued,
+        started_at=None,
+        daemon_id=None,
+        daemon_name=None,
+        fence=None,
     )
 
 

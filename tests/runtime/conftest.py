@@ -23,6 +23,8 @@ def settings() -> Settings:
     s.api.enabled = False
     s.scheduler.kill_grace_seconds = 1
     s.scheduler.default_timezone = "UTC"
+    # Runs start at their time, as a fake clock ticks them (test_prepare_ahead.py covers runs prepared ahead).
+    s.scheduler.prepare_ahead_seconds = 0
     return s
 
 

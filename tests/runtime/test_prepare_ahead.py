@@ -1,0 +1,136 @@
+"""Runs prepared ahead of their time (``scheduler.prepare_ahead_seconds``): claimed, begun and handed to their owner
+before their slot, started at the slot, never before; a pause in that last moment still stops the run, and a stop
+puts it back in the queue unstarted."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from agents.daemon_helper import Daemon, wait_for
+
+from symbi_cron.services import jobs as job_svc
+
+from .conftest import T0
+
+SLOT = T0 + timedelta(minutes=1)  # the first slot of a `* * * * *` job created at T0
+
+
+def _starts(path) -> list[list[str]]:
+    try:
+        return [line.split() for line in path.read_text().splitlines() if line.startswith("start ")]
+    except FileNotFoundError:
+        return []
+
+
+def test_a_run_due_within_the_window_is_begun_ahead_and_its_agent_starts_at_its_time(rt, clock, settings, tmp_path):
+    settings.scheduler.prepare_ahead_seconds = 1
+    marks = tmp_path / "marks"
+    rt.agent("a", "mark", str(marks))
+    job = rt.job()
+    sup = rt.supervisor()
+    clock.advance(59.5)  # half a second before the slot
+    sup.tick()
+    run = rt.runs(job["id"])[0]
+    assert run["status"] == "running"
+    assert run["scheduled_for"] == SLOT and run["started_at"] == SLOT  # recorded as starting at its slot
+    assert rt.get_job(job["id"])["next_run"] == SLOT + timedelta(minutes=1)  # the slot is claimed
+    assert not sup.wait_idle(0.6)  # its owner waits for the slot ...
+    assert _starts(marks) == []  # ... and the agent has not started
+    clock.advance(0.5)
+    assert sup.wait_idle(30)
+    run = rt.runs(job["id"])[0]
+    assert run["status"] == "succeeded"
+    assert len(_starts(marks)) == 1
+
+
+def test_a_job_paused_before_the_slot_of_its_prepared_run_does_not_run_it(rt, clock, settings, tmp_path):
+    settings.scheduler.prepare_ahead_seconds = 1
+    marks = tmp_path / "marks"
+    rt.agent("a", "mark", str(marks))
+    job = rt.job()
+    sup = rt.supervisor()
+    clock.advance(59.5)
+    sup.tick()
+    assert rt.runs(job["id"])[0]["status"] == "running"
+    job_svc.pause_job(rt.app, job["id"])
+    clock.advance(0.5)
+    assert sup.wait_idle(30)
+    run = rt.runs(job["id"])[0]
+    assert run["status"] == "cancelled"
+    assert run["error_message"] == "job is paused: the run was not started"
+    assert _starts(marks) == []
+
+
+def test_an_owner_stopped_before_the_slot_puts_its_run_back_in_the_queue_unstarted(rt, clock, settings, tmp_path):
+    settings.scheduler.prepare_ahead_seconds = 1
+    marks = tmp_path / "marks"
+    rt.agent("a", "mark", str(marks))
+    job = rt.job()
+    sup = rt.supervisor()
+    clock.advance(59.5)
+    sup.tick()
+    assert rt.runs(job["id"])[0]["status"] == "running"
+    sup.cancel.set()  # the drain's signal to the owners
+    assert sup.wait_idle(30)
+    run = rt.runs(job["id"])[0]
+    assert (run["status"], run["started_at"], run["daemon_id"]) == ("queued", None, None)
+    assert _starts(marks) == []
+    # The next daemon starts it (once), at or after its slot.
+    sup.cancel.clear()
+    rt.cycle(sup, 0.5)
+    runs = rt.runs(job["id"])
+    assert [r["status"] for r in runs] == ["succeeded"]
+    assert len(_starts(marks)) == 1
+
+
+def test_a_burst_prepared_by_a_real_daemon_starts_on_the_second_never_before_and_once(tmp_path):
+    """Twenty one-shot jobs due at the same whole second: each agent's own clock says it started at or after the
+    slot, within a second of it, and exactly once; the daemon log says they were prepared ahead."""
+    d = Daemon(tmp_path / "home", max_concurrent_jobs=20)
+    marks = tmp_path / "marks"
+    d.add_agent("m", "mark", str(marks))
+    ids = [d.add_job(f"j{i}", "m") for i in range(20)]
+    d.start()
+    try:
+        slot_ms = int((time.time() + 3) * 1000)
+        slot_ms -= slot_ms % 1000
+        conn = d.db()
+        try:  # one transaction: all twenty due at the same slot
+            conn.executemany("UPDATE jobs SET next_run = ? WHERE id = ?", [(slot_ms, i) for i in ids])
+            conn.commit()
+        finally:
+            conn.close()
+        d.symbi("cron", "daemon", "reload")
+        done = "SELECT COUNT(*) FROM runs WHERE status = 'succeeded'"
+        wait_for(lambda: d.query(done)[0][0] >= 20, timeout=30, what="the twenty runs")
+        starts = _starts(marks)
+        assert len(starts) == 20 and len({s[1] for s in starts}) == 20  # each run started once
+        delays = sorted(float(s[3]) - slot_ms / 1000 for s in starts)
+        assert delays[0] >= 0, f"an agent started {-delays[0]:.3f}s before its slot"
+        assert delays[-1] < 1.0, delays
+        assert "prepared to start at" in d.log()
+    finally:
+        d.cleanup()
+
+
+def test_a_daemon_stopped_while_runs_wait_for_their_slot_leaves_them_queued_and_the_next_runs_them(tmp_path):
+    d = Daemon(tmp_path / "home", prepare_ahead_seconds=5)
+    marks = tmp_path / "marks"
+    d.add_agent("m", "mark", str(marks))
+    job = d.add_job("j", "m")
+    d.start()
+    try:
+        slot_ms = d.make_due(job, in_seconds=4)
+        wait_for(lambda: [r["status"] for r in d.runs(job)] == ["running"], timeout=10, what="the prepared run")
+        d.symbi("cron", "daemon", "stop", check=True)
+        run = d.runs(job)[0]
+        assert (run["status"], run["started_at"], run["daemon_id"]) == ("queued", None, None)
+        assert "go back to the queue" in d.log()
+        d.start()
+        wait_for(lambda: [r["status"] for r in d.runs(job)] == ["succeeded"], timeout=20, what="the run, once")
+        starts = _starts(marks)
+        assert len(starts) == 1
+        assert float(starts[0][3]) >= slot_ms / 1000
+    finally:
+        d.cleanup()
