@@ -272,17 +272,16 @@ def _owner(
         if current:
             _say(sock, f"recorded {current[0]}")
 
-    owner = RunOwner(app, me, stdout=stdout, cancel=cancel, agents_in_own_session=False, on_recorded=recorded)
+    owner = RunOwner(
+        app,
+        me,
+        stdout=stdout,
+        cancel=cancel,
+        agents_in_own_session=False,
+        on_recorded=recorded,
+    )
     shared = getattr(app.store, "dialect", "sqlite") == "postgresql"
-    if not shared:
-        # Open the store and read its schema now, while idle: not at the start of the first run (owners are forked
-        # ahead of a burst, and a burst's first runs are every owner's first). A database server's connections are
-        # counted: on PostgreSQL an owner connects when it first carries a run.
-        try:
-            run_rows.status_of(app.store.connection(), "")
-        except Exception:
-            pass  # the first run opens it (and says what is wrong)
-    owner.withheld()  # the variables no agent inherits, worked out once per configuration
+    owner.warm_up(connect=not shared)
     carried = 0
     while carried < RUNS_PER_OWNER and not cancel.is_set():
         try:

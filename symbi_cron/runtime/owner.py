@@ -21,8 +21,9 @@ from typing import Any, TextIO
 
 from .. import processes, retry
 from ..errors import SymbiError
+from ..models import FAILURE_RUN_STATUSES
 from ..services.app import App
-from ..services.record import finish_run, max_retries_of
+from ..services.record import finish_locked, max_retries_of
 from ..services.start import begin_run
 from ..store import runs as run_rows
 from ..timeutil import to_ms
@@ -90,6 +91,23 @@ class RunOwner:
         self.sleep = sleep
         self._withheld: tuple[Any, frozenset[str]] | None = None
 
+    def warm_up(self, *, connect: bool) -> None:
+        """Do now, while idle, what the first run would otherwise do: the variables no agent inherits, and with
+        ``connect``, the store opened and its schema read (owners are forked ahead of a burst, and a burst's first
+        runs are every owner's first). A database server counts its connections: on
+        PostgreSQL an owner connects when it first carries a run."""
+        self.withheld()
+        if not connect:
+            return
+
+        def touch() -> None:
+            try:
+                run_rows.status_of(self.app.store.connection(), "")
+            except Exception:
+                pass  # the first run opens it (and says what is wrong)
+
+        touch()
+
     def withheld(self) -> frozenset[str]:
         """The variables the configuration refers to (no agent inherits them), once per configuration."""
         settings = self.app.settings
@@ -135,7 +153,10 @@ class RunOwner:
                 prev = run_rows.previous_summary(conn, job["id"], before_run=run_id)
                 limits = run_limits(conn, job, agent, models_cfg=app.settings.models, env=app.env, now=app.clock.now())
         start_at = run["started_at"].timestamp() if run.get("started_at") is not None else None
-        ahead = start_at is not None and start_at - app.clock.now().timestamp() > 0.001
+        # Begun before its time (its start is later than the write that began it): the owner waits for that time,
+        # and then checks its job is still active, however late it got the run.
+        began = run.get("updated_at")
+        ahead = start_at is not None and began is not None and run["started_at"] > began
         sched = app.settings.scheduler
         max_runtime = (job.get("policy") or {}).get("max_runtime")
         ctx = RunContext(
@@ -162,7 +183,9 @@ class RunOwner:
             "run %s of job %s %s (%s, attempt %s)",
             run_id[:8],
             job["name"],
-            f"prepared to start at {run['started_at'].isoformat(timespec='milliseconds')}" if ahead else "started",
+            f"prepared to start at {run['started_at'].isoformat(timespec='milliseconds')}"
+            if ahead and start_at - app.clock.now().timestamp() > 0
+            else "started",
             run["trigger"],
             run["attempt"],
         )
@@ -294,10 +317,9 @@ class RunOwner:
                     outcome.status,
                 )
                 return None
-            before = job_rows.status_of(tx, run["job_id"])
-            finished = finish_run(
+            finished, job = finish_locked(
                 tx,
-                run_id,
+                run,
                 status=outcome.status,
                 now_ms=now_ms,
                 exit_code=outcome.exit_code,
@@ -309,12 +331,13 @@ class RunOwner:
                 detail=outcome.detail,
                 actor=self.actor,
             )
-            if finished is None:
-                return None
-            job = job_rows.get(tx, run["job_id"])
             if job is not None:
                 owe_deliveries(tx, job, finished, owner=self.owner_id, now_ms=now_ms)
-                if before not in (None, JobStatus.dead_letter) and job["status"] == JobStatus.dead_letter:
+                # A failure may have dead-lettered the job (its status as it is now, not as it was).
+                after = job_rows.get(tx, job["id"]) if outcome.status in FAILURE_RUN_STATUSES else job
+                dead_lettered = after is not None and after["status"] == JobStatus.dead_letter
+                if dead_lettered and job["status"] != JobStatus.dead_letter:
+                    job = after
                     log.warning(
                         "job %s dead-lettered after %d consecutive failures (max_retries %d); last run %s %s;"
                         " nothing more runs until `symbi cron reset %s`",

@@ -137,6 +137,7 @@ class Supervisor:
         self.ticks = 0
         self.last_error: str | None = None
         self.queued = 0
+        self._expected_at = float("-inf")  # when the owners the next slots need were last counted
         self.overdue: list[str] = []
         self.adopted = 0
         self.recovered = 0
@@ -172,7 +173,7 @@ class Supervisor:
                 warm=int(app.settings.scheduler.max_concurrent_jobs),
                 on_recorded=self._recorded_by_owner,
                 on_gone=self._owner_exited,
-                on_ready=self._wake.set,
+                on_ready=self._wake_if_waiting,
             )
 
     # -- control (safe from signal handlers and other threads) -------------------------------------------------
@@ -484,7 +485,13 @@ class Supervisor:
         """From the pool's thread: the owner of ``run_id`` recorded the outcome; its place is free."""
         with self._lock:
             self._inflight.pop(run_id, None)
-        self._wake.set()
+        self._wake_if_waiting()
+
+    def _wake_if_waiting(self) -> None:
+        """A place or an owner came free: tick now if runs wait for one (a burst's hundred records then cost no
+        hundred ticks while the rest of the burst starts); otherwise the next tick comes when it would."""
+        if self.queued or self.stopping:
+            self._wake.set()
 
     def _owner_exited(self, run_id: str) -> None:
         with self._lock:
@@ -705,6 +712,10 @@ class Supervisor:
         """Fork, ahead of time, the owners the slots due within :data:`OWNERS_AHEAD_MS` will need (and the queued
         runs): a burst then costs no fork when it comes. The pool keeps them while they are expected."""
         assert self.pool is not None
+        now = self.monotonic()
+        if now - self._expected_at < 1.0:
+            return  # once a second is enough (a tick can come every few ms under load)
+        self._expected_at = now
         soon = job_rows.count_due(conn, now_ms + OWNERS_AHEAD_MS) + self.queued
         if soon:
             self.pool.expect(soon, int(self.app.settings.scheduler.max_concurrent_jobs))

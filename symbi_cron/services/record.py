@@ -20,7 +20,7 @@ from .failure_policy import after_failure, max_retries_of
 from .jobs import end_one_shot_if_done
 from .runs import insert_unscheduled
 
-__all__ = ["finish_run", "max_retries_of"]
+__all__ = ["finish_locked", "finish_run", "max_retries_of"]
 
 
 def finish_run(
@@ -47,6 +47,41 @@ def finish_run(
         return None
     if run["status"] not in (RunStatus.running, RunStatus.queued):
         return run  # already final (e.g. recorded by another path): never count twice
+    return finish_locked(
+        conn,
+        run,
+        status=status,
+        now_ms=now_ms,
+        exit_code=exit_code,
+        output=output,
+        summary=summary,
+        error_message=error_message,
+        iterations=iterations,
+        execution_time_ms=execution_time_ms,
+        detail=detail,
+        actor=actor,
+    )[0]
+
+
+def finish_locked(
+    conn,
+    run: dict[str, Any],
+    *,
+    status: str,
+    now_ms: int,
+    exit_code: int | None = None,
+    output: str | None = None,
+    summary: str | None = None,
+    error_message: str | None = None,
+    iterations: int | None = None,
+    execution_time_ms: int | None = None,
+    detail: dict[str, Any] | None = None,
+    actor: str = "daemon",
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """:func:`finish_run` for a run the caller read with ``runs.get_for_finish`` in this transaction and found not
+    final (an owner checks it is still its own first). Returns the run as stored and its job as it was before the
+    outcome moved it on (None when the job is gone)."""
+    run_id = run["id"]
     merged = dict(run.get("detail") or {})
     if detail:
         merged.update(detail)
@@ -76,7 +111,7 @@ def finish_run(
     run_rows.finish(conn, run_id, now_ms=now_ms, status=status, **fields)
     job = job_rows.get(conn, run["job_id"])
     if job is None:
-        return run_rows.get(conn, run_id)
+        return run_rows.get(conn, run_id), None  # type: ignore[return-value]
     over_budget = status == RunStatus.budget_exceeded
     # A budget stop is a failure of the run (delivered as one), but it moves the job toward retries and
     # dead-letter only when the job says so: tomorrow's budget is fresh, and a retry now would stop again.
@@ -119,7 +154,7 @@ def finish_run(
         _after_failure(conn, job, run, failure_count, now_ms=now_ms, actor=actor)
     elif status == RunStatus.succeeded:
         end_one_shot_if_done(conn, job, now_ms=now_ms, ok=True, actor=actor)
-    return run_rows.get(conn, run_id)
+    return run_rows.get(conn, run_id), job  # type: ignore[return-value]
 
 
 def counts_budget_as_failure(job: dict[str, Any]) -> bool:

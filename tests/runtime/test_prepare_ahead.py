@@ -134,3 +134,38 @@ def test_a_daemon_stopped_while_runs_wait_for_their_slot_leaves_them_queued_and_
         assert float(starts[0][3]) >= slot_ms / 1000
     finally:
         d.cleanup()
+
+
+def test_an_owner_that_gets_a_prepared_run_after_its_slot_still_checks_its_job(rt, clock, settings, tmp_path):
+    """However late the owner takes the run (a busy machine), a run begun before its slot is not started when its
+    job was paused in between."""
+    from symbi_cron.runtime.owner import RunOwner
+    from symbi_cron.services.start import begin_run
+    from symbi_cron.store import runs as run_rows
+    from symbi_cron.timeutil import to_ms
+
+    marks = tmp_path / "marks"
+    rt.agent("a", "mark", str(marks))
+    job = rt.job()
+    from symbi_cron.services.runs import queue_manual
+
+    run = queue_manual(rt.app, job["id"])
+    run_id = run["id"]
+    with rt.app.store.write() as tx:
+        begun = begin_run(
+            tx,
+            run_id,
+            now_ms=to_ms(clock.now()),
+            daemon_id="owner:1:late:host:-",
+            gate=lambda j, a: None,
+            start_ms=to_ms(clock.now()) + 500,
+        )
+        # A manual run is not stopped by a pause; a scheduled one is: make it one.
+        tx.execute("UPDATE runs SET trigger = 'schedule', scheduled_for = ? WHERE id = ?", (to_ms(SLOT), run_id))
+    assert begun is not None
+    job_svc.pause_job(rt.app, job["id"])
+    clock.advance(1)  # the slot has passed when the owner gets the run
+    RunOwner(rt.app, "owner:1:late:host:-").carry(run_id)
+    run = run_rows.get(rt.app.store.connection(), run_id)
+    assert (run["status"], run["error_message"]) == ("cancelled", "job is paused: the run was not started")
+    assert _starts(marks) == []
