@@ -694,7 +694,9 @@ class Supervisor:
             nxt = job_rows.earliest_next_run(conn)
             q = run_rows.next_not_before(conn, now_ms + ahead)
             self.queued = run_rows.count_queued(conn)
-        wake = [t - ahead for t in (nxt, q) if t is not None]  # prepared this long before their time
+        # Prepared this long before their time; one already inside that window that was left for its time (its job
+        # had no free place) wakes the loop at its time.
+        wake = [t - ahead if t - ahead > now_ms else t for t in (nxt, q) if t is not None]
         delay = min(interval, SWEEP_SECONDS)
         if wake:
             delay = min(delay, max(0.0, (min(wake) - to_ms(self.app.clock.now())) / 1000))

@@ -199,11 +199,15 @@ def claim_job(
 ) -> ClaimResult:
     """Turn a due job's slots into runs and advance its ``next_run``, inside the caller's transaction.
     ``until_ms`` (later than ``now_ms``): a job whose next slot comes by then is claimed ahead of it, that slot
-    only (its run is queued for its time: the daemon prepares runs ``prepare_ahead_seconds`` early)."""
+    only (its run is queued for its time: the daemon prepares runs ``prepare_ahead_seconds`` early), unless all its
+    ``max_concurrent`` places are taken now: then it is claimed at its slot, as without ``until_ms`` (a run ending
+    in that last moment must not cost the next slot)."""
     result = ClaimResult()
     first = _ms(job.get("next_run"))
     if first is None or first > max(now_ms, until_ms or now_ms) or job.get("status") != JobStatus.active:
         return result
+    if first > now_ms and _occupancy(conn, job["id"])[0] >= int(job.get("max_concurrent") or 1):
+        return result  # ahead of its slot, a job with no free place waits for the slot: its run may end by then
     try:
         slots, total, nxt = due_slots(job, first, max(now_ms, first), limits.max_missed + 1)
     except Exception as exc:  # a schedule that no longer parses: stop the job rather than loop on it

@@ -169,3 +169,24 @@ def test_an_owner_that_gets_a_prepared_run_after_its_slot_still_checks_its_job(r
     run = run_rows.get(rt.app.store.connection(), run_id)
     assert (run["status"], run["error_message"]) == ("cancelled", "job is paused: the run was not started")
     assert _starts(marks) == []
+
+
+def test_a_job_with_no_free_place_is_claimed_at_its_slot_not_ahead_so_a_run_ending_meanwhile_costs_no_slot(
+    rt, clock, settings, tmp_path
+):
+    from symbi_cron.services.runs import queue_manual
+
+    settings.scheduler.prepare_ahead_seconds = 1
+    marks = tmp_path / "marks"
+    rt.agent("a", "mark", str(marks))
+    job = rt.job(max_concurrent=1)
+    sup = rt.supervisor()
+    clock.advance(59.5)
+    queue_manual(rt.app, job["id"])  # takes the job's only place half a second before its slot
+    sup.tick()
+    assert [r["trigger"] for r in rt.runs(job["id"])] == ["manual"]  # the slot is left for its time
+    assert rt.get_job(job["id"])["next_run"] == SLOT
+    assert sup.wait_idle(30)  # the manual run ends before the slot
+    rt.cycle(sup, 0.5)
+    runs = rt.runs(job["id"])
+    assert sorted((r["trigger"], r["status"]) for r in runs) == [("manual", "succeeded"), ("schedule", "succeeded")]
