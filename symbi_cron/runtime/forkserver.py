@@ -54,9 +54,9 @@ def owner_id_for(pid: int, rand: str) -> str:
 
 
 def preload() -> None:
-    """Import what every owner runs, once, before the fork server forks (an owner then imports nothing)."""
-    from ..delivery import base, redact, router, stdout  # noqa: F401
-    from ..modelrun import budget  # noqa: F401
+    """Import what every owner runs, once, before the fork server forks (an owner then imports nothing: an import
+    at a run costs milliseconds, and a burst's runs are their owners' first; tests/runtime/test_run_owners.py)."""
+    from ..delivery import base, custom, email, log_file, redact, router, slack, stdout, webhook  # noqa: F401
     from ..services import approvals, budgets, claim, delivery, jobs, leases, record, runs, start  # noqa: F401
     from ..store import agents, audit, deliveries, outbox, usage  # noqa: F401
     from ..store import jobs as job_rows  # noqa: F401

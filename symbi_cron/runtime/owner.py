@@ -126,8 +126,7 @@ class RunOwner:
         None when the run is not (or no longer) this owner's to run. ``begun``: the run, its job, agent and previous
         summary as the transaction that began it under this owner read them (``services.start.Begun``, handed over
         by the daemon): then nothing is read again before the agent starts (a model agent reads its budgets)."""
-        from ..modelrun import is_model_agent
-        from ..services.budgets import run_limits
+        from ..services.budgets import is_model_agent, run_limits
         from ..store import agents as agent_rows
         from ..store import jobs as job_rows
         from ..store import runs as run_rows

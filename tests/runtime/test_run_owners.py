@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 
@@ -251,3 +252,35 @@ def test_a_reload_reaches_the_owners_already_forked(d):
     d.make_due(job, in_seconds=1)  # the next whole second: a slot of its own (slots are unique per job)
     wait_for(lambda: len([r for r in d.runs(job) if r["status"] == "succeeded"]) == 2, what="the second run")
     assert "[output truncated at 1024 bytes of 5000" in d.runs(job)[1]["output"]
+
+
+_CARRY_IMPORTS = r"""
+import json, os, sys
+from symbi_cron.runtime import forkserver
+forkserver.preload()
+from symbi_cron.runtime.owner import RunOwner, _begin_gated
+from symbi_cron.services.app import open_app
+from symbi_cron.services.runs import queue_manual
+
+app = open_app(dict(os.environ), actor="test", notify=False)
+run = queue_manual(app, "j")
+owner_id = "owner:%d:test:host:-" % os.getpid()
+begun = _begin_gated(app, run["id"], owner_id, app.clock.now(), "test")  # the daemon's part
+before = set(sys.modules)
+done = RunOwner(app, owner_id, agents_in_own_session=False).carry(run["id"], begun)  # the owner's part
+print(json.dumps({"status": done["status"], "imported": sorted(set(sys.modules) - before)}))
+"""
+
+
+def test_an_owner_imports_nothing_when_it_carries_a_run(d):
+    """Everything a run needs is imported by the fork server before it forks owners: an import at a run compiles
+    modules in every owner (milliseconds each, and a burst's runs are their owners' first)."""
+    d.add_agent("a", "echo")
+    d.add_job("j", "a")
+    out = subprocess.run(
+        [sys.executable, "-c", _CARRY_IMPORTS], env=d.env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["status"] == "succeeded"
+    assert [m for m in result["imported"] if m.startswith("symbi_cron")] == []
