@@ -5,7 +5,8 @@ machine.
     python bench/run_path.py [--burst 100,500] [--runs 1000] [--width 10] [--json]
 
 1. Raw spawn: ``Popen(["true"])`` 100 (and 500) times at once, then wait for all: the time the machine needs to
-   start that many processes from Python. And the rate of a pool of ``--width`` threads each spawning ``true`` and
+   start that many processes from Python; and the same with the burst's own agent (``date +%s.%N``, a little
+   heavier than ``true``). And the rate of a pool of ``--width`` threads each spawning ``true`` and
    waiting for it (the raw sustained rate at the daemon's width).
 2. Burst: N one-shot ``at`` jobs due at the same second, agent ``date +%s.%N`` (its output is its own start time),
    ``max_concurrent_jobs`` = N. The start delay of a run is the agent's own clock reading minus the slot. Targets
@@ -36,9 +37,13 @@ sys.path.insert(0, str(ROOT))
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def raw_burst(n: int) -> float:
+#: The burst's agent: its output is its own clock reading when it runs.
+CLOCK_AGENT = ["date", "+%s.%N"]
+
+
+def raw_burst(n: int, argv: list[str] = ["true"]) -> float:  # noqa: B006 - read only
     t0 = time.perf_counter()
-    procs = [subprocess.Popen(["true"]) for _ in range(n)]
+    procs = [subprocess.Popen(argv, stdout=subprocess.DEVNULL) for _ in range(n)]
     for p in procs:
         p.wait()
     return time.perf_counter() - t0
@@ -100,7 +105,7 @@ def burst(n: int) -> dict:
 
     home = Home(concurrency=max(n, 10))
     app = home.app()
-    agent_svc.add_agent(app, {"name": "clock", "command": "date +%s.%N"})
+    agent_svc.add_agent(app, {"name": "clock", "command": " ".join(CLOCK_AGENT)})
     slot = (int(time.time()) + 6) * 1.0  # whole second, far enough ahead to set up
     at = datetime.fromtimestamp(slot, tz=timezone.utc).isoformat()
     ids = [
@@ -181,11 +186,13 @@ def main() -> None:
     out: dict = {"raw": {}, "burst": [], "throughput": None}
     for n in sizes:
         out["raw"][f"spawn_{n}_s"] = round(min(raw_burst(n) for _ in range(3)), 4)
+        out["raw"][f"spawn_{n}_agent_s"] = round(min(raw_burst(n, CLOCK_AGENT) for _ in range(3)), 4)
     out["raw"][f"rate_width_{args.width}"] = round(raw_rate(args.width, args.runs), 1)
     for n in sizes:
         b = burst(n)
         raw = out["raw"][f"spawn_{n}_s"]
         b["p99_over_raw_spawn"] = round(b["p99_s"] / raw, 2)
+        b["p99_over_raw_agent_spawn"] = round(b["p99_s"] / out["raw"][f"spawn_{n}_agent_s"], 2)
         out["burst"].append(b)
     t = throughput(args.runs, args.width)
     t["over_raw_rate"] = round(t["runs_per_s"] / out["raw"][f"rate_width_{args.width}"], 2)
@@ -194,11 +201,16 @@ def main() -> None:
         print(json.dumps(out, indent=2))
         return
     print("raw spawn (Popen 'true', wait all): " + ", ".join(f"{n}: {out['raw'][f'spawn_{n}_s']} s" for n in sizes))
+    print(
+        f"raw spawn of the burst's agent ({' '.join(CLOCK_AGENT)}): "
+        + ", ".join(f"{n}: {out['raw'][f'spawn_{n}_agent_s']} s" for n in sizes)
+    )
     print(f"raw rate, pool of {args.width} threads: {out['raw'][f'rate_width_{args.width}']} /s")
     for b in out["burst"]:
         print(
             f"burst of {b['jobs']} due at one second: start delay p50 {b['p50_s']} s, p99 {b['p99_s']} s"
-            f" (= {b['p99_over_raw_spawn']}x the raw spawn of {b['jobs']}), max {b['max_s']} s"
+            f" (= {b['p99_over_raw_spawn']}x the raw spawn of {b['jobs']} 'true',"
+            f" {b['p99_over_raw_agent_spawn']}x of the agent), max {b['max_s']} s"
         )
     print(
         f"throughput: {t['runs']} runs of `true` at width {t['width']} in {t['seconds']} s = {t['runs_per_s']} /s"
