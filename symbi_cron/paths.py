@@ -127,10 +127,14 @@ def ensure_private_dir(path: Path) -> Path:
 
 
 def open_private(path: Path, mode: str = "a", encoding: str | None = "utf-8"):
-    """Open a file for writing, creating it 0600 whatever the process umask."""
-    ensure_private_dir(path.parent)
+    """Open a file for writing, creating it 0600 whatever the process umask (and its directory 0700 when missing:
+    looked at only then, so the usual open costs one system call)."""
     flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if "a" in mode else os.O_TRUNC)
-    fd = os.open(path, flags, 0o600)
+    try:
+        fd = os.open(path, flags, 0o600)
+    except FileNotFoundError:
+        ensure_private_dir(path.parent)
+        fd = os.open(path, flags, 0o600)
     if "b" in mode:
         return os.fdopen(fd, mode)
     return os.fdopen(fd, mode, encoding=encoding)

@@ -510,10 +510,9 @@ def run_process(
 ) -> ExecResult:
     """Start ``launch`` and supervise it to the end (the shared body of every kind of agent). With no launch, the
     run fails with ``error`` (logged)."""
-    from ..paths import ensure_private_dir, open_private
+    from ..paths import open_private
 
     started = monotonic()
-    ensure_private_dir(req.cwd)
     try:
         log: Any = open_private(req.log_path, "ab", encoding=None)
     except OSError:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from ..paths import Paths, ensure_private_dir
@@ -32,7 +33,7 @@ class Session:
     ephemeral: bool
     previous_summary: str | None
 
-    @property
+    @cached_property
     def summary_file(self) -> Path:
         """Where the agent may write its summary (``SYMBI_SUMMARY_FILE``)."""
         return self.context_dir / ".symbi-summary"
