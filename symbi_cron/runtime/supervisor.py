@@ -908,8 +908,14 @@ class Supervisor:
                                 raise g
                             fence = None
                             if self.shared and owners is not None:
+                                # The lease starts now, not at the tick's start (a sweep before may have waited
+                                # seconds on a dead owner's session): else it could be lapsed before it is renewed.
                                 fence = register_daemon(
-                                    tx, owner_id, now_ms=now_ms, lease_ms=self.lease_ms, parent=self.daemon_id
+                                    tx,
+                                    owner_id,
+                                    now_ms=to_ms(self.app.clock.now()),
+                                    lease_ms=self.lease_ms,
+                                    parent=self.daemon_id,
                                 )
                             elif self.shared:
                                 fence = self._lease_token
