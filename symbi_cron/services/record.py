@@ -23,22 +23,9 @@ from .runs import insert_unscheduled
 __all__ = ["finish_locked", "finish_run", "max_retries_of"]
 
 
-def finish_run(
-    conn,
-    run_id: str,
-    *,
-    status: str,
-    now_ms: int,
-    exit_code: int | None = None,
-    output: str | None = None,
-    summary: str | None = None,
-    error_message: str | None = None,
-    iterations: int | None = None,
-    execution_time_ms: int | None = None,
-    detail: dict[str, Any] | None = None,
-    actor: str = "daemon",
-) -> dict[str, Any] | None:
-    """Record a run's outcome and move its job on (counters, retry, dead-letter, completion).
+def finish_run(conn, run_id: str, **outcome: Any) -> dict[str, Any] | None:
+    """Record a run's outcome (``status``, ``now_ms`` and the fields of :func:`finish_locked`) and move its job on
+    (counters, retry, dead-letter, completion).
 
     Returns the run as stored, or None when it no longer exists (its job was removed meanwhile).
     """
@@ -47,20 +34,7 @@ def finish_run(
         return None
     if run["status"] not in (RunStatus.running, RunStatus.queued):
         return run  # already final (e.g. recorded by another path): never count twice
-    return finish_locked(
-        conn,
-        run,
-        status=status,
-        now_ms=now_ms,
-        exit_code=exit_code,
-        output=output,
-        summary=summary,
-        error_message=error_message,
-        iterations=iterations,
-        execution_time_ms=execution_time_ms,
-        detail=detail,
-        actor=actor,
-    )[0]
+    return finish_locked(conn, run, **outcome)[0]
 
 
 def finish_locked(

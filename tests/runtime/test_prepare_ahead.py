@@ -23,16 +23,23 @@ def _starts(path) -> list[list[str]]:
         return []
 
 
-def test_a_run_due_within_the_window_is_begun_ahead_and_its_agent_starts_at_its_time(rt, clock, settings, tmp_path):
+def _prepared(rt, clock, settings, marks) -> tuple[dict, object]:
+    """A `* * * * *` job whose agent marks its start in ``marks``, ticked half a second before its first slot
+    with one second of preparation: its run is begun and waits. Returns the job and the supervisor."""
     settings.scheduler.prepare_ahead_seconds = 1
-    marks = tmp_path / "marks"
     rt.agent("a", "mark", str(marks))
     job = rt.job()
     sup = rt.supervisor()
     clock.advance(59.5)  # half a second before the slot
     sup.tick()
+    assert rt.runs(job["id"])[0]["status"] == "running"
+    return job, sup
+
+
+def test_a_run_due_within_the_window_is_begun_ahead_and_its_agent_starts_at_its_time(rt, clock, settings, tmp_path):
+    marks = tmp_path / "marks"
+    job, sup = _prepared(rt, clock, settings, marks)
     run = rt.runs(job["id"])[0]
-    assert run["status"] == "running"
     assert run["scheduled_for"] == SLOT and run["started_at"] == SLOT  # recorded as starting at its slot
     assert rt.get_job(job["id"])["next_run"] == SLOT + timedelta(minutes=1)  # the slot is claimed
     assert not sup.wait_idle(0.6)  # its owner waits for the slot ...
@@ -45,14 +52,8 @@ def test_a_run_due_within_the_window_is_begun_ahead_and_its_agent_starts_at_its_
 
 
 def test_a_job_paused_before_the_slot_of_its_prepared_run_does_not_run_it(rt, clock, settings, tmp_path):
-    settings.scheduler.prepare_ahead_seconds = 1
     marks = tmp_path / "marks"
-    rt.agent("a", "mark", str(marks))
-    job = rt.job()
-    sup = rt.supervisor()
-    clock.advance(59.5)
-    sup.tick()
-    assert rt.runs(job["id"])[0]["status"] == "running"
+    job, sup = _prepared(rt, clock, settings, marks)
     job_svc.pause_job(rt.app, job["id"])
     clock.advance(0.5)
     assert sup.wait_idle(30)
@@ -63,14 +64,8 @@ def test_a_job_paused_before_the_slot_of_its_prepared_run_does_not_run_it(rt, cl
 
 
 def test_an_owner_stopped_before_the_slot_puts_its_run_back_in_the_queue_unstarted(rt, clock, settings, tmp_path):
-    settings.scheduler.prepare_ahead_seconds = 1
     marks = tmp_path / "marks"
-    rt.agent("a", "mark", str(marks))
-    job = rt.job()
-    sup = rt.supervisor()
-    clock.advance(59.5)
-    sup.tick()
-    assert rt.runs(job["id"])[0]["status"] == "running"
+    job, sup = _prepared(rt, clock, settings, marks)
     sup.cancel.set()  # the drain's signal to the owners
     assert sup.wait_idle(30)
     run = rt.runs(job["id"])[0]
