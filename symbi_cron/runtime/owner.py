@@ -183,7 +183,7 @@ class RunOwner:
             run_id[:8],
             job["name"],
             f"prepared to start at {run['started_at'].isoformat(timespec='milliseconds')}"
-            if ahead and start_at - app.clock.now().timestamp() > 0
+            if ahead and start_at is not None and start_at > app.clock.now().timestamp()
             else "started",
             run["trigger"],
             run["attempt"],
@@ -334,18 +334,20 @@ class RunOwner:
                 owe_deliveries(tx, job, finished, owner=self.owner_id, now_ms=now_ms)
                 # A failure may have dead-lettered the job (its status as it is now, not as it was).
                 after = job_rows.get(tx, job["id"]) if outcome.status in FAILURE_RUN_STATUSES else job
-                dead_lettered = after is not None and after["status"] == JobStatus.dead_letter
-                if dead_lettered and job["status"] != JobStatus.dead_letter:
-                    job = after
+                if (
+                    after is not None
+                    and after["status"] == JobStatus.dead_letter
+                    and job["status"] != JobStatus.dead_letter
+                ):
                     log.warning(
                         "job %s dead-lettered after %d consecutive failures (max_retries %d); last run %s %s;"
                         " nothing more runs until `symbi cron reset %s`",
-                        job["name"],
-                        job["failure_count"],
-                        max_retries_of(job),
+                        after["name"],
+                        after["failure_count"],
+                        max_retries_of(after),
                         run_id[:8],
                         finished["status"],
-                        job["name"],
+                        after["name"],
                     )
         return finished
 

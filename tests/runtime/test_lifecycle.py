@@ -214,7 +214,8 @@ def test_jitter_delays_start_but_keeps_scheduled_for(rt, clock):
     assert run["started_at"] == run["not_before"]
 
 
-def test_retries_double_then_dead_letter_then_reset(rt, clock):
+def test_retries_double_then_dead_letter_then_reset(rt, clock, caplog):
+    caplog.set_level("WARNING", logger="symbi.scheduler")
     rt.agent("a", "fail", "4")
     job = rt.job(max_retries=3, retry_backoff_seconds=10)
     sup = rt.supervisor()
@@ -236,6 +237,8 @@ def test_retries_double_then_dead_letter_then_reset(rt, clock):
     assert (j["status"], j["failure_count"], j["next_run"]) == ("dead_letter", 3, None)
     assert len(rt.events("CronJobDeadLettered")) == 1
     assert len(rt.events("CronJobFailed")) == 3
+    said = [r.getMessage() for r in caplog.records if "dead-lettered after" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith("job job dead-lettered after 3 consecutive failures (max_retries 3)")
     # No more runs start: the pending retry is cancelled, later slots are not claimed.
     rt.cycle(sup, 3600)
     statuses = [r["status"] for r in rt.runs(job["id"])]
