@@ -18,7 +18,7 @@ export function jobActions(job, ctx, after) {
             ctx.notify(action === 'run' ? `Run ${answer.run_id.slice(0, 8)} of ${job.name} queued` : `${job.name}: ${answer.status}`);
             if (after) await after(action, answer);
           } catch (e) {
-            ctx.notify(e.message, true);
+            ctx.fail(e, `Could not ${action === 'run' ? 'run' : action} ${job.name}`);
           } finally {
             event.target.disabled = false;
           }

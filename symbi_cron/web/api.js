@@ -13,13 +13,14 @@ export class ApiError extends Error {
 
 /** The code of an ApiError when the daemon does not answer at all (stopped, or restarting). */
 export const UNREACHABLE = 'unreachable';
+export const UNREACHABLE_MESSAGE = 'The daemon does not answer (stopped or restarting?): trying again…';
 
 /** fetch, with "the daemon does not answer" as an ApiError (status 0) instead of the browser's "Failed to fetch". */
 async function send(url, init) {
   try {
     return await fetch(url, init);
   } catch (e) {
-    throw new ApiError(0, { error: 'The daemon does not answer (stopped or restarting?): trying again…', code: UNREACHABLE });
+    throw new ApiError(0, { error: UNREACHABLE_MESSAGE, code: UNREACHABLE });
   }
 }
 

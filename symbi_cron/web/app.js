@@ -1,6 +1,11 @@
 // The dashboard's shell: log in (trading the one-time token of the link for a session cookie), route between
 // pages by the URL's fragment, and keep the page current by short polling: a cheap "pulse" every two seconds,
 // and the page's data again only when it changed. Never a full reload.
+//
+// Every failure ends in the notice (or, for an ended session, the login page): a page reports a failed action
+// with ctx.fail(error, 'Could not ...'), which is handleError below. A daemon that does not answer (stopped or
+// restarting) is waited for: the pulse goes on and the page is read again once it answers. An ended session
+// stops every request.
 
 import * as api from './api.js';
 import { h, replace, until } from './dom.js';
@@ -14,6 +19,8 @@ const PAGES = {
   health: () => import('./health.js'),
 };
 const PULSE_MS = 2000;
+/** How long a login link is tried again while the daemon does not answer (a restart takes seconds). */
+const LOGIN_PATIENCE_MS = 60000;
 const main = document.getElementById('main');
 const notice = document.getElementById('notice');
 let current = null; // {name, view: {refresh, dispose}}
@@ -23,6 +30,7 @@ let signedOut = false; // the session ended (logged out, expired, --logout-all):
 let unreachable = false; // the last request found no daemon: its notice goes once the daemon answers again
 
 export function notify(message, isError = false) {
+  notice.dataset.code = '';
   if (!message) {
     notice.hidden = true;
     return;
@@ -62,19 +70,28 @@ async function route() {
   for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.page === (name === 'job' ? 'jobs' : name));
   if (current && current.view && current.view.dispose) current.view.dispose();
   current = null;
-  const module = name === 'job' ? await import('./job.js') : await PAGES[name]();
+  let module;
+  try {
+    module = name === 'job' ? await import('./job.js') : await PAGES[name]();
+  } catch (e) {
+    // The page's script could not be fetched: the daemon went away before this page was first opened.
+    if (mine === generation) handleError(new api.ApiError(0, { error: api.UNREACHABLE_MESSAGE, code: api.UNREACHABLE }));
+    return;
+  }
   if (mine !== generation) return;
   const root = h('div');
   replace(main, root);
   try {
-    const view = await module.render(root, params, { notify, go: (hash) => { location.hash = hash; } });
+    const view = await module.render(root, params, { notify, fail: handleError, go: (hash) => { location.hash = hash; } });
     if (mine === generation) current = { name, view: view || {} };
   } catch (e) {
-    handleError(e);
+    if (mine === generation) handleError(e);
   }
 }
 
-export function handleError(e) {
+/** Show what went wrong (``doing``: what failed, "Could not log out"); an ended session shows the login page and
+ * stops every request; a daemon that does not answer is waited for (the pulse reads the page again). */
+export function handleError(e, doing = null) {
   if (e instanceof api.ApiError && e.status === 401) {
     signedOut = true;
     if (current && current.view && current.view.dispose) current.view.dispose(); // a run's live output, say
@@ -82,8 +99,16 @@ export function handleError(e) {
     showLogin('Your session ended.');
     return;
   }
-  if (e instanceof api.ApiError && e.code === api.UNREACHABLE) unreachable = true;
-  notify(e.message || String(e), true);
+  const message = e && e.message ? e.message : String(e);
+  if (e instanceof api.ApiError && e.code === api.UNREACHABLE) {
+    unreachable = true;
+    // A click says what it could not do; the pulse failing after it would only repeat the cause.
+    if (!doing && !notice.hidden && notice.dataset.code === api.UNREACHABLE) return;
+    notify(doing ? `${doing}: ${message}` : message, true);
+    notice.dataset.code = api.UNREACHABLE;
+    return;
+  }
+  notify(doing ? `${doing}: ${message}` : message, true);
 }
 
 async function poll() {
@@ -130,22 +155,53 @@ function tickClocks() {
 
 const LOGIN = /^#login=([A-Za-z0-9_-]{16,200})$/;
 
-/** Trade the one-time token of a login link (in the fragment) for a session cookie; the error when refused. */
+const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const unanswered = (e) => e instanceof api.ApiError && e.code === api.UNREACHABLE;
+
+/** ``ask()``, asked again every PULSE_MS while the daemon does not answer (a restart), the notice saying so; the
+ * last error once ``patienceMs`` passed. */
+async function whenAnswered(ask, patienceMs = Infinity) {
+  const deadline = Date.now() + patienceMs;
+  for (;;) {
+    try {
+      const answer = await ask();
+      if (unreachable) {
+        unreachable = false;
+        notify(null);
+      }
+      return answer;
+    } catch (e) {
+      if (!unanswered(e) || Date.now() + PULSE_MS > deadline) throw e;
+      handleError(e);
+      await pause(PULSE_MS);
+    }
+  }
+}
+
+/** Trade the one-time token of a login link (in the fragment) for a session cookie; the error when refused. While
+ * the daemon does not answer (it restarts) the token is tried again for a minute: it is used only once answered. */
 async function loginFromLink() {
   const login = location.hash.match(LOGIN);
   if (!login) return null;
   // Out of the address bar and the history at once, whatever happens next.
   history.replaceState(null, '', `${location.pathname}#/jobs`);
   try {
-    api.setCsrf((await api.post('login', { token: login[1] })).csrf);
+    api.setCsrf((await whenAnswered(() => api.post('login', { token: login[1] }), LOGIN_PATIENCE_MS)).csrf);
     return null;
   } catch (e) {
-    return e;
+    if (!unanswered(e)) return e;
+    unreachable = false;
+    notify(null);
+    const gaveUp = new Error(
+      'The daemon did not answer for a minute, so the login link was not used. Once the daemon runs (symbi cron daemon status), open the same link again, or run `symbi ui` for a new one.',
+    );
+    gaveUp.unanswered = true;
+    return gaveUp;
   }
 }
 
 async function loadSession() {
-  const session = await api.get('session');
+  const session = await whenAnswered(() => api.get('session'));
   if (session.identity) {
     api.setCsrf(session.csrf);
     signedOut = false;
@@ -159,6 +215,10 @@ let started = false;
 
 async function start() {
   const refused = await loginFromLink();
+  if (refused && refused.unanswered) {
+    showLogin(refused.message);
+    return;
+  }
   const session = await loadSession();
   if (!session.identity) {
     showLogin(refused ? refused.message : null);
@@ -170,16 +230,25 @@ async function start() {
     return;
   }
   started = true;
-  document.getElementById('logout').addEventListener('click', async () => {
-    await api.post('logout');
+  const logout = document.getElementById('logout');
+  logout.addEventListener('click', async () => {
+    logout.disabled = true;
+    try {
+      await api.post('logout');
+    } catch (e) {
+      // A session that ended already (expired, --logout-all) is as logged out as this button would leave it.
+      if (!(e instanceof api.ApiError && e.status === 401)) {
+        handleError(e, 'Could not log out');
+        return;
+      }
+    } finally {
+      logout.disabled = false;
+    }
     signedOut = true;
+    if (current && current.view && current.view.dispose) current.view.dispose();
     current = null;
+    notify(null);
     showLogin('You logged out.');
-  });
-  window.addEventListener('hashchange', () => {
-    // A login link opened in a tab that shows the dashboard already: the same document, a new fragment.
-    if (LOGIN.test(location.hash)) start().catch(handleError);
-    else route();
   });
   await route();
   performance.mark('symbi-first-data'); // the first page painted with its data (the browser test reads it)
@@ -189,4 +258,10 @@ async function start() {
   setInterval(refreshNav, 15000);
 }
 
+window.addEventListener('hashchange', () => {
+  // A login link opened in a tab that shows the dashboard (or its login page) already: the same document, a new
+  // fragment.
+  if (LOGIN.test(location.hash)) start().catch(handleError);
+  else if (started) route();
+});
 start().catch(handleError);

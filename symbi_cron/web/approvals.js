@@ -26,7 +26,7 @@ export async function render(root, params, ctx) {
         ctx.notify(`${p.job_name}: run ${p.run_id.slice(0, 8)} ${verb === 'approve' ? 'approved' : 'denied'}`);
         await load();
       } catch (e) {
-        ctx.notify(e.message, true);
+        ctx.fail(e, `Could not ${verb} the run of ${p.job_name}`);
         event.target.disabled = false;
       }
     };

@@ -49,7 +49,7 @@ export async function render(root, params, ctx) {
     try {
       showVerified(await api.post('audit/verify'));
     } catch (e) {
-      ctx.notify(e.message, true);
+      ctx.fail(e, 'Could not verify the chain');
     } finally {
       verifyButton.disabled = false;
     }
@@ -58,7 +58,7 @@ export async function render(root, params, ctx) {
   for (const [el, key] of [[typeInput, 'type'], [jobInput, 'job']]) {
     el.addEventListener('input', () => {
       clearTimeout(timer);
-      timer = setTimeout(() => { state[key] = el.value.trim(); load().catch((e) => ctx.notify(e.message, true)); }, 250);
+      timer = setTimeout(() => { state[key] = el.value.trim(); load().catch((e) => ctx.fail(e, 'Could not filter the log')); }, 250);
     });
   }
   await load();

@@ -30,6 +30,6 @@ export async function render(root, params, ctx) {
   }
 
   await load();
-  const timer = setInterval(() => load().catch((e) => ctx.notify(e.message, true)), 5000);
+  const timer = setInterval(() => load().catch((e) => ctx.fail(e)), 5000); // an ended session disposes of it
   return { refresh: load, dispose: () => clearInterval(timer) };
 }

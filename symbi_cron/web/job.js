@@ -90,9 +90,21 @@ export async function render(root, params, ctx) {
     replace(runsBody, data.runs.map(runRow));
     replace(
       pager,
-      h('button', { type: 'button', disabled: pages.length === 1, onclick: () => { pages.pop(); loadRuns(); } }, 'Newer'),
-      h('button', { type: 'button', disabled: !data.next, onclick: () => { pages.push(data.next); loadRuns(); } }, 'Older'),
+      h('button', { type: 'button', disabled: pages.length === 1, onclick: () => turn(() => pages.pop(), (cursor) => pages.push(cursor), 'Could not show the newer runs') }, 'Newer'),
+      h('button', { type: 'button', disabled: !data.next, onclick: () => turn(() => pages.push(data.next), () => pages.pop(), 'Could not show the older runs') }, 'Older'),
     );
+  }
+
+  /** Turn the runs' page (``forth``); when it cannot be read, ``back`` leaves the pager on the page shown and the
+   * notice says why. */
+  async function turn(forth, back, doing) {
+    const moved = forth();
+    try {
+      await loadRuns();
+    } catch (e) {
+      back(moved);
+      ctx.fail(e, doing);
+    }
   }
 
   function runRow(r) {
@@ -188,7 +200,14 @@ export async function render(root, params, ctx) {
           return;
         }
       } catch (e) {
-        ctx.notify(e.message, true);
+        ctx.fail(e, 'Could not read the run\'s output');
+        // Only a daemon that does not answer (or fails for a moment) is worth asking again; an ended session
+        // or a run removed since is not.
+        const passing = e instanceof api.ApiError && (e.code === api.UNREACHABLE || e.status >= 500);
+        if (!passing) {
+          if (live === mine) live = null;
+          return;
+        }
       }
       mine.timer = setTimeout(step, LOG_POLL_MS);
     };

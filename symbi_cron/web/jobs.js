@@ -43,10 +43,22 @@ export async function render(root, params, ctx) {
     replace(body, data.jobs.map((job) => row(job)));
     replace(
       pager,
-      h('button', { type: 'button', disabled: state.pages.length === 1, onclick: () => { state.pages = [null]; load().catch((e) => ctx.notify(e.message, true)); } }, 'First page'),
-      h('button', { type: 'button', disabled: state.pages.length === 1, onclick: () => { state.pages.pop(); load(); } }, 'Previous'),
-      h('button', { type: 'button', disabled: !data.next, onclick: () => { state.pages.push(data.next); load(); } }, 'Next'),
+      h('button', { type: 'button', disabled: state.pages.length === 1, onclick: () => turn([null], 'Could not show the first page') }, 'First page'),
+      h('button', { type: 'button', disabled: state.pages.length === 1, onclick: () => turn(state.pages.slice(0, -1), 'Could not show the previous page') }, 'Previous'),
+      h('button', { type: 'button', disabled: !data.next, onclick: () => turn([...state.pages, data.next], 'Could not show the next page') }, 'Next'),
     );
+  }
+
+  /** Show another page of jobs; when it cannot be read, the pager stays on the page shown and the notice says why. */
+  async function turn(pages, doing) {
+    const shown = state.pages;
+    state.pages = pages;
+    try {
+      await load();
+    } catch (e) {
+      state.pages = shown;
+      ctx.fail(e, doing);
+    }
   }
 
   function row(job) {
@@ -80,14 +92,14 @@ export async function render(root, params, ctx) {
     timer = setTimeout(() => {
       state.name = nameInput.value.trim();
       state.pages = [null];
-      load().catch((e) => ctx.notify(e.message, true));
+      load().catch((e) => ctx.fail(e, 'Could not filter the jobs'));
     }, 200);
   });
   for (const [el, key] of [[statusSelect, 'status'], [agentSelect, 'agent']]) {
     el.addEventListener('change', () => {
       state[key] = el.value;
       state.pages = [null];
-      load().catch((e) => ctx.notify(e.message, true));
+      load().catch((e) => ctx.fail(e, 'Could not filter the jobs'));
     });
   }
   await load();

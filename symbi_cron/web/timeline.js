@@ -33,9 +33,23 @@ export async function render(root, params, ctx) {
     draw(data);
     replace(
       pager,
-      h('button', { type: 'button', disabled: state.pages.length === 1, onclick: () => { state.pages.pop(); load(); } }, 'Previous jobs'),
-      h('button', { type: 'button', disabled: !data.next, onclick: () => { state.pages.push(data.next); load(); } }, 'Next jobs'),
+      h('button', { type: 'button', disabled: state.pages.length === 1, onclick: () => show({ pages: state.pages.slice(0, -1) }, 'Could not show the previous jobs') }, 'Previous jobs'),
+      h('button', { type: 'button', disabled: !data.next, onclick: () => show({ pages: [...state.pages, data.next] }, 'Could not show the next jobs') }, 'Next jobs'),
     );
+  }
+
+  /** Show the timeline with ``change`` (window, page); when it cannot be read, the controls go back to what is
+   * shown and the notice says why. */
+  async function show(change, doing) {
+    const shown = { ...state };
+    Object.assign(state, change);
+    try {
+      await load();
+    } catch (e) {
+      Object.assign(state, shown);
+      range.value = String(state.hours);
+      ctx.fail(e, doing);
+    }
   }
 
   function draw(data) {
@@ -83,11 +97,12 @@ export async function render(root, params, ctx) {
     replace(chart, data.lanes.length ? svg : h('p', { class: 'muted' }, 'No jobs match.'));
   }
 
-  range.addEventListener('change', () => { state.hours = Number(range.value); load(); });
+  range.addEventListener('change', () => show({ hours: Number(range.value) }, `Could not show the ${range.selectedOptions[0].textContent}`));
   let timer = null;
   nameInput.addEventListener('input', () => {
     clearTimeout(timer);
-    timer = setTimeout(() => { state.name = nameInput.value.trim(); state.pages = [null]; load(); }, 200);
+    // A typed filter stays (it applies once the timeline can be read): only the notice says it failed.
+    timer = setTimeout(() => { state.name = nameInput.value.trim(); state.pages = [null]; load().catch((e) => ctx.fail(e, 'Could not filter the timeline')); }, 200);
   });
   await load();
   return { refresh: load, dispose: () => clearTimeout(timer) };

@@ -74,7 +74,18 @@ export async function render(root, params, ctx) {
     replace(chart, h('div', { class: 'legend' }, models.map((m, k) => h('span', null, h('i', { class: `series-${k % 6}` }), m))), svg);
   }
 
-  range.addEventListener('change', () => { state.days = Number(range.value); load(); });
+  range.addEventListener('change', async () => {
+    const shown = state.days;
+    state.days = Number(range.value);
+    try {
+      await load();
+    } catch (e) {
+      // The chart still shows the days before: the selector says so again, the notice says why.
+      ctx.fail(e, `Could not show the last ${state.days} days`);
+      state.days = shown;
+      range.value = String(shown);
+    }
+  });
   await load();
   return { refresh: load };
 }
