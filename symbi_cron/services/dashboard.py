@@ -371,24 +371,39 @@ def timeline(
     after: str | None = None,
     limit: int = 50,
 ) -> dict[str, Any]:
-    """One lane per job (a page of jobs by name): its runs whose slot lies in the last ``hours`` as bars (start,
-    end, status), and its fires in the next 24 hours."""
+    """One lane per job (a page of jobs by name): its runs whose slot lies in the last ``hours`` as bars, and its
+    fires in the next 24 hours.
+
+    Compact, since a page of every-five-minute jobs is thousands of bars and marks: every time is whole seconds
+    after ``start`` (the window's first instant, ISO 8601), a run is ``[id, status, start, seconds it took]``
+    (``null`` while it runs), a fire is its start. ISO strings for each were 3x the size (docs/performance.md)."""
     if hours not in (24, 168):
         raise InvalidInput("must be 24 (a day) or 168 (a week)", field="hours")
     status = _status_filter(status)
     limit = max(1, min(int(limit), MAX_PAGE))
     now = app.clock.now()
-    start, end = now - timedelta(hours=hours), now + timedelta(hours=24)
+    # The base of every time below: a whole second, so that a fire's wall time (a whole minute) is exact.
+    start, end = (now - timedelta(hours=hours)).replace(microsecond=0), now + timedelta(hours=24)
+    start_ms = to_ms(start)
     with app.store.read() as conn:
         page = rows.job_page(conn, name=name, status=status, after=after, limit=limit + 1)
         more = len(page) > limit
         page = page[:limit]
         ids = [j["id"] for j in page]
         total = rows.job_total(conn, name=name, status=status)
-        runs = rows.runs_between(conn, ids, to_ms(start), to_ms(now) + 1, TIMELINE_CAP)
+        runs = rows.runs_between(conn, ids, start_ms, to_ms(now) + 1, TIMELINE_CAP)
         counts = rows.runs_in_window_count(
-            conn, [i for i in ids if len(runs[i]) >= TIMELINE_CAP], to_ms(start), to_ms(now) + 1
+            conn, [i for i in ids if len(runs[i]) >= TIMELINE_CAP], start_ms, to_ms(now) + 1
         )
+
+    def after_start(t: datetime) -> int:
+        return (to_ms(t) - start_ms) // 1000
+
+    def bar(r: dict[str, Any]) -> list[Any]:
+        began = r["started_at"] or r["scheduled_for"]
+        took = round((to_ms(r["finished_at"]) - to_ms(began)) / 1000) if r["finished_at"] else None
+        return [r["id"], r["status"], after_start(began), took]
+
     lanes = []
     for job in page:
         first = job.get("next_run") if job["status"] == JobStatus.active else None
@@ -400,23 +415,15 @@ def timeline(
                 "name": job["name"],
                 "status": job["status"],
                 "timezone": job.get("timezone"),
-                "runs": [
-                    {
-                        "id": r["id"],
-                        "status": r["status"],
-                        "start": (r["started_at"] or r["scheduled_for"]).isoformat(),
-                        "end": r["finished_at"].isoformat() if r["finished_at"] else None,
-                    }
-                    for r in lane_runs
-                ],
+                "runs": [bar(r) for r in lane_runs],
                 "runs_total": counts.get(job["id"], len(lane_runs)),
-                "upcoming": [f.isoformat() for f in fires],
+                "upcoming": [after_start(f) for f in fires],
             }
         )
     return {
         "start": start.isoformat(),
-        "now": now.isoformat(),
-        "end": end.isoformat(),
+        "now": after_start(now),
+        "end": after_start(end),
         "lanes": lanes,
         "total": total,
         "next": page[-1]["name"] if more and page else None,

@@ -3,7 +3,7 @@
 // leads to its run. Drawn with SVG (no chart library).
 
 import * as api from './api.js';
-import { h, replace, s } from './dom.js';
+import { h, replace, s, wallIn } from './dom.js';
 
 const LABEL = 200;
 const LANE = 22;
@@ -54,9 +54,11 @@ export async function render(root, params, ctx) {
 
   function draw(data) {
     const width = Math.max(700, chart.clientWidth - 32);
+    // Every time in the answer is whole seconds after data.start (a compact answer: thousands of bars and marks).
     const t0 = Date.parse(data.start);
-    const tNow = Date.parse(data.now);
-    const t1 = Date.parse(data.end);
+    const at = (seconds) => t0 + seconds * 1000;
+    const tNow = at(data.now);
+    const t1 = at(data.end);
     const x = (t) => LABEL + ((Math.min(Math.max(t, t0), t1) - t0) / (t1 - t0)) * (width - LABEL - 8);
     const height = AXIS + data.lanes.length * LANE + 4;
     const svg = s('svg', { width, height, viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': 'runs and upcoming fires' });
@@ -73,24 +75,24 @@ export async function render(root, params, ctx) {
       const label = s('text', { class: 'lane-label', x: 4, y: y + 15 }, lane.name.length > 28 ? `${lane.name.slice(0, 27)}…` : lane.name);
       const a = s('a', { href: link }, label, s('title', null, `${lane.name} (${lane.status}, ${lane.timezone})`));
       svg.append(s('line', { class: 'grid', x1: LABEL, x2: width, y1: y + LANE, y2: y + LANE }), a);
-      for (const r of lane.runs) {
-        const start = Date.parse(r.start);
-        const end = r.end ? Date.parse(r.end) : tNow;
+      for (const [id, status, began, took] of lane.runs) {
+        const start = at(began);
+        const end = took === null ? tNow : start + took * 1000;
         const bx = x(start);
         const bar = s(
           'a',
-          { href: `${link}/runs/${encodeURIComponent(r.id)}` },
-          s('rect', { class: `bar s-${r.status}`, x: bx, y: y + 4, width: Math.max(2, x(end) - bx), height: LANE - 8, rx: 1 }),
-          s('title', null, `${lane.name}: ${r.status}, ${r.start}${r.end ? ` → ${r.end}` : ' (running)'}`),
+          { href: `${link}/runs/${encodeURIComponent(id)}` },
+          s('rect', { class: `bar s-${status}`, x: bx, y: y + 4, width: Math.max(2, x(end) - bx), height: LANE - 8, rx: 1 }),
+          s('title', null, `${lane.name}: ${status}, ${wallIn(start, lane.timezone)}${took === null ? ' (running)' : ` → ${wallIn(end, lane.timezone)}`}`),
         );
         svg.append(bar);
       }
       if (lane.runs_total > lane.runs.length) {
         svg.append(s('text', { x: x(t0) + 2, y: y + 15 }, `${lane.runs_total - lane.runs.length} earlier runs not drawn`));
       }
-      for (const f of lane.upcoming) {
-        const fx = x(Date.parse(f));
-        svg.append(s('path', { class: 'fire', d: `M${fx} ${y + 5} l5 6 l-5 6 l-5 -6 z` }, s('title', null, `${lane.name}: fires at ${f}`)));
+      for (const fire of lane.upcoming) {
+        const fx = x(at(fire));
+        svg.append(s('path', { class: 'fire', d: `M${fx} ${y + 5} l5 6 l-5 6 l-5 -6 z` }, s('title', null, `${lane.name}: fires at ${wallIn(at(fire), lane.timezone)}`)));
       }
     });
     svg.append(s('line', { class: 'now', x1: x(tNow), x2: x(tNow), y1: AXIS - 6, y2: height }), s('text', { x: x(tNow) + 3, y: AXIS - 8 }, 'now'));

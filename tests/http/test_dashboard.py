@@ -174,3 +174,32 @@ def test_two_host_headers_are_refused(http):
         conn.endheaders()
         assert conn.getresponse().status == 400
         conn.close()
+
+
+def test_the_timeline_gives_every_time_as_seconds_after_its_start(ui, app, clock, job):
+    """A page of every-five-minute jobs is thousands of bars and marks: each is a few numbers, not ISO strings."""
+    from datetime import datetime, timedelta
+
+    from symbi_cron.timeutil import to_ms
+
+    cookie, _csrf, _ = login(ui, app)
+    now = to_ms(clock.now())
+    with app.store.write() as tx:
+        for run_id, status, began, finished in (
+            ("r-done", "succeeded", now - 3_600_000, now - 3_600_000 + 90_400),
+            ("r-running", "running", now - 60_000, None),
+        ):
+            tx.execute(
+                "INSERT INTO runs (id, job_id, trigger, status, scheduled_for, attempt, started_at, finished_at,"
+                " created_at, updated_at) VALUES (?, ?, 'schedule', ?, ?, 1, ?, ?, ?, ?)",
+                (run_id, job["id"], status, began, began, finished, began, began),
+            )
+    body = ui("GET", "/ui/api/timeline?hours=24", cookie=cookie).body
+    start = datetime.fromisoformat(body["start"])
+    assert start == clock.now() - timedelta(hours=24)
+    assert (body["now"], body["end"]) == (86_400, 2 * 86_400)
+    (lane,) = body["lanes"]
+    assert (lane["name"], lane["timezone"]) == ("nightly", job["timezone"])
+    assert lane["runs"] == [["r-running", "running", 86_400 - 60, None], ["r-done", "succeeded", 86_400 - 3_600, 90]]
+    (fire,) = lane["upcoming"]  # 03:00 comes once a day
+    assert start + timedelta(seconds=fire) == jobs.get_job(app, "nightly")["next_run"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -115,6 +116,15 @@ def test_the_dashboard_in_a_real_browser(daemon, browser, tmp_path) -> None:
             )
             labels = [int(t.replace(",", "")) for t in texts]
             assert len(labels) == 5 and labels == sorted(set(labels)), labels
+        if name == "timeline":  # a bar's and a fire's times: wall times of the job's zone, the zone named
+            titles = browser.execute_script(
+                "return [...document.querySelectorAll('#timeline svg title')].map(e => e.textContent)"
+            )
+            bar = re.compile(r"nightly-report: succeeded, 20\d\d-\d\d-\d\d \d\d:\d\d:\d\d Europe/Madrid → ")
+            assert any(bar.match(t) for t in titles), titles
+            assert "nightly-report: fires at " not in " ".join(titles) or any(
+                re.fullmatch(r"nightly-report: fires at 20\d\d-\d\d-\d\d 03:00:00 Europe/Madrid", t) for t in titles
+            ), titles
         if name == "audit":  # the log's times belong to no job's zone: they are UTC and say so
             times = page.texts("#audit tbody td:nth-child(2)")
             assert times and all(t.endswith(" UTC") for t in times), times
