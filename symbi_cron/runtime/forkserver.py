@@ -170,7 +170,10 @@ def _serve(
         if msg.get("op") != "spawn":
             continue
         for _ in range(int(msg.get("n") or 1)):
-            _fork_owner(sock, paths, env, settings, stdout, store)
+            try:
+                _fork_owner(sock, paths, env, settings, stdout, store)
+            except (BrokenPipeError, ConnectionResetError):
+                return 0  # the daemon left while an owner was forked for it (a stop): that owner sees it gone
             _reap()
 
 

@@ -284,3 +284,17 @@ def test_an_owner_imports_nothing_when_it_carries_a_run(d):
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["status"] == "succeeded"
     assert [m for m in result["imported"] if m.startswith("symbi_cron")] == []
+
+
+def test_a_fork_server_whose_daemon_leaves_while_it_forks_ends_quietly(home):
+    """A daemon that stops while owners are being forked for it (a stop lets the owners of prepared runs go, and
+    the pool asks for others) is no failure of the fork server: it ends with 0, not with a traceback."""
+    from symbi_cron.config import Settings
+    from symbi_cron.paths import resolve
+    from symbi_cron.runtime.forkserver import ForkServer
+
+    server = ForkServer(resolve(), dict(os.environ), Settings())
+    server.request(3)
+    server.sock.close()  # the daemon leaves at once: the request is still there to read
+    _, status = os.waitpid(server.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
