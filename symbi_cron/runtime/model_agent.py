@@ -88,8 +88,24 @@ def execute_model(
     # The runner stops itself at the deadline with a message that says what it was doing; the kill is the
     # backstop for a runner that hangs, a moment later.
     hard_deadline = req.deadline + MODEL_KILL_SLACK_SECONDS if req.deadline is not None else None
+    ready = req.ready
+    if req.ready is not None:
+        wait = req.ready
+
+        def ready() -> None:  # a run prepared ahead: its time counts from its start, not from the wait
+            nonlocal started
+            wait()
+            started = time.monotonic()
+
     proc_req = ExecRequest(
-        **{**req.__dict__, "log_header": None, "echo": None, "secrets": secrets, "deadline": hard_deadline}
+        **{
+            **req.__dict__,
+            "log_header": None,
+            "echo": None,
+            "secrets": secrets,
+            "deadline": hard_deadline,
+            "ready": ready,
+        }
     )
     res = run_process(proc_req, launch)
     answer: dict[str, Any] | None = None

@@ -146,6 +146,25 @@ def test_max_runtime_of_a_model_agent_is_timed_out(app, sched, model_server):
     assert "max_runtime reached while waiting for the model" in run["error_message"]
 
 
+def test_a_model_agent_prepared_ahead_counts_its_time_from_its_start(app, sched, model_server):
+    """A run prepared ahead waits for its slot in its owner: its execution time is the agent's, not the wait's."""
+    import time
+
+    app.settings.scheduler.prepare_ahead_seconds = 5
+    agent_svc.add_agent(app, {"name": "m", "model": "claude-sonnet-4.5", "system_prompt": "Be quick."})
+    job = job_svc.create_job(app, {"name": "quick", "agent_id": "m", "cron_expr": "*/10 * * * *"})
+    app.clock.advance(600 - 4)  # four seconds before the first slot
+    sched.sup.tick()
+    assert not sched.sup.wait_idle(1.5)  # the owner waits for the slot (over a second and a half)
+    app.clock.advance(4)
+    at_slot = time.monotonic()
+    assert sched.sup.wait_idle(30)
+    ran_ms = (time.monotonic() - at_slot) * 1000
+    [run] = sched.runs(job["id"])
+    assert run["status"] == "succeeded", run["error_message"]
+    assert run["execution_time_ms"] <= ran_ms, (run["execution_time_ms"], ran_ms)
+
+
 def test_symbi_run_a_model_agent(d, model_server):
     """`symbi run AGENT` runs a model agent once, as the scheduler would: its answer on stdout, exit 0."""
     model_server.responder = lambda req: Turn.say("Disks fine.\nsleep")
