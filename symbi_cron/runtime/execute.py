@@ -186,6 +186,8 @@ def execute_run(ctx: RunContext) -> RunOutcome:
         started += max(0.0, ctx.start_at - time.time())
     job, run = ctx.job, ctx.run
     if ctx.agent is None:
+        if ctx.ready is not None:
+            ctx.ready()  # prepared ahead: it fails at its time, not before it started
         return RunOutcome(
             RunStatus.failed,
             None,

@@ -533,16 +533,18 @@ def run_process(
             error_message=message,
         )
 
-    if launch is None:
-        return failed(error or "the agent cannot be started")
-    name = req.agent.get("name")
     if req.ready is not None:
+        # A run prepared ahead waits for its time even when it cannot start: it is never recorded (failed) before
+        # its slot, ending before it started.
         try:
             req.ready()
         except BaseException:
             _close(log)
             raise
         started = monotonic()  # the run's time is counted from its start, not from its preparation
+    if launch is None:
+        return failed(error or "the agent cannot be started")
+    name = req.agent.get("name")
     try:
         proc = subprocess.Popen(
             launch.argv,
