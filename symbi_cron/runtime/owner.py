@@ -234,8 +234,16 @@ class RunOwner:
                 if left <= 0:
                     break
                 self.sleep(min(left, START_WAIT_POLL_SECONDS))
+            conn = self.app.store.connection()
+            # Still this owner's? One frozen through its wait (a lapsed lease: another daemon recorded the run and
+            # owns its retry) must not start it too.
+            state = run_rows.statuses(conn, [run["id"]]).get(run["id"])
+            if state != (RunStatus.running, self.owner_id):
+                raise NotStarted(
+                    f"the run is no longer this owner's ({state[0] if state else 'removed'})", requeue=False
+                )
             if run["trigger"] in SCHEDULED_TRIGGERS:
-                status = job_rows.status_of(self.app.store.connection(), job["id"])
+                status = job_rows.status_of(conn, job["id"])
                 if status != JobStatus.active:
                     raise NotStarted(f"job is {status or 'removed'}: the run was not started", requeue=False)
 
@@ -243,30 +251,30 @@ class RunOwner:
 
     def _not_started(self, run_id: str, job: dict[str, Any], stop: NotStarted) -> dict[str, Any] | None:
         """A prepared run that did not start: back to the queue (the daemon stopped before its time: the next one
-        starts it) or ``cancelled`` with the reason (cancelled on request, its job paused)."""
-        from ..services.start import requeue_unstarted
+        starts it) or ``cancelled`` with the reason (cancelled on request, its job paused), recorded as a queued
+        run cancelled would be: never started, no delivery owed. Returns the run cancelled, else None."""
+        from ..services.start import cancel_unstarted, requeue_unstarted
 
-        if not stop.requeue:
-            outcome = RunOutcome(RunStatus.cancelled, None, "", None, stop.reason, 0, 0)
-            finished = self.record(run_id, outcome)
-            if finished is not None:
-                log.info("run %s of job %s did not start: %s", run_id[:8], job["name"], stop.reason)
-                if self.on_recorded is not None:
-                    self.on_recorded()
-            return finished
-
-        def attempt(t: retry.Try) -> bool | retry.Again:
+        def attempt(t: retry.Try) -> Any:
             try:
                 with self.app.store.write() as tx:
-                    return requeue_unstarted(tx, run_id, owner=self.owner_id, now_ms=self.now_ms())
+                    if stop.requeue:
+                        return requeue_unstarted(tx, run_id, owner=self.owner_id, now_ms=self.now_ms())
+                    return cancel_unstarted(tx, run_id, owner=self.owner_id, now_ms=self.now_ms(), reason=stop.reason)
             except SymbiError as exc:
                 return retry.Again(str(exc), value=exc)
 
-        if retry.run(attempt, retries=None, backoff=RECORD_BACKOFF, sleep=self.sleep):
-            log.info("run %s of job %s queued again, unstarted: %s", run_id[:8], job["name"], stop.reason)
+        done = retry.run(attempt, retries=None, backoff=RECORD_BACKOFF, sleep=self.sleep)
+        if not done:
+            log.warning("run %s of job %s was not started: %s", run_id[:8], job["name"], stop.reason)
+        else:
+            if stop.requeue:
+                log.info("run %s of job %s queued again, unstarted: %s", run_id[:8], job["name"], stop.reason)
+            else:
+                log.info("run %s of job %s did not start: %s", run_id[:8], job["name"], stop.reason)
             if self.on_recorded is not None:
                 self.on_recorded()
-        return None
+        return done if isinstance(done, dict) else None
 
     # -- recording ---------------------------------------------------------------------------------------------
     def record(self, run_id: str, outcome: RunOutcome) -> dict[str, Any] | None:

@@ -55,7 +55,7 @@ from ..services.leases import (
     renew_lease,
 )
 from ..services.record import finish_run
-from ..services.start import Begun, begin_run
+from ..services.start import Begun, begin_run, requeue_unstarted
 from ..store import daemons as lease_rows
 from ..store import jobs as job_rows
 from ..store import runs as run_rows
@@ -421,6 +421,15 @@ class Supervisor:
                 return False  # recorded meanwhile (the owner finished as we looked)
             if self.shared and not known_dead and lease_alive(tx, owner, self.daemon_id, now_ms, lock=True):
                 return False  # it renewed its lease meanwhile (it woke up): still its run
+            if owner and run.get("started_at") is not None and to_ms(run["started_at"]) > now_ms:
+                # Prepared ahead and its time has not come: its agent never started (an owner starts it at that
+                # time, and its session is empty now). Not a failure: back to the queue, for its time.
+                requeue_unstarted(tx, run_id, owner=owner, now_ms=now_ms)
+                if self.shared and owner:
+                    release_daemon(tx, owner)
+                log.warning("run %s: its owner died before the run's start time: queued again, unstarted", run_id[:8])
+                self._asked["recorded"] += 1
+                return False
             finished = finish_run(
                 tx,
                 run_id,

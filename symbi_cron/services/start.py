@@ -162,3 +162,23 @@ def requeue_unstarted(conn, run_id: str, *, owner: str, now_ms: int) -> bool:
         return False
     run_rows.unbegin(conn, run_id, now_ms=now_ms)
     return True
+
+
+def cancel_unstarted(conn, run_id: str, *, owner: str, now_ms: int, reason: str) -> dict[str, Any] | None:
+    """A run begun ahead of its start time that must not start after all (cancelled on request, its job paused
+    before that time) is ``cancelled`` as a queued run would be (:func:`begin_run`, ``symbi cron cancel``): never
+    started (no ``started_at``), no delivery owed, not counted as a run of its job. Returns the run as stored; None
+    when it is no longer ``running`` under ``owner`` (someone recorded it meanwhile)."""
+    run = run_rows.get_for_finish(conn, run_id)
+    if run is None or run["status"] != RunStatus.running or run.get("daemon_id") != owner:
+        return None
+    run_rows.update(
+        conn,
+        run_id,
+        now_ms=now_ms,
+        status=RunStatus.cancelled,
+        started_at=None,
+        finished_at=now_ms,
+        error_message=reason,
+    )
+    return run_rows.get(conn, run_id)

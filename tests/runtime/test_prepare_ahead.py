@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
+import pytest
 from agents.daemon_helper import Daemon, wait_for
 
 from symbi_cron.services import jobs as job_svc
@@ -61,6 +62,34 @@ def test_a_job_paused_before_the_slot_of_its_prepared_run_does_not_run_it(rt, cl
     assert run["status"] == "cancelled"
     assert run["error_message"] == "job is paused: the run was not started"
     assert _starts(marks) == []
+    # Recorded like a queued run cancelled by a pause: it never started, ended at its slot, owes no delivery and
+    # is not counted as a run of the job.
+    assert (run["started_at"], run["finished_at"]) == (None, SLOT)
+    assert rt.app.store.query("SELECT * FROM outbox WHERE run_id = ?", (run["id"],)) == []
+    assert rt.get_job(job["id"])["run_count"] == 0
+
+
+@pytest.mark.parametrize("why", ["workdir", "agent"])
+def test_a_prepared_run_whose_agent_cannot_start_fails_at_its_slot_not_before(rt, clock, settings, tmp_path, why):
+    """A run that is bound to fail (its agent's workdir is missing, its agent was removed with --force) is still
+    recorded at its slot: never ended before it started, its retry counted from its slot."""
+    from symbi_cron.services import agents as agent_svc
+
+    settings.scheduler.prepare_ahead_seconds = 1
+    rt.agent("a", "mark", str(tmp_path / "marks"), workdir=str(tmp_path / "missing"))
+    job = rt.job(delivery=["log_file"])
+    if why == "agent":
+        agent_svc.remove_agent(rt.app, "a", force=True)
+    sup = rt.supervisor()
+    clock.advance(59.5)
+    sup.tick()
+    assert not sup.wait_idle(0.6)  # it waits for its slot like any prepared run
+    assert rt.runs(job["id"])[0]["status"] == "running"
+    clock.advance(0.5)
+    assert sup.wait_idle(30)
+    run = next(r for r in rt.runs(job["id"]) if r["trigger"] == "schedule")
+    assert run["status"] == "failed"
+    assert run["started_at"] == SLOT and run["finished_at"] >= SLOT, (run["started_at"], run["finished_at"])
 
 
 def test_an_owner_stopped_before_the_slot_puts_its_run_back_in_the_queue_unstarted(rt, clock, settings, tmp_path):
@@ -122,11 +151,55 @@ def test_a_daemon_stopped_while_runs_wait_for_their_slot_leaves_them_queued_and_
         run = d.runs(job)[0]
         assert (run["status"], run["started_at"], run["daemon_id"]) == ("queued", None, None)
         assert "go back to the queue" in d.log()
+        assert "Traceback" not in d.log()  # a stop is no error (the fork server forking as the daemon leaves)
         d.start()
         wait_for(lambda: [r["status"] for r in d.runs(job)] == ["succeeded"], timeout=20, what="the run, once")
         starts = _starts(marks)
         assert len(starts) == 1
         assert float(starts[0][3]) >= slot_ms / 1000
+    finally:
+        d.cleanup()
+
+
+def test_a_prepared_run_cancelled_or_whose_owner_dies_before_its_slot_is_not_a_failure(tmp_path):
+    """Through a real daemon: `symbi cron cancel` of a run waiting for its slot records it cancelled, never started,
+    owing nothing; an owner killed before the slot leaves its run queued again, unstarted (its agent never ran: no
+    failure, no retry), and it then runs at its slot, once."""
+    import os
+    import signal
+
+    d = Daemon(tmp_path / "home", prepare_ahead_seconds=6)
+    marks = tmp_path / "marks"
+    d.add_agent("m", "mark", str(marks))
+    cancelled, killed = d.add_job("cancelled", "m"), d.add_job("killed", "m")
+    d.start()
+    try:
+        slot_ms = int((time.time() + 5) * 1000)  # room for a busy machine to prepare both, then cancel and kill
+        slot_ms -= slot_ms % 1000
+        conn = d.db()
+        try:
+            conn.executemany("UPDATE jobs SET next_run = ? WHERE id = ?", [(slot_ms, cancelled), (slot_ms, killed)])
+            conn.commit()
+        finally:
+            conn.close()
+        d.symbi("cron", "daemon", "reload", check=True)
+        both = "SELECT COUNT(*) FROM runs WHERE status = 'running'"
+        wait_for(lambda: d.query(both)[0][0] == 2, timeout=10, what="the two prepared runs")
+        d.symbi("cron", "cancel", d.runs(cancelled)[0]["id"], check=True)
+        os.kill(int(d.runs(killed)[0]["daemon_id"].split(":")[1]), signal.SIGKILL)
+        assert time.time() * 1000 < slot_ms - 500, "too slow to test the moment before the slot"
+        wait_for(lambda: [r["status"] for r in d.runs(killed)] == ["succeeded"], timeout=20, what="the killed one")
+        assert time.time() * 1000 >= slot_ms
+        [c] = d.runs(cancelled)
+        assert (c["status"], c["started_at"]) == ("cancelled", None)
+        assert c["finished_at"] < slot_ms and d.query("SELECT * FROM outbox WHERE run_id = ?", (c["id"],)) == []
+        [k] = d.runs(killed)
+        assert k["started_at"] == slot_ms and k["finished_at"] >= slot_ms
+        job = d.query("SELECT failure_count, run_count FROM jobs WHERE id = ?", (killed,))[0]
+        assert (job["failure_count"], job["run_count"]) == (0, 1)
+        starts = _starts(marks)
+        assert [s[1] for s in starts] == [k["id"]] and float(starts[0][3]) >= slot_ms / 1000
+        assert "its owner died before the run's start time: queued again" in d.log()
     finally:
         d.cleanup()
 
@@ -164,6 +237,41 @@ def test_an_owner_that_gets_a_prepared_run_after_its_slot_still_checks_its_job(r
     run = run_rows.get(rt.app.store.connection(), run_id)
     assert (run["status"], run["error_message"]) == ("cancelled", "job is paused: the run was not started")
     assert _starts(marks) == []
+
+
+def test_an_owner_whose_prepared_run_was_taken_over_before_its_slot_does_not_start_it(rt, clock, tmp_path):
+    """An owner frozen while it waits for the slot (its lease lapsed on a shared store, another daemon recorded the
+    run and queued its retry) looks at the run again at its time: it is no longer its own, so it starts nothing (the
+    slot runs once, as the retry)."""
+    from symbi_cron.runtime.owner import RunOwner
+    from symbi_cron.services.record import finish_run
+    from symbi_cron.services.runs import queue_manual
+    from symbi_cron.services.start import begin_run
+    from symbi_cron.store import runs as run_rows
+    from symbi_cron.timeutil import to_ms
+
+    marks = tmp_path / "marks"
+    rt.agent("a", "mark", str(marks))
+    job = rt.job()
+    run_id = queue_manual(rt.app, job["id"])["id"]
+    owner = "owner:1:frozen:host:-"
+    with rt.app.store.write() as tx:
+        begun = begin_run(
+            tx,
+            run_id,
+            now_ms=to_ms(clock.now()),
+            daemon_id=owner,
+            gate=lambda j, a: None,
+            start_ms=to_ms(clock.now()) + 500,
+        )
+    assert begun is not None
+    with rt.app.store.write() as tx:  # another daemon judged the owner dead
+        finish_run(tx, run_id, status="interrupted", now_ms=to_ms(clock.now()), error_message="taken over")
+    clock.advance(1)
+    assert RunOwner(rt.app, owner).carry(run_id, begun) is None
+    assert _starts(marks) == []
+    run = run_rows.get(rt.app.store.connection(), run_id)
+    assert (run["status"], run["error_message"]) == ("interrupted", "taken over")
 
 
 def test_a_job_with_no_free_place_is_claimed_at_its_slot_not_ahead_so_a_run_ending_meanwhile_costs_no_slot(
