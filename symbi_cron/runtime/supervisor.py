@@ -427,7 +427,11 @@ class Supervisor:
                 requeue_unstarted(tx, run_id, owner=owner, now_ms=now_ms)
                 if self.shared and owner:
                     release_daemon(tx, owner)
-                log.warning("run %s: its owner died before the run's start time: queued again, unstarted", run_id[:8])
+                log.warning(
+                    "run %s: its owner is gone (dead, or its lease lapsed) before the run's start time: queued again,"
+                    " unstarted",
+                    run_id[:8],
+                )
                 self._asked["recorded"] += 1
                 return False
             finished = finish_run(

@@ -199,7 +199,7 @@ def test_a_prepared_run_cancelled_or_whose_owner_dies_before_its_slot_is_not_a_f
         assert (job["failure_count"], job["run_count"]) == (0, 1)
         starts = _starts(marks)
         assert [s[1] for s in starts] == [k["id"]] and float(starts[0][3]) >= slot_ms / 1000
-        assert "its owner died before the run's start time: queued again" in d.log()
+        assert "before the run's start time: queued again, unstarted" in d.log()
     finally:
         d.cleanup()
 
