@@ -60,7 +60,7 @@ from ..store import daemons as lease_rows
 from ..store import jobs as job_rows
 from ..store import runs as run_rows
 from ..timeutil import from_ms, iso, to_ms
-from ..vocab import Event, JobStatus, RunStatus
+from ..vocab import Event, JobStatus, RunStatus, Trigger
 
 log = logging.getLogger("symbi.scheduler")
 #: Due jobs claimed per transaction (more are claimed at the next, immediate, tick).
@@ -148,6 +148,8 @@ class Supervisor:
         #: Placement on a shared store: runs due after this instant are left to a less loaded daemon (None: none).
         self._defer_before: int | None = None
         self._deferred = False
+        #: The earliest retry left queued in this tick for its time (retries are not prepared ahead): a wake.
+        self._retry_due: int | None = None
         self._listener: threading.Thread | None = None
         #: The reload listener's outages (shared store): one line down, a reminder a minute, one line back.
         self.listener_outage = Outage(
@@ -687,6 +689,7 @@ class Supervisor:
         lag = 0.0
         started = 0
         self._deferred = False
+        self._retry_due = None
         try:
             if due:
                 lag = max(0.0, (now_ms - min(to_ms(j["next_run"]) for j in due if j.get("next_run"))) / 1000)
@@ -710,6 +713,8 @@ class Supervisor:
         # Prepared this long before their time; one already inside that window that was left for its time (its job
         # had no free place) wakes the loop at its time.
         wake = [t - ahead if t - ahead > now_ms else t for t in (nxt, q) if t is not None]
+        if self._retry_due is not None:
+            wake.append(self._retry_due)
         delay = min(interval, SWEEP_SECONDS)
         if wake:
             delay = min(delay, max(0.0, (min(wake) - to_ms(self.app.clock.now())) / 1000))
@@ -835,6 +840,12 @@ class Supervisor:
         while started < capacity:
             candidates = run_rows.startable(conn, horizon, capacity - started, exclude_jobs=full)
             candidates = [r for r in candidates if r["job_id"] not in full]
+            # A retry is not prepared ahead: it starts at its time, so that a slot of its job due before then still
+            # replaces it (a retry waiting for its backoff gives its place to a new slot, services/claim.py).
+            early = [_due_ms(r) for r in candidates if r["trigger"] == Trigger.retry and _due_ms(r) > now_ms]
+            if early:
+                self._retry_due = min(early + ([self._retry_due] if self._retry_due is not None else []))
+                candidates = [r for r in candidates if r["trigger"] != Trigger.retry or _due_ms(r) <= now_ms]
             if self.shared and self._defer_before is not None:
                 fresh = [r for r in candidates if _due_ms(r) > self._defer_before]
                 if fresh:

@@ -274,6 +274,33 @@ def test_an_owner_whose_prepared_run_was_taken_over_before_its_slot_does_not_sta
     assert (run["status"], run["error_message"]) == ("interrupted", "taken over")
 
 
+def test_a_retry_due_just_after_the_next_slot_still_gives_its_place_to_that_slot(rt, clock, settings):
+    """A minutely job whose run fails at once, with a backoff of a minute: its retry falls due just after the next
+    slot. Prepared ahead, it must not take that slot's place: the new slot replaces a retry still waiting for its
+    backoff (docs/operations.md, "Limits"), as without preparation."""
+    settings.scheduler.prepare_ahead_seconds = 1
+    rt.agent("a", "fail", "3")
+    job = rt.job(max_concurrent=1, max_retries=3, retry_backoff_seconds=60)
+    sup = rt.supervisor()
+    rt.cycle(sup, 60.1)  # the first slot, late by 0.1 s: it fails, its retry is due at the next slot + 0.1 s
+    [retry] = [r for r in rt.runs(job["id"]) if r["trigger"] == "retry"]
+    assert retry["not_before"] == SLOT + timedelta(seconds=60.1)
+    clock.advance(59.4)  # half a second before the next slot: the retry is within the window
+    sup.tick()
+    clock.advance(0.5)  # the slot
+    sup.tick()
+    clock.advance(0.5)
+    assert sup.wait_idle(30)
+    rt.cycle(sup)
+    runs = {r["id"]: r for r in rt.runs(job["id"])}
+    assert runs[retry["id"]]["status"] == "cancelled", runs[retry["id"]]
+    assert "superseded by the slot" in runs[retry["id"]]["error_message"]
+    slot2 = [
+        r for r in runs.values() if r["scheduled_for"] == SLOT + timedelta(minutes=1) and r["trigger"] == "schedule"
+    ]
+    assert [r["status"] for r in slot2] == ["failed"]
+
+
 def test_a_job_with_no_free_place_is_claimed_at_its_slot_not_ahead_so_a_run_ending_meanwhile_costs_no_slot(
     rt, clock, settings, tmp_path
 ):
