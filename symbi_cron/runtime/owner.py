@@ -267,13 +267,12 @@ class RunOwner:
         done = retry.run(attempt, retries=None, backoff=RECORD_BACKOFF, sleep=self.sleep)
         if not done:
             log.warning("run %s of job %s was not started: %s", run_id[:8], job["name"], stop.reason)
+        elif stop.requeue:
+            log.info("run %s of job %s queued again, unstarted: %s", run_id[:8], job["name"], stop.reason)
         else:
-            if stop.requeue:
-                log.info("run %s of job %s queued again, unstarted: %s", run_id[:8], job["name"], stop.reason)
-            else:
-                log.info("run %s of job %s did not start: %s", run_id[:8], job["name"], stop.reason)
-            if self.on_recorded is not None:
-                self.on_recorded()
+            log.info("run %s of job %s did not start: %s", run_id[:8], job["name"], stop.reason)
+        if self.on_recorded is not None:
+            self.on_recorded()  # either way it is no longer this owner's run: its place is free
         return done if isinstance(done, dict) else None
 
     # -- recording ---------------------------------------------------------------------------------------------
