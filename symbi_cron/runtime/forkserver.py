@@ -262,8 +262,9 @@ def _owner(
             cancel.set("cancel")  # `symbi cron cancel` (or Ctrl-C on --wait --cancel-on-interrupt): cancelled
 
     signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGUSR2, lambda *_: cancel.stand_down())  # a stopping daemon: only a run not started
     signal.signal(signal.SIGUSR1, on_cancel)
-    for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGUSR2):
+    for sig in (signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
     me = owner_id_for(os.getpid(), rand)
     # The daemon's store object, never opened in the fork server (no connection crosses a fork): an owner never

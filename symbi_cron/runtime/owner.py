@@ -49,8 +49,17 @@ class Flag:
 
     def __init__(self) -> None:
         self._set = False
-        #: Why: "shutdown" (the daemon's drain: the run is interrupted) or "cancel" (a user asked: cancelled).
+        #: Why: "shutdown" (the daemon's drain: the run is interrupted), "cancel" (a user asked: cancelled) or
+        #: "stand_down" (a stopping daemon's word to an owner whose run waits for its time: back to the queue).
         self.reason = "shutdown"
+        #: True while a run prepared ahead waits for its time: only then does a stand-down mean anything (it
+        #: arrives by signal, and must never stop an agent that started meanwhile).
+        self.waiting = False
+
+    def stand_down(self) -> None:
+        """From a signal handler: put the run back in the queue if it has not started (ignored once it has)."""
+        if self.waiting:
+            self.set("stand_down")
 
     def set(self, reason: str = "shutdown") -> None:
         self.reason = reason
@@ -222,32 +231,45 @@ class RunOwner:
         """What the executor calls when the agent is ready to start: wait for the run's start time (the directory,
         the log and the environment are ready, so then only the process starts), watching the cancel flag; then a
         scheduled run whose job was paused meanwhile does not start (like ``begin_run``: the job is not active)."""
-        from ..store import jobs as job_rows
+
+        def stopped() -> None:
+            if self.cancel is not None and self.cancel.is_set():
+                if getattr(self.cancel, "reason", "") == "cancel":
+                    raise NotStarted("cancelled on request before it started", requeue=False)
+                raise NotStarted("the scheduler stopped before the run's start time", requeue=True)
 
         def ready() -> None:
-            while True:
-                if self.cancel is not None and self.cancel.is_set():
-                    if getattr(self.cancel, "reason", "") == "cancel":
-                        raise NotStarted("cancelled on request before it started", requeue=False)
-                    raise NotStarted("the scheduler stopped before the run's start time", requeue=True)
-                left = start_at - self.app.clock.now().timestamp()
-                if left <= 0:
-                    break
-                self.sleep(min(left, START_WAIT_POLL_SECONDS))
-            conn = self.app.store.connection()
-            # Still this owner's? One frozen through its wait (a lapsed lease: another daemon recorded the run and
-            # owns its retry) must not start it too.
-            state = run_rows.statuses(conn, [run["id"]]).get(run["id"])
-            if state != (RunStatus.running, self.owner_id):
-                raise NotStarted(
-                    f"the run is no longer this owner's ({state[0] if state else 'removed'})", requeue=False
-                )
-            if run["trigger"] in SCHEDULED_TRIGGERS:
-                status = job_rows.status_of(conn, job["id"])
-                if status != JobStatus.active:
-                    raise NotStarted(f"job is {status or 'removed'}: the run was not started", requeue=False)
+            if isinstance(self.cancel, Flag):
+                self.cancel.waiting = True  # a stand-down counts from now ...
+            try:
+                while True:
+                    stopped()
+                    left = start_at - self.app.clock.now().timestamp()
+                    if left <= 0:
+                        break
+                    self.sleep(min(left, START_WAIT_POLL_SECONDS))
+                self._check_still_to_start(run, job)
+            finally:
+                if isinstance(self.cancel, Flag):
+                    self.cancel.waiting = False  # ... until here: one that came meanwhile is seen just below
+            stopped()
 
         return ready
+
+    def _check_still_to_start(self, run: dict[str, Any], job: dict[str, Any]) -> None:
+        """At its time, a prepared run starts only if it is still this owner's and its job still active."""
+        from ..store import jobs as job_rows
+
+        conn = self.app.store.connection()
+        # Still this owner's? One frozen through its wait (a lapsed lease: another daemon recorded the run and
+        # owns its retry) must not start it too.
+        state = run_rows.statuses(conn, [run["id"]]).get(run["id"])
+        if state != (RunStatus.running, self.owner_id):
+            raise NotStarted(f"the run is no longer this owner's ({state[0] if state else 'removed'})", requeue=False)
+        if run["trigger"] in SCHEDULED_TRIGGERS:
+            status = job_rows.status_of(conn, job["id"])
+            if status != JobStatus.active:
+                raise NotStarted(f"job is {status or 'removed'}: the run was not started", requeue=False)
 
     def _not_started(self, run_id: str, job: dict[str, Any], stop: NotStarted) -> dict[str, Any] | None:
         """A prepared run that did not start: back to the queue (the daemon stopped before its time: the next one

@@ -32,6 +32,7 @@ import logging
 import os
 import pickle
 import random
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -1149,13 +1150,14 @@ class Supervisor:
         return stopped
 
     def _stand_down_prepared(self) -> None:
-        """A stop starts nothing new: the owners of runs prepared ahead of a time not come yet are told to stop
-        (TERM); each puts its run back in the queue, unstarted, for the next daemon (``RunOwner``)."""
+        """A stop starts nothing new: the owners of runs prepared ahead of a time not come yet are told to stand
+        down (SIGUSR2); each puts its run back in the queue, unstarted, for the next daemon (``RunOwner``). An owner
+        whose run started meanwhile ignores it (a TERM would have stopped its agent): its run is drained as usual."""
         now_ms = to_ms(self.app.clock.now())
         with self._lock:
             waiting = [o for o in self._inflight.values() if o.start_ms > now_ms and o.pid is not None]
         for o in waiting:
-            _signal_owner(o, 15)
+            _signal_owner(o, signal.SIGUSR2)
         if waiting:
             log.info("stop: %d run(s) prepared for a time not come yet go back to the queue", len(waiting))
 

@@ -320,3 +320,36 @@ def test_a_job_with_no_free_place_is_claimed_at_its_slot_not_ahead_so_a_run_endi
     rt.cycle(sup, 0.5)
     runs = rt.runs(job["id"])
     assert sorted((r["trigger"], r["status"]) for r in runs) == [("manual", "succeeded"), ("schedule", "succeeded")]
+
+
+def test_a_stand_down_reaches_only_an_owner_whose_agent_has_not_started(tmp_path):
+    """A stopping daemon tells the owners of runs waiting for their slot to stand down (SIGUSR2); an owner whose
+    agent started in the meantime ignores it: the run goes on and succeeds."""
+    import os
+    import signal
+
+    d = Daemon(tmp_path / "home", prepare_ahead_seconds=3)
+    marks = tmp_path / "marks"
+    d.add_agent("m", "mark", str(marks), "1.5")
+    job = d.add_job("j", "m")
+    d.start()
+    try:
+        d.make_due(job, in_seconds=2)
+        wait_for(lambda: _starts(marks), timeout=15, what="the agent's start")
+        (run,) = d.runs(job)
+        os.kill(int(run["daemon_id"].split(":")[1]), signal.SIGUSR2)
+        wait_for(lambda: [r["status"] for r in d.runs(job)] == ["succeeded"], timeout=15, what="the run's success")
+        assert len(_starts(marks)) == 1
+    finally:
+        d.cleanup()
+
+
+def test_a_flag_takes_a_stand_down_only_while_its_run_waits():
+    from symbi_cron.runtime.owner import Flag
+
+    flag = Flag()
+    flag.stand_down()
+    assert not flag.is_set()  # no run waiting: nothing to stand down
+    flag.waiting = True
+    flag.stand_down()
+    assert flag.is_set() and flag.reason == "stand_down"
