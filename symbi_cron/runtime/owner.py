@@ -39,6 +39,8 @@ RECORD_RETRY_MAX_SECONDS = 5.0
 RECORD_BACKOFF = retry.Backoff(0.2, cap=RECORD_RETRY_MAX_SECONDS)
 #: A run prepared ahead of its time looks at its cancel flag this often while it waits for that time.
 START_WAIT_POLL_SECONDS = 0.25
+#: A prepared run whose agent started this much after its time or more is recorded with its real start.
+LATE_START_MS = 1000
 #: A failure to record is logged at most this often (the attempts go on).
 RECORD_LOG_EVERY_SECONDS = 60.0
 
@@ -99,6 +101,8 @@ class RunOwner:
         self.on_recorded = on_recorded
         self.sleep = sleep
         self._withheld: tuple[Any, frozenset[str]] | None = None
+        #: When the agent of a run prepared ahead really started (epoch ms, the app's clock).
+        self.started_at_ms: int | None = None
 
     def warm_up(self, *, connect: bool) -> None:
         """Do now, while idle, what the first run would otherwise do: the variables no agent inherits, and with
@@ -197,6 +201,7 @@ class RunOwner:
             run["trigger"],
             run["attempt"],
         )
+        self.started_at_ms = None
         try:
             outcome = execute_run(ctx)
         except NotStarted as stop:
@@ -207,11 +212,15 @@ class RunOwner:
         if outcome.status == RunStatus.interrupted and getattr(self.cancel, "reason", "") == "cancel":
             # Someone asked (`symbi cron cancel`, Ctrl-C on `cron run --wait --cancel-on-interrupt`): not a failure.
             outcome.status, outcome.error_message = RunStatus.cancelled, "cancelled on request (the agent was stopped)"
-        finished = self.record(run_id, outcome)
+        # A prepared run whose agent started a second or more after its time (its owner frozen or starved at the
+        # slot) is recorded as starting when it did, not at the time it was prepared for.
+        late = ahead and self.started_at_ms is not None and start_at is not None
+        started_ms = self.started_at_ms if late and self.started_at_ms - start_at * 1000 >= LATE_START_MS else None
+        finished = self.record(run_id, outcome, started_ms=started_ms)
+        if self.on_recorded is not None:
+            self.on_recorded()  # recorded, or no longer this owner's (refused, removed): its place is free either way
         if finished is None:
             return None
-        if self.on_recorded is not None:
-            self.on_recorded()
         level = logging.INFO if finished["status"] == RunStatus.succeeded else logging.WARNING
         log.log(
             level,
@@ -253,6 +262,7 @@ class RunOwner:
                 if isinstance(self.cancel, Flag):
                     self.cancel.waiting = False  # ... until here: one that came meanwhile is seen just below
             stopped()
+            self.started_at_ms = to_ms(self.app.clock.now())  # the agent's process starts now
 
         return ready
 
@@ -298,7 +308,7 @@ class RunOwner:
         return done if isinstance(done, dict) else None
 
     # -- recording ---------------------------------------------------------------------------------------------
-    def record(self, run_id: str, outcome: RunOutcome) -> dict[str, Any] | None:
+    def record(self, run_id: str, outcome: RunOutcome, *, started_ms: int | None = None) -> dict[str, Any] | None:
         """Record the outcome and the deliveries it owes, in one transaction; retried until the store takes it (a
         full disk or a database outage only delays it). None when the run is gone (its job was removed) or was
         recorded by someone else meanwhile (a recovery that judged this owner dead)."""
@@ -306,7 +316,7 @@ class RunOwner:
 
         def attempt(t: retry.Try) -> dict[str, Any] | None | retry.Again:
             try:
-                return self._record_once(run_id, outcome)
+                return self._record_once(run_id, outcome, started_ms)
             except SymbiError as exc:
                 return retry.Again(str(exc), value=exc)
 
@@ -324,7 +334,7 @@ class RunOwner:
 
         return retry.run(attempt, retries=None, backoff=RECORD_BACKOFF, sleep=self.sleep, on_retry=note)
 
-    def _record_once(self, run_id: str, outcome: RunOutcome) -> dict[str, Any] | None:
+    def _record_once(self, run_id: str, outcome: RunOutcome, started_ms: int | None = None) -> dict[str, Any] | None:
         from ..services.delivery import owe_deliveries
         from ..store import jobs as job_rows
         from ..store import runs as run_rows
@@ -358,6 +368,7 @@ class RunOwner:
                 execution_time_ms=outcome.duration_ms,
                 detail=outcome.detail,
                 actor=self.actor,
+                started_ms=started_ms,
             )
             if job is not None:
                 owe_deliveries(tx, job, finished, owner=self.owner_id, now_ms=now_ms)

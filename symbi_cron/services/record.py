@@ -51,15 +51,19 @@ def finish_locked(
     execution_time_ms: int | None = None,
     detail: dict[str, Any] | None = None,
     actor: str = "daemon",
+    started_ms: int | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """:func:`finish_run` for a run the caller read with ``runs.get_for_finish`` in this transaction and found not
-    final (an owner checks it is still its own first). Returns the run as stored and its job as it was before the
-    outcome moved it on (None when the job is gone)."""
+    final (an owner checks it is still its own first). ``started_ms``: when the run really started, if not when it
+    was begun for (a run prepared ahead whose owner was late). Returns the run as stored and its job as it was
+    before the outcome moved it on (None when the job is gone)."""
     run_id = run["id"]
     merged = dict(run.get("detail") or {})
     if detail:
         merged.update(detail)
     started = to_ms(run["started_at"]) if run.get("started_at") is not None else None
+    if started_ms is not None:  # a prepared run that started late: when it really started
+        started = started_ms
     if execution_time_ms is None and started is not None:
         execution_time_ms = max(0, now_ms - started)
     fields: dict[str, Any] = dict(
@@ -72,6 +76,8 @@ def finish_locked(
     )
     if execution_time_ms is not None:
         fields["execution_time_ms"] = execution_time_ms
+    if started_ms is not None:
+        fields["started_at"] = started_ms
     if iterations is not None:
         fields["iterations"] = iterations
     usage = merged.get("usage")  # model agents: tokens and cost, also kept as columns for status/metrics

@@ -353,3 +353,30 @@ def test_a_flag_takes_a_stand_down_only_while_its_run_waits():
     flag.waiting = True
     flag.stand_down()
     assert flag.is_set() and flag.reason == "stand_down"
+
+
+def test_an_owner_frozen_across_the_slot_records_when_its_agent_really_started(tmp_path):
+    import os
+    import signal
+
+    d = Daemon(tmp_path / "home", prepare_ahead_seconds=3)
+    marks = tmp_path / "marks"
+    d.add_agent("m", "mark", str(marks))
+    job = d.add_job("j", "m")
+    d.start()
+    try:
+        slot_ms = d.make_due(job, in_seconds=2)
+        wait_for(lambda: [r["status"] for r in d.runs(job)] == ["running"], timeout=10, what="the prepared run")
+        owner = int(d.runs(job)[0]["daemon_id"].split(":")[1])
+        os.kill(owner, signal.SIGSTOP)
+        try:
+            wait_for(lambda: time.time() * 1000 > slot_ms + 2000, timeout=10, what="two seconds past the slot")
+        finally:
+            os.kill(owner, signal.SIGCONT)
+        wait_for(lambda: [r["status"] for r in d.runs(job)] == ["succeeded"], timeout=15, what="the run's success")
+        (start,) = _starts(marks)
+        (run,) = d.runs(job)
+        assert run["started_at"] >= slot_ms + 1500, (run["started_at"], slot_ms)  # not the slot it waited for
+        assert abs(run["started_at"] / 1000 - float(start[3])) < 0.5  # the agent's own clock agrees
+    finally:
+        d.cleanup()
