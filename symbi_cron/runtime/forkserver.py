@@ -320,6 +320,8 @@ def _owner(
             finally:
                 if lease is not None:
                     lease.stop()
+        if carried >= RUNS_PER_OWNER or cancel.is_set():
+            return 0  # leaving: never say free first (the daemon could hand a run to an owner on its way out)
         _say(sock, "free")
     return 0
 

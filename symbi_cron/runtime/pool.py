@@ -116,15 +116,19 @@ class OwnerPool:
         """Tell a taken owner to ``go`` (carry ``run_id``) or ``deliver`` (send what it owes); ``handed``: what the
         owner needs of the run, as the transaction that began it read it (pickled ``services.start.Begun``; left
         out when too big for one message: the owner reads it)."""
-        owner.run_id = run_id
         message = f"{word} {run_id}".encode()
         if handed and len(handed) < MAX_HANDED:
             message += b"\n" + handed
+        with self._lock:
+            owner.run_id = run_id
+            sock = owner.sock
+        if sock is None:  # it died between take and assign, its end of file already read: its run is gone with it
+            self.on_gone(run_id)
+            return
         try:
-            assert owner.sock is not None
-            owner.sock.send(message)
+            sock.send(message)
         except OSError:
-            pass  # it died between take and assign: its end of file tells the loop
+            pass  # it is dying: its end of file tells the loop, with this run
 
     def adopt(self, run_id: str, pid: int, identity: str | None) -> None:
         """Watch an owner of a previous daemon (not ours to talk to): ``on_gone(run_id)`` when it ends."""
@@ -300,14 +304,15 @@ class OwnerPool:
             if owner.sock is not None:
                 self._sel.unregister(owner.sock)
                 owner.sock.close()
-                owner.sock = None
             with self._lock:
+                owner.sock = None  # under the lock: assign sees either a socket or the owner gone with its run
                 was_idle = owner in self._idle
                 if was_idle:
                     self._idle.remove(owner)
                 self._busy.pop(owner.pid, None)
-            if owner.run_id is not None:
-                self.on_gone(owner.run_id)
+                run_id = owner.run_id
+            if run_id is not None:
+                self.on_gone(run_id)
             if not self._closed:
                 self.resize(self.warm)
             return

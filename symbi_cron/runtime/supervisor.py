@@ -976,7 +976,11 @@ class Supervisor:
             if id(o) not in going:
                 self.pool.give_back(o)  # type: ignore[union-attr]
         for b, o in begun:
-            self._hand_over(b, o)
+            try:
+                self._hand_over(b, o)
+            except Exception:  # one hand-over that fails never leaves the others' runs begun and never handed
+                log.exception("run %s could not be handed to its owner", b.run["id"][:8])
+                self._owner_exited(b.run["id"])  # its owner never got it: the sweep recovers it
         return len(begun)
 
     def _fail_start(self, tx: Any, run: dict[str, Any], now_ms: int, exc: Exception) -> None:
