@@ -37,6 +37,19 @@ def _prepared(rt, clock, settings, marks) -> tuple[dict, object]:
     return job, sup
 
 
+def _daemon_with_a_job_due(tmp_path, *, ahead: float, in_seconds: float, sleep: str | None = None):
+    """A real daemon preparing runs ``ahead`` seconds early, with a job whose agent marks its start in the returned
+    marks file (and sleeps ``sleep`` seconds), due at the whole second ``in_seconds`` from now. Returns the
+    daemon, the marks file, the job id and the slot (epoch ms); the caller cleans the daemon up."""
+    d = Daemon(tmp_path / "home", prepare_ahead_seconds=ahead)
+    marks = tmp_path / "marks"
+    d.add_agent("m", "mark", str(marks), *([sleep] if sleep else []))
+    job = d.add_job("j", "m")
+    d.start()
+    slot_ms = d.make_due(job, in_seconds=in_seconds)
+    return d, marks, job, slot_ms
+
+
 def test_a_run_due_within_the_window_is_begun_ahead_and_its_agent_starts_at_its_time(rt, clock, settings, tmp_path):
     marks = tmp_path / "marks"
     job, sup = _prepared(rt, clock, settings, marks)
@@ -139,13 +152,8 @@ def test_a_burst_prepared_by_a_real_daemon_starts_on_the_second_never_before_and
 
 
 def test_a_daemon_stopped_while_runs_wait_for_their_slot_leaves_them_queued_and_the_next_runs_them(tmp_path):
-    d = Daemon(tmp_path / "home", prepare_ahead_seconds=5)
-    marks = tmp_path / "marks"
-    d.add_agent("m", "mark", str(marks))
-    job = d.add_job("j", "m")
-    d.start()
+    d, marks, job, slot_ms = _daemon_with_a_job_due(tmp_path, ahead=5, in_seconds=4)
     try:
-        slot_ms = d.make_due(job, in_seconds=4)
         wait_for(lambda: [r["status"] for r in d.runs(job)] == ["running"], timeout=10, what="the prepared run")
         d.symbi("cron", "daemon", "stop", check=True)
         run = d.runs(job)[0]
@@ -328,13 +336,8 @@ def test_a_stand_down_reaches_only_an_owner_whose_agent_has_not_started(tmp_path
     import os
     import signal
 
-    d = Daemon(tmp_path / "home", prepare_ahead_seconds=3)
-    marks = tmp_path / "marks"
-    d.add_agent("m", "mark", str(marks), "1.5")
-    job = d.add_job("j", "m")
-    d.start()
+    d, marks, job, _slot = _daemon_with_a_job_due(tmp_path, ahead=3, in_seconds=2, sleep="1.5")
     try:
-        d.make_due(job, in_seconds=2)
         wait_for(lambda: _starts(marks), timeout=15, what="the agent's start")
         (run,) = d.runs(job)
         os.kill(int(run["daemon_id"].split(":")[1]), signal.SIGUSR2)
@@ -359,13 +362,8 @@ def test_an_owner_frozen_across_the_slot_records_when_its_agent_really_started(t
     import os
     import signal
 
-    d = Daemon(tmp_path / "home", prepare_ahead_seconds=3)
-    marks = tmp_path / "marks"
-    d.add_agent("m", "mark", str(marks))
-    job = d.add_job("j", "m")
-    d.start()
+    d, marks, job, slot_ms = _daemon_with_a_job_due(tmp_path, ahead=3, in_seconds=2)
     try:
-        slot_ms = d.make_due(job, in_seconds=2)
         wait_for(lambda: [r["status"] for r in d.runs(job)] == ["running"], timeout=10, what="the prepared run")
         owner = int(d.runs(job)[0]["daemon_id"].split(":")[1])
         os.kill(owner, signal.SIGSTOP)
