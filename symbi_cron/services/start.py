@@ -157,8 +157,7 @@ def requeue_unstarted(conn, run_id: str, *, owner: str, now_ms: int) -> bool:
     """A run begun ahead of its start time whose owner was stopped before that time (the daemon's drain) goes back
     to ``queued``, unstarted: the next daemon starts it (late) rather than the slot being lost or the run counted
     as interrupted. False when the run is no longer ``running`` under ``owner`` (someone recorded it meanwhile)."""
-    run = run_rows.get_for_finish(conn, run_id)
-    if run is None or run["status"] != RunStatus.running or run.get("daemon_id") != owner:
+    if _prepared_under(conn, run_id, owner) is None:
         return False
     run_rows.unbegin(conn, run_id, now_ms=now_ms)
     return True
@@ -169,8 +168,7 @@ def cancel_unstarted(conn, run_id: str, *, owner: str, now_ms: int, reason: str)
     before that time) is ``cancelled`` as a queued run would be (:func:`begin_run`, ``symbi cron cancel``): never
     started (no ``started_at``), no delivery owed, not counted as a run of its job. Returns the run as stored; None
     when it is no longer ``running`` under ``owner`` (someone recorded it meanwhile)."""
-    run = run_rows.get_for_finish(conn, run_id)
-    if run is None or run["status"] != RunStatus.running or run.get("daemon_id") != owner:
+    if _prepared_under(conn, run_id, owner) is None:
         return None
     run_rows.update(
         conn,
@@ -182,3 +180,11 @@ def cancel_unstarted(conn, run_id: str, *, owner: str, now_ms: int, reason: str)
         error_message=reason,
     )
     return run_rows.get(conn, run_id)
+
+
+def _prepared_under(conn, run_id: str, owner: str) -> dict[str, Any] | None:
+    """The run, locked for this write, when it is still ``running`` under ``owner``; else None."""
+    run = run_rows.get_for_finish(conn, run_id)
+    if run is None or run["status"] != RunStatus.running or run.get("daemon_id") != owner:
+        return None
+    return run
