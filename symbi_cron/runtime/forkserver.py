@@ -36,7 +36,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..paths import Paths
-from .owner import Flag
+from .owner import Flag, ignore_signals
 
 log = logging.getLogger("symbi.scheduler")
 
@@ -264,8 +264,7 @@ def _owner(
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGUSR2, lambda *_: cancel.stand_down())  # a stopping daemon: only a run not started
     signal.signal(signal.SIGUSR1, on_cancel)
-    for sig in (signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, signal.SIG_IGN)
+    ignore_signals(signal.SIGINT, signal.SIGHUP)
     me = owner_id_for(os.getpid(), rand)
     # The daemon's store object, never opened in the fork server (no connection crosses a fork): an owner never
     # reads config.toml again to find it, so a config broken since the daemon started cannot send it elsewhere.

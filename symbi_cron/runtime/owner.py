@@ -45,6 +45,26 @@ LATE_START_MS = 1000
 RECORD_LOG_EVERY_SECONDS = 60.0
 
 
+def ignore_signals(*sigs: int) -> None:
+    """Ignore ``sigs`` in this process, and turn every signal it inherited as ignored (a daemon ignores the
+    terminal's job-control signals) into one it handles by doing nothing: an ignored signal passes through
+    ``exec`` to the agents an owner starts (a shell agent could not even trap it), a handled one is reset to its
+    default there. ``SIGPIPE`` and ``SIGXFSZ`` are left to ``subprocess``, which resets them for the agent."""
+    import signal
+
+    def nothing(*_: Any) -> None:
+        pass
+
+    for sig in signal.valid_signals():
+        if sig in (signal.SIGKILL, signal.SIGSTOP, signal.SIGPIPE, signal.SIGXFSZ):
+            continue
+        try:
+            if sig in sigs or signal.getsignal(sig) == signal.SIG_IGN:
+                signal.signal(sig, nothing)
+        except (OSError, ValueError):
+            pass  # a signal number the platform reserves (the real-time ones glibc keeps)
+
+
 class Flag:
     """A cancel flag a signal handler may set: no lock (``threading.Event.set`` in a handler can deadlock against
     the main thread inside the same event). The executor only asks :meth:`is_set`."""
@@ -457,7 +477,7 @@ def execute_detached(env: dict[str, str] | None, run_id: str, *, stdout: TextIO 
         cancel = Flag()
         signal.signal(signal.SIGUSR1, lambda *_: cancel.set("cancel"))
         signal.signal(signal.SIGTERM, lambda *_: cancel.set())
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        ignore_signals(signal.SIGINT)
         app = open_app(env, actor=actor, notify=False)  # its own store connection: none crosses a fork
         owner_id = processes.owner_id("cli")
         begun = _begin_gated(app, run_id, owner_id, app.clock.now(), actor)

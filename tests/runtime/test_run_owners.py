@@ -298,3 +298,16 @@ def test_a_fork_server_whose_daemon_leaves_while_it_forks_ends_quietly(home):
     server.sock.close()  # the daemon leaves at once: the request is still there to read
     _, status = os.waitpid(server.pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_an_agent_starts_with_no_signal_ignored_or_blocked(d):
+    """The owner ignores Ctrl-C and hang-ups and takes TERM, USR1 and USR2 itself; its agent starts with every
+    signal at its default (an ignored signal would pass through exec: a shell agent could not even trap it)."""
+    d.symbi("agent", "add", "sigs", "--command", "cat /proc/self/status", check=True)
+    job = d.add_job("sigs", "sigs")
+    d.start()
+    d.make_due(job)
+    wait_for(lambda: [r["status"] for r in d.runs(job)] == ["succeeded"], what="the run")
+    status = dict(line.split(":\t", 1) for line in d.runs(job)[0]["output"].splitlines() if ":\t" in line)
+    assert int(status["SigIgn"], 16) == 0, f"ignored: {status['SigIgn']}"
+    assert int(status["SigBlk"], 16) == 0, f"blocked: {status['SigBlk']}"
