@@ -69,6 +69,8 @@ class RunContext:
     #: waits for that instant just before the agent process starts (``ExecRequest.ready``).
     start_at: float | None = None
     ready: Callable[[], None] | None = None
+    #: How long the owner leaves the CPU to the agents that start with this one (``ExecRequest.settle``).
+    settle: float = 0.0
 
     def __post_init__(self) -> None:
         if self.withheld is None:
@@ -174,6 +176,7 @@ def _execute(
         budget=ctx.budget,
         usage_before=usage_before,
         ready=ready,
+        settle=ctx.settle if ready is not None else 0.0,
     )
     return execute_agent(req, session, settings=ctx.settings), secrets
 

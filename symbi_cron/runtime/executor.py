@@ -109,6 +109,10 @@ class ExecRequest:
     #: start time waits there (``Supervisor``: ``prepare_ahead_seconds``), so at that moment only the process
     #: is started. Raises :class:`NotStarted` when the run must not start.
     ready: Callable[[], None] | None = None
+    #: A run prepared ahead, started at the same instant as others (a burst): how long the caller leaves the CPU
+    #: to their agents once its own is released, before it starts to look after it (its output waits in its
+    #: pipe). A run shorter than that is recorded as lasting that long.
+    settle: float = 0.0
 
 
 @dataclass
@@ -340,6 +344,97 @@ def _group_args(new_session: bool) -> dict[str, Any]:
     return {"preexec_fn": os.setpgrp}  # Python 3.10: the slower path, still one fork and exec
 
 
+def _popen(launch: Launch, new_session: bool, argv: list[str] | None = None) -> subprocess.Popen:
+    """Start the agent's process (or ``argv`` in its place), its stdio piped to the supervising loop."""
+    return subprocess.Popen(
+        argv or launch.argv,
+        cwd=str(launch.cwd),
+        env=launch.env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        close_fds=True,
+        **_group_args(new_session),
+    )
+
+
+#: A held agent: ``/bin/sh`` stops itself and, once continued, becomes the agent (``exec``, same pid, same
+#: process group). The shell adds ``PWD`` to the environment: unset again when the agent's own has none.
+HOLD_SCRIPT = 'kill -STOP $$ && exec "$@"'
+HOLD_SCRIPT_NO_PWD = 'kill -STOP $$ && unset PWD && exec "$@"'
+#: How long a held process may take to stop itself before the run starts the ordinary way instead.
+HOLD_STOP_SECONDS = 2.0
+
+
+class HeldProcess:
+    """An agent's process started ahead of its run's time and held, stopped, just before its ``exec``
+    (``SIGCONT`` releases it): at the run's time only the ``exec`` is left to do, not the fork, and the owner of
+    the run does a ``kill`` instead of a ``Popen``. Its input is already in its stdin pipe (up to a pipe's
+    worth). A held process whose owner dies is killed by the kernel (its process group is orphaned while stopped:
+    SIGHUP, then SIGCONT), never started.
+
+    ``start`` returns None when the agent cannot be held (no ``/bin/sh``, its command not found on its PATH: the
+    run then starts, or fails with the usual message, the ordinary way at its time)."""
+
+    def __init__(self, proc: subprocess.Popen, stdin_written: int) -> None:
+        self.proc = proc
+        self.stdin_written = stdin_written
+
+    @classmethod
+    def start(cls, launch: Launch, new_session: bool) -> HeldProcess | None:
+        import shutil
+
+        if not os.path.exists("/bin/sh"):
+            return None
+        name = launch.argv[0]
+        if os.sep in name and not os.path.isabs(name):
+            name = os.path.join(launch.cwd, name)  # the agent's own directory, as its exec would see it
+        if shutil.which(name, path=launch.env.get("PATH", os.defpath)) is None:
+            return None  # not found or not executable: at its time, Popen says which, the ordinary way
+        script = HOLD_SCRIPT if "PWD" in launch.env else HOLD_SCRIPT_NO_PWD
+        try:
+            proc = _popen(launch, new_session, ["/bin/sh", "-c", script, launch.argv[0], *launch.argv])
+        except OSError:
+            return None
+        held = cls(proc, 0)
+        deadline = time.monotonic() + HOLD_STOP_SECONDS
+        while True:
+            try:
+                pid, status = os.waitpid(proc.pid, os.WUNTRACED | os.WNOHANG)
+            except ChildProcessError:
+                pid, status = proc.pid, 0
+            if pid and os.WIFSTOPPED(status):
+                break
+            if pid or time.monotonic() >= deadline:  # it ended, or never stopped: not held after all
+                held.abandon()
+                return None
+            time.sleep(0.0005)
+        if launch.stdin:
+            assert proc.stdin is not None
+            os.set_blocking(proc.stdin.fileno(), False)
+            try:
+                held.stdin_written = os.write(proc.stdin.fileno(), launch.stdin[:65_536])
+            except OSError:
+                held.stdin_written = 0
+        return held
+
+    def release(self) -> subprocess.Popen:
+        """Let the agent run now."""
+        os.kill(self.proc.pid, signal.SIGCONT)
+        return self.proc
+
+    def abandon(self) -> None:
+        """The run does not start: kill the held process (it never ran the agent) and reap it."""
+        _killpg(self.proc.pid, signal.SIGKILL)
+        try:
+            self.proc.kill()
+        except OSError:
+            pass
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            _close(stream)
+
+
 def _pidfd(pid: int) -> int | None:
     try:
         return os.pidfd_open(pid)  # type: ignore[attr-defined]  # Linux >= 5.3, Python >= 3.9
@@ -533,29 +628,32 @@ def run_process(
             error_message=message,
         )
 
+    held: HeldProcess | None = None
     if req.ready is not None:
         # A run prepared ahead waits for its time even when it cannot start: it is never recorded (failed) before
-        # its slot, ending before it started.
+        # its slot, ending before it started. Its process is started now and held just before its exec.
+        if launch is not None:
+            held = HeldProcess.start(launch, req.new_session)
         try:
             req.ready()
         except BaseException:
+            if held is not None:
+                held.abandon()
             _close(log)
             raise
         started = monotonic()  # the run's time is counted from its start, not from its preparation
     if launch is None:
         return failed(error or "the agent cannot be started")
     name = req.agent.get("name")
+    stdin_data = launch.stdin
     try:
-        proc = subprocess.Popen(
-            launch.argv,
-            cwd=str(launch.cwd),
-            env=launch.env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            close_fds=True,
-            **_group_args(req.new_session),
-        )
+        if held is not None:
+            proc = held.release()
+            if req.settle > 0:
+                time.sleep(req.settle)  # the agents released with it start first; this one's output waits in its pipe
+            stdin_data = stdin_data[held.stdin_written :]
+        else:
+            proc = _popen(launch, req.new_session)
     except FileNotFoundError:
         return failed(f"agent {name!r}: command not found: {launch.argv[0]}", 127)
     except PermissionError:
@@ -575,7 +673,7 @@ def run_process(
     try:
         ended = _supervise(
             proc,
-            launch.stdin,
+            stdin_data,
             out,
             err,
             deadline=req.deadline,

@@ -41,6 +41,15 @@ RECORD_BACKOFF = retry.Backoff(0.2, cap=RECORD_RETRY_MAX_SECONDS)
 START_WAIT_POLL_SECONDS = 0.25
 #: A prepared run whose agent started this much after its time or more is recorded with its real start.
 LATE_START_MS = 1000
+#: A prepared run checks, this long before its time, that it is still this owner's and its job still active
+#: (one read of the store): at its time only its agent is released. A pause that comes later than that is too
+#: late for the run, like one that comes just after its time; a cancel or a stop is seen until the last moment.
+CHECK_AHEAD_SECONDS = 0.2
+#: In a burst (runs prepared to start at the same time), each owner leaves the CPU to the burst's agents for
+#: this long per run of the burst once its own agent is released, before it looks after it ...
+SETTLE_PER_RUN_SECONDS = 0.0005
+#: ... at most this long.
+SETTLE_MAX_SECONDS = 0.25
 #: A failure to record is logged at most this often (the attempts go on).
 RECORD_LOG_EVERY_SECONDS = 60.0
 
@@ -165,8 +174,10 @@ class RunOwner:
         from ..store import runs as run_rows
 
         app = self.app
+        together = 1
         if begun is not None and begun.run["id"] == run_id and begun.run.get("daemon_id") == self.owner_id:
             run, job, agent, prev = begun.run, begun.job, begun.agent, begun.previous_summary
+            together = getattr(begun, "together", 1)
             limits = []
             if agent is not None and is_model_agent(agent):
                 with app.store.read() as conn:
@@ -210,6 +221,7 @@ class RunOwner:
             budget=limits or None,
             start_at=start_at if ahead else None,
             ready=self._at_start(run, job, start_at) if ahead and start_at is not None else None,
+            settle=min(SETTLE_MAX_SECONDS, SETTLE_PER_RUN_SECONDS * together) if together > 1 else 0.0,
         )
         log.info(
             "run %s of job %s %s (%s, attempt %s)",
@@ -267,17 +279,21 @@ class RunOwner:
                     raise NotStarted("cancelled on request before it started", requeue=False)
                 raise NotStarted("the scheduler stopped before the run's start time", requeue=True)
 
+        def wait(until: float) -> None:
+            while True:
+                stopped()
+                left = until - self.app.clock.now().timestamp()
+                if left <= 0:
+                    return
+                self.sleep(min(left, START_WAIT_POLL_SECONDS))
+
         def ready() -> None:
             if isinstance(self.cancel, Flag):
                 self.cancel.waiting = True  # a stand-down counts from now ...
             try:
-                while True:
-                    stopped()
-                    left = start_at - self.app.clock.now().timestamp()
-                    if left <= 0:
-                        break
-                    self.sleep(min(left, START_WAIT_POLL_SECONDS))
+                wait(start_at - CHECK_AHEAD_SECONDS)
                 self._check_still_to_start(run, job)
+                wait(start_at)
             finally:
                 if isinstance(self.cancel, Flag):
                     self.cancel.waiting = False  # ... until here: one that came meanwhile is seen just below

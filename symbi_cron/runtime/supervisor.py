@@ -151,6 +151,9 @@ class Supervisor:
         self._deferred = False
         #: The earliest retry left queued in this tick for its time (retries are not prepared ahead): a wake.
         self._retry_due: int | None = None
+        #: How many runs were found due at each start time still ahead (epoch ms): a burst's size, told to the
+        #: owners of its runs (``Begun.together``).
+        self._together: dict[int, int] = {}
         self._listener: threading.Thread | None = None
         #: The reload listener's outages (shared store): one line down, a reminder a minute, one line back.
         self.listener_outage = Outage(
@@ -854,12 +857,26 @@ class Supervisor:
                 candidates = [r for r in candidates if _due_ms(r) <= self._defer_before]
             if not candidates:
                 break
+            self._count_together(candidates, now_ms)
             with self.priority.busy():
                 began = self._begin(candidates, full)
             started += began
             if not began and not full:
                 break
         return started
+
+    def _count_together(self, candidates: list[dict[str, Any]], now_ms: int) -> None:
+        """Note how many of these runs are due at each start time still ahead (at least as many as seen before:
+        a burst may be begun in several batches, as owners become free)."""
+        counts: dict[int, int] = {}
+        for r in candidates:
+            due = _due_ms(r)
+            if due > now_ms:
+                counts[due] = counts.get(due, 0) + 1
+        for due in [t for t in self._together if t <= now_ms]:
+            del self._together[due]
+        for due, n in counts.items():
+            self._together[due] = max(n, self._together.get(due, 0))
 
     def _placement(self, conn: Any, now_ms: int, capacity: int, pending: int) -> int:
         """Shared store: how many runs this daemon may start now. ``max_concurrent_jobs`` is cluster-wide (the
@@ -1000,6 +1017,7 @@ class Supervisor:
             self._start_thread(Owned(run_id, self.daemon_id), lambda o: o.carry(run_id))
             return
         started = begun.run.get("started_at")
+        begun.together = self._together.get(to_ms(started), 1) if started is not None else 1
         with self._lock:
             self._inflight[run_id] = Owned(
                 run_id, owner.owner_id, pid=owner.pid, start_ms=to_ms(started) if started is not None else 0

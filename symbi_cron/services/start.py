@@ -71,6 +71,8 @@ class Begun:
     agent: dict[str, Any] | None
     #: The summary handed to the run (the job's last one), read in the same transaction.
     previous_summary: str | None = None
+    #: How many runs the daemon prepared to start at the same time as this one (itself included): a burst.
+    together: int = 1
 
 
 def begin_run(
