@@ -248,9 +248,10 @@ CONFIG_HELP: dict[str, str] = {
     "scheduler.output_cap_bytes": "Output kept on a run record; the full text stays in the run's log file.",
     "scheduler.kill_grace_seconds": "Time between TERM and KILL when a run is stopped (max_runtime, shutdown).",
     "scheduler.prepare_ahead_seconds": (
-        "Runs due within this many seconds are claimed and handed to their owners ahead of time, which wait for the"
-        " exact instant: a burst starts on the second. An edit in that last moment applies from the next run; a pause"
-        " still stops it. 0: claimed at their time."
+        "Runs due within this many seconds are claimed and handed to their owners ahead of time, which start each"
+        " agent's process, hold it just before its exec and release it at the exact instant: a burst starts on the"
+        " second. An edit in that last moment applies from the next run; a pause up to 0.2 s before the slot still"
+        " stops it. 0: claimed at their time."
     ),
     "scheduler.delivery.webhook_timeout_seconds": "Time limit of one webhook POST.",
     "scheduler.delivery.webhook_retry_attempts": "Retries of a failed webhook delivery.",
