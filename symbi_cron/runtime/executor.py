@@ -362,8 +362,6 @@ def _popen(launch: Launch, new_session: bool, argv: list[str] | None = None) -> 
 #: process group). The shell adds ``PWD`` to the environment: unset again when the agent's own has none.
 HOLD_SCRIPT = 'kill -STOP $$ && exec "$@"'
 HOLD_SCRIPT_NO_PWD = 'kill -STOP $$ && unset PWD && exec "$@"'
-#: How long a held process may take to stop itself before the run starts the ordinary way instead.
-HOLD_STOP_SECONDS = 2.0
 
 
 class HeldProcess:
@@ -397,18 +395,13 @@ class HeldProcess:
         except OSError:
             return None
         held = cls(proc, 0)
-        deadline = time.monotonic() + HOLD_STOP_SECONDS
-        while True:
-            try:
-                pid, status = os.waitpid(proc.pid, os.WUNTRACED | os.WNOHANG)
-            except ChildProcessError:
-                pid, status = proc.pid, 0
-            if pid and os.WIFSTOPPED(status):
-                break
-            if pid or time.monotonic() >= deadline:  # it ended, or never stopped: not held after all
-                held.abandon()
-                return None
-            time.sleep(0.0005)
+        try:
+            _, status = os.waitpid(proc.pid, os.WUNTRACED)  # it stops itself, or ends (its kill failed)
+        except ChildProcessError:
+            status = 0
+        if not os.WIFSTOPPED(status):  # not held after all: the run starts the ordinary way
+            held.abandon()
+            return None
         if launch.stdin:
             assert proc.stdin is not None
             os.set_blocking(proc.stdin.fileno(), False)
