@@ -180,6 +180,7 @@ class DaemonSettings(_Section):
 class StoreSettings(_Section):
     url: str | None = Field(default=None, pattern=_STORE_URL)  # a postgresql:// URL shares it (scaling.md)
     lease_seconds: float = Field(default=30, ge=3, le=3600)  # a daemon silent this long is presumed dead
+    owner_connections: int = Field(default=10, ge=1, le=1000)  # PostgreSQL connections the run owners hold at once
 
 
 class Settings(_Section):

@@ -47,6 +47,11 @@ class Paths:
         return self.data_dir / "daemon.pid"
 
     @property
+    def owner_connections_lock(self) -> Path:
+        """The run owners' store connection slots (``store/slots.py``): one locked byte per connection held."""
+        return self.data_dir / "owner-connections.lock"
+
+    @property
     def daemon_log(self) -> Path:
         return self.data_dir / "daemon.log"
 

@@ -284,6 +284,11 @@ def _owner(
         on_recorded=recorded,
     )
     shared = getattr(app.store, "dialect", "sqlite") == "postgresql"
+    if shared:  # a server counts its connections: owners hold them only while they use them, at most so many
+        from ..store.slots import ConnectionSlots
+
+        limit = getattr(getattr(settings, "store", None), "owner_connections", 10)
+        app.store.slots = ConnectionSlots(paths.owner_connections_lock, limit)
     owner.warm_up(connect=not shared)
     carried = 0
     while carried < RUNS_PER_OWNER and not cancel.is_set():
@@ -321,8 +326,18 @@ def _owner(
                     lease.stop()
         if carried >= RUNS_PER_OWNER or cancel.is_set():
             return 0  # leaving: never say free first (the daemon could hand a run to an owner on its way out)
+        if shared and not _readable(sock):
+            app.store.give_back()  # idle, nothing handed over yet: its connection goes back to the server
         _say(sock, "free")
     return 0
+
+
+def _readable(sock: socket.socket) -> bool:
+    """Whether the daemon already sent the next word (the owner keeps its connection for it)."""
+    try:
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):
+        return False
 
 
 def _unpickle(handed: bytes) -> Any:
@@ -391,17 +406,26 @@ class _Lease:
         from ..services.leases import hold_owner_lease, lease_token
         from ..timeutil import to_ms
 
+        store = self.app.store
+        give_up = getattr(store, "give_up_slot_wait_when", None)
+        if give_up is not None:
+            give_up(self.stopped.is_set)  # a wait for a connection slot ends with the lease
         while not self.stopped.wait(self.lease_ms / 3000):
             try:
-                with self.app.store.write() as tx:
+                with store.write() as tx:
                     if self.token is None:
                         self.token = lease_token(tx, self.owner_id)
                     held = self.token is not None and hold_owner_lease(
                         tx, self.owner_id, self.token, now_ms=to_ms(self.app.clock.now()), lease_ms=self.lease_ms
                     )
             except Exception as exc:  # an outage: the next renewal tries again
-                log.warning("run owner %s could not renew its lease: %s", self.owner_id.split(":")[1], exc)
+                if not self.stopped.is_set():
+                    log.warning("run owner %s could not renew its lease: %s", self.owner_id.split(":")[1], exc)
                 continue
+            finally:
+                store.give_back()  # one renewal every third of the lease: no connection kept in between
+            if self.stopped.is_set():
+                return  # renewed while being stopped: the run is over, whatever the renewal found
             if not held:
                 log.error(
                     "run owner %s lost its lease (another daemon took its run over after it lapsed): stopping its"

@@ -234,6 +234,7 @@ class RunOwner:
             run["attempt"],
         )
         self.started_at_ms = None
+        app.store.give_back()  # nothing to ask the store while the agent runs (a run owner on PostgreSQL)
         try:
             outcome = execute_run(ctx)
         except NotStarted as stop:
@@ -292,7 +293,7 @@ class RunOwner:
                 self.cancel.waiting = True  # a stand-down counts from now ...
             try:
                 wait(start_at - CHECK_AHEAD_SECONDS)
-                self._check_still_to_start(run, job)
+                self._check_until_read(run, job, stopped)
                 wait(start_at)
             finally:
                 if isinstance(self.cancel, Flag):
@@ -301,6 +302,28 @@ class RunOwner:
             self.started_at_ms = to_ms(self.app.clock.now())  # the agent's process starts now
 
         return ready
+
+    def _check_until_read(self, run: dict[str, Any], job: dict[str, Any], stopped: Callable[[], None]) -> None:
+        """:meth:`_check_still_to_start`, tried again until the store answers (an outage, a server out of
+        connections): the run starts late rather than unchecked or failed. Logged once, when it is back too."""
+        from ..outage import Outage
+
+        trouble = Outage(log, f"run {run['id'][:8]} of job {job['name']}: the store", states=("unreachable", "back"))
+
+        def attempt(t: retry.Try) -> Any:
+            stopped()
+            try:
+                self._check_still_to_start(run, job)
+            except SymbiError as exc:
+                trouble.failed(f"{exc}; the run waits for it before it starts")
+                return retry.Again(str(exc), value=exc)
+            return True
+
+        try:
+            retry.run(attempt, retries=None, backoff=RECORD_BACKOFF, sleep=self.sleep)
+        finally:
+            trouble.ok()
+            self.app.store.give_back()  # the agent runs next: no connection held meanwhile
 
     def _check_still_to_start(self, run: dict[str, Any], job: dict[str, Any]) -> None:
         """At its time, a prepared run starts only if it is still this owner's and its job still active."""

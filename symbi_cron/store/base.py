@@ -88,6 +88,10 @@ class TransactionalStore:
         """This thread's connection (reopened when it stopped working), migrated to the latest schema."""
         conn = getattr(self._local, "conn", None)
         if conn is not None and not self.in_write() and not self._usable(conn):
+            try:
+                conn.close()  # what it holds goes (a PostgreSQL run owner's connection slot)
+            except Exception:
+                pass
             conn = None
         if conn is None:
             conn = self._open()
@@ -97,6 +101,10 @@ class TransactionalStore:
                     if not self._migrated:
                         self.migrate()
         return conn
+
+    def give_back(self) -> None:
+        """This thread will not need the store for a while: a store that rations its connections (a PostgreSQL
+        run owner's, ``store/postgres.py``) closes this thread's; any other keeps it (SQLite's costs nothing)."""
 
     def close(self) -> None:
         """Close this thread's connection."""

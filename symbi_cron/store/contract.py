@@ -93,6 +93,10 @@ class Backend(Protocol):
     def close(self) -> None:
         """Close this thread's connection."""
 
+    def give_back(self) -> None:
+        """This thread will not need the store for a while: a store that rations its connections (a PostgreSQL run
+        owner's, ``store.owner_connections``) closes this thread's and gives its slot back; any other keeps it."""
+
     def query(self, sql: str, params: tuple | dict = ()) -> list[Any]:
         """One ad hoc read (tests and benchmarks look at rows with it; the package asks for operations)."""
 

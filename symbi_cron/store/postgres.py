@@ -239,6 +239,8 @@ class PgConnection:
     def __init__(self, raw: Any, url: str = "") -> None:
         self.raw = raw
         self.url = url
+        #: The owners' connection slot this connection holds (``PgStore.slots``), given back when it closes.
+        self.slot: tuple[Any, int] | None = None
 
     def execute(self, sql: str, params: Any = ()) -> Any:
         cur = self.raw.cursor(row_factory=_row_factory)
@@ -260,7 +262,12 @@ class PgConnection:
         return cur
 
     def close(self) -> None:
-        self.raw.close()
+        try:
+            self.raw.close()
+        finally:
+            slot, self.slot = self.slot, None
+            if slot is not None:
+                slot[0].release(slot[1])
 
     @property
     def broken(self) -> bool:
@@ -304,17 +311,43 @@ class PgStore(TransactionalStore):
         self._local = threading.local()
         self._migrated = False
         self._migrate_lock = threading.Lock()
+        #: In a run owner (``runtime.forkserver``): the ``store.owner_connections`` slots a connection is opened
+        #: under (``store/slots.py``), and given back when idle (:meth:`give_back`). None elsewhere.
+        self.slots: Any = None
 
     # -- connections -------------------------------------------------------------------------------------------
+    def give_back(self) -> None:
+        """This thread will not need the store for a while (an agent runs, the owner waits for its next run): a
+        run owner closes its connection and gives its slot back, so that a burst of owners never holds more
+        connections than ``store.owner_connections``. Anywhere else (``slots`` unset) it keeps it."""
+        if self.slots is not None and not self.in_write():
+            self.close()
+
+    def give_up_slot_wait_when(self, give_up: Callable[[], bool] | None) -> None:
+        """This thread's waits for a slot are given up (a StoreError) as soon as ``give_up()`` is True (an owner's
+        lease thread that is being stopped)."""
+        self._local.give_up = give_up
+
     def _open(self) -> PgConnection:
         psycopg = self._psycopg
+        slot = None
+        if self.slots is not None:
+            from .slots import SlotWaitAbandoned
+
+            try:
+                slot = (self.slots, self.slots.acquire(getattr(self._local, "give_up", None)))
+            except SlotWaitAbandoned as exc:
+                raise StoreError(f"no connection to the store {self.path}: {exc}") from None
         try:
             raw = psycopg.connect(
                 self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, application_name="symbi-cron"
             )
         except psycopg.Error as exc:
+            if slot is not None:
+                slot[0].release(slot[1])
             raise _pg_error(exc, self.url) from None
         conn = PgConnection(raw, self.url)
+        conn.slot = slot
         settings = {
             **SESSION_TIMEOUTS,
             "idle_in_transaction_session_timeout": int(self.idle_timeout * 1000),

@@ -54,8 +54,9 @@ def _as_owner(cmd: list[str], user: str | None) -> list[str]:
     return ["su", user, "-s", "/bin/sh", "-c", shlex.join(cmd)]
 
 
-def _start() -> str:
-    """Start a cluster and return the admin URL (database ``postgres``); raises RuntimeError with the reason."""
+def _start(max_connections: int = 200) -> str:
+    """Start a cluster and return the admin URL (database ``postgres``); raises RuntimeError with the reason. It is
+    stopped at exit."""
     try:
         import psycopg  # noqa: F401
     except ImportError:
@@ -94,7 +95,7 @@ def _start() -> str:
         raise RuntimeError(f"initdb failed: {(r.stderr or r.stdout).strip()[-400:]}")
     opts = (
         f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off"
-        " -c full_page_writes=off -c max_connections=200"
+        f" -c full_page_writes=off -c max_connections={max_connections}"
     )
     r = subprocess.run(
         _as_owner(
@@ -135,6 +136,28 @@ def admin_url() -> str:
         if "error" in _state:
             pytest.skip(f"PostgreSQL tests need a server: {_state['error']}")
         return str(_state["url"])
+
+
+def small_server(max_connections: int) -> str:
+    """A server of its own with a small ``max_connections`` (the session's has 200), and on it a new, migrated,
+    empty database; returns that database's URL. pytest.skip with the reason when no server can be had."""
+    import psycopg
+
+    admin_url()  # skips here, with the reason, when the session's server could not start either
+    if os.environ.get("SYMBI_TEST_PG_URL"):
+        pytest.skip("a server with a small max_connections needs the PostgreSQL binaries, not SYMBI_TEST_PG_URL")
+    try:
+        admin = _start(max_connections)
+    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+        pytest.skip(f"a second PostgreSQL server could not start: {exc}")
+    with psycopg.connect(admin, autocommit=True) as c:
+        c.execute("CREATE DATABASE symbi_small")
+    from symbi_cron.store.postgres import PgStore
+
+    store = PgStore(_with_db(admin, "symbi_small"))
+    store.migrate()
+    store.close()
+    return _with_db(admin, "symbi_small")
 
 
 def _with_db(url: str, db: str) -> str:
