@@ -2,7 +2,10 @@
 beside the raw limit measured in the same run (Python spawning trivial processes), so the ratios survive a noisy
 machine.
 
-    python bench/run_path.py [--burst 100,500] [--repeat 3] [--runs 1000] [--width 10] [--json]
+    python bench/run_path.py [--burst 100,500] [--repeat 3] [--runs 1000] [--width 10] [--postgres] [--json]
+
+``--postgres``: the daemons use a PostgreSQL store (a fresh database each, on ``SYMBI_TEST_PG_URL`` or a throwaway
+server started like the tests', tests/pg/server.py) instead of their SQLite file.
 
 1. Raw spawn: ``Popen(["true"])`` 100 (and 500) times at once, then wait for all: the time the machine needs to
    start that many processes from Python; and the same with the burst's own agent (``date +%s.%N``, a little
@@ -36,6 +39,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 TICKS = os.sysconf("SC_CLK_TCK")
+#: ``--postgres``: each Home gets a fresh database on this server's session (tests/pg/server.py).
+POSTGRES = False
 
 
 #: The burst's agent: its output is its own clock reading when it runs.
@@ -71,6 +76,11 @@ class Home:
         )
         self.env = dict(os.environ, SYMBI_HOME=str(self.dir))
         self.env.pop("SYMBI_API_KEY", None)
+        if POSTGRES:
+            sys.path.insert(0, str(ROOT / "tests"))
+            from pg.server import fresh_database
+
+            self.env["SYMBI_STORE_URL"] = fresh_database()
 
     def symbi(self, *args: str) -> str:
         out = subprocess.run(
@@ -182,8 +192,11 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="bursts of each size (the median p99 is compared)")
     ap.add_argument("--runs", type=int, default=1000)
     ap.add_argument("--width", type=int, default=10)
+    ap.add_argument("--postgres", action="store_true", help="a PostgreSQL store instead of SQLite")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
+    global POSTGRES
+    POSTGRES = args.postgres
     sizes = [int(x) for x in args.burst.split(",") if x]
     out: dict = {"raw": {}, "burst": [], "throughput": None}
     for n in sizes:

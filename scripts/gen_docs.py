@@ -273,6 +273,12 @@ CONFIG_HELP: dict[str, str] = {
     " config.toml's directory).",
     "scheduler.delivery.email_from": "From address of the email channel.",
     "scheduler.delivery.custom_timeout_seconds": "Time limit of a `custom:NAME` channel's command.",
+    "store.owner_connections": (
+        "On PostgreSQL: the most connections the run owners of this `SYMBI_HOME` hold at once. An owner connects"
+        " only while it talks to the store (a prepared run's last check, the record, lease renewals, deliveries) and"
+        " waits for a free one when all are taken, so a burst of any size holds at most this many, beside the"
+        " daemon's own few. Keep the sum over the daemons sharing a server well under its `max_connections`."
+    ),
     "daemon.name": "This daemon's name, on its lease and on every run it starts (history, API, metrics, `daemon"
     " status --all`); unset: the host name and a hash of the data directory. Needs a restart.",
     "api.enabled": "Serve the HTTP API from the daemon.",

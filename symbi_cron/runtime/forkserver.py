@@ -387,18 +387,16 @@ class _Lease:
     def __init__(self, app: Any, owner_id: str, cancel: Any = None) -> None:
         import threading
 
-        from ..services.leases import lease_token
-
         self.app = app
         self.owner_id = owner_id
         self.cancel = cancel
         self.stopped = threading.Event()
         store_settings = getattr(app.settings, "store", None)
         self.lease_ms = int(float(getattr(store_settings, "lease_seconds", 30)) * 1000)
-        try:
-            self.token = lease_token(app.store.connection(), owner_id)
-        except Exception:  # an outage: renewals find the token once the store is back
-            self.token = None
+        #: Read at the first renewal (a run shorter than a third of the lease never connects for its lease): the
+        #: row is the owner's from the start of its run, and only the owner changes it, so the token read then is
+        #: the one it was taken with, or none when the run was taken over meanwhile.
+        self.token: Any = None
         self.thread = threading.Thread(target=self._renew, name="owner-lease", daemon=True)
         self.thread.start()
 

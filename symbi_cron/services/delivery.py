@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from .. import retry
 from ..errors import InvalidInput, SymbiError
+from ..vocab import ChannelName
 from .app import App
 
 #: The waits between attempts to store a receipt the store refused: 0.2 s, doubling, at most 5 s.
@@ -19,6 +20,10 @@ RECEIPT_BACKOFF = retry.Backoff(0.2, cap=5.0)
 
 if TYPE_CHECKING:
     from ..delivery.base import DeliveryContext, Receipt
+
+
+#: Channels that answer at once, on this machine: the store connection is kept while they are sent.
+LOCAL_CHANNELS = frozenset({ChannelName.stdout.value, ChannelName.log_file.value})
 
 
 def delivery_context(app: App, *, stdout: TextIO | None, log: logging.Logger | None = None) -> DeliveryContext:
@@ -84,6 +89,8 @@ def deliver_owed(
     payload = DeliveryPayload(job=job, run=run, output=run.get("output") or "")
     sent = 0
     for channel in channels:
+        if channel not in LOCAL_CHANNELS:
+            app.store.give_back()  # no connection held while a remote channel answers (a run owner on PostgreSQL)
         receipts = deliver(payload, [channel], ctx)
         sent += 1
         _keep_receipts(app, run_id, channel, receipts, sleep=sleep)

@@ -6,11 +6,10 @@ and client), and each run owner is a process of its own. So an owner takes a slo
 back with its connection; when every slot is taken it waits for one, it does not fail.
 
 A slot is one byte of a lock file (``Paths.owner_connections_lock``) locked with ``fcntl`` (POSIX record locks): the
-kernel drops an owner's slots however it dies (SIGKILL, OOM), so a slot is never lost, and a slot waited for is
-handed over by the kernel when its holder unlocks it (no polling). POSIX locks belong to a process, not a thread, so
-the slots this process holds are also kept in :attr:`ConnectionSlots._held` (an owner's lease thread connects apart
-from its main thread), and the file is opened once per process and never closed (closing any descriptor of it would
-drop every lock the process holds on it).
+kernel drops an owner's slots however it dies (SIGKILL, OOM), so no slot is ever lost to a dead owner. POSIX locks
+belong to a process, not a thread, so the slots this process holds are also kept in :attr:`ConnectionSlots._held`
+(an owner's lease thread connects apart from its main thread), and the file is opened once per process and never
+closed (closing any descriptor of it would drop every lock the process holds on it).
 """
 
 from __future__ import annotations
@@ -26,6 +25,10 @@ from pathlib import Path
 
 #: How often a wait that may be given up (:meth:`ConnectionSlots.acquire` with ``give_up``) tries again.
 GIVE_UP_POLL_SECONDS = 0.02
+#: How often the waiter at the head of the queue looks for a free slot: at first, ...
+HEAD_POLL_SECONDS = 0.001
+#: ... then less often, down to this (a burst's slots turn over in milliseconds; a long wait costs nothing).
+HEAD_POLL_MAX_SECONDS = 0.004
 
 
 class SlotWaitAbandoned(Exception):
@@ -41,6 +44,7 @@ class ConnectionSlots:
         self._fd: int | None = None
         self._pid = 0
         self._mutex = threading.Lock()
+        self._turn = threading.Lock()  # one thread of this process at the turnstile
         self._held: set[int] = set()
 
     def _file(self) -> int:
@@ -64,37 +68,46 @@ class ConnectionSlots:
 
     def acquire(self, give_up: Callable[[], bool] | None = None) -> int:
         """Take a free slot, waiting for one when all are taken; return its number. With ``give_up``, the wait is
-        given up (:class:`SlotWaitAbandoned`) as soon as it returns True (polled every 20 ms)."""
+        given up (:class:`SlotWaitAbandoned`) as soon as it returns True.
+
+        Waiters queue on a turnstile (one more locked byte, after the slots: the kernel hands it from one waiter to
+        the next, and one thread of a process takes it at a time): only the waiter at its head looks for a free
+        slot, every few milliseconds, so a slot given back anywhere is taken within that long."""
         fd = self._file()
-        start = random.randrange(self.size)  # spread the owners over the slots (and their waits)
-        while True:
-            with self._mutex:
-                for i in range(self.size):
-                    slot = (start + i) % self.size
-                    if slot not in self._held and self._try(fd, slot, block=False):
-                        self._held.add(slot)
-                        return slot
-                free = [s for s in range(self.size) if s not in self._held]
-                if not free or give_up is not None:
-                    chosen = None
-                else:
-                    chosen = free[start % len(free)]
-                    self._held.add(chosen)  # reserved: no other thread of ours waits on it (it would "succeed")
-            if chosen is None:
-                if give_up is not None and give_up():
+        slot = self._take_free(fd)
+        if slot is not None:
+            return slot
+        if give_up is not None:  # an owner's lease thread: never queued behind the turnstile
+            while True:
+                if give_up():
                     raise SlotWaitAbandoned("gave up waiting for a store connection slot")
-                time.sleep(GIVE_UP_POLL_SECONDS)  # every slot is this process's, or a wait that may be given up
-                continue
+                time.sleep(GIVE_UP_POLL_SECONDS)
+                slot = self._take_free(fd)
+                if slot is not None:
+                    return slot
+        with self._turn:
+            while not self._try(fd, self.size, block=True):  # EDEADLK (the kernel's guess): again
+                time.sleep(HEAD_POLL_SECONDS)
             try:
-                if self._try(fd, chosen, block=True):
-                    return chosen
-            except BaseException:
-                with self._mutex:
-                    self._held.discard(chosen)
-                raise
-            with self._mutex:
-                self._held.discard(chosen)
-            time.sleep(GIVE_UP_POLL_SECONDS)  # EDEADLK: look again
+                wait = HEAD_POLL_SECONDS
+                while True:
+                    slot = self._take_free(fd)
+                    if slot is not None:
+                        return slot
+                    time.sleep(wait)
+                    wait = min(wait * 2, HEAD_POLL_MAX_SECONDS)
+            finally:
+                fcntl.lockf(fd, fcntl.LOCK_UN, 1, self.size, os.SEEK_SET)
+
+    def _take_free(self, fd: int) -> int | None:
+        start = random.randrange(self.size)  # spread the owners over the slots
+        with self._mutex:
+            for i in range(self.size):
+                slot = (start + i) % self.size
+                if slot not in self._held and self._try(fd, slot, block=False):
+                    self._held.add(slot)
+                    return slot
+        return None
 
     def release(self, slot: int) -> None:
         """Give ``slot`` back (a slot this process does not hold is ignored)."""
