@@ -401,10 +401,12 @@ class _Lease:
         self.thread.start()
 
     def _renew(self) -> None:
+        from ..outage import Outage
         from ..services.leases import hold_owner_lease, lease_token
         from ..timeutil import to_ms
 
         store = self.app.store
+        trouble = Outage(log, f"run owner {self.owner_id.split(':')[1]}: its lease renewal", states=("failing", "back"))
         give_up = getattr(store, "give_up_slot_wait_when", None)
         if give_up is not None:
             give_up(self.stopped.is_set)  # a wait for a connection slot ends with the lease
@@ -416,12 +418,13 @@ class _Lease:
                     held = self.token is not None and hold_owner_lease(
                         tx, self.owner_id, self.token, now_ms=to_ms(self.app.clock.now()), lease_ms=self.lease_ms
                     )
-            except Exception as exc:  # an outage: the next renewal tries again
+            except Exception as exc:  # an outage: the next renewal tries again (logged once, and once back)
                 if not self.stopped.is_set():
-                    log.warning("run owner %s could not renew its lease: %s", self.owner_id.split(":")[1], exc)
+                    trouble.failed(exc)
                 continue
             finally:
                 store.give_back()  # one renewal every third of the lease: no connection kept in between
+            trouble.ok()
             if self.stopped.is_set():
                 return  # renewed while being stopped: the run is over, whatever the renewal found
             if not held:
