@@ -132,13 +132,15 @@ def session_members(sid: int) -> list[int]:
     return out
 
 
-def kill_session(sid: int, identity: str | None = None, timeout: float = 5.0) -> list[int]:
+def kill_session(sid: int, identity: str | None = None, timeout: float = 5.0, *, exiting: bool = False) -> list[int]:
     """SIGKILL every process of the session a dead run owner led (``sid`` is its pid; ``identity`` its
     :func:`process_identity`), until none is left or ``timeout``; returns what is still alive.
 
     Linux never reuses a pid that still names a session with members, so while any member lives, ``sid`` is that
     owner's session. A live process with pid ``sid`` and another identity is a later process that got the pid: the
-    old session is then empty, and nothing is killed.
+    old session is then empty, and nothing is killed. The owner itself is not killed, unless it is known to be
+    ``exiting`` (its end of the daemon's socket closed: a process killed is still exiting for a moment after its
+    files are closed): then it is waited for (and killed, should it be anything but exiting).
     """
     import time
 
@@ -148,7 +150,14 @@ def kill_session(sid: int, identity: str | None = None, timeout: float = 5.0) ->
             current = process_identity(sid)
             if identity is not None and current is not None and current != identity:
                 return []  # the pid belongs to a later process: the owner's session is empty
-            return [sid]  # the owner itself still runs: not ours to kill
+            if not exiting or time.monotonic() >= deadline:
+                return [sid]  # the owner itself still runs: not ours to kill
+            try:
+                os.kill(sid, signal.SIGKILL)
+            except OSError:
+                pass
+            time.sleep(0.02)
+            continue
         members = session_members(sid)
         if not members:
             return []

@@ -411,7 +411,9 @@ class Supervisor:
         if owner and processes.owner_kind(owner) == "owner":
             parts = owner.split(":")
             if len(parts) > 3 and parts[3] == processes.host_name():
-                left = kill_session(int(parts[1]), None if len(parts) < 5 or parts[4] == "-" else parts[4])
+                left = kill_session(
+                    int(parts[1]), None if len(parts) < 5 or parts[4] == "-" else parts[4], exiting=known_dead
+                )
                 if left:
                     log.error(
                         "run %s: processes of its dead owner's session outlived SIGKILL (%s); not recovered yet",

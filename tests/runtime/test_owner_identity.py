@@ -81,3 +81,23 @@ def test_recovery_interrupts_a_run_whose_owner_pid_was_reused(rt, clock):
     finally:
         child.kill()
         child.wait()
+
+
+def test_an_owner_known_to_be_exiting_is_waited_for_not_reported_as_outliving_its_kill():
+    """The daemon reads an owner's end of file while the killed owner is still exiting (its files are closed before
+    it is gone): the recovery waits for it (a live owner is never killed otherwise), and then finds its session
+    empty, instead of deferring the run's recovery to a later sweep (past the slot of a prepared run, which was then
+    recorded interrupted instead of queued again, unstarted)."""
+    owner = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(30)"], start_new_session=True, stdout=subprocess.DEVNULL
+    )
+    try:
+        ident = process_identity(owner.pid)
+        assert processes.kill_session(owner.pid, ident, timeout=0.2) == [owner.pid]  # a live owner is left alone
+        assert processes.pid_alive(owner.pid)
+        # As the pool thread sees it: not reaped yet (its parent has not waited), so it exits meanwhile.
+        assert processes.kill_session(owner.pid, ident, timeout=5, exiting=True) == []
+        assert not processes.pid_alive(owner.pid)
+    finally:
+        owner.kill()
+        owner.wait()
