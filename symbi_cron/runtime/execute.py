@@ -79,6 +79,11 @@ class RunContext:
             self.withheld = frozenset(referenced_env(self.settings)) if self.settings is not None else frozenset()
 
 
+#: A run prepared ahead holds its agent's process (started, stopped before its exec) when its time is at least this
+#: far: closer, starting the process then costs less than starting it now and releasing it then.
+HOLD_LEAD_SECONDS = 0.1
+
+
 def is_sleep(result: ExecResult) -> bool:
     """True when the iteration's last output line says ``sleep`` (:func:`is_sleep_line`)."""
     return is_sleep_line(result.last_line())
@@ -177,6 +182,7 @@ def _execute(
         usage_before=usage_before,
         ready=ready,
         settle=ctx.settle if ready is not None else 0.0,
+        hold=ctx.start_at is not None and ctx.start_at - time.time() >= HOLD_LEAD_SECONDS,
     )
     return execute_agent(req, session, settings=ctx.settings), secrets
 

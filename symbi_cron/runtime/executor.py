@@ -113,6 +113,9 @@ class ExecRequest:
     #: to their agents once its own is released, before it starts to look after it (its output waits in its
     #: pipe). A run shorter than that is recorded as lasting that long.
     settle: float = 0.0
+    #: With ``ready``: start the agent's process now and hold it just before its exec until ``ready`` returns
+    #: (:class:`HeldProcess`), so that then only the exec is left.
+    hold: bool = True
 
 
 @dataclass
@@ -625,7 +628,7 @@ def run_process(
     if req.ready is not None:
         # A run prepared ahead waits for its time even when it cannot start: it is never recorded (failed) before
         # its slot, ending before it started. Its process is started now and held just before its exec.
-        if launch is not None:
+        if launch is not None and req.hold:
             held = HeldProcess.start(launch, req.new_session)
         try:
             req.ready()
