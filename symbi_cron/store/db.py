@@ -53,16 +53,29 @@ class Store(TransactionalStore):
         self._lock_obj: Any = None
         self._migrated = False
         self._migrate_lock = threading.Lock()
+        #: False once the store is known to exist (a daemon that opened it): a connection opened later never
+        #: creates the file again when it was deleted meanwhile (it fails, and the daemon sees its store deleted).
+        self.create_missing = True
 
     # -- connections -------------------------------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
         try:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            if not self.path.exists():
-                # Create the file 0600 before SQLite does (it would honour the umask); -wal/-shm copy its mode.
-                os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+            target: Any = self.path
+            if not self.create_missing:
+                from urllib.parse import quote
+
+                target = f"file:{quote(str(self.path))}?mode=rw"
+            else:
+                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                if not self.path.exists():
+                    # Create the file 0600 before SQLite does (it would honour the umask); -wal/-shm copy its mode.
+                    os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
             conn = sqlite3.connect(
-                self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+                target,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,
+                check_same_thread=False,
+                uri=not self.create_missing,
             )
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")

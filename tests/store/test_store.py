@@ -210,3 +210,27 @@ def test_a_change_made_of_several_steps_signals_the_daemon_once(app):
             jobs.create_job(app, {"name": f"step{i}", "agent_id": "a", "cron_expr": "0 9 * * *"})
         assert calls == []  # nothing before the commit
     assert calls == [1]
+
+
+def test_a_store_known_to_exist_is_never_created_again_when_deleted(tmp_path):
+    """A daemon's store once opened (``create_missing`` False): deleted, a thread's new connection fails instead of
+    creating an empty file in its place (the daemon would then see its store 'replaced', and the CLI an empty one)."""
+    store = Store(tmp_path / "home with space" / "symbi.db")
+    store.migrate()
+    store.create_missing = False
+    store.connection().execute("SELECT 1")  # the file's own thread still works
+    for suffix in ("", "-wal", "-shm"):
+        (tmp_path / "home with space" / f"symbi.db{suffix}").unlink(missing_ok=True)
+    failed: list[BaseException] = []
+
+    def fresh_connection() -> None:
+        try:
+            store.connection()
+        except BaseException as exc:  # noqa: BLE001 - asserted below
+            failed.append(exc)
+
+    t = threading.Thread(target=fresh_connection)
+    t.start()
+    t.join()
+    assert len(failed) == 1 and isinstance(failed[0], StoreError) and "cannot open the store" in str(failed[0])
+    assert not (tmp_path / "home with space" / "symbi.db").exists()
