@@ -81,6 +81,11 @@ class Paths:
         """The full output and stderr of one run."""
         return self.runs_log_dir / f"{run_id}.log"
 
+    def run_held_mark(self, run_id: str) -> Path:
+        """There while the agent of a run prepared ahead has not been released by its owner (it waits for its
+        start time): a run whose owner died with it there never started its agent (``RunOwner``, ``Supervisor``)."""
+        return self.runs_log_dir / f"{run_id}.held"
+
     def job_log(self, job_name: str) -> Path:
         """The job's own delivery file (the ``log_file`` channel)."""
         return self.jobs_log_dir / f"{safe_filename(job_name)}.log"

@@ -17,6 +17,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TextIO
 
 from .. import processes, retry
@@ -200,6 +201,10 @@ class RunOwner:
         # and then checks its job is still active, however late it got the run.
         began = run.get("updated_at")
         ahead = start_at is not None and began is not None and run["started_at"] > began
+        # While this file is there the run's agent has not been released: a daemon that finds this owner dead
+        # with it there puts the run back in the queue, unstarted, whatever the time (not interrupted).
+        prepared = ahead and start_at is not None
+        held_mark = _mark_held(app.paths.run_held_mark(run_id)) if prepared else None
         sched = app.settings.scheduler
         max_runtime = (job.get("policy") or {}).get("max_runtime")
         ctx = RunContext(
@@ -220,7 +225,7 @@ class RunOwner:
             agents_in_own_session=self.agents_in_own_session,
             budget=limits or None,
             start_at=start_at if ahead else None,
-            ready=self._at_start(run, job, start_at) if ahead and start_at is not None else None,
+            ready=self._at_start(run, job, start_at, held_mark) if prepared and start_at is not None else None,
             settle=min(SETTLE_MAX_SECONDS, SETTLE_PER_RUN_SECONDS * together) if together > 1 else 0.0,
         )
         log.info(
@@ -238,10 +243,12 @@ class RunOwner:
         try:
             outcome = execute_run(ctx)
         except NotStarted as stop:
+            _unmark(held_mark)  # before the run is recorded: a mark never outlives its run's time under this owner
             return self._not_started(run_id, job, stop)
         except Exception as exc:  # a bug or an OS error around the agent: the run fails, the owner goes on
             log.exception("run %s of job %s could not be executed", run_id[:8], job["name"])
             outcome = RunOutcome(RunStatus.failed, None, "", None, f"internal error running the agent: {exc}", 0, 0)
+        _unmark(held_mark)  # gone already when its agent was released
         if outcome.status == RunStatus.interrupted and getattr(self.cancel, "reason", "") == "cancel":
             # Someone asked (`symbi cron cancel`, Ctrl-C on `cron run --wait --cancel-on-interrupt`): not a failure.
             outcome.status, outcome.error_message = RunStatus.cancelled, "cancelled on request (the agent was stopped)"
@@ -269,10 +276,13 @@ class RunOwner:
         return finished
 
     # -- a run prepared ahead of its time ------------------------------------------------------------------------
-    def _at_start(self, run: dict[str, Any], job: dict[str, Any], start_at: float) -> Callable[[], None]:
+    def _at_start(
+        self, run: dict[str, Any], job: dict[str, Any], start_at: float, held_mark: Path | None
+    ) -> Callable[[], None]:
         """What the executor calls when the agent is ready to start: wait for the run's start time (the directory,
         the log and the environment are ready, so then only the process starts), watching the cancel flag; then a
-        scheduled run whose job was paused meanwhile does not start (like ``begin_run``: the job is not active)."""
+        scheduled run whose job was paused meanwhile does not start (like ``begin_run``: the job is not active).
+        The last thing before the agent is released: ``held_mark`` is removed."""
 
         def stopped() -> None:
             if self.cancel is not None and self.cancel.is_set():
@@ -299,6 +309,7 @@ class RunOwner:
                 if isinstance(self.cancel, Flag):
                     self.cancel.waiting = False  # ... until here: one that came meanwhile is seen just below
             stopped()
+            _unmark(held_mark)  # from here on the agent may have run: an owner that dies now leaves it interrupted
             self.started_at_ms = to_ms(self.app.clock.now())  # the agent's process starts now
 
         return ready
@@ -461,6 +472,28 @@ class RunOwner:
         except Exception:  # delivery never fails a run; what is still owed is sent again by a recovery
             log.exception("delivery of run %s failed", run_id[:8])
             return 0
+
+
+def _mark_held(path: Path) -> Path | None:
+    """Create the mark of a run whose agent is not released yet; None when it cannot be written (a full disk: the
+    daemon then judges by the run's start time alone)."""
+    from ..paths import ensure_private_dir
+
+    try:
+        ensure_private_dir(path.parent)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
+    except OSError:
+        return None
+    return path
+
+
+def _unmark(path: Path | None) -> None:
+    if path is None:
+        return
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 # -- owners outside the daemon: `symbi cron run` with no daemon ----------------------------------------

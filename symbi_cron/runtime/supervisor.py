@@ -37,6 +37,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 
 from .. import processes
@@ -408,9 +409,11 @@ class Supervisor:
             state = run_rows.statuses(conn, [run_id]).get(run_id)
         if state is None or state != (RunStatus.running, owner):
             return False  # recorded (the usual end of an owner), or no longer this owner's
+        held_mark: Path | None = None
         if owner and processes.owner_kind(owner) == "owner":
             parts = owner.split(":")
             if len(parts) > 3 and parts[3] == processes.host_name():
+                held_mark = self.app.paths.run_held_mark(run_id)
                 left = kill_session(
                     int(parts[1]), None if len(parts) < 5 or parts[4] == "-" else parts[4], exiting=known_dead
                 )
@@ -429,34 +432,41 @@ class Supervisor:
                 return False  # recorded meanwhile (the owner finished as we looked)
             if self.shared and not known_dead and lease_alive(tx, owner, self.daemon_id, now_ms, lock=True):
                 return False  # it renewed its lease meanwhile (it woke up): still its run
-            if owner and run.get("started_at") is not None and to_ms(run["started_at"]) > now_ms:
-                # Prepared ahead and its time has not come: its agent never started (an owner starts it at that
-                # time, and its session is empty now). Not a failure: back to the queue, for its time.
+            before_its_time = run.get("started_at") is not None and to_ms(run["started_at"]) > now_ms
+            never_released = held_mark is not None and held_mark.exists()
+            requeued = bool(owner) and (before_its_time or never_released)
+            if requeued:
+                # Prepared ahead, and its owner died before its time, or while it still held the agent (its mark
+                # is there until the release; the owner's session is empty now): its agent never ran. Not a
+                # failure: back to the queue (for its time, or at once when that has passed).
                 requeue_unstarted(tx, run_id, owner=owner, now_ms=now_ms)
                 if self.shared and owner:
                     release_daemon(tx, owner)
-                log.warning(
-                    "run %s: its owner is gone (dead, or its lease lapsed) before the run's start time: queued again,"
-                    " unstarted",
-                    run_id[:8],
+            else:
+                finished = finish_run(
+                    tx,
+                    run_id,
+                    status=RunStatus.interrupted,
+                    now_ms=now_ms,
+                    actor="daemon",
+                    error_message="the run's owner process died before recording an outcome (killed, crashed, or"
+                    " the machine stopped)",
                 )
-                self._asked["recorded"] += 1
-                return False
-            finished = finish_run(
-                tx,
-                run_id,
-                status=RunStatus.interrupted,
-                now_ms=now_ms,
-                actor="daemon",
-                error_message="the run's owner process died before recording an outcome (killed, crashed, or the"
-                " machine stopped)",
-            )
-            job = job_rows.get(tx, run["job_id"])
-            if finished is not None and job is not None:
-                owe_deliveries(tx, job, finished, owner=self.daemon_id, now_ms=now_ms)
-            if self.shared and owner:
-                release_daemon(tx, owner)
+                job = job_rows.get(tx, run["job_id"])
+                if finished is not None and job is not None:
+                    owe_deliveries(tx, job, finished, owner=self.daemon_id, now_ms=now_ms)
+                if self.shared and owner:
+                    release_daemon(tx, owner)
+        if held_mark is not None:
+            held_mark.unlink(missing_ok=True)
         self._asked["recorded"] += 1
+        if requeued:
+            log.warning(
+                "run %s: its owner is gone (dead, or its lease lapsed) %s: queued again, unstarted",
+                run_id[:8],
+                "before the run's start time" if before_its_time else "while it held the run's agent, unreleased",
+            )
+            return False
         return True
 
     def _sweep_outbox(self) -> None:

@@ -378,3 +378,53 @@ def test_an_owner_frozen_across_the_slot_records_when_its_agent_really_started(t
         assert abs(run["started_at"] / 1000 - float(start[3])) < 0.5  # the agent's own clock agrees
     finally:
         d.cleanup()
+
+
+def _held_by(owner_pid: int) -> list[int]:
+    """The stopped children of ``owner_pid`` (the agent it holds, not yet released)."""
+    from pathlib import Path
+
+    held = []
+    for task in Path(f"/proc/{owner_pid}/task").glob("*"):
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for pid in children:
+            try:
+                if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T":
+                    held.append(int(pid))
+            except OSError:
+                pass
+    return held
+
+
+def test_an_owner_that_died_holding_its_agent_leaves_its_run_queued_even_when_recovered_after_the_slot(tmp_path):
+    """The daemon and then the owner holding a prepared run's agent are SIGKILLed before the slot; the next daemon
+    starts only after the slot. The agent never ran (the kernel ended the held shell): the run is queued again,
+    unstarted, and runs once -- not recorded interrupted (a failure, retried later) because its time has passed."""
+    import os
+    import signal
+
+    from symbi_cron.processes import pid_alive
+
+    d, marks, job, slot_ms = _daemon_with_a_job_due(tmp_path, ahead=3, in_seconds=3)
+    try:
+        wait_for(lambda: [r["status"] for r in d.runs(job)] == ["running"], timeout=10, what="the prepared run")
+        owner = int(d.runs(job)[0]["daemon_id"].split(":")[1])
+        [held] = wait_for(lambda: _held_by(owner), timeout=10, what="the held agent")
+        d.kill9()
+        os.kill(owner, signal.SIGKILL)
+        wait_for(lambda: not pid_alive(held), timeout=5, what="the held agent to die with its owner")
+        assert time.time() * 1000 < slot_ms, "too slow to kill the owner before the slot"
+        wait_for(lambda: time.time() * 1000 >= slot_ms + 200, timeout=5, what="the slot")
+        d.start()
+        wait_for(lambda: [r["status"] for r in d.runs(job)] == ["succeeded"], timeout=20, what="the run, once")
+        starts = _starts(marks)
+        assert len(starts) == 1 and float(starts[0][3]) >= slot_ms / 1000
+        row = d.query("SELECT failure_count, run_count FROM jobs WHERE id = ?", (job,))[0]
+        assert (row["failure_count"], row["run_count"]) == (0, 1)
+        assert "while it held the run's agent, unreleased: queued again, unstarted" in d.log()
+        assert not list((d.home / "logs" / "runs").glob("*.held"))
+    finally:
+        d.cleanup()
