@@ -377,9 +377,10 @@ class HeldProcess:
     ``start`` returns None when the agent cannot be held (no ``/bin/sh``, its command not found on its PATH: the
     run then starts, or fails with the usual message, the ordinary way at its time)."""
 
-    def __init__(self, proc: subprocess.Popen, stdin_written: int) -> None:
+    def __init__(self, proc: subprocess.Popen, stdin_written: int, argv0: str = "") -> None:
         self.proc = proc
         self.stdin_written = stdin_written
+        self.argv0 = argv0
 
     @classmethod
     def start(cls, launch: Launch, new_session: bool) -> HeldProcess | None:
@@ -397,7 +398,7 @@ class HeldProcess:
             proc = _popen(launch, new_session, ["/bin/sh", "-c", script, launch.argv[0], *launch.argv])
         except OSError:
             return None
-        held = cls(proc, 0)
+        held = cls(proc, 0, launch.argv[0])
         try:
             _, status = os.waitpid(proc.pid, os.WUNTRACED)  # it stops itself, or ends (its kill failed)
         except ChildProcessError:
@@ -418,6 +419,18 @@ class HeldProcess:
         """Let the agent run now."""
         os.kill(self.proc.pid, signal.SIGCONT)
         return self.proc
+
+    def exec_failed(self, code: int | None, stdout_bytes: int, stderr_lines: list[bytes]) -> bool:
+        """Whether the released process ended as the holding shell, its ``exec`` of the agent refused (the command
+        was deleted or lost its execute bit while held): 127 or 126, no output, and the shell's one message, which
+        names the command (``ARGV0: 1: exec: ARGV0: not found``) -- what ``Popen`` raises for an agent not held."""
+        if code not in (126, 127) or stdout_bytes or len(stderr_lines) != 1:
+            return False
+        line = stderr_lines[0].decode("utf-8", "replace").rstrip("\n")
+        name = self.argv0
+        return line.startswith(f"{name}: ") and line.endswith(
+            (f"exec: {name}: not found", f"exec: {name}: Permission denied")
+        )
 
     def abandon(self) -> None:
         """The run does not start: kill the held process (it never ran the agent) and reap it."""
@@ -684,6 +697,13 @@ def run_process(
     out.flush()
     err.flush()
     code = ended.returncode
+    if held is not None and held.exec_failed(code, out.total, err.last):
+        return failed(
+            f"agent {name!r}: command not found: {launch.argv[0]}"
+            if code == 127
+            else f"agent {name!r}: permission denied running {launch.argv[0]}",
+            code,
+        )
     duration_ms = int((monotonic() - started) * 1000)
     raw = bytes(out.head)
     output = raw.decode("utf-8", "replace")

@@ -135,3 +135,23 @@ def test_a_held_agent_whose_owner_dies_is_killed_by_the_kernel_never_started(tmp
         proc.kill()
     time.sleep(0.2)  # had it been started, the agent would have marked its start by now
     assert not marks.exists()
+
+
+@pytest.mark.parametrize("how", ["deleted", "made not executable"])
+def test_a_held_agent_whose_command_goes_away_before_its_time_fails_with_the_usual_message(tmp_path, how):
+    """The held shell's ``exec`` fails (the binary was deleted, or lost its x bit, while the run waited): the run
+    fails like an agent Popen cannot start, naming the command -- not with the holding shell's message."""
+    script = tmp_path / "agent.sh"
+    script.write_text("#!/bin/sh\necho ran\n")
+    script.chmod(0o755)
+
+    def ready() -> None:
+        assert _children_held()  # it was held
+        script.unlink() if how == "deleted" else script.chmod(0o644)
+
+    req = _prepared(tmp_path, ready=ready)
+    req.agent = {"name": "t", "command": str(script)}
+    res = execute(req)
+    code, words = (127, "command not found") if how == "deleted" else (126, "permission denied")
+    assert (res.status, res.exit_code) == ("failed", code)
+    assert res.error_message == f"agent 't': {words}{' running' if code == 126 else ':'} {script}"
