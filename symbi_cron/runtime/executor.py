@@ -362,8 +362,9 @@ def _popen(launch: Launch, new_session: bool, argv: list[str] | None = None) -> 
 
 
 #: A held agent: ``/bin/sh`` stops itself and, once continued, becomes the agent (``exec``, same pid, same
-#: process group). The shell adds ``PWD`` to the environment: unset again when the agent's own has none.
-HOLD_SCRIPT = 'kill -STOP $$ && exec "$@"'
+#: process group). The shell sets ``PWD`` to its working directory: unset again when the agent's environment has
+#: none, set back to the agent's own value (its first argument) when it has one (``inherit_env``: the daemon's).
+HOLD_SCRIPT = 'kill -STOP $$ && PWD=$1 && shift && exec "$@"'
 HOLD_SCRIPT_NO_PWD = 'kill -STOP $$ && unset PWD && exec "$@"'
 
 
@@ -393,9 +394,12 @@ class HeldProcess:
             name = os.path.join(launch.cwd, name)  # the agent's own directory, as its exec would see it
         if shutil.which(name, path=launch.env.get("PATH", os.defpath)) is None:
             return None  # not found or not executable: at its time, Popen says which, the ordinary way
-        script = HOLD_SCRIPT if "PWD" in launch.env else HOLD_SCRIPT_NO_PWD
+        if "PWD" in launch.env:
+            hold = ["/bin/sh", "-c", HOLD_SCRIPT, launch.argv[0], launch.env["PWD"], *launch.argv]
+        else:
+            hold = ["/bin/sh", "-c", HOLD_SCRIPT_NO_PWD, launch.argv[0], *launch.argv]
         try:
-            proc = _popen(launch, new_session, ["/bin/sh", "-c", script, launch.argv[0], *launch.argv])
+            proc = _popen(launch, new_session, hold)
         except OSError:
             return None
         held = cls(proc, 0, launch.argv[0])

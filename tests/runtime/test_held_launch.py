@@ -155,3 +155,15 @@ def test_a_held_agent_whose_command_goes_away_before_its_time_fails_with_the_usu
     code, words = (127, "command not found") if how == "deleted" else (126, "permission denied")
     assert (res.status, res.exit_code) == ("failed", code)
     assert res.error_message == f"agent 't': {words}{' running' if code == 126 else ':'} {script}"
+
+
+def test_a_held_agent_keeps_the_pwd_of_its_environment_not_the_holding_shells(tmp_path):
+    """An agent whose environment has a PWD (``inherit_env``: the daemon's) gets that value, as when it is not
+    held; the holding shell would have set it to its working directory."""
+    req = _prepared(tmp_path, "allenv", ready=lambda: None)
+    req.env = {**req.env, "PWD": "/where/the/daemon/started", "SHLVL": "3"}
+    res = execute(req)
+    assert res.status == "succeeded", res.error_message
+    env = json.loads(res.output)
+    assert (env["PWD"], env["SHLVL"]) == ("/where/the/daemon/started", "3")
+    assert env == req.env
