@@ -202,12 +202,14 @@ def test_a_prepared_run_cancelled_or_whose_owner_dies_before_its_slot_is_not_a_f
         assert (c["status"], c["started_at"]) == ("cancelled", None)
         assert c["finished_at"] < slot_ms and d.query("SELECT * FROM outbox WHERE run_id = ?", (c["id"],)) == []
         [k] = d.runs(killed)
-        assert k["started_at"] == slot_ms and k["finished_at"] >= slot_ms
+        # At its slot when the daemon saw the death before it; a daemon too busy to see it by then begins it again
+        # after the slot (its owner's mark says the agent was never released), started when it really started.
+        assert k["started_at"] >= slot_ms and k["finished_at"] >= k["started_at"]
         job = d.query("SELECT failure_count, run_count FROM jobs WHERE id = ?", (killed,))[0]
         assert (job["failure_count"], job["run_count"]) == (0, 1)
         starts = _starts(marks)
         assert [s[1] for s in starts] == [k["id"]] and float(starts[0][3]) >= slot_ms / 1000
-        assert "before the run's start time: queued again, unstarted" in d.log()
+        assert "its owner is gone (dead, or its lease lapsed)" in d.log() and "queued again, unstarted" in d.log()
     finally:
         d.cleanup()
 
