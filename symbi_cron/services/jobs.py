@@ -364,9 +364,18 @@ def update_job(app: App, ref: str, changes: dict[str, Any]) -> dict[str, Any]:
 
 def delete_job(app: App, ref: str) -> dict[str, Any]:
     """Remove a job and its run history; returns the job as it was. Refused while a run is in flight."""
+    now_ms = to_ms(app.clock.now())
     with app.store.write() as tx:
         job = resolve_job(tx, ref)
         if run_rows.count_running(tx, job["id"]):
+            running = run_rows.with_status(tx, (RunStatus.running,), job_id=job["id"])
+            waiting = [r["started_at"] for r in running if r.get("started_at") and to_ms(r["started_at"]) > now_ms]
+            if running and len(waiting) == len(running):  # prepared ahead: none of its agents started yet
+                raise InvalidState(
+                    f"job {job['name']!r} has a run prepared to start at {min(waiting).isoformat(timespec='seconds')}"
+                    " (not started yet); pause the job to cancel it (a pause up to 0.2 s before its start does),"
+                    " or wait for it to end, then remove the job"
+                )
             raise InvalidState(f"job {job['name']!r} has a run in progress; wait for it or pause the job first")
         job_rows.delete(tx, job["id"])
         _audit(app, tx, Event.job_deleted, job["id"], job["name"], {"agent_id": job["agent_id"]})

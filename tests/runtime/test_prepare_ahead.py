@@ -430,3 +430,17 @@ def test_an_owner_that_died_holding_its_agent_leaves_its_run_queued_even_when_re
         assert not list((d.home / "logs" / "runs").glob("*.held"))
     finally:
         d.cleanup()
+
+
+def test_removing_a_job_whose_run_waits_for_its_slot_says_so_and_a_pause_lets_it_go(rt, clock, settings, tmp_path):
+    from symbi_cron.errors import InvalidState
+
+    job, sup = _prepared(rt, clock, settings, tmp_path / "marks")
+    with pytest.raises(InvalidState, match="has a run prepared to start at .* \\(not started yet\\); pause the job"):
+        job_svc.delete_job(rt.app, job["id"])
+    job_svc.pause_job(rt.app, job["id"])
+    clock.advance(0.5)
+    assert sup.wait_idle(30)
+    assert rt.runs(job["id"])[0]["status"] == "cancelled"
+    job_svc.delete_job(rt.app, job["id"])
+    assert _starts(tmp_path / "marks") == []
