@@ -15,6 +15,7 @@ from email.utils import format_datetime
 
 import pytest
 from servers.http_recorder import RecordingHTTPServer, Reply
+from servers.ports import free_port
 
 from symbi_cron import net
 
@@ -31,12 +32,6 @@ def no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
         monkeypatch.delenv(var, raising=False)
         monkeypatch.delenv(var.upper(), raising=False)
     return monkeypatch
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager
@@ -105,7 +100,7 @@ def test_no_answer_within_the_timeout(srv):
 
 
 def test_nothing_listening_is_a_connection_failure():
-    port = _free_port()
+    port = free_port()
     with pytest.raises(net.NetError) as caught:
         net.request("GET", f"http://127.0.0.1:{port}/", timeout=5)
     err = caught.value

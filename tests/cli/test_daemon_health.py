@@ -4,18 +4,12 @@
 from __future__ import annotations
 
 import json
-import socket
 
 import pytest
 from agents.daemon_helper import Daemon, wait_for
+from servers.ports import free_port
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Http:
@@ -74,7 +68,7 @@ def test_status_without_the_api_reads_the_store(d):
 def test_status_asks_the_daemon_when_the_api_serves(tmp_path):
     d = Daemon(tmp_path / "home")
     try:
-        _with_api(d, _free_port())
+        _with_api(d, free_port())
         d.add_agent("ok", "echo")
         d.add_job("flaky", "ok")
         d.start()
@@ -91,7 +85,7 @@ def test_status_asks_the_daemon_when_the_api_serves(tmp_path):
 
 def test_reload_applies_live_settings_and_names_those_that_need_a_restart(tmp_path):
     d = Daemon(tmp_path / "home")
-    port = _free_port()
+    port = free_port()
     try:
         _with_api(d, port)
         d.start()
@@ -100,7 +94,7 @@ def test_reload_applies_live_settings_and_names_those_that_need_a_restart(tmp_pa
         wait_for(lambda: http("GET", "/health", auth=False).status == 200, what="the API")
         assert http("GET", "/metrics", auth=False).status == 200
         cfg = (d.home / "config.toml").read_text()
-        cfg = cfg.replace(f"port = {port}", f'port = {_free_port()}\nkey = "a-new-key-from-config"')
+        cfg = cfg.replace(f"port = {port}", f'port = {free_port()}\nkey = "a-new-key-from-config"')
         cfg += "enable_metrics = false\nmax_concurrent_jobs = 3\n"  # in [scheduler], the last table
         (d.home / "config.toml").write_text(cfg)
         d.symbi("cron", "daemon", "reload", check=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from agents.daemon_helper import Daemon, wait_for
+from servers.ports import free_port
 
 from symbi_cron.http.openapi import document_json
 
@@ -70,19 +71,13 @@ def test_generated_types_are_current(toolchain, tmp_path):
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_the_client_against_a_real_daemon(toolchain, tmp_path):
     build = tmp_path / "build"
     done = _npx("tsc", "-p", "tsconfig.json", "--outDir", str(build), cwd=toolchain)
     assert done.returncode == 0, f"tsc:\n{done.stdout}{done.stderr}"
 
     d = Daemon(tmp_path / "home")
-    port = _free_port()
+    port = free_port()
     cfg = (d.home / "config.toml").read_text().replace("enabled = false", f"enabled = true\nport = {port}")
     (d.home / "config.toml").write_text(cfg)
     for agent in ("backup-agent", "reporter"):

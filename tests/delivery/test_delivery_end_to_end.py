@@ -7,7 +7,6 @@ test-delivery` reports the same channels."""
 from __future__ import annotations
 
 import json
-import socket
 import sys
 import urllib.request
 from pathlib import Path
@@ -16,6 +15,8 @@ import pytest
 from agents.daemon_helper import Daemon, wait_for
 
 sys.path.append(str(Path(__file__).resolve().parents[2]))  # for tests.servers (never tests/ itself: tests/http)
+from servers.ports import free_port
+
 from tests.servers.http_recorder import RecordingHTTPServer  # noqa: E402
 from tests.servers.slack_server import SlackServer  # noqa: E402
 from tests.servers.smtp_server import SMTPTestServer  # noqa: E402
@@ -31,12 +32,6 @@ HEARTBEAT = (
 RECORDER = "import os, sys; open(sys.argv[1] + '/' + os.environ['SYMBI_RUN_ID'], 'w').write(sys.stdin.read())"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_every_channel_through_a_real_daemon(tmp_path):
     received = tmp_path / "custom"
     received.mkdir()
@@ -46,7 +41,7 @@ def test_every_channel_through_a_real_daemon(tmp_path):
         SMTPTestServer(tmp_path / "certs", users={"bot": "pw"}) as smtp,
     ):
         d = Daemon(tmp_path / "home")
-        port = _free_port()
+        port = free_port()
         cfg = (d.home / "config.toml").read_text().replace("enabled = false", f"enabled = true\nport = {port}")
         cfg += (
             "[scheduler.delivery]\n"

@@ -3,20 +3,13 @@ and our client against it, runs really executed, and metrics that agree with the
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 from agents.daemon_helper import Daemon, wait_for
 from api_helpers import Http
 from prometheus_client.parser import text_string_to_metric_families
+from servers.ports import free_port
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class _Handle:
@@ -28,7 +21,7 @@ class _Handle:
 @pytest.fixture
 def daemon(tmp_path):
     d = Daemon(tmp_path / "home")
-    port = _free_port()
+    port = free_port()
     cfg = (d.home / "config.toml").read_text().replace("enabled = false", f"enabled = true\nport = {port}")
     (d.home / "config.toml").write_text(cfg)
     d.start()

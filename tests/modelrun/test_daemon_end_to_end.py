@@ -5,7 +5,6 @@ which tests cannot reach)."""
 from __future__ import annotations
 
 import json
-import socket
 import sys
 import urllib.request
 from pathlib import Path
@@ -17,6 +16,8 @@ from fake_model_server import FakeModelServer, Turn
 from symbi_cron.processes import pid_alive
 
 sys.path.append(str(Path(__file__).resolve().parents[2]))  # for tests.servers (never tests/ itself: tests/http)
+from servers.ports import free_port
+
 from tests.servers.http_recorder import RecordingHTTPServer  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -75,19 +76,13 @@ schedule {{
     return path
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def daemon(tmp_path):
     model = FakeModelServer(key=KEY)
     hook = RecordingHTTPServer()
     with model, hook:
         d = Daemon(tmp_path / "home")
-        d.port = _free_port()
+        d.port = free_port()
         cfg = (d.home / "config.toml").read_text().replace("enabled = false", f"enabled = true\nport = {d.port}")
         cfg += (
             f'[models]\nbase_url = "{model.url}"\nmax_retries = 1\n'

@@ -15,7 +15,6 @@ import atexit
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -24,6 +23,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from servers.ports import free_port
 
 _lock = threading.Lock()
 _state: dict[str, object] = {}
@@ -35,12 +35,6 @@ def _bin(name: str) -> str | None:
         return found
     candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)
     return candidates[0] if candidates else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _as_owner(cmd: list[str], user: str | None) -> list[str]:
@@ -78,7 +72,7 @@ def _start(max_connections: int = 200) -> str:
     if user:
         shutil.chown(base, user, user)
     os.chmod(base, 0o700)
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "LC_ALL": "C", "LANG": "C"}
     r = subprocess.run(
         _as_owner(

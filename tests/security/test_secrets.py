@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sys
 import urllib.error
 import urllib.request
@@ -18,6 +17,8 @@ import pytest
 from agents.daemon_helper import Daemon, wait_for
 
 sys.path.append(str(Path(__file__).resolve().parents[2]))  # for tests.servers (never tests/ itself: tests/http)
+from servers.ports import free_port
+
 from tests.servers.http_recorder import RecordingHTTPServer, Reply  # noqa: E402
 from tests.servers.slack_server import SlackServer  # noqa: E402
 from tests.servers.smtp_server import SMTPTestServer  # noqa: E402
@@ -39,12 +40,6 @@ AGENT = (
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _leaks(text: str | bytes) -> list[str]:
     data = text.encode() if isinstance(text, str) else text
     return [name for name, value in SECRETS.items() if value.encode() in data]
@@ -64,7 +59,7 @@ def test_no_secret_value_lands_anywhere_and_every_file_is_private(tmp_path, serv
     try:
         d = Daemon(tmp_path / "home")
         os.chmod(d.home, 0o755)  # as a user's mkdir under umask 022 would leave it
-        port = _free_port()
+        port = free_port()
         cfg = (d.home / "config.toml").read_text().replace("enabled = false", f"enabled = true\nport = {port}")
         cfg += (
             "[scheduler.delivery]\n"

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import tempfile
 from pathlib import Path
 
 import pytest
+from servers.ports import free_port
 
 from tests.agents.daemon_helper import Daemon, wait_for
 
@@ -42,17 +42,11 @@ def _need_browser() -> None:
         )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def daemon(tmp_path):
     _need_browser()
     d = Daemon(tmp_path / "home")
-    config = (d.home / "config.toml").read_text().replace("enabled = false", f"enabled = true\nport = {_free_port()}")
+    config = (d.home / "config.toml").read_text().replace("enabled = false", f"enabled = true\nport = {free_port()}")
     (d.home / "config.toml").write_text(config)
     d.symbi(
         "agent",
