@@ -393,8 +393,7 @@ def _prepare(paths: Paths, env: dict[str, str], out: Any, log: logging.Logger, *
         app.store.migrate()
         # A real (idempotent) write: a read-only store fails here, before READY, not at the first run.
         app.store.check_writable()
-        if hasattr(app.store, "create_missing"):
-            app.store.create_missing = False  # deleted from now on, it is not created again under the daemon
+        app.store.must_exist()  # deleted from now on, it is not created again under the daemon
         sup = Supervisor(app, stdout=out, launcher=launcher)
     except BaseException:
         launcher.close()

@@ -269,8 +269,7 @@ def _owner(
     # The daemon's store object, never opened in the fork server (no connection crosses a fork): an owner never
     # reads config.toml again to find it, so a config broken since the daemon started cannot send it elsewhere.
     app = App(paths=paths, store=store if store is not None else open_store(paths, env), env=env, actor="daemon")
-    if hasattr(app.store, "create_missing"):
-        app.store.create_missing = False  # the daemon made it: a store deleted under it is not created again here
+    app.store.must_exist()  # the daemon made it: a store deleted under it is not created again here
     app.settings = settings
 
     def recorded() -> None:

@@ -279,10 +279,11 @@ class RunOwner:
     def _at_start(
         self, run: dict[str, Any], job: dict[str, Any], start_at: float, held_mark: Path | None
     ) -> Callable[[], None]:
-        """What the executor calls when the agent is ready to start: wait for the run's start time (the directory,
-        the log and the environment are ready, so then only the process starts), watching the cancel flag; then a
-        scheduled run whose job was paused meanwhile does not start (like ``begin_run``: the job is not active).
-        The last thing before the agent is released: ``held_mark`` is removed."""
+        """What the executor calls when the agent is ready to start (the directory, the log, the environment and the
+        held agent are ready): wait, watching the cancel flag, until ``CHECK_AHEAD_SECONDS`` before the run's start
+        time; check the run is still this owner's and a scheduled run's job still active (like ``begin_run``: a job
+        paused meanwhile does not run it); wait for the start time. The last thing before the agent is released:
+        ``held_mark`` is removed."""
 
         def stopped() -> None:
             if self.cancel is not None and self.cancel.is_set():
@@ -337,7 +338,7 @@ class RunOwner:
             self.app.store.give_back()  # the agent runs next: no connection held meanwhile
 
     def _check_still_to_start(self, run: dict[str, Any], job: dict[str, Any]) -> None:
-        """At its time, a prepared run starts only if it is still this owner's and its job still active."""
+        """Just before its time, a prepared run goes on only if it is still this owner's and its job still active."""
         from ..store import jobs as job_rows
 
         conn = self.app.store.connection()

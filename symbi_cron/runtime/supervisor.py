@@ -440,8 +440,6 @@ class Supervisor:
                 # is there until the release; the owner's session is empty now): its agent never ran. Not a
                 # failure: back to the queue (for its time, or at once when that has passed).
                 requeue_unstarted(tx, run_id, owner=owner, now_ms=now_ms)
-                if self.shared and owner:
-                    release_daemon(tx, owner)
             else:
                 finished = finish_run(
                     tx,
@@ -455,8 +453,8 @@ class Supervisor:
                 job = job_rows.get(tx, run["job_id"])
                 if finished is not None and job is not None:
                     owe_deliveries(tx, job, finished, owner=self.daemon_id, now_ms=now_ms)
-                if self.shared and owner:
-                    release_daemon(tx, owner)
+            if self.shared and owner:
+                release_daemon(tx, owner)
         if held_mark is not None:
             held_mark.unlink(missing_ok=True)
         self._asked["recorded"] += 1

@@ -102,6 +102,10 @@ class TransactionalStore:
                         self.migrate()
         return conn
 
+    def must_exist(self) -> None:
+        """From now on the store is known to exist (a daemon opened and migrated it): a connection opened later
+        never creates it again (SQLite, ``store/db.py``); nothing to do for a database server."""
+
     def give_back(self) -> None:
         """This thread will not need the store for a while: a store that rations its connections (a PostgreSQL
         run owner's, ``store/postgres.py``) closes this thread's; any other keeps it (SQLite's costs nothing)."""

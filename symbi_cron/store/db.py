@@ -53,9 +53,12 @@ class Store(TransactionalStore):
         self._lock_obj: Any = None
         self._migrated = False
         self._migrate_lock = threading.Lock()
-        #: False once the store is known to exist (a daemon that opened it): a connection opened later never
-        #: creates the file again when it was deleted meanwhile (it fails, and the daemon sees its store deleted).
+        #: False once the store is known to exist (:meth:`must_exist`): a connection opened later never creates the
+        #: file again when it was deleted meanwhile (it fails, and the daemon sees its store deleted).
         self.create_missing = True
+
+    def must_exist(self) -> None:
+        self.create_missing = False
 
     # -- connections -------------------------------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:

@@ -213,11 +213,11 @@ def test_a_change_made_of_several_steps_signals_the_daemon_once(app):
 
 
 def test_a_store_known_to_exist_is_never_created_again_when_deleted(tmp_path):
-    """A daemon's store once opened (``create_missing`` False): deleted, a thread's new connection fails instead of
+    """A daemon's store once opened (``must_exist``): deleted, a thread's new connection fails instead of
     creating an empty file in its place (the daemon would then see its store 'replaced', and the CLI an empty one)."""
     store = Store(tmp_path / "home with space" / "symbi.db")
     store.migrate()
-    store.create_missing = False
+    store.must_exist()
     store.connection().execute("SELECT 1")  # the file's own thread still works
     for suffix in ("", "-wal", "-shm"):
         (tmp_path / "home with space" / f"symbi.db{suffix}").unlink(missing_ok=True)
